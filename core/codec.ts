@@ -1,0 +1,76 @@
+import { CodecDecodeError, CodecEncodeError, CodecUnknownError } from './errors.js';
+
+/**
+ * Turns `data` into bytes for a content type and back. Codecs are chosen by the envelope's
+ * `datacontenttype`; the contracts module registers `application/protobuf`.
+ */
+export interface Codec {
+  readonly contentType: string;
+  /** `type` is the envelope's type (schema-based codecs need it to pick a message type). */
+  encode(data: unknown, type: string): Uint8Array;
+  decode(bytes: Uint8Array, type: string): unknown;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export const jsonCodec: Codec = {
+  contentType: 'application/json',
+  encode(data) {
+    const text = JSON.stringify(data);
+    if (text === undefined) throw new CodecEncodeError(`data of type ${typeof data} has no JSON form`);
+    return encoder.encode(text);
+  },
+  decode(bytes) {
+    try {
+      return JSON.parse(decoder.decode(bytes));
+    } catch (cause) {
+      throw new CodecDecodeError(`body is not valid UTF-8 JSON: ${(cause as Error).message}`, { cause });
+    }
+  },
+};
+
+export const textCodec: Codec = {
+  contentType: 'text/plain',
+  encode(data) { return encoder.encode(String(data)); },
+  decode(bytes) {
+    try { return decoder.decode(bytes); } catch (cause) { throw new CodecDecodeError('body is not valid UTF-8 text', { cause }); }
+  },
+};
+
+export const bytesCodec: Codec = {
+  contentType: 'application/octet-stream',
+  encode(data) {
+    if (data instanceof Uint8Array) return data;
+    throw new CodecEncodeError('application/octet-stream data must be a Uint8Array');
+  },
+  decode(bytes) { return bytes; },
+};
+
+/** Content types to codecs. Parameters (`; charset=utf-8`) are ignored when looking up. */
+export class CodecRegistry {
+  private readonly codecs = new Map<string, Codec>();
+
+  constructor(codecs: Codec[] = [jsonCodec, textCodec, bytesCodec]) {
+    for (const c of codecs) this.register(c);
+  }
+
+  register(codec: Codec): this {
+    this.codecs.set(codec.contentType, codec);
+    return this;
+  }
+
+  /** The codec for a content type; JSON when none is given; CodecUnknownError when none fits. */
+  get(contentType: string | undefined): Codec {
+    if (contentType === undefined) return jsonCodec;
+    const direct = this.codecs.get(contentType);
+    if (direct) return direct;
+    const bare = contentType.split(';', 1)[0]!.trim().toLowerCase();
+    const codec = this.codecs.get(bare) ?? (bare.endsWith('+json') ? jsonCodec : undefined);
+    if (!codec) throw new CodecUnknownError(`no codec for content type "${contentType}"`, { details: { contentType } });
+    return codec;
+  }
+}
+
+/** The registry transports and buses use unless given another. */
+export const defaultCodecs = new CodecRegistry();

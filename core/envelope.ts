@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { EnvelopeInvalidError } from './errors.js';
+import { DEFAULT_HEADER_LIMITS, validateHeader, type HeaderLimits } from './headers.js';
+import { parseTraceparent } from './traceparent.js';
+
+/**
+ * A CloudEvents 1.0 event: the unit every transport carries. Context attributes and
+ * extensions are flat string fields (as in CloudEvents' JSON format); `data` is the payload,
+ * decoded, or a Uint8Array while still encoded on its way in.
+ *
+ * @example
+ * const e = createEnvelope({ type: 'sensor.reading', source: 'ingest@edge-1', data: { t: 21 } });
+ */
+export interface Envelope<T = unknown> {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: string;
+  time?: string;
+  subject?: string;
+  datacontenttype?: string;
+  dataschema?: string;
+  traceparent?: string;
+  tracestate?: string;
+  correlationid?: string;
+  causationid?: string;
+  partitionkey?: string;
+  tenant?: string;
+  data?: T;
+  /** Further extensions: lowercase alphanumeric names, string values. */
+  [extension: string]: unknown;
+}
+
+export interface EnvelopeInit<T = unknown> extends Partial<Omit<Envelope<T>, 'specversion'>> {
+  type: string;
+  source: string;
+}
+
+/** Builds an envelope with defaults: a UUID id, the current time, JSON content type when there is data. */
+export function createEnvelope<T>(init: EnvelopeInit<T>): Envelope<T> {
+  const env = { specversion: '1.0', ...init } as Envelope<T>;
+  if (env.id === undefined) env.id = randomUUID();
+  if (env.time === undefined) env.time = new Date().toISOString();
+  if (env.data !== undefined && env.datacontenttype === undefined) env.datacontenttype = 'application/json';
+  return env;
+}
+
+const REQUIRED = ['id', 'source', 'type'] as const;
+
+/**
+ * Checks an envelope against CloudEvents 1.0 and signalbus' header rules.
+ * Throws EnvelopeInvalidError or HeaderInvalidError naming the offending attribute.
+ */
+export function validateEnvelope(env: unknown, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): asserts env is Envelope {
+  if (env === null || typeof env !== 'object' || Array.isArray(env)) {
+    throw new EnvelopeInvalidError('an envelope must be an object');
+  }
+  const e = env as Record<string, unknown>;
+  if (e.specversion !== '1.0') {
+    throw new EnvelopeInvalidError(`specversion must be "1.0", got ${JSON.stringify(e.specversion)}`, { details: { attribute: 'specversion' } });
+  }
+  for (const name of REQUIRED) {
+    if (typeof e[name] !== 'string' || (e[name] as string).length === 0) {
+      throw new EnvelopeInvalidError(`attribute "${name}" is required and must be a non-empty string`, { details: { attribute: name } });
+    }
+  }
+  let total = 0;
+  for (const name in e) {
+    if (name === 'data' || name === 'data_base64') continue;
+    const value = e[name];
+    if (value === undefined) continue;
+    validateHeader(name, value, limits);
+    total += name.length + (value as string).length;
+  }
+  if (total > limits.maxTotalLength) {
+    throw new EnvelopeInvalidError(`headers total ${total} characters, over the limit of ${limits.maxTotalLength}`, { details: { limit: limits.maxTotalLength } });
+  }
+  if (typeof e.time === 'string' && Number.isNaN(Date.parse(e.time))) {
+    throw new EnvelopeInvalidError(`attribute "time" is not an RFC 3339 timestamp: ${e.time}`, { details: { attribute: 'time' } });
+  }
+  if (typeof e.traceparent === 'string') parseTraceparent(e.traceparent);
+}
+
+/** The header attributes of an envelope (everything but data), as a plain string map. */
+export function envelopeAttributes(env: Envelope): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in env) {
+    if (name === 'data' || name === 'data_base64') continue;
+    const v = env[name];
+    if (typeof v === 'string') out[name] = v;
+  }
+  return out;
+}

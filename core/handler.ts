@@ -1,0 +1,62 @@
+import type { Envelope } from './envelope.js';
+import type { Logger } from './logger.js';
+
+/** Options for a publish, from outside or from inside a handler. */
+export interface PublishOptions {
+  /** The CloudEvents `type` (the contract name). Default: the subject. */
+  type?: string;
+  /** A fixed event id (retries of one logical event should reuse it). Default: a new UUID. */
+  id?: string;
+  /** Key whose messages are processed in order. */
+  partitionKey?: string;
+  /** Content type of `data`; picks the codec. Default `application/json`. */
+  contentType?: string;
+  /** Contract version to stamp and validate against (with a contract registry). */
+  version?: string;
+  /** More CloudEvents attributes or extensions (lowercase names, string values). */
+  headers?: Record<string, string>;
+}
+
+export interface RequestOptions extends PublishOptions {
+  /** How long to wait for the reply. Default: the bus' `requestTimeoutMs`. */
+  timeoutMs?: number;
+}
+
+export interface MetricOptions {
+  /** Context: the subject or contract worked on. Default: the message's subject. */
+  context?: string;
+  /** Parameters such as the key or rule; keys end up sorted. */
+  query?: Record<string, string>;
+  /** A measured value (latency, size) aggregated as sum/min/max. */
+  value?: number;
+  unit?: string;
+}
+
+/** What a handler gets besides the message. */
+export interface HandlerContext {
+  /** The concrete subject the message arrived on. */
+  readonly subject: string;
+  /** 1 on the first try, then counting retries. */
+  readonly attempt: number;
+  /** Aborted when the bus stops past its grace period or a timeout middleware fires. */
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  /** Publishes a message caused by this one: correlation, causation, tenant and trace carry forward. */
+  publish<T>(subject: string, data: T, options?: PublishOptions): Promise<Envelope<T>>;
+  /** Sends a request caused by this one, with the same propagation as `publish`. */
+  request<R = unknown, T = unknown>(subject: string, data: T, options?: RequestOptions): Promise<Envelope<R>>;
+  /** Counts a metric field `service:context?query event action`. */
+  metric(event: string, action: string, options?: MetricOptions): void;
+  /** Aborts `signal` (used by timeout middleware). */
+  abort(reason: unknown): void;
+}
+
+/**
+ * A message handler. Its outcome decides settlement:
+ * - resolves → the message is acked; on a request, the resolved value is the reply's data;
+ * - throws → retried with exponential backoff and jitter up to `maxAttempts`, then a copy goes
+ *   to the dead-letter subject with `dlq*` headers and the original is acked. Errors that can
+ *   never succeed (invalid data, unknown contract version) are dead-lettered at once;
+ * - on a request, a throw is sent back to the caller as a RemoteHandlerError instead.
+ */
+export type Handler<T = unknown, R = unknown> = (message: Envelope<T>, ctx: HandlerContext) => Promise<R | void> | R | void;

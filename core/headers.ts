@@ -1,0 +1,68 @@
+import { HeaderInvalidError } from './errors.js';
+
+/** CloudEvents context attributes every envelope may carry, in wire order. */
+export const CLOUDEVENTS_ATTRIBUTES = [
+  'specversion', 'id', 'source', 'type', 'time', 'subject', 'datacontenttype', 'dataschema',
+] as const;
+
+/** The standard extensions signalbus sets and propagates (DESIGN.md section 2). */
+export const STANDARD_EXTENSIONS = [
+  'traceparent', 'tracestate', 'correlationid', 'causationid', 'partitionkey', 'tenant',
+] as const;
+
+/** Headers found on dead-lettered copies only. */
+export const DLQ_HEADERS = ['dlqreason', 'dlqmessage', 'dlqattempts', 'dlqsubject', 'dlqservice'] as const;
+
+/** Headers that carry a failed request's error back to the caller. */
+export const ERROR_HEADERS = { code: 'sberrorcode', message: 'sberrormessage' } as const;
+
+export interface HeaderLimits {
+  /** Longest header value in UTF-16 code units. */
+  maxValueLength: number;
+  /** Sum of all header name and value lengths. */
+  maxTotalLength: number;
+}
+
+export const DEFAULT_HEADER_LIMITS: HeaderLimits = { maxValueLength: 4096, maxTotalLength: 16384 };
+
+/** CloudEvents attribute names: lowercase ASCII letters and digits, at most 20 characters. */
+export function isValidHeaderName(name: string): boolean {
+  const n = name.length;
+  if (n === 0 || n > 20) return false;
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57))) return false;
+  }
+  return true;
+}
+
+/** Index of the first control character (C0, DEL, CR/LF included), or -1. */
+export function controlCharIndex(value: string): number {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 32 || c === 127) return i;
+  }
+  return -1;
+}
+
+/**
+ * Checks one header: a valid name and a string value of bounded size free of control characters.
+ * Throws HeaderInvalidError naming the header and what is wrong.
+ */
+export function validateHeader(name: string, value: unknown, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): void {
+  if (!isValidHeaderName(name)) {
+    throw new HeaderInvalidError(`header name "${name}" must be 1-20 lowercase letters or digits`, { details: { header: name } });
+  }
+  if (typeof value !== 'string') {
+    throw new HeaderInvalidError(`header "${name}" must be a string, got ${typeof value}`, { details: { header: name } });
+  }
+  if (value.length > limits.maxValueLength) {
+    throw new HeaderInvalidError(`header "${name}" is ${value.length} characters, over the limit of ${limits.maxValueLength}`,
+      { details: { header: name, limit: limits.maxValueLength } });
+  }
+  const bad = controlCharIndex(value);
+  if (bad >= 0) {
+    throw new HeaderInvalidError(`header "${name}" contains control character 0x${value.charCodeAt(bad).toString(16)} at ${bad}`,
+      { details: { header: name, position: bad } });
+  }
+}

@@ -1,0 +1,56 @@
+import { TraceparentInvalidError } from './errors.js';
+import { randomHex } from './random.js';
+
+/** A parsed W3C `traceparent` (https://www.w3.org/TR/trace-context/). */
+export interface TraceContext {
+  version: string;
+  traceId: string;
+  spanId: string;
+  flags: string;
+}
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+/**
+ * Parses a traceparent header; throws TraceparentInvalidError on anything the spec rejects.
+ * @example parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')
+ */
+export function parseTraceparent(value: string): TraceContext {
+  const m = TRACEPARENT.exec(value);
+  if (!m) throw new TraceparentInvalidError(`traceparent "${value}" is not version-traceid-spanid-flags in lowercase hex`);
+  const [, version, traceId, spanId, flags, rest] = m as unknown as [string, string, string, string, string, string | undefined];
+  if (version === 'ff') throw new TraceparentInvalidError('traceparent version ff is forbidden');
+  if (version === '00' && rest !== undefined) throw new TraceparentInvalidError('traceparent version 00 has exactly four fields');
+  if (traceId === ZERO_TRACE) throw new TraceparentInvalidError('traceparent trace id is all zeros');
+  if (spanId === ZERO_SPAN) throw new TraceparentInvalidError('traceparent span id is all zeros');
+  return { version, traceId, spanId, flags };
+}
+
+export function formatTraceparent(ctx: TraceContext): string {
+  return `00-${ctx.traceId}-${ctx.spanId}-${ctx.flags}`;
+}
+
+/** A new root trace, sampled. */
+export function newTraceparent(): string {
+  return `00-${randomHex(16)}-${randomHex(8)}-01`;
+}
+
+/**
+ * The traceparent for the next hop: same trace id and flags, a new span id.
+ * An unparseable parent starts a new trace rather than failing the message.
+ */
+export function childTraceparent(parent: string | undefined): string {
+  if (parent === undefined) return newTraceparent();
+  // Fast path for the well-formed version-00 header we write ourselves.
+  if (parent.length === 55 && parent.charCodeAt(2) === 45 /* - */ && parent.charCodeAt(35) === 45) {
+    return `${parent.slice(0, 36)}${randomHex(8)}${parent.slice(52)}`;
+  }
+  try {
+    const ctx = parseTraceparent(parent);
+    return formatTraceparent({ ...ctx, spanId: randomHex(8) });
+  } catch {
+    return newTraceparent();
+  }
+}

@@ -1,0 +1,142 @@
+import type { Envelope } from './envelope.js';
+import { OptionsInvalidError, TransportUnknownError } from './errors.js';
+
+/** What a transport can do; the Bus and the conformance suite decide behaviour from these. */
+export interface TransportCapabilities {
+  /** Native request/reply (`request()` is implemented). */
+  requestReply: boolean;
+  /** Subscribers sharing a group name share the messages (each message to one member). */
+  queueGroups: boolean;
+  /** Messages published while a grouped subscriber is away are kept for it. */
+  durable: boolean;
+  /** Messages from one publisher on one subject arrive in publish order. */
+  ordered: boolean;
+  /** Patterns with `*` and `>` are supported. */
+  wildcards: boolean;
+  /** `nak(delayMs)` asks the transport to redeliver later (retries survive a restart). */
+  redelivery: boolean;
+  /** Carries bytes: the Bus encodes `data` before publishing and decodes it on delivery. */
+  encodesData: boolean;
+  /** Largest message the transport accepts, in bytes (headers and body). */
+  maxMessageBytes: number;
+}
+
+/** A message as a transport hands it to the Bus. Settle it exactly once. */
+export interface InboundMessage {
+  /** The concrete subject it was published on. */
+  subject: string;
+  /** Its envelope; `data` is a Uint8Array while still encoded. */
+  envelope: Envelope;
+  /** 1 on first delivery; counts redeliveries where the transport knows them. */
+  attempt: number;
+  /** The payload was not a CloudEvent (e.g. a device's JSON); the envelope was made up around it. */
+  raw?: boolean;
+  /** Done with it: the transport may forget it. */
+  ack(): void | Promise<void>;
+  /** Deliver it again after `delayMs` (only where `capabilities.redelivery`). */
+  nak?(delayMs: number): void | Promise<void>;
+  /** Never deliver it again (after it was dead-lettered); defaults to ack. */
+  term?(): void | Promise<void>;
+  /** Present on requests: sends `reply` to the requester. */
+  reply?(reply: Envelope): Promise<void>;
+}
+
+/**
+ * Called for each message. The returned promise resolves when the Bus has room for the next one;
+ * transports that can hold messages back (in-process queues, paused streams) await it.
+ */
+export type InboundHandler = (message: InboundMessage) => void | Promise<void>;
+
+export interface TransportSubscribeOptions {
+  /** Consumer group: members share messages; different groups each get all of them. */
+  group?: string;
+  /** Most messages handed over and not yet settled (broker prefetch / max ack pending). */
+  maxInFlight: number;
+  /** Accept payloads that are not CloudEvents and hand them on as raw messages. */
+  raw?: boolean;
+}
+
+export interface TransportSubscription {
+  readonly pattern: string;
+  /** Stops new deliveries and waits until delivered messages are settled. */
+  drain(): Promise<void>;
+  /** Stops at once; unsettled messages go back to the broker where it keeps them. */
+  unsubscribe(): Promise<void>;
+}
+
+export interface TransportPublishOptions {
+  /** Request/reply over transports that carry a reply address in the message. */
+  replyTo?: string;
+}
+
+/**
+ * The adapter contract. A transport moves envelopes; retries, validation and metrics live
+ * above it, in the Bus. Every method may be called concurrently.
+ */
+export interface Transport {
+  /** Short name used in logs and metric fields (`memory`, `nats`, …). */
+  readonly name: string;
+  readonly capabilities: TransportCapabilities;
+  /** Connects (idempotent). Rejects with TransportConnectError / TransportAuthError. */
+  connect(): Promise<void>;
+  /** Resolves once the transport has taken the message (and, in durable modes, the broker confirmed it). */
+  publish(subject: string, envelope: Envelope, options?: TransportPublishOptions): Promise<void>;
+  subscribe(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): Promise<TransportSubscription>;
+  /** Sends a request and resolves with the reply; RequestTimeoutError / NoRespondersError otherwise. */
+  request?(subject: string, envelope: Envelope, options: { timeoutMs: number }): Promise<Envelope>;
+  /** Drains subscriptions, flushes publishes and disconnects. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Builds a transport from a parsed URL; query parameters are its options. */
+export type TransportFactory = (url: URL) => Transport | Promise<Transport>;
+
+const factories = new Map<string, TransportFactory>();
+
+/**
+ * Makes `transportFromUrl` understand a URL scheme. Transports register themselves; core knows none.
+ * @example registerTransport('redis', (url) => new RedisStreamsTransport(url))
+ */
+export function registerTransport(scheme: string, factory: TransportFactory): void {
+  factories.set(scheme.replace(/:$/, '').toLowerCase(), factory);
+}
+
+export function registeredSchemes(): string[] {
+  return [...factories.keys()].sort();
+}
+
+/**
+ * A transport for a URL (`nats://…`, `mqtt://…`, `amqp://…`, `ws://…`, `http://…`, `memory://`).
+ * Import `signalbus/transports` once to register the built-in ones.
+ */
+export async function transportFromUrl(url: string): Promise<Transport> {
+  let parsed: URL;
+  try { parsed = new URL(url); } catch (cause) {
+    throw new TransportUnknownError(`"${url}" is not a URL; expected e.g. nats://127.0.0.1:4222 or memory://`, { cause, details: { url } });
+  }
+  const scheme = parsed.protocol.replace(/:$/, '');
+  const factory = factories.get(scheme);
+  if (!factory) {
+    throw new TransportUnknownError(`no transport for scheme "${scheme}:" (known: ${registeredSchemes().join(', ') || 'none registered'})`,
+      { details: { url, scheme } });
+  }
+  return factory(parsed);
+}
+
+/** Reads a numeric query parameter, rejecting junk with an error that names it. */
+export function numberParam(url: URL, name: string, fallback: number): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw new OptionsInvalidError(`URL parameter "${name}" must be a number, got "${raw}"`, { details: { field: name } });
+  return n;
+}
+
+/** Reads a boolean query parameter (`1`/`true`/`0`/`false`). */
+export function booleanParam(url: URL, name: string, fallback: boolean): boolean {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === '') return fallback;
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false') return false;
+  throw new OptionsInvalidError(`URL parameter "${name}" must be true/false/1/0, got "${raw}"`, { details: { field: name } });
+}

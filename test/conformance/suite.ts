@@ -1,0 +1,286 @@
+/**
+ * The one acceptance suite every transport runs. A transport registers by calling
+ * `runConformance({ name, create })` from a `test/conformance/<name>.test.ts` file; its declared
+ * capabilities decide which cases run, and every skipped case says why.
+ *
+ * @example
+ * runConformance({ name: 'memory', create: () => new MemoryTransport({ broker }) });
+ */
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { Bus, type BusOptions, type Envelope, type Transport, type TransportCapabilities } from '../../core/index.js';
+
+export interface ConformanceTarget {
+  /** Suite title, e.g. `nats-jetstream`. */
+  name: string;
+  /** A new transport, not yet connected, talking to the same broker as every other one it makes. */
+  create(): Transport | Promise<Transport>;
+  /** Called once before the suite (e.g. fail fast when the broker is unreachable). */
+  before?(): Promise<void>;
+  /** Called once after the suite (delete streams, queues). */
+  after?(): Promise<void>;
+  /** Multiplies waiting times for slow brokers. Default 1. */
+  timeScale?: number;
+  /** Messages in the stress case. Default 10,000. */
+  stressMessages?: number;
+}
+
+type Received = Envelope & { data?: unknown };
+
+/** Polls until `check` holds or `ms` pass; then fails with `what`. */
+export async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function runConformance(target: ConformanceTarget): void {
+  const scale = target.timeScale ?? 1;
+  const settle = 2000 * scale;
+
+  describe(`conformance: ${target.name}`, function () {
+    this.timeout(60_000 * scale);
+    let caps: TransportCapabilities;
+    const buses: Bus[] = [];
+    let prefix = '';
+
+    const bus = async (name: string, extra: Partial<BusOptions> = {}) => {
+      const b = new Bus({ service: `${name}@conf`, transport: await target.create(), metrics: false, logger: quietLogger, ...extra });
+      buses.push(b);
+      await b.start();
+      return b;
+    };
+
+    before(async () => {
+      await target.before?.();
+      const probe = await target.create();
+      caps = probe.capabilities;
+      await probe.close();
+    });
+    after(async () => { await target.after?.(); });
+    beforeEach(() => { prefix = `conf.${randomUUID().slice(0, 8)}`; });
+    afterEach(async () => { await Promise.all(buses.splice(0).map((b) => b.stop())); });
+
+    it(`${target.name} - round-trips data and every standard header`, async () => {
+      const sub = await bus('sub');
+      const pub = await bus('pub');
+      const got: Received[] = [];
+      await sub.subscribe(`${prefix}.headers`, async (m) => { got.push(m); });
+      await sleep(100 * scale);
+      const data = { device: 'sensor-7', temperature: 21.5, tags: ['a', 'ü'], nested: { ok: true, n: null } };
+      const sent = await pub.publish(`${prefix}.headers`, data, {
+        type: 'sensor.reading', partitionKey: 'sensor-7',
+        headers: {
+          tracestate: 'vendor=abc', tenant: 'acme', subject: 'sensor-7', dataschema: 'urn:signalbus:contract:sensor.reading:1.0.0',
+          traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', correlationid: 'corr-1', causationid: 'cause-1',
+          myextension: 'value with spaces, % and ünïcode',
+        },
+      });
+      await waitFor(() => got.length === 1, settle, 'the message');
+      const m = got[0]!;
+      expect(m.data).to.deep.equal(data);
+      for (const attr of ['specversion', 'id', 'source', 'type', 'time', 'datacontenttype', 'subject', 'dataschema', 'traceparent',
+        'tracestate', 'correlationid', 'causationid', 'partitionkey', 'tenant', 'myextension']) {
+        expect(m[attr], attr).to.equal(sent[attr]);
+      }
+    });
+
+    it(`${target.name} - carries binary data unchanged`, async () => {
+      const sub = await bus('sub');
+      const pub = await bus('pub');
+      const got: Received[] = [];
+      await sub.subscribe(`${prefix}.bytes`, async (m) => { got.push(m); });
+      await sleep(100 * scale);
+      const bytes = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) % 256);
+      await pub.publish(`${prefix}.bytes`, bytes, { type: 'blob', contentType: 'application/octet-stream' });
+      await waitFor(() => got.length === 1, settle, 'the message');
+      expect(Buffer.from(got[0]!.data as Uint8Array).equals(Buffer.from(bytes))).to.equal(true);
+    });
+
+    it(`${target.name} - keeps subjects apart`, async () => {
+      const sub = await bus('sub');
+      const pub = await bus('pub');
+      const a: unknown[] = []; const b: unknown[] = [];
+      await sub.subscribe(`${prefix}.a`, async (m) => { a.push(m.data); });
+      await sub.subscribe(`${prefix}.b`, async (m) => { b.push(m.data); });
+      await sleep(100 * scale);
+      await pub.publish(`${prefix}.a`, 1);
+      await pub.publish(`${prefix}.b`, 2);
+      await pub.publish(`${prefix}.c`, 3);
+      await waitFor(() => a.length === 1 && b.length === 1, settle, 'both messages');
+      await sleep(200 * scale);
+      expect(a).to.deep.equal([1]);
+      expect(b).to.deep.equal([2]);
+    });
+
+    it(`${target.name} - matches * as one token and > as one or more trailing tokens`, async function () {
+      if (!caps.wildcards) return this.skip(); // reason: the transport declares no wildcard support
+      const sub = await bus('sub');
+      const pub = await bus('pub');
+      const star: string[] = []; const tail: string[] = [];
+      await sub.subscribe(`${prefix}.*.x`, async (_m, ctx) => { star.push(ctx.subject); });
+      await sub.subscribe(`${prefix}.w.>`, async (_m, ctx) => { tail.push(ctx.subject); });
+      await sleep(100 * scale);
+      for (const s of ['a.x', 'b.x', 'a.b.x', 'a.y', 'w', 'w.1', 'w.1.2']) await pub.publish(`${prefix}.${s}`, s);
+      await waitFor(() => star.length >= 2 && tail.length >= 2, settle, 'wildcard deliveries');
+      await sleep(200 * scale);
+      expect(star.map((s) => s.slice(prefix.length + 1)).sort()).to.deep.equal(['a.x', 'b.x']);
+      expect(tail.map((s) => s.slice(prefix.length + 1)).sort()).to.deep.equal(['w.1', 'w.1.2']);
+    });
+
+    it(`${target.name} - gives every consumer group all messages and shares them within a group`, async function () {
+      if (!caps.queueGroups) return this.skip(); // reason: the transport declares no consumer groups
+      const n = 200;
+      const g1a: number[] = []; const g1b: number[] = []; const g2: number[] = [];
+      const s1 = await bus('g1a'); const s2 = await bus('g1b'); const s3 = await bus('g2');
+      await s1.subscribe(`${prefix}.grp`, async (m) => { g1a.push(m.data as number); }, { group: `${prefix}-one` });
+      await s2.subscribe(`${prefix}.grp`, async (m) => { g1b.push(m.data as number); }, { group: `${prefix}-one` });
+      await s3.subscribe(`${prefix}.grp`, async (m) => { g2.push(m.data as number); }, { group: `${prefix}-two` });
+      await sleep(200 * scale);
+      const pub = await bus('pub');
+      for (let i = 0; i < n; i++) await pub.publish(`${prefix}.grp`, i);
+      await waitFor(() => g1a.length + g1b.length >= n && g2.length >= n, settle * 5, 'both groups to get everything');
+      await sleep(200 * scale);
+      expect([...g1a, ...g1b].sort((x, y) => x - y)).to.deep.equal([...Array(n).keys()]);
+      expect(g2.slice().sort((x, y) => x - y)).to.deep.equal([...Array(n).keys()]);
+      expect(g1a.length, 'member a got some').to.be.greaterThan(0);
+      expect(g1b.length, 'member b got some').to.be.greaterThan(0);
+    });
+
+    it(`${target.name} - retries a throwing handler, then dead-letters a copy with dlq headers`, async () => {
+      const sub = await bus('sub', { retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 50 } });
+      const pub = await bus('pub');
+      let attempts = 0;
+      const dead: Received[] = [];
+      await sub.subscribe(`${prefix}.fail`, async () => { attempts++; throw new Error('always fails'); }, caps.queueGroups ? { group: `${prefix}-fail` } : {});
+      await sub.subscribe(`dlq.${prefix}.fail`, async (m) => { dead.push(m); });
+      await sleep(150 * scale);
+      const sent = await pub.publish(`${prefix}.fail`, { n: 1 }, { type: 'test.fail' });
+      await waitFor(() => dead.length === 1, settle * 3, 'the dead letter');
+      expect(attempts).to.equal(3);
+      const d = dead[0]!;
+      expect(d.id).to.equal(sent.id);
+      expect(d.data).to.deep.equal({ n: 1 });
+      expect(d.dlqreason).to.equal('SB_ERR_HANDLER_FAILED');
+      expect(d.dlqmessage).to.equal('always fails');
+      expect(d.dlqattempts).to.equal('3');
+      expect(d.dlqsubject).to.equal(`${prefix}.fail`);
+      expect(d.dlqservice).to.equal('sub@conf');
+      await sleep(300 * scale);
+      expect(attempts, 'no further attempts after dead-lettering').to.equal(3);
+    });
+
+    it(`${target.name} - succeeds on a redelivery after a failure`, async () => {
+      const sub = await bus('sub', { retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 50 } });
+      const pub = await bus('pub');
+      const seen: number[] = [];
+      await sub.subscribe(`${prefix}.flaky`, async (_m, ctx) => { seen.push(ctx.attempt); if (ctx.attempt === 1) throw new Error('first try fails'); },
+        caps.queueGroups ? { group: `${prefix}-flaky` } : {});
+      await sleep(150 * scale);
+      await pub.publish(`${prefix}.flaky`, 1);
+      await waitFor(() => seen.length === 2, settle * 2, 'the retry');
+      await sleep(200 * scale);
+      expect(seen).to.deep.equal([1, 2]);
+    });
+
+    it(`${target.name} - answers requests and times out without a reply`, async function () {
+      if (!caps.requestReply) return this.skip(); // reason: the transport declares no request/reply
+      const server = await bus('server');
+      const client = await bus('client');
+      await server.subscribe(`${prefix}.add`, async (m) => { const d = m.data as { a: number; b: number }; return { sum: d.a + d.b }; });
+      await server.subscribe(`${prefix}.slow`, async () => { await sleep(2000 * scale); return 'late'; });
+      await server.subscribe(`${prefix}.bad`, async () => { throw Object.assign(new Error('nope'), {}); });
+      await sleep(150 * scale);
+      const reply = await client.request(`${prefix}.add`, { a: 2, b: 3 }, { timeoutMs: 3000 * scale });
+      expect(reply.data).to.deep.equal({ sum: 5 });
+      const err = await client.request(`${prefix}.slow`, {}, { timeoutMs: 200 }).then(() => null, (e) => e);
+      expect(err?.code).to.equal('SB_ERR_REQUEST_TIMEOUT');
+      const remote = await client.request(`${prefix}.bad`, {}, { timeoutMs: 3000 * scale }).then(() => null, (e) => e);
+      expect(remote?.code).to.equal('SB_ERR_HANDLER_REMOTE');
+      expect(remote?.remoteCode).to.equal('SB_ERR_HANDLER_FAILED');
+    });
+
+    it(`${target.name} - keeps per-key order under concurrency`, async () => {
+      const sub = await bus('sub');
+      const pub = await bus('pub');
+      const keys = ['k1', 'k2', 'k3', 'k4'];
+      const per = 50;
+      const seen = new Map<string, number[]>(keys.map((k) => [k, []]));
+      let running = 0; let maxRunning = 0;
+      await sub.subscribe(`${prefix}.ord`, async (m) => {
+        running++; maxRunning = Math.max(maxRunning, running);
+        await sleep(Math.random() * 3);
+        seen.get(m.partitionkey!)!.push((m.data as { i: number }).i);
+        running--;
+      }, { ordered: true, maxInFlight: 4 });
+      await sleep(150 * scale);
+      const sends: Promise<unknown>[] = [];
+      for (let i = 0; i < per; i++) for (const k of keys) sends.push(pub.publish(`${prefix}.ord`, { i }, { partitionKey: k }));
+      await Promise.all(sends);
+      await waitFor(() => [...seen.values()].every((v) => v.length === per), settle * 5, 'all ordered messages');
+      for (const k of keys) expect(seen.get(k), k).to.deep.equal([...Array(per).keys()]);
+      expect(maxRunning, 'different keys ran concurrently').to.be.greaterThan(1);
+    });
+
+    it(`${target.name} - loses nothing while a grouped subscriber is closed and reopened`, async function () {
+      if (!caps.durable) return this.skip(); // reason: the transport is not durable; messages without a subscriber are gone by design
+      const group = `${prefix}-durable`;
+      const got = new Set<number>();
+      const first = await bus('sub1');
+      const s = await first.subscribe(`${prefix}.dur`, async (m) => { got.add(m.data as number); }, { group });
+      await sleep(200 * scale);
+      const pub = await bus('pub');
+      for (let i = 0; i < 50; i++) await pub.publish(`${prefix}.dur`, i);
+      await waitFor(() => got.size === 50, settle * 2, 'the first half');
+      await s.drain();
+      await first.stop();
+      for (let i = 50; i < 100; i++) await pub.publish(`${prefix}.dur`, i);
+      const second = await bus('sub2');
+      await second.subscribe(`${prefix}.dur`, async (m) => { got.add(m.data as number); }, { group });
+      await waitFor(() => got.size === 100, settle * 3, 'the messages published while away');
+    });
+
+    it(`${target.name} - close is idempotent and lets in-flight handlers finish`, async () => {
+      const sub = await bus('sub');
+      const pub = await bus('pub');
+      let finished = 0; let started = 0;
+      await sub.subscribe(`${prefix}.drain`, async () => { started++; await sleep(300 * scale); finished++; });
+      await sleep(150 * scale);
+      await pub.publish(`${prefix}.drain`, 1);
+      await waitFor(() => started === 1, settle, 'the handler to start');
+      await Promise.all([sub.stop(), sub.stop()]);
+      expect(finished).to.equal(1);
+      await sub.stop();
+      const t = await target.create();
+      await t.connect();
+      await t.close();
+      await t.close();
+    });
+
+    it(`${target.name} - delivers a stress burst with nothing lost`, async () => {
+      const n = target.stressMessages ?? 10_000;
+      const sub = await bus('sub');
+      const pub = await bus('pub');
+      const seen = new Uint8Array(n);
+      let count = 0;
+      await sub.subscribe(`${prefix}.stress`, async (m) => {
+        const i = (m.data as { i: number }).i;
+        if (seen[i] === 0) { seen[i] = 1; count++; }
+      }, { maxInFlight: 64, maxPending: 2000 });
+      await sleep(150 * scale);
+      const window: Promise<unknown>[] = [];
+      for (let i = 0; i < n; i++) {
+        window.push(pub.publish(`${prefix}.stress`, { i, pad: 'x'.repeat(120) }));
+        if (window.length >= 256) await Promise.all(window.splice(0));
+      }
+      await Promise.all(window);
+      await waitFor(() => count === n, 30_000 * scale, `${n} messages (got ${count})`);
+    });
+  });
+}
+
+const quietLogger = { debug() {}, info() {}, warn() {}, error() {}, child() { return quietLogger; } };
