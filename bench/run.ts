@@ -1,0 +1,44 @@
+/**
+ * `npm run bench -- [prefix…] [--json] [--no-write]`: runs the scenarios of `bench/scenarios/*.ts`
+ * whose names start with a prefix (all without one), prints a table (or JSON lines) and
+ * rewrites that scenario's rows in bench/RESULTS.md.
+ */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { toResult, type Scenario, type ScenarioResult } from './harness.js';
+import { recordResults } from './results.js';
+
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { json: { type: 'boolean' }, 'no-write': { type: 'boolean' } } });
+const here = dirname(fileURLToPath(import.meta.url));
+const scenarios: Scenario[] = [];
+for (const file of readdirSync(join(here, 'scenarios')).filter((f) => f.endsWith('.ts')).sort()) {
+  const mod = (await import(pathToFileURL(join(here, 'scenarios', file)).href)) as { default: Scenario[] };
+  scenarios.push(...mod.default);
+}
+const chosen = scenarios.filter((s) => positionals.length === 0 || positionals.some((p) => s.name.startsWith(p)));
+if (chosen.length === 0) {
+  console.error(`no scenario starts with ${positionals.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`);
+  process.exit(2);
+}
+const results: ScenarioResult[] = [];
+for (const s of chosen) {
+  try {
+    // Raw first, then signalbus: both on a warm broker, in the same process.
+    const raw = s.raw ? await s.raw() : undefined;
+    const r = toResult(s.name, await s.run(), raw);
+    results.push(r);
+    if (values.json) console.log(JSON.stringify(r));
+    else console.log(`${r.name.padEnd(28)} ${String(r.msgs_per_s).padStart(9)} msg/s` +
+      `${r.p50_us !== undefined ? `  p50 ${r.p50_us} µs  p99 ${r.p99_us} µs` : ''}` +
+      `${r.raw_msgs_per_s !== undefined ? `  raw ${r.raw_msgs_per_s} msg/s  ratio ${r.ratio}` : ''}`);
+  } catch (err) {
+    console.error(`${s.name}: failed: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+}
+if (!values['no-write'] && results.length > 0) {
+  recordResults(join(here, 'RESULTS.md'), results, chosen, `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim());
+}
+process.exit(process.exitCode ?? 0);
