@@ -107,6 +107,9 @@ export function toMqttTopic(subjectOrPattern: string): string {
 
 /** The canonical subject of a concrete MQTT topic; throws SubjectInvalidError when a level cannot be a token. */
 export function fromMqttTopic(topic: string): string {
+  // A '.' inside a level would silently become a token boundary.
+  const dot = topic.indexOf('.');
+  if (dot >= 0) throw new SubjectInvalidError(`MQTT topic "${topic}" has "." at position ${dot}; levels must be subject tokens`, { details: { topic } });
   const subject = topic.split('/').join('.');
   validateSubject(subject);
   return subject;

@@ -1,0 +1,65 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import {
+  childTraceparent, createEnvelope, EnvelopeInvalidError, HeaderInvalidError, newTraceparent, parseTraceparent,
+  formatTraceparent, TraceparentInvalidError, validateEnvelope, validateHeader,
+} from '../../core/index.js';
+
+describe('envelope and headers', () => {
+  it('envelope - fills id, time and content type by default', () => {
+    const e = createEnvelope({ type: 't', source: '/s', data: { a: 1 } });
+    expect(e.specversion).to.equal('1.0');
+    expect(e.id).to.match(/^[0-9a-f-]{36}$/);
+    expect(Date.parse(e.time!)).to.be.a('number');
+    expect(e.datacontenttype).to.equal('application/json');
+    expect(() => validateEnvelope(e)).not.to.throw();
+  });
+
+  it('envelope - rejects missing required attributes and wrong specversion with typed errors', () => {
+    expect(() => validateEnvelope({ specversion: '0.3', id: 'x', source: 's', type: 't' })).to.throw(EnvelopeInvalidError);
+    for (const missing of ['id', 'source', 'type']) {
+      const e: Record<string, unknown> = { specversion: '1.0', id: 'x', source: 's', type: 't' };
+      delete e[missing];
+      expect(() => validateEnvelope(e), missing).to.throw(EnvelopeInvalidError);
+    }
+    expect(() => validateEnvelope(null)).to.throw(EnvelopeInvalidError);
+    expect(() => validateEnvelope({ specversion: '1.0', id: 'x', source: 's', type: 't', time: 'yesterday' })).to.throw(EnvelopeInvalidError);
+  });
+
+  it('headers - reject CR/LF, control characters, bad names, non-strings and oversized values', () => {
+    expect(() => validateHeader('tenant', 'a\r\nx-evil: 1')).to.throw(HeaderInvalidError);
+    expect(() => validateHeader('tenant', 'a\u0000')).to.throw(HeaderInvalidError);
+    expect(() => validateHeader('Tenant', 'a')).to.throw(HeaderInvalidError);
+    expect(() => validateHeader('my-ext', 'a')).to.throw(HeaderInvalidError);
+    expect(() => validateHeader('x'.repeat(21), 'a')).to.throw(HeaderInvalidError);
+    expect(() => validateHeader('count', 3)).to.throw(HeaderInvalidError);
+    expect(() => validateHeader('big', 'x'.repeat(4097))).to.throw(HeaderInvalidError);
+    expect(() => validateHeader('ok', 'ünïcode and spaces % fine')).not.to.throw();
+    const e = { specversion: '1.0', id: 'x', source: 's', type: 't', a1: 'x'.repeat(4000), a2: 'x'.repeat(4000), a3: 'x'.repeat(4000), a4: 'x'.repeat(4000), a5: 'x'.repeat(4000) };
+    expect(() => validateEnvelope(e)).to.throw(EnvelopeInvalidError);
+  });
+
+  it('traceparent - parses, formats and rejects what W3C forbids', () => {
+    const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    expect(formatTraceparent(parseTraceparent(tp))).to.equal(tp);
+    for (const bad of ['', 'xx', '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01', `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`,
+      `00-4bf92f3577b34da6a3ce929d0e0e4736-${'0'.repeat(16)}-01`, `ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01`,
+      `${tp}-extra`]) {
+      expect(() => parseTraceparent(bad), bad).to.throw(TraceparentInvalidError);
+    }
+    expect(() => validateEnvelope({ specversion: '1.0', id: 'x', source: 's', type: 't', traceparent: 'garbage' })).to.throw(TraceparentInvalidError);
+  });
+
+  it('traceparent - a child keeps the trace id and flags and gets a new span id (property)', () => {
+    fc.assert(fc.property(fc.constant(null), () => {
+      const parent = newTraceparent();
+      const child = childTraceparent(parent);
+      const p = parseTraceparent(parent); const c = parseTraceparent(child);
+      expect(c.traceId).to.equal(p.traceId);
+      expect(c.flags).to.equal(p.flags);
+      expect(c.spanId).not.to.equal(p.spanId);
+    }), { numRuns: 500 });
+    expect(parseTraceparent(childTraceparent('not-a-traceparent')).traceId).to.have.length(32);
+    expect(parseTraceparent(childTraceparent(undefined)).traceId).to.have.length(32);
+  });
+});
