@@ -109,6 +109,12 @@ interface SubjectMetrics {
   retried: FieldCounter; deadlettered: FieldCounter; invalid: FieldCounter; skipped: FieldCounter;
 }
 
+const NOT_COUNTED = { add() {} } as unknown as FieldCounter;
+const UNCOUNTED: SubjectMetrics = {
+  published: NOT_COUNTED, rejected: NOT_COUNTED, delivered: NOT_COUNTED, acked: NOT_COUNTED,
+  retried: NOT_COUNTED, deadlettered: NOT_COUNTED, invalid: NOT_COUNTED, skipped: NOT_COUNTED,
+};
+
 interface ActiveSubscription {
   pattern: string;
   transportSub?: TransportSubscription;
@@ -287,7 +293,7 @@ export class Bus {
       this.pendingPublishes--;
       this.publishWaiters.shift()?.();
     }
-    if (!subject.startsWith(METRICS_PREFIX)) this.countersFor(subject).published.add();
+    this.countersFor(subject).published.add();
   }
 
   // ---------------------------------------------------------------- request/reply
@@ -481,6 +487,8 @@ export class Bus {
   countersFor(subject: string): SubjectMetrics {
     let m = this.subjectMetrics.get(subject);
     if (m) return m;
+    // Metric batches are not counted: counting them would publish a batch about batches forever.
+    if (subject.startsWith(METRICS_PREFIX)) return UNCOUNTED;
     const f = (event: string, action: string) => this.metrics.counter({ app: this.identity.app, container: this.identity.container, context: subject, event, action });
     m = {
       published: f('published', 'sent'), rejected: f('published', 'rejected'), delivered: f('received', 'delivered'),

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/**
+ * The `signalbus` command. Each subcommand lives in cli/commands/ and is loaded on use.
+ * Errors print one clear line on stderr and exit non-zero (2 for usage errors).
+ */
+import { SignalbusError } from '../core/index.js';
+import { UsageError } from './errors.js';
+
+interface Command { summary: string; help: () => Promise<string>; run: (argv: string[]) => Promise<number> }
+
+const commands: Record<string, Command> = {
+  pub: { summary: 'publish one event', help: async () => (await import('./commands/pub.js')).pubHelp, run: async (a) => (await import('./commands/pub.js')).pub(a) },
+  sub: { summary: 'print events matching a pattern', help: async () => (await import('./commands/sub.js')).subHelp, run: async (a) => (await import('./commands/sub.js')).sub(a) },
+  metrics: { summary: 'tail metric fields', help: async () => (await import('./commands/metrics.js')).metricsHelp, run: async (a) => (await import('./commands/metrics.js')).metrics(a) },
+  demo: { summary: 'run the demo pipeline on embedded defaults', help: async () => (await import('./commands/demo.js')).demoHelp, run: async (a) => (await import('./commands/demo.js')).demo(a) },
+};
+
+const usage = `signalbus — nanoservices over any transport
+
+Usage: signalbus <command> [options]     (signalbus <command> --help for more)
+
+Commands:
+${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n')}
+
+Transport URLs: memory://  nats://host:4222  mqtt://host:1883  amqp://user:pass@host:5672  http://host:port  ws://host:port`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') { console.log(usage); return 0; }
+  const command = commands[name];
+  if (!command) throw new UsageError(`unknown command "${name}"; try signalbus --help`);
+  if (rest.includes('--help') || rest.includes('-h')) { console.log(await command.help()); return 0; }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
+  const code = err instanceof SignalbusError ? ` [${err.code}]` : '';
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`signalbus: ${message}${code}\n`);
+  // parseArgs' own errors (unknown option) are usage errors too.
+  const usageLike = err instanceof UsageError || (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
+  process.exit(usageLike ? 2 : 1);
+});
