@@ -8,8 +8,13 @@ const HEADER = '| scenario | msg/s | p50 µs | p99 µs | raw msg/s | ratio | com
 export function recordResults(path: string, results: ScenarioResult[], scenarios: Scenario[], command: string): void {
   const rows = new Map<string, string>();
   const descriptions = new Map<string, string>();
+  let notes = '';
   if (existsSync(path)) {
-    for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const old = readFileSync(path, 'utf8');
+    // Hand-written findings under "## Notes" survive every rewrite.
+    const at = old.indexOf('\n## Notes');
+    if (at >= 0) notes = old.slice(at);
+    for (const line of (at >= 0 ? old.slice(0, at) : old).split('\n')) {
       const m = /^\| (\S+) \| [\d.]+ \|/.exec(line);
       if (m) rows.set(m[1]!, line);
       const d = /^- `(\S+)`: (.*)$/.exec(line);
@@ -37,6 +42,6 @@ ${names.map((n) => rows.get(n)).join('\n')}
 ## Scenarios
 
 ${names.map((n) => `- \`${n}\`: ${descriptions.get(n) ?? ''}`).join('\n')}
-`;
+${notes}`;
   writeFileSync(path, text);
 }

@@ -8,7 +8,8 @@ import {
   OptionsInvalidError, RemoteHandlerError, SignalbusError, errorCode, errorMessage,
 } from './errors.js';
 import type { Handler, HandlerContext, MetricOptions, PublishOptions, RequestOptions } from './handler.js';
-import { DEFAULT_HEADER_LIMITS, ERROR_HEADERS, type HeaderLimits } from './headers.js';
+import { DEFAULT_HEADER_LIMITS, ERROR_HEADERS, validateHeader, type HeaderLimits } from './headers.js';
+import { nowIso } from './clock.js';
 import { createLogger, type Logger } from './logger.js';
 import { MetricsRecorder, type FieldCounter, type MetricBatch } from './metrics.js';
 import { compose, type Middleware, type MiddlewareContext } from './middleware.js';
@@ -17,7 +18,7 @@ import { partitionOf } from './partitions.js';
 import { resolveRetryPolicy, retryDelay, type RetryPolicy } from './retry.js';
 import { resolveIdentity, sourceOf, type ServiceIdentity } from './service-identity.js';
 import { compilePattern, deadLetterSubject, validatePattern, validateSubject, type SubjectMatcher } from './subjects.js';
-import { childTraceparent, newTraceparent } from './traceparent.js';
+import { childTraceparent, newTraceparent, parseTraceparent } from './traceparent.js';
 import type { InboundMessage, Transport, TransportSubscription } from './transport.js';
 
 export interface RouteRule {
@@ -151,6 +152,7 @@ export class Bus {
   private pendingPublishes = 0;
   private publishWaiters: Array<() => void> = [];
   private started?: Promise<void>;
+  private isStarted = false;
   private stopping?: Promise<void>;
   private metricsTimer?: NodeJS.Timeout;
   private signalHandler?: () => void;
@@ -193,6 +195,7 @@ export class Bus {
         this.metricsTimer.unref();
       }
       if (this.options.handleSignals) this.handleSignals();
+      this.isStarted = true;
     })();
     return this.started;
   }
@@ -225,31 +228,68 @@ export class Bus {
     await this.send(subject, envelope);
   }
 
-  private async publishWith<T>(subject: string, data: T, options: PublishOptions, cause: Envelope | undefined): Promise<Envelope<T>> {
-    if (this.stopping && !cause) throw new BusStoppedError(`bus ${this.identity.app} is stopping; publish to ${subject} refused`);
-    validateSubject(subject);
-    const envelope = this.buildEnvelope(subject, data, options, cause);
+  private publishWith<T>(subject: string, data: T, options: PublishOptions, cause: Envelope | undefined): Promise<Envelope<T>> {
+    let envelope: Envelope<T>;
     try {
+      if (this.stopping && !cause) throw new BusStoppedError(`bus ${this.identity.app} is stopping; publish to ${subject} refused`);
+      validateSubject(subject);
+      envelope = this.prepareOutbound(subject, data, options, cause);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.send(subject, envelope).then(() => envelope);
+  }
+
+  /** Builds, checks and contract-stamps an outbound envelope; counts a rejection when it fails. */
+  private prepareOutbound<T>(subject: string, data: T, options: PublishOptions, cause: Envelope | undefined): Envelope<T> {
+    try {
+      // Attributes the bus makes itself are valid by construction; only what the caller gave is checked.
+      this.validateCallerHeaders(options);
+      const envelope = this.buildEnvelope(subject, data, options, cause);
       this.options.contracts?.outbound(envelope, options.version);
-      validateEnvelope(envelope, this.headerLimits);
+      return envelope;
     } catch (err) {
       this.countersFor(subject).rejected.add();
       throw err;
     }
-    await this.send(subject, envelope);
-    return envelope;
+  }
+
+  private validateCallerHeaders(o: PublishOptions): void {
+    const limits = this.headerLimits;
+    let total = 0;
+    if (o.headers !== undefined) {
+      for (const name in o.headers) {
+        const value = o.headers[name];
+        validateHeader(name, value, limits);
+        total += name.length + (value as string).length;
+      }
+      if (o.headers.traceparent !== undefined) parseTraceparent(o.headers.traceparent);
+      if (o.headers.time !== undefined && Number.isNaN(Date.parse(o.headers.time))) {
+        throw new EnvelopeInvalidError(`attribute "time" is not an RFC 3339 timestamp: ${o.headers.time}`, { details: { attribute: 'time' } });
+      }
+    }
+    for (const [name, value] of [['type', o.type], ['id', o.id], ['partitionkey', o.partitionKey], ['datacontenttype', o.contentType]] as const) {
+      if (value === undefined) continue;
+      if (value === '') throw new EnvelopeInvalidError(`attribute "${name}" must not be empty`, { details: { attribute: name } });
+      validateHeader(name, value, limits);
+      total += value.length;
+    }
+    // Leave room for the attributes the bus adds (ids, source, time, trace: well under 512).
+    if (total > limits.maxTotalLength - 512) {
+      throw new EnvelopeInvalidError(`headers total ${total} characters, over the limit of ${limits.maxTotalLength - 512} for caller-given attributes`, { details: { limit: limits.maxTotalLength } });
+    }
   }
 
   private buildEnvelope<T>(subject: string, data: T, o: PublishOptions, cause: Envelope | undefined): Envelope<T> {
     const id = o.id ?? randomUUID();
-    const env: Envelope<T> = {
-      ...o.headers,
-      specversion: '1.0', id, source: this.source, type: o.type ?? subject, time: new Date().toISOString(),
-      traceparent: cause ? childTraceparent(cause.traceparent) : o.headers?.traceparent ?? newTraceparent(),
-      correlationid: cause ? cause.correlationid ?? cause.id : o.headers?.correlationid ?? id,
-    };
-    if (o.headers?.tracestate === undefined && cause?.tracestate !== undefined) env.tracestate = cause.tracestate;
+    const h = o.headers;
+    const env: Envelope<T> = h === undefined
+      ? { specversion: '1.0', id, source: this.source, type: o.type ?? subject, time: nowIso(), traceparent: '', correlationid: '' }
+      : { ...h, specversion: '1.0', id, source: this.source, type: o.type ?? subject, time: h.time ?? nowIso(), traceparent: '', correlationid: '' };
+    env.traceparent = cause ? childTraceparent(cause.traceparent) : h?.traceparent ?? newTraceparent();
+    env.correlationid = cause ? cause.correlationid ?? cause.id : h?.correlationid ?? id;
     if (cause) {
+      if (h?.tracestate === undefined && cause.tracestate !== undefined) env.tracestate = cause.tracestate;
       env.causationid = cause.id;
       if (cause.tenant !== undefined) env.tenant = cause.tenant;
     }
@@ -262,38 +302,50 @@ export class Bus {
   }
 
   /** Hands an envelope to its transport, encoding data where the transport carries bytes. */
-  private async send(subject: string, envelope: Envelope): Promise<void> {
-    await (this.started ?? this.start());
-    const transport = this.transportFor(subject);
-    let wire = envelope;
-    if (transport.capabilities.encodesData && envelope.data !== undefined && !(envelope.data instanceof Uint8Array)) {
-      const bytes = this.codecs.get(envelope.datacontenttype).encode(envelope.data, envelope.type);
-      if (bytes.byteLength > transport.capabilities.maxMessageBytes) {
-        this.countersFor(subject).rejected.add();
-        throw new MessageTooLargeError(`message for ${subject} is ${bytes.byteLength} bytes; ${transport.name} takes at most ${transport.capabilities.maxMessageBytes}`,
-          { details: { bytes: bytes.byteLength, limit: transport.capabilities.maxMessageBytes } });
-      }
-      wire = { ...envelope, data: bytes };
-    }
+  private send(subject: string, envelope: Envelope): Promise<void> {
+    if (!this.isStarted) return this.start().then(() => this.send(subject, envelope));
     const limit = this.options.maxPendingPublishes ?? 10_000;
     if (this.pendingPublishes >= limit) {
       if (this.options.onPublishFull === 'reject') {
         this.countersFor(subject).rejected.add();
-        throw new BackpressureError(`${limit} publishes are waiting for the transport; publish to ${subject} refused`, { details: { maxPendingPublishes: limit } });
+        return Promise.reject(new BackpressureError(`${limit} publishes are waiting for the transport; publish to ${subject} refused`, { details: { maxPendingPublishes: limit } }));
       }
-      while (this.pendingPublishes >= limit) await new Promise<void>((r) => this.publishWaiters.push(r));
+      return new Promise<void>((r) => this.publishWaiters.push(r)).then(() => this.send(subject, envelope));
+    }
+    const transport = this.transportFor(subject);
+    const counters = this.countersFor(subject);
+    let wire = envelope;
+    try {
+      wire = this.encodeFor(transport, subject, envelope);
+    } catch (err) {
+      counters.rejected.add();
+      return Promise.reject(err);
     }
     this.pendingPublishes++;
-    try {
-      await transport.publish(subject, wire);
-    } catch (err) {
-      this.countersFor(subject).rejected.add();
+    return transport.publish(subject, wire).then(() => {
+      this.publishDone();
+      counters.published.add();
+    }, (err: unknown) => {
+      this.publishDone();
+      counters.rejected.add();
       throw err;
-    } finally {
-      this.pendingPublishes--;
-      this.publishWaiters.shift()?.();
+    });
+  }
+
+  private publishDone(): void {
+    this.pendingPublishes--;
+    if (this.publishWaiters.length > 0) this.publishWaiters.shift()!();
+  }
+
+  /** The envelope as `transport` takes it: data encoded to bytes where it carries bytes, size-checked. */
+  private encodeFor(transport: Transport, subject: string, envelope: Envelope): Envelope {
+    if (!transport.capabilities.encodesData || envelope.data === undefined) return envelope;
+    const bytes = envelope.data instanceof Uint8Array ? envelope.data : this.codecs.get(envelope.datacontenttype).encode(envelope.data, envelope.type);
+    if (bytes.byteLength > transport.capabilities.maxMessageBytes) {
+      throw new MessageTooLargeError(`message for ${subject} is ${bytes.byteLength} bytes; ${transport.name} takes at most ${transport.capabilities.maxMessageBytes}`,
+        { details: { bytes: bytes.byteLength, limit: transport.capabilities.maxMessageBytes } });
     }
-    this.countersFor(subject).published.add();
+    return bytes === envelope.data ? envelope : { ...envelope, data: bytes };
   }
 
   // ---------------------------------------------------------------- request/reply
@@ -309,16 +361,11 @@ export class Bus {
   private async requestWith<R, T>(subject: string, data: T, options: RequestOptions, cause: Envelope | undefined): Promise<Envelope<R>> {
     if (this.stopping && !cause) throw new BusStoppedError(`bus ${this.identity.app} is stopping; request to ${subject} refused`);
     validateSubject(subject);
-    await (this.started ?? this.start());
+    if (!this.isStarted) await this.start();
     const transport = this.transportFor(subject);
     if (!transport.request) throw new CapabilityMissingError(`transport ${transport.name} has no request/reply`, { details: { transport: transport.name } });
-    const envelope = this.buildEnvelope(subject, data, options, cause);
-    this.options.contracts?.outbound(envelope, options.version);
-    validateEnvelope(envelope, this.headerLimits);
-    let wire: Envelope = envelope;
-    if (transport.capabilities.encodesData && envelope.data !== undefined && !(envelope.data instanceof Uint8Array)) {
-      wire = { ...envelope, data: this.codecs.get(envelope.datacontenttype).encode(envelope.data, envelope.type) };
-    }
+    const envelope = this.prepareOutbound(subject, data, options, cause);
+    const wire = this.encodeFor(transport, subject, envelope);
     const reply = await transport.request(subject, wire, { timeoutMs: options.timeoutMs ?? this.options.requestTimeoutMs ?? 5000 });
     this.countersFor(subject).published.add();
     const code = reply[ERROR_HEADERS.code];
@@ -357,7 +404,7 @@ export class Bus {
     const scheduler = new KeyedScheduler<InboundMessage>(process, { concurrency: maxInFlight, maxPending, onFull: options.onFull ?? 'wait' });
     const active: ActiveSubscription = { pattern, scheduler, controller };
     const ordered = options.ordered === true;
-    await (this.started ?? this.start());
+    if (!this.isStarted) await this.start();
     active.transportSub = await transport.subscribe(pattern, (msg) => {
       if (owns && !owns(msg.envelope.partitionkey)) {
         this.countersFor(msg.subject).skipped.add();
@@ -406,7 +453,8 @@ export class Bus {
       try {
         await chain(ctx);
         if (msg.reply) await msg.reply(this.replyEnvelope(envelope, ctx.result, transport));
-        await msg.ack();
+        const acked = msg.ack();
+        if (acked) await acked;
         m.acked.add();
         return;
       } catch (err) {
@@ -425,7 +473,7 @@ export class Bus {
 
   private replyEnvelope(request: Envelope, data: unknown, transport: Transport): Envelope {
     const env: Envelope = {
-      specversion: '1.0', id: randomUUID(), source: this.source, type: `${request.type}.reply`, time: new Date().toISOString(),
+      specversion: '1.0', id: randomUUID(), source: this.source, type: `${request.type}.reply`, time: nowIso(),
       correlationid: request.correlationid ?? request.id, causationid: request.id, traceparent: childTraceparent(request.traceparent),
     };
     if (data !== undefined) {
@@ -441,7 +489,7 @@ export class Bus {
 
   private async replyError(msg: InboundMessage, err: unknown): Promise<void> {
     const env: Envelope = {
-      specversion: '1.0', id: randomUUID(), source: this.source, type: `${msg.envelope.type}.error`, time: new Date().toISOString(),
+      specversion: '1.0', id: randomUUID(), source: this.source, type: `${msg.envelope.type}.error`, time: nowIso(),
       correlationid: msg.envelope.correlationid ?? msg.envelope.id, causationid: msg.envelope.id,
       [ERROR_HEADERS.code]: errorCode(err), [ERROR_HEADERS.message]: headerSafe(errorMessage(err)),
     };

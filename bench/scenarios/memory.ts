@@ -1,0 +1,55 @@
+import { Bus } from '../../core/index.js';
+import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
+import { latencies, percentile, sensorReading, until, windowed, type Scenario } from '../harness.js';
+
+const N = 300_000;
+const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
+const payloads = Array.from({ length: 1000 }, (_, i) => sensorReading(i));
+
+function makeBus(broker: MemoryBroker, service: string): Bus {
+  return new Bus({ service: `${service}@bench`, transport: new MemoryTransport({ broker }), metrics: false, logger: quiet });
+}
+
+const scenarios: Scenario[] = [
+  {
+    name: 'memory-publish-handler',
+    description: `publish → handler throughput on the memory transport, no validation, ${N} messages, 64 publishes in flight (no raw baseline: memory is in-process)`,
+    async run() {
+      const broker = new MemoryBroker();
+      const bus = makeBus(broker, 'mem');
+      let got = 0;
+      await bus.subscribe('bench.mem', async () => { got++; }, { maxInFlight: 64 });
+      await bus.start();
+      // warm up the JIT before timing
+      for (let i = 0; i < 20_000; i++) void bus.publish('bench.mem', payloads[i % 1000]);
+      await until(() => got === 20_000);
+      got = 0;
+      const t0 = performance.now();
+      await windowed(N, 64, (i) => bus.publish('bench.mem', payloads[i % 1000]));
+      await until(() => got === N);
+      const seconds = (performance.now() - t0) / 1000;
+      await bus.stop();
+      return { msgs: N, seconds };
+    },
+  },
+  {
+    name: 'memory-request-reply',
+    description: 'request/reply round trips on the memory transport, 1 in flight (latency) — p50/p99 in µs',
+    async run() {
+      const broker = new MemoryBroker();
+      const server = makeBus(broker, 'server');
+      const client = makeBus(broker, 'client');
+      await server.subscribe('bench.rr', async (m) => m.data);
+      await client.start();
+      const n = 20_000;
+      await latencies(2000, 1, (i) => client.request('bench.rr', payloads[i % 1000]));
+      const t0 = performance.now();
+      const samples = await latencies(n, 1, (i) => client.request('bench.rr', payloads[i % 1000]));
+      const seconds = (performance.now() - t0) / 1000;
+      await Promise.all([server.stop(), client.stop()]);
+      return { msgs: n, seconds, p50_us: percentile(samples, 50), p99_us: percentile(samples, 99) };
+    },
+  },
+];
+
+export default scenarios;
