@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { UsageError } from '../errors.js';
+import { expandEnv } from './expand.js';
+import { pipelineSchema } from './schema.js';
+
+export interface PipelineService {
+  kind: string;
+  name?: string;
+  instances?: number;
+  config: Record<string, unknown>;
+}
+
+export interface Pipeline {
+  name: string;
+  description?: string;
+  instance?: string;
+  transports: Record<string, string>;
+  routes?: Array<{ pattern: string; transport: string }>;
+  embedded?: { mqtt?: { port?: number; host?: string }; http?: { url: string; transport?: string; options?: Record<string, unknown> } };
+  contracts?: { dirs?: string[] };
+  metrics?: { intervalMs?: number };
+  services: PipelineService[];
+}
+
+/** What a service kind brings: the JSON Schema of its config. */
+export interface KindSchemas { [kind: string]: object }
+
+/** Pipeline file problems: one line naming the file, the JSON path and what was expected. */
+export class PipelineInvalidError extends UsageError {}
+
+function describe(file: string, errors: ErrorObject[] | null | undefined, base = ''): string {
+  const e = errors?.[0];
+  if (!e) return `${file}: invalid`;
+  const where = `${base}${e.instancePath}` || '/';
+  const extra = e.keyword === 'additionalProperties' ? ` "${(e.params as { additionalProperty: string }).additionalProperty}"`
+    : e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
+  return `${file}: ${where}: ${e.message}${extra}`;
+}
+
+/**
+ * Reads, expands (`${VAR:-default}`) and validates a pipeline file; each service's config is
+ * checked against its kind's schema. Errors name the file, the JSON path and what was expected.
+ */
+export function loadPipeline(file: string, kinds: KindSchemas, env: NodeJS.ProcessEnv = process.env): Pipeline {
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch (cause) {
+    throw new PipelineInvalidError(`${file}: cannot read: ${(cause as Error).message}`, { cause });
+  }
+  let raw: unknown;
+  try { raw = JSON.parse(text); } catch (cause) {
+    throw new PipelineInvalidError(`${file}: not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+  return validatePipeline(expandEnv(raw, env), kinds, file);
+}
+
+export function validatePipeline(value: unknown, kinds: KindSchemas, file = 'pipeline'): Pipeline {
+  const ajv = new Ajv2020({ allErrors: false, strict: false });
+  const validate = ajv.compile(pipelineSchema);
+  if (!validate(value)) throw new PipelineInvalidError(describe(file, validate.errors));
+  const p = value as unknown as Pipeline;
+  const transportNames = Object.keys(p.transports);
+  for (const [i, r] of (p.routes ?? []).entries()) {
+    if (!transportNames.includes(r.transport)) {
+      throw new PipelineInvalidError(`${file}: /routes/${i}/transport: "${r.transport}" is not one of transports (${transportNames.join(', ')})`);
+    }
+  }
+  const compiled = new Map<string, ValidateFunction>();
+  const names = new Set<string>();
+  for (const [i, s] of p.services.entries()) {
+    const schema = kinds[s.kind];
+    if (!schema) throw new PipelineInvalidError(`${file}: /services/${i}/kind: must be one of ${Object.keys(kinds).join(', ')}, got "${s.kind}"`);
+    let check = compiled.get(s.kind);
+    if (!check) { check = ajv.compile(schema); compiled.set(s.kind, check); }
+    if (!check(s.config)) throw new PipelineInvalidError(describe(file, check.errors, `/services/${i}/config`));
+    const name = s.name ?? s.kind;
+    if (names.has(name)) throw new PipelineInvalidError(`${file}: /services/${i}/name: "${name}" is used twice; give each service its own name`);
+    names.add(name);
+  }
+  return p;
+}
