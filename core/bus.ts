@@ -156,6 +156,7 @@ export class Bus {
   private stopping?: Promise<void>;
   private metricsTimer?: NodeJS.Timeout;
   private signalHandler?: () => void;
+  private readonly stopHooks: Array<() => Promise<void>> = [];
 
   constructor(private readonly options: BusOptions) {
     this.identity = resolveIdentity(options.service);
@@ -181,6 +182,12 @@ export class Bus {
       if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new OptionsInvalidError(`${field} must be a positive number`, { details: { field } });
     }
   }
+
+  /**
+   * Runs `hook` during `stop()`, after in-flight handlers finished and before the last metric
+   * batch and the transports close, so it may still publish (flush windows, save state).
+   */
+  onStop(hook: () => Promise<void>): void { this.stopHooks.push(hook); }
 
   /** Adds middleware around every handler subscribed from now on. */
   use(mw: Middleware): this { this.middleware.push(mw); return this; }
@@ -595,6 +602,9 @@ export class Bus {
         for (const s of subs) s.controller.abort(new BusStoppedError('bus stopped'));
       }
       this.subscriptions.clear();
+      for (const hook of this.stopHooks) {
+        try { await hook(); } catch (err) { this.logger.error('a stop hook failed', { err }); }
+      }
       if (this.metricsTimer) clearInterval(this.metricsTimer);
       if (this.started) await this.flushMetrics();
       await Promise.all([...this.transports.values()].map((t) => t.close().catch((err) => this.logger.warn('close failed', { transport: t.name, err }))));

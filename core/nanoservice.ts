@@ -17,6 +17,10 @@ export interface NanoserviceDefinition {
   name: string;
   version: string;
   subscriptions: SubscriptionDefinition[];
+  /** Before the subscriptions start: restore state, start timers. */
+  start?(bus: Bus): Promise<void>;
+  /** After the bus drained the handlers, before it closes the transports: stop timers, save state. */
+  stop?(): Promise<void>;
 }
 
 export interface NanoserviceSpec {
@@ -104,13 +108,24 @@ export function definitionFromInstance(instance: object): NanoserviceDefinition 
   });
 }
 
-/** Subscribes every handler of a definition (or decorated instance) on a bus. */
+/**
+ * Starts a definition (or decorated instance) on a bus: its `start(bus)`, then every subscription.
+ * Its `stop()` runs when the bus stops, after the handlers drained.
+ */
 export async function startNanoservice(bus: Bus, service: NanoserviceDefinition | object): Promise<Subscription[]> {
   const def = isDefinition(service) ? service : definitionFromInstance(service);
+  await def.start?.(bus);
   const subs: Subscription[] = [];
-  for (const { pattern, handler, kind: _kind, ...options } of def.subscriptions) {
-    subs.push(await bus.subscribe(pattern, handler, options));
+  try {
+    for (const { pattern, handler, kind: _kind, ...options } of def.subscriptions) {
+      subs.push(await bus.subscribe(pattern, handler, options));
+    }
+  } catch (err) {
+    await Promise.all(subs.map((s) => s.unsubscribe()));
+    await def.stop?.();
+    throw err;
   }
+  if (def.stop) bus.onStop(() => def.stop!());
   return subs;
 }
 

@@ -1,0 +1,250 @@
+/**
+ * `signalbus contracts diff|check` and `signalbus asyncapi`. Exit codes: 0 compatible / written,
+ * 1 breaking changes (one per line on stdout), 2 unusable input (message on stderr).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SignalbusError } from '../core/errors.js';
+import { toAsyncApi, type AsyncApiService } from './asyncapi.js';
+import { checkCompatibility, checkHistory, parseMode } from './compat/check.js';
+import { documentsOf, loadSchemaFile } from './compat/schema-source.js';
+import { formatChange, type BreakingChange, type CompatibilityMode } from './compat/types.js';
+import type { ContractVersion } from './contract.js';
+import { ContractRegistry, standardSchemasDir } from './registry.js';
+
+/** Where the command writes; tests pass their own. */
+export interface CommandIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const defaultIo: CommandIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+
+const CONTRACTS_USAGE = `usage:
+  signalbus contracts diff <old-schema-file> <new-schema-file> [--mode backward]
+  signalbus contracts check [--dir contracts/schemas]... [--against <dir or git ref>] [--mode <mode>]
+modes: backward, backward_transitive, forward, forward_transitive, full, full_transitive, none
+schema files: contract files (*.json with name, version, schema | proto), bare JSON Schemas, or file.proto[#pkg.Message]`;
+
+/**
+ * Runs `signalbus contracts …` and resolves with the exit code.
+ * @example process.exitCode = await runContractsCommand(['diff', 'old.json', 'new.json', '--mode', 'full']);
+ */
+export async function runContractsCommand(argv: string[], io: CommandIo = defaultIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  try {
+    if (sub === 'diff') return diff(rest, io);
+    if (sub === 'check') return check(rest, io);
+    io.err(sub === undefined || sub === '--help' || sub === 'help' ? CONTRACTS_USAGE : `unknown subcommand "${sub}"\n${CONTRACTS_USAGE}`);
+    return 2;
+  } catch (err) {
+    io.err(describeError(err));
+    return 2;
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof SignalbusError) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function diff(args: string[], io: CommandIo): number {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { mode: { type: 'string', default: 'BACKWARD' } } });
+  if (positionals.length !== 2) {
+    io.err(`contracts diff needs exactly two schema files\n${CONTRACTS_USAGE}`);
+    return 2;
+  }
+  const mode = parseMode(values.mode!);
+  const result = checkCompatibility(loadSchemaFile(positionals[0]!), loadSchemaFile(positionals[1]!), mode);
+  for (const c of result.changes) io.out(formatChange(c));
+  if (result.compatible) io.err(`compatible (${mode})`);
+  else io.err(`${result.changes.length} breaking change(s) under ${mode}`);
+  return result.compatible ? 0 : 1;
+}
+
+interface Finding { contract: string; from: string; to: string; format: string; change: BreakingChange }
+
+function check(args: string[], io: CommandIo): number {
+  const { values } = parseArgs({ args, options: { dir: { type: 'string', multiple: true }, against: { type: 'string' }, mode: { type: 'string' } } });
+  const dirs = values.dir?.length ? values.dir : [defaultDir()];
+  const forced = values.mode !== undefined ? parseMode(values.mode) : undefined;
+  const registry = loadRegistry(dirs);
+  const findings: Finding[] = [];
+  for (const name of registry.names()) findings.push(...checkContract(registry, name, forced));
+  if (values.against !== undefined) findings.push(...checkAgainst(registry, values.against, dirs, forced));
+  for (const f of findings) io.out(`${f.contract} ${f.from} -> ${f.to} [${f.format}] ${formatChange(f.change)}`);
+  const versions = registry.all().length;
+  if (findings.length === 0) io.err(`${registry.names().length} contracts, ${versions} versions: compatible`);
+  else io.err(`${findings.length} breaking change(s) in ${registry.names().length} contracts, ${versions} versions`);
+  return findings.length === 0 ? 0 : 1;
+}
+
+function defaultDir(): string {
+  const local = resolve('contracts/schemas');
+  return existsSync(local) ? local : standardSchemasDir();
+}
+
+function loadRegistry(dirs: string[]): ContractRegistry {
+  const registry = new ContractRegistry({ standard: false });
+  for (const d of dirs) registry.loadDirectory(d);
+  return registry;
+}
+
+function modeOf(cv: ContractVersion, forced: CompatibilityMode | undefined): CompatibilityMode {
+  return forced ?? cv.definition.compatibility ?? 'BACKWARD';
+}
+
+/** Every version chain of one contract: within a major under its mode; across majors, through upcasters. */
+function checkContract(registry: ContractRegistry, name: string, forced: CompatibilityMode | undefined): Finding[] {
+  const versions = registry.versions(name).map((v) => registry.get(name, v));
+  const findings: Finding[] = [];
+  const majors = new Map<number, ContractVersion[]>();
+  for (const cv of versions) majors.set(cv.semver.major, [...(majors.get(cv.semver.major) ?? []), cv]);
+  for (const chain of majors.values()) {
+    const mode = modeOf(chain[chain.length - 1]!, forced);
+    for (const format of ['json-schema', 'protobuf'] as const) {
+      const docs = chain.flatMap((cv) => documentsOf(cv).filter((d) => d.format === format).map((doc) => ({ label: cv.version, doc })));
+      for (const f of checkHistory(docs, mode)) for (const change of f.changes) findings.push({ contract: name, from: f.previous, to: f.next, format, change });
+    }
+  }
+  // A new major is a deliberate break: it must be reachable by upcasting, checked on examples.
+  const ordered = [...majors.values()];
+  for (let i = 1; i < ordered.length; i++) {
+    const target = ordered[i]![0]!;
+    const sources = [ordered[i - 1]![ordered[i - 1]!.length - 1]!, ...versions.filter((v) => target.definition.upcastFrom?.includes(v.version))];
+    for (const source of new Set(sources)) {
+      const base = { contract: name, from: source.version, to: target.version, format: 'upcast' };
+      if (!registry.canUpcast(name, source.version, target.version)) {
+        findings.push({ ...base, change: { rule: 'upcaster-missing', path: '', message: `no upcaster leads from ${source.version} to ${target.version} (contracts/upcasters.ts)`, category: 'evolution' } });
+        continue;
+      }
+      (source.definition.examples ?? []).forEach((example, n) => {
+        try {
+          registry.upcast(name, source.version, target.version, example);
+        } catch (err) {
+          findings.push({ ...base, change: { rule: 'upcast-invalid', path: `/examples/${n}`, message: (err as Error).message, category: 'evolution' } });
+        }
+      });
+    }
+  }
+  return findings;
+}
+
+/** Published versions must not change or vanish; new versions must be compatible with the baseline's newest of their major. */
+function checkAgainst(current: ContractRegistry, against: string, dirs: string[], forced: CompatibilityMode | undefined): Finding[] {
+  const { registry: baseline, cleanup } = loadBaseline(against, dirs);
+  try {
+    const findings: Finding[] = [];
+    for (const old of baseline.all()) {
+      const now = current.find(old.name, old.version);
+      const base = { contract: old.name, from: `${old.version}@baseline`, to: old.version };
+      if (!now) {
+        findings.push({ ...base, format: 'registry', change: { rule: 'version-removed', path: '', message: `${old.name}@${old.version} is in the baseline but no longer here`, category: 'evolution' } });
+        continue;
+      }
+      if (fingerprint(old) !== fingerprint(now)) {
+        findings.push({ ...base, format: 'registry', change: { rule: 'version-modified', path: '', message: `published version ${old.version} changed; publish a new version instead`, category: 'evolution' } });
+      }
+    }
+    for (const name of current.names()) {
+      for (const cv of current.versions(name).map((v) => current.get(name, v))) {
+        if (baseline.find(name, cv.version)) continue;
+        const previous = baseline.versions(name).map((v) => baseline.get(name, v)).filter((b) => b.semver.major === cv.semver.major).pop();
+        if (!previous) continue;
+        const mode = modeOf(cv, forced);
+        for (const next of documentsOf(cv)) {
+          const prev = documentsOf(previous).find((d) => d.format === next.format);
+          if (!prev) continue;
+          for (const change of checkCompatibility(prev, next, mode).changes) {
+            findings.push({ contract: name, from: `${previous.version}@baseline`, to: cv.version, format: next.format, change });
+          }
+        }
+      }
+    }
+    return findings;
+  } finally {
+    cleanup();
+  }
+}
+
+function fingerprint(cv: ContractVersion): string {
+  return JSON.stringify([cv.definition.schema ?? null, cv.protoType ? cv.protoType.toJSON() : null]);
+}
+
+/** A baseline registry from a directory, or from the same directories at a git ref. */
+function loadBaseline(against: string, dirs: string[]): { registry: ContractRegistry; cleanup: () => void } {
+  if (existsSync(against) && statSync(against).isDirectory()) return { registry: loadRegistry([against]), cleanup: () => {} };
+  const git = (args: string[], cwd: string) => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const firstDir = resolve(dirs[0]!);
+  let top: string;
+  try {
+    top = git(['rev-parse', '--show-toplevel'], firstDir).trim();
+    git(['rev-parse', '--verify', `${against}^{commit}`], top);
+  } catch (cause) {
+    throw new Error(`--against ${against} is neither a directory nor a git ref of the repository holding ${firstDir}: ${(cause as Error).message.split('\n')[0]}`);
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'signalbus-baseline-'));
+  const cleanup = () => rmSync(tmp, { recursive: true, force: true });
+  try {
+    const baseDirs: string[] = [];
+    for (const d of dirs) {
+      const rel = relative(top, resolve(d));
+      const files = git(['ls-tree', '-r', '--name-only', against, '--', rel], top).split('\n').filter(Boolean);
+      for (const f of files) {
+        const target = join(tmp, f);
+        mkdirSync(dirname(target), { recursive: true });
+        writeFileSync(target, execFileSync('git', ['show', `${against}:${f}`], { cwd: top, maxBuffer: 64 * 1024 * 1024 }));
+      }
+      const baseDir = join(tmp, rel);
+      mkdirSync(baseDir, { recursive: true });
+      baseDirs.push(baseDir);
+    }
+    return { registry: loadRegistry(baseDirs), cleanup };
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+}
+
+const ASYNCAPI_USAGE = `usage: signalbus asyncapi [--out file] [--dir contracts-dir]... [--services services.json] [--server name=url]... [--title t] [--version v]
+services.json: [{ "name": "filter", "version": "1.0.0", "subscriptions": [{ "pattern": "sensor.reading.>", "type": "sensor.reading", "accept": "^2" }],
+                  "publishes": [{ "subject": "sensor.filtered.berlin", "type": "sensor.reading" }] }]`;
+
+/**
+ * Runs `signalbus asyncapi …`: writes an AsyncAPI 3.0 document (JSON) to `--out` or stdout.
+ * @example await runAsyncapiCommand(['--out', 'asyncapi.json', '--server', 'nats=nats://localhost:4222']);
+ */
+export async function runAsyncapiCommand(argv: string[], io: CommandIo = defaultIo): Promise<number> {
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        out: { type: 'string' }, dir: { type: 'string', multiple: true }, services: { type: 'string' },
+        server: { type: 'string', multiple: true }, title: { type: 'string' }, version: { type: 'string' }, help: { type: 'boolean' },
+      },
+    });
+    if (values.help) { io.err(ASYNCAPI_USAGE); return 0; }
+    const registry = new ContractRegistry({ directories: values.dir ?? [] });
+    const services = values.services ? (JSON.parse(readFileSync(values.services, 'utf8')) as AsyncApiService[]) : [];
+    if (!Array.isArray(services)) throw new Error(`${values.services} must hold an array of services`);
+    const servers: Record<string, string> = {};
+    for (const s of values.server ?? []) {
+      const eq = s.indexOf('=');
+      if (eq <= 0) throw new Error(`--server ${s}: use name=url`);
+      servers[s.slice(0, eq)] = s.slice(eq + 1);
+    }
+    const doc = toAsyncApi({ services, registry, servers, title: values.title, version: values.version });
+    const text = `${JSON.stringify(doc, null, 2)}\n`;
+    if (values.out) {
+      writeFileSync(values.out, text);
+      io.err(`wrote ${values.out}`);
+    } else io.out(text.trimEnd());
+    return 0;
+  } catch (err) {
+    io.err(`${describeError(err)}\n${ASYNCAPI_USAGE}`);
+    return 2;
+  }
+}

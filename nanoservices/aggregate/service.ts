@@ -1,0 +1,255 @@
+import {
+  ContractInvalidError, defineNanoservice, OptionsInvalidError,
+  type Bus, type Envelope, type HandlerContext, type NanoserviceDefinition,
+} from '../../core/index.js';
+import { compileFieldPath, eventTime, readPath, type FieldPath } from '../filter/field-path.js';
+import { keyNameOf, positiveInt } from '../filter/service.js';
+import { compileSubjectTemplate, dataschemaOf, metricContext } from '../ingest/naming.js';
+import { processCheckpointStore, type CheckpointStore } from './checkpoint.js';
+import { LateEventError } from './errors.js';
+import { STAT_NAMES, WindowAggregator, type AggregatorSnapshot, type FieldStats, type StatName, type WindowResult, type WindowSpec } from './window.js';
+
+/** Configuration of the aggregate nanoservice (JSON-able except `checkpointStore` and `now`). */
+export interface AggregateConfig {
+  /** Service name used for the definition and the default checkpoint name. Default `aggregate`. */
+  name?: string;
+  /** Subject pattern to consume, e.g. `sensor.valid.>`. */
+  input: string;
+  /** Subject of the aggregates; placeholders read the aggregate data plus `{<keyAs>}` (`{key}`, `{metric}`, `{deviceId}`). Default `sensor.aggregate.{key}`. */
+  output?: string;
+  /** Contract of the aggregates. Default `sensor.aggregate` 1.0.0. */
+  type?: string;
+  version?: string;
+  /** Data path of the key windows are kept per. Default: the `partitionkey` attribute. */
+  keyField?: string;
+  /** Name of the key in metric field queries. Default: the last segment of `keyField`, else `deviceId`. */
+  keyAs?: string;
+  /** Data path of the event time: ms since the epoch or an RFC 3339 string. Default `ts`. */
+  timeField?: string;
+  /** Data paths of the numeric fields aggregated, e.g. `["temperature", "humidity"]`. */
+  fields: string[];
+  /** Stats per field. Default all: count sum min max avg p50 p95 (the `sensor.aggregate` contract requires count sum min max avg). */
+  stats?: StatName[];
+  window: WindowSpec;
+  /** Bounded out-of-orderness: watermark = latest event time of the key minus this. Default 0. */
+  watermarkDelayMs?: number;
+  /** How long after its end an emitted window still merges late events (with `late: merge`). Default 0. */
+  allowedLatenessMs?: number;
+  /** Late events: dead-letter them (default) or merge them and re-emit the window with `revision` + 1. */
+  late?: 'deadletter' | 'merge';
+  /** Wall-clock ms without events after which a key's windows close by the clock. Default: the window size; 0 = never. */
+  idleTimeoutMs?: number;
+  /** How often the idle check (and periodic checkpoint) runs, ms. Default 1000; 0 = no timer. */
+  tickIntervalMs?: number;
+  /** Window state checkpoints: restored on start, saved on stop and every `intervalMs` (0 = on stop only). */
+  checkpoint?: { name?: string; intervalMs?: number } | false;
+  /** Where checkpoints go. Default: a process-wide memory store. Code only. */
+  checkpointStore?: CheckpointStore;
+  /** Wall clock (tests inject one). Default `Date.now`. Code only. */
+  now?: () => number;
+  /**
+   * Several instances: give each the same `count` and `instanceCount` and its own `instanceIndex`;
+   * every instance receives all messages and keeps the keys of its partitions, so a key's
+   * windows and alert state live on one instance. (A consumer group would spread one key over
+   * instances; use it only when a single instance consumes.)
+   */
+  partitions?: { count: number; instanceIndex: number; instanceCount: number };
+  /** Consumer group: only for a single consuming instance behind a durable transport. */
+  group?: string;
+  /** Keys handled at once; one key is always handled in order. Default 64. */
+  maxInFlight?: number;
+}
+
+/** The aggregate definition, with the lifecycle its clock and checkpoints need. */
+export interface AggregateService extends NanoserviceDefinition {
+  readonly aggregator: WindowAggregator;
+  /** Restores the checkpoint and starts the timer; call before subscribing (`runNanoservice` does). */
+  start(bus: Bus): Promise<void>;
+  /** Stops the timer and saves the checkpoint; call after the subscriptions drained. */
+  stop(): Promise<void>;
+  /** One run of the timer: closes idle keys' windows by the clock, saves a due checkpoint. */
+  tick(): Promise<void>;
+}
+
+const VERSION = /^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$/;
+
+function nonNegative(value: unknown, fallback: number, field: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new OptionsInvalidError(`${field} must be an integer >= 0`, { details: { field } });
+  return value;
+}
+
+/** Checks a window spec; errors name the field. */
+export function parseWindowSpec(w: unknown): WindowSpec {
+  if (w === null || typeof w !== 'object') throw new OptionsInvalidError('window must be { kind: "tumbling", sizeMs } or { kind: "sliding", sizeMs, slideMs }', { details: { field: 'window' } });
+  const { kind, sizeMs, slideMs } = w as Record<string, unknown>;
+  const size = positiveInt(sizeMs, NaN, 'window.sizeMs');
+  if (Number.isNaN(size)) throw new OptionsInvalidError('window.sizeMs is required', { details: { field: 'window.sizeMs' } });
+  if (kind === 'tumbling') return { kind, sizeMs: size };
+  if (kind === 'sliding') {
+    const slide = positiveInt(slideMs, NaN, 'window.slideMs');
+    if (Number.isNaN(slide) || slide > size) throw new OptionsInvalidError('window.slideMs must be a positive integer <= sizeMs', { details: { field: 'window.slideMs' } });
+    return { kind, sizeMs: size, slideMs: slide };
+  }
+  throw new OptionsInvalidError('window.kind must be "tumbling" or "sliding"', { details: { field: 'window.kind' } });
+}
+
+/**
+ * The aggregate nanoservice: per-key event-time windows over numeric fields, emitted as one
+ * `sensor.aggregate` per field when the key's watermark passes a window's end (or, for idle
+ * keys, by the wall clock). Subscribes with `ordered: true`, so each key's events are handled in order.
+ * Metric fields: `received accepted`, `windowclosed emitted`, `windowrevised emitted`,
+ * `late merged`, `late deadlettered`, `invalid deadlettered` (context = contract, query = key).
+ *
+ * @example
+ * const agg = createAggregateService({ input: 'sensor.valid.>', fields: ['temperature'],
+ *   window: { kind: 'tumbling', sizeMs: 5000 }, watermarkDelayMs: 1000 });
+ * const running = await runNanoservice(bus, agg); … await running.stop();
+ */
+export function createAggregateService(config: AggregateConfig): AggregateService {
+  if (config === null || typeof config !== 'object') throw new OptionsInvalidError('aggregate config must be an object', { details: { field: '' } });
+  const window = parseWindowSpec(config.window);
+  const keyPath: FieldPath | undefined = config.keyField === undefined ? undefined : compileFieldPath(config.keyField, 'keyField');
+  const keyAs = config.keyAs === undefined && !keyPath ? 'deviceId' : keyNameOf(config.keyAs, keyPath);
+  const timePath = compileFieldPath(config.timeField ?? 'ts', 'timeField');
+  if (!Array.isArray(config.fields) || config.fields.length === 0) throw new OptionsInvalidError('fields must list at least one data path', { details: { field: 'fields' } });
+  const fieldPaths = config.fields.map((f, i) => compileFieldPath(f, `fields[${i}]`));
+  const stats = config.stats ?? [...STAT_NAMES];
+  if (!Array.isArray(stats) || !stats.every((s) => STAT_NAMES.includes(s))) throw new OptionsInvalidError(`stats must list some of ${STAT_NAMES.join(' ')}`, { details: { field: 'stats' } });
+  if (config.late !== undefined && config.late !== 'deadletter' && config.late !== 'merge') throw new OptionsInvalidError('late must be "deadletter" or "merge"', { details: { field: 'late' } });
+  const type = config.type ?? 'sensor.aggregate';
+  const version = config.version ?? '1.0.0';
+  if (typeof type !== 'string' || type.length === 0) throw new OptionsInvalidError('type must be a contract name', { details: { field: 'type' } });
+  if (typeof version !== 'string' || !VERSION.test(version)) throw new OptionsInvalidError('version must be a semver version', { details: { field: 'version' } });
+  const output = compileSubjectTemplate(config.output ?? 'sensor.aggregate.{key}', 'output');
+  const tickInterval = nonNegative(config.tickIntervalMs, 1000, 'tickIntervalMs');
+  const checkpoint = config.checkpoint === false ? undefined : { name: config.checkpoint?.name ?? config.name ?? 'aggregate', intervalMs: nonNegative(config.checkpoint?.intervalMs, 0, 'checkpoint.intervalMs') };
+  const store = config.checkpointStore ?? processCheckpointStore;
+  const now = config.now ?? Date.now;
+  const aggregator = new WindowAggregator({
+    window, fields: config.fields, stats,
+    watermarkDelayMs: nonNegative(config.watermarkDelayMs, 0, 'watermarkDelayMs'),
+    allowedLatenessMs: nonNegative(config.allowedLatenessMs, 0, 'allowedLatenessMs'),
+    late: config.late ?? 'deadletter',
+    idleTimeoutMs: nonNegative(config.idleTimeoutMs, window.sizeMs, 'idleTimeoutMs'),
+  });
+  const outContext = metricContext(type);
+  const dataschema = dataschemaOf(type, version);
+  const values: Array<number | undefined> = new Array(fieldPaths.length);
+
+  const windowOf = (r: WindowResult): AggregateData['window'] => (window.kind === 'sliding'
+    ? { kind: 'sliding', start: r.windowStart, end: r.windowEnd, sizeMs: window.sizeMs, slideMs: window.slideMs }
+    : { kind: 'tumbling', start: r.windowStart, end: r.windowEnd, sizeMs: window.sizeMs });
+  /** One `sensor.aggregate` per field with values; a revision carries a `revision` extension attribute. */
+  const emit = async (r: WindowResult, publish: (subject: string, data: unknown, headers: Record<string, string>) => Promise<unknown>, metric: (event: string, action: string, q: object) => void) => {
+    const headers: Record<string, string> = r.revision === 0 ? { dataschema } : { dataschema, revision: String(r.revision) };
+    for (const data of aggregateData(r, windowOf(r))) await publish(output.render({ ...data, [keyAs]: r.key }), data, headers);
+    metric(r.revision === 0 ? 'windowclosed' : 'windowrevised', 'emitted', { context: outContext, query: { [keyAs]: r.key } });
+  };
+
+  const handle = async (message: Envelope, ctx: HandlerContext): Promise<void> => {
+    const context = metricContext(message.type);
+    const rawKey = keyPath ? readPath(message.data, keyPath) : message.partitionkey;
+    const query = typeof rawKey === 'string' || typeof rawKey === 'number' ? { [keyAs]: String(rawKey) } : undefined;
+    const ts = eventTime(readPath(message.data, timePath));
+    if (query === undefined || ts === undefined) {
+      ctx.metric('invalid', 'deadlettered', { context, query });
+      throw new ContractInvalidError(query === undefined ? `no key (${config.keyField ?? 'partitionkey'})` : `no event time in ${config.timeField ?? 'ts'}`,
+        { details: { field: query === undefined ? config.keyField ?? 'partitionkey' : config.timeField ?? 'ts' } });
+    }
+    for (let i = 0; i < fieldPaths.length; i++) {
+      const v = readPath(message.data, fieldPaths[i]!);
+      values[i] = typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+    }
+    const key = String(rawKey);
+    const outcome = aggregator.add(key, ts, values, now(), message.id, message.correlationid, message.tenant);
+    if (outcome.status === 'late-rejected') {
+      ctx.metric('late', 'deadlettered', { context, query });
+      throw new LateEventError(`event time ${ts} of ${key} is behind its watermark ${aggregator.watermarkOf(key)}; its windows were emitted`,
+        { details: { key, ts, watermark: aggregator.watermarkOf(key) } });
+    }
+    ctx.metric(outcome.status === 'accepted' ? 'received' : 'late', outcome.status === 'accepted' ? 'accepted' : 'merged', { context, query });
+    for (const r of outcome.emitted) {
+      await emit(r, (subject, data, headers) => ctx.publish(subject, data, { type, version, partitionKey: r.key, headers }), (e, a, q) => ctx.metric(e, a, q));
+    }
+  };
+
+  let bus: Bus | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let ticking: Promise<void> | undefined;
+  let lastCheckpoint = 0;
+  const saveCheckpoint = async () => {
+    if (!checkpoint) return;
+    await store.save(checkpoint.name, aggregator.snapshot());
+    lastCheckpoint = now();
+  };
+  const runTick = async () => {
+    const b = bus;
+    if (!b) return;
+    for (const r of aggregator.advanceIdle(now())) {
+      try {
+        const headers: Record<string, string> = { dataschema };
+        if (r.causationId !== undefined) headers.causationid = r.causationId;
+        if (r.correlationId !== undefined) headers.correlationid = r.correlationId;
+        if (r.tenant !== undefined) headers.tenant = r.tenant;
+        await emit(r, (subject, data) => b.publish(subject, data, { type, version, partitionKey: r.key, headers }),
+          (e, a, q) => b.metric(e, a, q as { context: string }));
+      } catch (err) {
+        b.logger.warn('aggregate: could not emit a window closed by the clock', { key: r.key, windowStart: r.windowStart, err });
+      }
+    }
+    if (checkpoint && checkpoint.intervalMs > 0 && now() - lastCheckpoint >= checkpoint.intervalMs) await saveCheckpoint();
+  };
+
+  const def = defineNanoservice({
+    name: config.name ?? 'aggregate',
+    version: '1.0.0',
+    subscriptions: [{ pattern: config.input, handler: handle as never, ordered: true, group: config.group, partitions: config.partitions, maxInFlight: positiveInt(config.maxInFlight, 64, 'maxInFlight') }],
+  });
+  return {
+    ...def,
+    aggregator,
+    async start(b: Bus) {
+      bus = b;
+      if (checkpoint) {
+        const snapshot = await store.load(checkpoint.name);
+        if (snapshot !== undefined) aggregator.restore(snapshot as AggregatorSnapshot);
+        lastCheckpoint = now();
+      }
+      if (tickInterval > 0 && !timer) {
+        timer = setInterval(() => { ticking ??= runTick().finally(() => { ticking = undefined; }); }, tickInterval);
+        timer.unref();
+      }
+    },
+    async stop() {
+      if (timer) { clearInterval(timer); timer = undefined; }
+      await ticking;
+      await saveCheckpoint();
+      bus = undefined;
+    },
+    tick() { return ticking ??= runTick().finally(() => { ticking = undefined; }); },
+  };
+}
+
+/** The data of one `sensor.aggregate` 1.0.0 envelope: one field of one key over one window. */
+export interface AggregateData extends FieldStats {
+  key: string;
+  /** The field aggregated (its data path). */
+  metric: string;
+  window: { kind: 'tumbling' | 'sliding'; start: number; end: number; sizeMs: number; slideMs?: number };
+  /** Late events merged into this window after it was first emitted (only when there were any). */
+  late?: number;
+}
+
+/** A window's result as `sensor.aggregate` data, one per field that had values. */
+export function aggregateData(r: WindowResult, window: AggregateData['window']): AggregateData[] {
+  const out: AggregateData[] = [];
+  for (const metric in r.fields) {
+    const stats = r.fields[metric]!;
+    if (stats.count === 0) continue;
+    const data: AggregateData = { key: r.key, metric, window, ...stats };
+    if (r.late > 0) data.late = r.late;
+    out.push(data);
+  }
+  return out;
+}

@@ -1,0 +1,138 @@
+import {
+  ContractInvalidError, defineNanoservice, OptionsInvalidError,
+  type Envelope, type HandlerContext, type NanoserviceDefinition,
+} from '../../core/index.js';
+import { compileFieldPath, eventTime, readPath, type FieldPath } from '../filter/field-path.js';
+import { keyNameOf, positiveInt } from '../filter/service.js';
+import { compileSubjectTemplate, dataschemaOf, metricContext } from '../ingest/naming.js';
+import { AlertEvaluator, type AlertRule, type AlertTransition } from './rules.js';
+
+/** Configuration of the alert nanoservice (JSON-able). */
+export interface AlertConfig {
+  /** Service name used for the definition. Default `alert`. */
+  name?: string;
+  /** Subject pattern of the readings (or aggregates) judged. */
+  input: string;
+  /** Subject template of alerts; placeholders read the alert data plus `{<keyAs>}` (`alerts.{deviceId}`, `alerts.{rule}.{key}`). Default `alerts.{key}`. */
+  output?: string;
+  /** Data path of the key alerts are kept per. Default: the `partitionkey` attribute. */
+  keyField?: string;
+  /** Name of the key in metric queries, subject placeholders and extended data. Default: the last segment of `keyField`, else `deviceId`. */
+  keyAs?: string;
+  /** Data path of the event time (ms since the epoch or RFC 3339). Default `ts`; `windowEnd` for aggregates. */
+  timeField?: string;
+  rules: AlertRule[];
+  /** Contract names and version of the alerts. Default `alert.raised` / `alert.resolved` 1.0.0. */
+  raisedType?: string;
+  resolvedType?: string;
+  version?: string;
+  /** Most causing message ids an alert lists (in its `causationids` attribute). Default 20, at most 50. */
+  maxCausationIds?: number;
+  /**
+   * Also put `[keyAs]`, `causationIds`, `field`, `direction`, `readings` (and `threshold` on
+   * resolved) into the data. The standard alert contracts 1.0.0 are closed and refuse these;
+   * use with contracts that declare them, or without contracts. Default false.
+   */
+  extendedData?: boolean;
+  /**
+   * Several instances: give each the same `count` and `instanceCount` and its own `instanceIndex`;
+   * every instance receives all messages and keeps the keys of its partitions, so a key's
+   * windows and alert state live on one instance. (A consumer group would spread one key over
+   * instances; use it only when a single instance consumes.)
+   */
+  partitions?: { count: number; instanceIndex: number; instanceCount: number };
+  /** Consumer group: only for a single consuming instance behind a durable transport. */
+  group?: string;
+  /** Keys handled at once; one key is always handled in order. Default 64. */
+  maxInFlight?: number;
+}
+
+const METRIC_EVENT: Record<AlertRule['kind'], string> = { threshold: 'threshold', rate: 'rate', zscore: 'anomaly' };
+
+/**
+ * The alert nanoservice: threshold (held for N readings or a duration), rate-of-change and
+ * z-score rules with hysteresis, per key; publishes `alert.raised` once and `alert.resolved` once
+ * per episode, with rule, key, value, threshold and the causing message ids.
+ * Metric fields: `received evaluated`, `threshold|rate|anomaly raised|resolved`,
+ * `invalid deadlettered` (context = the input contract, query = key and rule).
+ *
+ * @example
+ * await startNanoservice(bus, createAlertService({ input: 'sensor.valid.>', keyField: 'deviceId', rules: [
+ *   { name: 'overheat', kind: 'threshold', field: 'temperature', raise: { value: 80, forReadings: 3 }, resolve: { value: 75, forReadings: 3 } }] }));
+ */
+export function createAlertService(config: AlertConfig): NanoserviceDefinition & { readonly evaluator: AlertEvaluator } {
+  if (config === null || typeof config !== 'object') throw new OptionsInvalidError('alert config must be an object', { details: { field: '' } });
+  const maxIds = positiveInt(config.maxCausationIds, 20, 'maxCausationIds');
+  if (maxIds > 50) throw new OptionsInvalidError('maxCausationIds must be at most 50 (they travel in one header)', { details: { field: 'maxCausationIds' } });
+  const evaluator = new AlertEvaluator(config.rules, maxIds);
+  const severities = evaluator.rules.map((r) => r.severity ?? 'warning');
+  const extended = config.extendedData === true;
+  const fieldPaths = evaluator.rules.map((r, i) => compileFieldPath(r.field, `rules[${i}].field`));
+  const keyPath: FieldPath | undefined = config.keyField === undefined ? undefined : compileFieldPath(config.keyField, 'keyField');
+  const keyAs = config.keyAs === undefined && !keyPath ? 'deviceId' : keyNameOf(config.keyAs, keyPath);
+  const timePath = compileFieldPath(config.timeField ?? 'ts', 'timeField');
+  const output = compileSubjectTemplate(config.output ?? 'alerts.{key}', 'output');
+  const version = config.version ?? '1.0.0';
+  const types = { raised: config.raisedType ?? 'alert.raised', resolved: config.resolvedType ?? 'alert.resolved' };
+  for (const [field, t] of [['raisedType', types.raised], ['resolvedType', types.resolved]] as const) {
+    if (typeof t !== 'string' || t.length === 0) throw new OptionsInvalidError(`${field} must be a contract name`, { details: { field } });
+  }
+  const dataschemas = { raised: dataschemaOf(types.raised, version), resolved: dataschemaOf(types.resolved, version) };
+  const values: Array<number | undefined> = new Array(fieldPaths.length);
+
+  const handle = async (message: Envelope, ctx: HandlerContext): Promise<void> => {
+    const context = metricContext(message.type);
+    const rawKey = keyPath ? readPath(message.data, keyPath) : message.partitionkey;
+    const key = typeof rawKey === 'string' || typeof rawKey === 'number' ? String(rawKey) : undefined;
+    const ts = eventTime(readPath(message.data, timePath));
+    if (key === undefined || ts === undefined) {
+      ctx.metric('invalid', 'deadlettered', { context, query: key === undefined ? undefined : { [keyAs]: key } });
+      throw new ContractInvalidError(key === undefined ? `no key (${config.keyField ?? 'partitionkey'})` : `no event time in ${config.timeField ?? 'ts'}`,
+        { details: { field: key === undefined ? config.keyField ?? 'partitionkey' : config.timeField ?? 'ts' } });
+    }
+    for (let i = 0; i < fieldPaths.length; i++) {
+      const v = readPath(message.data, fieldPaths[i]!);
+      values[i] = typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+    }
+    const transitions = evaluator.evaluate(key, ts, message.id, values);
+    ctx.metric('received', 'evaluated', { context, query: { [keyAs]: key } });
+    for (const t of transitions) {
+      const data = alertData(t, severities[evaluator.rules.findIndex((r) => r.name === t.rule)]!, extended ? keyAs : undefined);
+      const headers = { dataschema: dataschemas[t.type], causationids: t.causationIds.join(',') };
+      await ctx.publish(output.render({ ...data, [keyAs]: key }), data, { type: types[t.type], version, partitionKey: key, headers });
+      ctx.metric(METRIC_EVENT[t.kind], t.type, { context, query: { [keyAs]: key, rule: t.rule } });
+    }
+  };
+  const def = defineNanoservice({
+    name: config.name ?? 'alert',
+    version: '1.0.0',
+    subscriptions: [{ pattern: config.input, handler: handle as never, ordered: true, group: config.group, partitions: config.partitions, maxInFlight: positiveInt(config.maxInFlight, 64, 'maxInFlight') }],
+  });
+  return { ...def, evaluator };
+}
+
+/**
+ * The data of an `alert.raised` / `alert.resolved` 1.0.0 envelope. `alertId` is
+ * `<rule>:<key>:<raisedAt>`, the same on both, so a consumer can pair them. With `keyAs`, the
+ * extended fields are added too (see `AlertConfig.extendedData`).
+ */
+export function alertData(t: AlertTransition, severity: string, keyAs?: string): Record<string, unknown> {
+  const raisedAt = t.type === 'raised' ? t.at : t.raisedAt!;
+  const alertId = `${t.rule}:${t.key}:${raisedAt}`;
+  const data: Record<string, unknown> = t.type === 'raised'
+    ? { alertId, rule: t.rule, key: t.key, kind: t.kind, severity, value: t.value, threshold: t.threshold, message: describe(t), raisedAt, since: t.since }
+    : { alertId, rule: t.rule, key: t.key, value: t.value, raisedAt, resolvedAt: t.at, durationMs: Math.max(0, t.at - raisedAt) };
+  if (keyAs !== undefined) {
+    Object.assign(data, { [keyAs]: t.key, causationIds: t.causationIds, field: t.field, direction: t.direction, readings: t.readings });
+    if (t.type === 'resolved') data.threshold = t.threshold;
+  }
+  return data;
+}
+
+const KIND_WORD = { threshold: '', rate: 'rate of ', zscore: 'z-score of ' } as const;
+
+/** `temperature above 80 for 3 readings`, `rate of temperature above 5 for 1 reading`. */
+function describe(t: AlertTransition): string {
+  const readings = `${t.readings} reading${t.readings === 1 ? '' : 's'}`;
+  return `${KIND_WORD[t.kind]}${t.field} ${t.direction} ${t.threshold} for ${readings}`.slice(0, 1024);
+}

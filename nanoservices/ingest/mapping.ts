@@ -1,0 +1,148 @@
+import { CodecDecodeError, ContractInvalidError, OptionsInvalidError } from '../../core/index.js';
+import { compileFieldPath, readPath, type FieldPath } from '../filter/field-path.js';
+
+/** Types the built-in check knows; `integer` is a number with no fraction; numbers must be finite. */
+export type FieldType = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array';
+
+/** How a raw payload becomes the data of an envelope. Every field is optional. */
+export interface MappingConfig {
+  /** Fields taken from subject tokens by position (0-based; negative counts from the end): `{ deviceId: 1 }` for `devices.<id>.telemetry`. */
+  subjectTokens?: Record<string, number>;
+  /** Payload paths renamed to data fields: `{ "temp": "temperature", "env.hum": "humidity" }`. */
+  rename?: Record<string, string>;
+  /** Keep only these payload fields (after renaming); default: every field. */
+  pick?: string[];
+  /** Fields set to fixed values: `{ "site": "berlin" }`. */
+  static?: Record<string, string | number | boolean | null>;
+  /**
+   * Data field that gets the receive time (ms since the epoch). Default none: the envelope's
+   * `time` already is the receive time, and closed contracts (sensor.reading 2.0.0) allow no
+   * extra field.
+   */
+  receivedAt?: string | false;
+  /** Data field that gets the tenant (the message's `tenant`, else `tenant` below); default none. */
+  tenantField?: string;
+  /** Tenant for messages that arrive without one (e.g. devices on a dedicated broker). */
+  tenant?: string;
+  /** Built-in check after mapping: required field → type. */
+  required?: Record<string, FieldType>;
+}
+
+/** The mapping as one compiled function; throws CodecDecodeError / ContractInvalidError (dead-lettered at once). */
+export type Mapping = (payload: unknown, subject: string, tenant: string | undefined, receivedAt: number) => Record<string, unknown>;
+
+const FIELD_TYPES = new Set<FieldType>(['string', 'number', 'integer', 'boolean', 'object', 'array']);
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const hasOwn = Object.prototype.hasOwnProperty;
+
+function fieldName(name: unknown, field: string): string {
+  if (typeof name !== 'string' || !FIELD_NAME.test(name) || name === '__proto__') {
+    throw new OptionsInvalidError(`${field} must be a field name ([A-Za-z_][A-Za-z0-9_]*)`, { details: { field } });
+  }
+  return name;
+}
+
+function record(value: unknown, field: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new OptionsInvalidError(`${field} must be an object`, { details: { field } });
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Decodes a payload: bytes or text as UTF-8 JSON, objects as they are. The result must be a
+ * JSON object.
+ */
+export function decodePayload(payload: unknown): Record<string, unknown> {
+  let value = payload;
+  if (payload instanceof Uint8Array || typeof payload === 'string') {
+    try {
+      value = JSON.parse(typeof payload === 'string' ? payload : decoder.decode(payload));
+    } catch (cause) {
+      throw new CodecDecodeError(`payload is not UTF-8 JSON: ${(cause as Error).message}`, { cause });
+    }
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ContractInvalidError(`payload must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Compiles a mapping once: decode, rename, pick, static fields, subject tokens, receive time,
+ * tenant, then the built-in required-fields check.
+ *
+ * @example
+ * const map = compileMapping({ subjectTokens: { deviceId: 1 }, required: { ts: 'integer' } });
+ * map('{"ts":1,"temperature":21}', 'devices.d7.telemetry', undefined, Date.now())
+ * // { ts: 1, temperature: 21, deviceId: 'd7' }
+ */
+export function compileMapping(config: MappingConfig): Mapping {
+  const tokens = Object.entries(record(config.subjectTokens ?? {}, 'subjectTokens')).map(([name, index]) => {
+    fieldName(name, `subjectTokens.${name}`);
+    if (typeof index !== 'number' || !Number.isInteger(index)) throw new OptionsInvalidError(`subjectTokens.${name} must be an integer position`, { details: { field: `subjectTokens.${name}` } });
+    return { name, index };
+  });
+  const renames: Array<{ from: FieldPath; top: string; to: string }> = Object.entries(record(config.rename ?? {}, 'rename')).map(([from, to]) => {
+    const path = compileFieldPath(from, `rename.${from}`);
+    return { from: path, top: path[0]!, to: fieldName(to, `rename.${from}`) };
+  });
+  let pick: Set<string> | undefined;
+  if (config.pick !== undefined) {
+    if (!Array.isArray(config.pick)) throw new OptionsInvalidError('pick must be an array of field names', { details: { field: 'pick' } });
+    pick = new Set(config.pick.map((p, i) => fieldName(p, `pick[${i}]`)));
+  }
+  const statics = Object.entries(record(config.static ?? {}, 'static')).map(([name, value]) => {
+    fieldName(name, `static.${name}`);
+    if (value !== null && !['string', 'number', 'boolean'].includes(typeof value)) throw new OptionsInvalidError(`static.${name} must be a string, number, boolean or null`, { details: { field: `static.${name}` } });
+    return [name, value] as const;
+  });
+  const receivedField = config.receivedAt === false || config.receivedAt === undefined ? undefined : fieldName(config.receivedAt, 'receivedAt');
+  const tenantField = config.tenantField === undefined ? undefined : fieldName(config.tenantField, 'tenantField');
+  if (config.tenant !== undefined && (typeof config.tenant !== 'string' || config.tenant.length === 0)) throw new OptionsInvalidError('tenant must be a non-empty string', { details: { field: 'tenant' } });
+  const defaultTenant = config.tenant;
+  const required = Object.entries(record(config.required ?? {}, 'required')).map(([name, type]) => {
+    fieldName(name, `required.${name}`);
+    if (!FIELD_TYPES.has(type as FieldType)) throw new OptionsInvalidError(`required.${name} must be one of ${[...FIELD_TYPES].join(' ')}`, { details: { field: `required.${name}` } });
+    return { name, type: type as FieldType };
+  });
+
+  return (payload, subject, tenant, receivedAt) => {
+    const source = decodePayload(payload);
+    const out: Record<string, unknown> = {};
+    for (const name in source) {
+      if (hasOwn.call(source, name) && name !== '__proto__') out[name] = source[name];
+    }
+    for (const r of renames) {
+      const v = readPath(source, r.from);
+      delete out[r.top];
+      if (v !== undefined) out[r.to] = v;
+    }
+    if (pick) for (const name in out) if (!pick.has(name)) delete out[name];
+    for (const [name, value] of statics) out[name] = value;
+    if (tokens.length > 0) {
+      const parts = subject.split('.');
+      for (const t of tokens) {
+        const v = parts[t.index < 0 ? parts.length + t.index : t.index];
+        if (v === undefined) throw new ContractInvalidError(`subject ${subject} has no token ${t.index} for ${t.name}`, { details: { field: t.name } });
+        out[t.name] = v;
+      }
+    }
+    if (receivedField !== undefined) out[receivedField] = receivedAt;
+    if (tenantField !== undefined && (tenant ?? defaultTenant) !== undefined) out[tenantField] = tenant ?? defaultTenant;
+    for (const r of required) checkType(out[r.name], r.name, r.type);
+    return out;
+  };
+}
+
+function checkType(value: unknown, name: string, type: FieldType): void {
+  if (value === undefined) throw new ContractInvalidError(`field "${name}" is required`, { details: { field: name, expected: type } });
+  let ok: boolean;
+  switch (type) {
+    case 'number': ok = typeof value === 'number' && Number.isFinite(value); break;
+    case 'integer': ok = typeof value === 'number' && Number.isInteger(value); break;
+    case 'object': ok = value !== null && typeof value === 'object' && !Array.isArray(value); break;
+    case 'array': ok = Array.isArray(value); break;
+    default: ok = typeof value === type;
+  }
+  if (!ok) throw new ContractInvalidError(`field "${name}" must be ${type === 'integer' ? 'an' : 'a'} ${type}, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`, { details: { field: name, expected: type } });
+}

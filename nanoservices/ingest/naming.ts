@@ -1,0 +1,99 @@
+import { ContractInvalidError, OptionsInvalidError, validateSubject } from '../../core/index.js';
+import { compileFieldPath, readPath, type FieldPath } from '../filter/field-path.js';
+
+/**
+ * A subject with `{path}` placeholders (`alerts.{deviceId}`), compiled once. Each placeholder is
+ * a dotted path into the object handed to `render`; its value becomes one subject token, with
+ * characters a token cannot hold (including `.`) replaced by `_` so a value can never add tokens.
+ *
+ * @example compileSubjectTemplate('alerts.{deviceId}', 'output').render({ deviceId: 'd-7' }) // 'alerts.d-7'
+ */
+export interface SubjectTemplate {
+  readonly source: string;
+  /** The placeholders, in order. */
+  readonly fields: readonly string[];
+  /** Throws ContractInvalidError (dead-letters the message) when a placeholder's value is missing. */
+  render(values: unknown): string;
+}
+
+const PLACEHOLDER = /\{([^{}]*)\}/g;
+
+export function compileSubjectTemplate(template: unknown, field: string): SubjectTemplate {
+  if (typeof template !== 'string' || template.length === 0) {
+    throw new OptionsInvalidError(`${field} must be a non-empty subject (placeholders like {deviceId} allowed)`, { details: { field } });
+  }
+  const literals: string[] = [];
+  const paths: FieldPath[] = [];
+  const names: string[] = [];
+  let last = 0;
+  for (const m of template.matchAll(PLACEHOLDER)) {
+    literals.push(template.slice(last, m.index));
+    names.push(m[1]!);
+    paths.push(compileFieldPath(m[1], `${field} placeholder {${m[1]}}`));
+    last = m.index! + m[0].length;
+  }
+  literals.push(template.slice(last));
+  const probe = literals.reduce((acc, lit, i) => acc + lit + (i < paths.length ? 'x' : ''), '');
+  try { validateSubject(probe); } catch (cause) {
+    throw new OptionsInvalidError(`${field} "${template}" does not make a valid subject: ${(cause as Error).message}`, { cause, details: { field } });
+  }
+  if (paths.length === 0) return { source: template, fields: names, render: () => template };
+  return {
+    source: template,
+    fields: names,
+    render(values: unknown): string {
+      let out = literals[0]!;
+      for (let i = 0; i < paths.length; i++) {
+        const v = readPath(values, paths[i]!);
+        if (v === undefined || v === null || v === '' || typeof v === 'object') {
+          throw new ContractInvalidError(`the subject template ${template} needs a scalar value for {${names[i]}}`, { details: { field: names[i] } });
+        }
+        out += toSubjectToken(String(v)) + literals[i + 1]!;
+      }
+      return out;
+    },
+  };
+}
+
+function isTokenChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57)
+    || c === 95 || c === 45 || c === 126 || c === 58 || c === 64 || c === 61;
+}
+
+/** `value` as one subject token: unchanged when it already is one (the usual case, no allocation). */
+export function toSubjectToken(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    if (!isTokenChar(value.charCodeAt(i))) return value.replace(/[^A-Za-z0-9_\-~:@=]/g, '_');
+  }
+  return value;
+}
+
+const CONTEXT_OK = /^[A-Za-z0-9._/-]+$/;
+const contextCache = new Map<string, string>();
+
+/**
+ * A metric field context (DESIGN.md section 7) for a contract name or subject: the name itself
+ * when it is valid, else made valid, so that counting a metric can never fail a message.
+ */
+export function metricContext(name: string | undefined): string {
+  if (name === undefined || name === '') return 'unknown';
+  let c = contextCache.get(name);
+  if (c === undefined) {
+    c = CONTEXT_OK.test(name) ? name : name.replace(/[^A-Za-z0-9._/-]/g, '_');
+    if (contextCache.size > 1000) contextCache.clear();
+    contextCache.set(name, c);
+  }
+  return c;
+}
+
+/** The `dataschema` URN of a contract version (DESIGN.md section 2). */
+export function dataschemaOf(type: string, version: string): string {
+  return `urn:signalbus:contract:${type}:${version}`;
+}
+
+/** The version in a `dataschema` URN, or undefined. */
+export function versionOfDataschema(dataschema: unknown): string | undefined {
+  if (typeof dataschema !== 'string' || !dataschema.startsWith('urn:signalbus:contract:')) return undefined;
+  const at = dataschema.lastIndexOf(':');
+  return at > 0 ? dataschema.slice(at + 1) : undefined;
+}

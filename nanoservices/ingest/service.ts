@@ -1,0 +1,131 @@
+import {
+  ContractInvalidError, defineNanoservice, OptionsInvalidError, SignalbusError,
+  type Envelope, type HandlerContext, type NanoserviceDefinition,
+} from '../../core/index.js';
+import { keyNameOf, positiveInt } from '../filter/service.js';
+import { KeyedDedupe } from './dedupe.js';
+import { compileMapping, type FieldType, type MappingConfig } from './mapping.js';
+import { compileSubjectTemplate, dataschemaOf, metricContext } from './naming.js';
+
+/** Configuration of the ingest nanoservice. Every field has a default that fits device telemetry. */
+export interface IngestConfig extends MappingConfig {
+  /** Service name used for the definition. Default `ingest`. */
+  name?: string;
+  /** Subject pattern of the raw payloads. Default `devices.*.telemetry` (MQTT `devices/+/telemetry`). */
+  input?: string;
+  /** Subject of the envelopes made; `{field}` placeholders read the mapped data. Default `sensor.reading.{deviceId}`. */
+  output?: string;
+  /** Contract (CloudEvents `type`) of the envelopes made. Default `sensor.reading`. */
+  type?: string;
+  /** Contract version stamped and validated. Default `2.0.0`. */
+  version?: string;
+  /** Data field that is the partition key (per-key order downstream). Default `deviceId`. */
+  key?: string;
+  /** Drop a reading whose `field` value was already seen for its key within the last `window` readings. */
+  dedupe?: { field: string; window?: number };
+  /** Consumer group, so several instances share the work. */
+  group?: string;
+  /** Payloads handled at once. Default 1, which keeps each device's readings in arrival order. */
+  maxInFlight?: number;
+  /**
+   * Validates mapped data against the contract; throws when it does not match. Code only: the
+   * contracts registry plugs in here. Errors that are not SignalbusErrors become ContractInvalidError.
+   */
+  validate?: (type: string, version: string, data: unknown) => void;
+  /** Wall clock for `receivedAt` (tests inject one). Default `Date.now`. */
+  now?: () => number;
+}
+
+/** The defaults: device telemetry `{ ts, temperature, humidity }` on `devices.<deviceId>.telemetry` → `sensor.reading` 2.0.0. */
+export const INGEST_DEFAULTS = {
+  name: 'ingest',
+  input: 'devices.*.telemetry',
+  output: 'sensor.reading.{deviceId}',
+  type: 'sensor.reading',
+  version: '2.0.0',
+  key: 'deviceId',
+  subjectTokens: { deviceId: 1 },
+  required: { deviceId: 'string', ts: 'integer', temperature: 'number', humidity: 'number' } as Record<string, FieldType>,
+  maxInFlight: 1,
+} as const;
+
+const VERSION = /^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$/;
+
+/**
+ * The ingest nanoservice: takes raw payloads (subscribe with `raw: true`, so devices that know
+ * nothing of CloudEvents can publish), maps and enriches them, validates them and publishes
+ * contract envelopes keyed by device. Bad payloads are dead-lettered at once with the reason
+ * (`dlqreason` SB_ERR_CODEC_DECODE or SB_ERR_CONTRACT_INVALID).
+ * Metric fields: `received forwarded`, `invalid deadlettered`, `duplicate dropped`
+ * (context = the contract, query = the key).
+ *
+ * @example
+ * await startNanoservice(bus, createIngestService({ tenant: 'acme', static: { site: 'berlin' } }));
+ * // MQTT devices/d7/telemetry {"ts":…,"temperature":21,"humidity":40} → sensor.reading.d7
+ */
+export function createIngestService(config: IngestConfig = {}): NanoserviceDefinition {
+  if (config === null || typeof config !== 'object') throw new OptionsInvalidError('ingest config must be an object', { details: { field: '' } });
+  const c = {
+    ...INGEST_DEFAULTS, ...config,
+    subjectTokens: config.subjectTokens ?? INGEST_DEFAULTS.subjectTokens,
+    required: config.required ?? INGEST_DEFAULTS.required,
+  };
+  const mapping = compileMapping(c);
+  const output = compileSubjectTemplate(c.output, 'output');
+  if (typeof c.type !== 'string' || c.type.length === 0) throw new OptionsInvalidError('type must be a contract name', { details: { field: 'type' } });
+  if (typeof c.version !== 'string' || !VERSION.test(c.version)) throw new OptionsInvalidError('version must be a semver version', { details: { field: 'version' } });
+  if (typeof c.key !== 'string' || c.key.length === 0) throw new OptionsInvalidError('key must be a data field name', { details: { field: 'key' } });
+  if (c.validate !== undefined && typeof c.validate !== 'function') throw new OptionsInvalidError('validate must be a function', { details: { field: 'validate' } });
+  const now = c.now ?? Date.now;
+  const { type, version, key: keyField, validate } = c;
+  const keyAs = keyNameOf(undefined, [keyField]);
+  const keyToken = (c.subjectTokens as Record<string, number>)[keyField];
+  const context = metricContext(type);
+  const dataschema = dataschemaOf(type, version);
+  let dedupe: { seen: KeyedDedupe; field: string } | undefined;
+  if (c.dedupe !== undefined) {
+    if (c.dedupe === null || typeof c.dedupe.field !== 'string' || c.dedupe.field.length === 0) throw new OptionsInvalidError('dedupe.field must be a data field name', { details: { field: 'dedupe.field' } });
+    dedupe = { seen: new KeyedDedupe(positiveInt(c.dedupe.window, 1000, 'dedupe.window')), field: c.dedupe.field };
+  }
+
+  const handle = async (message: Envelope, ctx: HandlerContext): Promise<void> => {
+    let data: Record<string, unknown>;
+    let key: string;
+    try {
+      data = mapping(message.data, ctx.subject, message.tenant, now());
+      const k = data[keyField];
+      if (typeof k !== 'string' && typeof k !== 'number') throw new ContractInvalidError(`key field "${keyField}" must be a string or number`, { details: { field: keyField } });
+      key = String(k);
+      if (validate) {
+        try { validate(type, version, data); } catch (cause) {
+          throw cause instanceof SignalbusError ? cause : new ContractInvalidError(`data does not match ${type} ${version}: ${(cause as Error)?.message ?? cause}`, { cause });
+        }
+      }
+    } catch (err) {
+      const tokenKey = keyToken === undefined ? undefined : tokenAt(ctx.subject, keyToken);
+      ctx.metric('invalid', 'deadlettered', { context, query: tokenKey === undefined ? undefined : { [keyAs]: tokenKey } });
+      throw err;
+    }
+    const query = { [keyAs]: key };
+    const dedupeValue = dedupe ? data[dedupe.field] : undefined;
+    if (dedupe && dedupeValue !== undefined && dedupe.seen.has(key, dedupeValue)) {
+      ctx.metric('duplicate', 'dropped', { context, query });
+      return;
+    }
+    const headers: Record<string, string> = { dataschema };
+    if (message.tenant === undefined && c.tenant !== undefined) headers.tenant = c.tenant;
+    await ctx.publish(output.render(data), data, { type, version, partitionKey: key, headers });
+    if (dedupe && dedupeValue !== undefined) dedupe.seen.add(key, dedupeValue);
+    ctx.metric('received', 'forwarded', { context, query });
+  };
+  return defineNanoservice({
+    name: c.name,
+    version: '1.0.0',
+    subscriptions: [{ pattern: c.input, handler: handle as never, raw: true, group: c.group, maxInFlight: positiveInt(c.maxInFlight, 1, 'maxInFlight') }],
+  });
+}
+
+function tokenAt(subject: string, index: number): string | undefined {
+  const parts = subject.split('.');
+  return parts[index < 0 ? parts.length + index : index];
+}

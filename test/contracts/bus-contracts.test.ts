@@ -1,0 +1,160 @@
+import { expect } from 'chai';
+import { ContractInvalidError, ContractUnknownError, ContractVersionError } from '../../core/index.js';
+import { collector, memoryWorld, readingV1, readingV2 } from './helpers.js';
+
+describe('contracts bus', () => {
+  let world: ReturnType<typeof memoryWorld>;
+  beforeEach(() => { world = memoryWorld(); });
+  afterEach(async () => { await world.stopAll(); });
+
+  it('contracts bus - publish stamps dataschema with the newest version and delivers valid data', async () => {
+    const producer = world.bus('ingest');
+    const consumer = world.bus('filter');
+    const c = collector();
+    await consumer.subscribe('sensor.reading.>', c.handler, { accept: '^2' });
+    const sent = await producer.publish('sensor.reading.berlin', readingV2, { type: 'sensor.reading' });
+    expect(sent.dataschema).to.equal('urn:signalbus:contract:sensor.reading:2.0.0');
+    const [got] = await c.next(1);
+    expect(got!.data).to.deep.equal(readingV2);
+    expect(got!.dataschema).to.equal('urn:signalbus:contract:sensor.reading:2.0.0');
+  });
+
+  it('contracts bus - publish of invalid data is refused with SB_ERR_CONTRACT_INVALID and the paths', async () => {
+    const producer = world.bus('ingest');
+    const bad = { ...readingV2, temperature: 'hot', extra: 1 };
+    let err: unknown;
+    try { await producer.publish('sensor.reading.berlin', bad, { type: 'sensor.reading' }); } catch (e) { err = e; }
+    expect(err).to.be.instanceOf(ContractInvalidError);
+    const e = err as ContractInvalidError;
+    expect(e.code).to.equal('SB_ERR_CONTRACT_INVALID');
+    expect(e.details?.paths).to.include.members(['/temperature', '/extra']);
+    expect(e.details?.contract).to.equal('sensor.reading');
+    expect(e.details?.version).to.equal('2.0.0');
+  });
+
+  it('contracts bus - publish with an explicit version validates against that version', async () => {
+    const producer = world.bus('gateway');
+    const sent = await producer.publish('sensor.reading.berlin', readingV1, { type: 'sensor.reading', version: '1.0.0' });
+    expect(sent.dataschema).to.equal('urn:signalbus:contract:sensor.reading:1.0.0');
+    let err: unknown;
+    try { await producer.publish('sensor.reading.berlin', readingV2, { type: 'sensor.reading', version: '1.0.0' }); } catch (e) { err = e; }
+    expect(err).to.be.instanceOf(ContractInvalidError);
+  });
+
+  it('contracts bus - publish of an unknown version or an unknown contract with a version is refused', async () => {
+    const producer = world.bus('ingest');
+    const errors: unknown[] = [];
+    for (const [type, version] of [['sensor.reading', '9.0.0'], ['no.such.contract', '1.0.0']] as const) {
+      try { await producer.publish('x.y', readingV2, { type, version }); } catch (e) { errors.push(e); }
+    }
+    expect(errors[0]).to.be.instanceOf(ContractVersionError);
+    expect(errors[1]).to.be.instanceOf(ContractUnknownError);
+  });
+
+  it('contracts bus - a type that names no contract passes through unchecked', async () => {
+    const producer = world.bus('ingest');
+    const consumer = world.bus('filter');
+    const c = collector();
+    await consumer.subscribe('free.form', c.handler, { accept: '^1' });
+    const sent = await producer.publish('free.form', { anything: true }, { type: 'free.form' });
+    expect(sent.dataschema).to.equal(undefined);
+    const [got] = await c.next(1);
+    expect(got!.data).to.deep.equal({ anything: true });
+  });
+
+  it('contracts bus - an invalid message from a raw publisher is dead-lettered at once with dlqreason and dlqmessage naming the path', async () => {
+    const raw = world.bus('legacy', false);
+    const consumer = world.bus('filter');
+    const handled = collector();
+    const dead = collector();
+    await consumer.subscribe('sensor.reading.>', handled.handler, { accept: '^2' });
+    await raw.subscribe('dlq.sensor.reading.>', dead.handler);
+    await raw.publish('sensor.reading.berlin', { ...readingV2, humidity: 140 }, { type: 'sensor.reading', headers: { dataschema: 'urn:signalbus:contract:sensor.reading:2.0.0' } });
+    const [copy] = await dead.next(1);
+    expect(copy!.dlqreason).to.equal('SB_ERR_CONTRACT_INVALID');
+    expect(copy!.dlqmessage).to.contain('/humidity');
+    expect(copy!.dlqattempts).to.equal('1');
+    expect(handled.got).to.have.length(0);
+  });
+
+  it('contracts bus - a message without dataschema is read as the newest accepted version', async () => {
+    const raw = world.bus('device', false);
+    const consumer = world.bus('filter');
+    const c = collector();
+    await consumer.subscribe('sensor.reading.>', c.handler, { accept: '^2' });
+    await raw.publish('sensor.reading.berlin', readingV2, { type: 'sensor.reading' });
+    const [got] = await c.next(1);
+    expect(got!.data).to.deep.equal(readingV2);
+  });
+
+  it('contracts bus - a v1 message is upcast for a consumer accepting ^2', async () => {
+    const producer = world.bus('gateway');
+    const consumer = world.bus('filter');
+    const c = collector();
+    await consumer.subscribe('sensor.reading.>', c.handler, { accept: '^2' });
+    await producer.publish('sensor.reading.berlin', readingV1, { type: 'sensor.reading', version: '1.0.0' });
+    const [got] = await c.next(1);
+    expect(got!.dataschema).to.equal('urn:signalbus:contract:sensor.reading:2.0.0');
+    expect(got!.data).to.deep.equal({ deviceId: 'sensor-7', ts: Date.parse(readingV1.timestamp), temperature: 21.5, humidity: 40, site: 'berlin' });
+  });
+
+  it('contracts bus - a consumer accepting ^1 gets v1 as it is and dead-letters v2 with SB_ERR_CONTRACT_VERSION', async () => {
+    const producer = world.bus('gateway');
+    const consumer = world.bus('old-filter');
+    const c = collector();
+    const dead = collector();
+    await consumer.subscribe('sensor.reading.>', c.handler, { accept: '^1' });
+    await producer.subscribe('dlq.sensor.reading.>', dead.handler);
+    await producer.publish('sensor.reading.berlin', readingV1, { type: 'sensor.reading', version: '1.0.0' });
+    await producer.publish('sensor.reading.berlin', readingV2, { type: 'sensor.reading', version: '2.0.0' });
+    const [got] = await c.next(1);
+    expect(got!.data).to.deep.equal(readingV1);
+    const [copy] = await dead.next(1);
+    expect(copy!.dlqreason).to.equal('SB_ERR_CONTRACT_VERSION');
+    expect(c.got).to.have.length(1);
+  });
+
+  it('contracts bus - an unknown major is dead-lettered with SB_ERR_CONTRACT_VERSION', async () => {
+    const raw = world.bus('future', false);
+    const consumer = world.bus('filter');
+    const dead = collector();
+    await consumer.subscribe('sensor.reading.>', async () => {}, { accept: '^2' });
+    await raw.subscribe('dlq.sensor.reading.>', dead.handler);
+    await raw.publish('sensor.reading.berlin', readingV2, { type: 'sensor.reading', headers: { dataschema: 'urn:signalbus:contract:sensor.reading:3.0.0' } });
+    const [copy] = await dead.next(1);
+    expect(copy!.dlqreason).to.equal('SB_ERR_CONTRACT_VERSION');
+    expect(copy!.dlqmessage).to.contain('3.0.0');
+  });
+
+  it('contracts bus - protobuf and JSON bodies of one contract, chosen per publisher, reach one consumer alike', async () => {
+    const jsonPublisher = world.bus('json-gw');
+    const protoPublisher = world.bus('proto-gw');
+    const consumer = world.bus('filter');
+    const c = collector();
+    await consumer.subscribe('sensor.reading.>', c.handler, { accept: '^2' });
+    await jsonPublisher.publish('sensor.reading.a', readingV2, { type: 'sensor.reading' });
+    const sent = await protoPublisher.publish('sensor.reading.b', readingV2, { type: 'sensor.reading', contentType: 'application/protobuf' });
+    expect(sent.data).to.be.instanceOf(Uint8Array);
+    const got = await c.next(2);
+    const byType = Object.fromEntries(got.map((g) => [g.datacontenttype, g.data]));
+    expect(byType['application/json']).to.deep.equal(readingV2);
+    expect(byType['application/protobuf']).to.deep.equal(readingV2);
+  });
+
+  it('contracts bus - a protobuf v1 body is decoded with the v1 message and upcast to v2', async () => {
+    const producer = world.bus('proto-gw');
+    const consumer = world.bus('filter');
+    const c = collector();
+    await consumer.subscribe('sensor.reading.>', c.handler, { accept: '^2' });
+    await producer.publish('sensor.reading.b', readingV1, { type: 'sensor.reading', version: '1.0.0', contentType: 'application/protobuf' });
+    const [got] = await c.next(1);
+    expect(got!.data).to.deep.equal({ deviceId: 'sensor-7', ts: Date.parse(readingV1.timestamp), temperature: 21.5, humidity: 40, site: 'berlin' });
+  });
+
+  it('contracts bus - protobuf publish of a contract without a proto is refused', async () => {
+    const producer = world.bus('x');
+    let err: unknown;
+    try { await producer.publish('alert.raised.x', { alertId: 'a', rule: 'r', key: 'k', kind: 'rate', severity: 'info', value: 1, raisedAt: 1 }, { type: 'alert.raised', contentType: 'application/protobuf' }); } catch (e) { err = e; }
+    expect((err as { code?: string }).code).to.equal('SB_ERR_CODEC_ENCODE');
+  });
+});

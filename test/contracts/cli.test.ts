@@ -1,0 +1,106 @@
+import { expect } from 'chai';
+import { cpSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runContractsCommand, standardSchemasDir, type CommandIo } from '../../contracts/index.js';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CommandIo = { out: (l) => out.push(l), err: (l) => err.push(l) };
+  return { out, err, io };
+}
+
+describe('contracts cli', () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'sb-cli-')); });
+  afterEach(() => { rmSync(dir, { recursive: true, force: true }); });
+  const write = (name: string, value: unknown) => { const p = join(dir, name); writeFileSync(p, typeof value === 'string' ? value : JSON.stringify(value)); return p; };
+
+  it('contracts diff - exits 0 for compatible schemas', async () => {
+    const a = write('a.json', { type: 'object', properties: { x: { type: 'integer' } }, additionalProperties: false });
+    const b = write('b.json', { type: 'object', properties: { x: { type: 'number' } }, additionalProperties: false });
+    const c = capture();
+    expect(await runContractsCommand(['diff', a, b, '--mode', 'backward'], c.io)).to.equal(0);
+    expect(c.out).to.deep.equal([]);
+  });
+
+  it('contracts diff - exits 1 listing each breaking change on its own line', async () => {
+    const a = write('a.json', { type: 'object', properties: { x: { type: 'integer' } }, additionalProperties: false });
+    const b = write('b.json', { type: 'object', properties: { x: { type: 'number' }, y: { type: 'string' } }, required: ['y'], additionalProperties: false });
+    const c = capture();
+    expect(await runContractsCommand(['diff', a, b, '--mode', 'full'], c.io)).to.equal(1);
+    expect(c.out).to.have.length(3);
+    expect(c.out.some((l) => l.startsWith('required-added /y'))).to.equal(true);
+    expect(c.out.some((l) => l.startsWith('type-widened /x'))).to.equal(true);
+  });
+
+  it('contracts diff - compares the standard sensor.reading protos and contract files', async () => {
+    const std = standardSchemasDir();
+    const c = capture();
+    expect(await runContractsCommand(['diff', join(std, 'sensor.reading/1.0.0.proto'), join(std, 'sensor.reading/2.0.0.proto')], c.io)).to.equal(1);
+    expect(c.out.join('\n')).to.contain('field-number-reused');
+    expect(await runContractsCommand(['diff', join(std, 'sensor.reading/2.0.0.json'), join(std, 'sensor.reading/2.0.0.json'), '--mode', 'FULL_TRANSITIVE'], capture().io)).to.equal(0);
+  });
+
+  it('contracts diff - exits 2 on unusable input', async () => {
+    const good = write('good.json', { type: 'string' });
+    const bad = write('bad.json', '{ not json');
+    const wrong = write('wrong.json', { type: 'strng' });
+    for (const args of [['diff', good, bad], ['diff', good, wrong], ['diff', good, join(dir, 'missing.json')], ['diff', good], ['diff', good, good, '--mode', 'sideways'], ['frobnicate']]) {
+      const c = capture();
+      expect(await runContractsCommand(args, c.io), args.join(' ')).to.equal(2);
+      expect(c.err.join('\n')).to.not.equal('');
+    }
+  });
+
+  it('contracts check - the standard contracts pass, including the v1→v2 upcast', async () => {
+    const c = capture();
+    expect(await runContractsCommand(['check', '--dir', standardSchemasDir()], c.io)).to.equal(0);
+    expect(c.err.join('\n')).to.contain('compatible');
+  });
+
+  it('contracts check - a breaking minor version fails, a missing upcaster fails, and a baseline catches edits', async () => {
+    const schemas = join(dir, 'schemas');
+    cpSync(standardSchemasDir(), schemas, { recursive: true });
+    const baseline = join(dir, 'baseline');
+    cpSync(schemas, baseline, { recursive: true });
+    // 2.1.0 makes the optional `site` required: not BACKWARD compatible with 2.0.0.
+    const v2 = JSON.parse(readFileSync(join(schemas, 'sensor.reading/2.0.0.json'), 'utf8'));
+    const v21 = { ...v2, version: '2.1.0', upcastFrom: undefined, proto: undefined, schema: { ...v2.schema, required: [...v2.schema.required, 'site'] }, examples: [v2.examples[1]] };
+    writeFileSync(join(schemas, 'sensor.reading/2.1.0.json'), JSON.stringify(v21));
+    // alert.raised 2.0.0 has no upcaster from 1.0.0.
+    const alert = JSON.parse(readFileSync(join(schemas, 'alert.raised/1.0.0.json'), 'utf8'));
+    writeFileSync(join(schemas, 'alert.raised/2.0.0.json'), JSON.stringify({ ...alert, version: '2.0.0' }));
+    // A published version edited in place.
+    const metric = JSON.parse(readFileSync(join(schemas, 'metric.field/1.0.0.json'), 'utf8'));
+    writeFileSync(join(schemas, 'metric.field/1.0.0.json'), JSON.stringify({ ...metric, schema: { ...metric.schema, required: ['service'] } }));
+    const c = capture();
+    expect(await runContractsCommand(['check', '--dir', schemas, '--against', baseline], c.io)).to.equal(1);
+    const text = c.out.join('\n');
+    expect(text).to.contain('sensor.reading 2.0.0 -> 2.1.0 [json-schema] required-added /site');
+    expect(text).to.contain('alert.raised 1.0.0 -> 2.0.0 [upcast] upcaster-missing');
+    expect(text).to.contain('metric.field 1.0.0@baseline -> 1.0.0 [registry] version-modified');
+    expect(text).to.contain('sensor.reading 2.0.0@baseline -> 2.1.0 [json-schema] required-added /site');
+    const none = capture();
+    expect(await runContractsCommand(['check', '--dir', schemas, '--mode', 'none'], none.io)).to.equal(1); // upcaster still missing
+    expect(none.out.every((l) => l.includes('[upcast]'))).to.equal(true);
+  });
+
+  it('contracts check - against a git ref reads the same directory at that commit', async function () {
+    const c = capture();
+    // HEAD of this checkout: its contracts/schemas may be absent (first commit of them), which is a valid, empty baseline.
+    expect(await runContractsCommand(['check', '--dir', standardSchemasDir(), '--against', 'HEAD'], c.io)).to.equal(0);
+    const bad = capture();
+    expect(await runContractsCommand(['check', '--dir', standardSchemasDir(), '--against', 'no-such-ref-xyz'], bad.io)).to.equal(2);
+  });
+
+  it('contracts check - a malformed contract file exits 2 naming it', async () => {
+    const schemas = join(dir, 'schemas');
+    cpSync(join(standardSchemasDir(), 'alert.raised'), join(schemas, 'alert.raised'), { recursive: true });
+    writeFileSync(join(schemas, 'alert.raised/1.1.0.json'), '{"name": "alert.raised", "version": "1.1.0", "schema": {"type": "objekt"}}');
+    const c = capture();
+    expect(await runContractsCommand(['check', '--dir', schemas], c.io)).to.equal(2);
+    expect(c.err.join('\n')).to.contain('SB_ERR_CONTRACT_LOAD').and.to.contain('1.1.0.json');
+  });
+});

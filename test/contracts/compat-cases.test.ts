@@ -1,0 +1,161 @@
+import { expect } from 'chai';
+import {
+  checkCompatibility, checkHistory, COMPATIBILITY_MODES, parseMode,
+  type CompatibilityMode, type JsonSchema, type SchemaDocument,
+} from '../../contracts/index.js';
+import { parseProto } from '../../contracts/protobuf-schema.js';
+
+// Each case: an old and a new schema, whether the new one is BACKWARD compatible (its readers
+// read the old's data) and FORWARD compatible (old readers read its data), and the rule names
+// expected for a failing direction. Every mode's verdict follows: FULL = both, NONE = always,
+// a *_TRANSITIVE mode on one pair = its plain form.
+interface Case {
+  name: string;
+  old: SchemaDocument;
+  new: SchemaDocument;
+  backward: true | string[];
+  forward: true | string[];
+}
+
+const json = (schema: JsonSchema): SchemaDocument => ({ format: 'json-schema', schema });
+const proto = (body: string, syntax = 'proto3'): SchemaDocument =>
+  ({ format: 'protobuf', type: parseProto(`syntax = "${syntax}"; package t; ${body}`).lookupType('t.M') });
+const obj = (properties: Record<string, JsonSchema>, required: string[] = [], closed = true, extra: Record<string, unknown> = {}): Record<string, unknown> =>
+  ({ type: 'object', properties, required, ...(closed ? { additionalProperties: false } : {}), ...extra });
+const str = { type: 'string' };
+const int = { type: 'integer' };
+const num = { type: 'number' };
+const tree = (value: JsonSchema): JsonSchema => ({
+  $defs: { node: { type: 'object', properties: { value, children: { type: 'array', items: { $ref: '#/$defs/node' } } }, required: ['value'], additionalProperties: false } },
+  $ref: '#/$defs/node',
+});
+
+const cases: Case[] = [
+  // ---- JSON Schema: content models and properties
+  { name: 'identical closed object', old: json(obj({ a: str }, ['a'])), new: json(obj({ a: str }, ['a'])), backward: true, forward: true },
+  { name: 'optional property added to a closed model', old: json(obj({ a: str })), new: json(obj({ a: str, b: int })), backward: true, forward: ['property-added-to-closed-model'] },
+  { name: 'optional property added to an open model', old: json(obj({ a: str }, [], false)), new: json(obj({ a: str, b: int }, [], false)), backward: ['property-added-to-open-model'], forward: true },
+  { name: 'unconstrained property added to an open model', old: json(obj({ a: str }, [], false)), new: json(obj({ a: str, b: {} }, [], false)), backward: true, forward: true },
+  { name: 'optional property removed from a closed model', old: json(obj({ a: str, b: int })), new: json(obj({ a: str })), backward: ['property-removed-from-closed-model'], forward: true },
+  { name: 'optional property removed from an open model', old: json(obj({ a: str, b: int }, [], false)), new: json(obj({ a: str }, [], false)), backward: true, forward: ['property-removed-from-open-model'] },
+  { name: 'required property added to a closed model', old: json(obj({ a: str }, ['a'])), new: json(obj({ a: str, b: int }, ['a', 'b'])), backward: ['required-added'], forward: ['property-added-to-closed-model'] },
+  { name: 'required property added to an open model', old: json(obj({ a: str }, ['a'], false)), new: json(obj({ a: str, b: int }, ['a', 'b'], false)), backward: ['required-added', 'property-added-to-open-model'], forward: true },
+  { name: 'optional property made required', old: json(obj({ a: str, b: int }, ['a'])), new: json(obj({ a: str, b: int }, ['a', 'b'])), backward: ['required-added'], forward: true },
+  { name: 'required property made optional', old: json(obj({ a: str, b: int }, ['a', 'b'])), new: json(obj({ a: str, b: int }, ['a'])), backward: true, forward: ['required-removed'] },
+  { name: 'open model closed', old: json(obj({ a: str }, [], false)), new: json(obj({ a: str })), backward: ['content-model-closed'], forward: true },
+  { name: 'closed model opened', old: json(obj({ a: str })), new: json(obj({ a: str }, [], false)), backward: true, forward: ['content-model-opened'] },
+  { name: 'additionalProperties schema narrowed', old: json(obj({}, [], false, { additionalProperties: { type: ['string', 'number'] } })), new: json(obj({}, [], false, { additionalProperties: str })), backward: ['type-narrowed'], forward: true },
+  { name: 'nested property type changed', old: json(obj({ w: obj({ start: str }, ['start']) }, ['w'])), new: json(obj({ w: obj({ start: int }, ['start']) }, ['w'])), backward: ['type-narrowed'], forward: ['type-widened'] },
+  // ---- JSON Schema: types
+  { name: 'integer widened to number', old: json(obj({ t: int }, ['t'])), new: json(obj({ t: num }, ['t'])), backward: true, forward: ['type-widened'] },
+  { name: 'number narrowed to integer', old: json(obj({ t: num }, ['t'])), new: json(obj({ t: int }, ['t'])), backward: ['type-narrowed'], forward: true },
+  { name: 'string changed to integer', old: json(str), new: json(int), backward: ['type-narrowed'], forward: ['type-widened'] },
+  { name: 'null added to a type', old: json(str), new: json({ type: ['string', 'null'] }), backward: true, forward: ['type-widened'] },
+  { name: 'untyped schema given a type', old: json({}), new: json(str), backward: ['type-narrowed'], forward: true },
+  // ---- JSON Schema: enums and const
+  { name: 'enum value added', old: json({ enum: ['ok', 'fault'] }), new: json({ enum: ['ok', 'fault', 'degraded'] }), backward: true, forward: ['enum-value-added'] },
+  { name: 'enum value removed', old: json({ enum: ['ok', 'fault', 'degraded'] }), new: json({ enum: ['ok', 'fault'] }), backward: ['enum-value-removed'], forward: true },
+  { name: 'enum added to a free string', old: json(str), new: json({ type: 'string', enum: ['ok'] }), backward: ['enum-added'], forward: true },
+  { name: 'const changed', old: json({ const: 'v1' }), new: json({ const: 'v2' }), backward: ['enum-value-removed'], forward: ['enum-value-added'] },
+  // ---- JSON Schema: bounds
+  { name: 'minimum raised', old: json({ type: 'number', minimum: 0 }), new: json({ type: 'number', minimum: 10 }), backward: ['minimum-tightened'], forward: true },
+  { name: 'minimum lowered', old: json({ type: 'number', minimum: 10 }), new: json({ type: 'number', minimum: 0 }), backward: true, forward: ['minimum-loosened'] },
+  { name: 'maximum lowered', old: json({ type: 'number', maximum: 100 }), new: json({ type: 'number', maximum: 50 }), backward: ['maximum-tightened'], forward: true },
+  { name: 'minimum made exclusive at the same value', old: json({ type: 'number', minimum: 0 }), new: json({ type: 'number', exclusiveMinimum: 0 }), backward: ['minimum-tightened'], forward: true },
+  { name: 'multipleOf loosened', old: json({ type: 'number', multipleOf: 0.5 }), new: json({ type: 'number', multipleOf: 0.25 }), backward: true, forward: ['multiple-of-changed'] },
+  { name: 'maxLength shortened', old: json({ type: 'string', maxLength: 64 }), new: json({ type: 'string', maxLength: 16 }), backward: ['max-length-tightened'], forward: true },
+  { name: 'minLength removed', old: json({ type: 'string', minLength: 1 }), new: json(str), backward: true, forward: ['min-length-loosened'] },
+  { name: 'pattern added', old: json(str), new: json({ type: 'string', pattern: '^[a-z]+$' }), backward: ['pattern-added'], forward: true },
+  { name: 'format removed', old: json({ type: 'string', format: 'date-time' }), new: json(str), backward: true, forward: ['format-removed'] },
+  // ---- JSON Schema: arrays
+  { name: 'array items narrowed', old: json({ type: 'array', items: num }), new: json({ type: 'array', items: int }), backward: ['type-narrowed'], forward: true },
+  { name: 'maxItems added', old: json({ type: 'array', items: str }), new: json({ type: 'array', items: str, maxItems: 16 }), backward: ['max-items-tightened'], forward: true },
+  { name: 'uniqueItems added', old: json({ type: 'array', items: str }), new: json({ type: 'array', items: str, uniqueItems: true }), backward: ['unique-items-added'], forward: true },
+  // ---- JSON Schema: combinators and $ref
+  { name: 'anyOf alternative added', old: json({ anyOf: [str, int] }), new: json({ anyOf: [str, int, { type: 'boolean' }] }), backward: true, forward: ['union-widened'] },
+  { name: 'anyOf alternative removed', old: json({ anyOf: [str, int] }), new: json({ anyOf: [str] }), backward: ['type-narrowed'], forward: true },
+  { name: 'allOf split of the same schema (unevaluatedProperties closes it)', old: json(obj({ a: str, b: int }, ['a', 'b'])), new: json({ allOf: [{ type: 'object', properties: { a: str }, required: ['a'] }, { properties: { b: int }, required: ['b'] }], unevaluatedProperties: false }), backward: true, forward: true },
+  { name: 'allOf member closed against a sibling member property', old: json(obj({ a: str, b: int }, ['a', 'b'])), new: json({ allOf: [{ type: 'object', properties: { a: str }, required: ['a'] }, { properties: { b: int }, required: ['b'], additionalProperties: false }] }), backward: ['schema-closed'], forward: true },
+  { name: '$ref target widened (refs followed)', old: json({ $defs: { t: int }, ...obj({ t: { $ref: '#/$defs/t' } }, ['t']) }), new: json({ $defs: { t: num }, ...obj({ t: { $ref: '#/$defs/t' } }, ['t']) }), backward: true, forward: ['type-widened'] },
+  { name: '$ref replaced by the same schema inline', old: json({ $defs: { t: int }, ...obj({ t: { $ref: '#/$defs/t' } }, ['t']) }), new: json(obj({ t: int }, ['t'])), backward: true, forward: true },
+  { name: 'recursive schema unchanged', old: json(tree(num)), new: json(tree(num)), backward: true, forward: true },
+  { name: 'recursive schema value narrowed', old: json(tree(num)), new: json(tree(int)), backward: ['type-narrowed'], forward: true },
+  // ---- Protobuf (buf WIRE rules)
+  { name: 'proto identical', old: proto('message M { string a = 1; int32 b = 2; }'), new: proto('message M { string a = 1; int32 b = 2; }'), backward: true, forward: true },
+  { name: 'proto field added', old: proto('message M { string a = 1; }'), new: proto('message M { string a = 1; int32 b = 2; }'), backward: true, forward: true },
+  { name: 'proto field removed and reserved', old: proto('message M { string a = 1; int32 b = 2; }'), new: proto('message M { string a = 1; reserved 2; reserved "b"; }'), backward: true, forward: true },
+  { name: 'proto field removed without reserving', old: proto('message M { string a = 1; int32 b = 2; }'), new: proto('message M { string a = 1; }'), backward: ['field-removed-not-reserved'], forward: ['field-removed-not-reserved'] },
+  { name: 'proto int32 to int64 (varint group)', old: proto('message M { int32 a = 1; }'), new: proto('message M { int64 a = 1; }'), backward: true, forward: true },
+  { name: 'proto enum to int32 (varint group)', old: proto('enum E { E0 = 0; E1 = 1; } message M { E a = 1; }'), new: proto('message M { int32 a = 1; }'), backward: true, forward: true },
+  { name: 'proto int32 to sint32', old: proto('message M { int32 a = 1; }'), new: proto('message M { sint32 a = 1; }'), backward: ['field-type-changed'], forward: ['field-type-changed'] },
+  { name: 'proto string to bytes', old: proto('message M { string a = 1; }'), new: proto('message M { bytes a = 1; }'), backward: true, forward: true },
+  { name: 'proto fixed32 to sfixed32', old: proto('message M { fixed32 a = 1; }'), new: proto('message M { sfixed32 a = 1; }'), backward: true, forward: true },
+  { name: 'proto double to float', old: proto('message M { double a = 1; }'), new: proto('message M { float a = 1; }'), backward: ['field-type-changed'], forward: ['field-type-changed'] },
+  { name: 'proto field renamed (same number and type)', old: proto('message M { string device = 1; }'), new: proto('message M { string device_id = 1; }'), backward: true, forward: true },
+  { name: 'proto field number reused for another field', old: proto('message M { string name = 2; }'), new: proto('message M { int64 count = 2; }'), backward: ['field-number-reused'], forward: ['field-number-reused'] },
+  { name: 'proto singular made repeated', old: proto('message M { int32 a = 1; }'), new: proto('message M { repeated int32 a = 1; }'), backward: ['field-cardinality-changed'], forward: ['field-cardinality-changed'] },
+  { name: 'proto field moved into a oneof', old: proto('message M { string a = 1; int32 b = 2; }'), new: proto('message M { oneof v { string a = 1; int32 b = 2; } }'), backward: ['field-oneof-changed'], forward: ['field-oneof-changed'] },
+  { name: 'proto3 optional added (synthetic oneof ignored)', old: proto('message M { string a = 1; }'), new: proto('message M { optional string a = 1; }'), backward: true, forward: true },
+  { name: 'proto reserved number reused', old: proto('message M { string a = 1; reserved 2; }'), new: proto('message M { string a = 1; int32 c = 2; }'), backward: ['reserved-number-reused'], forward: ['reserved-number-reused'] },
+  { name: 'proto nested message field changed', old: proto('message N { int32 x = 1; } message M { N n = 1; }'), new: proto('message N { double x = 1; } message M { N n = 1; }'), backward: ['field-type-changed'], forward: ['field-type-changed'] },
+  { name: 'proto2 required field added', old: proto('message M { optional int32 a = 1; }', 'proto2'), new: proto('message M { optional int32 a = 1; required int32 b = 2; }', 'proto2'), backward: ['required-field-added'], forward: true },
+];
+
+function expectedVerdict(c: Case, mode: CompatibilityMode): boolean {
+  if (mode === 'NONE') return true;
+  if (mode.startsWith('BACKWARD')) return c.backward === true;
+  if (mode.startsWith('FORWARD')) return c.forward === true;
+  return c.backward === true && c.forward === true;
+}
+
+describe('contracts compatibility cases', () => {
+  it('contracts compatibility - the table holds at least 40 cases of each kind together', () => {
+    expect(cases.length).to.be.at.least(40);
+    expect(cases.filter((c) => c.old.format === 'protobuf').length).to.be.at.least(15);
+  });
+
+  for (const c of cases) {
+    it(`contracts compatibility - ${c.name}: verdict under every mode`, () => {
+      for (const mode of COMPATIBILITY_MODES) {
+        const r = checkCompatibility(c.old, c.new, mode);
+        expect(r.compatible, `${mode}: ${r.changes.map((x) => `${x.rule} ${x.path}`).join(', ')}`).to.equal(expectedVerdict(c, mode));
+      }
+      for (const [mode, expected] of [['BACKWARD', c.backward], ['FORWARD', c.forward]] as const) {
+        if (expected === true) continue;
+        const rules = [...new Set(checkCompatibility(c.old, c.new, mode).changes.map((x) => x.rule))].sort();
+        expect(rules, mode).to.deep.equal([...expected].sort());
+      }
+    });
+  }
+
+  it('contracts compatibility - every breaking change names a rule and a path', () => {
+    const r = checkCompatibility(json(obj({ w: obj({ start: str }, ['start']) }, ['w'])), json(obj({ w: obj({ start: int, end: int }, ['start', 'end']) }, ['w'])), 'FULL');
+    expect(r.changes.map((x) => `${x.rule} ${x.path}`)).to.have.members([
+      'type-narrowed /w/start', 'required-added /w/end', 'type-widened /w/start', 'property-added-to-closed-model /w/end',
+    ]);
+    const p = checkCompatibility(proto('message N { int32 x = 1; } message M { N n = 1; }'), proto('message N { string x = 1; } message M { N n = 1; }'), 'BACKWARD');
+    expect(p.changes[0]!.path).to.equal('n.x (#1)');
+  });
+
+  it('contracts compatibility - a transitive mode checks against every earlier version', () => {
+    const v1 = proto('message M { string a = 1; int32 b = 2; }');
+    const v2 = proto('message M { string a = 1; reserved 2; }');
+    const v3 = proto('message M { string a = 1; }');
+    const history = [{ label: '1.0.0', doc: v1 }, { label: '1.1.0', doc: v2 }, { label: '1.2.0', doc: v3 }];
+    expect(checkHistory(history, 'BACKWARD')).to.deep.equal([]);
+    const transitive = checkHistory(history, 'BACKWARD_TRANSITIVE');
+    expect(transitive.map((f) => `${f.previous}->${f.next} ${f.changes[0]!.rule}`)).to.deep.equal(['1.0.0->1.2.0 field-removed-not-reserved']);
+    expect(checkHistory(history, 'FULL_TRANSITIVE')).to.have.length(1);
+    expect(checkHistory(history, 'NONE')).to.deep.equal([]);
+  });
+
+  it('contracts compatibility - modes parse case-insensitively and refuse unknown names', () => {
+    expect(parseMode('backward')).to.equal('BACKWARD');
+    expect(parseMode('full-transitive')).to.equal('FULL_TRANSITIVE');
+    expect(() => parseMode('sideways')).to.throw().with.property('code', 'SB_ERR_OPTIONS_INVALID');
+  });
+
+  it('contracts compatibility - schemas of different formats cannot be compared', () => {
+    expect(() => checkCompatibility(json(str), proto('message M { string a = 1; }'), 'BACKWARD')).to.throw().with.property('code', 'SB_ERR_CONTRACT_LOAD');
+  });
+});

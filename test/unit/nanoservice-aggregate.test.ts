@@ -1,0 +1,256 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { Bus, createLogger, OptionsInvalidError, type Envelope } from '../../core/index.js';
+import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
+import {
+  createAggregateService, MemoryCheckpointStore, percentile, runNanoservice, WindowAggregator, windowStarts,
+  type WindowAggregatorOptions, type WindowSpec,
+} from '../../nanoservices/index.js';
+import { until } from './nanoservices/wait.js';
+
+const tumbling5s: WindowSpec = { kind: 'tumbling', sizeMs: 5000 };
+const make = (o: Partial<WindowAggregatorOptions> = {}) => new WindowAggregator({ window: tumbling5s, fields: ['t'], ...o });
+
+describe('nanoservice aggregate', () => {
+  describe('windows', () => {
+    it('window - assigns exactly the windows that contain the event time (property)', () => {
+      fc.assert(fc.property(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 50 }), fc.integer({ min: -500, max: 500 }), fc.boolean(), (size, slideRaw, ts, sliding) => {
+        const slide = Math.min(slideRaw, size);
+        const spec: WindowSpec = sliding ? { kind: 'sliding', sizeMs: size, slideMs: slide } : { kind: 'tumbling', sizeMs: size };
+        const step = sliding ? slide : size;
+        const expected: number[] = [];
+        for (let s = ts - size - step; s <= ts + step; s++) if (((s % step) + step) % step === 0 && s <= ts && ts < s + size) expected.push(s);
+        const got = windowStarts(spec, ts, []).sort((a, b) => a - b);
+        expect(got).to.deep.equal(expected);
+        if (!sliding) expect(got).to.have.length(1);
+      }), { numRuns: 3000 });
+    });
+
+    it('window - tumbling windows emit count, sum, min, max, avg, p50 and p95 when the watermark passes their end', () => {
+      const agg = make();
+      for (const [ts, t] of [[1000, 20], [2000, 22], [3000, 30], [4999, 21]] as const) expect(agg.add('d1', ts, [t], 0).emitted).to.deep.equal([]);
+      const { status, emitted } = agg.add('d1', 5000, [25], 0, 'id-5');
+      expect(status).to.equal('accepted');
+      expect(emitted).to.have.length(1);
+      expect(emitted[0]).to.deep.include({ key: 'd1', windowStart: 0, windowEnd: 5000, count: 4, late: 0, revision: 0 });
+      expect(emitted[0]!.fields.t).to.deep.equal({ count: 4, sum: 93, min: 20, max: 30, avg: 23.25, p50: 21, p95: 30 });
+      expect(agg.openWindows).to.equal(1);
+    });
+
+    it('window - out-of-order events within the watermark delay land in their window', () => {
+      const agg = make({ watermarkDelayMs: 2000 });
+      agg.add('d1', 1000, [1], 0);
+      expect(agg.add('d1', 6000, [2], 0).emitted, 'watermark 4000 keeps [0,5000) open').to.deep.equal([]);
+      expect(agg.add('d1', 4500, [3], 0).status).to.equal('accepted');
+      const { emitted } = agg.add('d1', 7500, [4], 0);
+      expect(emitted.map((w) => [w.windowStart, w.count, w.fields.t!.sum])).to.deep.equal([[0, 2, 4]]);
+    });
+
+    it('window - late events are rejected once every window they belong to was emitted', () => {
+      const agg = make();
+      agg.add('d1', 1000, [1], 0);
+      agg.add('d1', 5000, [1], 0);
+      expect(agg.add('d1', 4999, [1], 0)).to.deep.equal({ status: 'late-rejected', emitted: [] });
+      expect(agg.add('d1', 5001, [1], 0).status, 'the open window still takes out-of-order events').to.equal('accepted');
+      expect(agg.watermarkOf('d1')).to.equal(5001);
+    });
+
+    it('window - with late merge, a late event within the allowed lateness re-emits its window as a new revision', () => {
+      const agg = make({ late: 'merge', allowedLatenessMs: 5000 });
+      agg.add('d1', 1000, [10], 0);
+      expect(agg.add('d1', 6000, [0], 0).emitted[0]).to.deep.include({ windowStart: 0, count: 1, revision: 0 });
+      const merged = agg.add('d1', 2000, [30], 0, 'late-1');
+      expect(merged.status).to.equal('late-merged');
+      expect(merged.emitted[0]).to.deep.include({ windowStart: 0, count: 2, late: 1, revision: 1, causationId: 'late-1' });
+      expect(merged.emitted[0]!.fields.t).to.include({ min: 10, max: 30, avg: 20 });
+      agg.add('d1', 10_000, [0], 0); // watermark reaches 0 + 5000 + 5000: [0,5000) is forgotten
+      expect(agg.add('d1', 3000, [1], 0).status).to.equal('late-rejected');
+    });
+
+    it('window - sliding windows hold an event in every window that covers it', () => {
+      const agg = make({ window: { kind: 'sliding', sizeMs: 10, slideMs: 5 } });
+      agg.add('k', 12, [1], 0);
+      agg.add('k', 14, [2], 0);
+      const first = agg.add('k', 15, [4], 0).emitted;
+      expect(first.map((w) => [w.windowStart, w.windowEnd, w.count])).to.deep.equal([[5, 15, 2]]);
+      const next = agg.add('k', 31, [8], 0).emitted;
+      expect(next.map((w) => [w.windowStart, w.count, w.fields.t!.sum])).to.deep.equal([[10, 3, 7], [15, 1, 4]]);
+    });
+
+    it('window - keys keep their own watermarks', () => {
+      const agg = make();
+      agg.add('a', 1000, [1], 0);
+      agg.add('b', 1000, [1], 0);
+      expect(agg.add('a', 9000, [1], 0).emitted.map((w) => w.key)).to.deep.equal(['a']);
+      expect(agg.add('b', 2000, [1], 0).status, 'b is not late because a moved on').to.equal('accepted');
+    });
+
+    it('window - missing field values are skipped, the event still counts', () => {
+      const agg = new WindowAggregator({ window: tumbling5s, fields: ['t', 'h'], stats: ['count', 'avg'] });
+      agg.add('k', 1, [20, undefined], 0);
+      agg.add('k', 2, [undefined, 50], 0);
+      const [w] = agg.add('k', 6000, [0, 0], 0).emitted;
+      expect(w!.count).to.equal(2);
+      expect(w!.fields).to.deep.equal({ t: { count: 1, avg: 20 }, h: { count: 1, avg: 50 } });
+    });
+
+    it('window - idle keys close their windows by the wall clock', () => {
+      const agg = make({ idleTimeoutMs: 5000 });
+      agg.add('d1', 1_000_000, [1], 10_000);
+      expect(agg.advanceIdle(14_999)).to.deep.equal([]);
+      const closed = agg.advanceIdle(15_000);
+      expect(closed.map((w) => [w.key, w.windowStart, w.count])).to.deep.equal([['d1', 1_000_000, 1]]);
+      expect(agg.openWindows).to.equal(0);
+      expect(agg.add('d1', 1_004_000, [1], 15_001).status, 'the clock moved the watermark past it').to.equal('late-rejected');
+    });
+
+    it('window - every accepted event is counted in exactly one emitted tumbling window (property)', () => {
+      const event = fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 20_000 }));
+      fc.assert(fc.property(fc.array(event, { maxLength: 60 }), fc.integer({ min: 0, max: 3000 }), (events, delay) => {
+        const agg = make({ watermarkDelayMs: delay });
+        let accepted = 0; let emittedCount = 0;
+        for (const [k, ts] of events) {
+          const r = agg.add(k, ts, [1], 0);
+          if (r.status === 'accepted') accepted++;
+          for (const w of r.emitted) emittedCount += w.count;
+        }
+        for (const k of ['a', 'b', 'c']) for (const w of agg.add(k, 1e9, [1], 0).emitted) emittedCount += w.count;
+        expect(emittedCount).to.equal(accepted);
+      }), { numRuns: 500 });
+    });
+
+    it('window - a snapshot restores open windows, watermarks and retained windows exactly (through JSON)', () => {
+      const options: Partial<WindowAggregatorOptions> = { late: 'merge', allowedLatenessMs: 5000 };
+      const a = make(options);
+      a.add('d1', 1000, [1], 0); a.add('d1', 6000, [2], 0); a.add('d2', 300, [3], 0);
+      const b = make(options);
+      b.restore(JSON.parse(JSON.stringify(a.snapshot())));
+      expect(b.snapshot()).to.deep.equal(a.snapshot());
+      expect(b.add('d1', 2000, [4], 0).emitted[0]).to.deep.include({ revision: 1, count: 2 });
+      expect(b.add('d2', 9000, [5], 0).emitted[0]).to.deep.include({ key: 'd2', count: 1 });
+      expect(() => b.restore({ v: 2 } as never)).to.throw(TypeError);
+    });
+
+    it('percentile - nearest rank on sorted values', () => {
+      expect(percentile([5], 50)).to.equal(5);
+      expect(percentile([1, 2, 3, 4], 50)).to.equal(2);
+      expect(percentile([1, 2, 3, 4], 95)).to.equal(4);
+      const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
+      expect([percentile(hundred, 50), percentile(hundred, 95)]).to.deep.equal([50, 95]);
+    });
+  });
+
+  describe('service', () => {
+    const quiet = createLogger({ level: 'silent' });
+    let broker: MemoryBroker;
+    let bus: Bus;
+    let out: Envelope[];
+    let dlq: Envelope[];
+    beforeEach(async () => {
+      broker = new MemoryBroker();
+      bus = new Bus({ service: 'aggregate@t1', transport: new MemoryTransport({ broker }), metrics: false, logger: quiet });
+      out = []; dlq = [];
+      await bus.subscribe('sensor.aggregate.>', (m) => { out.push(m); });
+      await bus.subscribe('dlq.>', (m) => { dlq.push(m); });
+    });
+    afterEach(() => bus.stop());
+    const send = (deviceId: string, ts: number, temperature: number) =>
+      bus.publish(`sensor.reading.${deviceId}`, { deviceId, ts, temperature }, { type: 'sensor.reading', partitionKey: deviceId });
+
+    it('aggregate - emits sensor.aggregate caused by the event that closed the window, dead-letters late events', async () => {
+      const running = await runNanoservice(bus, createAggregateService({
+        name: `agg-${Math.random().toString(36).slice(2)}`, input: 'sensor.reading.>', fields: ['temperature'], window: tumbling5s, checkpoint: false, tickIntervalMs: 0,
+      }));
+      await send('d1', 1000, 20);
+      await send('d1', 2000, 24);
+      const closer = await send('d1', 5500, 30);
+      await send('d1', 1500, 99);
+      await until(() => out.length === 1 && dlq.length === 1);
+      await running.stop();
+      expect(out[0]).to.include({ type: 'sensor.aggregate', partitionkey: 'd1', causationid: closer.id, dataschema: 'urn:signalbus:contract:sensor.aggregate:1.0.0' });
+      expect(out[0]!.revision).to.equal(undefined);
+      expect(out[0]!.data).to.deep.equal({
+        key: 'd1', metric: 'temperature', window: { kind: 'tumbling', start: 0, end: 5000, sizeMs: 5000 },
+        count: 2, sum: 44, min: 20, max: 24, avg: 22, p50: 20, p95: 24,
+      });
+      expect(dlq[0]).to.include({ dlqreason: 'SB_ERR_AGGREGATE_LATE', dlqattempts: '1' });
+      const totals = bus.metrics.totals();
+      expect(totals.get('aggregate@t1:sensor.reading?deviceId=d1 received accepted')?.count).to.equal(3);
+      expect(totals.get('aggregate@t1:sensor.aggregate?deviceId=d1 windowclosed emitted')?.count).to.equal(1);
+      expect(totals.get('aggregate@t1:sensor.reading?deviceId=d1 late deadlettered')?.count).to.equal(1);
+    });
+
+    it('aggregate - a late event within the allowed lateness is merged and re-emitted when configured', async () => {
+      await runNanoservice(bus, createAggregateService({
+        input: 'sensor.reading.>', fields: ['temperature'], window: tumbling5s, late: 'merge', allowedLatenessMs: 10_000, checkpoint: false, tickIntervalMs: 0,
+      }));
+      await send('d1', 1000, 20);
+      await send('d1', 5500, 30);
+      await send('d1', 1500, 40);
+      await until(() => out.length === 2 && bus.metrics.totals().has('aggregate@t1:sensor.aggregate?deviceId=d1 windowrevised emitted'));
+      expect(out.map((m) => (m.data as { count: number }).count)).to.deep.equal([1, 2]);
+      expect(out[1]!.revision, 'a re-emission says which revision it is').to.equal('1');
+      expect((out[1]!.data as { late: number }).late).to.equal(1);
+      expect(bus.metrics.totals().get('aggregate@t1:sensor.reading?deviceId=d1 late merged')?.count).to.equal(1);
+      expect(bus.metrics.totals().get('aggregate@t1:sensor.aggregate?deviceId=d1 windowrevised emitted')?.count).to.equal(1);
+    });
+
+    it('aggregate - the timer closes an idle key\'s windows by the injected clock', async () => {
+      let clock = 1_000_000;
+      const svc = createAggregateService({ input: 'sensor.reading.>', fields: ['temperature'], window: tumbling5s, idleTimeoutMs: 5000, tickIntervalMs: 0, checkpoint: false, now: () => clock });
+      const running = await runNanoservice(bus, svc);
+      const last = await send('d9', 700_000, 20);
+      await until(() => svc.aggregator.openWindows === 1);
+      await svc.tick();
+      expect(out).to.have.length(0);
+      clock += 5000;
+      await svc.tick();
+      await until(() => out.length === 1);
+      expect(out[0]).to.include({ partitionkey: 'd9', causationid: last.id, correlationid: last.id });
+      expect(out[0]!.data).to.deep.include({ key: 'd9', count: 1 });
+      expect((out[0]!.data as { window: { start: number } }).window.start).to.equal(700_000);
+      await running.stop();
+    });
+
+    it('aggregate - window state survives a restart through the checkpoint store', async () => {
+      const store = new MemoryCheckpointStore();
+      const config = { name: 'agg-restart', input: 'sensor.reading.>', fields: ['temperature'], window: tumbling5s, checkpointStore: store, tickIntervalMs: 0 };
+      const first = createAggregateService(config);
+      const running = await runNanoservice(bus, first);
+      await send('d1', 1000, 10);
+      await send('d1', 2000, 20);
+      await running.stop();
+      expect(await store.load('agg-restart')).to.have.property('keys').with.length(1);
+
+      const second = createAggregateService(config);
+      await runNanoservice(bus, second);
+      expect(second.aggregator.openWindows).to.equal(1);
+      await send('d1', 6000, 30);
+      await until(() => out.length === 1);
+      expect(out[0]!.data).to.deep.include({ count: 2, avg: 15 });
+    });
+
+    it('aggregate - events without a key or event time are dead-lettered as invalid', async () => {
+      await runNanoservice(bus, createAggregateService({ input: 'sensor.reading.>', keyField: 'deviceId', fields: ['temperature'], window: tumbling5s, checkpoint: false, tickIntervalMs: 0 }));
+      await bus.publish('sensor.reading.x', { ts: 1, temperature: 1 });
+      await bus.publish('sensor.reading.x', { deviceId: 'x', ts: 'yesterday', temperature: 1 });
+      await until(() => dlq.length === 2);
+      expect(dlq.map((m) => m.dlqreason)).to.deep.equal(['SB_ERR_CONTRACT_INVALID', 'SB_ERR_CONTRACT_INVALID']);
+    });
+
+    it('aggregate - config errors name the field', () => {
+      const base = { input: 'in', fields: ['t'], window: tumbling5s };
+      const cases: Array<[object, string]> = [
+        [{ window: { kind: 'hopping', sizeMs: 5 } }, 'window.kind'],
+        [{ window: { kind: 'sliding', sizeMs: 5, slideMs: 10 } }, 'window.slideMs'],
+        [{ window: { kind: 'tumbling', sizeMs: 0 } }, 'window.sizeMs'],
+        [{ fields: [] }, 'fields'],
+        [{ stats: ['median'] }, 'stats'],
+        [{ late: 'drop' }, 'late'],
+        [{ watermarkDelayMs: -1 }, 'watermarkDelayMs'],
+        [{ timeField: '' }, 'timeField'],
+      ];
+      for (const [over, field] of cases) expect(() => createAggregateService({ ...base, ...over } as never), field).to.throw(OptionsInvalidError).with.nested.property('details.field', field);
+    });
+  });
+});
