@@ -22,16 +22,16 @@ export interface AlertConfig {
   /** Data path of the event time (ms since the epoch or RFC 3339). Default `ts`; `windowEnd` for aggregates. */
   timeField?: string;
   rules: AlertRule[];
-  /** Contract names and version of the alerts. Default `alert.raised` / `alert.resolved` 1.0.0. */
+  /** Contract names and version of the alerts. Default `alert.raised` / `alert.resolved` 1.1.0 (1.0.0 with `extendedData: false`). */
   raisedType?: string;
   resolvedType?: string;
   version?: string;
   /** Most causing message ids an alert lists (in its `causationids` attribute). Default 20, at most 50. */
   maxCausationIds?: number;
   /**
-   * Also put `[keyAs]`, `causationIds`, `field`, `direction`, `readings` (and `threshold` on
-   * resolved) into the data. The standard alert contracts 1.0.0 are closed and refuse these;
-   * use with contracts that declare them, or without contracts. Default false.
+   * Put `[keyAs]`, `causationIds`, `field`, `direction`, `readings` (and `threshold` on
+   * resolved) into the data, as the standard alert contracts declare (`deviceId` is the only
+   * key name they know). Default true; false keeps to the required fields.
    */
   extendedData?: boolean;
   /**
@@ -66,13 +66,13 @@ export function createAlertService(config: AlertConfig): NanoserviceDefinition &
   if (maxIds > 50) throw new OptionsInvalidError('maxCausationIds must be at most 50 (they travel in one header)', { details: { field: 'maxCausationIds' } });
   const evaluator = new AlertEvaluator(config.rules, maxIds);
   const severities = evaluator.rules.map((r) => r.severity ?? 'warning');
-  const extended = config.extendedData === true;
+  const extended = config.extendedData !== false;
   const fieldPaths = evaluator.rules.map((r, i) => compileFieldPath(r.field, `rules[${i}].field`));
   const keyPath: FieldPath | undefined = config.keyField === undefined ? undefined : compileFieldPath(config.keyField, 'keyField');
   const keyAs = config.keyAs === undefined && !keyPath ? 'deviceId' : keyNameOf(config.keyAs, keyPath);
   const timePath = compileFieldPath(config.timeField ?? 'ts', 'timeField');
   const output = compileSubjectTemplate(config.output ?? 'alerts.{key}', 'output');
-  const version = config.version ?? '1.0.0';
+  const version = config.version ?? (config.extendedData === false ? '1.0.0' : '1.1.0');
   const types = { raised: config.raisedType ?? 'alert.raised', resolved: config.resolvedType ?? 'alert.resolved' };
   for (const [field, t] of [['raisedType', types.raised], ['resolvedType', types.resolved]] as const) {
     if (typeof t !== 'string' || t.length === 0) throw new OptionsInvalidError(`${field} must be a contract name`, { details: { field } });

@@ -79,7 +79,7 @@ describe('contracts cli', () => {
     expect(await runContractsCommand(['check', '--dir', schemas, '--against', baseline], c.io)).to.equal(1);
     const text = c.out.join('\n');
     expect(text).to.contain('sensor.reading 2.0.0 -> 2.1.0 [json-schema] required-added /site');
-    expect(text).to.contain('alert.raised 1.0.0 -> 2.0.0 [upcast] upcaster-missing');
+    expect(text).to.contain('alert.raised 1.1.0 -> 2.0.0 [upcast] upcaster-missing');
     expect(text).to.contain('metric.field 1.0.0@baseline -> 1.0.0 [registry] version-modified');
     expect(text).to.contain('sensor.reading 2.0.0@baseline -> 2.1.0 [json-schema] required-added /site');
     const none = capture();

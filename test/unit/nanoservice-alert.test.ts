@@ -134,10 +134,12 @@ describe('nanoservice alert', () => {
       expect(alerts[0]!.data).to.deep.equal({
         alertId: 'overheat:d-7:2000', rule: 'overheat', key: 'd-7', kind: 'threshold', severity: 'critical', value: 83, threshold: 80,
         message: 'temperature above 80 for 3 readings', raisedAt: 2000, since: 0,
+        deviceId: 'd-7', causationIds: ids.slice(0, 3), field: 'temperature', direction: 'above', readings: 3,
       });
       expect(alerts[0]!.causationid).to.equal(ids[2]);
       expect(alerts[0]!.causationids).to.equal(ids.slice(0, 3).join(','));
-      expect(alerts[1]!.data).to.deep.equal({ alertId: 'overheat:d-7:2000', rule: 'overheat', key: 'd-7', value: 72, raisedAt: 2000, resolvedAt: 6000, durationMs: 4000 });
+      expect(alerts[1]!.data).to.deep.include({ alertId: 'overheat:d-7:2000', rule: 'overheat', key: 'd-7', value: 72, raisedAt: 2000, resolvedAt: 6000, durationMs: 4000, deviceId: 'd-7', threshold: 75 });
+      expect((alerts[1]!.data as { causationIds: string[] }).causationIds).to.deep.equal(ids.slice(4, 7));
       expect(alerts[1]!.causationids).to.equal(ids.slice(4, 7).join(','));
       await until(() => bus.metrics.totals().has('alert@t1:sensor.reading?deviceId=d-7&rule=overheat threshold resolved'));
       const totals = bus.metrics.totals();

@@ -1,0 +1,86 @@
+import { Bus, createLogger, transportFromUrl, type Logger, type Transport } from '../../core/index.js';
+import { ContractRegistry } from '../../contracts/index.js';
+import { nanoserviceFactories, runNanoservice, type NanoserviceKind, type RunningNanoservice } from '../../nanoservices/index.js';
+import '../../transports/index.js';
+import type { Pipeline } from './load.js';
+
+export interface RunningPipeline {
+  /** One bus per service instance, named `<service>@<instance>`. */
+  readonly buses: Map<string, Bus>;
+  readonly registry: ContractRegistry;
+  /** Addresses of what the pipeline hosts itself (embedded MQTT broker, HTTP gateway). */
+  readonly hosted: { mqtt?: string; http?: string };
+  /** Stops every service gracefully (drain, flush, checkpoint), then what it hosts. Idempotent. */
+  stop(): Promise<void>;
+}
+
+interface Closer { close(): Promise<void> }
+
+/**
+ * Starts what a pipeline file describes: embedded brokers and gateway first, then each service
+ * on its own Bus (its own identity and connections), with contracts enforced on every bus.
+ */
+export async function startPipeline(p: Pipeline, options: { logger?: Logger } = {}): Promise<RunningPipeline> {
+  const logger = options.logger ?? createLogger();
+  const registry = new ContractRegistry({ directories: p.contracts?.dirs ?? [] });
+  const hooks = registry.hooks();
+  const intake: Closer[] = []; // closed first: no new work comes in
+  const infrastructure: Closer[] = []; // closed last: brokers the buses still talk to
+  const buses = new Map<string, Bus>();
+  const services: RunningNanoservice[] = [];
+  const hosted: RunningPipeline['hosted'] = {};
+  const instance = p.instance;
+
+  const connect = async (): Promise<Record<string, Transport>> => {
+    const out: Record<string, Transport> = {};
+    for (const [name, url] of Object.entries(p.transports)) out[name] = await transportFromUrl(url);
+    return out;
+  };
+  const makeBus = async (service: string, container?: string) => new Bus({
+    service: { app: service, ...(container ? { container } : {}) }, transports: await connect(), routes: p.routes ?? [],
+    contracts: hooks, logger, metrics: { intervalMs: p.metrics?.intervalMs ?? 5000 },
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => stopping ??= (async () => {
+    const close = (c: Closer) => c.close().catch((err: unknown) => logger.warn('closing failed', { err }));
+    for (const c of intake) await close(c);
+    // Upstream first, so each stage drains what the one before it still sends.
+    for (const bus of buses.values()) await bus.stop();
+    for (const c of infrastructure) await close(c);
+  })();
+
+  try {
+    if (p.embedded?.mqtt) {
+      const { startEmbeddedBroker } = await import('../../transports/mqtt/embedded-broker.js');
+      const broker = await startEmbeddedBroker({ port: p.embedded.mqtt.port, host: p.embedded.mqtt.host });
+      infrastructure.push({ close: () => broker.stop() });
+      hosted.mqtt = broker.url;
+    }
+    for (const s of p.services) {
+      const name = s.name ?? s.kind;
+      const count = s.instances ?? 1;
+      for (let i = 0; i < count; i++) {
+        const container = instance === undefined ? undefined : count > 1 ? `${instance}-${i}` : instance;
+        const bus = await makeBus(name, container);
+        buses.set(`${name}@${bus.identity.container}`, bus);
+        const config: Record<string, unknown> = { ...s.config };
+        if (s.kind === 'ingest') config.validate = (type: string, version: string, data: unknown) => registry.validate(type, version, data);
+        const factory = nanoserviceFactories[s.kind as NanoserviceKind] as (c: unknown) => Parameters<typeof runNanoservice>[1];
+        services.push(await runNanoservice(bus, factory(config)));
+      }
+    }
+    if (p.embedded?.http) {
+      const { hostGateway } = await import('../../transports/http/index.js');
+      const bus = await makeBus('gateway', instance);
+      buses.set(`gateway@${bus.identity.container}`, bus);
+      const gateway = await hostGateway(p.embedded.http.url, bus, p.embedded.http.options ?? {});
+      intake.push({ close: () => gateway.close() });
+      hosted.http = p.embedded.http.url;
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { buses, registry, hosted, stop };
+}
