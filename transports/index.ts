@@ -1,8 +1,8 @@
 /**
- * Registers every built-in transport's URL scheme with `transportFromUrl`. Heavy clients load
- * only when their scheme is used.
+ * Registers every built-in transport's URL scheme with `transportFromUrl`.
  */
-import { registerTransport } from '../core/index.js';
 import './memory/index.js';
+import './amqp/index.js';
+import './nats/index.js';
 
 export { transportFromUrl, registerTransport, registeredSchemes } from '../core/index.js';

@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { AckPolicy, connect, DeliverPolicy, type NatsConnection } from 'nats';
+import { Bus } from '../../core/index.js';
+import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/index.js';
+import { latencies, percentile, sensorReading, until, windowed, type Measurement, type Scenario } from '../harness.js';
+
+const SERVER = 'nats://127.0.0.1:4222';
+const N = 200_000;
+const JS_N = 30_000;
+const WINDOW = 64;
+const RR_N = 20_000;
+const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
+const payloads = Array.from({ length: 1000 }, (_, i) => sensorReading(i));
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+function makeBus(service: string, options: NatsTransportOptions = {}): Bus {
+  return new Bus({ service: `${service}@bench`, transport: new NatsTransport({ servers: SERVER, ...options }), metrics: false, logger: quiet });
+}
+
+const rawConnect = (): Promise<NatsConnection> => connect({ servers: SERVER, noAsyncTraces: true });
+
+/** Publishes `n` readings through `send` (WINDOW in flight) and waits until `received()` reaches n. */
+async function timed(n: number, send: (i: number) => Promise<unknown>, received: () => number): Promise<Measurement> {
+  const t0 = performance.now();
+  await windowed(n, WINDOW, send);
+  await until(() => received() >= n);
+  return { msgs: n, seconds: (performance.now() - t0) / 1000 };
+}
+
+const scenarios: Scenario[] = [
+  {
+    name: 'nats-pubsub',
+    description: `core NATS publish → subscriber handler, ${N} ~200-byte JSON readings, ${WINDOW} publishes in flight; raw = nats.js publish + callback subscription with JSON encode/decode`,
+    async raw() {
+      const subject = `bench.nats.raw.${randomUUID().slice(0, 8)}`;
+      const pub = await rawConnect(); const sub = await rawConnect();
+      let got = 0;
+      sub.subscribe(subject, { callback: (_e, m) => { JSON.parse(td.decode(m.data)); got++; } });
+      await sub.flush();
+      const send = async (i: number) => { pub.publish(subject, te.encode(JSON.stringify(payloads[i % 1000]))); };
+      await timed(20_000, send, () => got); got = 0; // warm-up
+      const m = await timed(N, send, () => got);
+      await Promise.all([pub.drain(), sub.drain()]);
+      return m;
+    },
+    async run() {
+      const subject = `bench.nats.sb.${randomUUID().slice(0, 8)}`;
+      const pub = makeBus('pub'); const sub = makeBus('sub');
+      let got = 0;
+      await sub.subscribe(subject, async () => { got++; }, { maxInFlight: 64, maxPending: 10_000 });
+      await pub.start();
+      const send = (i: number) => pub.publish(subject, payloads[i % 1000], { type: 'sensor.reading' });
+      await timed(20_000, send, () => got); got = 0;
+      const m = await timed(N, send, () => got);
+      await Promise.all([pub.stop(), sub.stop()]);
+      return m;
+    },
+  },
+  {
+    name: 'nats-request-reply',
+    description: `core NATS request/reply round trips, 1 in flight (latency), ${RR_N} requests — p50/p99 in µs; raw = nats.js request() with noAsyncTraces`,
+    async raw() {
+      const subject = `bench.nats.rr.raw.${randomUUID().slice(0, 8)}`;
+      const server = await rawConnect(); const client = await rawConnect();
+      server.subscribe(subject, { callback: (_e, m) => { const d = JSON.parse(td.decode(m.data)); m.respond(te.encode(JSON.stringify(d))); } });
+      await server.flush();
+      const rt = async (i: number) => JSON.parse(td.decode((await client.request(subject, te.encode(JSON.stringify(payloads[i % 1000])), { timeout: 5000 })).data));
+      await latencies(2000, 1, rt);
+      const t0 = performance.now();
+      const samples = await latencies(RR_N, 1, rt);
+      const seconds = (performance.now() - t0) / 1000;
+      await Promise.all([server.drain(), client.drain()]);
+      return { msgs: RR_N, seconds, p50_us: percentile(samples, 50), p99_us: percentile(samples, 99) };
+    },
+    async run() {
+      const subject = `bench.nats.rr.sb.${randomUUID().slice(0, 8)}`;
+      const server = makeBus('server'); const client = makeBus('client');
+      await server.subscribe(subject, async (m) => m.data);
+      await client.start();
+      const rt = (i: number) => client.request(subject, payloads[i % 1000], { timeoutMs: 5000 });
+      await latencies(2000, 1, rt);
+      const t0 = performance.now();
+      const samples = await latencies(RR_N, 1, rt);
+      const seconds = (performance.now() - t0) / 1000;
+      await Promise.all([server.stop(), client.stop()]);
+      return { msgs: RR_N, seconds, p50_us: percentile(samples, 50), p99_us: percentile(samples, 99) };
+    },
+  },
+  {
+    name: 'nats-request-reply-64',
+    description: `core NATS request/reply throughput, ${WINDOW} requests in flight, ${RR_N * 2} requests — p50/p99 in µs; raw = nats.js request() with noAsyncTraces`,
+    async raw() {
+      const subject = `bench.nats.rr64.raw.${randomUUID().slice(0, 8)}`;
+      const server = await rawConnect(); const client = await rawConnect();
+      server.subscribe(subject, { callback: (_e, m) => { const d = JSON.parse(td.decode(m.data)); m.respond(te.encode(JSON.stringify(d))); } });
+      await server.flush();
+      const rt = async (i: number) => JSON.parse(td.decode((await client.request(subject, te.encode(JSON.stringify(payloads[i % 1000])), { timeout: 5000 })).data));
+      await latencies(5000, WINDOW, rt);
+      const t0 = performance.now();
+      const samples = await latencies(RR_N * 2, WINDOW, rt);
+      const seconds = (performance.now() - t0) / 1000;
+      await Promise.all([server.drain(), client.drain()]);
+      return { msgs: RR_N * 2, seconds, p50_us: percentile(samples, 50), p99_us: percentile(samples, 99) };
+    },
+    async run() {
+      const subject = `bench.nats.rr64.sb.${randomUUID().slice(0, 8)}`;
+      const server = makeBus('server'); const client = makeBus('client');
+      await server.subscribe(subject, async (m) => m.data, { maxInFlight: WINDOW });
+      await client.start();
+      const rt = (i: number) => client.request(subject, payloads[i % 1000], { timeoutMs: 5000 });
+      await latencies(5000, WINDOW, rt);
+      const t0 = performance.now();
+      const samples = await latencies(RR_N * 2, WINDOW, rt);
+      const seconds = (performance.now() - t0) / 1000;
+      await Promise.all([server.stop(), client.stop()]);
+      return { msgs: RR_N * 2, seconds, p50_us: percentile(samples, 50), p99_us: percentile(samples, 99) };
+    },
+  },
+  {
+    name: 'nats-jetstream-pubsub',
+    description: `JetStream publish (awaiting the stream's ack) → durable pull consumer with explicit ack, ${JS_N} readings, ${WINDOW} publishes in flight, memory storage; raw = nats.js js.publish() + consume() with ack`,
+    async raw() {
+      const id = randomUUID().slice(0, 8);
+      const stream = `SB_BENCH_RAW_${id}`; const subject = `bench.js.raw.${id}`;
+      const nc = await rawConnect(); const subNc = await rawConnect();
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.add({ name: stream, subjects: [subject], storage: 'memory' as never });
+      try {
+        await jsm.consumers.add(stream, { durable_name: 'bench', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, max_ack_pending: WINDOW });
+        const js = nc.jetstream();
+        let got = 0;
+        const consumer = await subNc.jetstream().consumers.get(stream, 'bench');
+        const messages = await consumer.consume({ max_messages: WINDOW, callback: (m) => { JSON.parse(td.decode(m.data)); m.ack(); got++; } });
+        const m = await timed(JS_N, (i) => js.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), { msgID: `${id}-${i}` }), () => got);
+        await messages.close();
+        return m;
+      } finally {
+        await jsm.streams.delete(stream);
+        await Promise.all([nc.drain(), subNc.drain()]);
+      }
+    },
+    async run() {
+      const id = randomUUID().slice(0, 8);
+      const stream = `SB_BENCH_${id}`; const subject = `bench.js.sb.${id}`;
+      const jetstream = { stream, subjects: [subject], storage: 'memory' as const };
+      const pub = makeBus('pub', { jetstream }); const sub = makeBus('sub', { jetstream });
+      try {
+        let got = 0;
+        await sub.subscribe(subject, async () => { got++; }, { group: 'bench', maxInFlight: WINDOW });
+        await pub.start();
+        const m = await timed(JS_N, (i) => pub.publish(subject, payloads[i % 1000], { type: 'sensor.reading' }), () => got);
+        return m;
+      } finally {
+        await Promise.all([pub.stop(), sub.stop()]);
+        const nc = await rawConnect();
+        await (await nc.jetstreamManager()).streams.delete(stream).catch(() => false);
+        await nc.close();
+      }
+    },
+  },
+];
+
+export default scenarios;

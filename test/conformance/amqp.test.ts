@@ -1,0 +1,30 @@
+import { randomUUID } from 'node:crypto';
+import { AmqpTransport, type AmqpTransportOptions } from '../../transports/amqp/index.js';
+import { requireBroker } from '../helpers/brokers.js';
+import { runConformance } from './suite.js';
+
+const url = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/** One private exchange per mode and run; everything declared on it is deleted afterwards. */
+function target(name: string, extra: Partial<AmqpTransportOptions>) {
+  const exchange = `sbconf-${name}-${randomUUID().slice(0, 8)}`;
+  const made: AmqpTransport[] = [];
+  return {
+    name,
+    // Group queues outlive their consumers by design; expire them even if the cleanup below is skipped.
+    create: () => { const t = new AmqpTransport({ url, exchange, groupQueueExpiresMs: 300_000, ...extra }); made.push(t); return t; },
+    after: async () => {
+      if (made.length === 0) return; // the broker was unreachable and the suite skipped
+      const admin = new AmqpTransport({ url, exchange });
+      await admin.connect();
+      await admin.deleteTopology(new Set(made.flatMap((t) => [...t.groupQueues])));
+      await admin.close();
+    },
+  };
+}
+
+describe('amqp conformance (RabbitMQ)', function () {
+  before(async function () { await requireBroker(this, 'rabbitmq'); });
+  runConformance(target('amqp', {}));
+  runConformance(target('amqp-durable', { durable: true }));
+});

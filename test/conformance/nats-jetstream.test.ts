@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import { connect } from 'nats';
+import { NatsTransport } from '../../transports/nats/index.js';
+import { requireBroker } from '../helpers/brokers.js';
+import { runConformance } from './suite.js';
+
+// The suite publishes under `conf.<random>.…` and dead-letters to `dlq.conf.…`; one stream per run holds both.
+const stream = `SB_CONF_${randomUUID().slice(0, 8)}`;
+const subjects = ['conf.>', 'dlq.conf.>'];
+const STALE_MS = 10 * 60_000;
+
+/** Deletes this suite's streams left behind by a run that died more than STALE_MS ago (their subjects would overlap). */
+async function removeStaleStreams(): Promise<void> {
+  const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+  try {
+    const jsm = await nc.jetstreamManager();
+    for await (const s of jsm.streams.list()) {
+      if (s.config.name.startsWith('SB_CONF_') && Date.now() - Date.parse(s.created) > STALE_MS) await jsm.streams.delete(s.config.name);
+    }
+  } finally { await nc.close(); }
+}
+
+async function deleteStream(): Promise<void> {
+  const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+  try { await (await nc.jetstreamManager()).streams.delete(stream).catch(() => false); } finally { await nc.close(); }
+}
+
+describe('nats-jetstream', function () {
+  before(async function () { await requireBroker(this, 'nats'); await removeStaleStreams(); });
+  runConformance({
+    name: 'nats-jetstream',
+    create: () => new NatsTransport({ servers: 'nats://127.0.0.1:4222', jetstream: { stream, subjects, storage: 'memory', ackWaitMs: 10_000 } }),
+    after: deleteStream,
+  });
+});

@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import amqp, { type ChannelModel, type ConsumeMessage } from 'amqplib';
+import { Bus, type Envelope } from '../../core/index.js';
+import { AmqpTransport } from '../../transports/amqp/index.js';
+import { requireBroker } from '../helpers/brokers.js';
+
+const url = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
+
+async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('amqp interop with a plain amqplib client (RabbitMQ)', function () {
+  this.timeout(20_000);
+  const exchange = `sbinterop-${randomUUID().slice(0, 8)}`;
+  let plain: ChannelModel;
+  const buses: Bus[] = [];
+  const transports: AmqpTransport[] = [];
+
+  const bus = async (durable: boolean) => {
+    const transport = new AmqpTransport({ url, exchange, durable, groupQueueExpiresMs: 120_000 });
+    transports.push(transport);
+    const b = new Bus({ service: 'interop@test', transport, metrics: false, logger: quiet });
+    buses.push(b);
+    await b.start();
+    return b;
+  };
+
+  before(async function () {
+    await requireBroker(this, 'rabbitmq');
+    plain = await amqp.connect(url);
+  });
+  afterEach(async () => { await Promise.all(buses.splice(0).map((b) => b.stop())); });
+  after(async () => {
+    if (!plain) return;
+    const ch = await plain.createChannel();
+    for (const q of transports.flatMap((t) => [...t.groupQueues])) await ch.deleteQueue(q);
+    const admin = new AmqpTransport({ url, exchange });
+    await admin.connect();
+    await admin.deleteTopology();
+    await admin.close();
+    await plain.close();
+  });
+
+  it('amqp interop - a plain consumer reads a signalbus message with cloudEvents headers and basic properties', async () => {
+    const pub = await bus(true);
+    const ch = await plain.createChannel();
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(queue, exchange, 'interop.out.*');
+    const got: ConsumeMessage[] = [];
+    await ch.consume(queue, (m) => { if (m) got.push(m); }, { noAck: true });
+    const sent = await pub.publish('interop.out.berlin', { t: 21.5 }, { type: 'sensor.reading', partitionKey: 'sensor-7', headers: { tenant: 'acme' } });
+    await waitFor(() => got.length === 1, 5000, 'the message');
+    const m = got[0]!;
+    expect(m.fields.routingKey).to.equal('interop.out.berlin');
+    expect(JSON.parse(m.content.toString())).to.deep.equal({ t: 21.5 });
+    expect(m.properties).to.include({
+      messageId: sent.id, type: 'sensor.reading', appId: sent.source, contentType: 'application/json', correlationId: sent.correlationid, deliveryMode: 2,
+    });
+    expect(m.properties.timestamp).to.equal(Math.floor(Date.parse(sent.time!) / 1000));
+    expect(m.properties.headers).to.include({
+      'cloudEvents:specversion': '1.0', 'cloudEvents:id': sent.id, 'cloudEvents:source': sent.source, 'cloudEvents:type': 'sensor.reading',
+      'cloudEvents:time': sent.time, 'cloudEvents:datacontenttype': 'application/json', 'cloudEvents:partitionkey': 'sensor-7',
+      'cloudEvents:tenant': 'acme', 'cloudEvents:traceparent': sent.traceparent,
+    });
+    await ch.close();
+  });
+
+  it('amqp interop - a plain publisher\'s CloudEvent reaches a signalbus handler as the same envelope', async () => {
+    const sub = await bus(false);
+    const got: Envelope[] = [];
+    await sub.subscribe('interop.in.>', async (m) => { got.push(m); });
+    const ch = await plain.createChannel();
+    ch.publish(exchange, 'interop.in.a.b', Buffer.from('{"n":7}'), {
+      contentType: 'application/json', messageId: 'ignored-property-id',
+      headers: { 'cloudEvents:specversion': '1.0', 'cloudEvents:id': 'ev-1', 'cloudEvents:source': 'legacy://billing', 'cloudEvents:type': 'invoice.paid',
+        'cloudEvents:time': '2025-11-13T10:00:00Z', 'cloudEvents:correlationid': 'flow-9' },
+    });
+    await waitFor(() => got.length === 1, 5000, 'the message');
+    expect(got[0]).to.deep.equal({
+      specversion: '1.0', id: 'ev-1', source: 'legacy://billing', type: 'invoice.paid', time: '2025-11-13T10:00:00Z', correlationid: 'flow-9',
+      datacontenttype: 'application/json', data: { n: 7 },
+    });
+    await ch.close();
+  });
+
+  it('amqp interop - a plain publisher that only sets basic properties still yields a proper envelope', async () => {
+    const sub = await bus(false);
+    const got: Envelope[] = [];
+    await sub.subscribe('interop.props', async (m) => { got.push(m); }, { group: `interop-${exchange}` });
+    const ch = await plain.createChannel();
+    ch.publish(exchange, 'interop.props', Buffer.from('{"ok":true}'), { contentType: 'application/json', messageId: 'm-1', type: 'order.created', appId: 'legacy-app', timestamp: 1763028000 });
+    await waitFor(() => got.length === 1, 5000, 'the message');
+    expect(got[0]).to.deep.equal({
+      specversion: '1.0', id: 'm-1', source: 'legacy-app', type: 'order.created', time: '2025-11-13T10:00:00.000Z', datacontenttype: 'application/json', data: { ok: true },
+    });
+    await ch.close();
+  });
+
+  it('amqp interop - a payload that is not a CloudEvent reaches raw subscribers and is dead-lettered elsewhere', async () => {
+    const sub = await bus(false);
+    const raw: Envelope[] = []; const strict: Envelope[] = [];
+    await sub.subscribe('interop.device', async (m) => { raw.push(m); }, { raw: true });
+    await sub.subscribe('interop.device', async (m) => { strict.push(m); });
+    const ch = await plain.createChannel();
+    const before = (await ch.checkQueue(`${exchange}.dlq`)).messageCount;
+    ch.publish(exchange, 'interop.device', Buffer.from('{"v":3}'));
+    await waitFor(() => raw.length === 1, 5000, 'the raw message');
+    expect(raw[0]).to.include({ type: 'amqp.raw', datacontenttype: 'application/json' });
+    let after = before;
+    const deadline = Date.now() + 3000;
+    while (after === before && Date.now() < deadline) { await new Promise((r) => setTimeout(r, 50)); after = (await ch.checkQueue(`${exchange}.dlq`)).messageCount; }
+    expect(after, 'the strict subscriber\'s copy went to the dead-letter queue').to.equal(before + 1);
+    expect(strict).to.deep.equal([]);
+    await ch.close();
+  });
+
+  it('amqp interop - a plain client can answer a signalbus request through reply_to and correlation_id', async () => {
+    const client = await bus(false);
+    const ch = await plain.createChannel();
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(queue, exchange, 'interop.rpc');
+    await ch.consume(queue, (m) => {
+      if (!m) return;
+      const req = JSON.parse(m.content.toString()) as { a: number; b: number };
+      ch.sendToQueue(m.properties.replyTo, Buffer.from(JSON.stringify({ sum: req.a + req.b })), {
+        correlationId: m.properties.correlationId, contentType: 'application/json', messageId: 'r-1', type: 'sum', appId: 'plain-responder',
+      });
+      ch.ack(m);
+    });
+    const reply = await client.request('interop.rpc', { a: 2, b: 5 }, { timeoutMs: 5000 });
+    expect(reply.data).to.deep.equal({ sum: 7 });
+    expect(reply.source).to.equal('plain-responder');
+    await ch.close();
+  });
+});

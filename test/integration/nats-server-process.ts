@@ -1,0 +1,75 @@
+/**
+ * A nats-server process owned by one test (its own port and store directory), so tests can stop,
+ * kill and restart it without touching the machine's broker. Used by the NATS integration and
+ * reliability suites.
+ *
+ * @example const server = await NatsServerProcess.start({ jetstream: true }); … await server.stop();
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { portOpen } from '../helpers/brokers.js';
+
+export const NATS_SERVER_BINARY = '/usr/sbin/nats-server';
+
+/** A TCP port nobody listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as net.AddressInfo; s.close(() => resolve(port)); });
+  });
+}
+
+export interface NatsServerProcessOptions {
+  /** Enable JetStream with a store directory under os.tmpdir(). */
+  jetstream?: boolean;
+  /** Require this token from clients. */
+  token?: string;
+}
+
+export class NatsServerProcess {
+  private child?: ChildProcess;
+  readonly storeDir?: string;
+
+  private constructor(readonly port: number, private readonly options: NatsServerProcessOptions) {
+    if (options.jetstream) this.storeDir = mkdtempSync(join(tmpdir(), 'signalbus-nats-'));
+  }
+
+  static async start(options: NatsServerProcessOptions = {}): Promise<NatsServerProcess> {
+    const server = new NatsServerProcess(await freePort(), options);
+    await server.resume();
+    return server;
+  }
+
+  get url(): string { return `nats://127.0.0.1:${this.port}`; }
+
+  /** (Re)starts the process on the same port and store; resolves once it accepts connections. */
+  async resume(): Promise<void> {
+    const args = ['-a', '127.0.0.1', '-p', String(this.port)];
+    if (this.options.jetstream) args.push('-js', '-sd', this.storeDir!);
+    if (this.options.token) args.push('--auth', this.options.token);
+    this.child = spawn(NATS_SERVER_BINARY, args, { stdio: 'ignore' });
+    const deadline = Date.now() + 10_000;
+    while (!(await portOpen(this.port, '127.0.0.1', 200))) {
+      if (Date.now() > deadline) throw new Error(`nats-server on port ${this.port} did not come up`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Stops the process (SIGKILL = crash, SIGTERM = clean) and waits for it to exit. */
+  async halt(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill(signal); });
+  }
+
+  /** Stops the process and removes its store. */
+  async stop(): Promise<void> {
+    await this.halt('SIGTERM');
+    if (this.storeDir && existsSync(this.storeDir)) rmSync(this.storeDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,50 @@
+import { expect } from 'chai';
+import { OptionsInvalidError, transportFromUrl } from '../../core/index.js';
+import { AmqpTransport, connectTarget, optionsFromUrl, resolveAmqpOptions } from '../../transports/amqp/index.js';
+
+const fieldOf = (fn: () => unknown): string | undefined => {
+  try { fn(); } catch (e) { expect(e).to.be.instanceOf(OptionsInvalidError); return (e as OptionsInvalidError).details?.field as string; }
+  throw new Error('expected OptionsInvalidError');
+};
+
+describe('amqp options', () => {
+  it('amqp options - fills defaults (fast mode, exchange signalbus, window 1000)', () => {
+    const o = resolveAmqpOptions({ url: 'amqp://127.0.0.1' });
+    expect(o).to.include({ exchange: 'signalbus', durable: false, maxUnconfirmed: 1000, heartbeatSeconds: 10, deadLetterBinding: 'dlq.#' });
+    expect(o.reconnect.maxAttempts).to.equal(Number.POSITIVE_INFINITY);
+  });
+
+  it('amqp options - rejects bad values naming the field', () => {
+    expect(fieldOf(() => resolveAmqpOptions({ url: 'http://x' }))).to.equal('url');
+    expect(fieldOf(() => resolveAmqpOptions({ url: 'amqp://x', maxUnconfirmed: 0 }))).to.equal('maxUnconfirmed');
+    expect(fieldOf(() => resolveAmqpOptions({ url: 'amqp://x', exchange: 'amq.topic' }))).to.equal('exchange');
+    expect(fieldOf(() => resolveAmqpOptions({ url: 'amqp://x', heartbeatSeconds: -1 }))).to.equal('heartbeatSeconds');
+    expect(fieldOf(() => resolveAmqpOptions({ url: 'amqp://x', reconnect: { jitter: 2 } }))).to.equal('reconnect.jitter');
+    expect(fieldOf(() => resolveAmqpOptions({ url: 'amqp://x', groupQueueExpiresMs: 1.5 }))).to.equal('groupQueueExpiresMs');
+    expect(fieldOf(() => optionsFromUrl(new URL('amqp://x?durable=maybe')))).to.equal('durable');
+  });
+
+  it('amqp options - reads durable mode and the rest from the URL and strips them from it', () => {
+    const o = optionsFromUrl(new URL('amqp://u:p@h:5673/v?durable=1&exchange=events&maxUnconfirmed=50&heartbeat=5&groupQueueExpiresMs=60000&frameMax=8192'));
+    expect(o).to.include({ durable: true, exchange: 'events', maxUnconfirmed: 50, heartbeatSeconds: 5, groupQueueExpiresMs: 60000 });
+    expect(o.url).to.equal('amqp://u:p@h:5673/v?frameMax=8192');
+  });
+
+  it('amqp options - percent-decodes credentials and vhost, masks the password, defaults ports by scheme', () => {
+    const t = connectTarget('amqp://us%40er:p%3Ass@127.0.0.1/%2F');
+    expect(t).to.include({ protocol: 'amqp', port: 5672, username: 'us@er', password: 'p:ss', vhost: '/' });
+    expect(t.display).to.not.include('p%3Ass');
+    expect(connectTarget('amqps://broker.example').port).to.equal(5671);
+    expect(connectTarget('amqp://h/staging').vhost).to.equal('staging');
+    expect(connectTarget('amqp://h').vhost).to.equal('/');
+  });
+
+  it('amqp options - registers amqp:// and amqps:// with transportFromUrl', async () => {
+    await import('../../transports/amqp/index.js');
+    const t = await transportFromUrl('amqp://guest:guest@127.0.0.1:5672?durable=1');
+    expect(t).to.be.instanceOf(AmqpTransport);
+    expect((t as AmqpTransport).durable).to.equal(true);
+    expect(t.capabilities).to.include({ requestReply: true, queueGroups: true, durable: true, redelivery: true, encodesData: true, wildcards: true });
+    expect(await transportFromUrl('amqps://u:p@broker.example')).to.be.instanceOf(AmqpTransport);
+  });
+});

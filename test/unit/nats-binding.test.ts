@@ -1,0 +1,113 @@
+import { expect } from 'chai';
+import { MsgHdrsImpl } from 'nats';
+import type { Envelope } from '../../core/index.js';
+import { envelopeFromNats, envelopeFromNatsHeaderText, natsBody, natsHeaderBlock, type NatsHeaderEntries } from '../../transports/nats/index.js';
+
+const te = new TextEncoder();
+
+/** One envelope with every standard attribute and values that need percent-encoding. */
+const golden: Envelope = {
+  specversion: '1.0', id: '7d4c1f5e-2b1a-4c3e-9f00-1a2b3c4d5e6f', source: 'ingest@edge-1', type: 'sensor.reading',
+  time: '2025-11-13T10:00:00.000Z', subject: 'sensor-7', datacontenttype: 'application/json',
+  dataschema: 'urn:signalbus:contract:sensor.reading:1.0.0', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+  tracestate: 'vendor=abc', correlationid: 'corr-1', causationid: 'cause-1', partitionkey: 'sensor-7', tenant: 'acme',
+  myextension: 'value with spaces, % and ünïcode "quoted"',
+  data: te.encode('{"t":21.5}'),
+};
+
+const goldenBlock = 'NATS/1.0\r\n'
+  + 'ce-specversion: 1.0\r\n'
+  + 'ce-id: 7d4c1f5e-2b1a-4c3e-9f00-1a2b3c4d5e6f\r\n'
+  + 'ce-source: ingest@edge-1\r\n'
+  + 'ce-type: sensor.reading\r\n'
+  + 'ce-time: 2025-11-13T10:00:00.000Z\r\n'
+  + 'ce-subject: sensor-7\r\n'
+  + 'content-type: application/json\r\n'
+  + 'ce-dataschema: urn:signalbus:contract:sensor.reading:1.0.0\r\n'
+  + 'ce-traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n'
+  + 'ce-tracestate: vendor=abc\r\n'
+  + 'ce-correlationid: corr-1\r\n'
+  + 'ce-causationid: cause-1\r\n'
+  + 'ce-partitionkey: sensor-7\r\n'
+  + 'ce-tenant: acme\r\n'
+  + 'ce-myextension: value%20with%20spaces,%20%25%20and%20%C3%BCn%C3%AFcode%20%22quoted%22\r\n';
+
+function entries(pairs: Array<[string, string]>): NatsHeaderEntries {
+  return pairs.map(([k, v]) => [k, [v]] as [string, string[]]);
+}
+
+describe('nats binding', () => {
+  it('nats binding - writes the golden header block and body (core mode)', () => {
+    expect(natsHeaderBlock(golden, false)).to.equal(`${goldenBlock}\r\n`);
+    expect(new TextDecoder().decode(natsBody(golden))).to.equal('{"t":21.5}');
+  });
+
+  it('nats binding - adds Nats-Msg-Id = id in JetStream mode, and a distinct one on dead-letter copies', () => {
+    expect(natsHeaderBlock(golden, true)).to.equal(`${goldenBlock}Nats-Msg-Id: 7d4c1f5e-2b1a-4c3e-9f00-1a2b3c4d5e6f\r\n\r\n`);
+    const dead = { ...golden, dlqreason: 'SB_ERR_HANDLER_FAILED' };
+    expect(natsHeaderBlock(dead, true)).to.contain('Nats-Msg-Id: 7d4c1f5e-2b1a-4c3e-9f00-1a2b3c4d5e6f:dlq\r\n');
+  });
+
+  it('nats binding - carries the reply subject of a stream request in sb-reply-to', () => {
+    const block = natsHeaderBlock({ specversion: '1.0', id: '1', source: 's', type: 't' }, true, '_INBOX.abc.1');
+    expect(block).to.equal('NATS/1.0\r\nce-specversion: 1.0\r\nce-id: 1\r\nce-source: s\r\nce-type: t\r\nNats-Msg-Id: 1\r\nsb-reply-to: _INBOX.abc.1\r\n\r\n');
+  });
+
+  it('nats binding - reads the golden headers back into the same envelope', () => {
+    const pairs = goldenBlock.split('\r\n').slice(1, -1).map((l) => { const i = l.indexOf(': '); return [l.slice(0, i), l.slice(i + 2)] as [string, string]; });
+    const body = te.encode('{"t":21.5}');
+    const { envelope, raw } = envelopeFromNats('sensor.reading.berlin', entries(pairs), body, false);
+    expect(raw).to.equal(false);
+    expect(envelope).to.deep.equal(golden);
+  });
+
+  it('nats binding - round-trips through the nats.js header parser', () => {
+    const bytes = te.encode(natsHeaderBlock(golden, true));
+    const parsed = MsgHdrsImpl.decode(bytes);
+    const { envelope } = envelopeFromNats('a.b', parsed, golden.data as Uint8Array, false);
+    expect(envelope).to.deep.equal(golden);
+  });
+
+  it('nats binding - reads the golden header block text directly (the delivery hot path)', () => {
+    const { envelope } = envelopeFromNatsHeaderText('a.b', natsHeaderBlock(golden, true), golden.data as Uint8Array, false);
+    expect(envelope).to.deep.equal(golden);
+    const plain = envelopeFromNatsHeaderText('a.b', 'NATS/1.0\r\nCe-Specversion:1.0\r\nCe-Id: x \r\nCe-Source: s\r\nCe-Type: t\r\nsb-reply-to: _INBOX.1\r\n\r\n', new Uint8Array(0), false);
+    expect(plain).to.deep.equal({ envelope: { specversion: '1.0', id: 'x', source: 's', type: 't' }, raw: false, replyTo: '_INBOX.1' });
+  });
+
+  it('nats binding - reads headers of any case (Go clients canonicalise them) and ce-datacontenttype', () => {
+    const { envelope } = envelopeFromNats('a.b', entries([['Ce-Specversion', '1.0'], ['CE-ID', 'x'], ['Ce-Source', '/dev'], ['Ce-Type', 't'], ['ce-datacontenttype', 'text/plain']]), te.encode('hi'), false);
+    expect(envelope).to.deep.equal({ specversion: '1.0', id: 'x', source: '/dev', type: 't', datacontenttype: 'text/plain', data: te.encode('hi') });
+  });
+
+  it('nats binding - leaves data out when there is no body and no content type', () => {
+    const { envelope } = envelopeFromNats('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't']]), new Uint8Array(0), false);
+    expect(envelope).to.deep.equal({ specversion: '1.0', id: 'x', source: 's', type: 't' });
+  });
+
+  it('nats binding - keeps a value that is not valid percent-encoding as it came', () => {
+    const { envelope } = envelopeFromNats('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't'], ['ce-note', '100%']]), new Uint8Array(0), false);
+    expect(envelope.note).to.equal('100%');
+  });
+
+  it('nats binding - rejects a message without ce-specversion or a required attribute', () => {
+    expect(() => envelopeFromNats('a.b', undefined, te.encode('{}'), false)).to.throw().with.property('code', 'SB_ERR_ENVELOPE_INVALID');
+    expect(() => envelopeFromNats('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-type', 't']]), new Uint8Array(0), false))
+      .to.throw().with.property('code', 'SB_ERR_ENVELOPE_INVALID');
+    expect(() => envelopeFromNats('a.b', entries([['ce-specversion', '0.3'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't']]), new Uint8Array(0), false))
+      .to.throw().with.property('code', 'SB_ERR_ENVELOPE_INVALID');
+  });
+
+  it('nats binding - wraps a payload that is not a CloudEvent when raw', () => {
+    const body = te.encode('{"temp":21}');
+    const { envelope, raw } = envelopeFromNats('devices.d7.telemetry', entries([['Nats-Msg-Id', 'm-1'], ['content-type', 'application/json']]), body, true);
+    expect(raw).to.equal(true);
+    expect(envelope).to.include({ specversion: '1.0', id: 'm-1', source: 'nats:devices.d7.telemetry', type: 'devices.d7.telemetry', datacontenttype: 'application/json' });
+    expect(envelope.data).to.equal(body);
+  });
+
+  it('nats binding - encodes data the Bus has not encoded with its content type', () => {
+    expect(new TextDecoder().decode(natsBody({ specversion: '1.0', id: '1', source: 's', type: 't', datacontenttype: 'application/json', data: { a: 1 } }))).to.equal('{"a":1}');
+    expect(natsBody({ specversion: '1.0', id: '1', source: 's', type: 't' }).byteLength).to.equal(0);
+  });
+});

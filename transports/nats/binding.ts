@@ -1,0 +1,206 @@
+/**
+ * The NATS binding (binary content mode): envelope attributes travel as NATS headers named
+ * `ce-<attr>`, `datacontenttype` as `content-type` (as in the CloudEvents NATS and HTTP bindings),
+ * `data` as the body. Header values are percent-encoded where they hold a space, `"`, `%` or
+ * anything outside printable ASCII, so they survive NATS' header parser (which trims and splits
+ * on CR/LF) byte for byte. Pure: no I/O, golden-tested both ways.
+ */
+import { randomUUID } from 'node:crypto';
+import { defaultCodecs, EnvelopeInvalidError, type Envelope } from '../../core/index.js';
+
+/** Prefix of every attribute header. */
+export const CE_HEADER_PREFIX = 'ce-';
+/** Where `datacontenttype` travels. */
+export const CONTENT_TYPE_HEADER = 'content-type';
+/** JetStream's de-duplication header; signalbus sets it to the envelope id. */
+export const MSG_ID_HEADER = 'Nats-Msg-Id';
+/** On requests carried through a JetStream stream: where the reply goes (the stream keeps no reply subject). */
+export const REPLY_TO_HEADER = 'sb-reply-to';
+
+const HEADER_LINE_START = 'NATS/1.0\r\n';
+const HEX = '0123456789ABCDEF';
+const REPLACEMENT = '%EF%BF%BD';
+
+function needsEncoding(c: number): boolean {
+  return c <= 0x20 || c >= 0x7f || c === 0x22 /* " */ || c === 0x25 /* % */;
+}
+
+/**
+ * Percent-encodes space, `"`, `%` and every character outside U+0021–U+007E as UTF-8 bytes;
+ * other characters stay as they are. A lone surrogate (not valid Unicode) becomes U+FFFD.
+ *
+ * @example percentEncodeHeaderValue('ünï 50%') // '%C3%BCn%C3%AF%2050%25'
+ */
+export function percentEncodeHeaderValue(value: string): string {
+  let i = 0;
+  const n = value.length;
+  while (i < n && !needsEncoding(value.charCodeAt(i))) i++;
+  if (i === n) return value;
+  let out = value.slice(0, i);
+  for (; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (!needsEncoding(c)) { out += value[i]; continue; }
+    if (c < 0x80) { out += '%' + HEX[c >> 4] + HEX[c & 15]; continue; }
+    let cp = c;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = i + 1 < n ? value.charCodeAt(i + 1) : 0;
+      if (next >= 0xdc00 && next <= 0xdfff) { cp = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00); i++; } else { out += REPLACEMENT; continue; }
+    } else if (c >= 0xdc00 && c <= 0xdfff) { out += REPLACEMENT; continue; }
+    out += utf8Percent(cp);
+  }
+  return out;
+}
+
+function byte(b: number): string { return '%' + HEX[b >> 4] + HEX[b & 15]; }
+
+function utf8Percent(cp: number): string {
+  if (cp < 0x800) return byte(0xc0 | (cp >> 6)) + byte(0x80 | (cp & 63));
+  if (cp < 0x10000) return byte(0xe0 | (cp >> 12)) + byte(0x80 | ((cp >> 6) & 63)) + byte(0x80 | (cp & 63));
+  return byte(0xf0 | (cp >> 18)) + byte(0x80 | ((cp >> 12) & 63)) + byte(0x80 | ((cp >> 6) & 63)) + byte(0x80 | (cp & 63));
+}
+
+/**
+ * Reverses percentEncodeHeaderValue. A value that is not valid percent-encoding (a plain client
+ * writing `100%`) is kept as it came.
+ *
+ * @example percentDecodeHeaderValue('a%20b') // 'a b'
+ */
+export function percentDecodeHeaderValue(value: string): string {
+  if (value.indexOf('%') < 0) return value;
+  try { return decodeURIComponent(value); } catch { return value; }
+}
+
+/**
+ * The NATS header block (`NATS/1.0\r\n…\r\n\r\n`) for an envelope, with `Nats-Msg-Id` = id when
+ * `withMsgId` (JetStream) and `sb-reply-to` when a request travels through a stream.
+ *
+ * @example natsHeaderBlock({ specversion: '1.0', id: '1', source: 's', type: 't' }, false)
+ * // 'NATS/1.0\r\nce-specversion: 1.0\r\nce-id: 1\r\nce-source: s\r\nce-type: t\r\n\r\n'
+ */
+export function natsHeaderBlock(envelope: Envelope, withMsgId: boolean, replyTo?: string): string {
+  let block = HEADER_LINE_START;
+  for (const name in envelope) {
+    if (name === 'data' || name === 'data_base64') continue;
+    const value = envelope[name];
+    if (typeof value !== 'string') continue;
+    block += name === 'datacontenttype' ? CONTENT_TYPE_HEADER : CE_HEADER_PREFIX + name;
+    block += ': ' + percentEncodeHeaderValue(value) + '\r\n';
+  }
+  if (withMsgId) block += MSG_ID_HEADER + ': ' + percentEncodeHeaderValue(natsMsgId(envelope)) + '\r\n';
+  if (replyTo !== undefined) block += REPLY_TO_HEADER + ': ' + replyTo + '\r\n';
+  return block + '\r\n';
+}
+
+/**
+ * The JetStream de-duplication id: the envelope id. A dead-letter copy keeps the original's id
+ * but must not be dropped as a duplicate of it, so it gets `<id>:dlq`.
+ */
+export function natsMsgId(envelope: Envelope): string {
+  return envelope.dlqreason === undefined ? envelope.id : `${envelope.id}:dlq`;
+}
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+
+/** The body for an envelope: `data` as bytes (encoded with its content type if the Bus has not). */
+export function natsBody(envelope: Envelope): Uint8Array {
+  const data = envelope.data;
+  if (data === undefined) return EMPTY;
+  if (data instanceof Uint8Array) return data;
+  if (typeof data === 'string' && envelope.datacontenttype?.startsWith('text/')) return encoder.encode(data);
+  return defaultCodecs.get(envelope.datacontenttype).encode(data, envelope.type);
+}
+
+/** NATS headers as nats.js decodes them: name → values. */
+export type NatsHeaderEntries = Iterable<[string, string[]]>;
+
+/** What the binding learned from a message besides the envelope. */
+export interface DecodedNatsMessage {
+  envelope: Envelope;
+  /** `sb-reply-to`: the requester's reply subject when a request came through a stream. */
+  replyTo?: string;
+  /** Not a CloudEvent: the envelope was made up around the payload. */
+  raw: boolean;
+}
+
+/** Accumulates headers into an envelope; shared by the entry and the raw-text readers. */
+class EnvelopeCollector {
+  readonly env: Record<string, unknown> = {};
+  contentType?: string;
+  msgId?: string;
+  replyTo?: string;
+
+  add(key: string, value: string): void {
+    if (key.length > 3 && (key.charCodeAt(0) | 32) === 99 && (key.charCodeAt(1) | 32) === 101 && key.charCodeAt(2) === 45) {
+      const attr = key.slice(3).toLowerCase();
+      if (this.env[attr] === undefined) this.env[attr] = percentDecodeHeaderValue(value);
+      return;
+    }
+    const lower = key.toLowerCase();
+    if (lower === CONTENT_TYPE_HEADER) this.contentType ??= percentDecodeHeaderValue(value);
+    else if (lower === 'nats-msg-id') this.msgId ??= percentDecodeHeaderValue(value);
+    else if (lower === REPLY_TO_HEADER) this.replyTo ??= value;
+  }
+
+  finish(subject: string, body: Uint8Array, raw: boolean): DecodedNatsMessage {
+    const env = this.env;
+    if (this.contentType !== undefined && env.datacontenttype === undefined) env.datacontenttype = this.contentType;
+    const replyTo = this.replyTo;
+    if (env.specversion === undefined) {
+      if (!raw) throw new EnvelopeInvalidError(`message on ${subject} is not a CloudEvent (no ce-specversion header)`, { details: { subject } });
+      env.specversion = '1.0';
+      env.id = this.msgId ?? randomUUID();
+      env.source = `nats:${subject}`;
+      env.type = subject;
+      env.time = new Date().toISOString();
+      env.data = body;
+      return replyTo === undefined ? { envelope: env as Envelope, raw: true } : { envelope: env as Envelope, raw: true, replyTo };
+    }
+    if (env.specversion !== '1.0') {
+      throw new EnvelopeInvalidError(`message on ${subject} has specversion ${JSON.stringify(env.specversion)}; expected "1.0"`, { details: { subject, attribute: 'specversion' } });
+    }
+    if (typeof env.id !== 'string' || env.id === '' || typeof env.source !== 'string' || env.source === '' || typeof env.type !== 'string' || env.type === '') {
+      const attr = !env.id ? 'id' : !env.source ? 'source' : 'type';
+      throw new EnvelopeInvalidError(`message on ${subject} lacks the ce-${attr} header`, { details: { subject, attribute: attr } });
+    }
+    if (body.byteLength > 0 || env.datacontenttype !== undefined) env.data = body;
+    return replyTo === undefined ? { envelope: env as Envelope, raw: false } : { envelope: env as Envelope, raw: false, replyTo };
+  }
+}
+
+/**
+ * The envelope of a NATS message: `ce-*` headers (any case) become attributes, `content-type`
+ * the datacontenttype, the body the data (a Uint8Array; the Bus decodes it). Without
+ * `ce-specversion` the message is not a CloudEvent: with `raw` an envelope is made up around the
+ * payload (`type` = subject, `id` = Nats-Msg-Id or a new UUID), otherwise EnvelopeInvalidError.
+ * When a header repeats, the first value counts.
+ *
+ * @example envelopeFromNats('a.b', [['ce-specversion', ['1.0']], …], body, false)
+ */
+export function envelopeFromNats(subject: string, headers: NatsHeaderEntries | undefined, body: Uint8Array, raw: boolean): DecodedNatsMessage {
+  const c = new EnvelopeCollector();
+  if (headers) for (const [key, values] of headers) if (values[0] !== undefined) c.add(key, values[0]);
+  return c.finish(subject, body, raw);
+}
+
+/**
+ * Same as envelopeFromNats, reading the header block text (`NATS/1.0\r\nk: v\r\n…`) directly:
+ * the hot path skips building nats.js' header map.
+ *
+ * @example envelopeFromNatsHeaderText('a.b', 'NATS/1.0\r\nce-specversion: 1.0\r\n…\r\n\r\n', body, false)
+ */
+export function envelopeFromNatsHeaderText(subject: string, text: string, body: Uint8Array, raw: boolean): DecodedNatsMessage {
+  const c = new EnvelopeCollector();
+  let lineStart = text.indexOf('\r\n');
+  const n = text.length;
+  while (lineStart >= 0 && lineStart < n) {
+    lineStart += 2;
+    let lineEnd = text.indexOf('\r\n', lineStart);
+    if (lineEnd < 0) lineEnd = n;
+    if (lineEnd === lineStart) break;
+    const colon = text.indexOf(':', lineStart);
+    if (colon > lineStart && colon < lineEnd) c.add(text.slice(lineStart, colon), text.slice(colon + 1, lineEnd).trim());
+    lineStart = lineEnd;
+  }
+  return c.finish(subject, body, raw);
+}

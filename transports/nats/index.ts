@@ -1,0 +1,11 @@
+import { registerTransport } from '../../core/index.js';
+import { NatsTransport } from './nats-transport.js';
+import { natsOptionsFromUrl } from './options.js';
+
+export * from './nats-transport.js';
+export * from './options.js';
+export * from './binding.js';
+export { NatsJetStreamError } from './errors.js';
+
+/** `nats://host:port` = core NATS; `nats://host:port?jetstream=1&stream=NAME&subjects=a.>,dlq.a.>` = JetStream; `tls=1` for TLS. */
+registerTransport('nats', (url) => new NatsTransport(natsOptionsFromUrl(url)));

@@ -1,0 +1,478 @@
+import { randomUUID } from 'node:crypto';
+import {
+  connect, credsAuthenticator, Events, nkeyAuthenticator,
+  type ConnectionOptions, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type Msg, type MsgHdrs,
+  type NatsConnection, type Subscription,
+} from 'nats';
+import {
+  BackpressureError, EnvelopeInvalidError, MessageTooLargeError, NoRespondersError, OptionsInvalidError, RequestTimeoutError,
+  SignalbusError, TransportClosedError,
+  type Envelope, type InboundHandler, type InboundMessage, type Transport, type TransportCapabilities, type TransportPublishOptions,
+  type TransportSubscribeOptions, type TransportSubscription,
+} from '../../core/index.js';
+import { envelopeFromNats, envelopeFromNatsHeaderText, natsBody, natsHeaderBlock, type DecodedNatsMessage } from './binding.js';
+import { fromNatsError, NatsJetStreamError } from './errors.js';
+import { consumerConfig, durableName, ensureConsumer, ensureStream, ephemeralName } from './jetstream.js';
+import { resolveNatsOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js';
+import { ReplyInbox } from './reply-inbox.js';
+
+const encoder = new TextEncoder();
+
+/** nats.js' MsgImpl internals (2.x): the raw bytes and where the header block ends. */
+interface RawMsg { _msg?: { hdr: number }; _rdata?: Uint8Array; msg?: RawMsg }
+
+/**
+ * Decodes a delivered message. Reads the header block bytes nats.js already holds instead of
+ * letting it build its header map (a regex and canonicalisation per header); falls back to the
+ * public API if the internals ever change.
+ */
+function decodeDelivery(msg: Msg | JsMsg, raw: boolean): DecodedNatsMessage {
+  const inner = (msg as unknown as RawMsg).msg ?? (msg as unknown as RawMsg);
+  const hdr = inner._msg?.hdr;
+  const bytes = inner._rdata;
+  if (hdr !== undefined && bytes) {
+    const text = hdr > 0 ? Buffer.from(bytes.buffer, bytes.byteOffset, hdr).toString('utf8') : '';
+    return envelopeFromNatsHeaderText(msg.subject, text, msg.data, raw);
+  }
+  return envelopeFromNats(msg.subject, msg.headers, msg.data, raw);
+}
+const decoder = new TextDecoder();
+const noop = () => {};
+
+/** nats.js only calls `encode()` on the headers it publishes; handing it pre-built bytes skips its per-message Map and regex. */
+class EncodedHeaders {
+  constructor(private readonly bytes: Uint8Array) {}
+  encode(): Uint8Array { return this.bytes; }
+}
+
+/** A core NATS delivery: nothing to settle; a reply subject makes it a request. */
+class CoreInbound implements InboundMessage {
+  readonly attempt = 1;
+  readonly reply?: (reply: Envelope) => Promise<void>;
+  constructor(readonly subject: string, readonly envelope: Envelope, readonly raw: boolean, private readonly transport: NatsTransport, private readonly replyTo: string | undefined) {
+    if (replyTo) this.reply = this.sendReply;
+  }
+  ack(): void {}
+  private sendReply(reply: Envelope): Promise<void> { return this.transport.sendReply(this.replyTo!, reply); }
+}
+
+/** A JetStream delivery: settled with ack / nak(delay) / term on the server. */
+class JetStreamInbound implements InboundMessage {
+  readonly attempt: number;
+  readonly reply?: (reply: Envelope) => Promise<void>;
+  constructor(readonly subject: string, readonly envelope: Envelope, readonly raw: boolean, private readonly msg: JsMsg,
+    private readonly tracker: InFlight, private readonly transport: NatsTransport, private readonly replyTo: string | undefined) {
+    this.attempt = msg.info.redeliveryCount;
+    if (replyTo) this.reply = this.sendReply;
+  }
+  ack(): void { this.msg.ack(); this.tracker.settled(); }
+  nak(delayMs: number): void { this.msg.nak(delayMs); this.tracker.settled(); }
+  term(): void { this.msg.term(); this.tracker.settled(); }
+  private sendReply(reply: Envelope): Promise<void> { return this.transport.sendReply(this.replyTo!, reply); }
+}
+
+/** Counts messages handed to the Bus and not yet settled, so drain can wait for them. */
+class InFlight {
+  private count = 0;
+  private waiters: Array<() => void> = [];
+  started(): void { this.count++; }
+  settled(): void {
+    if (--this.count === 0 && this.waiters.length > 0) { const w = this.waiters; this.waiters = []; for (const f of w) f(); }
+  }
+  idle(): Promise<void> { return this.count <= 0 ? Promise.resolve() : new Promise((r) => this.waiters.push(r)); }
+}
+
+/**
+ * signalbus over NATS (nats.js v2). Core mode (default): at most once, wildcards, queue groups,
+ * native request/reply. JetStream mode (`jetstream` option): messages land in a stream (created or
+ * verified at connect), each subscription reads through a pull consumer with explicit ack —
+ * at least once, redelivery with `nak(delay)`, groups are shared durable consumers,
+ * `Nats-Msg-Id` = envelope id so the server drops republished duplicates.
+ *
+ * @example
+ * const core = new NatsTransport({ servers: 'nats://127.0.0.1:4222' });
+ * const durable = new NatsTransport({ jetstream: { stream: 'SENSORS', subjects: ['sensor.>', 'dlq.sensor.>'] } });
+ * const bus = new Bus({ service: 'filter@edge-1', transport: durable });
+ */
+export class NatsTransport implements Transport {
+  readonly name = 'nats';
+  readonly capabilities: TransportCapabilities;
+  readonly options: ResolvedNatsOptions;
+  private nc?: NatsConnection;
+  private js?: JetStreamClient;
+  private jsm?: JetStreamManager;
+  private inbox?: ReplyInbox;
+  private connecting?: Promise<void>;
+  private closing?: Promise<void>;
+  private disconnected = false;
+  private reconnectedAt = 0;
+  private reconnectAttempt = 0;
+  private held: Array<{ resolve(): void; reject(err: Error): void }> = [];
+  private heldBytes = 0;
+  private readonly subscriptions = new Set<{ stop(drain: boolean): Promise<void> }>();
+
+  constructor(options: NatsTransportOptions = {}) {
+    this.options = resolveNatsOptions(options);
+    const durable = this.options.jetstream !== undefined;
+    this.capabilities = {
+      requestReply: true, queueGroups: true, durable, ordered: true, wildcards: true, redelivery: durable, encodesData: true,
+      maxMessageBytes: 1024 * 1024, // replaced by the server's max_payload on connect
+    };
+  }
+
+  /** True in JetStream mode. */
+  get jetstream(): boolean { return this.options.jetstream !== undefined; }
+
+  /** The nats.js connection (after connect), for what signalbus does not wrap. */
+  get connection(): NatsConnection | undefined { return this.nc; }
+
+  connect(): Promise<void> {
+    if (this.closing) return Promise.reject(new TransportClosedError('nats transport is closed'));
+    this.connecting ??= this.open().catch((err) => { this.connecting = undefined; throw err; });
+    return this.connecting;
+  }
+
+  private async open(): Promise<void> {
+    const o = this.options;
+    const opts: ConnectionOptions = {
+      servers: o.servers, noAsyncTraces: true, timeout: o.connectTimeoutMs, maxReconnectAttempts: o.maxReconnectAttempts,
+      reconnectDelayHandler: () => {
+        const base = Math.min(o.reconnectMaxDelayMs, o.reconnectInitialDelayMs * 2 ** this.reconnectAttempt++);
+        return base / 2 + Math.random() * base / 2;
+      },
+      inboxPrefix: o.inboxPrefix,
+    };
+    if (o.name) opts.name = o.name;
+    if (o.token) opts.token = o.token;
+    if (o.user !== undefined) { opts.user = o.user; opts.pass = o.pass; }
+    if (o.nkeySeed) opts.authenticator = nkeyAuthenticator(encoder.encode(o.nkeySeed));
+    if (o.creds) opts.authenticator = credsAuthenticator(encoder.encode(o.creds));
+    if (o.tls) opts.tls = o.tls === true ? {} : { ...o.tls };
+    let nc: NatsConnection;
+    try {
+      nc = await connect(opts);
+    } catch (err) {
+      throw fromNatsError(err, `connecting to ${o.servers.join(', ')}`);
+    }
+    this.nc = nc;
+    this.capabilities.maxMessageBytes = nc.info?.max_payload ?? this.capabilities.maxMessageBytes;
+    void this.watchStatus(nc);
+    this.inbox = new ReplyInbox(nc, o.inboxPrefix);
+    if (o.jetstream) {
+      try {
+        this.jsm = await nc.jetstreamManager();
+        this.js = nc.jetstream();
+        await ensureStream(this.jsm, o.jetstream);
+      } catch (err) {
+        this.inbox.close();
+        await nc.close();
+        this.nc = undefined;
+        throw err instanceof SignalbusError ? err : fromNatsError(err, 'JetStream setup');
+      }
+    }
+  }
+
+  /** Tracks disconnects for the publish buffer bound and resets the reconnect backoff. */
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === Events.Disconnect) {
+        this.disconnected = true;
+      } else if (s.type === Events.Reconnect) {
+        this.disconnected = false;
+        this.reconnectAttempt = 0;
+        this.reconnectedAt = Date.now();
+        this.releaseHeld();
+      }
+    }
+    this.releaseHeld(new TransportClosedError('nats connection closed before publishes held during a disconnect could be sent'));
+  }
+
+  private ready(): NatsConnection {
+    const nc = this.nc;
+    if (this.closing || !nc || nc.isClosed()) throw new TransportClosedError('nats transport is not connected (call connect() first) or is closed');
+    return nc;
+  }
+
+  /** Throws MessageTooLargeError over the server's max_payload; returns the header bytes. */
+  private encodeHeaders(subject: string, headerBlock: string, body: Uint8Array): Uint8Array {
+    // Header blocks are ASCII (values are percent-encoded), so latin1 is exact and cheaper than UTF-8.
+    const headers = Buffer.from(headerBlock, 'latin1');
+    const size = headers.byteLength + body.byteLength;
+    if (size > this.capabilities.maxMessageBytes) {
+      throw new MessageTooLargeError(`message for ${subject} is ${size} bytes; the server takes at most ${this.capabilities.maxMessageBytes}`,
+        { details: { bytes: size, limit: this.capabilities.maxMessageBytes } });
+    }
+    return headers;
+  }
+
+  /**
+   * nats.js discards its outbound buffer on every reconnect attempt, so while the link is down
+   * the transport holds publishes itself (up to maxBufferedMessages / maxBufferedBytes, then
+   * BackpressureError) and sends them, in order, once it is back. Returns undefined when the
+   * link is up and nothing is held (send now), else a promise that resolves when it is.
+   */
+  private holdWhileDisconnected(subject: string, size: number): Promise<void> | undefined {
+    if (this.held.length === 0 && this.linkUp()) return undefined;
+    if (this.held.length >= this.options.maxBufferedMessages || this.heldBytes + size > this.options.maxBufferedBytes) {
+      throw new BackpressureError(`nats is disconnected and ${this.held.length} messages (${this.heldBytes} bytes) are held; publish to ${subject} refused`,
+        { details: { maxBufferedMessages: this.options.maxBufferedMessages, maxBufferedBytes: this.options.maxBufferedBytes } });
+    }
+    this.heldBytes += size;
+    return new Promise<void>((resolve, reject) => { this.held.push({ resolve, reject }); });
+  }
+
+  /** True while nats.js has a live connection (its protocol flag, read synchronously; status events lag). */
+  private linkUp(): boolean {
+    const protocol = (this.nc as unknown as { protocol?: { connected?: boolean } } | undefined)?.protocol;
+    return protocol?.connected ?? !this.disconnected;
+  }
+
+  private releaseHeld(err?: Error): void {
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    for (const h of held) if (err) h.reject(err); else h.resolve();
+  }
+
+  publish(subject: string, envelope: Envelope, options?: TransportPublishOptions): Promise<void> {
+    try {
+      const nc = this.ready();
+      const body = natsBody(envelope);
+      const headers = this.encodeHeaders(subject, natsHeaderBlock(envelope, this.options.jetstream !== undefined), body);
+      if (this.options.jetstream) return this.publishDurable(nc, subject, body, headers);
+      const opts = { headers: new EncodedHeaders(headers) as unknown as MsgHdrs, ...(options?.replyTo ? { reply: options.replyTo } : {}) };
+      const held = this.holdWhileDisconnected(subject, headers.byteLength + body.byteLength);
+      if (held) return held.then(() => this.ready().publish(subject, body, opts)).catch((err) => { throw fromNatsError(err, `publishing to ${subject}`); });
+      nc.publish(subject, body, opts);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(fromNatsError(err, `publishing to ${subject}`));
+    }
+  }
+
+  /**
+   * Publishes into the stream and waits for its acknowledgement. A timeout (server away, reconnect)
+   * is retried with the same Nats-Msg-Id until `publishTimeoutMs`: the server's duplicate window
+   * drops a copy it already stored, so retrying never duplicates.
+   */
+  private async publishDurable(nc: NatsConnection, subject: string, body: Uint8Array, headerBytes: Uint8Array): Promise<void> {
+    const js = this.options.jetstream!;
+    const inbox = this.inbox!;
+    const deadline = Date.now() + js.publishTimeoutMs;
+    const headers = new EncodedHeaders(headerBytes) as unknown as MsgHdrs;
+    for (let attempt = 1; ; attempt++) {
+      const held = this.holdWhileDisconnected(subject, headerBytes.byteLength + body.byteLength);
+      if (held) await held;
+      const token = inbox.nextToken();
+      const acked = inbox.expect(token, subject, Math.min(js.ackTimeoutMs, Math.max(1, deadline - Date.now())));
+      try {
+        this.ready().publish(subject, body, { headers, reply: inbox.subjectFor(token) });
+      } catch (err) {
+        inbox.cancel(token);
+        throw fromNatsError(err, `publishing to ${subject}`);
+      }
+      let msg: Msg;
+      try {
+        msg = await acked;
+      } catch (err) {
+        if (err instanceof RequestTimeoutError && Date.now() < deadline && !this.closing) continue;
+        throw err instanceof RequestTimeoutError
+          ? new RequestTimeoutError(`JetStream did not acknowledge the publish to ${subject} within ${js.publishTimeoutMs} ms`, { cause: err, details: { subject, attempts: attempt } })
+          : err;
+      }
+      if (msg.headers?.code === 503) {
+        // Right after a reconnect JetStream may not be up yet; otherwise no stream captures the subject.
+        if (Date.now() - this.reconnectedAt < 15_000 && Date.now() < deadline) { await sleep(Math.min(1000, 50 * 2 ** attempt)); continue; }
+        throw new NoRespondersError(`no JetStream stream captures ${subject} (stream ${js.stream} has the subjects given in jetstream.subjects)`, { details: { subject, stream: js.stream } });
+      }
+      const ack = JSON.parse(decoder.decode(msg.data)) as { error?: { code: number; err_code?: number; description: string } };
+      if (ack.error) {
+        if (ack.error.code === 503 && Date.now() < deadline) { await sleep(Math.min(1000, 50 * 2 ** attempt)); continue; }
+        throw new NatsJetStreamError(`JetStream refused the publish to ${subject}: ${ack.error.description}`, { details: { subject, jsCode: ack.error.err_code, status: ack.error.code } });
+      }
+      return;
+    }
+  }
+
+  async subscribe(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): Promise<TransportSubscription> {
+    await this.connect();
+    const nc = this.ready();
+    if (!(Number.isInteger(options.maxInFlight) && options.maxInFlight > 0)) {
+      throw new OptionsInvalidError('maxInFlight must be a positive integer', { details: { field: 'maxInFlight' } });
+    }
+    return this.options.jetstream ? this.subscribeDurable(pattern, onMessage, options) : this.subscribeCore(nc, pattern, onMessage, options);
+  }
+
+  private subscribeCore(nc: NatsConnection, pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): TransportSubscription {
+    const raw = options.raw === true;
+    let sub: Subscription;
+    try {
+      sub = nc.subscribe(pattern, {
+        ...(options.group !== undefined ? { queue: options.group } : {}),
+        callback: (err, msg) => {
+          if (err) return;
+          let envelope: Envelope; let isRaw: boolean;
+          try {
+            const d = decodeDelivery(msg, raw);
+            envelope = d.envelope; isRaw = d.raw;
+          } catch (e) {
+            void this.deadLetterInvalid(msg.subject, msg.data, e as Error);
+            return;
+          }
+          // Core NATS cannot hold messages back; the Bus queues them (bounded by maxInFlight + maxPending).
+          void onMessage(new CoreInbound(msg.subject, envelope, isRaw, this, msg.reply || undefined));
+        },
+      });
+    } catch (err) {
+      throw fromNatsError(err, `subscribing to ${pattern}`);
+    }
+    const entry = {
+      stop: async (drain: boolean) => {
+        this.subscriptions.delete(entry);
+        if (sub.isClosed()) return;
+        try { if (drain) await sub.drain(); else sub.unsubscribe(); } catch { /* connection already closed */ }
+      },
+    };
+    this.subscriptions.add(entry);
+    return { pattern, drain: () => entry.stop(true), unsubscribe: () => entry.stop(false) };
+  }
+
+  private async subscribeDurable(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): Promise<TransportSubscription> {
+    const js = this.options.jetstream!;
+    const grouped = options.group !== undefined;
+    const name = grouped ? durableName(options.group!, pattern) : ephemeralName();
+    await ensureConsumer(this.jsm!, js.stream, consumerConfig(js, pattern, name, grouped, options.maxInFlight));
+    const consumer = await this.js!.consumers.get(js.stream, name);
+    const raw = options.raw === true;
+    const tracker = new InFlight();
+    let messages: ConsumerMessages;
+    try {
+      messages = await consumer.consume({
+        max_messages: options.maxInFlight,
+        callback: (m) => {
+          let decoded;
+          try {
+            decoded = decodeDelivery(m, raw);
+          } catch (e) {
+            void this.deadLetterInvalid(m.subject, m.data, e as Error).then((ok) => (ok ? m.term() : m.nak(1000)));
+            return;
+          }
+          tracker.started();
+          void onMessage(new JetStreamInbound(m.subject, decoded.envelope, decoded.raw, m, tracker, this, decoded.replyTo));
+        },
+      });
+    } catch (err) {
+      throw fromNatsError(err, `consuming ${pattern} from stream ${js.stream}`);
+    }
+    let stopped = false;
+    const entry = {
+      stop: async (drain: boolean) => {
+        if (stopped) return;
+        stopped = true;
+        this.subscriptions.delete(entry);
+        await messages.close().catch(noop);
+        // Unsettled messages go back to the stream after ackWait; drain waits for them instead.
+        if (drain) await Promise.race([tracker.idle(), sleep(js.ackWaitMs)]);
+        if (!grouped) await this.jsm!.consumers.delete(js.stream, name).catch(noop);
+      },
+    };
+    this.subscriptions.add(entry);
+    return { pattern, drain: () => entry.stop(true), unsubscribe: () => entry.stop(false) };
+  }
+
+  /**
+   * Core mode: a plain NATS request to the own reply inbox (no-responders and timeout become
+   * NoRespondersError / RequestTimeoutError). JetStream mode: the request is stored in the stream
+   * with its reply subject in `sb-reply-to` (a stream keeps no reply subject), the handler's reply
+   * comes back as a core publish; no stream for the subject is NoRespondersError.
+   */
+  async request(subject: string, envelope: Envelope, options: { timeoutMs: number }): Promise<Envelope> {
+    await this.connect();
+    const nc = this.ready();
+    const inbox = this.inbox!;
+    const started = Date.now();
+    const token = inbox.nextToken();
+    const replySubject = inbox.subjectFor(token);
+    const body = natsBody(envelope);
+    let replied: Promise<Msg>;
+    if (this.options.jetstream) {
+      const headers = this.encodeHeaders(subject, natsHeaderBlock(envelope, true, replySubject), body);
+      replied = inbox.expect(token, subject, options.timeoutMs);
+      try {
+        await this.publishDurable(nc, subject, body, headers);
+      } catch (err) {
+        inbox.cancel(token);
+        throw err;
+      }
+    } else {
+      const headers = this.encodeHeaders(subject, natsHeaderBlock(envelope, false), body);
+      replied = inbox.expect(token, subject, options.timeoutMs);
+      const held = this.holdWhileDisconnected(subject, headers.byteLength + body.byteLength);
+      if (held) await held.catch((err) => { inbox.cancel(token); throw err; });
+      try {
+        nc.publish(subject, body, { headers: new EncodedHeaders(headers) as unknown as MsgHdrs, reply: replySubject });
+      } catch (err) {
+        inbox.cancel(token);
+        throw fromNatsError(err, `requesting ${subject}`);
+      }
+    }
+    const msg = await replied;
+    if (msg.headers?.code === 503) throw new NoRespondersError(`no responders for ${subject}`, { details: { subject } });
+    try {
+      return envelopeFromNats(subject, msg.headers, msg.data, false).envelope;
+    } catch (err) {
+      throw new EnvelopeInvalidError(`the reply to ${subject} is not a CloudEvent (after ${Date.now() - started} ms)`, { cause: err, details: { subject } });
+    }
+  }
+
+  /** @internal Sends a handler's reply to a requester's reply subject (always core NATS). */
+  sendReply(replyTo: string, reply: Envelope): Promise<void> {
+    try {
+      const nc = this.ready();
+      const body = natsBody(reply);
+      const headers = this.encodeHeaders(replyTo, natsHeaderBlock(reply, false), body);
+      const opts = { headers: new EncodedHeaders(headers) as unknown as MsgHdrs };
+      const held = this.holdWhileDisconnected(replyTo, headers.byteLength + body.byteLength);
+      if (held) return held.then(() => this.ready().publish(replyTo, body, opts));
+      nc.publish(replyTo, body, opts);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(fromNatsError(err, `replying to ${replyTo}`));
+    }
+  }
+
+  /**
+   * A message that is not a CloudEvent (and the subscription is not raw) cannot reach the Bus;
+   * the transport dead-letters it to `<deadLetterPrefix>.<subject>` with the body unchanged.
+   */
+  private async deadLetterInvalid(subject: string, body: Uint8Array, err: Error): Promise<boolean> {
+    const code = err instanceof SignalbusError ? err.code : 'SB_ERR_ENVELOPE_INVALID';
+    const envelope: Envelope = {
+      specversion: '1.0', id: randomUUID(), source: 'signalbus/nats', type: 'signalbus.invalid', time: new Date().toISOString(),
+      datacontenttype: 'application/octet-stream', data: body,
+      dlqreason: code, dlqmessage: err.message.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 1024), dlqattempts: '1', dlqsubject: subject, dlqservice: 'nats-transport',
+    };
+    try {
+      await this.publish(`${this.options.deadLetterPrefix}.${subject}`, envelope);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.connecting?.catch(noop);
+      const nc = this.nc;
+      await Promise.all([...this.subscriptions].map((s) => s.stop(true).catch(noop)));
+      this.inbox?.close();
+      this.releaseHeld(new TransportClosedError('nats transport closed before publishes held during a disconnect could be sent'));
+      if (nc && !nc.isClosed()) {
+        try { await nc.drain(); } catch { await nc.close().catch(noop); }
+      }
+    })();
+    return this.closing;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
