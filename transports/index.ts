@@ -4,5 +4,6 @@
 import './memory/index.js';
 import './amqp/index.js';
 import './nats/index.js';
+import './websocket/index.js';
 
 export { transportFromUrl, registerTransport, registeredSchemes } from '../core/index.js';

@@ -46,7 +46,7 @@ export async function sub(argv: string[]): Promise<number> {
   await bus.subscribe(pattern, async (m: Envelope, ctx) => {
     if (seen >= limit) return;
     seen++;
-    const line = values.raw && m.type === 'signalbus.raw' ? JSON.stringify({ subject: ctx.subject, ...JSON.parse(structuredLine(m)) }) : structuredLine(m);
+    const line = values.raw && m.type.endsWith('.raw') ? JSON.stringify({ subject: ctx.subject, ...JSON.parse(structuredLine(m)) }) : structuredLine(m);
     process.stdout.write(`${line}\n`);
     if (seen >= limit) finish();
   }, { ...(values.group ? { group: values.group } : {}), ...(values.raw ? { raw: true } : {}), ordered: true });

@@ -1,0 +1,357 @@
+/**
+ * One client connection of the hub: parses its frames, publishes, subscribes and answers on its
+ * behalf, and delivers to it within its send-buffer bound.
+ */
+import type { RawData, WebSocket } from 'ws';
+import {
+  BackpressureError, CapabilityMissingError, EnvelopeInvalidError, OptionsInvalidError, SubjectInvalidError, isSubject,
+  validateEnvelope, validatePattern, validateSubject, type Bus, type CodecRegistry, type Envelope, type Logger, type InboundMessage, type SignalbusError, type Transport,
+  type TransportSubscription,
+} from '../../core/index.js';
+import { checkSubjectAllowed, type AuthResult } from '../http/auth.js';
+import {
+  ackFrameText, deliveryFrameText, errorFrameText, eventText, parseClientFrame, replyFrameText,
+  type ClientFrame, type FrameId, type RequestFrame, type SubscribeFrame, type UnsubscribeFrame,
+} from './binding.js';
+import { CLOSE_CODES } from './errors.js';
+
+/** Limits and collaborators the connections read; resolved once. */
+export interface HubSettings {
+  readonly bus: Bus;
+  readonly codecs: CodecRegistry;
+  readonly logger: Logger;
+  readonly authenticated: boolean;
+  readonly maxBufferedBytes: number;
+  readonly maxQueuedPerSubscription: number;
+  readonly maxSubscriptionsPerConnection: number;
+  readonly requestTimeoutMs: number;
+  readonly maxRequestTimeoutMs: number;
+  /** Frame text of events published by clients, relayed as received instead of serialised again. */
+  readonly eventTexts: WeakMap<Envelope, string>;
+}
+
+/** Encodes `data` for a bus transport that carries bytes (replies and requests bypass the Bus' own encoding). */
+export function encodeFor(transport: Transport, envelope: Envelope, codecs: CodecRegistry): Envelope {
+  if (!transport.capabilities.encodesData || envelope.data === undefined || envelope.data instanceof Uint8Array) return envelope;
+  return { ...envelope, data: codecs.get(envelope.datacontenttype).encode(envelope.data, envelope.type) };
+}
+
+/** Logs a settlement that failed instead of leaving an unhandled rejection. */
+function settle(result: void | Promise<void>, conn: HubConnection): void {
+  if (result) result.catch((err: unknown) => conn.settings.logger.warn('settling a delivery failed', { err }));
+}
+
+/** Gives a message back to the bus transport: redelivered where it can be, else acked (at most once). */
+function release(msg: InboundMessage, conn: HubConnection): void {
+  settle(msg.nak ? msg.nak(0) : msg.ack(), conn);
+}
+
+/** A delivery the client has not acked (or replied to) yet. */
+class Delivery {
+  constructor(readonly sub: HubSubscription, readonly msg: InboundMessage) {}
+}
+
+/** One client subscription: a subscription on the bus transport plus its `inflight` window. */
+class HubSubscription {
+  readonly sidJson: string;
+  transportSub?: TransportSubscription;
+  active = true;
+  inflight = 0;
+  private readonly queue: InboundMessage[] = [];
+  private room?: Promise<void>;
+  private releaseRoom?: () => void;
+  /** Handed to the bus transport once per subscription. */
+  readonly onMessage = (msg: InboundMessage): void | Promise<void> => this.deliver(msg);
+
+  constructor(readonly conn: HubConnection, readonly sid: string, readonly transport: Transport, readonly window: number, readonly bare: boolean) {
+    this.sidJson = JSON.stringify(sid);
+  }
+
+  private deliver(msg: InboundMessage): void | Promise<void> {
+    const conn = this.conn;
+    if (!this.active || conn.closed) return release(msg, conn);
+    if (this.bare) {
+      conn.send(conn.textOf(msg.envelope));
+      return settle(msg.ack(), conn);
+    }
+    if (this.window === 0 && msg.reply === undefined) {
+      conn.send(deliveryFrameText(this.sidJson, msg.subject, 0, false, conn.textOf(msg.envelope)));
+      return settle(msg.ack(), conn);
+    }
+    if (this.window === 0 || this.inflight < this.window) return this.sendTracked(msg);
+    if (this.queue.length >= conn.settings.maxQueuedPerSubscription) {
+      conn.drop(CLOSE_CODES.slowConsumer, 'slow consumer: deliveries held back over the bound');
+      return release(msg, conn);
+    }
+    this.queue.push(msg);
+    // One promise per full window, not per message: the bus transport waits on it.
+    return (this.room ??= new Promise<void>((resolve) => { this.releaseRoom = resolve; }));
+  }
+
+  private sendTracked(msg: InboundMessage): void {
+    const conn = this.conn;
+    const id = conn.nextDeliveryId++;
+    conn.deliveries.set(id, new Delivery(this, msg));
+    if (this.window > 0) this.inflight++;
+    conn.send(deliveryFrameText(this.sidJson, msg.subject, id, msg.reply !== undefined, conn.textOf(msg.envelope)));
+  }
+
+  /** A tracked delivery was acked or replied to: send what the full window held back. */
+  settled(): void {
+    if (this.window === 0) return;
+    this.inflight--;
+    while (this.active && this.inflight < this.window && this.queue.length > 0) this.sendTracked(this.queue.shift()!);
+    if (this.queue.length === 0 && this.releaseRoom) {
+      const resolve = this.releaseRoom;
+      this.room = undefined;
+      this.releaseRoom = undefined;
+      resolve();
+    }
+  }
+
+  /** Ends it: held-back messages go back to the bus transport and whoever waits for room is released. */
+  stop(): Promise<void> {
+    this.active = false;
+    for (const msg of this.queue.splice(0)) release(msg, this.conn);
+    if (this.releaseRoom) { this.releaseRoom(); this.room = undefined; this.releaseRoom = undefined; }
+    return this.transportSub ? this.transportSub.unsubscribe() : Promise.resolve();
+  }
+}
+
+export class HubConnection {
+  readonly subs = new Map<string, HubSubscription>();
+  readonly deliveries = new Map<number, Delivery>();
+  nextDeliveryId = 1;
+  alive = true;
+  closed = false;
+  private acks: FrameId[] = [];
+  private ackScheduled = false;
+  private corked = false;
+  /** Frames sent in one turn of the event loop leave in one write (one syscall, not one per frame). */
+  private readonly uncork = () => {
+    this.corked = false;
+    (this.ws as unknown as { _socket?: { uncork(): void } })._socket?.uncork();
+  };
+  private lastEnvelope?: Envelope;
+  private lastText = '';
+  private readonly flushAcks = () => {
+    this.ackScheduled = false;
+    const ids = this.acks;
+    this.acks = [];
+    if (ids.length > 0) this.send(ackFrameText(ids));
+  };
+
+  constructor(readonly settings: HubSettings, readonly ws: WebSocket, readonly who: AuthResult | undefined) {}
+
+  /** The frame text of an event; one message fanned out to many subscriptions is serialised once. */
+  textOf(envelope: Envelope): string {
+    if (envelope !== this.lastEnvelope) {
+      this.lastText = this.settings.eventTexts.get(envelope) ?? eventText(envelope);
+      this.lastEnvelope = envelope;
+    }
+    return this.lastText;
+  }
+
+  /** Sends a frame unless the client's unsent bytes are over the bound, in which case it is dropped. */
+  send(text: string): void {
+    if (this.closed) return;
+    if (this.ws.bufferedAmount > this.settings.maxBufferedBytes) {
+      this.drop(CLOSE_CODES.slowConsumer, 'slow consumer: send buffer over the bound');
+      return;
+    }
+    if (!this.corked) {
+      const socket = (this.ws as unknown as { _socket?: { cork(): void } })._socket;
+      if (socket) {
+        socket.cork();
+        this.corked = true;
+        setImmediate(this.uncork);
+      }
+    }
+    this.ws.send(text);
+  }
+
+  onFrame(data: RawData, isBinary: boolean): void {
+    this.alive = true;
+    if (isBinary) {
+      this.send(errorFrameText(new EnvelopeInvalidError(`binary frames are not part of ${'cloudevents.json'}; send events as text`)));
+      return;
+    }
+    let frame: ClientFrame;
+    try {
+      frame = parseClientFrame((data as Buffer).toString('utf8'));
+    } catch (err) {
+      this.send(errorFrameText(err, (err as SignalbusError).details?.ref as FrameId | undefined));
+      return;
+    }
+    switch (frame.op) {
+      case 'event': void this.publish(undefined, undefined, frame.event, undefined); break;
+      case 'pub': void this.publish(frame.id, frame.subject, frame.event, frame.eventText); break;
+      case 'sub': void this.subscribe(frame); break;
+      case 'unsub': void this.unsubscribe(frame); break;
+      case 'req': void this.request(frame); break;
+      case 'ack': this.onAcks(frame.ids); break;
+      case 'reply': void this.onReply(frame.ref, frame.event); break;
+    }
+  }
+
+  private queueAck(id: FrameId): void {
+    this.acks.push(id);
+    if (!this.ackScheduled) {
+      this.ackScheduled = true;
+      setImmediate(this.flushAcks);
+    }
+  }
+
+  /** Tenant scoping and stamping: with auth, `tenant` comes from the credentials only. */
+  private authorize(subjectOrPattern: string, envelope?: Envelope): void {
+    const who = this.who;
+    if (!this.settings.authenticated || who === undefined) return;
+    checkSubjectAllowed(who, subjectOrPattern);
+    if (envelope === undefined) return;
+    if (who.tenant === undefined) delete envelope.tenant;
+    else envelope.tenant = who.tenant;
+  }
+
+  private async publish(id: FrameId | undefined, subject: string | undefined, envelope: Envelope, text: string | undefined): Promise<void> {
+    try {
+      const target = subject ?? envelope.subject;
+      if (typeof target !== 'string') {
+        throw new SubjectInvalidError('no subject: set the "subject" of the pub frame or of the event', { details: { subject: target } });
+      }
+      const clientTenant = envelope.tenant;
+      this.authorize(target, envelope);
+      if (text !== undefined && envelope.tenant === clientTenant) this.settings.eventTexts.set(envelope, text);
+      await this.settings.bus.publishEnvelope(target, envelope);
+      if (id !== undefined) this.queueAck(id);
+    } catch (err) {
+      this.send(errorFrameText(err, id, typeof envelope.id === 'string' ? envelope.id : undefined));
+    }
+  }
+
+  private async subscribe(f: SubscribeFrame): Promise<void> {
+    let sub: HubSubscription | undefined;
+    try {
+      if (this.subs.has(f.sid)) throw new OptionsInvalidError(`subscription id "${f.sid}" is already in use on this connection`, { details: { field: 'sid' } });
+      if (this.subs.size >= this.settings.maxSubscriptionsPerConnection) {
+        throw new BackpressureError(`a connection may hold ${this.settings.maxSubscriptionsPerConnection} subscriptions`, { details: { limit: this.settings.maxSubscriptionsPerConnection } });
+      }
+      validatePattern(f.pattern);
+      if (f.group !== undefined && !isSubject(f.group)) throw new OptionsInvalidError(`group "${f.group}" must be subject tokens`, { details: { field: 'group' } });
+      this.authorize(f.pattern);
+      const transport = this.settings.bus.transportFor(f.pattern);
+      if (f.group !== undefined && !transport.capabilities.queueGroups) {
+        throw new CapabilityMissingError(`the hub's transport ${transport.name} has no consumer groups`, { details: { transport: transport.name } });
+      }
+      sub = new HubSubscription(this, f.sid, transport, f.inflight ?? 0, f.bare === true);
+      this.subs.set(f.sid, sub);
+      const window = sub.window > 0 ? sub.window : 1000;
+      sub.transportSub = await transport.subscribe(f.pattern, sub.onMessage, { group: f.group, maxInFlight: window + this.settings.maxQueuedPerSubscription });
+      if (!sub.active) { await sub.transportSub.unsubscribe(); return; }
+      if (f.id !== undefined) this.queueAck(f.id);
+    } catch (err) {
+      if (sub && this.subs.get(f.sid) === sub) { this.subs.delete(f.sid); void sub.stop(); }
+      this.send(errorFrameText(err, f.id));
+    }
+  }
+
+  private async unsubscribe(f: UnsubscribeFrame): Promise<void> {
+    const sub = this.subs.get(f.sid);
+    this.subs.delete(f.sid);
+    try {
+      await sub?.stop();
+      if (f.id !== undefined) this.queueAck(f.id);
+    } catch (err) {
+      this.send(errorFrameText(err, f.id));
+    }
+  }
+
+  private async request(f: RequestFrame): Promise<void> {
+    try {
+      const subject = f.subject ?? f.event.subject;
+      if (typeof subject !== 'string') throw new SubjectInvalidError('no subject: set the "subject" of the req frame or of the event', { details: { subject } });
+      validateSubject(subject);
+      this.authorize(subject, f.event);
+      validateEnvelope(f.event);
+      const transport = this.settings.bus.transportFor(subject);
+      if (!transport.request) throw new CapabilityMissingError(`the hub's transport ${transport.name} has no request/reply`, { details: { transport: transport.name } });
+      const timeoutMs = Math.min(f.timeout ?? this.settings.requestTimeoutMs, this.settings.maxRequestTimeoutMs);
+      const reply = await transport.request(subject, encodeFor(transport, f.event, this.settings.codecs), { timeoutMs });
+      this.send(replyFrameText(f.id, reply));
+    } catch (err) {
+      this.send(errorFrameText(err, f.id));
+    }
+  }
+
+  private onAcks(ids: FrameId[]): void {
+    for (const id of ids) {
+      if (typeof id !== 'number') continue;
+      const d = this.deliveries.get(id);
+      if (!d) continue;
+      this.deliveries.delete(id);
+      settle(d.msg.ack(), this);
+      d.sub.settled();
+    }
+  }
+
+  private async onReply(ref: FrameId, envelope: Envelope): Promise<void> {
+    const d = typeof ref === 'number' ? this.deliveries.get(ref) : undefined;
+    // Unknown or late (the requester gave up, the client replied twice): nothing to answer.
+    if (!d || !d.msg.reply) return;
+    this.deliveries.delete(ref as number);
+    try {
+      if (this.settings.authenticated && this.who) {
+        if (this.who.tenant === undefined) delete envelope.tenant; else envelope.tenant = this.who.tenant;
+      }
+      validateEnvelope(envelope);
+      await d.msg.reply(encodeFor(d.sub.transport, envelope, this.settings.codecs));
+    } catch (err) {
+      this.send(errorFrameText(err, ref));
+    }
+    settle(d.msg.ack(), this);
+    d.sub.settled();
+  }
+
+  heartbeat(): void {
+    if (this.closed) return;
+    if (!this.alive) {
+      this.settings.logger.info('terminating a connection that missed a heartbeat', { principal: this.who?.principal });
+      this.ws.terminate();
+      this.cleanup();
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
+  }
+
+  /** Closes with `code` (e.g. 4008 slow consumer) and frees everything at once. */
+  drop(code: number, reason: string): void {
+    if (this.closed) return;
+    this.settings.logger.warn('dropping a connection', { code, reason, principal: this.who?.principal });
+    this.cleanup();
+    this.ws.close(code, reason);
+  }
+
+  /** The hub is closing: 1001 to the client, then wait (briefly) for the close handshake. */
+  async shutdown(): Promise<void> {
+    this.cleanup();
+    if (this.ws.readyState === this.ws.CLOSED) return;
+    const done = new Promise<void>((resolve) => this.ws.once('close', () => resolve()));
+    this.ws.close(CLOSE_CODES.goingAway, 'hub shutting down');
+    const timer = setTimeout(() => this.ws.terminate(), 1000);
+    await done;
+    clearTimeout(timer);
+  }
+
+  /** Unsubscribes everything and gives unacked deliveries back. Idempotent. */
+  cleanup(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const sub of this.subs.values()) {
+      sub.stop().catch((err: unknown) => this.settings.logger.warn('unsubscribing failed', { err }));
+    }
+    this.subs.clear();
+    for (const d of this.deliveries.values()) release(d.msg, this);
+    this.deliveries.clear();
+    this.acks = [];
+  }
+}
