@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { CodecRegistry, defaultCodecs } from './codec.js';
 import type { ContractHooks } from './contract-hooks.js';
 import { validateEnvelope, type Envelope } from './envelope.js';
@@ -288,7 +287,7 @@ export class Bus {
   }
 
   private buildEnvelope<T>(subject: string, data: T, o: PublishOptions, cause: Envelope | undefined): Envelope<T> {
-    const id = o.id ?? randomUUID();
+    const id = o.id ?? crypto.randomUUID();
     const h = o.headers;
     const env: Envelope<T> = h === undefined
       ? { specversion: '1.0', id, source: this.source, type: o.type ?? subject, time: nowIso(), traceparent: '', correlationid: '' }
@@ -480,7 +479,7 @@ export class Bus {
 
   private replyEnvelope(request: Envelope, data: unknown, transport: Transport): Envelope {
     const env: Envelope = {
-      specversion: '1.0', id: randomUUID(), source: this.source, type: `${request.type}.reply`, time: nowIso(),
+      specversion: '1.0', id: crypto.randomUUID(), source: this.source, type: `${request.type}.reply`, time: nowIso(),
       correlationid: request.correlationid ?? request.id, causationid: request.id, traceparent: childTraceparent(request.traceparent),
     };
     if (data !== undefined) {
@@ -496,7 +495,7 @@ export class Bus {
 
   private async replyError(msg: InboundMessage, err: unknown): Promise<void> {
     const env: Envelope = {
-      specversion: '1.0', id: randomUUID(), source: this.source, type: `${msg.envelope.type}.error`, time: nowIso(),
+      specversion: '1.0', id: crypto.randomUUID(), source: this.source, type: `${msg.envelope.type}.error`, time: nowIso(),
       correlationid: msg.envelope.correlationid ?? msg.envelope.id, causationid: msg.envelope.id,
       [ERROR_HEADERS.code]: errorCode(err), [ERROR_HEADERS.message]: headerSafe(errorMessage(err)),
     };
@@ -567,7 +566,7 @@ export class Bus {
     if (!batch || this.options.metrics === false) return batch;
     try {
       await this.send(`${METRICS_PREFIX}${this.identity.app}`, {
-        specversion: '1.0', id: randomUUID(), source: this.source, type: 'metric.field', time: batch.end,
+        specversion: '1.0', id: crypto.randomUUID(), source: this.source, type: 'metric.field', time: batch.end,
         datacontenttype: 'application/json', data: batch,
       });
     } catch (err) {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { EnvelopeInvalidError } from './errors.js';
 import { DEFAULT_HEADER_LIMITS, validateHeader, type HeaderLimits } from './headers.js';
 import { parseTraceparent } from './traceparent.js';
@@ -39,7 +38,7 @@ export interface EnvelopeInit<T = unknown> extends Partial<Omit<Envelope<T>, 'sp
 /** Builds an envelope with defaults: a UUID id, the current time, JSON content type when there is data. */
 export function createEnvelope<T>(init: EnvelopeInit<T>): Envelope<T> {
   const env = { specversion: '1.0', ...init } as Envelope<T>;
-  if (env.id === undefined) env.id = randomUUID();
+  if (env.id === undefined) env.id = crypto.randomUUID();
   if (env.time === undefined) env.time = new Date().toISOString();
   if (env.data !== undefined && env.datacontenttype === undefined) env.datacontenttype = 'application/json';
   return env;
