@@ -50,10 +50,11 @@ export class ContractUnknownError extends SignalbusError { readonly code = 'SB_E
 export class ContractVersionError extends SignalbusError { readonly code = 'SB_ERR_CONTRACT_VERSION'; }
 export class ContractLoadError extends SignalbusError { readonly code = 'SB_ERR_CONTRACT_LOAD'; }
 
-/** The code of any thrown value: a SignalbusError's own code, else a generic one. */
+/** The code of any thrown value: a remote failure's original code, a SignalbusError's own code, else a generic one. */
 export function errorCode(err: unknown): string {
-  if (err instanceof SignalbusError) return err.code;
+  // A relayed remote failure keeps the code it failed with on the far side.
   if (err instanceof RemoteHandlerError) return err.remoteCode;
+  if (err instanceof SignalbusError) return err.code;
   return 'SB_ERR_HANDLER_FAILED';
 }
 

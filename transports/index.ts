@@ -3,6 +3,7 @@
  */
 import './memory/index.js';
 import './amqp/index.js';
+import './http/index.js';
 import './nats/index.js';
 import './websocket/index.js';
 

@@ -71,7 +71,7 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger } = 
       }
     }
     if (p.embedded?.http) {
-      const { hostGateway } = await loadGatewayHost();
+      const { hostGateway } = await import('../../transports/http/index.js');
       const bus = await makeBus('gateway', instance);
       buses.set(`gateway@${bus.identity.container}`, bus);
       const gateway = await hostGateway(p.embedded.http.url, bus, p.embedded.http.options ?? {});
@@ -85,10 +85,3 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger } = 
   return { buses, registry, hosted, stop };
 }
 
-type HostGateway = (url: string, bus: Bus, options: Record<string, unknown>) => Promise<Closer>;
-
-/** The HTTP gateway, loaded only when a pipeline hosts one. */
-async function loadGatewayHost(): Promise<{ hostGateway: HostGateway }> {
-  const specifier = '../../transports/http/index.js';
-  return (await import(specifier)) as { hostGateway: HostGateway };
-}

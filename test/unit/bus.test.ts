@@ -274,3 +274,12 @@ describe('nanoservice definitions', () => {
     expect(() => definitionFromInstance({})).to.throw(DefinitionInvalidError);
   });
 });
+
+describe('errors', () => {
+  it('errors - a relayed remote failure keeps its original code', async () => {
+    const { errorCode, RemoteHandlerError, BackpressureError } = await import('../../core/index.js');
+    expect(errorCode(new RemoteHandlerError('far side failed', 'SB_ERR_CONTRACT_INVALID'))).to.equal('SB_ERR_CONTRACT_INVALID');
+    expect(errorCode(new BackpressureError('full'))).to.equal('SB_ERR_BACKPRESSURE');
+    expect(errorCode(new Error('plain'))).to.equal('SB_ERR_HANDLER_FAILED');
+  });
+});

@@ -1,0 +1,226 @@
+/**
+ * The CloudEvents HTTP protocol binding (binary, structured and batch modes), pure: envelopes in,
+ * header maps and body bytes out, and back. No I/O, so it is golden-tested both ways and the
+ * gateway, the client and the webhook sender share it.
+ *
+ * Binary mode: every attribute travels as a `ce-<name>` header, `datacontenttype` as
+ * `Content-Type`, the data bytes as the body. Header values are percent-encoded where the binding
+ * spec asks (space, `"`, `%`, and anything outside printable ASCII, as UTF-8) and decoded on the
+ * way in. Structured mode: the whole event is one `application/cloudevents+json` document; data
+ * goes in `data` when its content type is JSON (or text), else base64 in `data_base64`.
+ *
+ * Inbound envelopes carry `data` as a Uint8Array: the Bus decodes it with the envelope's
+ * `datacontenttype` (the transport declares `encodesData`). Everything read is validated with
+ * core's `validateEnvelope`, so control characters, bad names and oversized headers are refused
+ * with HeaderInvalidError / EnvelopeInvalidError.
+ *
+ * @example
+ * const { headers, body } = toBinary(envelope);            // POST it
+ * const env = fromBinary(req.headers, bodyBytes);          // on the receiving side
+ */
+import {
+  DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, validateEnvelope, type Envelope, type HeaderLimits,
+} from '../../core/index.js';
+import { BodyInvalidError } from './errors.js';
+
+export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
+export const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json';
+
+/** Headers as Node gives them (lowercase names) or as a plain map to send. */
+export type HeaderMap = Record<string, string | string[] | number | undefined>;
+
+/** One HTTP message: headers to send (lowercase names) and the body, absent when there is no data. */
+export interface HttpMessage {
+  headers: Record<string, string>;
+  body?: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+// ------------------------------------------------------------------ binary
+
+/**
+ * The binary-mode message of an envelope whose `data` is bytes (or absent).
+ * @example toBinary({ specversion: '1.0', id: '1', source: 's', type: 't', datacontenttype: 'application/json', data: bytes })
+ */
+export function toBinary(envelope: Envelope): HttpMessage {
+  const headers: Record<string, string> = {};
+  for (const name in envelope) {
+    if (name === 'data' || name === 'data_base64') continue;
+    const value = envelope[name];
+    if (typeof value !== 'string') continue;
+    if (name === 'datacontenttype') headers['content-type'] = value;
+    else headers[`ce-${name}`] = encodeHeaderValue(value);
+  }
+  return envelope.data === undefined ? { headers } : { headers, body: dataBytes(envelope) };
+}
+
+/**
+ * The envelope of a binary-mode message. Throws HeaderInvalidError / EnvelopeInvalidError.
+ * @example fromBinary({ 'ce-id': '1', 'ce-source': 's', 'ce-type': 't', 'ce-specversion': '1.0' }, new Uint8Array())
+ */
+export function fromBinary(headers: HeaderMap, body: Uint8Array | undefined, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope {
+  const env: Record<string, unknown> = {};
+  for (const key in headers) {
+    // Node lowercases incoming names; plain maps from callers may not.
+    const lower = key.length > 3 && (key.charCodeAt(0) | 32) === 99 && (key.charCodeAt(1) | 32) === 101 && key.charCodeAt(2) === 45 ? key.toLowerCase() : undefined;
+    if (lower === undefined) continue;
+    const value = headers[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'string') {
+      throw new HeaderInvalidError(`header ${lower} must appear once`, { details: { header: lower } });
+    }
+    env[lower.slice(3)] = decodeHeaderValue(lower, value);
+  }
+  const contentType = headers['content-type'] ?? headers['Content-Type'];
+  if (typeof contentType === 'string' && contentType.length > 0) env.datacontenttype = contentType;
+  if (body !== undefined && body.byteLength > 0) env.data = body;
+  validateEnvelope(env, limits);
+  return env;
+}
+
+/** Percent-encodes what the HTTP binding spec asks for; returns the value itself when nothing needs it. */
+export function encodeHeaderValue(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e || c === 0x22 || c === 0x25) return encodeFrom(value, i);
+  }
+  return value;
+}
+
+function encodeFrom(value: string, start: number): string {
+  let out = value.slice(0, start);
+  for (let i = start; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 0x21 && c <= 0x7e && c !== 0x22 && c !== 0x25) { out += value[i]; continue; }
+    // Whole code points, so surrogate pairs become one 4-byte UTF-8 sequence.
+    const cp = value.codePointAt(i)!;
+    if (cp > 0xffff) i++;
+    for (const b of encoder.encode(String.fromCodePoint(cp))) out += `%${b < 16 ? '0' : ''}${b.toString(16).toUpperCase()}`;
+  }
+  return out;
+}
+
+/** Decodes percent-encoding (UTF-8); HeaderInvalidError when it is malformed. */
+export function decodeHeaderValue(header: string, value: string): string {
+  if (value.indexOf('%') < 0) return value;
+  try { return decodeURIComponent(value); } catch (cause) {
+    throw new HeaderInvalidError(`header ${header} has malformed percent-encoding`, { cause, details: { header } });
+  }
+}
+
+// ------------------------------------------------------------------ structured
+
+/**
+ * The structured-mode message of an envelope (`application/cloudevents+json`).
+ * @example toStructured(envelope).body // UTF-8 JSON of the whole event
+ */
+export function toStructured(envelope: Envelope): HttpMessage {
+  return { headers: { 'content-type': `${STRUCTURED_CONTENT_TYPE}; charset=utf-8` }, body: encoder.encode(JSON.stringify(toJsonEvent(envelope))) };
+}
+
+/** The CloudEvents JSON-format object of an envelope (data bytes become `data` or `data_base64`). */
+export function toJsonEvent(envelope: Envelope): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name in envelope) {
+    if (name === 'data' || name === 'data_base64') continue;
+    const value = envelope[name];
+    if (value !== undefined) out[name] = value;
+  }
+  const data = envelope.data;
+  if (data === undefined) return out;
+  if (!(data instanceof Uint8Array)) { out.data = data; return out; }
+  const kind = contentKind(envelope.datacontenttype);
+  if (kind !== 'binary') {
+    try {
+      const text = decoder.decode(data);
+      out.data = kind === 'json' ? JSON.parse(text) : text;
+      return out;
+    } catch { /* not what it claims to be: carry the bytes as they are */ }
+  }
+  out.data_base64 = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
+  return out;
+}
+
+/**
+ * The envelope of a structured-mode body. Throws BodyInvalidError (not JSON, not an object) or
+ * EnvelopeInvalidError / HeaderInvalidError.
+ */
+export function fromStructured(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope {
+  return fromJsonEvent(parseJson(body), limits);
+}
+
+/** The envelope of one CloudEvents JSON-format object, data turned into bytes. */
+export function fromJsonEvent(event: unknown, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope {
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+    throw new EnvelopeInvalidError('a structured event must be a JSON object');
+  }
+  const env: Record<string, unknown> = { ...(event as Record<string, unknown>) };
+  const { data, data_base64: base64 } = env;
+  delete env.data; delete env.data_base64;
+  if (base64 !== undefined) {
+    if (data !== undefined) throw new EnvelopeInvalidError('an event has either data or data_base64, not both', { details: { attribute: 'data_base64' } });
+    if (typeof base64 !== 'string') throw new EnvelopeInvalidError('data_base64 must be a string', { details: { attribute: 'data_base64' } });
+    env.data = new Uint8Array(Buffer.from(base64, 'base64'));
+    env.datacontenttype ??= 'application/octet-stream';
+  } else if (data !== undefined) {
+    if (env.datacontenttype === undefined) env.datacontenttype = 'application/json';
+    const kind = contentKind(env.datacontenttype as string);
+    env.data = encoder.encode(kind !== 'json' && typeof data === 'string' ? data : JSON.stringify(data));
+  }
+  validateEnvelope(env, limits);
+  return env;
+}
+
+// ------------------------------------------------------------------ batch
+
+/** A batch body (`application/cloudevents-batch+json`) of envelopes. */
+export function toBatch(envelopes: Envelope[]): HttpMessage {
+  return { headers: { 'content-type': `${BATCH_CONTENT_TYPE}; charset=utf-8` }, body: encoder.encode(JSON.stringify(envelopes.map(toJsonEvent))) };
+}
+
+/** The envelopes of a batch body; the first bad event fails it all (BodyInvalidError naming its index). */
+export function parseBatch(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope[] {
+  const parsed = parseJson(body);
+  if (!Array.isArray(parsed)) throw new BodyInvalidError('a batch must be a JSON array of events');
+  return parsed.map((event, index) => {
+    try { return fromJsonEvent(event, limits); } catch (cause) {
+      const code = (cause as { code?: string }).code;
+      throw new BodyInvalidError(`batch event ${index} is invalid: ${(cause as Error).message}`, { cause, details: { index, reason: code } });
+    }
+  });
+}
+
+// ------------------------------------------------------------------ helpers
+
+/** `json` for application/json and `+json`, `text` for text/*, else `binary`. */
+export function contentKind(contentType: string | undefined): 'json' | 'text' | 'binary' {
+  if (contentType === undefined) return 'json';
+  const semi = contentType.indexOf(';');
+  const bare = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  if (bare === 'application/json' || bare.endsWith('+json')) return 'json';
+  if (bare.startsWith('text/')) return 'text';
+  return 'binary';
+}
+
+/** The media type without parameters, lowercased. */
+export function mediaType(contentType: string | undefined): string {
+  if (contentType === undefined) return '';
+  const semi = contentType.indexOf(';');
+  return (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+}
+
+function parseJson(body: Uint8Array): unknown {
+  try { return JSON.parse(decoder.decode(body)); } catch (cause) {
+    throw new BodyInvalidError(`body is not valid UTF-8 JSON: ${(cause as Error).message}`, { cause });
+  }
+}
+
+function dataBytes(envelope: Envelope): Uint8Array {
+  const data = envelope.data;
+  if (data instanceof Uint8Array) return data;
+  // Callers outside a Bus may hand decoded data; encode it the way the content type says.
+  if (typeof data === 'string' && contentKind(envelope.datacontenttype) !== 'json') return encoder.encode(data);
+  return encoder.encode(JSON.stringify(data));
+}

@@ -1,0 +1,460 @@
+/**
+ * The HTTP gateway: hosts CloudEvents over HTTP on a port and bridges it into a Bus. Routes,
+ * modes, error answers and guarantees are listed in transports/http/README.md.
+ *
+ * @example
+ * const bus = new Bus({ service: 'edge-gateway', transport: new MemoryTransport() });
+ * const gateway = new HttpGateway({ bus, port: 8080, auth: { jwt: { secret } } });
+ * await gateway.start();   // POST http://127.0.0.1:8080/v1/events/acme.orders.created
+ * await gateway.close();
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import {
+  BackpressureError, CapabilityMissingError, DEFAULT_HEADER_LIMITS, MessageTooLargeError, OptionsInvalidError, PatternInvalidError,
+  SubjectInvalidError, defaultCodecs, validatePattern, validateSubject, type Bus, type Envelope, type HeaderLimits,
+  type InboundMessage, type TransportSubscription,
+} from '../../core/index.js';
+import { checkSubjectAllowed, createAuthenticator, type Authenticate, type AuthenticatorOptions, type AuthResult } from './auth.js';
+import {
+  BATCH_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE, contentKind, fromBinary, fromStructured, mediaType, parseBatch, toBinary, toJsonEvent,
+} from './binding.js';
+import { BodyInvalidError, RateLimitedError, RouteNotFoundError, UnsupportedMediaTypeError } from './errors.js';
+import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js';
+import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+
+export const EVENTS_PATH = '/v1/events/';
+export const REQUESTS_PATH = '/v1/requests/';
+export const STREAM_PATH = '/v1/stream/';
+/** Where a stream client answers a request it received (the SSE event's `reply` field is the token). */
+export const REPLIES_PATH = '/v1/replies/';
+/** Request header a client uses to ask for a request/reply timeout (ms), capped by `maxRequestTimeoutMs`. */
+export const TIMEOUT_HEADER = 'x-signalbus-timeout-ms';
+
+export interface TlsOptions {
+  /** PEM private key. */
+  key: string | Buffer;
+  /** PEM certificate (chain). */
+  cert: string | Buffer;
+}
+
+export interface HttpGatewayOptions {
+  /** The bus events are published to, requests sent through and streams subscribed on. The caller owns (starts, stops) it. */
+  bus: Bus;
+  /** Interface to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** Port; 0 picks a free one (see `port` after `start()`). Default 0. */
+  port?: number;
+  /** Serve HTTPS with this key and certificate. */
+  tls?: TlsOptions;
+  /** Authentication: options for `createAuthenticator`, or a ready `authenticate` function. Default: anonymous allowed. */
+  auth?: AuthenticatorOptions | Authenticate;
+  /** Largest request body, bytes; larger ones get 413 without being read. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** CloudEvents `type` given to plain JSON bodies. Default: the subject. */
+  plainJsonType?: string;
+  /** CloudEvents `source` given to plain JSON bodies. Default: the bus' source plus `/http`. */
+  plainJsonSource?: string;
+  /** Refuse (400) JSON data that does not parse, at the door. Default true. */
+  validateJson?: boolean;
+  /** Per-client rate limit (client = authenticated principal, else remote address); false = none. Default none. */
+  rateLimit?: RateLimitOptions | false;
+  /** Request/reply timeout when the client names none, ms. Default 5000. */
+  requestTimeoutMs?: number;
+  /** Longest request/reply timeout a client may ask for, ms. Default 60,000. */
+  maxRequestTimeoutMs?: number;
+  /**
+   * Keep a client-sent `tenant` when the caller has no tenant of its own (a trusted bus-to-bus
+   * link, e.g. `HttpTransport` between services). A caller with a tenant always gets its own
+   * stamped. Default false: a client-sent tenant is removed.
+   */
+  trustClientTenant?: boolean;
+  /** Open Server-Sent Event streams at most. Default 1000. */
+  maxStreams?: number;
+  /** Comment line sent on idle streams so proxies keep them open, ms. Default 15,000. */
+  streamHeartbeatMs?: number;
+  /** A stream whose client reads nothing for this long is closed, ms (it would hold the bus back). Default 10,000. */
+  streamStallMs?: number;
+  /** Header limits applied to inbound events. Default core's. */
+  headerLimits?: HeaderLimits;
+}
+
+const ANONYMOUS: AuthResult = Object.freeze({ principal: 'anonymous' });
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const EMPTY = Buffer.alloc(0);
+const GROUP_NAME = /^[A-Za-z0-9_\-~:@=.]{1,128}$/;
+
+interface OpenStream { res: ServerResponse; sub?: TransportSubscription; closed: boolean; principal: string }
+interface PendingReply { reply: (envelope: Envelope) => Promise<void>; principal: string; timer: NodeJS.Timeout }
+
+/**
+ * Hosts CloudEvents over HTTP and bridges them into a Bus: publish (`POST /v1/events/<subject>`),
+ * request/reply (`POST /v1/requests/<subject>`), live streams (`GET /v1/stream/<pattern>`, SSE),
+ * `/metrics`, `/healthz`, `/readyz`. See README.md for the answers it gives.
+ *
+ * @example
+ * const gateway = new HttpGateway({ bus, port: 8080 });
+ * const { url } = await gateway.start();
+ */
+export class HttpGateway {
+  readonly bus: Bus;
+  private readonly server: Server;
+  private readonly authenticate?: Authenticate;
+  private readonly limiter?: RateLimiter;
+  private readonly maxBody: number;
+  private readonly limits: HeaderLimits;
+  private readonly streams = new Set<OpenStream>();
+  private readonly pendingReplies = new Map<string, PendingReply>();
+  private readonly opts: HttpGatewayOptions;
+  private heartbeat?: NodeJS.Timeout;
+  private listening?: Promise<{ port: number; url: string }>;
+  private closing?: Promise<void>;
+  private boundPort = 0;
+
+  constructor(options: HttpGatewayOptions) {
+    this.opts = options;
+    if (!options?.bus) throw new OptionsInvalidError('HttpGateway needs a bus', { details: { field: 'bus' } });
+    this.bus = options.bus;
+    this.maxBody = options.maxBodyBytes ?? 1024 * 1024;
+    positive('maxBodyBytes', this.maxBody);
+    positive('requestTimeoutMs', options.requestTimeoutMs ?? 1);
+    positive('maxRequestTimeoutMs', options.maxRequestTimeoutMs ?? 1);
+    positive('maxStreams', options.maxStreams ?? 1);
+    positive('streamHeartbeatMs', options.streamHeartbeatMs ?? 1);
+    positive('streamStallMs', options.streamStallMs ?? 1);
+    if (options.port !== undefined && !(Number.isInteger(options.port) && options.port >= 0 && options.port < 65536)) {
+      throw new OptionsInvalidError('port must be an integer 0-65535', { details: { field: 'port' } });
+    }
+    if (options.tls && (!options.tls.key || !options.tls.cert)) throw new OptionsInvalidError('tls needs key and cert', { details: { field: 'tls' } });
+    this.authenticate = typeof options.auth === 'function' ? options.auth : options.auth ? createAuthenticator(options.auth) : undefined;
+    this.limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
+    this.limits = options.headerLimits ?? DEFAULT_HEADER_LIMITS;
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => { this.route(req, res).catch((err) => this.fail(req, res, err)); };
+    this.server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, onRequest) : createHttpServer(onRequest);
+  }
+
+  /** The port listened on (after `start()`). */
+  get port(): number { return this.boundPort; }
+
+  /** `http(s)://host:port` (after `start()`). */
+  get url(): string { return `${this.opts.tls ? 'https' : 'http'}://${formatHost(this.opts.host ?? '127.0.0.1')}:${this.boundPort}`; }
+
+  /** Starts the bus (if not yet) and listens. Idempotent. Rejects with the listen error (e.g. EADDRINUSE). */
+  start(): Promise<{ port: number; url: string }> {
+    this.listening ??= (async () => {
+      await this.bus.start();
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => { this.server.off('error', reject); resolve(); });
+      });
+      this.boundPort = (this.server.address() as AddressInfo).port;
+      const beat = this.opts.streamHeartbeatMs ?? 15_000;
+      this.heartbeat = setInterval(() => { for (const s of this.streams) if (!s.closed) s.res.write(': ping\n\n'); }, beat);
+      this.heartbeat.unref();
+      return { port: this.boundPort, url: this.url };
+    })();
+    return this.listening;
+  }
+
+  /** Stops accepting, ends open streams, lets in-flight requests finish (up to `graceMs`), closes. Idempotent. Does not stop the bus. */
+  close(graceMs = 5000): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      const closed = this.listening ? new Promise<void>((r) => this.server.close(() => r())) : Promise.resolve();
+      await Promise.all([...this.streams].map((s) => this.endStream(s)));
+      for (const p of this.pendingReplies.values()) clearTimeout(p.timer);
+      this.pendingReplies.clear();
+      this.server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((r) => { timer = setTimeout(r, graceMs); timer.unref(); })]);
+      clearTimeout(timer);
+      this.server.closeAllConnections();
+      await closed;
+    })();
+    return this.closing;
+  }
+
+  // ---------------------------------------------------------------- routing
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const method = req.method;
+    if (method === 'POST') {
+      if (path.startsWith(EVENTS_PATH)) return this.postEvents(req, res, path);
+      if (path.startsWith(REQUESTS_PATH)) return this.postRequest(req, res, path);
+      if (path.startsWith(REPLIES_PATH)) return this.postReply(req, res, path);
+    } else if (method === 'GET' || method === 'HEAD') {
+      if (path.startsWith(STREAM_PATH) && method === 'GET') return this.stream(req, res, path, q < 0 ? '' : url.slice(q + 1));
+      if (path === '/healthz') return this.text(res, 200, 'ok\n');
+      if (path === '/readyz') return this.bus.isStopping || this.closing ? this.text(res, 503, 'stopping\n') : this.text(res, 200, 'ready\n');
+      if (path === '/metrics') return this.text(res, 200, await this.bus.metrics.prometheus(), 'text/plain; version=0.0.4; charset=utf-8');
+    }
+    throw new RouteNotFoundError(`no route for ${method} ${path}`, { details: { method: method ?? '', path } });
+  }
+
+  /** Who is calling, then whether they still have budget. */
+  private async identify(req: IncomingMessage): Promise<AuthResult> {
+    const who = this.authenticate ? await this.authenticate(req.headers) : ANONYMOUS;
+    if (this.limiter) {
+      const client = who === ANONYMOUS || who.principal === 'anonymous' ? `addr:${req.socket.remoteAddress ?? ''}` : `principal:${who.principal}`;
+      if (!this.limiter.take(client)) {
+        throw new RateLimitedError(`rate limit exceeded for ${client}`, { details: { retryAfter: this.limiter.retryAfterSeconds(client) } });
+      }
+    }
+    return who;
+  }
+
+  // ---------------------------------------------------------------- POST /v1/events/<subject>
+
+  private async postEvents(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const who = await this.identify(req);
+    const subject = subjectOf(path, EVENTS_PATH);
+    checkSubjectAllowed(who, subject);
+    const body = await readBody(req, this.maxBody);
+    const media = mediaType(req.headers['content-type']);
+    if (media === BATCH_CONTENT_TYPE) {
+      const events = parseBatch(body, this.limits);
+      for (const e of events) this.admit(e, who);
+      // In order, so a batch keeps its order on ordered transports.
+      // A failure part way leaves the earlier events published: the client retries the batch and the ids dedupe.
+      for (const e of events) await this.bus.publishEnvelope(subject, e);
+    } else {
+      const envelope = this.eventOf(req, media, body, subject);
+      this.admit(envelope, who);
+      await this.bus.publishEnvelope(subject, envelope);
+    }
+    res.writeHead(202, { 'content-length': '0' });
+    res.end();
+  }
+
+  /** One event from a request: structured, binary or plain JSON; 415 otherwise. */
+  private eventOf(req: IncomingMessage, media: string, body: Buffer, subject: string): Envelope {
+    if (media === STRUCTURED_CONTENT_TYPE) return fromStructured(body, this.limits);
+    if (media === BATCH_CONTENT_TYPE) throw new UnsupportedMediaTypeError('a batch is only accepted on /v1/events/', { details: { contentType: media } });
+    if (req.headers['ce-specversion'] !== undefined) {
+      const env = fromBinary(req.headers, body.byteLength === 0 ? undefined : body, this.limits);
+      return env;
+    }
+    if (media === 'application/json' || media.endsWith('+json')) {
+      if (body.byteLength === 0) throw new BodyInvalidError('a plain JSON event needs a body');
+      return {
+        specversion: '1.0', id: singleHeader(req, 'idempotency-key') ?? randomUUID(),
+        source: this.opts.plainJsonSource ?? `${this.bus.source}/http`, type: this.opts.plainJsonType ?? subject,
+        time: new Date().toISOString(), datacontenttype: 'application/json', data: body,
+      };
+    }
+    throw new UnsupportedMediaTypeError(media === ''
+      ? 'send ce-* headers (binary mode), application/cloudevents+json, application/cloudevents-batch+json or application/json'
+      : `content type ${media} is not accepted without ce-* headers`, { details: { contentType: media } });
+  }
+
+  /** Stamps the tenant from the caller (never from the client) and checks JSON data where asked. */
+  private admit(envelope: Envelope, who: AuthResult): void {
+    if (who.tenant !== undefined) envelope.tenant = who.tenant;
+    else if (!this.opts.trustClientTenant) delete envelope.tenant;
+    if (this.opts.validateJson !== false && envelope.data instanceof Uint8Array && contentKind(envelope.datacontenttype) === 'json') {
+      try { JSON.parse(decoder.decode(envelope.data)); } catch (cause) {
+        throw new BodyInvalidError(`data is declared ${envelope.datacontenttype ?? 'JSON'} but is not valid UTF-8 JSON`, { cause });
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- POST /v1/requests/<subject>
+
+  private async postRequest(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const who = await this.identify(req);
+    const subject = subjectOf(path, REQUESTS_PATH);
+    checkSubjectAllowed(who, subject);
+    const body = await readBody(req, this.maxBody);
+    const envelope = this.eventOf(req, mediaType(req.headers['content-type']), body, subject);
+    this.admit(envelope, who);
+    const transport = this.bus.transportFor(subject);
+    if (!transport.request) throw new CapabilityMissingError(`the bus behind this gateway has no request/reply for ${subject}`, { details: { transport: transport.name } });
+    const asked = Number(singleHeader(req, TIMEOUT_HEADER));
+    const timeoutMs = Math.min(asked > 0 ? asked : this.opts.requestTimeoutMs ?? 5000, this.opts.maxRequestTimeoutMs ?? 60_000);
+    const reply = await transport.request(subject, envelope, { timeoutMs });
+    if (reply.data !== undefined && !(reply.data instanceof Uint8Array)) {
+      // Transports that carry objects (memory) hand the reply decoded; HTTP carries bytes.
+      reply.data = defaultCodecs.get(reply.datacontenttype).encode(reply.data, reply.type);
+    }
+    const message = toBinary(reply);
+    message.headers['content-length'] = String(message.body?.byteLength ?? 0);
+    res.writeHead(200, message.headers);
+    res.end(message.body);
+  }
+
+  // ---------------------------------------------------------------- GET /v1/stream/<pattern>
+
+  private async stream(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
+    const who = await this.identify(req);
+    let pattern: string;
+    try { pattern = decodeURIComponent(path.slice(STREAM_PATH.length)); } catch (cause) {
+      throw new PatternInvalidError(`path ${path} is not valid percent-encoding`, { cause });
+    }
+    validatePattern(pattern);
+    checkSubjectAllowed(who, pattern);
+    const group = query === '' ? undefined : new URLSearchParams(query).get('group') ?? undefined;
+    if (group !== undefined && !GROUP_NAME.test(group)) {
+      throw new OptionsInvalidError('group must be 1-128 of A-Z a-z 0-9 _ - ~ : @ = .', { details: { field: 'group' } });
+    }
+    const maxStreams = this.opts.maxStreams ?? 1000;
+    if (this.streams.size >= maxStreams) {
+      throw new BackpressureError(`${this.streams.size} streams are open, the most this gateway takes`, { details: { maxStreams } });
+    }
+    const s: OpenStream = { res, closed: false, principal: who.principal };
+    this.streams.add(s);
+    req.on('close', () => { void this.endStream(s); });
+    // A relay, not a handler: the gateway subscribes on the bus' transport directly, so requests
+    // keep their reply path (answered by POST /v1/replies/<token>) and envelopes pass unchanged.
+    const transport = this.bus.transportFor(pattern);
+    if (group !== undefined && !transport.capabilities.queueGroups) {
+      this.streams.delete(s);
+      throw new CapabilityMissingError(`the bus behind this gateway has no consumer groups for ${pattern}`, { details: { transport: transport.name } });
+    }
+    try {
+      s.sub = await transport.subscribe(pattern, (msg) => this.relay(s, msg), { group, maxInFlight: 1000 });
+    } catch (err) {
+      this.streams.delete(s);
+      throw err;
+    }
+    if (s.closed) { await s.sub.unsubscribe(); return; }
+    // Headers go out only now, so a client knows the subscription is live when it sees them.
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+    res.write(': subscribed\n\n');
+  }
+
+  /** Writes one message to a stream; returns a promise (holding the transport back) while the client is behind. */
+  private relay(s: OpenStream, msg: InboundMessage): void | Promise<void> {
+    if (s.closed) return void msg.ack();
+    let frame = `subject: ${msg.subject}\nid: ${msg.envelope.id}\n`;
+    if (msg.reply) {
+      const token = randomUUID();
+      const timer = setTimeout(() => this.pendingReplies.delete(token), this.opts.maxRequestTimeoutMs ?? 60_000);
+      timer.unref();
+      this.pendingReplies.set(token, { reply: msg.reply, principal: s.principal, timer });
+      frame += `reply: ${token}\n`;
+    }
+    frame += `data: ${JSON.stringify(toJsonEvent(msg.envelope))}\n\n`;
+    const flowing = s.res.write(frame);
+    const acked = msg.ack();
+    if (flowing) return acked instanceof Promise ? acked : undefined;
+    return this.awaitDrain(s);
+  }
+
+  private async awaitDrain(s: OpenStream): Promise<void> {
+    const stallMs = this.opts.streamStallMs ?? 10_000;
+    const drained = await new Promise<boolean>((resolve) => {
+      const onDrain = () => { clearTimeout(timer); s.res.off('close', onDrain); resolve(true); };
+      const timer = setTimeout(() => { s.res.off('drain', onDrain); s.res.off('close', onDrain); resolve(false); }, stallMs);
+      s.res.once('drain', onDrain);
+      s.res.once('close', onDrain);
+    });
+    // A client that reads nothing for that long would hold the whole bus back: let it go.
+    if (!drained) await this.endStream(s);
+  }
+
+  private async endStream(s: OpenStream): Promise<void> {
+    if (s.closed) return;
+    s.closed = true;
+    this.streams.delete(s);
+    try { await s.sub?.unsubscribe(); } catch { /* the bus may be stopping already */ }
+    if (!s.res.headersSent) s.res.destroy();
+    else if (!s.res.writableEnded) s.res.end();
+  }
+
+  // ---------------------------------------------------------------- POST /v1/replies/<token>
+
+  private async postReply(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const who = await this.identify(req);
+    const token = path.slice(REPLIES_PATH.length);
+    const pending = this.pendingReplies.get(token);
+    if (!pending || pending.principal !== who.principal) {
+      throw new RouteNotFoundError('no request is waiting for this reply (answered, expired or not yours)', { details: { path } });
+    }
+    const body = await readBody(req, this.maxBody);
+    const envelope = fromBinary(req.headers, body.byteLength === 0 ? undefined : body, this.limits);
+    this.pendingReplies.delete(token);
+    clearTimeout(pending.timer);
+    await pending.reply(envelope);
+    res.writeHead(202, { 'content-length': '0' });
+    res.end();
+  }
+
+  // ---------------------------------------------------------------- answers
+
+  private text(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    if (res.headersSent) { res.destroy(); return; }
+    const problem = problemOf(err);
+    if (problem.status >= 500 && problem.code === 'SB_ERR_INTERNAL') this.bus.logger.error('http gateway: internal error', { err, path: req.url });
+    const body = JSON.stringify(problem);
+    const headers: Record<string, string | number> = { 'content-type': PROBLEM_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) };
+    if (problem.status === 429) headers['retry-after'] = String(problem.retryAfter ?? 1);
+    else if (problem.status === 503) headers['retry-after'] = '1';
+    if (!req.complete) {
+      // A body we did not read: drain a small one to keep the connection; refuse the rest of a big one.
+      const declared = Number(req.headers['content-length']);
+      if (declared <= this.maxBody) req.resume();
+      else headers.connection = 'close';
+    }
+    res.writeHead(problem.status, headers);
+    res.end(body);
+    try {
+      this.bus.metric('rejected', `http-${problem.status}`, { context: 'http-gateway' });
+    } catch { /* metrics must never break an answer */ }
+  }
+}
+
+/** Reads a body up to `limit` bytes; MessageTooLargeError as soon as it is clearly over (declared or counted). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) {
+    return Promise.reject(new MessageTooLargeError(`body of ${declared} bytes is over the limit of ${limit}`, { details: { limit } }));
+  }
+  if (declared === '0') return Promise.resolve(EMPTY);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size <= limit) { chunks.push(chunk); return; }
+      req.off('data', onData); req.off('end', onEnd);
+      req.pause();
+      reject(new MessageTooLargeError(`body is over the limit of ${limit} bytes`, { details: { limit } }));
+    };
+    const onEnd = () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', reject);
+  });
+}
+
+function subjectOf(path: string, prefix: string): string {
+  let subject: string;
+  try { subject = decodeURIComponent(path.slice(prefix.length)); } catch (cause) {
+    throw new SubjectInvalidError(`path ${path} is not valid percent-encoding`, { cause, details: { path } });
+  }
+  validateSubject(subject);
+  return subject;
+}
+
+function singleHeader(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+function positive(field: string, value: number): void {
+  if (!(Number.isFinite(value) && value > 0)) throw new OptionsInvalidError(`${field} must be a positive number`, { details: { field } });
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,314 @@
+/**
+ * The client side of the HTTP transport: a Bus uses a remote `HttpGateway` point to point.
+ * publish = `POST /v1/events/<subject>` (binary mode), request = `POST /v1/requests/<subject>`,
+ * subscribe = a Server-Sent Events stream `GET /v1/stream/<pattern>[?group=]`.
+ *
+ * @example
+ * const bus = new Bus({ service: 'sensor@edge-1', transport: new HttpTransport({ url: 'http://127.0.0.1:8080', token }) });
+ * await bus.publish('acme.sensor.reading', { t: 21 });
+ */
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import {
+  OptionsInvalidError, RequestTimeoutError, TransportClosedError, TransportConnectError, type Envelope, type InboundHandler,
+  type InboundMessage, type Transport, type TransportCapabilities, type TransportSubscribeOptions, type TransportSubscription,
+} from '../../core/index.js';
+import { fromBinary, fromJsonEvent, toBinary, toStructured } from './binding.js';
+import { EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, TIMEOUT_HEADER } from './gateway.js';
+import { HttpClient, HttpNetworkError, type ClientTlsOptions, type HttpAnswer } from './http-client.js';
+import { errorFromProblem } from './problem.js';
+import { SseParser } from './sse.js';
+
+export interface HttpTransportOptions {
+  /** The gateway: `http(s)://host:port`, optionally with a path prefix. */
+  url: string;
+  /** Bearer token (JWT) sent as `Authorization`. */
+  token?: string;
+  /** API key sent as `X-Api-Key`. */
+  apiKey?: string;
+  /** More headers on every request. */
+  headers?: Record<string, string>;
+  /** POSTs in flight at once (and keep-alive sockets). Default 64. */
+  maxConcurrency?: number;
+  /** Tries per publish, the first included; retries reuse the event id. Default 4. */
+  maxAttempts?: number;
+  /** Delay before the first retry, doubling (with jitter) per retry, ms. Default 50. */
+  retryDelayMs?: number;
+  /** Time a publish POST may take, ms. Default 10,000. */
+  timeoutMs?: number;
+  /** `binary` (ce-* headers, default) or `structured` (application/cloudevents+json). */
+  mode?: 'binary' | 'structured';
+  /** The gateway's body limit, bytes (the Bus refuses bigger messages before sending). Default 1 MiB. */
+  maxMessageBytes?: number;
+  /** Wait before reopening a broken event stream, ms; doubles up to 5 s. Default 200. */
+  reconnectDelayMs?: number;
+  /** HTTPS: trust anchors and verification. */
+  tls?: ClientTlsOptions;
+}
+
+const noop = () => {};
+const RETRYABLE = new Set([429, 502, 503, 504]);
+
+/**
+ * Talks to an `HttpGateway` as a transport. At most once for subscribers (an event streamed to a
+ * connection that breaks is gone), at least once for publishers (retries reuse the event id).
+ * Messages with the same `partitionkey` are sent one after another, so the gateway sees them in
+ * order; others go concurrently up to `maxConcurrency`.
+ *
+ * @example const t = new HttpTransport({ url: 'http://127.0.0.1:8080' });
+ */
+export class HttpTransport implements Transport {
+  readonly name = 'http';
+  readonly capabilities: TransportCapabilities;
+  private readonly client: HttpClient;
+  private readonly headers: Record<string, string>;
+  private readonly maxConcurrency: number;
+  private readonly maxAttempts: number;
+  private readonly retryDelayMs: number;
+  private readonly timeoutMs: number;
+  private readonly structured: boolean;
+  private readonly reconnectDelayMs: number;
+  private readonly keyTails = new Map<string, Promise<void>>();
+  private readonly subs = new Set<StreamSubscription>();
+  private readonly slotWaiters: Array<() => void> = [];
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+  private connecting?: Promise<void>;
+  private closing?: Promise<void>;
+
+  constructor(options: HttpTransportOptions) {
+    let base: URL;
+    try { base = new URL(options.url); } catch (cause) {
+      throw new OptionsInvalidError(`url "${options.url}" is not a URL`, { cause, details: { field: 'url' } });
+    }
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new OptionsInvalidError('url must be http:// or https://', { details: { field: 'url' } });
+    this.maxConcurrency = intOption('maxConcurrency', options.maxConcurrency ?? 64, 1);
+    this.maxAttempts = intOption('maxAttempts', options.maxAttempts ?? 4, 1);
+    this.retryDelayMs = numOption('retryDelayMs', options.retryDelayMs ?? 50);
+    this.timeoutMs = numOption('timeoutMs', options.timeoutMs ?? 10_000);
+    this.reconnectDelayMs = numOption('reconnectDelayMs', options.reconnectDelayMs ?? 200);
+    if (options.mode !== undefined && options.mode !== 'binary' && options.mode !== 'structured') {
+      throw new OptionsInvalidError('mode must be "binary" or "structured"', { details: { field: 'mode' } });
+    }
+    this.structured = options.mode === 'structured';
+    this.headers = { ...options.headers };
+    if (options.token !== undefined) this.headers.authorization = `Bearer ${options.token}`;
+    if (options.apiKey !== undefined) this.headers['x-api-key'] = options.apiKey;
+    this.capabilities = {
+      requestReply: true, queueGroups: true, durable: false, ordered: false, wildcards: true, redelivery: false,
+      encodesData: true, maxMessageBytes: intOption('maxMessageBytes', options.maxMessageBytes ?? 1024 * 1024, 1),
+    };
+    this.client = new HttpClient(base, { maxSockets: this.maxConcurrency, tls: options.tls });
+  }
+
+  /** Checks the gateway answers `/healthz`. Rejects with TransportConnectError. */
+  connect(): Promise<void> {
+    if (this.closing) return Promise.reject(new TransportClosedError('http transport is closed'));
+    this.connecting ??= (async () => {
+      const answer = await this.client.send('GET', '/healthz', this.headers, undefined, this.timeoutMs).catch((cause: unknown) => {
+        throw new TransportConnectError(`gateway ${this.client.base.origin} is unreachable`, { cause, details: { url: this.client.base.origin } });
+      });
+      if (answer.status !== 200) throw new TransportConnectError(`gateway ${this.client.base.origin} answered /healthz with ${answer.status}`, { details: { status: answer.status } });
+    })();
+    this.connecting.catch(() => { this.connecting = undefined; });
+    return this.connecting;
+  }
+
+  publish(subject: string, envelope: Envelope): Promise<void> {
+    if (this.closing) return Promise.reject(new TransportClosedError('http transport is closed'));
+    const key = envelope.partitionkey;
+    if (key === undefined) return this.deliver(subject, envelope);
+    // Same key: one after another, so the gateway (and the bus behind it) sees publish order.
+    const prev = this.keyTails.get(key);
+    const sent = prev ? prev.then(() => this.deliver(subject, envelope)) : this.deliver(subject, envelope);
+    const tail = sent.then(noop, noop);
+    this.keyTails.set(key, tail);
+    void tail.then(() => { if (this.keyTails.get(key) === tail) this.keyTails.delete(key); });
+    return sent;
+  }
+
+  async request(subject: string, envelope: Envelope, options: { timeoutMs: number }): Promise<Envelope> {
+    if (this.closing) throw new TransportClosedError('http transport is closed');
+    const { headers, body } = this.message(envelope);
+    headers[TIMEOUT_HEADER] = String(options.timeoutMs);
+    let answer: HttpAnswer;
+    await this.acquire();
+    try {
+      // A little longer than the gateway's own timer, so its 504 wins when it is alive.
+      answer = await this.client.send('POST', REQUESTS_PATH + encodeURIComponent(subject), headers, body, options.timeoutMs + 1000);
+    } catch (err) {
+      if (err instanceof HttpNetworkError && err.details?.timeout) {
+        throw new RequestTimeoutError(`no reply on ${subject} within ${options.timeoutMs} ms`, { details: { subject, timeoutMs: options.timeoutMs } });
+      }
+      throw err;
+    } finally { this.release(); }
+    if (answer.status !== 200) throw errorFromProblem(answer.status, answer.body.toString('utf8'));
+    return fromBinary(answer.headers, answer.body.byteLength > 0 ? answer.body : undefined);
+  }
+
+  async subscribe(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): Promise<TransportSubscription> {
+    if (this.closing) throw new TransportClosedError('http transport is closed');
+    let path = STREAM_PATH + encodeURIComponent(pattern).replace(/%2A/g, '*');
+    if (options.group !== undefined) path += `?group=${encodeURIComponent(options.group)}`;
+    const sub = new StreamSubscription(this.client, path, pattern, { accept: 'text/event-stream', ...this.headers }, onMessage, this.reconnectDelayMs,
+      () => this.subs.delete(sub), (token, reply) => this.sendReply(token, reply));
+    await sub.open();
+    this.subs.add(sub);
+    return sub;
+  }
+
+  /** Ends streams, waits for in-flight publishes, closes sockets. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.subs].map((s) => s.drain()));
+      if (this.inFlight > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+      this.client.destroy();
+    })();
+    return this.closing;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Answers a request that arrived on a stream. */
+  private async sendReply(token: string, reply: Envelope): Promise<void> {
+    const { headers, body } = this.message(reply, true);
+    const answer = await this.client.send('POST', REPLIES_PATH + token, headers, body, this.timeoutMs);
+    if (answer.status !== 202) throw errorFromProblem(answer.status, answer.body.toString('utf8'));
+  }
+
+  private message(envelope: Envelope, binary = false): { headers: OutgoingHttpHeaders; body?: Uint8Array } {
+    const m = this.structured && !binary ? toStructured(envelope) : toBinary(envelope);
+    const headers: OutgoingHttpHeaders = m.headers;
+    for (const k in this.headers) headers[k] = this.headers[k];
+    headers['content-length'] = m.body?.byteLength ?? 0;
+    return m;
+  }
+
+  /** One event to the gateway, retried on network errors, 429 and 5xx with the same id. */
+  private async deliver(subject: string, envelope: Envelope): Promise<void> {
+    const { headers, body } = this.message(envelope);
+    const path = EVENTS_PATH + encodeURIComponent(subject);
+    await this.acquire();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        let failure: Error;
+        try {
+          const answer = await this.client.send('POST', path, headers, body, this.timeoutMs);
+          if (answer.status === 202 || answer.status === 200 || answer.status === 204) return;
+          failure = errorFromProblem(answer.status, answer.body.toString('utf8'));
+          if (!RETRYABLE.has(answer.status)) throw failure;
+        } catch (err) {
+          if (!(err instanceof HttpNetworkError)) throw err;
+          failure = err;
+        }
+        if (attempt >= this.maxAttempts || this.closing) throw failure;
+        const base = this.retryDelayMs * 2 ** (attempt - 1);
+        await new Promise((r) => setTimeout(r, base / 2 + Math.random() * base / 2));
+      }
+    } finally { this.release(); }
+  }
+
+  private acquire(): Promise<void> | void {
+    if (this.inFlight < this.maxConcurrency) { this.inFlight++; return; }
+    return new Promise<void>((r) => this.slotWaiters.push(r));
+  }
+
+  private release(): void {
+    const next = this.slotWaiters.shift();
+    if (next) { next(); return; } // the slot passes straight on
+    this.inFlight--;
+    if (this.inFlight === 0 && this.idleWaiters.length > 0) { const ws = this.idleWaiters; this.idleWaiters = []; for (const w of ws) w(); }
+  }
+}
+
+/** One SSE stream from the gateway, reopened (with backoff) when it breaks. */
+class StreamSubscription implements TransportSubscription {
+  private controller = new AbortController();
+  private response?: IncomingMessage;
+  private stopped = false;
+  private pending = 0;
+  private idleWaiters: Array<() => void> = [];
+  private readonly settled: () => void;
+
+  constructor(private readonly client: HttpClient, private readonly path: string, readonly pattern: string,
+    private readonly headers: Record<string, string>, private readonly onMessage: InboundHandler,
+    private readonly reconnectDelayMs: number, private readonly onStop: () => void,
+    private readonly sendReply: (token: string, reply: Envelope) => Promise<void>) {
+    this.settled = () => this.onSettled();
+  }
+
+  /** Opens the stream; resolves once the gateway has subscribed (its headers arrived). */
+  async open(): Promise<void> {
+    this.controller = new AbortController();
+    const res = await this.client.get(this.path, this.headers, this.controller.signal);
+    if (res.statusCode !== 200) {
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      throw errorFromProblem(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'));
+    }
+    this.response = res;
+    res.setEncoding('utf8');
+    const parser = new SseParser();
+    res.on('data', (text: string) => {
+      for (const ev of parser.push(text)) this.deliver(ev.subject, ev.data, ev.reply);
+    });
+    const broken = () => { if (!this.stopped) void this.reopen(); };
+    res.on('end', broken);
+    res.on('error', broken);
+    res.on('aborted', broken);
+  }
+
+  private deliver(subject: string | undefined, data: string, replyToken: string | undefined): void {
+    let envelope: Envelope;
+    try { envelope = fromJsonEvent(JSON.parse(data)); } catch { return; /* the gateway only writes valid events; skip anything else */ }
+    const msg: InboundMessage = { subject: subject ?? this.pattern, envelope, attempt: 1, ack: noop };
+    if (replyToken !== undefined) msg.reply = (reply) => this.sendReply(replyToken, reply);
+    this.pending++;
+    let r: void | Promise<void>;
+    try { r = this.onMessage(msg); } catch { r = undefined; }
+    if (r) {
+      // The bus is full: stop reading, so TCP holds the gateway (and its bus) back.
+      this.response?.pause();
+      r.then(this.settled, this.settled);
+    } else this.onSettled();
+  }
+
+  private onSettled(): void {
+    this.pending--;
+    if (this.response?.isPaused() && !this.stopped) this.response.resume();
+    if (this.pending === 0 && this.idleWaiters.length > 0) { const ws = this.idleWaiters; this.idleWaiters = []; for (const w of ws) w(); }
+  }
+
+  private async reopen(): Promise<void> {
+    this.response = undefined;
+    for (let delay = this.reconnectDelayMs; !this.stopped; delay = Math.min(delay * 2, 5000)) {
+      await new Promise((r) => setTimeout(r, delay));
+      if (this.stopped) return;
+      try { await this.open(); return; } catch { /* keep trying until unsubscribed */ }
+    }
+  }
+
+  async drain(): Promise<void> {
+    this.stop();
+    if (this.pending > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+  }
+
+  async unsubscribe(): Promise<void> { this.stop(); }
+
+  private stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.controller.abort();
+    this.response?.destroy();
+    this.onStop();
+  }
+}
+
+function intOption(field: string, value: number, min: number): number {
+  if (!(Number.isInteger(value) && value >= min)) throw new OptionsInvalidError(`${field} must be an integer >= ${min}`, { details: { field } });
+  return value;
+}
+
+function numOption(field: string, value: number): number {
+  if (!(Number.isFinite(value) && value >= 0)) throw new OptionsInvalidError(`${field} must be a number >= 0`, { details: { field } });
+  return value;
+}
