@@ -106,13 +106,13 @@ const DLQ_MESSAGE_MAX = 1024;
 /** Per-subject metric counters, built once per subject so the hot path does no string work. */
 interface SubjectMetrics {
   published: FieldCounter; rejected: FieldCounter; delivered: FieldCounter; acked: FieldCounter;
-  retried: FieldCounter; deadlettered: FieldCounter; invalid: FieldCounter; skipped: FieldCounter;
+  retried: FieldCounter; deadlettered: FieldCounter; invalid: FieldCounter; skipped: FieldCounter; dropped: FieldCounter;
 }
 
 const NOT_COUNTED = { add() {} } as unknown as FieldCounter;
 const UNCOUNTED: SubjectMetrics = {
   published: NOT_COUNTED, rejected: NOT_COUNTED, delivered: NOT_COUNTED, acked: NOT_COUNTED,
-  retried: NOT_COUNTED, deadlettered: NOT_COUNTED, invalid: NOT_COUNTED, skipped: NOT_COUNTED,
+  retried: NOT_COUNTED, deadlettered: NOT_COUNTED, invalid: NOT_COUNTED, skipped: NOT_COUNTED, dropped: NOT_COUNTED,
 };
 
 interface ActiveSubscription {
@@ -509,12 +509,24 @@ export class Bus {
    * If the copy cannot be published the original is not acked, so it is not lost.
    */
   private async deadLetter(msg: InboundMessage, envelope: Envelope, err: unknown, attempts: number): Promise<void> {
+    if (typeof msg.envelope.dlqreason === 'string') {
+      // A dead letter that fails again is not dead-lettered again: a `dlq.>` consumer would
+      // otherwise feed itself forever. It is logged whole, so it is not lost silently.
+      this.logger.error('handling a dead letter failed; it is not dead-lettered again', {
+        subject: msg.subject, id: envelope.id, reason: errorCode(err), message: errorMessage(err), envelope: loggable(msg.envelope),
+      });
+      this.countersFor(msg.subject).dropped.add();
+      await (msg.term ?? msg.ack).call(msg);
+      return;
+    }
     const copy: Envelope = {
       ...envelope,
       dlqreason: errorCode(err), dlqmessage: headerSafe(errorMessage(err)), dlqattempts: String(attempts),
       dlqsubject: msg.subject, dlqservice: `${this.identity.app}@${this.identity.container}`,
     };
     if (copy.data === undefined) delete copy.datacontenttype;
+    // Bytes nobody could decode (a device's broken JSON) must not be decoded again downstream.
+    else if (copy.data instanceof Uint8Array && (copy.datacontenttype === undefined || err instanceof CodecDecodeError)) copy.datacontenttype = 'application/octet-stream';
     const subject = deadLetterSubject(msg.subject, this.options.deadLetterPrefix);
     for (let i = 1; ; i++) {
       try {
@@ -547,7 +559,7 @@ export class Bus {
     m = {
       published: f('published', 'sent'), rejected: f('published', 'rejected'), delivered: f('received', 'delivered'),
       acked: f('handled', 'acked'), retried: f('failed', 'retried'), deadlettered: f('failed', 'deadlettered'),
-      invalid: f('invalid', 'deadlettered'), skipped: f('received', 'skipped'),
+      invalid: f('invalid', 'deadlettered'), skipped: f('received', 'skipped'), dropped: f('failed', 'dropped'),
     };
     if (this.subjectMetrics.size > 10_000) this.subjectMetrics.clear();
     this.subjectMetrics.set(subject, m);
@@ -675,6 +687,11 @@ function headerSafe(text: string): string {
   // eslint-disable-next-line no-control-regex
   const clean = text.replace(/[\u0000-\u001f\u007f]+/g, ' ');
   return clean.length > DLQ_MESSAGE_MAX ? `${clean.slice(0, DLQ_MESSAGE_MAX - 1)}…` : clean;
+}
+
+/** An envelope for a log line: binary data as base64. */
+function loggable(env: Envelope): Record<string, unknown> {
+  return env.data instanceof Uint8Array ? { ...env, data: undefined, data_base64: Buffer.from(env.data).toString('base64') } : env;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

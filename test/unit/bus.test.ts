@@ -283,3 +283,37 @@ describe('errors', () => {
     expect(errorCode(new Error('plain'))).to.equal('SB_ERR_HANDLER_FAILED');
   });
 });
+
+describe('dead letters', () => {
+  it('bus - a dead letter whose handler fails is logged and settled, never dead-lettered again', async () => {
+    const broker = new MemoryBroker();
+    const logged: string[] = [];
+    const logger = { ...quiet, error: (msg: string) => { logged.push(msg); }, child() { return logger; } };
+    const bus = new Bus({ service: 'svc', transport: new MemoryTransport({ broker }), metrics: false, logger, retry: { maxAttempts: 1 } });
+    let dlqHandled = 0;
+    const subjects: string[] = [];
+    await bus.subscribe('dlq.>', async (_m, ctx) => { dlqHandled++; subjects.push(ctx.subject); throw new Error('the dead-letter consumer is broken too'); });
+    await bus.subscribe('work.x', async () => { throw new Error('fails'); });
+    await bus.publish('work.x', 1);
+    await waitFor(() => logged.includes('handling a dead letter failed; it is not dead-lettered again'), 2000, 'the log line');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(subjects).to.deep.equal(['dlq.work.x']);
+    expect(dlqHandled).to.equal(1);
+    await bus.stop();
+  });
+
+  it('bus - undecodable bytes are dead-lettered as application/octet-stream', async () => {
+    const broker = new MemoryBroker();
+    const t = new MemoryTransport({ broker });
+    const bus = new Bus({ service: 'svc', transport: t, metrics: false, logger: quiet });
+    const dead: Envelope[] = [];
+    await bus.subscribe('dlq.>', async (m) => { dead.push(m); });
+    await bus.subscribe('bytes.x', async () => {});
+    await t.publish('bytes.x', { specversion: '1.0', id: 'x1', source: '/device', type: 'raw', data: new TextEncoder().encode('{"broken": ') });
+    await waitFor(() => dead.length === 1, 2000, 'the dead letter');
+    expect(dead[0]!.dlqreason).to.equal('SB_ERR_CODEC_DECODE');
+    expect(dead[0]!.datacontenttype).to.equal('application/octet-stream');
+    expect(new TextDecoder().decode(dead[0]!.data as Uint8Array)).to.equal('{"broken": ');
+    await bus.stop();
+  });
+});
