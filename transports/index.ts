@@ -5,6 +5,7 @@ import './memory/index.js';
 import './amqp/index.js';
 import './http/index.js';
 import './nats/index.js';
+import './mqtt/index.js';
 import './websocket/index.js';
 
 export { transportFromUrl, registerTransport, registeredSchemes } from '../core/index.js';

@@ -1,13 +1,23 @@
 import { parseArgs } from 'node:util';
-import { Bus, ContractInvalidError, createLogger, type Envelope } from '../../core/index.js';
-import { MemoryTransport } from '../../transports/memory/index.js';
+import { Bus, createLogger, transportFromUrl, type Envelope, type MetricBatch } from '../../core/index.js';
+import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
 import { UsageError } from '../errors.js';
+import { validatePipeline } from '../pipeline/load.js';
+import { startPipeline } from '../pipeline/run-pipeline.js';
+import { startDevices } from './demo-devices.js';
 
-export const demoHelp = `signalbus demo [--duration 20s] [--devices 20]
+export const demoHelp = `signalbus demo [--duration 20s] [--devices 20] [--mqtt-port 18830] [--http-port 8080]
 
-Runs the demo on embedded defaults (no external broker): simulated devices (some overheat, some
-send malformed payloads), validation with dead letters, alerts with hysteresis, and a live
-summary of alerts, dead letters and metric fields. With --duration it stops gracefully and exits 0.`;
+The main job on embedded defaults, no external broker: an embedded MQTT broker (aedes) on
+127.0.0.1:18830, simulated devices publishing raw JSON telemetry to devices/<id>/telemetry (some
+overheat, some send malformed payloads), the ingest → filter → aggregate → alert pipeline, an HTTP
+gateway on 127.0.0.1:8080 (GET /metrics, GET /v1/stream/%3E), and a live summary of alerts,
+dead letters, per-service metric fields and msgs/s. With --duration it stops gracefully, prints
+a final summary and exits 0.
+
+While it runs:
+  mosquitto_sub -h 127.0.0.1 -p 18830 -t 'alerts/#' -v
+  curl -N http://127.0.0.1:8080/v1/stream/alert.%3E      curl http://127.0.0.1:8080/metrics`;
 
 /** `20s`, `1500ms`, `2m` or a number of seconds → ms. */
 export function parseDuration(text: string): number {
@@ -17,81 +27,94 @@ export function parseDuration(text: string): number {
   return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
 }
 
-interface Reading { deviceId: string; ts: number; temperature: number; humidity: number }
+function port(value: string, flag: string): number {
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n > 0 && n < 65536)) throw new UsageError(`${flag} must be a port number, got "${value}"`);
+  return n;
+}
+
+/** The demo's pipeline: the IoT example's services, on the embedded broker. */
+export function demoPipeline(mqttPort: number, httpPort: number) {
+  const mqtt = `mqtt://127.0.0.1:${mqttPort}?protocolVersion=4&shared=false&qos=1`;
+  return validatePipeline({
+    name: 'demo', instance: 'demo-1',
+    transports: { local: 'memory://demo', mqtt },
+    routes: [{ pattern: 'devices.>', transport: 'mqtt' }, { pattern: 'alerts.>', transport: 'mqtt' }],
+    embedded: { mqtt: { port: mqttPort, host: '127.0.0.1' }, http: { url: `http://127.0.0.1:${httpPort}` } },
+    metrics: { intervalMs: 1000 },
+    services: [
+      { kind: 'ingest', config: { input: 'devices.*.telemetry', subjectTokens: { deviceId: 1 } } },
+      { kind: 'filter', config: { input: 'sensor.reading.>', output: 'sensor.valid.{data.deviceId}', keyField: 'data.deviceId', keyAs: 'deviceId', where: { path: 'data.temperature', gte: -50, lte: 150 } } },
+      { kind: 'aggregate', config: { input: 'sensor.valid.>', keyField: 'deviceId', keyAs: 'deviceId', fields: ['temperature'], window: { kind: 'tumbling', sizeMs: 5000 } } },
+      { kind: 'alert', config: { input: 'sensor.valid.>', keyField: 'deviceId', keyAs: 'deviceId', output: 'alerts.{deviceId}', rules: [
+        { name: 'overheat', kind: 'threshold', field: 'temperature', severity: 'critical', raise: { value: 80, forReadings: 3 }, resolve: { value: 75, forReadings: 3 } }] } },
+    ],
+  }, nanoserviceConfigSchemas);
+}
 
 export async function demo(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { duration: { type: 'string' }, devices: { type: 'string', default: '20' } } });
+  const { values } = parseArgs({ args: argv, options: {
+    duration: { type: 'string' }, devices: { type: 'string', default: '20' },
+    'mqtt-port': { type: 'string', default: '18830' }, 'http-port': { type: 'string', default: '8080' },
+  } });
   const durationMs = values.duration === undefined ? Infinity : parseDuration(values.duration);
   const deviceCount = Number(values.devices);
-  if (!(Number.isInteger(deviceCount) && deviceCount > 0)) throw new UsageError(`--devices must be a positive integer, got "${values.devices}"`);
+  if (!(Number.isInteger(deviceCount) && deviceCount > 0 && deviceCount <= 1000)) throw new UsageError(`--devices must be an integer 1-1000, got "${values.devices}"`);
+  const mqttPort = port(values['mqtt-port']!, '--mqtt-port');
+  const httpPort = port(values['http-port']!, '--http-port');
 
-  const logger = createLogger({ level: 'error' });
-  const transport = new MemoryTransport();
-  const bus = new Bus({ service: 'demo@local', transport, logger, metrics: { intervalMs: 1000 }, retry: { maxAttempts: 2, initialDelayMs: 10 } });
-  const state = { readings: 0, alertsRaised: 0, alertsResolved: 0, deadLetters: 0, fields: new Map<string, number>() };
-  const hot = new Map<string, number>();
-  const alerting = new Set<string>();
+  const logger = createLogger({ level: (process.env.SIGNALBUS_LOG_LEVEL as 'error') ?? 'error' });
+  const pipeline = demoPipeline(mqttPort, httpPort);
+  const running = await startPipeline(pipeline, { logger });
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(`signalbus demo: MQTT broker ${running.hosted.mqtt}, HTTP gateway ${running.hosted.http} (/metrics, /v1/stream/%3E), ${deviceCount} devices`);
 
-  await bus.subscribe('devices.*.telemetry', async (m, ctx) => {
-    const r = m.data as Partial<Reading>;
-    if (typeof r?.temperature !== 'number' || typeof r.ts !== 'number') throw new ContractInvalidError('/temperature must be a number');
-    ctx.metric('received', 'forwarded', { query: { device: r.deviceId ?? 'unknown' } });
-    await ctx.publish(`sensor.reading.${r.deviceId}`, r, { type: 'sensor.reading', partitionKey: r.deviceId });
-  }, { group: 'ingest' });
-  await bus.subscribe('sensor.reading.*', async (m, ctx) => {
-    const r = m.data as Reading;
-    state.readings++;
-    const n = r.temperature > 80 ? (hot.get(r.deviceId) ?? 0) + 1 : r.temperature <= 75 ? Math.min(0, (hot.get(r.deviceId) ?? 0)) - 1 : 0;
-    hot.set(r.deviceId, n);
-    if (n >= 3 && !alerting.has(r.deviceId)) {
-      alerting.add(r.deviceId); state.alertsRaised++;
-      ctx.metric('threshold', 'raised', { query: { device: r.deviceId, rule: 'overheat' } });
-      await ctx.publish(`alerts.${r.deviceId}`, { deviceId: r.deviceId, rule: 'overheat', value: r.temperature, threshold: 80 }, { type: 'alert.raised' });
-    } else if (n <= -3 && alerting.has(r.deviceId)) {
-      alerting.delete(r.deviceId); state.alertsResolved++;
-      ctx.metric('threshold', 'resolved', { query: { device: r.deviceId, rule: 'overheat' } });
-      await ctx.publish(`alerts.${r.deviceId}`, { deviceId: r.deviceId, rule: 'overheat', value: r.temperature, threshold: 75 }, { type: 'alert.resolved' });
+  // A watcher on the same transports, as an operator's tool would be.
+  const watcher = new Bus({ service: 'demo-watch', transports: { local: await transportFromUrl('memory://demo'), mqtt: await transportFromUrl(pipeline.transports.mqtt!) },
+    routes: pipeline.routes, metrics: false, logger });
+  const state = { raised: 0, resolved: 0, dead: 0, readings: 0, perService: new Map<string, number>(), deadReasons: new Map<string, number>() };
+  await watcher.subscribe('alerts.>', async (m: Envelope) => {
+    const a = m.data as { deviceId?: string; key: string; value: number; rule: string };
+    if (m.type === 'alert.raised') state.raised++; else state.resolved++;
+    out(`${m.type === 'alert.raised' ? 'ALERT   ' : 'RESOLVED'} ${a.deviceId ?? a.key} ${a.rule} at ${a.value.toFixed(1)} °C`);
+  });
+  await watcher.subscribe('dlq.>', async (m) => {
+    state.dead++;
+    const reason = String(m.dlqreason);
+    state.deadReasons.set(reason, (state.deadReasons.get(reason) ?? 0) + 1);
+    if (state.dead <= 5) out(`DEAD    ${m.dlqsubject}: ${reason} (${m.dlqmessage})`);
+  });
+  await watcher.subscribe('signalbus.metrics.>', async (m) => {
+    const batch = m.data as MetricBatch;
+    let n = 0;
+    for (const f of batch.fields) {
+      n += f.count;
+      if (batch.service === 'filter' && / (passed|rejected) /.test(f.field)) state.readings += f.count;
     }
-  }, { ordered: true, maxInFlight: 8 });
-  await bus.subscribe('alerts.*', async (m: Envelope) => {
-    const a = m.data as { deviceId: string; value: number };
-    process.stdout.write(`${m.type === 'alert.raised' ? 'ALERT   ' : 'RESOLVED'} ${a.deviceId} at ${a.value.toFixed(1)} °C\n`);
-  });
-  await bus.subscribe('dlq.>', async (m) => {
-    state.deadLetters++;
-    if (state.deadLetters <= 3) process.stdout.write(`DEAD    ${m.dlqsubject}: ${m.dlqreason} (${m.dlqmessage})\n`);
-  });
-  await bus.subscribe('signalbus.metrics.>', async (m) => {
-    for (const f of (m.data as { fields: Array<{ field: string; count: number }> }).fields) state.fields.set(f.field, (state.fields.get(f.field) ?? 0) + f.count);
+    state.perService.set(batch.service, (state.perService.get(batch.service) ?? 0) + n);
   });
 
+  const devices = await startDevices({ url: `mqtt://127.0.0.1:${mqttPort}`, count: deviceCount, intervalMs: 100 });
   const started = Date.now();
-  let tick = 0;
-  const simulate = setInterval(() => {
-    tick++;
-    for (let d = 0; d < deviceCount; d++) {
-      const deviceId = `sensor-${d}`;
-      const overheating = d % 7 === 3 && Math.floor(tick / 40) % 2 === 0;
-      const temperature = overheating ? 82 + Math.random() * 6 : 20 + Math.random() * 10;
-      const payload = d % 11 === 5 && tick % 25 === 0 ? { deviceId, ts: Date.now(), temperature: 'hot' } : { deviceId, ts: Date.now(), temperature, humidity: 40 + Math.random() * 20 };
-      void bus.publish(`devices.${deviceId}.telemetry`, payload).catch(() => {});
-    }
-  }, 50);
-  const summary = setInterval(() => {
-    const secs = (Date.now() - started) / 1000;
-    process.stdout.write(`[${secs.toFixed(0)}s] readings ${state.readings} (${Math.round(state.readings / secs)}/s)  alerts raised ${state.alertsRaised} resolved ${state.alertsResolved}  dead letters ${state.deadLetters}  metric fields ${state.fields.size}\n`);
-  }, 2000);
-
+  const summary = () => {
+    const secs = Math.max(0.001, (Date.now() - started) / 1000);
+    const services = [...state.perService].sort().map(([s, n]) => `${s} ${n}`).join(', ');
+    return `[${secs.toFixed(0)}s] device msgs ${devices.sent} (${Math.round(devices.sent / secs)}/s)  readings ${state.readings}  alerts raised ${state.raised} resolved ${state.resolved}  dead letters ${state.dead}  metric fields: ${services || '—'}`;
+  };
+  const ticker = setInterval(() => out(summary()), 2000);
   await new Promise<void>((resolve) => {
     if (Number.isFinite(durationMs)) setTimeout(resolve, durationMs);
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
-  clearInterval(simulate); clearInterval(summary);
-  await bus.stop();
-  process.stdout.write(`\nFinal summary after ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
-  process.stdout.write(`  readings ${state.readings}, alerts raised ${state.alertsRaised}, resolved ${state.alertsResolved}, dead letters ${state.deadLetters}\n`);
-  process.stdout.write(`  metric fields: ${state.fields.size} distinct; the busiest:\n`);
-  for (const [field, count] of [...state.fields].sort((a, b) => b[1] - a[1]).slice(0, 12)) process.stdout.write(`    ${field}  ${count}\n`);
+  clearInterval(ticker);
+  await devices.stop();
+  await new Promise((r) => setTimeout(r, 300)); // let the last readings through
+  await watcher.stop();
+  await running.stop();
+  out('');
+  out(`Final summary after ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  out(`  ${summary().replace(/^\[[^\]]*\] /, '')}`);
+  out(`  dead letters by reason: ${[...state.deadReasons].map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}`);
   return 0;
 }

@@ -1,5 +1,10 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+
+const freePort = () => new Promise<number>((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+});
 
 const cli = (args: string[], timeoutMs = 30_000) =>
   spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { encoding: 'utf8', timeout: timeoutMs });
@@ -37,13 +42,15 @@ describe('cli', function () {
   });
 
   it('cli - demo runs on embedded defaults and exits 0 after its duration with a final summary', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'demo', '--duration', '4s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [mqttPort, httpPort] = [await freePort(), await freePort()];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'demo', '--duration', '8s', '--mqtt-port', String(mqttPort), '--http-port', String(httpPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
     const status = await new Promise<number | null>((r) => child.on('exit', r));
     expect(status).to.equal(0);
     expect(out).to.include('Final summary');
+    expect(out).to.match(/alerts raised [1-9]/);
     expect(out).to.match(/dead letters [1-9]/);
-    expect(out).to.match(/metric fields: [1-9]/);
+    for (const service of ['ingest', 'filter', 'aggregate', 'alert']) expect(out).to.match(new RegExp(`metric fields: .*${service} [1-9]`));
   });
 });

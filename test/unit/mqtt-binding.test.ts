@@ -1,0 +1,91 @@
+import { expect } from 'chai';
+import type { Envelope } from '../../core/index.js';
+import {
+  decodeBinary, decodeStructured, encodeBinary, encodeStructured, rawEnvelope, RAW_TYPE, STRUCTURED_CONTENT_TYPE,
+} from '../../transports/mqtt/binding.js';
+
+const bytes = (s: string) => Buffer.from(s, 'utf8');
+const event: Envelope = {
+  specversion: '1.0', id: '6f1c7a52-0c1e-4a34-9d0b-3b1b1f4e9a10', source: 'ingest@edge-1', type: 'sensor.reading',
+  time: '2025-11-23T10:00:00.000Z', datacontenttype: 'application/json', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+  tenant: 'acme', myextension: 'ünïcode, % and spaces', data: bytes('{"t":21.5}'),
+};
+
+describe('mqtt binding', () => {
+  it('mqtt binding - binary mode writes attributes as user properties and the content type property (golden)', () => {
+    const wire = encodeBinary(event, 'signalbus/_inbox/x', Buffer.from('corr'));
+    expect(wire.payload.toString()).to.equal('{"t":21.5}');
+    expect(wire.properties).to.deep.equal({
+      contentType: 'application/json',
+      userProperties: {
+        specversion: '1.0', id: '6f1c7a52-0c1e-4a34-9d0b-3b1b1f4e9a10', source: 'ingest@edge-1', type: 'sensor.reading',
+        time: '2025-11-23T10:00:00.000Z', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+        tenant: 'acme', myextension: 'ünïcode, % and spaces',
+      },
+      responseTopic: 'signalbus/_inbox/x',
+      correlationData: Buffer.from('corr'),
+    });
+  });
+
+  it('mqtt binding - binary mode reads user properties back into the same envelope (golden)', () => {
+    const env = decodeBinary(bytes('{"t":21.5}'), {
+      contentType: 'application/json',
+      userProperties: { specversion: '1.0', id: 'a', source: 's', type: 't', tenant: ['acme', 'ignored-duplicate'] },
+    });
+    expect(env).to.deep.equal({ specversion: '1.0', id: 'a', source: 's', type: 't', tenant: 'acme', datacontenttype: 'application/json', data: bytes('{"t":21.5}') });
+  });
+
+  it('mqtt binding - binary mode round-trips an envelope, with and without data', () => {
+    const wire = encodeBinary(event);
+    expect(decodeBinary(wire.payload, wire.properties)).to.deep.equal(event);
+    const { data: _data, datacontenttype: _ct, ...noData } = event;
+    const w2 = encodeBinary(noData as Envelope);
+    expect(decodeBinary(w2.payload, w2.properties)).to.deep.equal(noData);
+  });
+
+  it('mqtt binding - binary mode recognises a message without specversion as not a CloudEvent', () => {
+    expect(decodeBinary(bytes('{"temperature":1}'), undefined)).to.equal(undefined);
+    expect(decodeBinary(bytes('x'), { userProperties: { other: 'x' } })).to.equal(undefined);
+  });
+
+  it('mqtt binding - structured mode writes the event as CloudEvents JSON with JSON data embedded (golden)', () => {
+    const wire = encodeStructured({ specversion: '1.0', id: 'a', source: 's', type: 't', datacontenttype: 'application/json', data: bytes('{"t":1}') }, 'signalbus/_inbox/x');
+    expect(wire.payload.toString()).to.equal('{"specversion":"1.0","id":"a","source":"s","type":"t","datacontenttype":"application/json","replyto":"signalbus/_inbox/x","data":{"t":1}}');
+    expect(wire.properties).to.deep.equal({ contentType: STRUCTURED_CONTENT_TYPE });
+  });
+
+  it('mqtt binding - structured mode writes other data as data_base64 (golden)', () => {
+    const wire = encodeStructured({ specversion: '1.0', id: 'a', source: 's', type: 't', datacontenttype: 'application/octet-stream', data: Uint8Array.from([0, 1, 255]) });
+    expect(wire.payload.toString()).to.equal('{"specversion":"1.0","id":"a","source":"s","type":"t","datacontenttype":"application/octet-stream","data_base64":"AAH/"}');
+  });
+
+  it('mqtt binding - structured mode reads JSON data decoded, base64 data as bytes, and the reply topic apart', () => {
+    const json = decodeStructured(bytes('{"specversion":"1.0","id":"a","source":"s","type":"t","replyto":"r/1","data":{"t":1}}'));
+    expect(json).to.deep.equal({ envelope: { specversion: '1.0', id: 'a', source: 's', type: 't', data: { t: 1 } }, replyTo: 'r/1' });
+    const bin = decodeStructured(bytes('{"specversion":"1.0","id":"a","source":"s","type":"t","datacontenttype":"application/octet-stream","data_base64":"AAH/"}'));
+    expect(Buffer.from(bin!.envelope.data as Uint8Array)).to.deep.equal(Buffer.from([0, 1, 255]));
+    expect(bin!.envelope).to.not.have.property('data_base64');
+  });
+
+  it('mqtt binding - structured mode round-trips attributes', () => {
+    const wire = encodeStructured(event);
+    const back = decodeStructured(wire.payload)!.envelope;
+    expect(back).to.deep.equal({ ...event, data: { t: 21.5 } });
+  });
+
+  it('mqtt binding - device JSON, text and broken JSON are not CloudEvents', () => {
+    for (const p of ['{"ts":1,"temperature":21.5}', '21.5', '{"specversion":', '[1,2]', '{"specversion":"1.0","id":"a"}']) {
+      expect(decodeStructured(bytes(p)), p).to.equal(undefined);
+    }
+  });
+
+  it('mqtt binding - wraps a raw device payload with the topic as subject (golden)', () => {
+    const payload = bytes('{"ts":1,"temperature":21.5}');
+    expect(rawEnvelope('devices/sensor-7/telemetry', payload, undefined, 'id-1', '2025-11-23T10:00:00.000Z')).to.deep.equal({
+      specversion: '1.0', id: 'id-1', source: 'mqtt:/devices/sensor-7/telemetry', type: RAW_TYPE, time: '2025-11-23T10:00:00.000Z',
+      subject: 'devices/sensor-7/telemetry', datacontenttype: 'application/json', data: payload,
+    });
+    expect(rawEnvelope('d/x', bytes('\x01\x02'), undefined, 'i', 't').datacontenttype).to.equal('application/octet-stream');
+    expect(rawEnvelope('d/x', bytes('21'), 'text/plain', 'i', 't').datacontenttype).to.equal('text/plain');
+  });
+});

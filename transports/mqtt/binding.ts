@@ -1,0 +1,167 @@
+/**
+ * The MQTT protocol binding (DESIGN.md section 3): envelope <-> MQTT payload and properties.
+ * Pure: no I/O, golden-tested both ways (test/unit/mqtt-binding.test.ts).
+ *
+ * - MQTT 5, binary mode: every attribute but `datacontenttype` is a user property named by the
+ *   attribute; `datacontenttype` is the Content Type property; the payload is the data bytes.
+ * - MQTT 3.1.1, structured mode: the whole event as CloudEvents JSON (`application/cloudevents+json`);
+ *   JSON data is embedded as JSON, other data as `data_base64`.
+ *
+ * Inbound, both forms are understood on either protocol version; a payload that is neither is a
+ * raw device message, wrapped by `rawEnvelope`.
+ */
+import type { Envelope } from '../../core/index.js';
+
+/** The MQTT 5 publish properties the binding reads and writes. */
+export interface MqttWireProperties {
+  contentType?: string;
+  userProperties?: Record<string, string | string[]>;
+  responseTopic?: string;
+  correlationData?: Buffer;
+}
+
+export interface MqttWireMessage {
+  payload: Buffer;
+  properties?: MqttWireProperties;
+}
+
+/** Extension attribute carrying the reply topic of a request in structured mode (MQTT 3.1.1 has no Response Topic). */
+export const REPLY_TO_ATTRIBUTE = 'replyto';
+
+export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
+
+const EMPTY = Buffer.alloc(0);
+
+/** True for content types whose data the JSON event format embeds as JSON (absent means JSON). */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined || contentType === 'application/json') return true;
+  const bare = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  return bare === 'application/json' || bare === 'text/json' || bare.endsWith('+json');
+}
+
+function dataBytes(data: unknown): Buffer {
+  if (data === undefined) return EMPTY;
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  // encodesData is true, so the Bus hands bytes; a string is accepted for hand-built envelopes.
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  throw new TypeError('MQTT binding expects encoded data (Uint8Array)');
+}
+
+/**
+ * Binary mode (MQTT 5): attributes become user properties, `datacontenttype` the Content Type property.
+ * @example encodeBinary({ specversion: '1.0', id: '1', source: 's', type: 't', data: bytes, datacontenttype: 'application/json' })
+ */
+export function encodeBinary(envelope: Envelope, responseTopic?: string, correlationData?: Buffer): MqttWireMessage {
+  const userProperties: Record<string, string> = {};
+  let contentType: string | undefined;
+  for (const name in envelope) {
+    if (name === 'data') continue;
+    const value = envelope[name];
+    if (typeof value !== 'string') continue;
+    if (name === 'datacontenttype') contentType = value;
+    else userProperties[name] = value;
+  }
+  const properties: MqttWireProperties = { userProperties };
+  if (contentType !== undefined) properties.contentType = contentType;
+  if (responseTopic !== undefined) properties.responseTopic = responseTopic;
+  if (correlationData !== undefined) properties.correlationData = correlationData;
+  return { payload: dataBytes(envelope.data), properties };
+}
+
+/** The envelope of a binary-mode message, or undefined when it carries no `specversion` user property. */
+export function decodeBinary(payload: Buffer, properties: MqttWireProperties | undefined): Envelope | undefined {
+  const props = properties?.userProperties;
+  if (!props || props.specversion === undefined) return undefined;
+  const envelope = {} as Envelope;
+  for (const name in props) {
+    const value = props[name];
+    // A repeated user property arrives as an array; CloudEvents attributes are single-valued.
+    (envelope as Record<string, unknown>)[name] = Array.isArray(value) ? value[0] : value;
+  }
+  if (properties!.contentType !== undefined) envelope.datacontenttype = properties!.contentType;
+  if (payload.length > 0 || envelope.datacontenttype !== undefined) envelope.data = payload;
+  return envelope;
+}
+
+/**
+ * Structured mode (MQTT 3.1.1): the whole event as CloudEvents JSON. JSON data bytes are spliced in
+ * as they are (the codec already produced JSON), so nothing is parsed and re-serialised.
+ * @example encodeStructured(envelope, 'signalbus/_inbox/abc') // payload: {"specversion":"1.0",…,"replyto":"…","data":{…}}
+ */
+export function encodeStructured(envelope: Envelope, replyTo?: string): MqttWireMessage {
+  let head = '{';
+  for (const name in envelope) {
+    if (name === 'data' || name === 'data_base64' || name === REPLY_TO_ATTRIBUTE) continue;
+    const value = envelope[name];
+    if (typeof value !== 'string') continue;
+    if (head.length > 1) head += ',';
+    head += JSON.stringify(name) + ':' + JSON.stringify(value);
+  }
+  if (replyTo !== undefined) head += `${head.length > 1 ? ',' : ''}"${REPLY_TO_ATTRIBUTE}":${JSON.stringify(replyTo)}`;
+  const data = envelope.data;
+  let payload: Buffer;
+  if (data === undefined) {
+    payload = Buffer.from(head + '}', 'utf8');
+  } else if (isJsonContentType(envelope.datacontenttype) && (data instanceof Uint8Array || typeof data === 'string')) {
+    const bytes = dataBytes(data);
+    payload = Buffer.concat([Buffer.from(`${head}${head.length > 1 ? ',' : ''}"data":`, 'utf8'), bytes, CLOSE_BRACE]);
+  } else {
+    payload = Buffer.from(`${head}${head.length > 1 ? ',' : ''}"data_base64":"${dataBytes(data).toString('base64')}"}`, 'utf8');
+  }
+  return { payload, properties: { contentType: STRUCTURED_CONTENT_TYPE } };
+}
+
+const CLOSE_BRACE = Buffer.from('}');
+
+/** The result of decoding a structured message: the envelope and the reply topic it asks for. */
+export interface StructuredDecoded {
+  envelope: Envelope;
+  replyTo?: string;
+}
+
+/**
+ * The envelope of a structured-mode message, or undefined when the payload is not a CloudEvent in
+ * JSON (a device's own JSON, text, bytes). JSON data is handed on decoded; `data_base64` as bytes.
+ */
+export function decodeStructured(payload: Buffer): StructuredDecoded | undefined {
+  // Cheap checks first: most raw device payloads are rejected without parsing.
+  let i = 0;
+  while (i < payload.length && (payload[i] === 0x20 || payload[i] === 0x0a || payload[i] === 0x0d || payload[i] === 0x09)) i++;
+  if (payload[i] !== 0x7b /* { */ || payload.indexOf('"specversion"') < 0) return undefined;
+  let parsed: unknown;
+  try { parsed = JSON.parse(payload.toString('utf8')); } catch { return undefined; }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const e = parsed as Record<string, unknown>;
+  if (typeof e.specversion !== 'string' || typeof e.id !== 'string' || typeof e.source !== 'string' || typeof e.type !== 'string') return undefined;
+  let replyTo: string | undefined;
+  if (typeof e[REPLY_TO_ATTRIBUTE] === 'string') {
+    replyTo = e[REPLY_TO_ATTRIBUTE] as string;
+    delete e[REPLY_TO_ATTRIBUTE];
+  }
+  if (typeof e.data_base64 === 'string') {
+    e.data = Buffer.from(e.data_base64, 'base64');
+    delete e.data_base64;
+  }
+  return replyTo === undefined ? { envelope: e as Envelope } : { envelope: e as Envelope, replyTo };
+}
+
+/** The type of envelopes made up around raw device payloads. */
+export const RAW_TYPE = 'mqtt.raw';
+
+/**
+ * Wraps a payload that is not a CloudEvent (a device's JSON, text or bytes) in a made-up envelope:
+ * `subject` = the MQTT topic, `data` = the payload bytes, `datacontenttype` = the Content Type
+ * property, else `application/json` when the payload looks like JSON, else `application/octet-stream`.
+ * @example rawEnvelope('devices/sensor-7/telemetry', payload, undefined, randomUUID(), new Date().toISOString())
+ */
+export function rawEnvelope(topic: string, payload: Buffer, contentType: string | undefined, id: string, time: string): Envelope {
+  let first = 0;
+  while (first < payload.length && (payload[first] === 0x20 || payload[first] === 0x0a || payload[first] === 0x0d || payload[first] === 0x09)) first++;
+  const looksJson = payload[first] === 0x7b || payload[first] === 0x5b;
+  return {
+    specversion: '1.0', id, source: `mqtt:/${topic}`, type: RAW_TYPE, time, subject: topic,
+    datacontenttype: contentType ?? (looksJson ? 'application/json' : 'application/octet-stream'),
+    data: payload,
+  };
+}

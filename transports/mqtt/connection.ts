@@ -1,0 +1,197 @@
+/**
+ * One MQTT client connection: typed first connect, reconnection with exponential backoff and
+ * jitter, a bounded offline publish queue, and inbound backpressure (the next packet is read
+ * only when the handler's promise resolves, so a slow consumer holds the broker back over TCP).
+ */
+import { connect as netConnect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
+import { MqttClient, type IClientOptions, type IClientPublishOptions, type IPublishPacket } from 'mqtt';
+import {
+  BackpressureError, TransportAuthError, TransportClosedError, TransportConnectError, type Logger,
+} from '../../core/index.js';
+import { CoalescingStream } from './coalescing-stream.js';
+import type { ResolvedMqttOptions } from './options.js';
+
+/** Handles one inbound PUBLISH; a returned promise holds back the next one until it settles. */
+export type PublishHandler = (packet: IPublishPacket) => void | Promise<void>;
+
+/** CONNACK codes that mean "who you are is not accepted" (3.1.1: 4, 5; MQTT 5: 0x86, 0x87, 0x8C). */
+const AUTH_CODES = new Set([4, 5, 134, 135, 140]);
+const CONNACK_REASONS: Record<number, string> = {
+  1: 'unacceptable protocol version', 2: 'identifier rejected', 3: 'server unavailable', 4: 'bad user name or password',
+  5: 'not authorized', 128: 'unspecified error', 129: 'malformed packet', 130: 'protocol error', 132: 'unsupported protocol version',
+  133: 'client identifier not valid', 134: 'bad user name or password', 135: 'not authorized', 136: 'server unavailable',
+  137: 'server busy', 138: 'banned', 140: 'bad authentication method', 149: 'packet too large', 151: 'quota exceeded',
+};
+
+const noop = () => {};
+
+export class MqttConnection {
+  readonly client: MqttClient;
+  /** Largest packet the broker accepts (CONNACK Maximum Packet Size), when it says. */
+  brokerMaxPacket?: number;
+  private offlinePublishes = 0;
+  private delay: number;
+  private connecting?: Promise<void>;
+  private ended?: Promise<void>;
+
+  constructor(private readonly o: ResolvedMqttOptions, readonly clientId: string, clean: boolean, onPublish: PublishHandler,
+    private readonly logger: Logger) {
+    this.delay = o.reconnectInitialMs;
+    const opts: IClientOptions = {
+      clientId, clean, protocolVersion: o.protocolVersion, keepalive: o.keepaliveSeconds, connectTimeout: o.connectTimeoutMs,
+      reconnectPeriod: o.reconnectInitialMs, rejectUnauthorized: o.rejectUnauthorized, resubscribe: true, queueQoSZero: true,
+      manualConnect: true,
+    };
+    if (o.username !== undefined) opts.username = o.username;
+    if (o.password !== undefined) opts.password = o.password;
+    if (o.ca !== undefined) opts.ca = o.ca;
+    if (o.cert !== undefined) opts.cert = o.cert;
+    if (o.key !== undefined) opts.key = o.key;
+    if (o.protocolVersion === 5) {
+      opts.properties = { sessionExpiryInterval: clean ? 0 : o.sessionExpirySeconds, maximumPacketSize: o.maxMessageBytes };
+    }
+    this.client = new MqttClient(() => openStream(o) as never, opts);
+    this.client.handleMessage = (packet, done) => {
+      let r: void | Promise<void> = undefined;
+      try { r = onPublish(packet); } catch (err) { this.logger.error('mqtt inbound handler threw', { err }); }
+      if (r) r.then(() => done(), (err) => { this.logger.error('mqtt inbound handler failed', { err }); done(); });
+      else done();
+    };
+    this.client.on('connect', (connack) => {
+      this.delay = o.reconnectInitialMs;
+      this.client.options.reconnectPeriod = o.reconnectInitialMs;
+      const max = connack.properties?.maximumPacketSize;
+      if (max !== undefined) this.brokerMaxPacket = max;
+    });
+    this.client.on('reconnect', () => {
+      // mqtt.js waits a fixed period; widen it for the next attempt (backoff with jitter).
+      this.delay = Math.min(this.delay * 2, o.reconnectMaxMs);
+      this.client.options.reconnectPeriod = Math.round(this.delay * (0.8 + Math.random() * 0.4));
+    });
+    this.client.on('offline', () => this.logger.warn('mqtt connection lost; reconnecting', { clientId }));
+    this.client.on('error', (err) => this.logger.debug('mqtt client error', { clientId, err }));
+  }
+
+  get connected(): boolean { return this.client.connected; }
+
+  /** Connects once. Rejects with TransportAuthError (naming the reason code) or TransportConnectError. */
+  connect(): Promise<void> {
+    this.connecting ??= new Promise<void>((resolve, reject) => {
+      const c = this.client;
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (err?: Error) => {
+        clearTimeout(timer);
+        c.off('connect', onConnect);
+        c.off('error', onError);
+        if (!err) return resolve();
+        c.end(true);
+        reject(err);
+      };
+      const onConnect = () => finish();
+      const onError = (err: Error & { code?: number | string }) => {
+        if (typeof err.code === 'number') {
+          const reason = CONNACK_REASONS[err.code] ?? 'refused';
+          const details = { url: redact(this.o.url), clientId: this.clientId, reasonCode: err.code, reason };
+          const message = `MQTT broker refused the connection: reason code ${err.code} (${reason})`;
+          finish(AUTH_CODES.has(err.code) ? new TransportAuthError(message, { cause: err, details }) : new TransportConnectError(message, { cause: err, details }));
+        } else {
+          finish(new TransportConnectError(`cannot connect to MQTT broker ${redact(this.o.url)}: ${err.message}`, { cause: err, details: { url: redact(this.o.url), code: err.code } }));
+        }
+      };
+      c.on('connect', onConnect);
+      c.on('error', onError);
+      timer = setTimeout(() => finish(new TransportConnectError(`no CONNACK from ${redact(this.o.url)} within ${this.o.connectTimeoutMs} ms`,
+        { details: { url: redact(this.o.url) } })), this.o.connectTimeoutMs + 100);
+      c.connect();
+    });
+    return this.connecting;
+  }
+
+  /**
+   * Publishes; resolves when written (QoS 0) or acknowledged by the broker (QoS 1/2). While
+   * disconnected at most `maxOfflineQueue` publishes wait, then BackpressureError.
+   */
+  publish(topic: string, payload: Buffer, options: IClientPublishOptions): Promise<void> {
+    if (this.ended) return Promise.reject(new TransportClosedError(`mqtt connection ${this.clientId} is closed`));
+    const offline = !this.client.connected;
+    if (offline) {
+      if (this.offlinePublishes >= this.o.maxOfflineQueue) {
+        return Promise.reject(new BackpressureError(`MQTT broker unreachable and ${this.offlinePublishes} publishes already wait (maxOfflineQueue)`,
+          { details: { maxOfflineQueue: this.o.maxOfflineQueue, topic } }));
+      }
+      this.offlinePublishes++;
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.client.publish(topic, payload, options, (err) => {
+        if (offline) this.offlinePublishes--;
+        if (!err) return resolve();
+        reject(this.ended ? new TransportClosedError(`mqtt connection ${this.clientId} closed before the publish completed`, { cause: err })
+          : new TransportConnectError(`MQTT publish to ${topic} failed: ${err.message}`, { cause: err, details: { topic } }));
+      });
+    });
+  }
+
+  subscribe(filter: string, qos: 0 | 1 | 2, subscriptionIdentifier?: number): Promise<void> {
+    const opts = this.o.protocolVersion === 5 && subscriptionIdentifier !== undefined
+      ? { qos, properties: { subscriptionIdentifier } } : { qos };
+    return new Promise<void>((resolve, reject) => {
+      this.client.subscribe(filter, opts, (err, granted) => {
+        const code = granted?.[0]?.qos;
+        if (err || code === undefined || code >= 128) {
+          return reject(new TransportConnectError(`MQTT broker refused the subscription to ${filter}${code !== undefined ? ` (reason code ${code})` : ''}`,
+            { cause: err ?? undefined, details: { filter, reasonCode: code } }));
+        }
+        resolve();
+      });
+    });
+  }
+
+  unsubscribe(filter: string): Promise<void> {
+    if (this.ended || !this.client.connected) return Promise.resolve();
+    return new Promise<void>((resolve) => { this.client.unsubscribe(filter, () => resolve()); });
+  }
+
+  /**
+   * Disconnects. `graceful` waits (bounded) for in-flight publishes; `endSession` asks an MQTT 5
+   * broker to drop the persistent session. Idempotent.
+   */
+  end(graceful = true, endSession = false): Promise<void> {
+    this.ended ??= new Promise<void>((resolve) => {
+      const c = this.client;
+      if (!c.connected || !graceful) { c.end(true, {}, () => resolve()); return; }
+      const timer = setTimeout(() => c.end(true, {}, noop), 5000);
+      const opts = endSession && this.o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {};
+      c.end(false, opts, () => { clearTimeout(timer); resolve(); });
+    });
+    return this.ended;
+  }
+}
+
+/** A TCP or TLS socket to the broker; at QoS >= 1 wrapped so each flush is one write. */
+function openStream(o: ResolvedMqttOptions): Duplex {
+  const url = new URL(o.url);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (url.protocol === 'mqtts:') {
+    const socket = tlsConnect({
+      host, port: Number(url.port || 8883), servername: /^[\d.:]+$/.test(host) ? undefined : host,
+      rejectUnauthorized: o.rejectUnauthorized, ca: o.ca, cert: o.cert, key: o.key,
+    });
+    return o.qos > 0 ? new CoalescingStream(socket) : socket;
+  }
+  const socket = netConnect({ host, port: Number(url.port || 1883) });
+  socket.setNoDelay(true);
+  // Only with QoS >= 1, where PUBACKs pace the publisher: at QoS 0 nothing does, and the bigger
+  // bursts overflow Mosquitto's per-client queue (max_queued_messages), which then drops messages.
+  return o.qos > 0 ? new CoalescingStream(socket) : socket;
+}
+
+/** The URL without its password, for errors and logs. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.href;
+  } catch { return url; }
+}

@@ -1,0 +1,18 @@
+/**
+ * Registers `mqtt://` and `mqtts://` with `transportFromUrl`:
+ * `mqtt://127.0.0.1:1883` (MQTT 5), `?protocolVersion=4` (3.1.1), `?qos=1`,
+ * `?clientId=ingest-1&clean=false` (persistent sessions), `?shared=false` (no $share, e.g. aedes).
+ */
+import { registerTransport } from '../../core/index.js';
+import { MqttTransport } from './mqtt-transport.js';
+import { mqttOptionsFromUrl } from './options.js';
+
+export * from './mqtt-transport.js';
+export * from './options.js';
+export * from './binding.js';
+export * from './topics.js';
+export * from './embedded-broker.js';
+
+const fromUrl = (url: URL) => new MqttTransport(mqttOptionsFromUrl(url));
+registerTransport('mqtt', fromUrl);
+registerTransport('mqtts', fromUrl);

@@ -1,0 +1,347 @@
+import { randomUUID } from 'node:crypto';
+import type { IClientPublishOptions, IPublishPacket } from 'mqtt';
+import {
+  createLogger, MessageTooLargeError, OptionsInvalidError, RequestTimeoutError, TransportClosedError,
+  type Envelope, type InboundHandler, type InboundMessage, type Logger, type Transport, type TransportCapabilities,
+  type TransportSubscribeOptions, type TransportSubscription,
+} from '../../core/index.js';
+import {
+  decodeBinary, decodeStructured, encodeBinary, encodeStructured, rawEnvelope, type MqttWireProperties,
+} from './binding.js';
+import { MqttConnection } from './connection.js';
+import { resolveMqttOptions, type MqttTransportOptions, type ResolvedMqttOptions } from './options.js';
+import { brokerFilter, patternToFilter, subjectToTopic, topicMatchesFilter, topicToSubject } from './topics.js';
+
+interface LocalSubscription {
+  /** MQTT 5 subscription identifier: tells which subscription a message came through. */
+  readonly id: number;
+  readonly pattern: string;
+  readonly filter: string;
+  readonly brokerFilter: string;
+  readonly handler: InboundHandler;
+  readonly raw: boolean;
+  readonly connection: MqttConnection;
+  /** Stays true while messages may be handed over. */
+  active: boolean;
+}
+
+interface PendingRequest {
+  resolve(reply: Envelope): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+const noop = () => {};
+const INBOX_PREFIX = '_sb/inbox/';
+
+/**
+ * MQTT 3.1.1 and 5 transport (npm `mqtt`). MQTT 5 uses binary mode (attributes as user properties),
+ * 3.1.1 structured mode (the event as JSON). Consumer groups are shared subscriptions; with
+ * `clean: false`, `qos` >= 1 and a stable `clientId` every subscription is a persistent session
+ * that keeps messages while its subscriber is away. See transports/mqtt/README.md for guarantees.
+ *
+ * @example
+ * const t = new MqttTransport({ url: 'mqtt://127.0.0.1:1883', qos: 1 });
+ * const bus = new Bus({ service: 'ingest@edge-1', transport: t });
+ */
+export class MqttTransport implements Transport {
+  readonly name = 'mqtt';
+  readonly capabilities: TransportCapabilities;
+  readonly options: ResolvedMqttOptions;
+  private readonly logger: Logger;
+  private readonly v5: boolean;
+  private readonly publishOptions: IClientPublishOptions;
+  private main?: MqttConnection;
+  private connecting?: Promise<MqttConnection>;
+  private readonly subs = new Set<LocalSubscription>();
+  private readonly byId = new Map<number, LocalSubscription>();
+  private readonly routeCache = new Map<string, LocalSubscription[]>();
+  private readonly sessionOwners = new Map<MqttConnection, LocalSubscription>();
+  private nextSubscriptionId = 1;
+  private readonly inboxTopic: string;
+  private inboxReady?: Promise<void>;
+  private readonly pending = new Map<string, PendingRequest>();
+  private closing?: Promise<void>;
+
+  constructor(options: MqttTransportOptions & { logger?: Logger }) {
+    this.options = resolveMqttOptions(options);
+    this.logger = (options.logger ?? createLogger()).child({ transport: 'mqtt' });
+    this.v5 = this.options.protocolVersion === 5;
+    this.publishOptions = { qos: this.options.qos };
+    this.inboxTopic = `${INBOX_PREFIX}${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+    this.capabilities = {
+      requestReply: true, queueGroups: this.options.sharedSubscriptions, durable: this.options.durable, ordered: true,
+      wildcards: true, redelivery: false, encodesData: true, maxMessageBytes: this.options.maxMessageBytes,
+    };
+  }
+
+  async connect(): Promise<void> { await this.mainConnection(); }
+
+  private mainConnection(): Promise<MqttConnection> {
+    if (this.closing) return Promise.reject(new TransportClosedError('mqtt transport is closed'));
+    if (this.main) return Promise.resolve(this.main);
+    this.connecting ??= (async () => {
+      const o = this.options;
+      const conn: MqttConnection = new MqttConnection(o, o.clientId, o.clean, (p) => this.onPublish(conn, p), this.logger);
+      try { await conn.connect(); } catch (err) { this.connecting = undefined; throw err; }
+      if (conn.brokerMaxPacket !== undefined) this.capabilities.maxMessageBytes = Math.min(this.capabilities.maxMessageBytes, conn.brokerMaxPacket);
+      this.main = conn;
+      return conn;
+    })();
+    return this.connecting;
+  }
+
+  publish(subject: string, envelope: Envelope): Promise<void> {
+    const main = this.main;
+    if (!main || this.closing) return this.publishSlow(subject, envelope);
+    let topic: string;
+    let wire;
+    try {
+      topic = subjectToTopic(subject);
+      wire = this.v5 ? encodeBinary(envelope) : encodeStructured(envelope);
+    } catch (err) { return Promise.reject(err); }
+    if (wire.payload.length > this.capabilities.maxMessageBytes) return Promise.reject(this.tooLarge(subject, wire.payload.length));
+    return main.publish(topic, wire.payload, wire.properties ? { qos: this.options.qos, properties: wire.properties } : this.publishOptions);
+  }
+
+  private async publishSlow(subject: string, envelope: Envelope): Promise<void> {
+    await this.mainConnection();
+    return this.publish(subject, envelope);
+  }
+
+  private tooLarge(subject: string, bytes: number): MessageTooLargeError {
+    return new MessageTooLargeError(`message for ${subject} is ${bytes} bytes; the MQTT broker takes at most ${this.capabilities.maxMessageBytes}`,
+      { details: { bytes, limit: this.capabilities.maxMessageBytes } });
+  }
+
+  async subscribe(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): Promise<TransportSubscription> {
+    const filter = patternToFilter(pattern);
+    if (options.group !== undefined && !this.options.sharedSubscriptions) {
+      throw new OptionsInvalidError('consumer groups need shared subscriptions; this transport has sharedSubscriptions=false', { details: { field: 'group' } });
+    }
+    const shared = brokerFilter(filter, options.group);
+    const main = await this.mainConnection();
+    const connection = this.options.durable ? this.sessionFor(options.group, pattern) : main;
+    const sub: LocalSubscription = {
+      id: this.nextSubscriptionId++, pattern, filter, brokerFilter: shared, handler: onMessage, raw: options.raw === true, connection, active: true,
+    };
+    // Registered before the session connects: what the broker kept for it arrives right after CONNACK.
+    this.add(sub);
+    try {
+      if (connection !== main) await connection.connect();
+      await connection.subscribe(shared, this.options.qos, this.v5 ? sub.id : undefined);
+      if (connection !== main && options.group !== undefined) {
+        // Mosquitto 2.0.11 does not route to $share subscriptions restored from its persistence file
+        // after a restart, though it restores the session: subscribe again whenever the session resumes.
+        connection.client.on('connect', (connack) => {
+          if (connack.sessionPresent && sub.active) {
+            // Unsubscribe first: Mosquitto lists the lost subscription in the session and ignores a plain re-subscribe.
+            connection.unsubscribe(shared).then(() => connection.subscribe(shared, this.options.qos, this.v5 ? sub.id : undefined))
+              .catch((err) => this.logger.warn('mqtt re-subscription after reconnect failed', { filter: shared, err }));
+          }
+        });
+      }
+    } catch (err) {
+      this.remove(sub);
+      if (connection !== main) await connection.end(false);
+      throw err;
+    }
+    return {
+      pattern,
+      drain: () => this.stopSubscription(sub, false),
+      unsubscribe: () => this.stopSubscription(sub, true),
+    };
+  }
+
+  /**
+   * A persistent session of its own for one durable subscription, named from the client id, the
+   * group and the pattern: the same service instance finds its session (and what was kept for it) again.
+   */
+  private sessionFor(group: string | undefined, pattern: string): MqttConnection {
+    const id = `${this.options.clientId}-${fnv1a(`${group ?? ''}|${pattern}`)}`;
+    const conn: MqttConnection = new MqttConnection(this.options, id, false, (p) => this.onPublish(conn, p), this.logger);
+    return conn;
+  }
+
+  private async stopSubscription(sub: LocalSubscription, unsubscribe: boolean): Promise<void> {
+    if (!sub.active && !this.subs.has(sub)) return;
+    sub.active = false;
+    if (sub.connection === this.main) {
+      await sub.connection.unsubscribe(sub.brokerFilter);
+      this.remove(sub);
+      return;
+    }
+    // A durable session: on drain keep it (the broker keeps messages for it); on unsubscribe end it.
+    if (unsubscribe) await sub.connection.unsubscribe(sub.brokerFilter);
+    this.remove(sub);
+    await sub.connection.end(true, unsubscribe);
+  }
+
+  private add(sub: LocalSubscription): void {
+    this.subs.add(sub);
+    if (sub.connection !== this.main) this.sessionOwners.set(sub.connection, sub);
+    this.byId.set(sub.id, sub);
+    this.routeCache.clear();
+  }
+
+  private remove(sub: LocalSubscription): void {
+    this.subs.delete(sub);
+    if (this.sessionOwners.get(sub.connection) === sub) this.sessionOwners.delete(sub.connection);
+    this.byId.delete(sub.id);
+    this.routeCache.clear();
+  }
+
+  /** The local subscriptions a message on `topic` reached through `conn`. */
+  private route(conn: MqttConnection, packet: IPublishPacket, topic: string): LocalSubscription[] | LocalSubscription | undefined {
+    // A session connection serves one subscription; identifiers it kept may be from an earlier process.
+    if (conn !== this.main) return this.sessionOwners.get(conn);
+    const ids = packet.properties?.subscriptionIdentifier;
+    if (typeof ids === 'number') return this.byId.get(ids);
+    if (Array.isArray(ids)) return ids.map((i) => this.byId.get(i)).filter((s): s is LocalSubscription => s !== undefined);
+    // MQTT 3.1.1: no identifiers; match the topic against this connection's filters.
+    let targets = this.routeCache.get(topic);
+    if (!targets) {
+      targets = [];
+      for (const s of this.subs) if (s.connection === conn && topicMatchesFilter(s.filter, topic)) targets.push(s);
+      if (this.routeCache.size > 10_000) this.routeCache.clear();
+      this.routeCache.set(topic, targets);
+    }
+    return targets;
+  }
+
+  /** Every inbound PUBLISH: replies to our requests, then the subscriptions it reached. */
+  private onPublish(conn: MqttConnection, packet: IPublishPacket): void | Promise<void> {
+    const topic = packet.topic;
+    const payload = packet.payload as Buffer;
+    const props = packet.properties as MqttWireProperties | undefined;
+    if (topic === this.inboxTopic) return this.onReply(payload, props);
+    const targets = this.route(conn, packet, topic);
+    if (targets === undefined || (Array.isArray(targets) && targets.length === 0)) return;
+
+    let envelope: Envelope | undefined;
+    let replyTopic: string | undefined;
+    let structured = false;
+    if (props?.userProperties?.specversion !== undefined) {
+      envelope = decodeBinary(payload, props);
+      replyTopic = props.responseTopic;
+    } else {
+      const s = decodeStructured(payload);
+      if (s) { envelope = s.envelope; replyTopic = s.replyTo ?? props?.responseTopic; structured = true; }
+    }
+    const subject = topicToSubject(topic);
+    if (subject === undefined) {
+      this.logger.warn('mqtt message on a topic that is no subject dropped', { topic });
+      return;
+    }
+    let rawEnv: Envelope | undefined;
+    const deliver = (s: LocalSubscription): void | Promise<void> => {
+      if (!s.active) return s.connection === this.main ? undefined : HOLD;
+      let msg: InboundMessage;
+      if (envelope) {
+        msg = { subject, envelope, attempt: 1, ack: noop };
+        if (replyTopic !== undefined) msg.reply = this.replier(replyTopic, props?.correlationData, structured, envelope.id);
+      } else if (s.raw) {
+        rawEnv ??= rawEnvelope(topic, payload, props?.contentType, randomUUID(), new Date().toISOString());
+        msg = { subject, envelope: rawEnv, attempt: 1, raw: true, ack: noop };
+      } else {
+        this.logger.warn('mqtt message that is not a CloudEvent dropped (subscribe with raw: true to accept device payloads)', { topic, pattern: s.pattern });
+        return;
+      }
+      return s.handler(msg);
+    };
+    if (!Array.isArray(targets)) return deliver(targets);
+    if (targets.length === 1) return deliver(targets[0]!);
+    let waits: Promise<void>[] | undefined;
+    for (const s of targets) { const r = deliver(s); if (r) (waits ??= []).push(r); }
+    return waits ? Promise.all(waits).then(noop) : undefined;
+  }
+
+  private replier(replyTopic: string, correlationData: Buffer | undefined, structured: boolean, requestId: string) {
+    return async (reply: Envelope): Promise<void> => {
+      const main = await this.mainConnection();
+      let wire;
+      if (structured || !this.v5) {
+        // Structured requests are answered in structured mode, which any protocol version reads.
+        wire = encodeStructured(reply.causationid === undefined ? { ...reply, causationid: requestId } : reply);
+      } else {
+        wire = encodeBinary(reply, undefined, correlationData ?? Buffer.from(requestId));
+      }
+      await main.publish(replyTopic, wire.payload, { qos: this.options.qos, properties: this.v5 ? wire.properties : undefined });
+    };
+  }
+
+  private onReply(payload: Buffer, props: MqttWireProperties | undefined): void {
+    let envelope: Envelope | undefined;
+    let key: string | undefined;
+    if (props?.userProperties?.specversion !== undefined) {
+      envelope = decodeBinary(payload, props);
+      key = props.correlationData?.toString('utf8');
+    } else {
+      envelope = decodeStructured(payload)?.envelope;
+    }
+    if (!envelope) return;
+    key ??= envelope.causationid;
+    const p = key === undefined ? undefined : this.pending.get(key);
+    if (!p) return; // late reply after a timeout, or a second responder
+    this.pending.delete(key!);
+    clearTimeout(p.timer);
+    p.resolve(envelope);
+  }
+
+  async request(subject: string, envelope: Envelope, options: { timeoutMs: number }): Promise<Envelope> {
+    const main = await this.mainConnection();
+    const topic = subjectToTopic(subject);
+    this.inboxReady ??= main.subscribe(this.inboxTopic, this.options.qos).catch((err) => { this.inboxReady = undefined; throw err; });
+    await this.inboxReady;
+    const key = envelope.id;
+    if (this.pending.has(key)) throw new OptionsInvalidError(`a request with id ${key} is already waiting for its reply`, { details: { field: 'id' } });
+    const wire = this.v5 ? encodeBinary(envelope, this.inboxTopic, Buffer.from(key)) : encodeStructured(envelope, this.inboxTopic);
+    if (wire.payload.length > this.capabilities.maxMessageBytes) throw this.tooLarge(subject, wire.payload.length);
+    const reply = new Promise<Envelope>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(key);
+        reject(new RequestTimeoutError(`no reply on ${subject} within ${options.timeoutMs} ms`, { details: { subject, timeoutMs: options.timeoutMs } }));
+      }, options.timeoutMs);
+      this.pending.set(key, { resolve, reject, timer });
+    });
+    try {
+      await main.publish(topic, wire.payload, { qos: this.options.qos, properties: this.v5 ? wire.properties : undefined });
+    } catch (err) {
+      const p = this.pending.get(key);
+      if (p) { clearTimeout(p.timer); this.pending.delete(key); }
+      throw err;
+    }
+    return reply;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.subs].map((s) => this.stopSubscription(s, false).catch(noop)));
+      for (const [key, p] of this.pending) {
+        clearTimeout(p.timer);
+        p.reject(new TransportClosedError('mqtt transport closed while waiting for a reply'));
+        this.pending.delete(key);
+      }
+      const main = this.main ?? await this.connecting?.catch(() => undefined);
+      await Promise.all([main?.end(true), ...[...this.sessionOwners.keys()].map((s) => s.end(true))]);
+      this.sessionOwners.clear();
+    })();
+    return this.closing;
+  }
+}
+
+/**
+ * Returned for a message that reached a durable subscription being drained: the promise never
+ * settles, so the message is never acknowledged and the broker delivers it again to the session.
+ */
+const HOLD: Promise<void> = new Promise<void>(noop);
+
+/** A short stable hash (FNV-1a, base 36) for naming sessions. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(36);
+}
