@@ -1,0 +1,88 @@
+import { expect } from 'chai';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadPipeline } from '../../cli/pipeline/load.js';
+import { startPipeline, type RunningPipeline } from '../../cli/pipeline/run-pipeline.js';
+import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
+import { requireBroker } from '../../test/helpers/brokers.js';
+import { waitFor } from '../../test/conformance/suite.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
+
+/** mosquitto_sub printing `topic payload` lines into `lines`. */
+function watch(topic: string, lines: string[]): ChildProcess {
+  const child = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', '1883', '-t', topic, '-v', '-q', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buffer = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buffer += d.toString();
+    const parts = buffer.split('\n');
+    buffer = parts.pop()!;
+    lines.push(...parts.filter((l) => l.length > 0));
+  });
+  return child;
+}
+
+function devicePublish(deviceId: string, payload: string): void {
+  const r = spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', '1883', '-q', '1', '-t', `devices/${deviceId}/telemetry`, '-m', payload], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`mosquitto_pub failed: ${r.stderr}`);
+}
+
+describe('example: IoT over MQTT', function () {
+  this.timeout(60_000);
+  let running: RunningPipeline | undefined;
+  const watchers: ChildProcess[] = [];
+
+  before(async function () {
+    await requireBroker(this, 'mosquitto');
+    if (spawnSync('mosquitto_pub', ['--help']).error) {
+      if (process.env.CI === 'true') throw new Error('mosquitto_pub is not installed (apt-get install mosquitto-clients)');
+      this.skip(); // reason: mosquitto-clients is not installed on this machine
+    }
+  });
+  after(async () => {
+    for (const w of watchers) w.kill();
+    await running?.stop();
+  });
+
+  it('iot - raw device JSON in; alerts, dead letters and metric fields out on MQTT as structured CloudEvents', async () => {
+    const pipeline = loadPipeline(join(here, 'pipeline.json'), nanoserviceConfigSchemas, { ...process.env, MQTT_URL: 'mqtt://127.0.0.1:1883' });
+    expect(pipeline.transports.mqtt).to.equal('mqtt://127.0.0.1:1883?protocolVersion=4&qos=1');
+    running = await startPipeline(pipeline, { logger: quiet });
+    const device = `dev-${randomUUID().slice(0, 8)}`;
+    const alerts: string[] = []; const dead: string[] = []; const metrics: string[] = [];
+    watchers.push(watch(`alerts/${device}`, alerts), watch(`dlq/devices/${device}/telemetry`, dead), watch('signalbus/metrics/+', metrics));
+    await new Promise((r) => setTimeout(r, 500)); // let mosquitto_sub subscribe
+
+    const t0 = Date.now();
+    // Above 80 for 3 readings raises; at or below 75 for 3 readings resolves; 200 °C is impossible and filtered.
+    [70, 81, 200, 82, 83, 84, 76, 75, 74, 73].forEach((temperature, i) => {
+      devicePublish(device, JSON.stringify({ ts: t0 + i * 1000, temperature, humidity: 40 }));
+    });
+    devicePublish(device, '{"ts": 1, "temperature": ');
+    await waitFor(() => alerts.length >= 2 && dead.length >= 1, 20_000, `2 alerts and a dead letter (got ${alerts.length}, ${dead.length})`);
+
+    const events = alerts.map((line) => {
+      const [topic, ...rest] = line.split(' ');
+      expect(topic).to.equal(`alerts/${device}`);
+      return JSON.parse(rest.join(' ')) as { specversion: string; type: string; data: { deviceId: string; value: number; rule: string } };
+    });
+    expect(events.map((e) => e.type)).to.deep.equal(['alert.raised', 'alert.resolved']);
+    expect(events[0]!.specversion).to.equal('1.0');
+    expect(events[0]!.data).to.include({ deviceId: device, rule: 'overheat', value: 83 });
+    expect(events[1]!.data.deviceId).to.equal(device);
+
+    const letter = JSON.parse(dead[0]!.slice(dead[0]!.indexOf(' ') + 1)) as Record<string, string>;
+    expect(letter.dlqreason).to.equal('SB_ERR_CODEC_DECODE');
+    expect(Buffer.from(letter.data_base64!, 'base64').toString()).to.equal('{"ts": 1, "temperature": ');
+
+    await running.stop();
+    running = undefined;
+    await waitFor(() => metrics.some((l) => l.startsWith('signalbus/metrics/filter ')), 10_000, 'metric batches on MQTT');
+    const filterBatch = metrics.filter((l) => l.startsWith('signalbus/metrics/filter ')).map((l) => JSON.parse(l.slice(l.indexOf(' ') + 1)) as { data: { fields: Array<{ field: string; count: number }> } });
+    const fields = filterBatch.flatMap((b) => b.data.fields.map((f) => f.field));
+    expect(fields).to.include(`filter@edge-1:sensor.reading?deviceId=${device} rejected dropped`);
+  });
+});
