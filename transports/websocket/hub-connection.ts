@@ -184,14 +184,22 @@ export class HubConnection {
       return;
     }
     switch (frame.op) {
-      case 'event': void this.publish(undefined, undefined, frame.event, undefined); break;
-      case 'pub': void this.publish(frame.id, frame.subject, frame.event, frame.eventText); break;
+      case 'event': this.track(this.publish(undefined, undefined, frame.event, undefined)); break;
+      case 'pub': this.track(this.publish(frame.id, frame.subject, frame.event, frame.eventText)); break;
       case 'sub': void this.subscribe(frame); break;
       case 'unsub': void this.unsubscribe(frame); break;
       case 'req': void this.request(frame); break;
       case 'ack': this.onAcks(frame.ids); break;
       case 'reply': void this.onReply(frame.ref, frame.event); break;
     }
+  }
+
+  /** Publishes from this client the bus has not settled yet; shutdown waits for them to be acked. */
+  private readonly publishing = new Set<Promise<void>>();
+
+  private track(p: Promise<void>): void {
+    this.publishing.add(p);
+    void p.finally(() => this.publishing.delete(p));
   }
 
   private queueAck(id: FrameId): void {
@@ -333,6 +341,12 @@ export class HubConnection {
 
   /** The hub is closing: 1001 to the client, then wait (briefly) for the close handshake. */
   async shutdown(): Promise<void> {
+    // Publishes the bus is taking, and acks batched for this turn, would otherwise die with the
+    // connection: the client would keep them unacked and send them again to whoever comes back.
+    if (this.publishing.size > 0) {
+      await Promise.race([Promise.allSettled([...this.publishing]), new Promise((r) => setTimeout(r, 1000))]);
+    }
+    if (!this.closed && this.ws.readyState === this.ws.OPEN) this.flushAcks();
     this.cleanup();
     if (this.ws.readyState === this.ws.CLOSED) return;
     const done = new Promise<void>((resolve) => this.ws.once('close', () => resolve()));
