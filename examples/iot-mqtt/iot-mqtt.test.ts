@@ -80,9 +80,11 @@ describe('example: IoT over MQTT', function () {
 
     await running.stop();
     running = undefined;
-    await waitFor(() => metrics.some((l) => l.startsWith('signalbus/metrics/filter ')), 10_000, 'metric batches on MQTT');
-    const filterBatch = metrics.filter((l) => l.startsWith('signalbus/metrics/filter ')).map((l) => JSON.parse(l.slice(l.indexOf(' ') + 1)) as { data: { fields: Array<{ field: string; count: number }> } });
-    const fields = filterBatch.flatMap((b) => b.data.fields.map((f) => f.field));
-    expect(fields).to.include(`filter@edge-1:sensor.reading?deviceId=${device} rejected dropped`);
+    // Batches go out every 5 s and on stop; wait for the one that counts this device's dropped reading.
+    const dropped = `filter@edge-1:sensor.reading?deviceId=${device} rejected dropped`;
+    const filterFields = () => metrics.filter((l) => l.startsWith('signalbus/metrics/filter '))
+      .flatMap((l) => (JSON.parse(l.slice(l.indexOf(' ') + 1)) as { data: { fields: Array<{ field: string; count: number }> } }).data.fields);
+    await waitFor(() => filterFields().some((f) => f.field === dropped), 15_000, 'the filter\'s metric batch on MQTT');
+    expect(filterFields().filter((f) => f.field === dropped).reduce((n, f) => n + f.count, 0)).to.equal(1);
   });
 });
