@@ -364,6 +364,23 @@ export class Bus {
     return this.requestWith<R, T>(subject, data, options, undefined);
   }
 
+  /**
+   * Sends an envelope as it is as a request (a gateway or relay forwarding one) and resolves with
+   * the reply exactly as the transport delivered it, error replies included (they carry
+   * `sberrorcode`/`sberrormessage`). Headers are checked and the request is counted like `request()`.
+   */
+  async requestEnvelope(subject: string, envelope: Envelope, options: { timeoutMs?: number } = {}): Promise<Envelope> {
+    if (this.stopping) throw new BusStoppedError(`bus ${this.identity.app} is stopping; request to ${subject} refused`);
+    validateSubject(subject);
+    validateEnvelope(envelope, this.headerLimits);
+    if (!this.isStarted) await this.start();
+    const transport = this.transportFor(subject);
+    if (!transport.request) throw new CapabilityMissingError(`transport ${transport.name} has no request/reply`, { details: { transport: transport.name } });
+    const reply = await transport.request(subject, this.encodeFor(transport, subject, envelope), { timeoutMs: options.timeoutMs ?? this.options.requestTimeoutMs ?? 5000 });
+    this.countersFor(subject).published.add();
+    return reply;
+  }
+
   private async requestWith<R, T>(subject: string, data: T, options: RequestOptions, cause: Envelope | undefined): Promise<Envelope<R>> {
     if (this.stopping && !cause) throw new BusStoppedError(`bus ${this.identity.app} is stopping; request to ${subject} refused`);
     validateSubject(subject);

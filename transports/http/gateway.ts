@@ -272,11 +272,9 @@ export class HttpGateway {
     const body = await readBody(req, this.maxBody);
     const envelope = this.eventOf(req, mediaType(req.headers['content-type']), body, subject);
     this.admit(envelope, who);
-    const transport = this.bus.transportFor(subject);
-    if (!transport.request) throw new CapabilityMissingError(`the bus behind this gateway has no request/reply for ${subject}`, { details: { transport: transport.name } });
     const asked = Number(singleHeader(req, TIMEOUT_HEADER));
     const timeoutMs = Math.min(asked > 0 ? asked : this.opts.requestTimeoutMs ?? 5000, this.opts.maxRequestTimeoutMs ?? 60_000);
-    const reply = await transport.request(subject, envelope, { timeoutMs });
+    const reply = await this.bus.requestEnvelope(subject, envelope, { timeoutMs });
     if (reply.data !== undefined && !(reply.data instanceof Uint8Array)) {
       // Transports that carry objects (memory) hand the reply decoded; HTTP carries bytes.
       reply.data = defaultCodecs.get(reply.datacontenttype).encode(reply.data, reply.type);
