@@ -57,6 +57,17 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger } = 
       infrastructure.push({ close: () => broker.stop() });
       hosted.mqtt = broker.url;
     }
+    // With NATS in the pipeline, aggregate windows are checkpointed in JetStream KV, so they
+    // survive a restart of the process (memory checkpoints survive only a service restart).
+    const natsUrl = Object.values(p.transports).find((u) => u.startsWith('nats:'));
+    let checkpointStore: unknown;
+    if (natsUrl && p.services.some((s) => s.kind === 'aggregate' && s.config.checkpoint !== false)) {
+      const { KvCheckpointStore } = await import('../../transports/nats/index.js');
+      const u = new URL(natsUrl);
+      const store = await KvCheckpointStore.open({ servers: `${u.protocol}//${u.username ? `${u.username}:${u.password}@` : ''}${u.host}` });
+      infrastructure.push({ close: () => store.close() });
+      checkpointStore = store;
+    }
     for (const s of p.services) {
       const name = s.name ?? s.kind;
       const count = s.instances ?? 1;
@@ -66,6 +77,7 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger } = 
         buses.set(`${name}@${bus.identity.container}`, bus);
         const config: Record<string, unknown> = { ...s.config };
         if (s.kind === 'ingest') config.validate = (type: string, version: string, data: unknown) => registry.validate(type, version, data);
+        if (s.kind === 'aggregate' && checkpointStore && config.checkpointStore === undefined) config.checkpointStore = checkpointStore;
         const factory = nanoserviceFactories[s.kind as NanoserviceKind] as (c: unknown) => Parameters<typeof runNanoservice>[1];
         services.push(await runNanoservice(bus, factory(config)));
       }

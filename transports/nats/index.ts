@@ -9,3 +9,4 @@ export { NatsJetStreamError } from './errors.js';
 
 /** `nats://host:port` = core NATS; `nats://host:port?jetstream=1&stream=NAME&subjects=a.>,dlq.a.>` = JetStream; `tls=1` for TLS. */
 registerTransport('nats', (url) => new NatsTransport(natsOptionsFromUrl(url)));
+export { KvCheckpointStore, type KvCheckpointStoreOptions } from './kv-checkpoint-store.js';
