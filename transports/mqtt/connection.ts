@@ -2,6 +2,12 @@
  * One MQTT client connection: typed first connect, reconnection with exponential backoff and
  * jitter, a bounded offline publish queue, and inbound backpressure (the next packet is read
  * only when the handler's promise resolves, so a slow consumer holds the broker back over TCP).
+ *
+ * The hot paths bypass mqtt.js's packet writer and parser (packet-codec.ts, packet-stream.ts):
+ * while connected, a PUBLISH is encoded into one Buffer and written to the socket, with QoS >= 1
+ * registered in mqtt.js's outgoing table and store so that mqtt.js still matches the PUBACK and
+ * resends after a reconnect; inbound QoS 0/1 PUBLISH packets are decoded here and acknowledged
+ * here. Everything else (connect, subscribe, keepalive, QoS 2, offline queueing) stays mqtt.js's.
  */
 import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -10,11 +16,27 @@ import { MqttClient, type IClientOptions, type IClientPublishOptions, type IPubl
 import {
   BackpressureError, TransportAuthError, TransportClosedError, TransportConnectError, type Logger,
 } from '../../core/index.js';
-import { CoalescingStream } from './coalescing-stream.js';
+import type { MqttWireProperties } from './binding.js';
 import type { ResolvedMqttOptions } from './options.js';
+import { decodePublish, encodePuback, encodePublish, topicField, type InboundPublish } from './packet-codec.js';
+import { PacketStream, type PublishTap } from './packet-stream.js';
 
 /** Handles one inbound PUBLISH; a returned promise holds back the next one until it settles. */
-export type PublishHandler = (packet: IPublishPacket) => void | Promise<void>;
+export type PublishHandler = (packet: InboundPublish | IPublishPacket) => void | Promise<void>;
+
+/** The mqtt.js client state the fast publish path reads and updates (mqtt 5.x, see MqttClient). */
+interface ClientInternals {
+  connected: boolean;
+  disconnecting: boolean;
+  stream: unknown;
+  queue: unknown[];
+  _storeProcessing: boolean;
+  _storeProcessingQueue: unknown[];
+  outgoing: Record<number, { volatile: boolean; cmd: string; cb: (err?: Error) => void }>;
+  outgoingStore: { put(packet: object, cb: (err?: Error) => void): unknown };
+  messageIdProvider: { allocate(): number | null };
+}
+
 
 /** CONNACK codes that mean "who you are is not accepted" (3.1.1: 4, 5; MQTT 5: 0x86, 0x87, 0x8C). */
 const AUTH_CODES = new Set([4, 5, 134, 135, 140]);
@@ -35,8 +57,10 @@ export class MqttConnection {
   private delay: number;
   private connecting?: Promise<void>;
   private ended?: Promise<void>;
+  private readonly v5: boolean;
+  private readonly internals: ClientInternals;
 
-  constructor(private readonly o: ResolvedMqttOptions, readonly clientId: string, clean: boolean, onPublish: PublishHandler,
+  constructor(private readonly o: ResolvedMqttOptions, readonly clientId: string, clean: boolean, private readonly onPublish: PublishHandler,
     private readonly logger: Logger) {
     this.delay = o.reconnectInitialMs;
     const opts: IClientOptions = {
@@ -52,7 +76,9 @@ export class MqttConnection {
     if (o.protocolVersion === 5) {
       opts.properties = { sessionExpiryInterval: clean ? 0 : o.sessionExpirySeconds, maximumPacketSize: o.maxMessageBytes };
     }
-    this.client = new MqttClient(() => openStream(o) as never, opts);
+    this.v5 = o.protocolVersion === 5;
+    this.client = new MqttClient(() => openStream(o, this.tap) as never, opts);
+    this.internals = this.client as unknown as ClientInternals;
     this.client.handleMessage = (packet, done) => {
       let r: void | Promise<void> = undefined;
       try { r = onPublish(packet); } catch (err) { this.logger.error('mqtt inbound handler threw', { err }); }
@@ -76,6 +102,28 @@ export class MqttConnection {
 
   get connected(): boolean { return this.client.connected; }
 
+  /** Inbound QoS 0/1 PUBLISH packets, decoded here; QoS 2 and anything unusual go to mqtt.js. */
+  private readonly tap = (buf: Buffer, flags: number, start: number, end: number): boolean | Promise<void> => {
+    if (flags & 0x04) return false; // QoS 2: mqtt.js keeps its PUBREC/PUBREL state
+    const packet = decodePublish(buf, flags, start, end, this.v5);
+    if (!packet) return false;
+    const stream = this.client.stream as unknown as PacketStream;
+    let r: void | Promise<void> = undefined;
+    try { r = this.onPublish(packet); } catch (err) { this.logger.error('mqtt inbound handler threw', { err }); }
+    if (!r) {
+      if (packet.qos === 1) this.puback(stream, packet.messageId);
+      return true;
+    }
+    return r.then(() => { if (packet.qos === 1) this.puback(stream, packet.messageId); }, (err) => {
+      this.logger.error('mqtt inbound handler failed', { err });
+      if (packet.qos === 1) this.puback(stream, packet.messageId);
+    });
+  };
+
+  /** Acknowledges on the connection the message came through (after a reconnect the broker sends it again). */
+  private puback(stream: PacketStream, messageId: number): void {
+    if (stream.usable) stream.writePacket(encodePuback(messageId));
+  }
   /** Connects once. Rejects with TransportAuthError (naming the reason code) or TransportConnectError. */
   connect(): Promise<void> {
     this.connecting ??= new Promise<void>((resolve, reject) => {
@@ -113,8 +161,48 @@ export class MqttConnection {
    * Publishes; resolves when written (QoS 0) or acknowledged by the broker (QoS 1/2). While
    * disconnected at most `maxOfflineQueue` publishes wait, then BackpressureError.
    */
-  publish(topic: string, payload: Buffer, options: IClientPublishOptions): Promise<void> {
+  publish(topic: string, payload: Buffer, qos: 0 | 1 | 2, properties?: MqttWireProperties): Promise<void> {
     if (this.ended) return Promise.reject(new TransportClosedError(`mqtt connection ${this.clientId} is closed`));
+    const c = this.internals;
+    const stream = c.stream;
+    if (c.connected && !c.disconnecting && !c._storeProcessing && c._storeProcessingQueue.length === 0 && c.queue.length === 0
+      && stream instanceof PacketStream && stream.usable) {
+      return this.publishDirect(stream, topic, payload, qos, properties);
+    }
+    return this.publishViaClient(topic, payload, this.v5 && properties ? { qos, properties } : { qos });
+  }
+
+  /** Connected and nothing queued in mqtt.js: one Buffer straight to the socket. */
+  private publishDirect(stream: PacketStream, topic: string, payload: Buffer, qos: 0 | 1 | 2, properties?: MqttWireProperties): Promise<void> {
+    const field = topicField(topic);
+    if (qos === 0) {
+      const packet = encodePublish(field, payload, 0, 0, this.v5, properties);
+      stream.writePacket(packet);
+      return stream.afterTurn();
+    }
+    const c = this.internals;
+    const messageId = c.messageIdProvider.allocate();
+    if (messageId === null) return this.publishViaClient(topic, payload, this.v5 && properties ? { qos, properties } : { qos });
+    let packet: Buffer;
+    try { packet = encodePublish(field, payload, qos, messageId, this.v5, properties); } catch (err) { return Promise.reject(err); }
+    return new Promise<void>((resolve, reject) => {
+      // mqtt.js matches the PUBACK/PUBCOMP to this entry, frees the id and drops the stored copy;
+      // after a reconnect it resends the stored copy itself.
+      c.outgoing[messageId] = {
+        volatile: false, cmd: 'publish',
+        cb: (err) => (err ? reject(this.publishError(topic, err)) : resolve()),
+      };
+      c.outgoingStore.put({ cmd: 'publish', topic, payload, qos, retain: false, messageId, dup: false, properties: this.v5 ? properties : undefined }, noop);
+      stream.writePacket(packet);
+    });
+  }
+
+  private publishError(topic: string, err: Error): Error {
+    return this.ended ? new TransportClosedError(`mqtt connection ${this.clientId} closed before the publish completed`, { cause: err })
+      : new TransportConnectError(`MQTT publish to ${topic} failed: ${err.message}`, { cause: err, details: { topic } });
+  }
+
+  private publishViaClient(topic: string, payload: Buffer, options: IClientPublishOptions): Promise<void> {
     const offline = !this.client.connected;
     if (offline) {
       if (this.offlinePublishes >= this.o.maxOfflineQueue) {
@@ -127,8 +215,7 @@ export class MqttConnection {
       this.client.publish(topic, payload, options, (err) => {
         if (offline) this.offlinePublishes--;
         if (!err) return resolve();
-        reject(this.ended ? new TransportClosedError(`mqtt connection ${this.clientId} closed before the publish completed`, { cause: err })
-          : new TransportConnectError(`MQTT publish to ${topic} failed: ${err.message}`, { cause: err, details: { topic } }));
+        reject(this.publishError(topic, err));
       });
     });
   }
@@ -169,8 +256,8 @@ export class MqttConnection {
   }
 }
 
-/** A TCP or TLS socket to the broker; at QoS >= 1 wrapped so each flush is one write. */
-function openStream(o: ResolvedMqttOptions): Duplex {
+/** A TCP or TLS socket to the broker, wrapped in the PacketStream that splits out inbound PUBLISH packets. */
+function openStream(o: ResolvedMqttOptions, tap: PublishTap): Duplex {
   const url = new URL(o.url);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (url.protocol === 'mqtts:') {
@@ -178,13 +265,11 @@ function openStream(o: ResolvedMqttOptions): Duplex {
       host, port: Number(url.port || 8883), servername: /^[\d.:]+$/.test(host) ? undefined : host,
       rejectUnauthorized: o.rejectUnauthorized, ca: o.ca, cert: o.cert, key: o.key,
     });
-    return o.qos > 0 ? new CoalescingStream(socket) : socket;
+    return new PacketStream(socket, tap);
   }
   const socket = netConnect({ host, port: Number(url.port || 1883) });
   socket.setNoDelay(true);
-  // Only with QoS >= 1, where PUBACKs pace the publisher: at QoS 0 nothing does, and the bigger
-  // bursts overflow Mosquitto's per-client queue (max_queued_messages), which then drops messages.
-  return o.qos > 0 ? new CoalescingStream(socket) : socket;
+  return new PacketStream(socket, tap);
 }
 
 /** The URL without its password, for errors and logs. */

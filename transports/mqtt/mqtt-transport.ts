@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IClientPublishOptions, IPublishPacket } from 'mqtt';
+import type { IPublishPacket } from 'mqtt';
 import {
   createLogger, MessageTooLargeError, OptionsInvalidError, RequestTimeoutError, TransportClosedError,
   type Envelope, type InboundHandler, type InboundMessage, type Logger, type Transport, type TransportCapabilities,
@@ -9,6 +9,7 @@ import {
   decodeBinary, decodeStructured, encodeBinary, encodeStructured, rawEnvelope, type MqttWireProperties,
 } from './binding.js';
 import { MqttConnection } from './connection.js';
+import type { InboundPublish } from './packet-codec.js';
 import { resolveMqttOptions, type MqttTransportOptions, type ResolvedMqttOptions } from './options.js';
 import { brokerFilter, patternToFilter, subjectToTopic, topicMatchesFilter, topicToSubject } from './topics.js';
 
@@ -50,7 +51,6 @@ export class MqttTransport implements Transport {
   readonly options: ResolvedMqttOptions;
   private readonly logger: Logger;
   private readonly v5: boolean;
-  private readonly publishOptions: IClientPublishOptions;
   private main?: MqttConnection;
   private connecting?: Promise<MqttConnection>;
   private readonly subs = new Set<LocalSubscription>();
@@ -67,7 +67,6 @@ export class MqttTransport implements Transport {
     this.options = resolveMqttOptions(options);
     this.logger = (options.logger ?? createLogger()).child({ transport: 'mqtt' });
     this.v5 = this.options.protocolVersion === 5;
-    this.publishOptions = { qos: this.options.qos };
     this.inboxTopic = `${INBOX_PREFIX}${randomUUID().replace(/-/g, '').slice(0, 16)}`;
     this.capabilities = {
       requestReply: true, queueGroups: this.options.sharedSubscriptions, durable: this.options.durable, ordered: true,
@@ -101,7 +100,7 @@ export class MqttTransport implements Transport {
       wire = this.v5 ? encodeBinary(envelope) : encodeStructured(envelope);
     } catch (err) { return Promise.reject(err); }
     if (wire.payload.length > this.capabilities.maxMessageBytes) return Promise.reject(this.tooLarge(subject, wire.payload.length));
-    return main.publish(topic, wire.payload, wire.properties ? { qos: this.options.qos, properties: wire.properties } : this.publishOptions);
+    return main.publish(topic, wire.payload, this.options.qos, this.v5 ? wire.properties : undefined);
   }
 
   private async publishSlow(subject: string, envelope: Envelope): Promise<void> {
@@ -192,7 +191,7 @@ export class MqttTransport implements Transport {
   }
 
   /** The local subscriptions a message on `topic` reached through `conn`. */
-  private route(conn: MqttConnection, packet: IPublishPacket, topic: string): LocalSubscription[] | LocalSubscription | undefined {
+  private route(conn: MqttConnection, packet: InboundPublish | IPublishPacket, topic: string): LocalSubscription[] | LocalSubscription | undefined {
     // A session connection serves one subscription; identifiers it kept may be from an earlier process.
     if (conn !== this.main) return this.sessionOwners.get(conn);
     const ids = packet.properties?.subscriptionIdentifier;
@@ -210,7 +209,7 @@ export class MqttTransport implements Transport {
   }
 
   /** Every inbound PUBLISH: replies to our requests, then the subscriptions it reached. */
-  private onPublish(conn: MqttConnection, packet: IPublishPacket): void | Promise<void> {
+  private onPublish(conn: MqttConnection, packet: InboundPublish | IPublishPacket): void | Promise<void> {
     const topic = packet.topic;
     const payload = packet.payload as Buffer;
     const props = packet.properties as MqttWireProperties | undefined;
@@ -266,7 +265,7 @@ export class MqttTransport implements Transport {
       } else {
         wire = encodeBinary(reply, undefined, correlationData ?? Buffer.from(requestId));
       }
-      await main.publish(replyTopic, wire.payload, { qos: this.options.qos, properties: this.v5 ? wire.properties : undefined });
+      await main.publish(replyTopic, wire.payload, this.options.qos, this.v5 ? wire.properties : undefined);
     };
   }
 
@@ -305,7 +304,7 @@ export class MqttTransport implements Transport {
       this.pending.set(key, { resolve, reject, timer });
     });
     try {
-      await main.publish(topic, wire.payload, { qos: this.options.qos, properties: this.v5 ? wire.properties : undefined });
+      await main.publish(topic, wire.payload, this.options.qos, this.v5 ? wire.properties : undefined);
     } catch (err) {
       const p = this.pending.get(key);
       if (p) { clearTimeout(p.timer); this.pending.delete(key); }

@@ -1,0 +1,210 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { generate, parser, type IPublishPacket, type Packet } from 'mqtt-packet';
+import { createServer, connect, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { MessageTooLargeError } from '../../core/index.js';
+import type { MqttWireProperties } from '../../transports/mqtt/binding.js';
+import { decodePublish, encodePuback, encodePublish, topicField } from '../../transports/mqtt/packet-codec.js';
+import { PacketStream } from '../../transports/mqtt/packet-stream.js';
+
+/** The fixed header's length: type byte plus the Remaining Length variable integer. */
+function bodyStart(packet: Buffer): number {
+  let i = 1;
+  while (packet[i]! & 0x80) i++;
+  return i + 1;
+}
+
+/** What mqtt-packet parses `bytes` into (one packet). */
+function parseWithMqttPacket(bytes: Buffer, protocolVersion: 4 | 5): Packet {
+  const p = parser({ protocolVersion });
+  let out: Packet | undefined;
+  let failure: Error | undefined;
+  p.on('packet', (packet) => { out = packet; });
+  p.on('error', (err) => { failure = err; });
+  p.parse(bytes);
+  if (failure) throw failure;
+  if (!out) throw new Error('mqtt-packet parsed nothing');
+  return out;
+}
+
+const text = fc.string({ unit: 'grapheme', maxLength: 24 });
+const topic = fc.array(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 8 }).filter((s) => !/[+#/\0]/.test(s)), { minLength: 1, maxLength: 5 })
+  .map((parts) => parts.join('/'));
+const properties: fc.Arbitrary<MqttWireProperties> = fc.record({
+  contentType: text,
+  userProperties: fc.dictionary(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 12 }), fc.oneof(text, fc.array(text, { minLength: 2, maxLength: 3 })), { minKeys: 1, maxKeys: 8 }), // the binding always sends some; mqtt-packet mis-encodes {}
+  responseTopic: topic,
+  correlationData: fc.uint8Array({ maxLength: 32 }).map((b) => Buffer.from(b)),
+}, { requiredKeys: [] });
+const publishes = fc.record({
+  topic,
+  payload: fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+  qos: fc.constantFrom(0 as const, 1 as const, 2 as const),
+  messageId: fc.integer({ min: 1, max: 65535 }),
+  properties: fc.option(properties, { nil: undefined }),
+});
+
+describe('mqtt packet codec', () => {
+  it('mqtt codec - a PUBLISH is byte-for-byte what mqtt-packet generates (MQTT 5 and 3.1.1, property)', () => {
+    fc.assert(fc.property(publishes, fc.boolean(), (p, v5) => {
+      const props = v5 ? p.properties : undefined;
+      const ours = encodePublish(topicField(p.topic), p.payload, p.qos, p.messageId, v5, props);
+      const packet: IPublishPacket = { cmd: 'publish', topic: p.topic, payload: p.payload, qos: p.qos, dup: false, retain: false, ...(p.qos > 0 ? { messageId: p.messageId } : {}), ...(props ? { properties: props } : {}) };
+      expect(ours.equals(generate(packet, { protocolVersion: v5 ? 5 : 4 }))).to.equal(true);
+    }), { numRuns: 300 });
+  });
+
+  it('mqtt codec - decoding what mqtt-packet generates gives the same topic, payload, qos, id and properties (property)', () => {
+    fc.assert(fc.property(publishes, fc.boolean(), (p, v5) => {
+      const props = v5 ? p.properties : undefined;
+      const bytes = generate({ cmd: 'publish', topic: p.topic, payload: p.payload, qos: p.qos, dup: false, retain: false, messageId: p.messageId, ...(props ? { properties: props } : {}) }, { protocolVersion: v5 ? 5 : 4 });
+      const decoded = decodePublish(bytes, bytes[0]! & 0x0f, bodyStart(bytes), bytes.length, v5);
+      const reference = parseWithMqttPacket(bytes, v5 ? 5 : 4) as IPublishPacket;
+      expect(decoded).to.not.equal(undefined);
+      expect(decoded!.topic).to.equal(reference.topic);
+      expect(decoded!.payload.equals(reference.payload as Buffer)).to.equal(true);
+      expect(decoded!.qos).to.equal(reference.qos);
+      if (p.qos > 0) expect(decoded!.messageId).to.equal(reference.messageId);
+      // Properties are compared with what was sent: mqtt-packet's parser loses a repeated user
+      // property whose first value is '' (it tests the value for truthiness).
+      expect(decoded!.properties).to.deep.equal(props && Object.keys(props).length > 0 ? props : undefined);
+    }), { numRuns: 300 });
+  });
+
+  it('mqtt codec - a topic alias, or a property it does not read, is left to mqtt-packet', () => {
+    for (const properties of [{ topicAlias: 3 }, { subscriptionIdentifier: 7, topicAlias: 2 }]) {
+      const bytes = generate({ cmd: 'publish', topic: 'a/b', payload: Buffer.from('x'), qos: 0, dup: false, retain: false, properties }, { protocolVersion: 5 });
+      expect(decodePublish(bytes, bytes[0]! & 0x0f, bodyStart(bytes), bytes.length, true)).to.equal(undefined);
+    }
+  });
+
+  it('mqtt codec - truncated or inconsistent packets are declined, never read past their end', () => {
+    const bytes = generate({ cmd: 'publish', topic: 'devices/d-1/telemetry', payload: Buffer.from('{"t":1}'), qos: 1, messageId: 9, dup: false, retain: false, properties: { contentType: 'application/json', userProperties: { id: 'x' } } }, { protocolVersion: 5 });
+    const start = bodyStart(bytes);
+    // Cut inside the topic, the packet id and the properties: each is declined.
+    for (const end of [start + 1, start + 5, start + 2 + 21 + 1, start + 2 + 21 + 2 + 3]) {
+      expect(decodePublish(bytes, bytes[0]! & 0x0f, start, end, true), `end ${end}`).to.equal(undefined);
+    }
+  });
+
+  it('mqtt codec - a PUBACK is what mqtt-packet generates for a success', () => {
+    for (const messageId of [1, 255, 256, 65535]) {
+      expect(encodePuback(messageId).equals(generate({ cmd: 'puback', messageId }, { protocolVersion: 4 }))).to.equal(true);
+      expect(parseWithMqttPacket(encodePuback(messageId), 5)).to.include({ cmd: 'puback', messageId });
+    }
+  });
+
+  it('mqtt codec - past MQTT limits is a MessageTooLargeError, not a malformed packet', () => {
+    expect(() => topicField('t'.repeat(70_000))).to.throw(MessageTooLargeError);
+    expect(() => encodePublish(topicField('a'), Buffer.alloc(1), 1, 1, true, { userProperties: { big: 'v'.repeat(70_000) } })).to.throw(MessageTooLargeError);
+    expect(() => encodePublish(topicField('a'), Buffer.alloc(1), 1, 1, true, { correlationData: Buffer.alloc(70_000) })).to.throw(MessageTooLargeError);
+  });
+});
+
+/** A connected loopback socket pair. */
+async function socketPair(): Promise<{ client: Socket; server: Socket; close(): Promise<void> }> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<Socket>((r) => srv.once('connection', r));
+  const client = connect((srv.address() as AddressInfo).port, '127.0.0.1');
+  const server = await accepted;
+  return {
+    client, server,
+    close: async () => { client.destroy(); server.destroy(); await new Promise((r) => srv.close(r)); },
+  };
+}
+
+describe('mqtt packet stream', () => {
+  it('mqtt stream - PUBLISH packets go to the tap, everything else reaches mqtt.js in order, however the bytes are cut (property)', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.oneof(
+        fc.record({ kind: fc.constant('publish' as const), i: fc.nat(1000), qos: fc.constantFrom(0 as const, 1 as const) }),
+        fc.record({ kind: fc.constant('other' as const), i: fc.nat(1000) }),
+      ), { minLength: 1, maxLength: 40 }),
+      fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 10 }),
+      async (packets, cuts) => {
+        const pair = await socketPair();
+        try {
+          const tapped: string[] = [];
+          const stream = new PacketStream(pair.client, (buf, flags, start, end) => {
+            const p = decodePublish(buf, flags, start, end, true)!;
+            tapped.push(p.payload.toString());
+            return true;
+          });
+          const passed: Buffer[] = [];
+          stream.on('data', (b: Buffer) => passed.push(b));
+          const wire = packets.map((p) => (p.kind === 'publish'
+            ? generate({ cmd: 'publish', topic: 't', payload: Buffer.from(`p${p.i}`), qos: p.qos, messageId: p.i + 1, dup: false, retain: false }, { protocolVersion: 5 })
+            : generate({ cmd: 'puback', messageId: p.i + 1 }, { protocolVersion: 5 })));
+          const all = Buffer.concat(wire);
+          // Write in pieces of the generated sizes, each piece its own TCP write.
+          for (let o = 0, k = 0; o < all.length; k++) {
+            const n = cuts[k % cuts.length]!;
+            pair.server.write(all.subarray(o, o + n));
+            o += n;
+            await new Promise((r) => setImmediate(r));
+          }
+          const expectedOther = Buffer.concat(wire.filter((_, i) => packets[i]!.kind === 'other'));
+          const expectedTapped = packets.filter((p) => p.kind === 'publish').map((p) => `p${p.i}`);
+          const deadline = Date.now() + 2000;
+          while ((Buffer.concat(passed).length < expectedOther.length || tapped.length < expectedTapped.length) && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 2));
+          }
+          expect(tapped).to.deep.equal(expectedTapped);
+          expect(Buffer.concat(passed).equals(expectedOther)).to.equal(true);
+        } finally {
+          await pair.close();
+        }
+      },
+    ), { numRuns: 40 });
+  });
+
+  it('mqtt stream - a tap that returns a promise holds back the following packets until it settles (inbound backpressure)', async () => {
+    const pair = await socketPair();
+    try {
+      const order: string[] = [];
+      let release!: () => void;
+      const stream = new PacketStream(pair.client, (buf, flags, start, end) => {
+        const payload = decodePublish(buf, flags, start, end, false)!.payload.toString();
+        order.push(`tap ${payload}`);
+        return payload === 'first' ? new Promise<void>((r) => { release = r; }) : true;
+      });
+      stream.on('data', () => order.push('other'));
+      pair.server.write(Buffer.concat([
+        generate({ cmd: 'publish', topic: 't', payload: Buffer.from('first'), qos: 0, dup: false, retain: false }),
+        generate({ cmd: 'pingresp' }),
+        generate({ cmd: 'publish', topic: 't', payload: Buffer.from('second'), qos: 0, dup: false, retain: false }),
+      ]));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(order).to.deep.equal(['tap first']);
+      release();
+      await new Promise((r) => setTimeout(r, 50));
+      // mqtt.js gets its packets through the stream's 'data' events, so only the tap's order is strict.
+      expect(order.filter((o) => o.startsWith('tap'))).to.deep.equal(['tap first', 'tap second']);
+      expect(order).to.include('other');
+    } finally {
+      await pair.close();
+    }
+  });
+
+  it('mqtt stream - packets written in one tick leave together, and afterTurn lets the event loop read in between', async () => {
+    const pair = await socketPair();
+    try {
+      const stream = new PacketStream(pair.client, () => true);
+      const received: Buffer[] = [];
+      pair.server.on('data', (b: Buffer) => received.push(b));
+      const packets = Array.from({ length: 100 }, (_, i) => encodePublish(topicField('t'), Buffer.from(`m${i}`), 0, 0, false));
+      for (const p of packets) stream.writePacket(p);
+      let immediateRan = false;
+      setImmediate(() => { immediateRan = true; });
+      await stream.afterTurn();
+      expect(immediateRan).to.equal(true);
+      const deadline = Date.now() + 2000;
+      while (Buffer.concat(received).length < Buffer.concat(packets).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      expect(Buffer.concat(received).equals(Buffer.concat(packets))).to.equal(true);
+    } finally {
+      await pair.close();
+    }
+  });
+});
