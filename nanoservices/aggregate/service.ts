@@ -4,10 +4,14 @@ import {
 } from '../../core/index.js';
 import { compileFieldPath, eventTime, readPath, type FieldPath } from '../filter/field-path.js';
 import { keyNameOf, positiveInt } from '../filter/service.js';
-import { compileSubjectTemplate, dataschemaOf, metricContext } from '../ingest/naming.js';
+import { compileSubjectTemplate, dataschemaOf, metricContext, withKey } from '../ingest/naming.js';
+import { KeyedMetrics } from '../keyed-metrics.js';
 import { processCheckpointStore, type CheckpointStore } from './checkpoint.js';
 import { LateEventError } from './errors.js';
 import { STAT_NAMES, WindowAggregator, type AggregatorSnapshot, type FieldStats, type StatName, type WindowResult, type WindowSpec } from './window.js';
+
+/** The stats the standard `sensor.aggregate` 1.0.0 contract requires. */
+const CONTRACT_STATS: readonly StatName[] = ['count', 'sum', 'min', 'max', 'avg'];
 
 /** Configuration of the aggregate nanoservice (JSON-able except `checkpointStore` and `now`). */
 export interface AggregateConfig {
@@ -28,7 +32,11 @@ export interface AggregateConfig {
   timeField?: string;
   /** Data paths of the numeric fields aggregated, e.g. `["temperature", "humidity"]`. */
   fields: string[];
-  /** Stats per field. Default all: count sum min max avg p50 p95 (the `sensor.aggregate` contract requires count sum min max avg). */
+  /**
+   * Stats per field. Default all: count sum min max avg p50 p95. The standard `sensor.aggregate`
+   * 1.0.0 contract requires count sum min max avg, so with that type and version they are always
+   * emitted and `stats` adds the percentiles.
+   */
   stats?: StatName[];
   window: WindowSpec;
   /** Bounded out-of-orderness: watermark = latest event time of the key minus this. Default 0. */
@@ -114,13 +122,15 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
   const timePath = compileFieldPath(config.timeField ?? 'ts', 'timeField');
   if (!Array.isArray(config.fields) || config.fields.length === 0) throw new OptionsInvalidError('fields must list at least one data path', { details: { field: 'fields' } });
   const fieldPaths = config.fields.map((f, i) => compileFieldPath(f, `fields[${i}]`));
-  const stats = config.stats ?? [...STAT_NAMES];
-  if (!Array.isArray(stats) || !stats.every((s) => STAT_NAMES.includes(s))) throw new OptionsInvalidError(`stats must list some of ${STAT_NAMES.join(' ')}`, { details: { field: 'stats' } });
+  const chosen = config.stats ?? [...STAT_NAMES];
+  if (!Array.isArray(chosen) || !chosen.every((s) => STAT_NAMES.includes(s))) throw new OptionsInvalidError(`stats must list some of ${STAT_NAMES.join(' ')}`, { details: { field: 'stats' } });
   if (config.late !== undefined && config.late !== 'deadletter' && config.late !== 'merge') throw new OptionsInvalidError('late must be "deadletter" or "merge"', { details: { field: 'late' } });
   const type = config.type ?? 'sensor.aggregate';
   const version = config.version ?? '1.0.0';
   if (typeof type !== 'string' || type.length === 0) throw new OptionsInvalidError('type must be a contract name', { details: { field: 'type' } });
   if (typeof version !== 'string' || !VERSION.test(version)) throw new OptionsInvalidError('version must be a semver version', { details: { field: 'version' } });
+  // Without them every window would be refused by the contract (and its reading dead-lettered).
+  const stats = type === 'sensor.aggregate' && version === '1.0.0' ? [...new Set<StatName>([...CONTRACT_STATS, ...chosen])] : chosen;
   const output = compileSubjectTemplate(config.output ?? 'sensor.aggregate.{key}', 'output');
   const tickInterval = nonNegative(config.tickIntervalMs, 1000, 'tickIntervalMs');
   const checkpoint = config.checkpoint === false ? undefined : { name: config.checkpoint?.name ?? config.name ?? 'aggregate', intervalMs: nonNegative(config.checkpoint?.intervalMs, 0, 'checkpoint.intervalMs') };
@@ -136,39 +146,45 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
   const outContext = metricContext(type);
   const dataschema = dataschemaOf(type, version);
   const values: Array<number | undefined> = new Array(fieldPaths.length);
+  // Frozen and made once (see ingest: the Bus clones a frozen `headers` object cheaply).
+  const firstHeaders = Object.freeze({ dataschema });
 
   const windowOf = (r: WindowResult): AggregateData['window'] => (window.kind === 'sliding'
     ? { kind: 'sliding', start: r.windowStart, end: r.windowEnd, sizeMs: window.sizeMs, slideMs: window.slideMs }
     : { kind: 'tumbling', start: r.windowStart, end: r.windowEnd, sizeMs: window.sizeMs });
   /** One `sensor.aggregate` per field with values; a revision carries a `revision` extension attribute. */
-  const emit = async (r: WindowResult, publish: (subject: string, data: unknown, headers: Record<string, string>) => Promise<unknown>, metric: (event: string, action: string, q: object) => void) => {
-    const headers: Record<string, string> = r.revision === 0 ? { dataschema } : { dataschema, revision: String(r.revision) };
-    for (const data of aggregateData(r, windowOf(r))) await publish(output.render({ ...data, [keyAs]: r.key }), data, headers);
+  const emit = async (r: WindowResult, publish: (subject: string, data: unknown, headers: Readonly<Record<string, string>>) => Promise<unknown>, metric: (event: string, action: string, q: object) => void) => {
+    const headers = r.revision === 0 ? firstHeaders : Object.freeze({ dataschema, revision: String(r.revision) });
+    for (const data of aggregateData(r, windowOf(r))) await publish(output.render(withKey(data, keyAs, r.key)), data, headers);
     metric(r.revision === 0 ? 'windowclosed' : 'windowrevised', 'emitted', { context: outContext, query: { [keyAs]: r.key } });
+  };
+  const metrics = new KeyedMetrics(keyAs);
+  const counted = {
+    invalid: metrics.field('invalid', 'deadlettered'), lateRejected: metrics.field('late', 'deadlettered'),
+    accepted: metrics.field('received', 'accepted'), merged: metrics.field('late', 'merged'),
   };
 
   const handle = async (message: Envelope, ctx: HandlerContext): Promise<void> => {
     const context = metricContext(message.type);
     const rawKey = keyPath ? readPath(message.data, keyPath) : message.partitionkey;
-    const query = typeof rawKey === 'string' || typeof rawKey === 'number' ? { [keyAs]: String(rawKey) } : undefined;
+    const key = typeof rawKey === 'string' ? rawKey : typeof rawKey === 'number' ? String(rawKey) : undefined;
     const ts = eventTime(readPath(message.data, timePath));
-    if (query === undefined || ts === undefined) {
-      ctx.metric('invalid', 'deadlettered', { context, query });
-      throw new ContractInvalidError(query === undefined ? `no key (${config.keyField ?? 'partitionkey'})` : `no event time in ${config.timeField ?? 'ts'}`,
-        { details: { field: query === undefined ? config.keyField ?? 'partitionkey' : config.timeField ?? 'ts' } });
+    if (key === undefined || ts === undefined) {
+      counted.invalid.add(ctx, context, key);
+      throw new ContractInvalidError(key === undefined ? `no key (${config.keyField ?? 'partitionkey'})` : `no event time in ${config.timeField ?? 'ts'}`,
+        { details: { field: key === undefined ? config.keyField ?? 'partitionkey' : config.timeField ?? 'ts' } });
     }
     for (let i = 0; i < fieldPaths.length; i++) {
       const v = readPath(message.data, fieldPaths[i]!);
       values[i] = typeof v === 'number' && Number.isFinite(v) ? v : undefined;
     }
-    const key = String(rawKey);
     const outcome = aggregator.add(key, ts, values, now(), message.id, message.correlationid, message.tenant);
     if (outcome.status === 'late-rejected') {
-      ctx.metric('late', 'deadlettered', { context, query });
+      counted.lateRejected.add(ctx, context, key);
       throw new LateEventError(`event time ${ts} of ${key} is behind its watermark ${aggregator.watermarkOf(key)}; its windows were emitted`,
         { details: { key, ts, watermark: aggregator.watermarkOf(key) } });
     }
-    ctx.metric(outcome.status === 'accepted' ? 'received' : 'late', outcome.status === 'accepted' ? 'accepted' : 'merged', { context, query });
+    (outcome.status === 'accepted' ? counted.accepted : counted.merged).add(ctx, context, key);
     for (const r of outcome.emitted) {
       await emit(r, (subject, data, headers) => ctx.publish(subject, data, { type, version, partitionKey: r.key, headers }), (e, a, q) => ctx.metric(e, a, q));
     }
@@ -188,10 +204,11 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
     if (!b) return;
     for (const r of aggregator.advanceIdle(now())) {
       try {
-        const headers: Record<string, string> = { dataschema };
-        if (r.causationId !== undefined) headers.causationid = r.causationId;
-        if (r.correlationId !== undefined) headers.correlationid = r.correlationId;
-        if (r.tenant !== undefined) headers.tenant = r.tenant;
+        const built: Record<string, string> = { dataschema };
+        if (r.causationId !== undefined) built.causationid = r.causationId;
+        if (r.correlationId !== undefined) built.correlationid = r.correlationId;
+        if (r.tenant !== undefined) built.tenant = r.tenant;
+        const headers = Object.freeze(built);
         await emit(r, (subject, data) => b.publish(subject, data, { type, version, partitionKey: r.key, headers }),
           (e, a, q) => b.metric(e, a, q as { context: string }));
       } catch (err) {
@@ -211,6 +228,7 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
     aggregator,
     async start(b: Bus) {
       bus = b;
+      metrics.bind(b);
       if (checkpoint) {
         const snapshot = await store.load(checkpoint.name);
         if (snapshot !== undefined) aggregator.restore(snapshot as AggregatorSnapshot);
@@ -226,6 +244,7 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
       await ticking;
       await saveCheckpoint();
       bus = undefined;
+      metrics.unbind();
     },
     tick() { return ticking ??= runTick().finally(() => { ticking = undefined; }); },
   };

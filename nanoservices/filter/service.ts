@@ -1,5 +1,6 @@
 import { defineNanoservice, OptionsInvalidError, type Envelope, type HandlerContext, type NanoserviceDefinition } from '../../core/index.js';
 import { compileSubjectTemplate, metricContext } from '../ingest/naming.js';
+import { KeyedMetrics } from '../keyed-metrics.js';
 import { compileFieldPath, readPath, type FieldPath } from './field-path.js';
 import { forwardOptions } from './forward.js';
 import { compilePredicate, type CompiledPredicate, type Predicate } from './predicate.js';
@@ -49,19 +50,24 @@ export function createFilterService(config: FilterConfig): NanoserviceDefinition
   const test: CompiledPredicate = tests.length === 1 ? tests[0]! : (m) => tests[0]!(m) && tests[1]!(m);
   const keyPath: FieldPath | undefined = config.keyField === undefined ? undefined : compileFieldPath(config.keyField, 'keyField');
   const keyAs = keyNameOf(config.keyAs, keyPath);
+  const metrics = new KeyedMetrics(keyAs);
+  const rejected = metrics.field('rejected', 'dropped');
+  const passed = metrics.field('passed', 'forwarded');
 
   const handle = async (message: Envelope, ctx: HandlerContext): Promise<void> => {
-    const key = keyPath ? readPath(message, keyPath) : message.partitionkey;
-    const metric = { context: metricContext(message.type), query: key === undefined ? undefined : { [keyAs]: String(key) } };
-    if (!test(message)) { ctx.metric('rejected', 'dropped', metric); return; }
+    const rawKey = keyPath ? readPath(message, keyPath) : message.partitionkey;
+    const key = rawKey === undefined ? undefined : typeof rawKey === 'string' ? rawKey : String(rawKey);
+    const context = metricContext(message.type);
+    if (!test(message)) { rejected.add(ctx, context, key); return; }
     await ctx.publish(output.render(message), message.data, forwardOptions(message));
-    ctx.metric('passed', 'forwarded', metric);
+    passed.add(ctx, context, key);
   };
-  return defineNanoservice({
+  const def = defineNanoservice({
     name: config.name ?? 'filter',
     version: '1.0.0',
     subscriptions: [{ pattern: config.input, handler: handle as never, group: config.group, ordered: true, maxInFlight: positiveInt(config.maxInFlight, 64, 'maxInFlight') }],
   });
+  return { ...def, start: async (bus) => { metrics.bind(bus); }, stop: async () => { metrics.unbind(); } };
 }
 
 /** The query name for a key: explicit, else the path's last segment, else `key`. */

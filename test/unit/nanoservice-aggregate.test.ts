@@ -180,6 +180,22 @@ describe('nanoservice aggregate', () => {
       expect(totals.get('aggregate@t1:sensor.reading?deviceId=d1 late deadlettered')?.count).to.equal(1);
     });
 
+    it('aggregate - the standard sensor.aggregate 1.0.0 always carries the stats its contract requires', async () => {
+      const running = await runNanoservice(bus, createAggregateService({
+        input: 'sensor.reading.>', fields: ['temperature'], window: tumbling5s, stats: ['count', 'max', 'p95'], checkpoint: false, tickIntervalMs: 0,
+      }));
+      await send('d1', 1000, 20);
+      await send('d1', 2000, 24);
+      await send('d1', 5500, 30);
+      await until(() => out.length === 1);
+      await running.stop();
+      expect(out[0]!.data).to.deep.equal({
+        key: 'd1', metric: 'temperature', window: { kind: 'tumbling', start: 0, end: 5000, sizeMs: 5000 },
+        count: 2, sum: 44, min: 20, max: 24, avg: 22, p95: 24,
+      });
+      expect(dlq).to.have.length(0);
+    });
+
     it('aggregate - a late event within the allowed lateness is merged and re-emitted when configured', async () => {
       await runNanoservice(bus, createAggregateService({
         input: 'sensor.reading.>', fields: ['temperature'], window: tumbling5s, late: 'merge', allowedLatenessMs: 10_000, checkpoint: false, tickIntervalMs: 0,
