@@ -23,15 +23,23 @@ export interface MqttTransportOptions {
   sessionExpirySeconds?: number;
   /** The broker supports `$share/<group>/<topic>` (Mosquitto, EMQX, HiveMQ do; aedes does not). Default true. */
   sharedSubscriptions?: boolean;
+  /** User name sent in CONNECT. Default: the URL's user part. */
   username?: string;
+  /** Password sent in CONNECT. Default: the URL's password part (percent-decoded). MQTT 3.1.1 needs a username with it. */
   password?: string;
-  /** TLS: CA certificate(s) (PEM). */
+  /** TLS (`mqtts:` only): CA certificate(s) (PEM) to verify the broker with, instead of the system CAs. */
   ca?: string | Buffer;
-  /** TLS: client certificate (PEM) for mutual TLS. */
+  /** TLS: the CA certificate(s) as a PEM file path, read at construction. Not together with `ca`. */
+  caFile?: string;
+  /** TLS: client certificate (PEM) for mutual TLS; needs `key`/`keyFile`. */
   cert?: string | Buffer;
-  /** TLS: client private key (PEM). */
+  /** TLS: the client certificate as a PEM file path. Not together with `cert`. */
+  certFile?: string;
+  /** TLS: client private key (PEM); needs `cert`/`certFile`. */
   key?: string | Buffer;
-  /** TLS: verify the broker certificate. Default true. */
+  /** TLS: the client private key as a PEM file path. Not together with `key`. */
+  keyFile?: string;
+  /** TLS: verify the broker certificate (chain and that it names the URL's host). Default true. */
   rejectUnauthorized?: boolean;
   /** Keepalive interval, seconds. Default 30. */
   keepaliveSeconds?: number;
@@ -48,7 +56,7 @@ export interface MqttTransportOptions {
 }
 
 /** Options with defaults applied and checked. */
-export interface ResolvedMqttOptions extends Required<Omit<MqttTransportOptions, 'username' | 'password' | 'ca' | 'cert' | 'key'>> {
+export interface ResolvedMqttOptions extends Required<Omit<MqttTransportOptions, 'username' | 'password' | 'ca' | 'cert' | 'key' | 'caFile' | 'certFile' | 'keyFile'>> {
   username?: string;
   password?: string;
   ca?: string | Buffer;
@@ -94,10 +102,41 @@ export function resolveMqttOptions(options: MqttTransportOptions): ResolvedMqttO
   }
   const username = options.username ?? (url.username ? decodeURIComponent(url.username) : undefined);
   const password = options.password ?? (url.password ? decodeURIComponent(url.password) : undefined);
+  if (password !== undefined && username === undefined && o.protocolVersion === 4) throw invalid('username', 'is required with a password on MQTT 3.1.1');
+  const { caFile: _caFile, certFile: _certFile, keyFile: _keyFile, ...settings } = o; // resolved into ca/cert/key
   return {
-    ...o, url: options.url, clientId: o.clientId ?? `sb-${randomUUID().slice(0, 12)}`, durable: !o.clean,
+    ...settings, ...resolveTlsMaterial(options, url), url: options.url, clientId: o.clientId ?? `sb-${randomUUID().slice(0, 12)}`, durable: !o.clean,
     ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}),
   } as ResolvedMqttOptions;
+}
+
+/** `ca`/`cert`/`key` from their contents or their files, checked to make sense together. */
+function resolveTlsMaterial(options: MqttTransportOptions, url: URL): Pick<ResolvedMqttOptions, 'ca' | 'cert' | 'key'> {
+  const out: Pick<ResolvedMqttOptions, 'ca' | 'cert' | 'key'> = {};
+  for (const name of ['ca', 'cert', 'key'] as const) {
+    const fileField = `${name}File` as const;
+    const given = options[name];
+    const file = options[fileField];
+    if (given !== undefined && file !== undefined) throw invalid(fileField, `cannot be combined with "${name}": give the PEM or its file, not both`);
+    const pem = file !== undefined ? readPem(fileField, file, `mqtt option "${fileField}"`) : given;
+    if (pem !== undefined) out[name] = pem;
+  }
+  if ((out.cert === undefined) !== (out.key === undefined)) {
+    const missing = out.cert === undefined ? 'cert' : 'key';
+    throw invalid(missing, `(or "${missing}File") is required for mutual TLS: a client certificate and its key go together`);
+  }
+  // Over mqtt:// these would be ignored and the connection would run in clear text.
+  const given = (['ca', 'cert', 'key'] as const).find((n) => out[n] !== undefined);
+  if (given && url.protocol !== 'mqtts:') throw invalid(given, `needs an mqtts: URL (TLS), got ${url.protocol}`);
+  return out;
+}
+
+/** Reads a PEM file, or throws OptionsInvalidError naming `field`. */
+function readPem(field: string, path: string, what: string): Buffer {
+  if (path.length === 0) throw new OptionsInvalidError(`${what} must name a PEM file, got an empty string`, { details: { field } });
+  try { return readFileSync(path); } catch (cause) {
+    throw new OptionsInvalidError(`${what} names a file that cannot be read: ${path}`, { cause, details: { field, path } });
+  }
 }
 
 /**
@@ -113,8 +152,7 @@ export function mqttOptionsFromUrl(url: URL): MqttTransportOptions {
   const qos = numberParam(url, 'qos', 0);
   const file = (name: string) => {
     const path = p.get(name);
-    if (!path) return undefined;
-    try { return readFileSync(path); } catch (cause) { throw new OptionsInvalidError(`URL parameter "${name}" names a file that cannot be read: ${path}`, { cause, details: { field: name } }); }
+    return path === null ? undefined : readPem(name, path, `URL parameter "${name}"`);
   };
   return stripUndefined({
     url: base.href,
