@@ -1,4 +1,4 @@
-import { NatsError } from 'nats';
+import { ErrorCode, NatsError } from 'nats';
 import {
   MessageTooLargeError, NoRespondersError, RequestTimeoutError, SignalbusError, TransportAuthError, TransportClosedError,
   TransportConnectError,
@@ -19,6 +19,44 @@ export function jetStreamErrorCode(err: unknown): number | undefined {
 export function isNatsAuthError(err: unknown): boolean {
   return err instanceof NatsError && (err.isAuthError() || err.code === 'AUTHENTICATION_EXPIRED' || /authori[sz]ation/i.test(err.message));
 }
+
+/**
+ * A failed first connect as a signalbus error. Besides nats.js' own errors, Node's socket and TLS
+ * errors surface here unwrapped (a refused server certificate, a handshake the server aborted),
+ * and a caller must still get a TransportConnectError.
+ */
+export function fromConnectError(err: unknown, context: string): Error {
+  if (err instanceof NatsError) {
+    const details = { natsCode: err.code, context };
+    if (err.code === ErrorCode.ServerOptionNotAvailable && err.message === 'tls') {
+      return new TransportConnectError(`nats: the server does not offer TLS, which the options require (${context})`, { cause: err, details });
+    }
+    // Certificate or key files Node could not use; nats.js keeps the reason in chainedError.
+    if (err.code === ErrorCode.Tls) {
+      return new TransportConnectError(`nats: TLS setup failed (${context}): ${err.chainedError?.message ?? err.message}`, { cause: err, details });
+    }
+    // The server closed the link before answering the handshake's PING (e.g. it refused the TLS
+    // client certificate after the handshake, as TLS 1.3 allows); nats.js only sees its timer expire.
+    if (err.code === ErrorCode.Timeout) {
+      return new TransportConnectError(`nats: the server did not complete the connection in time (${context}); a server refusing a missing TLS client certificate looks like this too`, { cause: err, details });
+    }
+  }
+  if (err instanceof SignalbusError || err instanceof NatsError) return fromNatsError(err, context);
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  const tls = typeof code === 'string' && (TLS_VERIFY_CODES.has(code) || /^ERR_(TLS|SSL)_/.test(code));
+  return new TransportConnectError(
+    tls ? `nats: the TLS handshake failed (${context}): ${message}` : `nats: cannot connect (${context}): ${message}`,
+    { cause: err, details: { context, ...(typeof code === 'string' ? { code } : {}) } },
+  );
+}
+
+// OpenSSL's certificate verification results, as Node reports them in `err.code`.
+const TLS_VERIFY_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_SIGNATURE_FAILURE',
+  'HOSTNAME_MISMATCH', 'INVALID_CA', 'INVALID_PURPOSE',
+]);
 
 /** A nats.js error as the signalbus error class a caller can branch on. */
 export function fromNatsError(err: unknown, context: string): Error {

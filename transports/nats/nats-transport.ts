@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
-  connect, credsAuthenticator, Events, nkeyAuthenticator,
+  connect, Events, jwtAuthenticator, nkeyAuthenticator,
   type ConnectionOptions, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type Msg, type MsgHdrs,
   type NatsConnection, type Subscription,
 } from 'nats';
@@ -11,10 +11,13 @@ import {
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
 import { envelopeFromNats, envelopeFromNatsHeaderText, natsBody, natsHeaderBlock, type DecodedNatsMessage } from './binding.js';
-import { fromNatsError, NatsJetStreamError } from './errors.js';
+import { parseCreds } from './credentials.js';
+import { fromConnectError, fromNatsError, NatsJetStreamError } from './errors.js';
 import { consumerConfig, durableName, ensureConsumer, ensureStream, ephemeralName } from './jetstream.js';
+import { readOptionFile } from './option-file.js';
 import { resolveNatsOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js';
 import { ReplyInbox } from './reply-inbox.js';
+import { natsTlsOptions } from './tls.js';
 
 const encoder = new TextEncoder();
 
@@ -145,14 +148,16 @@ export class NatsTransport implements Transport {
     if (o.name) opts.name = o.name;
     if (o.token) opts.token = o.token;
     if (o.user !== undefined) { opts.user = o.user; opts.pass = o.pass; }
-    if (o.nkeySeed) opts.authenticator = nkeyAuthenticator(encoder.encode(o.nkeySeed));
-    if (o.creds) opts.authenticator = credsAuthenticator(encoder.encode(o.creds));
-    if (o.tls) opts.tls = o.tls === true ? {} : { ...o.tls };
+    if (o.nkeySeed) opts.authenticator = nkeyAuthenticator(encoder.encode(o.nkeySeed.trim()));
+    const creds = o.creds !== undefined ? parseCreds(o.creds, 'creds')
+      : o.credsFile !== undefined ? parseCreds(await readOptionFile(o.credsFile, 'credsFile'), 'credsFile') : undefined;
+    if (creds) opts.authenticator = jwtAuthenticator(creds.jwt, encoder.encode(creds.seed));
+    if (o.tls) opts.tls = await natsTlsOptions(o.tls);
     let nc: NatsConnection;
     try {
       nc = await connect(opts);
     } catch (err) {
-      throw fromNatsError(err, `connecting to ${o.servers.join(', ')}`);
+      throw fromConnectError(err, `connecting to ${o.servers.join(', ')}`);
     }
     this.nc = nc;
     this.capabilities.maxMessageBytes = nc.info?.max_payload ?? this.capabilities.maxMessageBytes;

@@ -1,4 +1,5 @@
 import { booleanParam, numberParam, OptionsInvalidError } from '../../core/index.js';
+import { parseCreds, userPublicKey } from './credentials.js';
 
 /** How JetStream mode stores messages and consumes them. */
 export interface NatsJetStreamOptions {
@@ -26,13 +27,18 @@ export interface NatsJetStreamOptions {
   publishTimeoutMs?: number;
 }
 
-/** TLS settings, passed to nats.js. */
+/**
+ * TLS settings, passed to nats.js. The server certificate is always verified (against the system
+ * CAs, or `caFile`), including its name: a server URL with an IP address needs the IP in the
+ * certificate's subjectAltName. Files are checked at connect (a missing one is an
+ * OptionsInvalidError naming it) and read again by nats.js on every reconnect.
+ */
 export interface NatsTlsOptions {
-  /** CA certificate file (PEM) to verify the server with. */
+  /** CA certificate file (PEM) to verify the server with, instead of the system CAs. */
   caFile?: string;
-  /** Client certificate file (PEM) for mutual TLS. */
+  /** Client certificate file (PEM) for mutual TLS; needs `keyFile`. */
   certFile?: string;
-  /** Client key file (PEM) for mutual TLS. */
+  /** Client private key file (PEM, unencrypted) for mutual TLS; needs `certFile`. */
   keyFile?: string;
   /** Start TLS before the server's INFO (servers with `handshake_first`). Default false. */
   handshakeFirst?: boolean;
@@ -40,7 +46,7 @@ export interface NatsTlsOptions {
 
 /** Options of NatsTransport. Defaults live in `resolveNatsOptions`. */
 export interface NatsTransportOptions {
-  /** Server URL(s), `nats://host:port`. Default `nats://127.0.0.1:4222`. */
+  /** Server URL(s), `nats://host:port`, or `tls://host:port` to require TLS (as `tls: true`). Default `nats://127.0.0.1:4222`. */
   servers?: string | string[];
   /** Connection name shown by the server (`nats server report connections`). */
   name?: string;
@@ -50,11 +56,13 @@ export interface NatsTransportOptions {
   user?: string;
   /** User/password authentication: the password. */
   pass?: string;
-  /** NKey authentication: the user's seed (`SU…`). */
+  /** NKey authentication: the user's seed (`SU…`); another kind of key is an OptionsInvalidError. */
   nkeySeed?: string;
-  /** Decentralised JWT authentication: the contents of a `.creds` file. */
+  /** Decentralised JWT authentication: the contents of a `.creds` file (user JWT + user seed), checked at construction. */
   creds?: string;
-  /** TLS: `true` for the system CAs, or files for a private CA / mutual TLS. */
+  /** Decentralised JWT authentication: the path of a `.creds` file, read and checked at connect. */
+  credsFile?: string;
+  /** TLS: `true` = required, verified against the system CAs; an object = required, with a private CA / client certificate. Absent or `false`: TLS only when the server requires or offers it (verified against the system CAs). */
   tls?: boolean | NatsTlsOptions;
   /** Giving up on the first connection after this long, ms. Default 5,000. */
   connectTimeoutMs?: number;
@@ -76,10 +84,11 @@ export interface NatsTransportOptions {
   jetstream?: NatsJetStreamOptions;
 }
 
-export interface ResolvedNatsOptions extends Required<Omit<NatsTransportOptions, 'token' | 'user' | 'pass' | 'nkeySeed' | 'creds' | 'tls' | 'jetstream' | 'name'>> {
+export interface ResolvedNatsOptions extends Required<Omit<NatsTransportOptions, 'token' | 'user' | 'pass' | 'nkeySeed' | 'creds' | 'credsFile' | 'tls' | 'jetstream' | 'name'>> {
   servers: string[];
-  name?: string; token?: string; user?: string; pass?: string; nkeySeed?: string; creds?: string;
-  tls?: boolean | NatsTlsOptions;
+  name?: string; token?: string; user?: string; pass?: string; nkeySeed?: string; creds?: string; credsFile?: string;
+  /** TLS required (`{}` = system CAs); absent = only when the server requires or offers it. */
+  tls?: NatsTlsOptions;
   jetstream?: Required<Omit<NatsJetStreamOptions, 'subjects'>> & { subjects?: string[] };
 }
 
@@ -92,11 +101,66 @@ const positive = (field: string, v: number | undefined, fallback: number): numbe
 // Stream and consumer names may not hold `.`, `*`, `>`, whitespace or path separators.
 const NAME = /^[A-Za-z0-9_-]{1,255}$/;
 
+const invalid = (field: string, message: string) => new OptionsInvalidError(`nats option ${message}`, { details: { field } });
+
+// nats.js' Node transport speaks TCP: `nats://` and `tls://` (TLS required), or a bare host:port.
+const SERVER_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
+
+function resolveServers(o: NatsTransportOptions): string[] {
+  const servers = o.servers === undefined ? ['nats://127.0.0.1:4222'] : Array.isArray(o.servers) ? o.servers : [o.servers];
+  if (servers.length === 0) throw invalid('servers', 'servers must name at least one server');
+  for (const server of servers) {
+    if (typeof server !== 'string' || server.trim() === '') throw invalid('servers', `servers must be URLs like nats://host:4222, got ${JSON.stringify(server)}`);
+    const scheme = SERVER_SCHEME.exec(server)?.[1]?.toLowerCase();
+    if (scheme !== undefined && scheme !== 'nats' && scheme !== 'tls') throw invalid('servers', `servers must use nats:// or tls://, got ${server}`);
+  }
+  return servers;
+}
+
+/** `tls://` servers require TLS as `tls: true` does: nats.js applies one TLS setting to every server. */
+function resolveTls(o: NatsTransportOptions, servers: string[]): NatsTlsOptions | undefined {
+  const tlsScheme = servers.some((s) => /^tls:\/\//i.test(s));
+  const tls = o.tls;
+  if (tls === undefined) return tlsScheme ? {} : undefined;
+  if (tls === false) {
+    if (tlsScheme) throw invalid('tls', 'tls is false but a server URL uses tls://');
+    return undefined;
+  }
+  if (tls === true) return {};
+  if (tls === null || typeof tls !== 'object' || Array.isArray(tls)) throw invalid('tls', 'tls must be true, false or an object with caFile, certFile, keyFile, handshakeFirst');
+  for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
+    if (tls[key] !== undefined && (typeof tls[key] !== 'string' || tls[key] === '')) throw invalid(`tls.${key}`, `tls.${key} must be a file path`);
+  }
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+    throw invalid(tls.certFile === undefined ? 'tls.certFile' : 'tls.keyFile', 'tls.certFile and tls.keyFile go together (the client certificate and its key)');
+  }
+  if (tls.handshakeFirst !== undefined && typeof tls.handshakeFirst !== 'boolean') throw invalid('tls.handshakeFirst', 'tls.handshakeFirst must be a boolean');
+  return {
+    ...(tls.caFile !== undefined ? { caFile: tls.caFile } : {}),
+    ...(tls.certFile !== undefined ? { certFile: tls.certFile, keyFile: tls.keyFile! } : {}),
+    ...(tls.handshakeFirst ? { handshakeFirst: true } : {}),
+  };
+}
+
+/** Checks the credentials' form, so a wrong kind of key fails here, naming the option, not as an authorization violation. */
+function checkCredentials(o: NatsTransportOptions): void {
+  for (const key of ['token', 'user', 'credsFile'] as const) {
+    if (o[key] !== undefined && (typeof o[key] !== 'string' || o[key] === '')) throw invalid(key, `${key} must be a non-empty string`);
+  }
+  if (o.pass !== undefined && typeof o.pass !== 'string') throw invalid('pass', 'pass must be a string');
+  if ((o.user === undefined) !== (o.pass === undefined)) throw new OptionsInvalidError('nats options user and pass go together', { details: { field: o.user === undefined ? 'user' : 'pass' } });
+  // nats.js signs the server's nonce with one nkey: the seed given, or the one in the creds.
+  const signers = (['nkeySeed', 'creds', 'credsFile'] as const).filter((k) => o[k] !== undefined);
+  if (signers.length > 1) throw invalid(signers[1]!, `${signers.join(' and ')} exclude each other (each names the nkey that signs in)`);
+  if (o.nkeySeed !== undefined) userPublicKey(typeof o.nkeySeed === 'string' ? o.nkeySeed : '', 'nkeySeed');
+  if (o.creds !== undefined) parseCreds(typeof o.creds === 'string' ? o.creds : '', 'creds');
+}
+
 /** Applies defaults and rejects bad values with an error naming the field. */
 export function resolveNatsOptions(o: NatsTransportOptions = {}): ResolvedNatsOptions {
-  const servers = o.servers === undefined ? ['nats://127.0.0.1:4222'] : Array.isArray(o.servers) ? o.servers : [o.servers];
-  if (servers.length === 0) throw new OptionsInvalidError('nats option servers must name at least one server', { details: { field: 'servers' } });
-  if ((o.user === undefined) !== (o.pass === undefined)) throw new OptionsInvalidError('nats options user and pass go together', { details: { field: o.user === undefined ? 'user' : 'pass' } });
+  const servers = resolveServers(o);
+  const tls = resolveTls(o, servers);
+  checkCredentials(o);
   const maxReconnectAttempts = o.maxReconnectAttempts ?? -1;
   if (!Number.isInteger(maxReconnectAttempts) || maxReconnectAttempts < -1) {
     throw new OptionsInvalidError('nats option maxReconnectAttempts must be -1 or a non-negative integer', { details: { field: 'maxReconnectAttempts' } });
@@ -112,7 +176,8 @@ export function resolveNatsOptions(o: NatsTransportOptions = {}): ResolvedNatsOp
     inboxPrefix: o.inboxPrefix ?? '_INBOX',
     deadLetterPrefix: o.deadLetterPrefix ?? 'dlq',
   };
-  for (const k of ['name', 'token', 'user', 'pass', 'nkeySeed', 'creds', 'tls'] as const) if (o[k] !== undefined) (r as unknown as Record<string, unknown>)[k] = o[k];
+  for (const k of ['name', 'token', 'user', 'pass', 'nkeySeed', 'creds', 'credsFile'] as const) if (o[k] !== undefined) r[k] = o[k];
+  if (tls !== undefined) r.tls = tls;
   if (o.jetstream) {
     const j = o.jetstream;
     if (typeof j.stream !== 'string' || !NAME.test(j.stream)) {
@@ -146,7 +211,8 @@ export function resolveNatsOptions(o: NatsTransportOptions = {}): ResolvedNatsOp
 /**
  * Options from a `nats://` URL: `nats://[user:pass@|token@]host[:port][?jetstream=1&stream=NAME
  * &subjects=a.>,dlq.>&retention=limits&replicas=1&storage=file&ackWaitMs=30000&tls=1&name=…]`.
- * Further servers may follow in `servers=h2:4222,h3:4222`.
+ * Further servers may follow in `servers=h2:4222,h3:4222`. `tls://host:port` (or `tls=1`) requires
+ * TLS; `caFile=`, `certFile=`, `keyFile=` (implying TLS) and `credsFile=` take file paths.
  *
  * @example natsOptionsFromUrl(new URL('nats://127.0.0.1:4222?jetstream=1&stream=ORDERS&subjects=orders.>'))
  */
@@ -161,7 +227,11 @@ export function natsOptionsFromUrl(url: URL): NatsTransportOptions {
   if (user && pass) { o.user = user; o.pass = pass; } else if (user) o.token = user;
   if (p.get('token')) o.token = p.get('token')!;
   if (p.get('name')) o.name = p.get('name')!;
-  if (booleanParam(url, 'tls', scheme === 'tls')) o.tls = true;
+  if (p.get('credsFile')) o.credsFile = p.get('credsFile')!;
+  const tlsFiles: NatsTlsOptions = {};
+  for (const k of ['caFile', 'certFile', 'keyFile'] as const) if (p.get(k)) tlsFiles[k] = p.get(k)!;
+  if (Object.keys(tlsFiles).length > 0) o.tls = tlsFiles;
+  else if (booleanParam(url, 'tls', scheme === 'tls')) o.tls = true;
   for (const k of ['connectTimeoutMs', 'reconnectInitialDelayMs', 'reconnectMaxDelayMs', 'maxReconnectAttempts', 'maxBufferedMessages', 'maxBufferedBytes'] as const) {
     if (p.has(k)) o[k] = numberParam(url, k, 0);
   }

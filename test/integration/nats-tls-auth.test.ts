@@ -1,0 +1,231 @@
+import { expect } from 'chai';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nkeys } from 'nats';
+import { createEnvelope, type Envelope } from '../../core/index.js';
+import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/index.js';
+import { portOpen } from '../helpers/brokers.js';
+import { freePort, NATS_SERVER_BINARY } from './nats-server-process.js';
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+/** nats.js re-exports nkeys.js untyped; the part these tests use. */
+interface KeyPair { getPublicKey(): string; getSeed(): Uint8Array; sign(data: Uint8Array): Uint8Array }
+const nk = nkeys as { createUser(): KeyPair; createAccount(): KeyPair; createOperator(): KeyPair };
+
+/** A nats-server started from a config file this test writes (TLS and auth blocks need one). */
+class ConfiguredServer {
+  private constructor(readonly port: number, private readonly child: ChildProcess) {}
+
+  static async start(dir: string, config: string): Promise<ConfiguredServer> {
+    const port = await freePort();
+    const file = join(dir, `server-${port}.conf`);
+    writeFileSync(file, `listen: "127.0.0.1:${port}"\n${config}\n`);
+    const child = spawn(NATS_SERVER_BINARY, ['-c', file], { stdio: 'ignore' });
+    const deadline = Date.now() + 10_000;
+    while (!(await portOpen(port, '127.0.0.1', 200))) {
+      if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode} (bad config ${file}?)`);
+      if (Date.now() > deadline) throw new Error(`nats-server on port ${port} did not come up`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return new ConfiguredServer(port, child);
+  }
+
+  get url(): string { return `nats://127.0.0.1:${this.port}`; }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    await new Promise<void>((resolve) => { this.child.once('exit', () => resolve()); this.child.kill('SIGTERM'); });
+  }
+}
+
+/** Connects, subscribes, publishes one event and returns what the subscription received. */
+async function roundTrip(options: NatsTransportOptions): Promise<Envelope> {
+  const t = new NatsTransport({ maxReconnectAttempts: 0, connectTimeoutMs: 3000, ...options });
+  try {
+    await t.connect();
+    const received = new Promise<Envelope>((resolve) => {
+      void t.subscribe('secure.hello', async (m) => { resolve(m.envelope); m.ack(); }, { maxInFlight: 10 });
+    });
+    await t.connection!.flush();
+    await t.publish('secure.hello', createEnvelope({ type: 'greeting', source: 'tls-auth-test', data: te.encode('hi'), datacontenttype: 'text/plain' }));
+    return await Promise.race([received, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no delivery in 5 s')), 5000))]);
+  } finally {
+    await t.close();
+  }
+}
+
+/** The error a connect attempt fails with (null when it connects). */
+async function connectError(options: NatsTransportOptions): Promise<(Error & { code?: string; details?: Record<string, unknown> }) | null> {
+  const t = new NatsTransport({ maxReconnectAttempts: 0, connectTimeoutMs: 3000, ...options });
+  return t.connect().then(async () => { await t.close(); return null; }, (e) => e);
+}
+
+const openssl = (dir: string, ...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+
+/** A private CA and certificates it signed: the server's (for 127.0.0.1) and a client's (for mutual TLS). */
+function makeCertificates(dir: string): void {
+  openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=signalbus test CA', '-keyout', 'ca-key.pem', '-out', 'ca.pem');
+  const sign = (name: string, ext: string) => {
+    writeFileSync(join(dir, `${name}.ext`), ext);
+    openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}-key.pem`, '-out', `${name}.csr`);
+    openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
+  };
+  sign('server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  sign('client', 'extendedKeyUsage=clientAuth\n');
+}
+
+// --- decentralised (operator/JWT) auth, built the way nsc does, from nkeys -----------------------
+
+const b64url = (s: string | Uint8Array) => Buffer.from(s).toString('base64url');
+
+/** A JWT signed with an nkey (`alg: ed25519-nkey`), the format nats-server verifies. */
+function natsJwt(issuer: KeyPair, subject: string, name: string, nats: Record<string, unknown>): string {
+  const claims: Record<string, unknown> = { iat: Math.floor(Date.now() / 1000), iss: issuer.getPublicKey(), name, sub: subject, nats: { ...nats, version: 2 } };
+  claims.jti = createHash('sha256').update(JSON.stringify(claims)).digest('base64url');
+  const signingInput = `${b64url(JSON.stringify({ typ: 'JWT', alg: 'ed25519-nkey' }))}.${b64url(JSON.stringify(claims))}`;
+  return `${signingInput}.${b64url(issuer.sign(te.encode(signingInput)))}`;
+}
+
+/** A `.creds` file's contents, as `nsc generate creds` writes it. */
+function credsFile(userJwt: string, userSeed: string): string {
+  return `-----BEGIN NATS USER JWT-----\n${userJwt}\n------END NATS USER JWT------\n\n`
+    + '************************* IMPORTANT *************************\nNKEY Seed printed below can be used to sign and prove identity.\n\n'
+    + `-----BEGIN USER NKEY SEED-----\n${userSeed}\n------END USER NKEY SEED------\n`;
+}
+
+describe('nats TLS and auth', function () {
+  this.timeout(30_000);
+  let dir: string;
+  before(function () {
+    if (!existsSync(NATS_SERVER_BINARY)) {
+      if (process.env.CI === 'true') throw new Error(`${NATS_SERVER_BINARY} is missing (CI=true: integration suites must not skip)`);
+      this.skip(); // reason: these cases start their own nats-server and it is not installed
+    }
+    dir = mkdtempSync(join(tmpdir(), 'signalbus-nats-tls-'));
+  });
+  after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+  describe('TLS', () => {
+    let server: ConfiguredServer;
+    let mutual: ConfiguredServer;
+    before(async function () {
+      try { execFileSync('openssl', ['version'], { stdio: 'pipe' }); } catch {
+        if (process.env.CI === 'true') throw new Error('openssl is missing (CI=true: integration suites must not skip)');
+        this.skip(); // reason: the certificates are generated with the openssl command, which is not installed
+      }
+      makeCertificates(dir);
+      const tls = `cert_file: "${join(dir, 'server.pem')}"\n  key_file: "${join(dir, 'server-key.pem')}"\n  ca_file: "${join(dir, 'ca.pem')}"`;
+      server = await ConfiguredServer.start(dir, `tls {\n  ${tls}\n  timeout: 2\n}`);
+      mutual = await ConfiguredServer.start(dir, `tls {\n  ${tls}\n  verify: true\n  timeout: 2\n}`);
+    });
+    after(async () => { await server?.stop(); await mutual?.stop(); });
+
+    it('nats tls - with the private CA in the TLS options a publish/subscribe round trip works', async () => {
+      const env = await roundTrip({ servers: server.url, tls: { caFile: join(dir, 'ca.pem') } });
+      expect(env.type).to.equal('greeting');
+      expect(td.decode(env.data as Uint8Array)).to.equal('hi');
+    });
+
+    it('nats tls - a tls:// URL scheme with the CA works too', async () => {
+      const env = await roundTrip({ servers: `tls://127.0.0.1:${server.port}`, tls: { caFile: join(dir, 'ca.pem') } });
+      expect(td.decode(env.data as Uint8Array)).to.equal('hi');
+    });
+
+    it('nats tls - without the CA the server certificate is refused with a TransportConnectError', async () => {
+      for (const tls of [true, undefined] as const) {
+        const err = await connectError({ servers: server.url, ...(tls ? { tls } : {}) });
+        expect(err, `tls: ${tls}`).to.be.instanceOf(Error);
+        expect(err?.code, `tls: ${tls}`).to.equal('SB_ERR_TRANSPORT_CONNECT');
+      }
+    });
+
+    it('nats tls - mutual TLS: a client certificate signed by the CA connects, none is refused', async () => {
+      const env = await roundTrip({
+        servers: mutual.url, tls: { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client-key.pem') },
+      });
+      expect(td.decode(env.data as Uint8Array)).to.equal('hi');
+      const err = await connectError({ servers: mutual.url, tls: { caFile: join(dir, 'ca.pem') } });
+      expect(err?.code).to.be.oneOf(['SB_ERR_TRANSPORT_CONNECT', 'SB_ERR_TRANSPORT_AUTH']);
+    });
+
+    it('nats tls - a CA file that does not exist is an OptionsInvalidError naming tls.caFile', async () => {
+      const err = await connectError({ servers: server.url, tls: { caFile: join(dir, 'missing-ca.pem') } });
+      expect(err?.code).to.equal('SB_ERR_OPTIONS_INVALID');
+      expect(err?.details?.field).to.equal('tls.caFile');
+    });
+  });
+
+  describe('NKey', () => {
+    const user = nk.createUser();
+    let server: ConfiguredServer;
+    before(async () => { server = await ConfiguredServer.start(dir, `authorization {\n  users = [ { nkey: "${user.getPublicKey()}" } ]\n}`); });
+    after(async () => { await server?.stop(); });
+
+    it('nats nkey - the user seed in nkeySeed connects and a round trip works', async () => {
+      const env = await roundTrip({ servers: server.url, nkeySeed: td.decode(user.getSeed()) });
+      expect(td.decode(env.data as Uint8Array)).to.equal('hi');
+    });
+
+    it('nats nkey - the seed of another user is a TransportAuthError', async () => {
+      const err = await connectError({ servers: server.url, nkeySeed: td.decode(nk.createUser().getSeed()) });
+      expect(err?.code).to.equal('SB_ERR_TRANSPORT_AUTH');
+    });
+
+    it('nats nkey - no credentials at all is a TransportAuthError', async () => {
+      const err = await connectError({ servers: server.url });
+      expect(err?.code).to.equal('SB_ERR_TRANSPORT_AUTH');
+    });
+
+    it('nats nkey - a string that is not a user seed is an OptionsInvalidError naming nkeySeed', () => {
+      for (const bad of ['not-a-seed', user.getPublicKey(), td.decode(nk.createAccount().getSeed())]) {
+        expect(() => new NatsTransport({ nkeySeed: bad }), bad).to.throw().with.property('code', 'SB_ERR_OPTIONS_INVALID');
+        try { new NatsTransport({ nkeySeed: bad }); } catch (e) { expect((e as { details?: { field?: string } }).details?.field).to.equal('nkeySeed'); }
+      }
+    });
+  });
+
+  describe('creds (operator/JWT)', () => {
+    const operator = nk.createOperator();
+    const account = nk.createAccount();
+    const user = nk.createUser();
+    let server: ConfiguredServer;
+    before(async () => {
+      const operatorJwt = natsJwt(operator, operator.getPublicKey(), 'test-operator', { type: 'operator' });
+      const accountJwt = natsJwt(operator, account.getPublicKey(), 'test-account', {
+        type: 'account', limits: { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 },
+      });
+      writeFileSync(join(dir, 'operator.jwt'), operatorJwt);
+      server = await ConfiguredServer.start(dir, `operator: "${join(dir, 'operator.jwt')}"\nresolver: MEMORY\nresolver_preload: {\n  ${account.getPublicKey()}: "${accountJwt}"\n}`);
+    });
+    after(async () => { await server?.stop(); });
+
+    const userCreds = (signer: KeyPair) => credsFile(
+      natsJwt(signer, user.getPublicKey(), 'test-user', { type: 'user', pub: {}, sub: {}, subs: -1, data: -1, payload: -1 }),
+      td.decode(user.getSeed()),
+    );
+
+    it('nats creds - a user JWT signed by the account connects and a round trip works', async () => {
+      const env = await roundTrip({ servers: server.url, creds: userCreds(account) });
+      expect(td.decode(env.data as Uint8Array)).to.equal('hi');
+    });
+
+    it('nats creds - a user JWT signed by an unknown account is a TransportAuthError', async () => {
+      const err = await connectError({ servers: server.url, creds: userCreds(nk.createAccount()) });
+      expect(err?.code).to.equal('SB_ERR_TRANSPORT_AUTH');
+    });
+
+    it('nats creds - contents that are not a creds file are an OptionsInvalidError naming creds', () => {
+      for (const bad of ['', 'just some text', '-----BEGIN NATS USER JWT-----\nabc\n------END NATS USER JWT------\n']) {
+        let err: { code?: string; details?: { field?: string } } | undefined;
+        try { new NatsTransport({ creds: bad }); } catch (e) { err = e as typeof err; }
+        expect(err?.code, JSON.stringify(bad)).to.equal('SB_ERR_OPTIONS_INVALID');
+        expect(err?.details?.field).to.equal('creds');
+      }
+    });
+  });
+});
