@@ -191,7 +191,7 @@ export function toAsyncApiSchema(schema: unknown): unknown {
   return walk(schema, 0);
 }
 
-const PROTOCOLS: Record<string, string> = { 'nats:': 'nats', 'mqtt:': 'mqtt', 'mqtts:': 'secure-mqtt', 'amqp:': 'amqp', 'amqps:': 'amqps', 'ws:': 'ws', 'wss:': 'wss', 'http:': 'http', 'https:': 'https', 'memory:': 'memory' };
+const PROTOCOLS: Record<string, string> = { 'nats:': 'nats', 'tls:': 'nats', 'mqtt:': 'mqtt', 'mqtts:': 'secure-mqtt', 'amqp:': 'amqp', 'amqps:': 'amqps', 'ws:': 'ws', 'wss:': 'wss', 'http:': 'http', 'https:': 'https', 'memory:': 'memory' };
 
 function serversOf(servers: Record<string, string | { url: string; description?: string }>): Json {
   const out: Json = {};
