@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { AckPolicy, connect, DeliverPolicy, type NatsConnection } from 'nats';
+import { AckPolicy, connect, DeliverPolicy, headers, type NatsConnection } from 'nats';
+import { randomBytes } from 'node:crypto';
 import { Bus } from '../../core/index.js';
 import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/index.js';
 import { latencies, percentile, sensorReading, until, windowed, type Measurement, type Scenario } from '../harness.js';
@@ -56,6 +57,34 @@ const scenarios: Scenario[] = [
       await Promise.all([pub.stop(), sub.stop()]);
       return m;
     },
+  },
+  {
+    name: 'nats-pubsub-ce',
+    description: `as nats-pubsub, but the raw side carries the same CloudEvents binary-mode headers signalbus sends (ce-specversion, ce-id, ce-source, ce-type, ce-time, ce-traceparent, content-type) with nats.js headers() and reads them back: the framework's own cost, without the cost of the event format`,
+    async raw() {
+      const subject = `bench.nats.rawce.${randomUUID().slice(0, 8)}`;
+      const pub = await rawConnect(); const sub = await rawConnect();
+      let got = 0;
+      sub.subscribe(subject, { callback: (_e, m) => {
+        const h = m.headers!;
+        const event = { specversion: h.get('ce-specversion'), id: h.get('ce-id'), source: h.get('ce-source'), type: h.get('ce-type'), time: h.get('ce-time'), traceparent: h.get('ce-traceparent'), datacontenttype: h.get('content-type') };
+        if (!event.id) throw new Error('no ce-id');
+        JSON.parse(td.decode(m.data)); got++;
+      } });
+      await sub.flush();
+      const send = async (i: number) => {
+        const h = headers();
+        h.set('ce-specversion', '1.0'); h.set('ce-id', randomUUID()); h.set('ce-source', 'pub@bench'); h.set('ce-type', 'sensor.reading');
+        h.set('ce-time', new Date().toISOString()); h.set('ce-traceparent', `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`);
+        h.set('content-type', 'application/json');
+        pub.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), { headers: h });
+      };
+      await timed(20_000, send, () => got); got = 0; // warm-up
+      const m = await timed(N, send, () => got);
+      await Promise.all([pub.drain(), sub.drain()]);
+      return m;
+    },
+    run: () => scenarios[0]!.run(),
   },
   {
     name: 'nats-request-reply',
