@@ -10,6 +10,7 @@ import { connectTarget, resolveAmqpOptions, type AmqpConnectTarget, type AmqpTra
 import { ChannelPublisher } from './publisher.js';
 import { AmqpSubscription, type SubscriptionHost } from './subscription.js';
 import { declareExchangeTopology, declareRetryTier, deleteTopology, topologyNames, type TopologyNames } from './topology.js';
+import { describeTlsFailure } from './tls.js';
 
 /** RabbitMQ's pseudo-queue for direct reply-to: replies skip queues entirely. */
 const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
@@ -220,6 +221,8 @@ export class AmqpTransport implements Transport, SubscriptionHost {
       return new TransportAuthError(`RabbitMQ at ${t.display} refused access to vhost "${t.vhost}" for user "${t.username}" (missing vhost or no permission)`,
         { cause: err, details: { url: t.display, vhost: t.vhost, user: t.username } });
     }
+    const tls = describeTlsFailure(err);
+    if (tls) return new TransportConnectError(`cannot connect to RabbitMQ at ${t.display}: ${tls.text}`, { cause: err, details: { url: t.display, tlsCode: tls.code } });
     return new TransportConnectError(`cannot connect to RabbitMQ at ${t.display}: ${text}`, { cause: err, details: { url: t.display } });
   }
 

@@ -1,5 +1,6 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { booleanParam, numberParam, OptionsInvalidError, type Logger } from '../../core/index.js';
+import { resolveTlsOptions, type AmqpTlsFiles } from './tls.js';
 
 /** How the transport reconnects after the connection is lost (exponential backoff with jitter). */
 export interface AmqpReconnectOptions {
@@ -50,17 +51,28 @@ export interface AmqpTransportOptions {
   closeTimeoutMs?: number;
   /** Largest message accepted, bytes (RabbitMQ's default `max_message_size` is 128 MiB). */
   maxMessageBytes?: number;
-  /** TLS options for `amqps://` (ca, cert, key, servername, rejectUnauthorized…). */
+  /**
+   * TLS options for `amqps://` (ca, cert, key, servername, rejectUnauthorized…). The broker's
+   * certificate is verified against the system CAs (or `ca`), including that it names the URL's
+   * host (an IP address must be in its subjectAltName). Any TLS option with `amqp://` is an error.
+   */
   tls?: TlsOptions;
+  /** `amqps://`: the CA certificate(s) (PEM file) to verify the broker with, instead of the system CAs. Not together with `tls.ca`. URL parameter `caFile`. */
+  caFile?: string;
+  /** `amqps://` mutual TLS: the client certificate (PEM file); needs `keyFile`. Not together with `tls.cert`. URL parameter `certFile`. */
+  certFile?: string;
+  /** `amqps://` mutual TLS: the client's private key (PEM file, unencrypted); needs `certFile`. Not together with `tls.key`. URL parameter `keyFile`. */
+  keyFile?: string;
   /** Connection name shown by `rabbitmqctl list_connections client_properties`. Default `signalbus`. */
   connectionName?: string;
   /** Where reconnects and dropped replies are logged. Default: silent. */
   logger?: Logger;
 }
 
-export interface ResolvedAmqpOptions extends Required<Omit<AmqpTransportOptions, 'reconnect' | 'groupQueueExpiresMs' | 'tls' | 'logger'>> {
+export interface ResolvedAmqpOptions extends Required<Omit<AmqpTransportOptions, 'reconnect' | 'groupQueueExpiresMs' | 'tls' | 'logger' | keyof AmqpTlsFiles>> {
   reconnect: Required<AmqpReconnectOptions>;
   groupQueueExpiresMs: number | undefined;
+  /** `tls` with the contents of `caFile`/`certFile`/`keyFile` (read at construction); undefined without TLS options. */
   tls: TlsOptions | undefined;
   logger: Logger | undefined;
 }
@@ -107,8 +119,10 @@ export function resolveAmqpOptions(options: AmqpTransportOptions): ResolvedAmqpO
   if (!(reconnect.multiplier >= 1)) invalid('reconnect.multiplier', 'must be >= 1');
   if (!(reconnect.jitter >= 0 && reconnect.jitter <= 1)) invalid('reconnect.jitter', 'must be between 0 and 1');
   if (!(reconnect.maxAttempts >= 1)) invalid('reconnect.maxAttempts', 'must be >= 1');
+  const tls = resolveTlsOptions(url.protocol, options.tls, options);
+  const { caFile: _caFile, certFile: _certFile, keyFile: _keyFile, ...settings } = o; // read into `tls`
   return {
-    ...o, reconnect, url: options.url, groupQueueExpiresMs: options.groupQueueExpiresMs, tls: options.tls, logger: options.logger,
+    ...settings, reconnect, url: options.url, groupQueueExpiresMs: options.groupQueueExpiresMs, tls, logger: options.logger,
   };
 }
 
@@ -119,10 +133,12 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 }
 
 /** Query parameters this transport reads; they are removed from the URL handed to the client. */
-const URL_PARAMS = ['durable', 'exchange', 'maxUnconfirmed', 'heartbeat', 'connectTimeoutMs', 'groupQueueExpiresMs', 'deadLetterQueueMaxLength', 'name'];
+const URL_PARAMS = ['durable', 'exchange', 'maxUnconfirmed', 'heartbeat', 'connectTimeoutMs', 'groupQueueExpiresMs', 'deadLetterQueueMaxLength', 'name',
+  'caFile', 'certFile', 'keyFile'];
 
 /**
- * Options from a URL: `amqp://u:p@host:5672/vhost?durable=1&exchange=events&maxUnconfirmed=500&heartbeat=10`.
+ * Options from a URL: `amqp://u:p@host:5672/vhost?durable=1&exchange=events&maxUnconfirmed=500&heartbeat=10`;
+ * for TLS `amqps://u:p@host:5671/vhost?caFile=/etc/ssl/ca.pem&certFile=client.pem&keyFile=client-key.pem`.
  * @example optionsFromUrl(new URL('amqp://guest:guest@127.0.0.1:5672?durable=1')).durable // true
  */
 export function optionsFromUrl(url: URL): AmqpTransportOptions {
@@ -137,6 +153,10 @@ export function optionsFromUrl(url: URL): AmqpTransportOptions {
     connectionName: url.searchParams.get('name') || DEFAULTS.connectionName,
   };
   if (url.searchParams.has('groupQueueExpiresMs')) options.groupQueueExpiresMs = numberParam(url, 'groupQueueExpiresMs', 0);
+  for (const file of ['caFile', 'certFile', 'keyFile'] as const) {
+    const path = url.searchParams.get(file);
+    if (path !== null) options[file] = path;
+  }
   const clean = new URL(url.href);
   for (const p of URL_PARAMS) clean.searchParams.delete(p);
   options.url = clean.href;

@@ -1,0 +1,203 @@
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import amqp from 'amqplib';
+import {
+  createEnvelope, transportFromUrl, TransportAuthError, TransportConnectError, type Envelope, type SignalbusError,
+} from '../../core/index.js';
+import { AmqpTransport, type AmqpTransportOptions } from '../../transports/amqp/index.js';
+import { OwnRabbitNode, RABBITMQ_SERVER } from './rabbitmq-own-node.js';
+
+const td = new TextDecoder();
+const te = new TextEncoder();
+
+const openssl = (dir: string, ...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+
+/** A private CA and what it signed: the broker's certificate (for 127.0.0.1 and localhost) and a client's. */
+function makeCertificates(dir: string) {
+  openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=signalbus amqp test CA', '-keyout', 'ca-key.pem', '-out', 'ca.pem');
+  const sign = (name: string, ext: string) => {
+    writeFileSync(join(dir, `${name}.ext`), ext);
+    openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}-key.pem`, '-out', `${name}.csr`);
+    openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
+  };
+  sign('server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  sign('client', 'extendedKeyUsage=clientAuth\n');
+  // A client certificate no CA the broker knows signed.
+  openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=stranger', '-keyout', 'stranger-key.pem', '-out', 'stranger.pem');
+  const at = (f: string) => join(dir, f);
+  return {
+    ca: at('ca.pem'), serverCert: at('server.pem'), serverKey: at('server-key.pem'), clientCert: at('client.pem'), clientKey: at('client-key.pem'),
+    strangerCert: at('stranger.pem'), strangerKey: at('stranger-key.pem'),
+  };
+}
+
+/** Fails under CI=true (integration suites must not skip); skips elsewhere. */
+function missing(ctx: Mocha.Context, what: string): void {
+  if (process.env.CI === 'true') throw new Error(`${what} (CI=true: integration suites must not skip)`);
+  ctx.skip(); // reason: printed by mocha as pending; `what` says which tool is missing
+}
+
+/** The socket under amqplib's connection (amqplib does not type it). */
+const socketOf = (t: AmqpTransport) => (t.currentModel() as unknown as { connection: { stream: TLSSocket } }).connection.stream;
+
+/** Subscribes with a group, publishes `count` events and resolves with what arrived, in order. */
+async function roundTrip(t: AmqpTransport, subject: string, count: number): Promise<Envelope[]> {
+  const received: Envelope[] = [];
+  let done!: () => void;
+  const all = new Promise<void>((r) => { done = r; });
+  const sub = await t.subscribe(subject, async (m) => {
+    received.push(m.envelope);
+    await m.ack();
+    if (received.length === count) done();
+  }, { group: `tls-${randomUUID().slice(0, 6)}`, maxInFlight: 50 });
+  for (let i = 0; i < count; i++) {
+    await t.publish(subject, createEnvelope({ type: 'tls.hello', source: 'amqp-tls-test', data: te.encode(`m${i}`), datacontenttype: 'text/plain' }));
+  }
+  await Promise.race([all, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`only ${received.length}/${count} arrived in 5 s`)), 5000))]);
+  await sub.unsubscribe();
+  return received;
+}
+
+/** The error the first connect fails with, or null when it connects. */
+async function connectError(options: AmqpTransportOptions): Promise<SignalbusError | null> {
+  const t = new AmqpTransport({ connectTimeoutMs: 5000, ...options });
+  const err = await t.connect().then(() => null, (e: SignalbusError) => e);
+  await t.close();
+  return err;
+}
+
+describe('amqp TLS (amqps://) against an own RabbitMQ node', function () {
+  this.timeout(20_000);
+  let dir: string | undefined;
+  let certs: ReturnType<typeof makeCertificates>;
+  /** TLS, verifies a client certificate when one is sent, does not require one. */
+  let serverAuth: OwnRabbitNode | undefined;
+  /** TLS that requires a client certificate signed by the CA (mutual TLS). */
+  let mutual: OwnRabbitNode | undefined;
+  const exchange = `sbtls-${randomUUID().slice(0, 8)}`;
+
+  before(async function () {
+    this.timeout(45_000);
+    try { openssl('.', 'version'); } catch { return missing(this, 'openssl is not installed (it makes the certificates)'); }
+    if (!existsSync(RABBITMQ_SERVER)) return missing(this, `${RABBITMQ_SERVER} is missing (these cases start their own RabbitMQ node)`);
+    dir = mkdtempSync(join(tmpdir(), 'signalbus-amqp-tls-'));
+    certs = makeCertificates(dir);
+    const ssl = (requireClientCert: boolean) => [
+      `ssl_options.cacertfile = ${certs.ca}`, `ssl_options.certfile = ${certs.serverCert}`, `ssl_options.keyfile = ${certs.serverKey}`,
+      'ssl_options.verify = verify_peer', `ssl_options.fail_if_no_peer_cert = ${requireClientCert}`,
+    ];
+    // Both at once: a node takes ~5 s to boot here. If one fails, the other must not be left running.
+    const started = await Promise.allSettled([
+      OwnRabbitNode.start({ tls: true, config: ssl(false) }),
+      OwnRabbitNode.start({ tls: true, config: ssl(true) }),
+    ]);
+    if (started[0].status === 'fulfilled') serverAuth = started[0].value;
+    if (started[1].status === 'fulfilled') mutual = started[1].value;
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    await Promise.all([serverAuth?.stop(), mutual?.stop()]);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (!serverAuth && !mutual) return;
+    // Our nodes are gone and the machine's node (its own name, AMQP on 5672) is untouched.
+    const names = OwnRabbitNode.registeredNames();
+    for (const node of [serverAuth, mutual]) if (node) expect(names).to.not.include(node.nodeName.split('@')[0]);
+    const machine = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
+    await machine.close();
+  });
+
+  it('amqps - an event reaches a subscriber through TLS, CA from the URL, durable mode with confirms', async () => {
+    const url = `amqps://guest:guest@127.0.0.1:${serverAuth!.port}/?durable=1&exchange=${exchange}&caFile=${encodeURIComponent(certs.ca)}`;
+    const t = await transportFromUrl(url) as AmqpTransport;
+    try {
+      expect(t).to.be.instanceOf(AmqpTransport);
+      expect(t.durable).to.equal(true);
+      await t.connect();
+      const socket = socketOf(t);
+      expect(socket.encrypted, 'the connection is TLS').to.equal(true);
+      expect(socket.authorized, 'the broker certificate was verified').to.equal(true);
+      expect(socket.getPeerCertificate().subject.CN).to.equal('server');
+      const got = await roundTrip(t, 'secure.reading', 20);
+      expect(got.map((e) => td.decode(e.data as Uint8Array))).to.deep.equal(Array.from({ length: 20 }, (_, i) => `m${i}`));
+      expect(got[0]!.source).to.equal('amqp-tls-test');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('amqps - a host name in the certificate works too (localhost, CA as a tls option)', async () => {
+    const t = new AmqpTransport({ url: `amqps://guest:guest@localhost:${serverAuth!.port}`, exchange, tls: { ca: readFileSync(certs.ca) } });
+    try {
+      await t.connect();
+      expect(socketOf(t).authorized).to.equal(true);
+      expect(await roundTrip(t, 'secure.byname', 1)).to.have.length(1);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('amqps - without the CA the broker certificate is refused: a TransportConnectError that says TLS and certificate', async () => {
+    const err = await connectError({ url: `amqps://guest:guest@127.0.0.1:${serverAuth!.port}`, exchange });
+    expect(err).to.be.instanceOf(TransportConnectError);
+    expect(err!.code).to.equal('SB_ERR_TRANSPORT_CONNECT');
+    expect(err!.message).to.match(/TLS/).and.to.match(/certificate/).and.to.include('caFile');
+    expect(err!.details?.tlsCode).to.equal('SELF_SIGNED_CERT_IN_CHAIN');
+    expect(err!.message).to.not.include('guest:guest');
+  });
+
+  it('amqps - a certificate that does not name the host is refused even with the CA', async () => {
+    const err = await connectError({ url: `amqps://guest:guest@127.0.0.1:${serverAuth!.port}`, exchange, caFile: certs.ca, tls: { servername: 'broker.example' } });
+    expect(err).to.be.instanceOf(TransportConnectError);
+    expect(err!.details?.tlsCode).to.equal('ERR_TLS_CERT_ALTNAME_INVALID');
+    expect(err!.message).to.match(/TLS: the broker's certificate was refused/);
+  });
+
+  it('amqps - to a plain AMQP port (the machine broker on 5672) is a TransportConnectError that says TLS', async () => {
+    const err = await connectError({ url: 'amqps://guest:guest@127.0.0.1:5672', exchange, caFile: certs.ca });
+    expect(err).to.be.instanceOf(TransportConnectError);
+    expect(err!.message).to.include('TLS handshake failed').and.to.include('plain amqp:// port');
+  });
+
+  it('amqps - a wrong password over TLS is a TransportAuthError that says so (and does not show it)', async () => {
+    const err = await connectError({ url: `amqps://guest:not-the-password@127.0.0.1:${serverAuth!.port}`, exchange, caFile: certs.ca });
+    expect(err).to.be.instanceOf(TransportAuthError);
+    expect(err!.code).to.equal('SB_ERR_TRANSPORT_AUTH');
+    expect(err!.message).to.include('wrong user or password').and.to.include('"guest"');
+    expect(err!.message).to.not.include('not-the-password');
+  });
+
+  it('amqps mutual TLS - a broker that requires a client certificate refuses a client without one, saying so', async () => {
+    const err = await connectError({ url: `amqps://guest:guest@127.0.0.1:${mutual!.port}`, exchange, caFile: certs.ca });
+    expect(err).to.be.instanceOf(TransportConnectError);
+    expect(err!.message).to.include('TLS: the broker requires a client certificate').and.to.include('certFile');
+    expect(err!.details?.tlsCode).to.match(/CERTIFICATE_REQUIRED/);
+  });
+
+  it('amqps mutual TLS - a client certificate the CA did not sign is refused, saying so', async () => {
+    const err = await connectError({
+      url: `amqps://guest:guest@127.0.0.1:${mutual!.port}`, exchange, caFile: certs.ca, certFile: certs.strangerCert, keyFile: certs.strangerKey,
+    });
+    expect(err).to.be.instanceOf(TransportConnectError);
+    expect(err!.message).to.include('TLS: the broker refused the client certificate');
+  });
+
+  it('amqps mutual TLS - with certFile and keyFile an event reaches a subscriber', async () => {
+    const t = new AmqpTransport({ url: `amqps://guest:guest@127.0.0.1:${mutual!.port}`, exchange, durable: true, caFile: certs.ca, certFile: certs.clientCert, keyFile: certs.clientKey });
+    try {
+      await t.connect();
+      expect(socketOf(t).authorized).to.equal(true);
+      const got = await roundTrip(t, 'secure.mutual', 5);
+      expect(got.map((e) => td.decode(e.data as Uint8Array))).to.deep.equal(['m0', 'm1', 'm2', 'm3', 'm4']);
+    } finally {
+      await t.close();
+    }
+  });
+});
