@@ -51,7 +51,7 @@ export function toBinary(envelope: Envelope): HttpMessage {
     const value = envelope[name];
     if (typeof value !== 'string') continue;
     if (name === 'datacontenttype') headers['content-type'] = value;
-    else headers[`ce-${name}`] = encodeHeaderValue(value);
+    else headers[headerName(name)] = encodeHeaderValue(value);
   }
   return envelope.data === undefined ? { headers } : { headers, body: dataBytes(envelope) };
 }
@@ -78,6 +78,20 @@ export function fromBinary(headers: HeaderMap, body: Uint8Array | undefined, lim
   if (body !== undefined && body.byteLength > 0) env.data = body;
   validateEnvelope(env, limits);
   return env;
+}
+
+/** `ce-<attribute>`, made once per attribute name rather than once per message. */
+const headerNames = new Map<string, string>();
+
+function headerName(attribute: string): string {
+  let name = headerNames.get(attribute);
+  if (name === undefined) {
+    name = `ce-${attribute}`;
+    // Extension names are open-ended: bound the cache instead of growing it forever.
+    if (headerNames.size >= 1024) headerNames.clear();
+    headerNames.set(attribute, name);
+  }
+  return name;
 }
 
 /** Percent-encodes what the HTTP binding spec asks for; returns the value itself when nothing needs it. */

@@ -196,9 +196,13 @@ export class HttpGateway {
     throw new RouteNotFoundError(`no route for ${method} ${path}`, { details: { method: method ?? '', path } });
   }
 
-  /** Who is calling, then whether they still have budget. */
-  private async identify(req: IncomingMessage): Promise<AuthResult> {
-    const who = this.authenticate ? await this.authenticate(req.headers) : ANONYMOUS;
+  /** Who is calling, then whether they still have budget; no promise to wait for without an authenticator. */
+  private identify(req: IncomingMessage): AuthResult | Promise<AuthResult> {
+    if (!this.authenticate) return this.withinBudget(req, ANONYMOUS);
+    return this.authenticate(req.headers).then((who) => this.withinBudget(req, who));
+  }
+
+  private withinBudget(req: IncomingMessage, who: AuthResult): AuthResult {
     if (this.limiter) {
       const client = who === ANONYMOUS || who.principal === 'anonymous' ? `addr:${req.socket.remoteAddress ?? ''}` : `principal:${who.principal}`;
       if (!this.limiter.take(client)) {
@@ -414,10 +418,17 @@ export class HttpGateway {
 /** Reads a body up to `limit` bytes; MessageTooLargeError as soon as it is clearly over (declared or counted). */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) {
+  const length = declared === undefined ? -1 : Number(declared);
+  if (length > limit) {
     return Promise.reject(new MessageTooLargeError(`body of ${declared} bytes is over the limit of ${limit}`, { details: { limit } }));
   }
-  if (declared === '0') return Promise.resolve(EMPTY);
+  if (length === 0) return Promise.resolve(EMPTY);
+  // A small body usually arrives with the headers and already waits, whole, in the stream's
+  // buffer: take it now rather than through 'data'/'end' events a few ticks later.
+  if (length > 0 && req.readableLength === length) {
+    const whole = req.read() as Buffer | null;
+    if (whole !== null) return Promise.resolve(whole);
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -435,12 +446,19 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** Paths already decoded and validated: a client posts to the same few subjects over and over. */
+const subjectsByPath = new Map<string, string>();
+
 function subjectOf(path: string, prefix: string): string {
+  const known = subjectsByPath.get(path);
+  if (known !== undefined) return known;
   let subject: string;
   try { subject = decodeURIComponent(path.slice(prefix.length)); } catch (cause) {
     throw new SubjectInvalidError(`path ${path} is not valid percent-encoding`, { cause, details: { path } });
   }
   validateSubject(subject);
+  if (subjectsByPath.size >= 10_000) subjectsByPath.clear();
+  subjectsByPath.set(path, subject);
   return subject;
 }
 

@@ -48,13 +48,26 @@ export class HttpClient {
   send(method: string, path: string, headers: OutgoingHttpHeaders, body: Uint8Array | undefined, timeoutMs: number): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
       const req = this.open(method, path, headers);
-      req.setTimeout(timeoutMs, () => req.destroy(new HttpNetworkError(`no answer from ${this.base.host} within ${timeoutMs} ms`, { details: { timeoutMs, timeout: true } })));
-      req.on('error', (err) => reject(err instanceof HttpNetworkError ? err : new HttpNetworkError(`${method} ${this.base.host}${path} failed: ${err.message}`, { cause: err })));
+      // One timer for the whole exchange: a socket timeout (`req.setTimeout`) re-arms listeners and
+      // timers on the pooled socket for every request, which costs more than the request's own work.
+      const timer = setTimeout(() => {
+        req.destroy(new HttpNetworkError(`no answer from ${this.base.host} within ${timeoutMs} ms`, { details: { timeoutMs, timeout: true } }));
+      }, timeoutMs);
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err instanceof HttpNetworkError ? err : new HttpNetworkError(`${method} ${this.base.host}${path} failed: ${err.message}`, { cause: err }));
+      });
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }));
-        res.on('error', (err) => reject(new HttpNetworkError(`answer from ${this.base.host} broke off: ${err.message}`, { cause: err })));
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
+        });
+        res.on('error', (err) => {
+          clearTimeout(timer);
+          reject(new HttpNetworkError(`answer from ${this.base.host} broke off: ${err.message}`, { cause: err }));
+        });
       });
       req.end(body);
     });

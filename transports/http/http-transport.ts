@@ -68,6 +68,7 @@ export class HttpTransport implements Transport {
   private readonly structured: boolean;
   private readonly reconnectDelayMs: number;
   private readonly keyTails = new Map<string, Promise<void>>();
+  private readonly eventPaths = new Map<string, string>();
   private readonly subs = new Set<StreamSubscription>();
   private readonly slotWaiters: Array<() => void> = [];
   private inFlight = 0;
@@ -183,11 +184,23 @@ export class HttpTransport implements Transport {
     return m;
   }
 
+  /** `/v1/events/<subject>`, encoded once per subject. */
+  private eventsPath(subject: string): string {
+    let path = this.eventPaths.get(subject);
+    if (path === undefined) {
+      path = EVENTS_PATH + encodeURIComponent(subject);
+      if (this.eventPaths.size >= 10_000) this.eventPaths.clear();
+      this.eventPaths.set(subject, path);
+    }
+    return path;
+  }
+
   /** One event to the gateway, retried on network errors, 429 and 5xx with the same id. */
   private async deliver(subject: string, envelope: Envelope): Promise<void> {
     const { headers, body } = this.message(envelope);
-    const path = EVENTS_PATH + encodeURIComponent(subject);
-    await this.acquire();
+    const path = this.eventsPath(subject);
+    const slot = this.acquire();
+    if (slot) await slot;
     try {
       for (let attempt = 1; ; attempt++) {
         let failure: Error;

@@ -279,20 +279,20 @@ export function parseHubFrame(text: string): HubFrame {
   }
 }
 
-// Frame writers build the text directly: subjects and sids are JSON-safe tokens, so one
-// JSON.stringify of the event is the only serialisation per frame.
+// Frames that carry an event are one JSON.stringify of the whole frame: gluing the event's text
+// into a template makes a rope string that is flattened again (a second copy) when it is sent.
 
-/** Subjects, patterns and sids checked by the caller contain no `"` or `\`; quote them fast. */
+/** Subjects and sids checked by the caller contain no `"` or `\`; quote them fast. */
 function q(token: string): string { return `"${token}"`; }
 
-/** `{"op":"pub","id":…,"subject":…,"event":…}` */
+/** `{"op":"pub","id":…,"subject":…,"event":…}` (the layout the hub's fast path reads). */
 export function publishFrameText(id: number, subject: string, envelope: Envelope): string {
-  return `{"op":"pub","id":${id},"subject":${q(subject)},"event":${eventText(envelope)}}`;
+  return JSON.stringify({ op: 'pub', id, subject, event: toStructuredEvent(envelope) });
 }
 
 /** `{"op":"req","id":…,"subject":…,"timeout":…,"event":…}` */
 export function requestFrameText(id: number, subject: string, timeoutMs: number, envelope: Envelope): string {
-  return `{"op":"req","id":${id},"subject":${q(subject)},"timeout":${timeoutMs},"event":${eventText(envelope)}}`;
+  return JSON.stringify({ op: 'req', id, subject, timeout: timeoutMs, event: toStructuredEvent(envelope) });
 }
 
 export function subscribeFrameText(frame: Omit<SubscribeFrame, 'op'>): string {
@@ -308,7 +308,7 @@ export function ackFrameText(frameIds: FrameId[]): string {
 }
 
 export function replyFrameText(ref: FrameId, envelope: Envelope): string {
-  return `{"op":"reply","ref":${JSON.stringify(ref)},"event":${eventText(envelope)}}`;
+  return JSON.stringify({ op: 'reply', ref, event: toStructuredEvent(envelope) });
 }
 
 /** `{"op":"error",…}` for any thrown value, with its `SB_ERR_*` code. */

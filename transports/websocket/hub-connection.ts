@@ -26,9 +26,15 @@ export interface HubSettings {
   readonly maxSubscriptionsPerConnection: number;
   readonly requestTimeoutMs: number;
   readonly maxRequestTimeoutMs: number;
-  /** Frame text of events published by clients, relayed as received instead of serialised again. */
-  readonly eventTexts: WeakMap<Envelope, string>;
+  /**
+   * The event a client publish is handing to the bus right now, with its frame text as received:
+   * subscriptions the bus delivers to in that same call relay the text instead of serialising
+   * the event again. Set and cleared around the synchronous part of `publishEnvelope`.
+   */
+  readonly relay: RelaySlot;
 }
+
+export interface RelaySlot { envelope?: Envelope; text?: string }
 
 /** Encodes `data` for a bus transport that carries bytes (replies and requests bypass the Bus' own encoding). */
 export function encodeFor(transport: Transport, envelope: Envelope, codecs: CodecRegistry): Envelope {
@@ -58,6 +64,8 @@ class HubSubscription {
   active = true;
   inflight = 0;
   private readonly queue: InboundMessage[] = [];
+  /** The relayed frame text of each queued message, where there was one (`queue[i]` ⇔ `texts[i]`). */
+  private readonly texts: Array<string | undefined> = [];
   private room?: Promise<void>;
   private releaseRoom?: () => void;
   /** Handed to the bus transport once per subscription. */
@@ -84,23 +92,24 @@ class HubSubscription {
       return release(msg, conn);
     }
     this.queue.push(msg);
+    this.texts.push(conn.relayTextOf(msg.envelope));
     // One promise per full window, not per message: the bus transport waits on it.
     return (this.room ??= new Promise<void>((resolve) => { this.releaseRoom = resolve; }));
   }
 
-  private sendTracked(msg: InboundMessage): void {
+  private sendTracked(msg: InboundMessage, text?: string): void {
     const conn = this.conn;
     const id = conn.nextDeliveryId++;
     conn.deliveries.set(id, new Delivery(this, msg));
     if (this.window > 0) this.inflight++;
-    conn.send(deliveryFrameText(this.sidJson, msg.subject, id, msg.reply !== undefined, conn.textOf(msg.envelope)));
+    conn.send(deliveryFrameText(this.sidJson, msg.subject, id, msg.reply !== undefined, text ?? conn.textOf(msg.envelope)));
   }
 
   /** A tracked delivery was acked or replied to: send what the full window held back. */
   settled(): void {
     if (this.window === 0) return;
     this.inflight--;
-    while (this.active && this.inflight < this.window && this.queue.length > 0) this.sendTracked(this.queue.shift()!);
+    while (this.active && this.inflight < this.window && this.queue.length > 0) this.sendTracked(this.queue.shift()!, this.texts.shift());
     if (this.queue.length === 0 && this.releaseRoom) {
       const resolve = this.releaseRoom;
       this.room = undefined;
@@ -112,6 +121,7 @@ class HubSubscription {
   /** Ends it: held-back messages go back to the bus transport and whoever waits for room is released. */
   stop(): Promise<void> {
     this.active = false;
+    this.texts.length = 0;
     for (const msg of this.queue.splice(0)) release(msg, this.conn);
     if (this.releaseRoom) { this.releaseRoom(); this.room = undefined; this.releaseRoom = undefined; }
     return this.transportSub ? this.transportSub.unsubscribe() : Promise.resolve();
@@ -146,10 +156,16 @@ export class HubConnection {
   /** The frame text of an event; one message fanned out to many subscriptions is serialised once. */
   textOf(envelope: Envelope): string {
     if (envelope !== this.lastEnvelope) {
-      this.lastText = this.settings.eventTexts.get(envelope) ?? eventText(envelope);
+      this.lastText = this.relayTextOf(envelope) ?? eventText(envelope);
       this.lastEnvelope = envelope;
     }
     return this.lastText;
+  }
+
+  /** The text a client sent `envelope` as, while the bus is handing that publish out. */
+  relayTextOf(envelope: Envelope): string | undefined {
+    const relay = this.settings.relay;
+    return relay.envelope === envelope ? relay.text : undefined;
   }
 
   /** Sends a frame unless the client's unsent bytes are over the bound, in which case it is dropped. */
@@ -184,8 +200,8 @@ export class HubConnection {
       return;
     }
     switch (frame.op) {
-      case 'event': this.track(this.publish(undefined, undefined, frame.event, undefined)); break;
-      case 'pub': this.track(this.publish(frame.id, frame.subject, frame.event, frame.eventText)); break;
+      case 'event': void this.publish(undefined, undefined, frame.event, undefined); break;
+      case 'pub': void this.publish(frame.id, frame.subject, frame.event, frame.eventText); break;
       case 'sub': void this.subscribe(frame); break;
       case 'unsub': void this.unsubscribe(frame); break;
       case 'req': void this.request(frame); break;
@@ -195,12 +211,8 @@ export class HubConnection {
   }
 
   /** Publishes from this client the bus has not settled yet; shutdown waits for them to be acked. */
-  private readonly publishing = new Set<Promise<void>>();
-
-  private track(p: Promise<void>): void {
-    this.publishing.add(p);
-    void p.finally(() => this.publishing.delete(p));
-  }
+  private publishing = 0;
+  private onPublished?: () => void;
 
   private queueAck(id: FrameId): void {
     this.acks.push(id);
@@ -221,6 +233,7 @@ export class HubConnection {
   }
 
   private async publish(id: FrameId | undefined, subject: string | undefined, envelope: Envelope, text: string | undefined): Promise<void> {
+    this.publishing++;
     try {
       const target = subject ?? envelope.subject;
       if (typeof target !== 'string') {
@@ -228,11 +241,26 @@ export class HubConnection {
       }
       const clientTenant = envelope.tenant;
       this.authorize(target, envelope);
-      if (text !== undefined && envelope.tenant === clientTenant) this.settings.eventTexts.set(envelope, text);
-      await this.settings.bus.publishEnvelope(target, envelope);
+      await this.publishRelayed(target, envelope, text !== undefined && envelope.tenant === clientTenant ? text : undefined);
       if (id !== undefined) this.queueAck(id);
     } catch (err) {
       this.send(errorFrameText(err, id, typeof envelope.id === 'string' ? envelope.id : undefined));
+    } finally {
+      if (--this.publishing === 0 && this.onPublished) this.onPublished();
+    }
+  }
+
+  /** `bus.publishEnvelope`, with the event's received text on offer to the subscriptions it reaches at once. */
+  private publishRelayed(subject: string, envelope: Envelope, text: string | undefined): Promise<void> {
+    if (text === undefined) return this.settings.bus.publishEnvelope(subject, envelope);
+    const relay = this.settings.relay;
+    relay.envelope = envelope;
+    relay.text = text;
+    try {
+      return this.settings.bus.publishEnvelope(subject, envelope);
+    } finally {
+      relay.envelope = undefined;
+      relay.text = undefined;
     }
   }
 
@@ -343,8 +371,11 @@ export class HubConnection {
   async shutdown(): Promise<void> {
     // Publishes the bus is taking, and acks batched for this turn, would otherwise die with the
     // connection: the client would keep them unacked and send them again to whoever comes back.
-    if (this.publishing.size > 0) {
-      await Promise.race([Promise.allSettled([...this.publishing]), new Promise((r) => setTimeout(r, 1000))]);
+    if (this.publishing > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => { this.onPublished = resolve; timer = setTimeout(resolve, 1000); });
+      clearTimeout(timer);
+      this.onPublished = undefined;
     }
     if (!this.closed && this.ws.readyState === this.ws.OPEN) this.flushAcks();
     this.cleanup();

@@ -59,7 +59,7 @@ export class WebSocketHub {
       maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection ?? HUB_DEFAULTS.maxSubscriptionsPerConnection,
       requestTimeoutMs: options.requestTimeoutMs ?? HUB_DEFAULTS.requestTimeoutMs,
       maxRequestTimeoutMs: options.maxRequestTimeoutMs ?? HUB_DEFAULTS.maxRequestTimeoutMs,
-      eventTexts: new WeakMap(),
+      relay: {},
     };
     this.path = options.path ?? HUB_DEFAULTS.path;
     this.wss = new WebSocketServer({

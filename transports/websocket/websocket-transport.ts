@@ -33,6 +33,7 @@ const REQUEST_GRACE_MS = 1000;
 interface NodeSocketExtras {
   on(event: 'unexpected-response', fn: (req: { destroy(): void }, res: { statusCode?: number; resume(): void }) => void): void;
   on(event: 'pong', fn: () => void): void;
+  on(event: 'message', fn: (data: Buffer, isBinary: boolean) => void): void;
   ping(): void;
   terminate(): void;
 }
@@ -234,7 +235,12 @@ export class WebSocketTransport implements Transport {
     this.sock = sock;
     this.epoch++;
     this.reconnectAttempts = 0;
-    sock.onmessage = (ev) => this.onFrame(ev.data);
+    if (isNode && !this.options.WebSocket) {
+      // `ws` itself: its `message` event skips the MessageEvent the browser-style `onmessage` wraps every frame in.
+      (sock as unknown as NodeSocketExtras).on('message', (data, isBinary) => this.onFrame(isBinary ? data : data.toString()));
+    } else {
+      sock.onmessage = (ev) => this.onFrame(ev.data);
+    }
     this.startHeartbeat(sock);
     for (const sub of this.subs.values()) {
       this.sendSubscribe(sub).catch((err: unknown) => this.logger.error('resubscribing failed', { pattern: sub.pattern, err }));
