@@ -14,6 +14,7 @@ import { HttpGateway, HttpTransport, hostGateway, startWebhook, type HttpGateway
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import '../../transports/index.js';
 import { waitFor } from '../conformance/suite.js';
+import { missingPrerequisite } from '../helpers/brokers.js';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 const secret = 'integration-secret-of-at-least-32-bytes!';
@@ -97,7 +98,7 @@ describe('http gateway', function () {
   });
 
   it('http gateway - curl publishes a plain JSON event, wrapped with the configured type', async function () {
-    if (spawnSync('curl', ['--version']).status !== 0) return this.skip(); // reason: curl is not installed on this machine
+    if (spawnSync('curl', ['--version']).status !== 0) missingPrerequisite(this, 'curl is not installed (apt-get install curl)');
     const { bus, url } = await gateway({ plainJsonType: 'device.telemetry' });
     const got = await collect(bus, 'devices.d7.telemetry');
     // Asynchronously: the gateway runs in this process and must keep serving while curl waits.
@@ -435,7 +436,7 @@ describe('http gateway', function () {
   // ------------------------------------------------------------ HTTPS
 
   it('http gateway - serves HTTPS with a given key and certificate', async function () {
-    if (spawnSync('openssl', ['version']).status !== 0) return this.skip(); // reason: openssl is not installed to make a test certificate
+    if (spawnSync('openssl', ['version']).status !== 0) missingPrerequisite(this, 'openssl, which makes the test certificate, is not installed (apt-get install openssl)');
     const dir = mkdtempSync(join(tmpdir(), 'sb-https-'));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',

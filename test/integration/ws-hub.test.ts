@@ -15,6 +15,7 @@ import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js'
 import { transportFromUrl } from '../../transports/index.js';
 import { CLOSE_CODES, hostHub, SUBPROTOCOL, WebSocketHub, WebSocketTransport, type WebSocketHubOptions } from '../../transports/websocket/index.js';
 import { sleep, waitFor } from '../conformance/suite.js';
+import { missingPrerequisite } from '../helpers/brokers.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
@@ -454,8 +455,8 @@ describe('websocket hub (integration)', function () {
       dir = mkdtempSync(join(tmpdir(), 'sb-wss-'));
       execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
         '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
-    } catch {
-      return this.skip(); // reason: openssl is not available to make a self-signed certificate
+    } catch (err) {
+      missingPrerequisite(this, `openssl could not make a self-signed certificate: ${(err as Error).message}`);
     }
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const key = readFileSync(join(dir, 'key.pem'));
