@@ -1,6 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,37 +9,14 @@ import {
   createEnvelope, transportFromUrl, TransportAuthError, TransportConnectError, type Envelope, type SignalbusError,
 } from '../../core/index.js';
 import { AmqpTransport, type AmqpTransportOptions } from '../../transports/amqp/index.js';
+import { missingPrerequisite } from '../helpers/brokers.js';
+import {
+  makeForeignCertificates, makeTestCertificates, requireOpenssl, type ForeignCertificates, type TestCertificates,
+} from '../helpers/tls-certs.js';
 import { OwnRabbitNode, RABBITMQ_SERVER } from './rabbitmq-own-node.js';
 
 const td = new TextDecoder();
 const te = new TextEncoder();
-
-const openssl = (dir: string, ...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-
-/** A private CA and what it signed: the broker's certificate (for 127.0.0.1 and localhost) and a client's. */
-function makeCertificates(dir: string) {
-  openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=signalbus amqp test CA', '-keyout', 'ca-key.pem', '-out', 'ca.pem');
-  const sign = (name: string, ext: string) => {
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}-key.pem`, '-out', `${name}.csr`);
-    openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
-  };
-  sign('server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  sign('client', 'extendedKeyUsage=clientAuth\n');
-  // A client certificate no CA the broker knows signed.
-  openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=stranger', '-keyout', 'stranger-key.pem', '-out', 'stranger.pem');
-  const at = (f: string) => join(dir, f);
-  return {
-    ca: at('ca.pem'), serverCert: at('server.pem'), serverKey: at('server-key.pem'), clientCert: at('client.pem'), clientKey: at('client-key.pem'),
-    strangerCert: at('stranger.pem'), strangerKey: at('stranger-key.pem'),
-  };
-}
-
-/** Fails under CI=true (integration suites must not skip); skips elsewhere. */
-function missing(ctx: Mocha.Context, what: string): void {
-  if (process.env.CI === 'true') throw new Error(`${what} (CI=true: integration suites must not skip)`);
-  ctx.skip(); // reason: printed by mocha as pending; `what` says which tool is missing
-}
 
 /** The socket under amqplib's connection (amqplib does not type it). */
 const socketOf = (t: AmqpTransport) => (t.currentModel() as unknown as { connection: { stream: TLSSocket } }).connection.stream;
@@ -74,7 +50,9 @@ async function connectError(options: AmqpTransportOptions): Promise<SignalbusErr
 describe('amqp TLS (amqps://) against an own RabbitMQ node', function () {
   this.timeout(20_000);
   let dir: string | undefined;
-  let certs: ReturnType<typeof makeCertificates>;
+  let certs: TestCertificates;
+  /** A client certificate signed by a CA the brokers do not know. */
+  let stranger: ForeignCertificates;
   /** TLS, verifies a client certificate when one is sent, does not require one. */
   let serverAuth: OwnRabbitNode | undefined;
   /** TLS that requires a client certificate signed by the CA (mutual TLS). */
@@ -83,10 +61,11 @@ describe('amqp TLS (amqps://) against an own RabbitMQ node', function () {
 
   before(async function () {
     this.timeout(45_000);
-    try { openssl('.', 'version'); } catch { return missing(this, 'openssl is not installed (it makes the certificates)'); }
-    if (!existsSync(RABBITMQ_SERVER)) return missing(this, `${RABBITMQ_SERVER} is missing (these cases start their own RabbitMQ node)`);
+    requireOpenssl(this);
+    if (!existsSync(RABBITMQ_SERVER)) missingPrerequisite(this, `${RABBITMQ_SERVER} is missing (these cases start their own RabbitMQ node)`);
     dir = mkdtempSync(join(tmpdir(), 'signalbus-amqp-tls-'));
-    certs = makeCertificates(dir);
+    certs = makeTestCertificates(dir, { caName: 'signalbus amqp test CA', serverAltNames: ['IP:127.0.0.1', 'DNS:localhost'] });
+    stranger = makeForeignCertificates(join(dir, 'stranger'), 'stranger CA');
     const ssl = (requireClientCert: boolean) => [
       `ssl_options.cacertfile = ${certs.ca}`, `ssl_options.certfile = ${certs.serverCert}`, `ssl_options.keyfile = ${certs.serverKey}`,
       'ssl_options.verify = verify_peer', `ssl_options.fail_if_no_peer_cert = ${requireClientCert}`,
@@ -183,7 +162,7 @@ describe('amqp TLS (amqps://) against an own RabbitMQ node', function () {
 
   it('amqps mutual TLS - a client certificate the CA did not sign is refused, saying so', async () => {
     const err = await connectError({
-      url: `amqps://guest:guest@127.0.0.1:${mutual!.port}`, exchange, caFile: certs.ca, certFile: certs.strangerCert, keyFile: certs.strangerKey,
+      url: `amqps://guest:guest@127.0.0.1:${mutual!.port}`, exchange, caFile: certs.ca, certFile: stranger.clientCert, keyFile: stranger.clientKey,
     });
     expect(err).to.be.instanceOf(TransportConnectError);
     expect(err!.message).to.include('TLS: the broker refused the client certificate');

@@ -5,7 +5,7 @@ import mqtt from 'mqtt';
 import { Bus, type Envelope } from '../../core/index.js';
 import { transportFromUrl } from '../../transports/index.js';
 import { MqttTransport, startEmbeddedBroker } from '../../transports/mqtt/index.js';
-import { requireBroker } from '../helpers/brokers.js';
+import { missingPrerequisite, requireBroker } from '../helpers/brokers.js';
 import { waitFor, sleep } from '../conformance/suite.js';
 import { ownMosquitto, testPort } from './mqtt-own-mosquitto.js';
 
@@ -48,10 +48,7 @@ describe('mqtt interop', function () {
   };
   before(async function () {
     await requireBroker(this, 'mosquitto');
-    if (spawnSync(PUB, ['--help']).error) {
-      if (process.env.CI === 'true') throw new Error('mosquitto-clients are not installed (apt-get install mosquitto-clients)');
-      this.skip(); // reason: mosquitto_pub / mosquitto_sub (Debian mosquitto-clients) are not installed
-    }
+    if (spawnSync(PUB, ['--help']).error) missingPrerequisite(this, 'mosquitto_pub / mosquitto_sub are not installed (apt-get install mosquitto-clients)');
   });
   afterEach(async () => { await Promise.all(buses.splice(0).map((b) => b.stop())); });
 

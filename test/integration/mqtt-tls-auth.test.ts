@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import { createEnvelope, type Envelope, type Transport } from '../../core/index.js';
 import { transportFromUrl } from '../../transports/index.js';
 import { MqttTransport, type MqttTransportOptions } from '../../transports/mqtt/index.js';
-import { portOpen } from '../helpers/brokers.js';
-import { makeTestCertificates, requireOpenssl, type TestCertificates } from '../helpers/tls-certs.js';
+import { missingPrerequisite, portOpen } from '../helpers/brokers.js';
+import {
+  makeForeignCertificates, makeTestCertificates, requireOpenssl, type ForeignCertificates, type TestCertificates,
+} from '../helpers/tls-certs.js';
 import { freePort } from './nats-server-process.js';
 
 const te = new TextEncoder();
@@ -115,21 +117,18 @@ describe('mqtt TLS and auth (own mosquitto)', function () {
   this.timeout(30_000);
   let dir: string;
   let certs: TestCertificates;
-  /** Certificates from a second CA the broker does not trust. */
-  let rogue: TestCertificates;
+  /** A second CA the broker does not trust, and a client certificate it signed. */
+  let rogue: ForeignCertificates;
   let broker: TlsAuthMosquitto | undefined;
 
   before(async function () {
     const mosquitto = findProgram('mosquitto');
     const passwd = findProgram('mosquitto_passwd');
-    if (!mosquitto || !passwd) {
-      if (process.env.CI === 'true') throw new Error('mosquitto or mosquitto_passwd is not installed (CI=true: integration suites must not skip)');
-      this.skip(); // reason: these cases start their own Mosquitto, which is not installed
-    }
+    if (!mosquitto || !passwd) missingPrerequisite(this, 'mosquitto or mosquitto_passwd is not installed (these cases start their own Mosquitto)');
     requireOpenssl(this);
     dir = mkdtempSync(join(tmpdir(), 'signalbus-mqtt-tls-'));
     certs = makeTestCertificates(dir);
-    rogue = makeTestCertificates(join(dir, 'rogue'), 'some other CA');
+    rogue = makeForeignCertificates(join(dir, 'rogue'), 'some other CA');
     const passwordFile = join(dir, 'passwd');
     writeFileSync(passwordFile, '');
     execFileSync(passwd, ['-b', passwordFile, USER, PASSWORD], { stdio: 'pipe' });

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import { createEnvelope } from '../../core/index.js';
 import { NatsTransport } from '../../transports/nats/index.js';
+import { missingPrerequisite } from '../helpers/brokers.js';
 import { freePort, NATS_SERVER_BINARY, NatsServerProcess } from './nats-server-process.js';
 
 const waitFor = async (check: () => boolean, ms: number) => {
@@ -12,10 +13,7 @@ const waitFor = async (check: () => boolean, ms: number) => {
 describe('nats connection', function () {
   this.timeout(30_000);
   before(function () {
-    if (!existsSync(NATS_SERVER_BINARY)) {
-      if (process.env.CI === 'true') throw new Error(`${NATS_SERVER_BINARY} is missing (CI=true: integration suites must not skip)`);
-      this.skip(); // reason: these cases start their own nats-server and it is not installed
-    }
+    if (!existsSync(NATS_SERVER_BINARY)) missingPrerequisite(this, `${NATS_SERVER_BINARY} is missing (these cases start their own nats-server)`);
   });
 
   it('nats connection - a wrong token is a TransportAuthError, the right one connects', async () => {

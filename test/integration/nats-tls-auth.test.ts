@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { nkeys } from 'nats';
 import { createEnvelope, type Envelope } from '../../core/index.js';
 import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/index.js';
-import { portOpen } from '../helpers/brokers.js';
+import { missingPrerequisite, portOpen } from '../helpers/brokers.js';
+import { makeTestCertificates, requireOpenssl, type TestCertificates } from '../helpers/tls-certs.js';
 import { freePort, NATS_SERVER_BINARY } from './nats-server-process.js';
 
 const te = new TextEncoder();
@@ -65,20 +66,6 @@ async function connectError(options: NatsTransportOptions): Promise<(Error & { c
   return t.connect().then(async () => { await t.close(); return null; }, (e) => e);
 }
 
-const openssl = (dir: string, ...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-
-/** A private CA and certificates it signed: the server's (for 127.0.0.1) and a client's (for mutual TLS). */
-function makeCertificates(dir: string): void {
-  openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=signalbus test CA', '-keyout', 'ca-key.pem', '-out', 'ca.pem');
-  const sign = (name: string, ext: string) => {
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}-key.pem`, '-out', `${name}.csr`);
-    openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
-  };
-  sign('server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  sign('client', 'extendedKeyUsage=clientAuth\n');
-}
-
 // --- decentralised (operator/JWT) auth, built the way nsc does, from nkeys -----------------------
 
 const b64url = (s: string | Uint8Array) => Buffer.from(s).toString('base64url');
@@ -102,37 +89,32 @@ describe('nats TLS and auth', function () {
   this.timeout(30_000);
   let dir: string;
   before(function () {
-    if (!existsSync(NATS_SERVER_BINARY)) {
-      if (process.env.CI === 'true') throw new Error(`${NATS_SERVER_BINARY} is missing (CI=true: integration suites must not skip)`);
-      this.skip(); // reason: these cases start their own nats-server and it is not installed
-    }
+    if (!existsSync(NATS_SERVER_BINARY)) missingPrerequisite(this, `${NATS_SERVER_BINARY} is missing (these cases start their own nats-server)`);
     dir = mkdtempSync(join(tmpdir(), 'signalbus-nats-tls-'));
   });
   after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
   describe('TLS', () => {
+    let certs: TestCertificates;
     let server: ConfiguredServer;
     let mutual: ConfiguredServer;
     before(async function () {
-      try { execFileSync('openssl', ['version'], { stdio: 'pipe' }); } catch {
-        if (process.env.CI === 'true') throw new Error('openssl is missing (CI=true: integration suites must not skip)');
-        this.skip(); // reason: the certificates are generated with the openssl command, which is not installed
-      }
-      makeCertificates(dir);
-      const tls = `cert_file: "${join(dir, 'server.pem')}"\n  key_file: "${join(dir, 'server-key.pem')}"\n  ca_file: "${join(dir, 'ca.pem')}"`;
+      requireOpenssl(this);
+      certs = makeTestCertificates(dir);
+      const tls = `cert_file: "${certs.serverCert}"\n  key_file: "${certs.serverKey}"\n  ca_file: "${certs.ca}"`;
       server = await ConfiguredServer.start(dir, `tls {\n  ${tls}\n  timeout: 2\n}`);
       mutual = await ConfiguredServer.start(dir, `tls {\n  ${tls}\n  verify: true\n  timeout: 2\n}`);
     });
     after(async () => { await server?.stop(); await mutual?.stop(); });
 
     it('nats tls - with the private CA in the TLS options a publish/subscribe round trip works', async () => {
-      const env = await roundTrip({ servers: server.url, tls: { caFile: join(dir, 'ca.pem') } });
+      const env = await roundTrip({ servers: server.url, tls: { caFile: certs.ca } });
       expect(env.type).to.equal('greeting');
       expect(td.decode(env.data as Uint8Array)).to.equal('hi');
     });
 
     it('nats tls - a tls:// URL scheme with the CA works too', async () => {
-      const env = await roundTrip({ servers: `tls://127.0.0.1:${server.port}`, tls: { caFile: join(dir, 'ca.pem') } });
+      const env = await roundTrip({ servers: `tls://127.0.0.1:${server.port}`, tls: { caFile: certs.ca } });
       expect(td.decode(env.data as Uint8Array)).to.equal('hi');
     });
 
@@ -146,10 +128,10 @@ describe('nats TLS and auth', function () {
 
     it('nats tls - mutual TLS: a client certificate signed by the CA connects, none is refused', async () => {
       const env = await roundTrip({
-        servers: mutual.url, tls: { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client-key.pem') },
+        servers: mutual.url, tls: { caFile: certs.ca, certFile: certs.clientCert, keyFile: certs.clientKey },
       });
       expect(td.decode(env.data as Uint8Array)).to.equal('hi');
-      const err = await connectError({ servers: mutual.url, tls: { caFile: join(dir, 'ca.pem') } });
+      const err = await connectError({ servers: mutual.url, tls: { caFile: certs.ca } });
       expect(err?.code).to.be.oneOf(['SB_ERR_TRANSPORT_CONNECT', 'SB_ERR_TRANSPORT_AUTH']);
     });
 

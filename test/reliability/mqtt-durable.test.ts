@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { Bus } from '../../core/index.js';
 import { MqttTransport } from '../../transports/mqtt/index.js';
 import { sleep, waitFor } from '../conformance/suite.js';
+import { missingPrerequisite } from '../helpers/brokers.js';
 import { MOSQUITTO, ownMosquitto, testPort, type OwnMosquitto } from '../integration/mqtt-own-mosquitto.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
@@ -21,10 +22,7 @@ for (const version of [5, 4] as const) {
     const buses: Bus[] = [];
 
     before(async function () {
-      if (!existsSync(MOSQUITTO)) {
-        if (process.env.CI === 'true') throw new Error(`${MOSQUITTO} is not installed`);
-        return this.skip(); // reason: the mosquitto binary needed for a test-owned broker is not installed
-      }
+      if (!existsSync(MOSQUITTO)) missingPrerequisite(this, `${MOSQUITTO} is not installed (these cases start their own Mosquitto)`);
       broker = ownMosquitto({ port: testPort(29_000 + (version === 5 ? 0 : 500)), config: ['persistence true', 'max_queued_messages 100000', 'max_inflight_messages 100'] });
       await broker.start();
       url = `mqtt://127.0.0.1:${broker.port}`;
@@ -108,10 +106,7 @@ describe('mqtt durable - the max_queued_messages trap (own mosquitto, default li
   let broker: OwnMosquitto;
   const buses: Bus[] = [];
   before(async function () {
-    if (!existsSync(MOSQUITTO)) {
-      if (process.env.CI === 'true') throw new Error(`${MOSQUITTO} is not installed`);
-      return this.skip(); // reason: the mosquitto binary needed for a test-owned broker is not installed
-    }
+    if (!existsSync(MOSQUITTO)) missingPrerequisite(this, `${MOSQUITTO} is not installed (the case starts its own Mosquitto)`);
     broker = ownMosquitto({ port: testPort(30_000), config: ['persistence false'] });
     await broker.start();
   });

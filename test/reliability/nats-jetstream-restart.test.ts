@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { Bus, dedupe } from '../../core/index.js';
 import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/index.js';
+import { missingPrerequisite } from '../helpers/brokers.js';
 import { NATS_SERVER_BINARY, NatsServerProcess } from '../integration/nats-server-process.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
@@ -13,10 +14,7 @@ describe('nats jetstream restart', function () {
   this.timeout(120_000);
   let server: NatsServerProcess | undefined;
   before(function () {
-    if (!existsSync(NATS_SERVER_BINARY)) {
-      if (process.env.CI === 'true') throw new Error(`${NATS_SERVER_BINARY} is missing (CI=true: reliability suites must not skip)`);
-      this.skip(); // reason: the case restarts its own nats-server and it is not installed
-    }
+    if (!existsSync(NATS_SERVER_BINARY)) missingPrerequisite(this, `${NATS_SERVER_BINARY} is missing (the case kills and restarts its own nats-server)`);
   });
   after(async () => { await server?.stop(); });
 
