@@ -9,6 +9,17 @@ import { decodeWith, isProtobuf, PROTOBUF_SOURCE, ProtobufCodec, type ProtobufSo
 import type { CompiledVersion, ContractRegistry } from './registry.js';
 
 /**
+ * Marks an envelope whose data a registry's version checked on publish: the version, and the data
+ * as it was checked. An in-process transport (memory) hands the consumer that same envelope
+ * object; when the consumer's registry would check the same data against the same compiled
+ * version, it trusts the mark instead of validating a second time. Symbol keys travel with object
+ * spread but never into a wire encoding, and a copy with other data fails the identity test.
+ */
+const CHECKED_BY = Symbol('signalbus.contract.checkedBy');
+const CHECKED_DATA = Symbol('signalbus.contract.checkedData');
+interface Checked { [CHECKED_BY]?: CompiledVersion; [CHECKED_DATA]?: unknown }
+
+/**
  * The registry's side of the Bus (core/contract-hooks.ts).
  *
  * Outbound: when `type` names a contract, stamps `dataschema` with the version asked for (else
@@ -19,6 +30,9 @@ import type { CompiledVersion, ContractRegistry } from './registry.js';
  * as the newest version the consumer accepts), validates, and upcasts to the newest version in
  * the consumer's `accept` range. Unknown versions and versions outside the range are
  * ContractVersionError; bad data is ContractInvalidError. The Bus dead-letters both at once.
+ * Data this registry checked on publish and that reaches a consumer in the same process unchanged
+ * (same envelope, same data reference) is not checked twice: validation costs once per process,
+ * as it does when publisher and consumer are separate processes.
  *
  * A `type` that names no contract passes through unchecked, both ways.
  *
@@ -49,6 +63,8 @@ export class RegistryHooks implements ContractHooks {
     const issues = cv.check(data);
     if (issues !== undefined) throw invalid(cv, issues);
     envelope.dataschema = cv.urn;
+    (envelope as Checked)[CHECKED_BY] = cv;
+    (envelope as Checked)[CHECKED_DATA] = data;
     if (protobuf && !(envelope.data instanceof Uint8Array)) {
       if (!cv.protobuf) throw new CodecEncodeError(`${cv.name}@${cv.version} has no proto; publish it as application/json`, { details: { contract: cv.name, version: cv.version } });
       const pbIssues = cv.protobuf.verify(data);
@@ -71,8 +87,10 @@ export class RegistryHooks implements ContractHooks {
       if (data instanceof Uint8Array) data = this.decodeFor(from, data);
       else if (source && source.version !== from) data = this.decodeFor(from, source.bytes);
     }
-    const issues = from.check(data);
-    if (issues !== undefined) throw invalid(from, issues);
+    if ((envelope as Checked)[CHECKED_BY] !== from || (envelope as Checked)[CHECKED_DATA] !== data || data === undefined) {
+      const issues = from.check(data);
+      if (issues !== undefined) throw invalid(from, issues);
+    }
     if (accept === undefined) return data === envelope.data ? envelope : { ...envelope, data };
     const route = from.routes.get(accept) ?? this.registry.route(from, accept);
     if (route.target === from && data === envelope.data) return envelope;

@@ -1,6 +1,13 @@
 import { expect } from 'chai';
 import { ContractInvalidError, ContractUnknownError, ContractVersionError } from '../../core/index.js';
-import { collector, memoryWorld, readingV1, readingV2 } from './helpers.js';
+import { ContractRegistry } from '../../contracts/index.js';
+import { collector, memoryWorld, readingV1, readingV2, registry } from './helpers.js';
+
+/** The attributes of a sensor.reading envelope as the Bus builds it before the contract check. */
+const baseEnvelope = () => ({
+  specversion: '1.0' as const, id: 'e1', source: '/test', type: 'sensor.reading',
+  time: '2026-11-23T00:00:00.000Z', datacontenttype: 'application/json', subject: 'sensor.reading.berlin',
+});
 
 describe('contracts bus', () => {
   let world: ReturnType<typeof memoryWorld>;
@@ -156,5 +163,55 @@ describe('contracts bus', () => {
     let err: unknown;
     try { await producer.publish('alert.raised.x', { alertId: 'a', rule: 'r', key: 'k', kind: 'rate', severity: 'info', value: 1, raisedAt: 1 }, { type: 'alert.raised', contentType: 'application/protobuf' }); } catch (e) { err = e; }
     expect((err as { code?: string }).code).to.equal('SB_ERR_CODEC_ENCODE');
+  });
+
+  describe('contracts bus - checked once per process', () => {
+    /** Counts how often a registry's sensor.reading 2.0.0 validator runs. */
+    function countChecks(r: ContractRegistry) {
+      const cv = r.compiled('sensor.reading', '2.0.0');
+      const check = cv.check.bind(cv);
+      const counter = { calls: 0 };
+      cv.check = (data: unknown) => { counter.calls++; return check(data); };
+      return counter;
+    }
+
+    it('contracts bus - an in-process consumer on the same registry trusts the publish-time check', async () => {
+      const own = new ContractRegistry();
+      const checks = countChecks(own);
+      const hooks = own.hooks();
+      const envelope = { ...baseEnvelope(), data: { ...readingV2 } };
+      hooks.outbound(envelope, undefined);
+      expect(checks.calls).to.equal(1);
+      expect(hooks.inbound(envelope, '^2').data).to.deep.equal(readingV2);
+      expect(own.hooks().inbound(envelope, '^2').data).to.deep.equal(readingV2);
+      expect(checks.calls).to.equal(1);
+    });
+
+    it('contracts bus - a consumer on another registry checks again', async () => {
+      const publisherSide = new ContractRegistry();
+      const consumerSide = new ContractRegistry();
+      const consumerChecks = countChecks(consumerSide);
+      const envelope = { ...baseEnvelope(), data: { ...readingV2 } };
+      publisherSide.hooks().outbound(envelope, undefined);
+      consumerSide.hooks().inbound(envelope, '^2');
+      expect(consumerChecks.calls).to.equal(1);
+    });
+
+    it('contracts bus - data replaced after the publish-time check is checked again and refused', async () => {
+      const hooks = registry.hooks();
+      const envelope = { ...baseEnvelope(), data: { ...readingV2 } as Record<string, unknown> };
+      hooks.outbound(envelope, undefined);
+      const copy = { ...envelope, data: { ...readingV2, temperature: 'hot' } };
+      expect(() => hooks.inbound(copy, '^2')).to.throw(ContractInvalidError);
+      envelope.data = { ...readingV2, extra: 1 };
+      expect(() => hooks.inbound(envelope, '^2')).to.throw(ContractInvalidError);
+    });
+
+    it('contracts bus - a publish-time mark never reaches the wire encoding', () => {
+      const envelope = { ...baseEnvelope(), data: { ...readingV2 } };
+      registry.hooks().outbound(envelope, undefined);
+      expect(Object.getOwnPropertySymbols(envelope)).to.have.length(2);
+      expect(JSON.parse(JSON.stringify(envelope))).to.deep.equal({ ...baseEnvelope(), data: readingV2, dataschema: 'urn:signalbus:contract:sensor.reading:2.0.0' });
+    });
   });
 });
