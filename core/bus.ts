@@ -17,7 +17,7 @@ import { partitionOf } from './partitions.js';
 import { resolveRetryPolicy, retryDelay, type RetryPolicy } from './retry.js';
 import { resolveIdentity, sourceOf, type ServiceIdentity } from './service-identity.js';
 import { compilePattern, deadLetterSubject, validatePattern, validateSubject, type SubjectMatcher } from './subjects.js';
-import { childTraceparent, newTraceparent, parseTraceparent } from './traceparent.js';
+import { checkTraceparent, childTraceparent, newTraceparent } from './traceparent.js';
 import type { InboundMessage, Transport, TransportSubscription } from './transport.js';
 
 export interface RouteRule {
@@ -269,21 +269,25 @@ export class Bus {
         validateHeader(name, value, limits);
         total += name.length + (value as string).length;
       }
-      if (o.headers.traceparent !== undefined) parseTraceparent(o.headers.traceparent);
+      if (o.headers.traceparent !== undefined) checkTraceparent(o.headers.traceparent);
       if (o.headers.time !== undefined && Number.isNaN(Date.parse(o.headers.time))) {
         throw new EnvelopeInvalidError(`attribute "time" is not an RFC 3339 timestamp: ${o.headers.time}`, { details: { attribute: 'time' } });
       }
     }
-    for (const [name, value] of [['type', o.type], ['id', o.id], ['partitionkey', o.partitionKey], ['datacontenttype', o.contentType]] as const) {
-      if (value === undefined) continue;
-      if (value === '') throw new EnvelopeInvalidError(`attribute "${name}" must not be empty`, { details: { attribute: name } });
-      validateHeader(name, value, limits);
-      total += value.length;
-    }
+    total += this.checkAttribute('type', o.type) + this.checkAttribute('id', o.id)
+      + this.checkAttribute('partitionkey', o.partitionKey) + this.checkAttribute('datacontenttype', o.contentType);
     // Leave room for the attributes the bus adds (ids, source, time, trace: well under 512).
     if (total > limits.maxTotalLength - 512) {
       throw new EnvelopeInvalidError(`headers total ${total} characters, over the limit of ${limits.maxTotalLength - 512} for caller-given attributes`, { details: { limit: limits.maxTotalLength } });
     }
+  }
+
+  /** Checks one caller-given attribute (a publish option); returns its length toward the total. */
+  private checkAttribute(name: string, value: string | undefined): number {
+    if (value === undefined) return 0;
+    if (value === '') throw new EnvelopeInvalidError(`attribute "${name}" must not be empty`, { details: { attribute: name } });
+    validateHeader(name, value, this.headerLimits);
+    return value.length;
   }
 
   private buildEnvelope<T>(subject: string, data: T, o: PublishOptions, cause: Envelope | undefined): Envelope<T> {

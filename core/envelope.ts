@@ -1,6 +1,6 @@
 import { EnvelopeInvalidError } from './errors.js';
 import { DEFAULT_HEADER_LIMITS, validateHeader, type HeaderLimits } from './headers.js';
-import { parseTraceparent } from './traceparent.js';
+import { checkTraceparent } from './traceparent.js';
 
 /**
  * A CloudEvents 1.0 event: the unit every transport carries. Context attributes and
@@ -77,7 +77,7 @@ export function validateEnvelope(env: unknown, limits: HeaderLimits = DEFAULT_HE
   if (typeof e.time === 'string' && Number.isNaN(Date.parse(e.time))) {
     throw new EnvelopeInvalidError(`attribute "time" is not an RFC 3339 timestamp: ${e.time}`, { details: { attribute: 'time' } });
   }
-  if (typeof e.traceparent === 'string') parseTraceparent(e.traceparent);
+  if (typeof e.traceparent === 'string') checkTraceparent(e.traceparent);
 }
 
 /** The header attributes of an envelope (everything but data), as a plain string map. */

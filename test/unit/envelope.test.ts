@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import {
-  childTraceparent, createEnvelope, EnvelopeInvalidError, HeaderInvalidError, newTraceparent, parseTraceparent,
+  checkTraceparent, childTraceparent, createEnvelope, EnvelopeInvalidError, HeaderInvalidError, newTraceparent, parseTraceparent,
   formatTraceparent, TraceparentInvalidError, validateEnvelope, validateHeader,
 } from '../../core/index.js';
 
@@ -61,5 +61,25 @@ describe('envelope and headers', () => {
     }), { numRuns: 500 });
     expect(parseTraceparent(childTraceparent('not-a-traceparent')).traceId).to.have.length(32);
     expect(parseTraceparent(childTraceparent(undefined)).traceId).to.have.length(32);
+  });
+
+  it('traceparent - checkTraceparent accepts exactly what parseTraceparent accepts (property)', () => {
+    const hex = (n: number, chars: string) => fc.string({ unit: fc.constantFrom(...chars.split('')), minLength: n, maxLength: n });
+    // Valid headers (some with all-zero ids, some not version 00, some with a suffix), and the
+    // same with one character replaced: every branch of the fast check is reached.
+    const valid = fc.tuple(fc.constantFrom('00', '00', '01', 'ff'), fc.oneof(hex(32, '0123456789abcdef'), fc.constant('0'.repeat(32))),
+      fc.oneof(hex(16, '0123456789abcdef'), fc.constant('0'.repeat(16))), hex(2, '0123456789abcdef'), fc.constantFrom('', '', '-', '-x'))
+      .map(([v, t, sp, f, rest]) => `${v}-${t}-${sp}-${f}${rest}`);
+    const mutated = fc.tuple(valid, fc.nat(60), fc.constantFrom('-', 'A', 'g', '0', 'f', ' '))
+      .map(([v, at, c]) => at < v.length ? v.slice(0, at) + c + v.slice(at + 1) : v);
+    let accepted = 0;
+    fc.assert(fc.property(fc.oneof(valid, mutated, fc.string()), (value) => {
+      let parsed = true, checked = true;
+      try { parseTraceparent(value); } catch (err) { expect(err).to.be.instanceOf(TraceparentInvalidError); parsed = false; }
+      try { checkTraceparent(value); } catch (err) { expect(err).to.be.instanceOf(TraceparentInvalidError); checked = false; }
+      expect(checked, value).to.equal(parsed);
+      if (checked) accepted++;
+    }), { numRuns: 5000 });
+    expect(accepted).to.be.greaterThan(200);
   });
 });
