@@ -232,27 +232,30 @@ export class MqttTransport implements Transport {
       this.logger.warn('mqtt message on a topic that is no subject dropped', { topic });
       return;
     }
-    let rawEnv: Envelope | undefined;
-    const deliver = (s: LocalSubscription): void | Promise<void> => {
-      if (!s.active) return s.connection === this.main ? undefined : HOLD;
-      let msg: InboundMessage;
-      if (envelope) {
-        msg = { subject, envelope, attempt: 1, ack: noop };
-        if (replyTopic !== undefined) msg.reply = this.replier(replyTopic, props?.correlationData, structured, envelope.id);
-      } else if (s.raw) {
-        rawEnv ??= rawEnvelope(topic, payload, props?.contentType, randomUUID(), new Date().toISOString());
-        msg = { subject, envelope: rawEnv, attempt: 1, raw: true, ack: noop };
-      } else {
-        this.logger.warn('mqtt message that is not a CloudEvent dropped (subscribe with raw: true to accept device payloads)', { topic, pattern: s.pattern });
-        return;
-      }
-      return s.handler(msg);
-    };
-    if (!Array.isArray(targets)) return deliver(targets);
-    if (targets.length === 1) return deliver(targets[0]!);
+    // A device payload (no CloudEvent) is wrapped once for every raw subscription it reaches.
+    const rawEnv = envelope === undefined ? rawEnvelope(topic, payload, props?.contentType, randomUUID(), new Date().toISOString()) : undefined;
+    if (!Array.isArray(targets)) return this.deliver(targets, subject, envelope, rawEnv, replyTopic, structured, props);
+    if (targets.length === 1) return this.deliver(targets[0]!, subject, envelope, rawEnv, replyTopic, structured, props);
     let waits: Promise<void>[] | undefined;
-    for (const s of targets) { const r = deliver(s); if (r) (waits ??= []).push(r); }
+    for (const s of targets) { const r = this.deliver(s, subject, envelope, rawEnv, replyTopic, structured, props); if (r) (waits ??= []).push(r); }
     return waits ? Promise.all(waits).then(noop) : undefined;
+  }
+
+  /** Hands one inbound message to one local subscription (a method, not a closure per message: this is the hot path). */
+  private deliver(s: LocalSubscription, subject: string, envelope: Envelope | undefined, rawEnv: Envelope | undefined,
+    replyTopic: string | undefined, structured: boolean, props: MqttWireProperties | undefined): void | Promise<void> {
+    if (!s.active) return s.connection === this.main ? undefined : HOLD;
+    let msg: InboundMessage;
+    if (envelope) {
+      msg = { subject, envelope, attempt: 1, ack: noop };
+      if (replyTopic !== undefined) msg.reply = this.replier(replyTopic, props?.correlationData, structured, envelope.id);
+    } else if (s.raw) {
+      msg = { subject, envelope: rawEnv!, attempt: 1, raw: true, ack: noop };
+    } else {
+      this.logger.warn('mqtt message that is not a CloudEvent dropped (subscribe with raw: true to accept device payloads)', { topic: rawEnv!.subject, pattern: s.pattern });
+      return;
+    }
+    return s.handler(msg);
   }
 
   private replier(replyTopic: string, correlationData: Buffer | undefined, structured: boolean, requestId: string) {
