@@ -4,8 +4,9 @@ import {
 } from '../../core/index.js';
 import { compileFieldPath, eventTime, readPath, type FieldPath } from '../filter/field-path.js';
 import { keyNameOf, positiveInt } from '../filter/service.js';
-import { compileSubjectTemplate, dataschemaOf, metricContext, withKey } from '../ingest/naming.js';
-import { KeyedMetrics } from '../keyed-metrics.js';
+import { compileSubjectTemplate, dataschemaOf, metricContext } from '../ingest/naming.js';
+import { KeyedMetrics, type MetricSink } from '../keyed-metrics.js';
+import { EMIT_SLICE, nextTurn } from '../turns.js';
 import { processCheckpointStore, type CheckpointStore } from './checkpoint.js';
 import { LateEventError } from './errors.js';
 import { STAT_NAMES, WindowAggregator, type AggregatorSnapshot, type FieldStats, type StatName, type WindowResult, type WindowSpec } from './window.js';
@@ -152,19 +153,35 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
   const windowOf = (r: WindowResult): AggregateData['window'] => (window.kind === 'sliding'
     ? { kind: 'sliding', start: r.windowStart, end: r.windowEnd, sizeMs: window.sizeMs, slideMs: window.slideMs }
     : { kind: 'tumbling', start: r.windowStart, end: r.windowEnd, sizeMs: window.sizeMs });
-  /** One `sensor.aggregate` per field with values; a revision carries a `revision` extension attribute. */
-  const emit = async (r: WindowResult, publish: (subject: string, data: unknown, headers: Readonly<Record<string, string>>) => Promise<unknown>, metric: (event: string, action: string, q: object) => void) => {
-    const headers = r.revision === 0 ? firstHeaders : Object.freeze({ dataschema, revision: String(r.revision) });
-    for (const data of aggregateData(r, windowOf(r))) await publish(output.render(withKey(data, keyAs, r.key)), data, headers);
-    metric(r.revision === 0 ? 'windowclosed' : 'windowrevised', 'emitted', { context: outContext, query: { [keyAs]: r.key } });
-  };
   const metrics = new KeyedMetrics(keyAs);
   const counted = {
     invalid: metrics.field('invalid', 'deadlettered'), lateRejected: metrics.field('late', 'deadlettered'),
     accepted: metrics.field('received', 'accepted'), merged: metrics.field('late', 'merged'),
+    closed: metrics.field('windowclosed', 'emitted'), revised: metrics.field('windowrevised', 'emitted'),
+  };
+  /**
+   * One `sensor.aggregate` per field with values; a revision carries a `revision` extension
+   * attribute. `sink` is the handler's ctx, or the Bus for windows closed by the clock.
+   */
+  const emit = async (r: WindowResult, publish: (subject: string, data: unknown, headers: Readonly<Record<string, string>>) => Promise<unknown>, sink: MetricSink) => {
+    const headers = r.revision === 0 ? firstHeaders : Object.freeze({ dataschema, revision: String(r.revision) });
+    for (const data of aggregateData(r, windowOf(r))) await publish(output.renderKeyed(data, keyAs, r.key), data, headers);
+    (r.revision === 0 ? counted.closed : counted.revised).add(sink, outContext, r.key);
   };
 
-  const handle = async (message: Envelope, ctx: HandlerContext): Promise<void> => {
+  /** Publishes the windows one event closed, in order, a slice at a time. */
+  const emitAll = async (emitted: readonly WindowResult[], ctx: HandlerContext): Promise<void> => {
+    for (let i = 0; i < emitted.length; i++) {
+      // One event can close many windows (sliding ones, or a jump in event time): a turn of
+      // the event loop between slices lets other keys' messages and I/O in. This key waits.
+      if (i > 0 && i % EMIT_SLICE === 0) await nextTurn();
+      const r = emitted[i]!;
+      await emit(r, (subject, data, headers) => ctx.publish(subject, data, { type, version, partitionKey: r.key, headers }), ctx);
+    }
+  };
+
+  // Not async: most events close no window, and then the handler is done without a promise.
+  const handle = (message: Envelope, ctx: HandlerContext): Promise<void> | undefined => {
     const context = metricContext(message.type);
     const rawKey = keyPath ? readPath(message.data, keyPath) : message.partitionkey;
     const key = typeof rawKey === 'string' ? rawKey : typeof rawKey === 'number' ? String(rawKey) : undefined;
@@ -185,9 +202,7 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
         { details: { key, ts, watermark: aggregator.watermarkOf(key) } });
     }
     (outcome.status === 'accepted' ? counted.accepted : counted.merged).add(ctx, context, key);
-    for (const r of outcome.emitted) {
-      await emit(r, (subject, data, headers) => ctx.publish(subject, data, { type, version, partitionKey: r.key, headers }), (e, a, q) => ctx.metric(e, a, q));
-    }
+    return outcome.emitted.length === 0 ? undefined : emitAll(outcome.emitted, ctx);
   };
 
   let bus: Bus | undefined;
@@ -202,17 +217,24 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
   const runTick = async () => {
     const b = bus;
     if (!b) return;
-    for (const r of aggregator.advanceIdle(now())) {
-      try {
-        const built: Record<string, string> = { dataschema };
-        if (r.causationId !== undefined) built.causationid = r.causationId;
-        if (r.correlationId !== undefined) built.correlationid = r.correlationId;
-        if (r.tenant !== undefined) built.tenant = r.tenant;
-        const headers = Object.freeze(built);
-        await emit(r, (subject, data) => b.publish(subject, data, { type, version, partitionKey: r.key, headers }),
-          (e, a, q) => b.metric(e, a, q as { context: string }));
-      } catch (err) {
-        b.logger.warn('aggregate: could not emit a window closed by the clock', { key: r.key, windowStart: r.windowStart, err });
+    // Many keys can go idle at once (a gateway drops, a fleet stops reporting): they are closed
+    // and emitted a slice at a time, with a turn of the event loop in between, so the burst does
+    // not hold up the messages still arriving. One key's windows are emitted in order.
+    let sinceTurn = 0;
+    for (const key of aggregator.idleKeys(now())) {
+      if (sinceTurn >= EMIT_SLICE) { await nextTurn(); sinceTurn = 0; }
+      for (const r of aggregator.advanceIdleKey(key, now())) {
+        sinceTurn++;
+        try {
+          const built: Record<string, string> = { dataschema };
+          if (r.causationId !== undefined) built.causationid = r.causationId;
+          if (r.correlationId !== undefined) built.correlationid = r.correlationId;
+          if (r.tenant !== undefined) built.tenant = r.tenant;
+          const headers = Object.freeze(built);
+          await emit(r, (subject, data) => b.publish(subject, data, { type, version, partitionKey: r.key, headers }), b);
+        } catch (err) {
+          b.logger.warn('aggregate: could not emit a window closed by the clock', { key: r.key, windowStart: r.windowStart, err });
+        }
       }
     }
     if (checkpoint && checkpoint.intervalMs > 0 && now() - lastCheckpoint >= checkpoint.intervalMs) await saveCheckpoint();

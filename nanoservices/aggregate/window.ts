@@ -41,6 +41,8 @@ interface KeyState {
   /** Wall clock of the last accepted event (drives the idle close). */
   lastArrival: number;
   open: Map<number, WindowAcc>;
+  /** The earliest end of an open window (Infinity: none), so most events skip looking for windows to close. */
+  nextEnd: number;
   /** Emitted windows kept for late events while within the allowed lateness (`late: merge`). */
   closed: Map<number, WindowAcc>;
 }
@@ -139,7 +141,7 @@ export class WindowAggregator {
   add(key: string, ts: number, values: ReadonlyArray<number | undefined>, wallNow: number, id?: string, correlationId?: string, tenant?: string): AddOutcome {
     let state = this.keys.get(key);
     if (!state) {
-      state = { watermark: -Infinity, maxTs: -Infinity, lastArrival: wallNow, open: new Map(), closed: new Map() };
+      state = { watermark: -Infinity, maxTs: -Infinity, lastArrival: wallNow, open: new Map(), nextEnd: Infinity, closed: new Map() };
       this.keys.set(key, state);
     }
     const starts = this.starts;
@@ -152,7 +154,11 @@ export class WindowAggregator {
       const end = start + this.spec.sizeMs;
       if (end > state.watermark) {
         let acc = state.open.get(start);
-        if (!acc) { acc = this.newWindow(start, end); state.open.set(start, acc); }
+        if (!acc) {
+          acc = this.newWindow(start, end);
+          state.open.set(start, acc);
+          if (end < state.nextEnd) state.nextEnd = end;
+        }
         this.addTo(acc, values, id, correlationId, tenant);
         opened++;
       } else if (this.merge) {
@@ -181,16 +187,42 @@ export class WindowAggregator {
    */
   advanceIdle(wallNow: number): WindowResult[] {
     const out: WindowResult[] = [];
+    for (const key of this.idleKeys(wallNow)) for (const r of this.advanceIdleKey(key, wallNow)) out.push(r);
+    return out;
+  }
+
+  /**
+   * The first half of `advanceIdle`, for callers that close keys a few at a time: the keys idle
+   * for `idleTimeoutMs` with windows to close (in key order). Forgets keys idle past
+   * `keyRetentionMs` with nothing open.
+   */
+  idleKeys(wallNow: number): string[] {
+    const out: string[] = [];
     for (const [key, state] of this.keys) {
-      const idle = wallNow - state.lastArrival;
-      if (this.idleTimeout > 0 && idle >= this.idleTimeout && (state.open.size > 0 || state.closed.size > 0)) {
-        const candidate = state.maxTs - this.delay + idle;
-        if (candidate > state.watermark) state.watermark = candidate;
-        for (const r of this.closeReady(key, state)) out.push(r);
-      }
-      if (state.open.size === 0 && state.closed.size === 0 && idle >= this.keyRetention) this.keys.delete(key);
+      if (this.isIdle(state, wallNow)) out.push(key);
+      else if (state.open.size === 0 && state.closed.size === 0 && wallNow - state.lastArrival >= this.keyRetention) this.keys.delete(key);
     }
     return out;
+  }
+
+  /**
+   * The second half: moves one key's watermark on by the wall clock if it is (still) idle and
+   * returns its windows to emit, oldest first; forgets the key when that leaves nothing open
+   * and it is idle past `keyRetentionMs`.
+   */
+  advanceIdleKey(key: string, wallNow: number): WindowResult[] {
+    const state = this.keys.get(key);
+    if (state === undefined || !this.isIdle(state, wallNow)) return [];
+    const idle = wallNow - state.lastArrival;
+    const candidate = state.maxTs - this.delay + idle;
+    if (candidate > state.watermark) state.watermark = candidate;
+    const out = this.closeReady(key, state);
+    if (state.open.size === 0 && state.closed.size === 0 && idle >= this.keyRetention) this.keys.delete(key);
+    return out;
+  }
+
+  private isIdle(state: KeyState, wallNow: number): boolean {
+    return this.idleTimeout > 0 && wallNow - state.lastArrival >= this.idleTimeout && (state.open.size > 0 || state.closed.size > 0);
   }
 
   /** Windows still open, over all keys. */
@@ -224,7 +256,7 @@ export class WindowAggregator {
     for (const k of snapshot.keys) {
       this.keys.set(k.key, {
         watermark: k.watermark ?? -Infinity, maxTs: k.maxTs ?? -Infinity, lastArrival: k.lastArrival,
-        open: new Map(k.open.map((w) => [w.start, w])), closed: new Map(k.closed.map((w) => [w.start, w])),
+        open: new Map(k.open.map((w) => [w.start, w])), nextEnd: earliestEnd(k.open), closed: new Map(k.closed.map((w) => [w.start, w])),
       });
     }
   }
@@ -253,16 +285,17 @@ export class WindowAggregator {
 
   /** Emits (oldest first) and retires the open windows the watermark has passed. */
   private closeReady(key: string, state: KeyState): WindowResult[] {
-    let ready: WindowAcc[] | undefined;
-    for (const acc of state.open.values()) if (acc.end <= state.watermark) (ready ??= []).push(acc);
     const out: WindowResult[] = [];
-    if (ready) {
+    if (state.nextEnd <= state.watermark) {
+      const ready: WindowAcc[] = [];
+      for (const acc of state.open.values()) if (acc.end <= state.watermark) ready.push(acc);
       if (ready.length > 1) ready.sort((a, b) => a.start - b.start);
       for (const acc of ready) {
         state.open.delete(acc.start);
         out.push(this.result(key, acc));
         if (this.merge && acc.end + this.lateness > state.watermark) state.closed.set(acc.start, acc);
       }
+      state.nextEnd = earliestEnd(state.open.values());
     }
     if (state.closed.size > 0) {
       for (const acc of state.closed.values()) if (acc.end + this.lateness <= state.watermark) state.closed.delete(acc.start);
@@ -298,6 +331,12 @@ export class WindowAggregator {
 }
 
 const ascending = (a: number, b: number) => a - b;
+
+function earliestEnd(windows: Iterable<WindowAcc>): number {
+  let end = Infinity;
+  for (const w of windows) if (w.end < end) end = w.end;
+  return end;
+}
 
 /** Nearest-rank percentile of sorted values (an actual observed value, never interpolated). */
 export function percentile(sorted: readonly number[], p: number): number {

@@ -4,7 +4,7 @@ import {
 } from '../../core/index.js';
 import { compileFieldPath, eventTime, readPath, type FieldPath } from '../filter/field-path.js';
 import { keyNameOf, positiveInt } from '../filter/service.js';
-import { compileSubjectTemplate, dataschemaOf, metricContext, withKey } from '../ingest/naming.js';
+import { compileSubjectTemplate, dataschemaOf, metricContext } from '../ingest/naming.js';
 import { KeyedMetrics } from '../keyed-metrics.js';
 import { AlertEvaluator, type AlertRule, type AlertTransition } from './rules.js';
 
@@ -83,8 +83,27 @@ export function createAlertService(config: AlertConfig): NanoserviceDefinition &
   const metrics = new KeyedMetrics(keyAs);
   const invalid = metrics.field('invalid', 'deadlettered');
   const evaluated = metrics.field('received', 'evaluated');
+  // Per rule name: its severity and its `raised` / `resolved` fields (query: key and rule).
+  const byRule = new Map(evaluator.rules.map((r, i) => [r.name, {
+    severity: severities[i]!,
+    raised: metrics.field(METRIC_EVENT[r.kind], 'raised', { rule: r.name }),
+    resolved: metrics.field(METRIC_EVENT[r.kind], 'resolved', { rule: r.name }),
+  }]));
 
-  const handle = async (message: Envelope, ctx: HandlerContext): Promise<void> => {
+  /** Publishes the alerts one reading decided, in order. */
+  const publishAll = async (transitions: readonly AlertTransition[], key: string, context: string, ctx: HandlerContext): Promise<void> => {
+    for (const t of transitions) {
+      const rule = byRule.get(t.rule)!;
+      const data = alertData(t, rule.severity, extended ? keyAs : undefined);
+      // Frozen: the Bus spreads `headers` into the envelope, which V8 does fast only for a frozen object.
+      const headers = Object.freeze({ dataschema: dataschemas[t.type], causationids: t.causationIds.join(',') });
+      await ctx.publish(output.renderKeyed(data, keyAs, key), data, { type: types[t.type], version, partitionKey: key, headers });
+      rule[t.type].add(ctx, context, key);
+    }
+  };
+
+  // Not async: most readings decide no alert, and then the handler is done without a promise.
+  const handle = (message: Envelope, ctx: HandlerContext): Promise<void> | undefined => {
     const context = metricContext(message.type);
     const rawKey = keyPath ? readPath(message.data, keyPath) : message.partitionkey;
     const key = typeof rawKey === 'string' || typeof rawKey === 'number' ? String(rawKey) : undefined;
@@ -100,13 +119,7 @@ export function createAlertService(config: AlertConfig): NanoserviceDefinition &
     }
     const transitions = evaluator.evaluate(key, ts, message.id, values);
     evaluated.add(ctx, context, key);
-    for (const t of transitions) {
-      const data = alertData(t, severities[evaluator.rules.findIndex((r) => r.name === t.rule)]!, extended ? keyAs : undefined);
-      // Frozen: the Bus spreads `headers` into the envelope, which V8 does fast only for a frozen object.
-      const headers = Object.freeze({ dataschema: dataschemas[t.type], causationids: t.causationIds.join(',') });
-      await ctx.publish(output.render(withKey(data, keyAs, key)), data, { type: types[t.type], version, partitionKey: key, headers });
-      ctx.metric(METRIC_EVENT[t.kind], t.type, { context, query: { [keyAs]: key, rule: t.rule } });
-    }
+    return transitions.length === 0 ? undefined : publishAll(transitions, key, context, ctx);
   };
   const def = defineNanoservice({
     name: config.name ?? 'alert',
@@ -128,7 +141,11 @@ export function alertData(t: AlertTransition, severity: string, keyAs?: string):
     ? { alertId, rule: t.rule, key: t.key, kind: t.kind, severity, value: t.value, threshold: t.threshold, message: describe(t), raisedAt, since: t.since }
     : { alertId, rule: t.rule, key: t.key, value: t.value, raisedAt, resolvedAt: t.at, durationMs: Math.max(0, t.at - raisedAt) };
   if (keyAs !== undefined) {
-    Object.assign(data, { [keyAs]: t.key, causationIds: t.causationIds, field: t.field, direction: t.direction, readings: t.readings });
+    data[keyAs] = t.key;
+    data.causationIds = t.causationIds;
+    data.field = t.field;
+    data.direction = t.direction;
+    data.readings = t.readings;
     if (t.type === 'resolved') data.threshold = t.threshold;
   }
   return data;

@@ -108,9 +108,17 @@ export function compileMapping(config: MappingConfig): Mapping {
 
   return (payload, subject, tenant, receivedAt) => {
     const source = decodePayload(payload);
-    const out: Record<string, unknown> = {};
-    for (const name in source) {
-      if (hasOwn.call(source, name) && name !== '__proto__') out[name] = source[name];
+    // A payload decoded here is a fresh object nobody else holds: it becomes the data itself
+    // (one object less per reading). Renames read the source after writing, and a caller's
+    // object is the caller's, so those get a copy.
+    const fresh = renames.length === 0 && source !== payload;
+    let out: Record<string, unknown>;
+    if (fresh && !hasOwn.call(source, '__proto__')) out = source;
+    else {
+      out = {};
+      for (const name in source) {
+        if (hasOwn.call(source, name) && name !== '__proto__') out[name] = source[name];
+      }
     }
     for (const r of renames) {
       const v = readPath(source, r.from);
@@ -119,19 +127,41 @@ export function compileMapping(config: MappingConfig): Mapping {
     }
     if (pick) for (const name in out) if (!pick.has(name)) delete out[name];
     for (const [name, value] of statics) out[name] = value;
-    if (tokens.length > 0) {
-      const parts = subject.split('.');
-      for (const t of tokens) {
-        const v = parts[t.index < 0 ? parts.length + t.index : t.index];
-        if (v === undefined) throw new ContractInvalidError(`subject ${subject} has no token ${t.index} for ${t.name}`, { details: { field: t.name } });
-        out[t.name] = v;
-      }
+    for (const t of tokens) {
+      const v = subjectToken(subject, t.index);
+      if (v === undefined) throw new ContractInvalidError(`subject ${subject} has no token ${t.index} for ${t.name}`, { details: { field: t.name } });
+      out[t.name] = v;
     }
     if (receivedField !== undefined) out[receivedField] = receivedAt;
     if (tenantField !== undefined && (tenant ?? defaultTenant) !== undefined) out[tenantField] = tenant ?? defaultTenant;
     for (const r of required) checkType(out[r.name], r.name, r.type);
     return out;
   };
+}
+
+/**
+ * Token `index` of a subject (0-based; negative counts from the end), or undefined when it has
+ * none. Scans for the dots instead of splitting, so only the token itself is allocated.
+ * @example subjectToken('devices.d7.telemetry', 1) // 'd7'
+ */
+export function subjectToken(subject: string, index: number): string | undefined {
+  if (index >= 0) {
+    let start = 0;
+    for (let i = 0; i < index; i++) {
+      const dot = subject.indexOf('.', start);
+      if (dot < 0) return undefined;
+      start = dot + 1;
+    }
+    const end = subject.indexOf('.', start);
+    return subject.slice(start, end < 0 ? subject.length : end);
+  }
+  let end = subject.length;
+  for (let i = -1; i > index; i--) {
+    const dot = end === 0 ? -1 : subject.lastIndexOf('.', end - 1);
+    if (dot < 0) return undefined;
+    end = dot;
+  }
+  return subject.slice(end === 0 ? 0 : subject.lastIndexOf('.', end - 1) + 1, end);
 }
 
 function checkType(value: unknown, name: string, type: FieldType): void {

@@ -14,7 +14,13 @@ export interface SubjectTemplate {
   readonly fields: readonly string[];
   /** Throws ContractInvalidError (dead-letters the message) when a placeholder's value is missing. */
   render(values: unknown): string;
+  /** `render(withKey(values, keyAs, key))` without copying `values`: `{<keyAs>}` reads `key`. */
+  renderKeyed(values: unknown, keyAs: string, key: string): string;
 }
+
+// Subjects made from one placeholder value, kept per template (bounded): every message of a key
+// then carries the same string, whose hash the Bus' and transports' subject maps compute once.
+const MAX_CACHED_SUBJECTS = 10_000;
 
 const PLACEHOLDER = /\{([^{}]*)\}/g;
 
@@ -37,21 +43,48 @@ export function compileSubjectTemplate(template: unknown, field: string): Subjec
   try { validateSubject(probe); } catch (cause) {
     throw new OptionsInvalidError(`${field} "${template}" does not make a valid subject: ${(cause as Error).message}`, { cause, details: { field } });
   }
-  if (paths.length === 0) return { source: template, fields: names, render: () => template };
+  if (paths.length === 0) return { source: template, fields: names, render: () => template, renderKeyed: () => template };
+  const token = (v: unknown, i: number): string => {
+    if (v === undefined || v === null || v === '' || typeof v === 'object') {
+      throw new ContractInvalidError(`the subject template ${template} needs a scalar value for {${names[i]}}`, { details: { field: names[i] } });
+    }
+    return toSubjectToken(String(v));
+  };
+  /** The value of placeholder `i`: `key` stands in for the top-level field `keyAs` (as in `withKey`). */
+  const valueAt = (values: unknown, i: number, keyAs: string | undefined, key: string | undefined): unknown => {
+    const path = paths[i]!;
+    if (keyAs === undefined || path[0] !== keyAs) return readPath(values, path);
+    return path.length === 1 ? key : undefined;
+  };
+  if (paths.length === 1) {
+    const [before, after] = literals as [string, string];
+    const made = new Map<unknown, string>();
+    const subjectOf = (v: unknown): string => {
+      let subject = made.get(v);
+      if (subject === undefined) {
+        subject = before + token(v, 0) + after;
+        if (made.size >= MAX_CACHED_SUBJECTS) made.clear();
+        made.set(v, subject);
+      }
+      return subject;
+    };
+    return {
+      source: template,
+      fields: names,
+      render: (values) => subjectOf(readPath(values, paths[0]!)),
+      renderKeyed: (values, keyAs, key) => subjectOf(valueAt(values, 0, keyAs, key)),
+    };
+  }
+  const renderAll = (values: unknown, keyAs: string | undefined, key: string | undefined): string => {
+    let out = literals[0]!;
+    for (let i = 0; i < paths.length; i++) out += token(valueAt(values, i, keyAs, key), i) + literals[i + 1]!;
+    return out;
+  };
   return {
     source: template,
     fields: names,
-    render(values: unknown): string {
-      let out = literals[0]!;
-      for (let i = 0; i < paths.length; i++) {
-        const v = readPath(values, paths[i]!);
-        if (v === undefined || v === null || v === '' || typeof v === 'object') {
-          throw new ContractInvalidError(`the subject template ${template} needs a scalar value for {${names[i]}}`, { details: { field: names[i] } });
-        }
-        out += toSubjectToken(String(v)) + literals[i + 1]!;
-      }
-      return out;
-    },
+    render: (values) => renderAll(values, undefined, undefined),
+    renderKeyed: (values, keyAs, key) => renderAll(values, keyAs, key),
   };
 }
 

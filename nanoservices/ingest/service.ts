@@ -5,7 +5,7 @@ import {
 import { keyNameOf, positiveInt } from '../filter/service.js';
 import { KeyedMetrics } from '../keyed-metrics.js';
 import { KeyedDedupe } from './dedupe.js';
-import { compileMapping, type FieldType, type MappingConfig } from './mapping.js';
+import { compileMapping, subjectToken, type FieldType, type MappingConfig } from './mapping.js';
 import { compileSubjectTemplate, dataschemaOf, metricContext } from './naming.js';
 
 /** Configuration of the ingest nanoservice. Every field has a default that fits device telemetry. */
@@ -111,7 +111,7 @@ export function createIngestService(config: IngestConfig = {}): NanoserviceDefin
         }
       }
     } catch (err) {
-      const tokenKey = keyToken === undefined ? undefined : tokenAt(ctx.subject, keyToken);
+      const tokenKey = keyToken === undefined ? undefined : subjectToken(ctx.subject, keyToken);
       invalid.add(ctx, context, tokenKey);
       throw err;
     }
@@ -131,9 +131,4 @@ export function createIngestService(config: IngestConfig = {}): NanoserviceDefin
     subscriptions: [{ pattern: c.input, handler: handle as never, raw: true, group: c.group, maxInFlight: positiveInt(c.maxInFlight, 1, 'maxInFlight') }],
   });
   return { ...def, start: async (bus) => { metrics.bind(bus); }, stop: async () => { metrics.unbind(); } };
-}
-
-function tokenAt(subject: string, index: number): string | undefined {
-  const parts = subject.split('.');
-  return parts[index < 0 ? parts.length + index : index];
 }

@@ -119,6 +119,48 @@ describe('nanoservice aggregate', () => {
       }), { numRuns: 500 });
     });
 
+    it('window - no open window is ever left behind its key\'s watermark, also across a restore (property)', () => {
+      const spec = fc.oneof(fc.constant<WindowSpec>({ kind: 'tumbling', sizeMs: 1000 }), fc.constant<WindowSpec>({ kind: 'sliding', sizeMs: 1000, slideMs: 250 }));
+      const event = fc.tuple(fc.constantFrom('a', 'b'), fc.integer({ min: 0, max: 10_000 }), fc.boolean());
+      fc.assert(fc.property(spec, fc.array(event, { maxLength: 50 }), fc.integer({ min: 0, max: 1500 }), fc.boolean(), (window, events, delay, merge) => {
+        const options: Partial<WindowAggregatorOptions> = { window, watermarkDelayMs: delay, ...(merge ? { late: 'merge', allowedLatenessMs: 2000 } : {}) };
+        let agg = make(options);
+        const emitted = new Map<string, number[]>();
+        for (const [k, ts, restart] of events) {
+          if (restart) { const next = make(options); next.restore(JSON.parse(JSON.stringify(agg.snapshot()))); agg = next; }
+          for (const w of agg.add(k, ts, [1], 0).emitted) if (w.revision === 0) emitted.set(k, [...(emitted.get(k) ?? []), w.windowStart]);
+          for (const key of agg.snapshot().keys) {
+            for (const w of key.open) expect(w.end, `${key.key} [${w.start}, ${w.end}) open at watermark ${key.watermark}`).to.be.greaterThan(key.watermark ?? -Infinity);
+          }
+        }
+        for (const starts of emitted.values()) expect(starts, 'each window once, oldest first').to.deep.equal([...new Set(starts)].sort((x, y) => x - y));
+      }), { numRuns: 500 });
+    });
+
+    it('window - idleKeys and advanceIdleKey, a key at a time, close what advanceIdle closes at once (property)', () => {
+      const step = fc.oneof(
+        fc.record({ kind: fc.constant('event' as const), key: fc.constantFrom('a', 'b', 'c', 'd'), ts: fc.integer({ min: 0, max: 30_000 }), wall: fc.integer({ min: 0, max: 4000 }) }),
+        fc.record({ kind: fc.constant('tick' as const), wall: fc.integer({ min: 0, max: 8000 }) }),
+      );
+      fc.assert(fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+        const options: Partial<WindowAggregatorOptions> = { idleTimeoutMs: 3000, keyRetentionMs: 6000, late: 'merge', allowedLatenessMs: 1000 };
+        const whole = make(options);
+        const byKey = make(options);
+        let wall = 0;
+        for (const s of steps) {
+          wall += s.wall;
+          if (s.kind === 'event') {
+            expect(byKey.add(s.key, s.ts, [1], wall)).to.deep.equal(whole.add(s.key, s.ts, [1], wall));
+            continue;
+          }
+          const one: unknown[] = [];
+          for (const key of byKey.idleKeys(wall)) one.push(...byKey.advanceIdleKey(key, wall));
+          expect(one).to.deep.equal(whole.advanceIdle(wall));
+          expect(byKey.snapshot()).to.deep.equal(whole.snapshot());
+        }
+      }), { numRuns: 300 });
+    });
+
     it('window - a snapshot restores open windows, watermarks and retained windows exactly (through JSON)', () => {
       const options: Partial<WindowAggregatorOptions> = { late: 'merge', allowedLatenessMs: 5000 };
       const a = make(options);
@@ -226,6 +268,38 @@ describe('nanoservice aggregate', () => {
       expect(out[0]!.data).to.deep.include({ key: 'd9', count: 1 });
       expect((out[0]!.data as { window: { start: number } }).window.start).to.equal(700_000);
       await running.stop();
+    });
+
+    it('aggregate - many keys idle at once are closed a slice at a time, each key\'s windows in order, none lost', async () => {
+      let clock = 1_000_000;
+      const svc = createAggregateService({ input: 'sensor.reading.>', fields: ['temperature'], window: { kind: 'sliding', sizeMs: 5000, slideMs: 2500 }, idleTimeoutMs: 5000, tickIntervalMs: 0, checkpoint: false, now: () => clock });
+      await runNanoservice(bus, svc);
+      const keys = Array.from({ length: 40 }, (_, i) => `idle-${i}`);
+      for (const k of keys) await send(k, 700_000, 20);
+      await until(() => svc.aggregator.openWindows === keys.length * 2);
+      clock += 5000;
+      let outAtFirstTurn: number | undefined;
+      setImmediate(() => { outAtFirstTurn = out.length; });
+      await svc.tick();
+      await until(() => out.length === keys.length * 2);
+      expect(outAtFirstTurn, 'the event loop had a turn while the windows went out').to.be.within(1, keys.length * 2 - 1);
+      for (const k of keys) {
+        const starts = out.filter((m) => m.partitionkey === k).map((m) => (m.data as { window: { start: number } }).window.start);
+        expect(starts, k).to.deep.equal([697_500, 700_000]);
+      }
+      expect(svc.aggregator.openWindows).to.equal(0);
+    });
+
+    it('aggregate - one event that closes many windows emits every one of them, oldest first', async () => {
+      await runNanoservice(bus, createAggregateService({
+        input: 'sensor.reading.>', fields: ['temperature'], window: { kind: 'sliding', sizeMs: 100, slideMs: 1 }, stats: ['count'], checkpoint: false, tickIntervalMs: 0,
+      }));
+      await send('d1', 1000, 20);
+      const closer = await send('d1', 5000, 21);
+      await until(() => out.length === 100);
+      const starts = out.map((m) => (m.data as { window: { start: number } }).window.start);
+      expect(starts).to.deep.equal(Array.from({ length: 100 }, (_, i) => 901 + i));
+      expect(out.every((m) => m.causationid === closer.id)).to.equal(true);
     });
 
     it('aggregate - window state survives a restart through the checkpoint store', async () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { Bus, createLogger, OptionsInvalidError, type Envelope } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
-import { compilePredicate, createFilterService, runNanoservice, type Predicate } from '../../nanoservices/index.js';
+import { compilePredicate, createFilterService, forwardOptions, runNanoservice, type Predicate } from '../../nanoservices/index.js';
 
 const reading = (data: Record<string, unknown>) => ({ type: 'sensor.reading', tenant: 'acme', data });
 
@@ -151,6 +151,36 @@ describe('nanoservice filter', () => {
       await runNanoservice(bus, createFilterService({ input: 'in', output: 'ok', where: { path: 'data.n', gt: 0 }, predicate: (m) => (m.data as { n: number }).n % 2 === 0 }));
       for (const n of [-2, 1, 2, 3, 4]) await bus.publish('in', { n });
       expect(out).to.deep.equal([{ n: 2 }, { n: 4 }]);
+    });
+
+    it('filter - forwardOptions keeps type, key, content type, version and every extension; dataschema-only headers are made once', () => {
+      const dataschema = 'urn:signalbus:contract:sensor.reading:2.0.0';
+      const base: Envelope = { specversion: '1.0', id: 'i', source: 's', type: 'sensor.reading', time: 't', datacontenttype: 'application/json', partitionkey: 'd1', traceparent: 'tp', correlationid: 'c', data: {} };
+      const first = forwardOptions({ ...base, dataschema });
+      expect(first).to.deep.equal({ type: 'sensor.reading', partitionKey: 'd1', contentType: 'application/json', version: '2.0.0', headers: { dataschema } });
+      expect(Object.isFrozen(first.headers)).to.equal(true);
+      expect(forwardOptions({ ...base, id: 'j', dataschema }).headers, 'the same frozen headers for the same dataschema').to.equal(first.headers);
+      expect(forwardOptions({ ...base, dataschema, site: 'berlin' })).to.deep.include({ version: '2.0.0', headers: { dataschema, site: 'berlin' } });
+      expect(forwardOptions({ ...base, site: 'berlin' })).to.deep.equal({ type: 'sensor.reading', partitionKey: 'd1', contentType: 'application/json', headers: { site: 'berlin' } });
+      expect(forwardOptions({ ...base, dataschema: 'https://example.com/schema' })).to.deep.equal({ type: 'sensor.reading', partitionKey: 'd1', contentType: 'application/json', headers: { dataschema: 'https://example.com/schema' } });
+    });
+
+    it('filter - forwardOptions agrees with forwarding every string extension but the regenerated ones (property)', () => {
+      const regenerated = ['specversion', 'id', 'source', 'type', 'time', 'datacontenttype', 'data', 'traceparent', 'tracestate', 'correlationid', 'causationid', 'tenant', 'partitionkey', 'dlqreason'];
+      const name = fc.constantFrom('dataschema', 'site', 'revision', 'causationids', ...regenerated);
+      const value = fc.oneof(fc.constantFrom('urn:signalbus:contract:a.b:1.2.3', 'urn:signalbus:contract:x:2.0.0', 'plain'), fc.integer());
+      fc.assert(fc.property(fc.dictionary(name, value), (attrs) => {
+        const message = { specversion: '1.0', id: 'i', source: 's', type: 't', ...attrs } as never;
+        const want: Record<string, unknown> = { type: (message as { type: unknown }).type };
+        const m = message as Record<string, unknown>;
+        if (m.partitionkey !== undefined) want.partitionKey = m.partitionkey;
+        if (m.datacontenttype !== undefined) want.contentType = m.datacontenttype;
+        const ds = m.dataschema;
+        if (typeof ds === 'string' && ds.startsWith('urn:signalbus:contract:')) want.version = ds.slice(ds.lastIndexOf(':') + 1);
+        const headers = Object.fromEntries(Object.entries(m).filter(([k, v]) => typeof v === 'string' && !regenerated.includes(k)));
+        if (Object.keys(headers).length > 0) want.headers = headers;
+        expect(forwardOptions(message)).to.deep.equal(want);
+      }), { numRuns: 500 });
     });
 
     it('filter - config errors name the field', () => {

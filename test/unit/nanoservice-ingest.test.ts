@@ -1,7 +1,8 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { Bus, createLogger, CodecDecodeError, ContractInvalidError, OptionsInvalidError, type Envelope } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
-import { compileMapping, createIngestService, KeyedDedupe, runNanoservice } from '../../nanoservices/index.js';
+import { compileMapping, compileSubjectTemplate, createIngestService, KeyedDedupe, runNanoservice, subjectToken, withKey } from '../../nanoservices/index.js';
 import { until } from './nanoservices/wait.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -44,6 +45,47 @@ describe('nanoservice ingest', () => {
     it('mapping - a subject without the token position is invalid data', () => {
       const map = compileMapping({ subjectTokens: { deviceId: 3 } });
       expect(() => map({}, 'devices.d1.telemetry', undefined, 0)).to.throw(ContractInvalidError);
+    });
+
+    it('mapping - a decoded payload becomes the data, a caller\'s object is copied and left as it was', () => {
+      const map = compileMapping({ subjectTokens: { deviceId: 1 }, static: { site: 'berlin' } });
+      const given = { ts: 1, temperature: 2 };
+      expect(map(given, 'devices.d7.telemetry', undefined, 0)).to.deep.equal({ ts: 1, temperature: 2, site: 'berlin', deviceId: 'd7' });
+      expect(given, 'the caller\'s object is not written to').to.deep.equal({ ts: 1, temperature: 2 });
+      const polluted = map(bytes('{"ts":1,"__proto__":{"admin":true}}'), 'devices.d7.telemetry', undefined, 0);
+      expect(Object.keys(polluted)).to.deep.equal(['ts', 'site', 'deviceId']);
+      expect((polluted as { admin?: boolean }).admin).to.equal(undefined);
+      expect(Object.getPrototypeOf(polluted)).to.equal(Object.prototype);
+    });
+
+    it('mapping - renames read the payload as it came, also when two share a parent', () => {
+      const map = compileMapping({ rename: { 'env.t': 'temperature', 'env.h': 'humidity' } });
+      expect(map(bytes('{"ts":1,"env":{"t":3,"h":4}}'), 's', undefined, 0)).to.deep.equal({ ts: 1, temperature: 3, humidity: 4 });
+    });
+
+    it('mapping - subjectToken reads a token as split(".") would, from either end (property)', () => {
+      const subject = fc.array(fc.constantFrom('a', 'bb', '', 'c-1', '.'), { maxLength: 6 }).map((parts) => parts.join(''));
+      fc.assert(fc.property(subject, fc.integer({ min: -8, max: 8 }), (s, index) => {
+        const parts = s.split('.');
+        expect(subjectToken(s, index)).to.equal(parts[index < 0 ? parts.length + index : index]);
+      }), { numRuns: 2000 });
+    });
+
+    it('subject template - one value makes one subject string; renderKeyed reads the key as render(withKey(…)) does', () => {
+      const alerts = compileSubjectTemplate('alerts.{deviceId}', 'output');
+      const first = alerts.render({ deviceId: 'd 7' });
+      expect(first).to.equal('alerts.d_7');
+      expect(alerts.render({ deviceId: 'd 7' }), 'the same string object, whose hash maps keep').to.equal(first);
+      expect(alerts.render({ deviceId: 7 })).to.equal('alerts.7');
+      expect(() => alerts.render({ deviceId: '' })).to.throw(ContractInvalidError).with.nested.property('details.field', 'deviceId');
+      const data = { deviceId: 'spoofed', rule: 'overheat', nested: { site: 'berlin' } };
+      for (const template of ['alerts.{deviceId}', 'alerts.{rule}.{deviceId}', 'a.{nested.site}.{deviceId}', 'fixed.subject', 'a.{deviceId.x}', 'a.{missing}']) {
+        const t = compileSubjectTemplate(template, 'output');
+        const want = (() => { try { return t.render(withKey(data, 'deviceId', 'd-9')); } catch (err) { return (err as ContractInvalidError).code; } })();
+        const got = (() => { try { return t.renderKeyed(data, 'deviceId', 'd-9'); } catch (err) { return (err as ContractInvalidError).code; } })();
+        expect(got, template).to.equal(want);
+      }
+      expect(compileSubjectTemplate('alerts.{deviceId}', 'output').renderKeyed({}, 'deviceId', 'd-9')).to.equal('alerts.d-9');
     });
 
     it('mapping - config errors name the field', () => {

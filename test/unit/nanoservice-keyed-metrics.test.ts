@@ -29,6 +29,44 @@ describe('nanoservice keyed metrics', () => {
     await Promise.all([bound.stop(), unbound.stop()]);
   });
 
+  it('keyed metrics - a field\'s fixed query entries join the key, bound or not', async () => {
+    const bound = newBus('svc@a');
+    const unbound = newBus('svc@b');
+    for (const [bus, bind] of [[bound, true], [unbound, false]] as const) {
+      const metrics = new KeyedMetrics('deviceId');
+      const raised = metrics.field('threshold', 'raised', { rule: 'overheat' });
+      if (bind) metrics.bind(bus);
+      let handled = 0;
+      await bus.subscribe('in.>', (m, ctx) => { raised.add(ctx, 'sensor.reading', m.data as string | undefined); handled++; });
+      for (const key of ['d1', 'd1', undefined]) await bus.publish('in.x', key);
+      raised.add(bus, 'sensor.reading', 'd2');
+      await until(() => handled === 3);
+    }
+    for (const [bus, container] of [[bound, 'a'], [unbound, 'b']] as const) {
+      const totals = bus.metrics.totals();
+      expect(totals.get(`svc@${container}:sensor.reading?deviceId=d1&rule=overheat threshold raised`)?.count).to.equal(2);
+      expect(totals.get(`svc@${container}:sensor.reading?deviceId=d2&rule=overheat threshold raised`)?.count, 'counted on the Bus itself').to.equal(1);
+      expect(totals.get(`svc@${container}:sensor.reading?rule=overheat threshold raised`)?.count).to.equal(1);
+    }
+    await Promise.all([bound.stop(), unbound.stop()]);
+  });
+
+  it('keyed metrics - after a restart on another bus, counts go to the new bus only', async () => {
+    const first = newBus('svc@a');
+    const second = newBus('svc@b');
+    const metrics = new KeyedMetrics('deviceId');
+    const seen = metrics.field('received', 'evaluated');
+    metrics.bind(first);
+    seen.add(first, 'sensor.reading', 'd1');
+    metrics.unbind();
+    metrics.bind(second);
+    seen.add(second, 'sensor.reading', 'd1');
+    seen.add(second, 'sensor.reading', 'd1');
+    expect(first.metrics.totals().get('svc@a:sensor.reading?deviceId=d1 received evaluated')?.count).to.equal(1);
+    expect(second.metrics.totals().get('svc@b:sensor.reading?deviceId=d1 received evaluated')?.count).to.equal(2);
+    await Promise.all([first.stop(), second.stop()]);
+  });
+
   it('keyed metrics - a definition started on two buses at once counts each on its own bus', async () => {
     const a = newBus('svc@a');
     const b = newBus('svc@b');
