@@ -244,7 +244,9 @@ export class ContractRegistry {
     const list = this.byName.get(name);
     if (!list) throw new ContractUnknownError(`no contract named ${name}`, { details: { contract: name } });
     if (version === undefined) return list[list.length - 1]!;
-    const cv = this.byUrn.get(contractUrn(name, version));
+    // A contract has a handful of versions: scanning them beats building the URN to look it up.
+    let cv: CompiledVersion | undefined;
+    for (let i = list.length - 1; i >= 0; i--) if (list[i]!.version === version) { cv = list[i]; break; }
     if (!cv) {
       const known = list.map((c) => c.version);
       const major = parseVersion(version)?.major;
