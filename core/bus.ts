@@ -16,7 +16,7 @@ import { KeyedScheduler } from './ordering.js';
 import { partitionOf } from './partitions.js';
 import { resolveRetryPolicy, retryDelay, type RetryPolicy } from './retry.js';
 import { resolveIdentity, sourceOf, type ServiceIdentity } from './service-identity.js';
-import { compilePattern, deadLetterSubject, validatePattern, validateSubject, type SubjectMatcher } from './subjects.js';
+import { compilePattern, deadLetterSubject, hasWildcards, validatePattern, validateSubject, type SubjectMatcher } from './subjects.js';
 import { checkTraceparent, childTraceparent, newTraceparent } from './traceparent.js';
 import type { InboundMessage, Transport, TransportSubscription } from './transport.js';
 
@@ -421,7 +421,10 @@ export class Bus {
     if (!(Number.isInteger(maxInFlight) && maxInFlight > 0)) throw new OptionsInvalidError('maxInFlight must be a positive integer', { details: { field: 'maxInFlight' } });
     if (!(Number.isInteger(maxPending) && maxPending > 0)) throw new OptionsInvalidError('maxPending must be a positive integer', { details: { field: 'maxPending' } });
     if (options.group !== undefined && !transport.capabilities.queueGroups) {
-      throw new CapabilityMissingError(`transport ${transport.name} has no consumer groups`, { details: { transport: transport.name } });
+      throw new CapabilityMissingError(`transport ${transport.name} has no consumer groups; subscribe without "group"`, { details: { transport: transport.name } });
+    }
+    if (!transport.capabilities.wildcards && hasWildcards(pattern)) {
+      throw new CapabilityMissingError(`transport ${transport.name} has no wildcard subscriptions; subscribe to "${pattern}" token by token`, { details: { transport: transport.name, pattern } });
     }
     const owns = this.partitionFilter(options.partitions);
     const retry = options.retry ? resolveRetryPolicy({ ...this.retry, ...options.retry }) : this.retry;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import 'reflect-metadata';
 import {
-  BackpressureError, Bus, BusStoppedError, ContractInvalidError, defineNanoservice, definitionFromInstance, DefinitionInvalidError,
+  BackpressureError, Bus, BusStoppedError, CapabilityMissingError, ContractInvalidError, defineNanoservice, definitionFromInstance, DefinitionInvalidError,
   dedupe, HeaderInvalidError, MessageTooLargeError, Nanoservice, NoRespondersError, OptionsInvalidError, parseMetricField,
   parseTraceparent, Request, startNanoservice, Subscribe, SubjectInvalidError, timeout, transportFromUrl, TransportUnknownError,
   type Envelope, type HandlerContext, type Transport,
@@ -228,6 +228,20 @@ describe('bus', () => {
     const fields = (batch.data as { fields: Array<{ field: string; count: number }> }).fields;
     for (const f of fields) expect(() => parseMetricField(f.field)).not.to.throw();
     expect(fields.find((f) => f.field === 'm@c:mf.ok handled acked')?.count).to.equal(1);
+  });
+
+  it('bus - refuses a wildcard pattern or a group on a transport that declares it cannot, naming what to do', async () => {
+    const transport = new MemoryTransport({ broker });
+    Object.defineProperty(transport, 'capabilities', { value: { ...transport.capabilities, wildcards: false, queueGroups: false } });
+    const bus = make('caps', { transport });
+    const refused = async (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as CapabilityMissingError);
+    const wild = await refused(bus.subscribe('a.*.c', async () => {}));
+    expect(wild).to.be.instanceOf(CapabilityMissingError);
+    expect(wild!.message).to.include('no wildcard subscriptions');
+    const grouped = await refused(bus.subscribe('a.b.c', async () => {}, { group: 'g' }));
+    expect(grouped).to.be.instanceOf(CapabilityMissingError);
+    expect(grouped!.message).to.include('subscribe without "group"');
+    await bus.subscribe('a.b.c', async () => {});
   });
 });
 
