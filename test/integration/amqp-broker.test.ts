@@ -2,44 +2,17 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import amqp, { type ChannelModel } from 'amqplib';
-import { Bus, createEnvelope, NoRespondersError, TransportAuthError, TransportConnectError } from '../../core/index.js';
+import { createEnvelope, NoRespondersError, TransportAuthError, TransportConnectError } from '../../core/index.js';
 import { AmqpTransport, groupQueueName } from '../../transports/amqp/index.js';
-import { requireBroker } from '../helpers/brokers.js';
+import { amqpWorld } from './amqp-world.js';
 
-const url = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('amqp transport against RabbitMQ', function () {
   this.timeout(20_000);
-  const exchange = `sbbroker-${randomUUID().slice(0, 8)}`;
-  let plain: ChannelModel;
-  const buses: Bus[] = [];
-  const transports: AmqpTransport[] = [];
-
-  const bus = async (extra: { durable?: boolean; retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number; jitter?: number } } = {}) => {
-    const transport = new AmqpTransport({ url, exchange, durable: extra.durable, groupQueueExpiresMs: 120_000 });
-    transports.push(transport);
-    const b = new Bus({ service: 'broker@test', transport, metrics: false, logger: quiet, ...(extra.retry ? { retry: extra.retry } : {}) });
-    buses.push(b);
-    await b.start();
-    return b;
-  };
-
-  before(async function () {
-    await requireBroker(this, 'rabbitmq');
-    plain = await amqp.connect(url);
-  });
-  afterEach(async () => { await Promise.all(buses.splice(0).map((b) => b.stop())); });
-  after(async () => {
-    if (!plain) return;
-    const admin = new AmqpTransport({ url, exchange });
-    await admin.connect();
-    await admin.deleteTopology(transports.flatMap((t) => [...t.groupQueues]));
-    await admin.close();
-    await plain.close();
-  });
+  const world = amqpWorld('broker', 'sbbroker');
+  const { url, exchange } = world;
+  const bus = world.bus;
 
   it('amqp - a wrong password is a TransportAuthError that says so', async () => {
     const t = new AmqpTransport({ url: url.replace('guest:guest', 'guest:not-the-password'), exchange });
@@ -63,7 +36,7 @@ describe('amqp transport against RabbitMQ', function () {
   it('amqp - the default exchange is a durable topic exchange named signalbus', async () => {
     const t = new AmqpTransport({ url });
     await t.connect();
-    const ch = await plain.createChannel();
+    const ch = await world.plain.createChannel();
     // A passive check fails unless it exists; a redeclare with other properties would close the channel.
     await ch.checkExchange('signalbus');
     await ch.assertExchange('signalbus', 'topic', { durable: true });
@@ -80,7 +53,7 @@ describe('amqp transport against RabbitMQ', function () {
     await pub.publish('orders.eu.created', { n: 1 });
     await pub.publish('orders.us.created', { n: 2 });
     await sleep(200);
-    const ch = await plain.createChannel();
+    const ch = await world.plain.createChannel();
     const q = await ch.checkQueue(groupQueueName(group, 'orders.*.created'));
     expect(q.messageCount).to.equal(2);
     expect(q.consumerCount).to.equal(0);
@@ -88,7 +61,7 @@ describe('amqp transport against RabbitMQ', function () {
   });
 
   it('amqp - fast mode: a publish followed at once by close still reaches the broker', async () => {
-    const ch = await plain.createChannel();
+    const ch = await world.plain.createChannel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     await ch.bindQueue(queue, exchange, 'fast.close');
     const t = new AmqpTransport({ url, exchange });
@@ -169,7 +142,7 @@ describe('amqp transport against RabbitMQ', function () {
   });
 
   it('amqp - dead letters published by the Bus are kept in <exchange>.dlq when nobody subscribes to them', async () => {
-    const ch = await plain.createChannel();
+    const ch = await world.plain.createChannel();
     const before = (await ch.checkQueue(`${exchange}.dlq`)).messageCount;
     const sub = await bus({ retry: { maxAttempts: 1 } });
     await sub.subscribe('doomed', async () => { throw new Error('never works'); }, { group: `dead-${randomUUID().slice(0, 8)}` });

@@ -1,56 +1,19 @@
-import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import amqp, { type ChannelModel, type ConsumeMessage } from 'amqplib';
-import { Bus, type Envelope } from '../../core/index.js';
-import { AmqpTransport } from '../../transports/amqp/index.js';
-import { requireBroker } from '../helpers/brokers.js';
+import type { ConsumeMessage } from 'amqplib';
+import type { Envelope } from '../../core/index.js';
+import { waitFor } from '../conformance/suite.js';
+import { amqpWorld } from './amqp-world.js';
 
-const url = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
-
-async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('amqp interop with a plain amqplib client (RabbitMQ)', function () {
   this.timeout(20_000);
-  const exchange = `sbinterop-${randomUUID().slice(0, 8)}`;
-  let plain: ChannelModel;
-  const buses: Bus[] = [];
-  const transports: AmqpTransport[] = [];
-
-  const bus = async (durable: boolean) => {
-    const transport = new AmqpTransport({ url, exchange, durable, groupQueueExpiresMs: 120_000 });
-    transports.push(transport);
-    const b = new Bus({ service: 'interop@test', transport, metrics: false, logger: quiet });
-    buses.push(b);
-    await b.start();
-    return b;
-  };
-
-  before(async function () {
-    await requireBroker(this, 'rabbitmq');
-    plain = await amqp.connect(url);
-  });
-  afterEach(async () => { await Promise.all(buses.splice(0).map((b) => b.stop())); });
-  after(async () => {
-    if (!plain) return;
-    const ch = await plain.createChannel();
-    for (const q of transports.flatMap((t) => [...t.groupQueues])) await ch.deleteQueue(q);
-    const admin = new AmqpTransport({ url, exchange });
-    await admin.connect();
-    await admin.deleteTopology();
-    await admin.close();
-    await plain.close();
-  });
+  const world = amqpWorld('interop', 'sbinterop');
+  const { exchange } = world;
+  const bus = world.bus;
 
   it('amqp interop - a plain consumer reads a signalbus message with cloudEvents headers and basic properties', async () => {
-    const pub = await bus(true);
-    const ch = await plain.createChannel();
+    const pub = await bus({ durable: true });
+    const ch = await world.plain.createChannel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     await ch.bindQueue(queue, exchange, 'interop.out.*');
     const got: ConsumeMessage[] = [];
@@ -73,10 +36,10 @@ describe('amqp interop with a plain amqplib client (RabbitMQ)', function () {
   });
 
   it('amqp interop - a plain publisher\'s CloudEvent reaches a signalbus handler as the same envelope', async () => {
-    const sub = await bus(false);
+    const sub = await bus();
     const got: Envelope[] = [];
     await sub.subscribe('interop.in.>', async (m) => { got.push(m); });
-    const ch = await plain.createChannel();
+    const ch = await world.plain.createChannel();
     ch.publish(exchange, 'interop.in.a.b', Buffer.from('{"n":7}'), {
       contentType: 'application/json', messageId: 'ignored-property-id',
       headers: { 'cloudEvents:specversion': '1.0', 'cloudEvents:id': 'ev-1', 'cloudEvents:source': 'legacy://billing', 'cloudEvents:type': 'invoice.paid',
@@ -91,10 +54,10 @@ describe('amqp interop with a plain amqplib client (RabbitMQ)', function () {
   });
 
   it('amqp interop - a plain publisher that only sets basic properties still yields a proper envelope', async () => {
-    const sub = await bus(false);
+    const sub = await bus();
     const got: Envelope[] = [];
     await sub.subscribe('interop.props', async (m) => { got.push(m); }, { group: `interop-${exchange}` });
-    const ch = await plain.createChannel();
+    const ch = await world.plain.createChannel();
     ch.publish(exchange, 'interop.props', Buffer.from('{"ok":true}'), { contentType: 'application/json', messageId: 'm-1', type: 'order.created', appId: 'legacy-app', timestamp: 1763028000 });
     await waitFor(() => got.length === 1, 5000, 'the message');
     expect(got[0]).to.deep.equal({
@@ -104,11 +67,11 @@ describe('amqp interop with a plain amqplib client (RabbitMQ)', function () {
   });
 
   it('amqp interop - a payload that is not a CloudEvent reaches raw subscribers and is dead-lettered elsewhere', async () => {
-    const sub = await bus(false);
+    const sub = await bus();
     const raw: Envelope[] = []; const strict: Envelope[] = [];
     await sub.subscribe('interop.device', async (m) => { raw.push(m); }, { raw: true });
     await sub.subscribe('interop.device', async (m) => { strict.push(m); });
-    const ch = await plain.createChannel();
+    const ch = await world.plain.createChannel();
     const before = (await ch.checkQueue(`${exchange}.dlq`)).messageCount;
     ch.publish(exchange, 'interop.device', Buffer.from('{"v":3}'));
     await waitFor(() => raw.length === 1, 5000, 'the raw message');
@@ -122,8 +85,8 @@ describe('amqp interop with a plain amqplib client (RabbitMQ)', function () {
   });
 
   it('amqp interop - a plain client can answer a signalbus request through reply_to and correlation_id', async () => {
-    const client = await bus(false);
-    const ch = await plain.createChannel();
+    const client = await bus();
+    const ch = await world.plain.createChannel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     await ch.bindQueue(queue, exchange, 'interop.rpc');
     await ch.consume(queue, (m) => {
