@@ -114,6 +114,27 @@ describe('mqtt interop', function () {
     } finally { await plain.endAsync(); }
   });
 
+  it('mqtt interop - a QoS 2 CloudEvent from a plain mqtt client reaches a QoS 2 subscription with every attribute', async () => {
+    // QoS 2 packets are decoded by mqtt.js (it keeps the PUBREC/PUBREL state), not by the fast path.
+    const subject = `interop.${randomUUID().slice(0, 8)}.qos2`;
+    const b = await bus(new MqttTransport({ url: URL, qos: 2, logger: quiet }));
+    const got: Envelope[] = [];
+    await b.subscribe(subject, async (m) => { got.push(m); });
+    const plain = await mqtt.connectAsync(URL, { protocolVersion: 5 });
+    try {
+      await plain.publishAsync(subject.replace(/\./g, '/'), JSON.stringify({ temperature: 30 }), {
+        qos: 2,
+        properties: {
+          contentType: 'application/json',
+          userProperties: { specversion: '1.0', id: 'qos2-1', source: 'plain-client', type: 'sensor.reading', tenant: ['acme', 'second-ignored'] },
+        },
+      });
+      await waitFor(() => got.length === 1, 5000, 'the QoS 2 message');
+      expect(got[0]).to.include({ specversion: '1.0', id: 'qos2-1', source: 'plain-client', type: 'sensor.reading', tenant: 'acme', datacontenttype: 'application/json' });
+      expect(got[0]!.data).to.deep.equal({ temperature: 30 });
+    } finally { await plain.endAsync(); }
+  });
+
   it('mqtt interop - a 3.1.1 requester gets answers from an MQTT 5 responder', async () => {
     const subject = `interop.${randomUUID().slice(0, 8)}.rr`;
     const server = await bus(new MqttTransport({ url: URL, logger: quiet }));

@@ -2,9 +2,19 @@ import { expect } from 'chai';
 import type { Envelope } from '../../core/index.js';
 import {
   decodeBinary, decodeStructured, encodeBinary, encodeStructured, rawEnvelope, RAW_TYPE, STRUCTURED_CONTENT_TYPE,
+  type MqttWireMessage,
 } from '../../transports/mqtt/binding.js';
+import { decodePublish, encodePublish, topicField } from '../../transports/mqtt/packet-codec.js';
 
 const bytes = (s: string) => Buffer.from(s, 'utf8');
+
+/** A binary-mode message as a subscriber reads it: through a PUBLISH packet and back. */
+function received(wire: MqttWireMessage) {
+  const packet = encodePublish(topicField('t'), wire.payload, 0, 0, true, wire.properties);
+  let start = 1;
+  while (packet[start]! & 0x80) start++;
+  return decodePublish(packet, 0, start + 1, packet.length, true)!;
+}
 const event: Envelope = {
   specversion: '1.0', id: '6f1c7a52-0c1e-4a34-9d0b-3b1b1f4e9a10', source: 'ingest@edge-1', type: 'sensor.reading',
   time: '2025-11-23T10:00:00.000Z', datacontenttype: 'application/json', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
@@ -30,22 +40,25 @@ describe('mqtt binding', () => {
   it('mqtt binding - binary mode reads user properties back into the same envelope (golden)', () => {
     const env = decodeBinary(bytes('{"t":21.5}'), {
       contentType: 'application/json',
-      userProperties: { specversion: '1.0', id: 'a', source: 's', type: 't', tenant: ['acme', 'ignored-duplicate'] },
+      userPairs: ['specversion', '1.0', 'id', 'a', 'source', 's', 'type', 't', 'tenant', 'acme', 'tenant', 'ignored-duplicate'],
     });
     expect(env).to.deep.equal({ specversion: '1.0', id: 'a', source: 's', type: 't', tenant: 'acme', datacontenttype: 'application/json', data: bytes('{"t":21.5}') });
   });
 
   it('mqtt binding - binary mode round-trips an envelope, with and without data', () => {
     const wire = encodeBinary(event);
-    expect(decodeBinary(wire.payload, wire.properties)).to.deep.equal(event);
+    const r = received(wire);
+    expect(decodeBinary(r.payload, r.properties)).to.deep.equal(event);
     const { data: _data, datacontenttype: _ct, ...noData } = event;
     const w2 = encodeBinary(noData as Envelope);
-    expect(decodeBinary(w2.payload, w2.properties)).to.deep.equal(noData);
+    const r2 = received(w2);
+    expect(decodeBinary(r2.payload, r2.properties)).to.deep.equal(noData);
   });
 
   it('mqtt binding - binary mode recognises a message without specversion as not a CloudEvent', () => {
     expect(decodeBinary(bytes('{"temperature":1}'), undefined)).to.equal(undefined);
-    expect(decodeBinary(bytes('x'), { userProperties: { other: 'x' } })).to.equal(undefined);
+    expect(decodeBinary(bytes('x'), { userPairs: ['other', 'x'] })).to.equal(undefined);
+    expect(decodeBinary(bytes('x'), { userPairs: ['other', 'specversion'] }), 'specversion as a value').to.equal(undefined);
   });
 
   it('mqtt binding - structured mode writes the event as CloudEvents JSON with JSON data embedded (golden)', () => {

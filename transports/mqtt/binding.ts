@@ -20,6 +20,19 @@ export interface MqttWireProperties {
   correlationData?: Buffer;
 }
 
+/** The MQTT 5 properties of an inbound message that the binding reads. */
+export interface MqttInboundProperties {
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: Buffer;
+  /**
+   * User properties in wire order as name, value, name, value…, repeats kept. A flat array: an
+   * object keyed by arbitrary names would need a null prototype, which V8 keeps in slow
+   * dictionary mode, and the binding copies them into an envelope anyway.
+   */
+  userPairs?: string[];
+}
+
 export interface MqttWireMessage {
   payload: Buffer;
   properties?: MqttWireProperties;
@@ -70,15 +83,20 @@ export function encodeBinary(envelope: Envelope, responseTopic?: string, correla
 }
 
 /** The envelope of a binary-mode message, or undefined when it carries no `specversion` user property. */
-export function decodeBinary(payload: Buffer, properties: MqttWireProperties | undefined): Envelope | undefined {
-  const props = properties?.userProperties;
-  if (!props || props.specversion === undefined) return undefined;
-  const envelope = {} as Envelope;
-  for (const name in props) {
-    const value = props[name];
-    // A repeated user property arrives as an array; CloudEvents attributes are single-valued.
-    (envelope as Record<string, unknown>)[name] = Array.isArray(value) ? value[0] : value;
+export function decodeBinary(payload: Buffer, properties: MqttInboundProperties | undefined): Envelope | undefined {
+  const pairs = properties?.userPairs;
+  if (pairs === undefined) return undefined;
+  const attributes: Record<string, unknown> = {};
+  let isEvent = false;
+  for (let i = 0; i < pairs.length; i += 2) {
+    const name = pairs[i]!;
+    // CloudEvents attributes are single-valued: the first of a repeated user property wins.
+    if (attributes[name] !== undefined && Object.hasOwn(attributes, name)) continue;
+    attributes[name] = pairs[i + 1];
+    if (name === 'specversion') isEvent = true;
   }
+  if (!isEvent) return undefined;
+  const envelope = attributes as Envelope;
   if (properties!.contentType !== undefined) envelope.datacontenttype = properties!.contentType;
   if (payload.length > 0 || envelope.datacontenttype !== undefined) envelope.data = payload;
   return envelope;

@@ -18,11 +18,11 @@ import {
 } from '../../core/index.js';
 import type { MqttWireProperties } from './binding.js';
 import type { ResolvedMqttOptions } from './options.js';
-import { decodePublish, encodePuback, encodePublish, topicField, type InboundPublish } from './packet-codec.js';
+import { decodePublish, encodePuback, encodePublish, fromMqttPacket, topicField, type InboundPublish } from './packet-codec.js';
 import { PacketStream, type PublishTap } from './packet-stream.js';
 
 /** Handles one inbound PUBLISH; a returned promise holds back the next one until it settles. */
-export type PublishHandler = (packet: InboundPublish | IPublishPacket) => void | Promise<void>;
+export type PublishHandler = (packet: InboundPublish) => void | Promise<void>;
 
 /** The mqtt.js client state the fast publish path reads and updates (mqtt 5.x, see MqttClient). */
 interface ClientInternals {
@@ -81,7 +81,7 @@ export class MqttConnection {
     this.internals = this.client as unknown as ClientInternals;
     this.client.handleMessage = (packet, done) => {
       let r: void | Promise<void> = undefined;
-      try { r = onPublish(packet); } catch (err) { this.logger.error('mqtt inbound handler threw', { err }); }
+      try { r = onPublish(fromMqttPacket(packet)); } catch (err) { this.logger.error('mqtt inbound handler threw', { err }); }
       if (r) r.then(() => done(), (err) => { this.logger.error('mqtt inbound handler failed', { err }); done(); });
       else done();
     };

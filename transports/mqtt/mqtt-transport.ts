@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { IPublishPacket } from 'mqtt';
 import {
   createLogger, MessageTooLargeError, OptionsInvalidError, RequestTimeoutError, TransportClosedError,
   type Envelope, type InboundHandler, type InboundMessage, type Logger, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
 import {
-  decodeBinary, decodeStructured, encodeBinary, encodeStructured, rawEnvelope, type MqttWireProperties,
+  decodeBinary, decodeStructured, encodeBinary, encodeStructured, rawEnvelope, type MqttInboundProperties,
 } from './binding.js';
 import { MqttConnection } from './connection.js';
 import type { InboundPublish } from './packet-codec.js';
@@ -191,7 +190,7 @@ export class MqttTransport implements Transport {
   }
 
   /** The local subscriptions a message on `topic` reached through `conn`. */
-  private route(conn: MqttConnection, packet: InboundPublish | IPublishPacket, topic: string): LocalSubscription[] | LocalSubscription | undefined {
+  private route(conn: MqttConnection, packet: InboundPublish, topic: string): LocalSubscription[] | LocalSubscription | undefined {
     // A session connection serves one subscription; identifiers it kept may be from an earlier process.
     if (conn !== this.main) return this.sessionOwners.get(conn);
     const ids = packet.properties?.subscriptionIdentifier;
@@ -209,20 +208,19 @@ export class MqttTransport implements Transport {
   }
 
   /** Every inbound PUBLISH: replies to our requests, then the subscriptions it reached. */
-  private onPublish(conn: MqttConnection, packet: InboundPublish | IPublishPacket): void | Promise<void> {
+  private onPublish(conn: MqttConnection, packet: InboundPublish): void | Promise<void> {
     const topic = packet.topic;
     const payload = packet.payload as Buffer;
-    const props = packet.properties as MqttWireProperties | undefined;
+    const props = packet.properties;
     if (topic === this.inboxTopic) return this.onReply(payload, props);
     const targets = this.route(conn, packet, topic);
     if (targets === undefined || (Array.isArray(targets) && targets.length === 0)) return;
 
-    let envelope: Envelope | undefined;
+    let envelope = decodeBinary(payload, props);
     let replyTopic: string | undefined;
     let structured = false;
-    if (props?.userProperties?.specversion !== undefined) {
-      envelope = decodeBinary(payload, props);
-      replyTopic = props.responseTopic;
+    if (envelope !== undefined) {
+      replyTopic = props!.responseTopic;
     } else {
       const s = decodeStructured(payload);
       if (s) { envelope = s.envelope; replyTopic = s.replyTo ?? props?.responseTopic; structured = true; }
@@ -243,7 +241,7 @@ export class MqttTransport implements Transport {
 
   /** Hands one inbound message to one local subscription (a method, not a closure per message: this is the hot path). */
   private deliver(s: LocalSubscription, subject: string, envelope: Envelope | undefined, rawEnv: Envelope | undefined,
-    replyTopic: string | undefined, structured: boolean, props: MqttWireProperties | undefined): void | Promise<void> {
+    replyTopic: string | undefined, structured: boolean, props: MqttInboundProperties | undefined): void | Promise<void> {
     if (!s.active) return s.connection === this.main ? undefined : HOLD;
     let msg: InboundMessage;
     if (envelope) {
@@ -272,15 +270,11 @@ export class MqttTransport implements Transport {
     };
   }
 
-  private onReply(payload: Buffer, props: MqttWireProperties | undefined): void {
-    let envelope: Envelope | undefined;
+  private onReply(payload: Buffer, props: MqttInboundProperties | undefined): void {
+    let envelope = decodeBinary(payload, props);
     let key: string | undefined;
-    if (props?.userProperties?.specversion !== undefined) {
-      envelope = decodeBinary(payload, props);
-      key = props.correlationData?.toString('utf8');
-    } else {
-      envelope = decodeStructured(payload)?.envelope;
-    }
+    if (envelope !== undefined) key = props!.correlationData?.toString('utf8');
+    else envelope = decodeStructured(payload)?.envelope;
     if (!envelope) return;
     key ??= envelope.causationid;
     const p = key === undefined ? undefined : this.pending.get(key);

@@ -5,7 +5,8 @@
  * Byte-for-byte equal to mqtt-packet's output (test/unit/mqtt-packet-codec.test.ts).
  */
 import { MessageTooLargeError } from '../../core/index.js';
-import type { MqttWireProperties } from './binding.js';
+import type { IPublishPacket } from 'mqtt';
+import type { MqttInboundProperties, MqttWireProperties } from './binding.js';
 
 /** MQTT 5 property identifiers this codec reads or writes. */
 const PROP = {
@@ -27,10 +28,33 @@ export interface InboundPublish {
   properties?: InboundPublishProperties;
 }
 
-export interface InboundPublishProperties extends MqttWireProperties {
+export interface InboundPublishProperties extends MqttInboundProperties {
   subscriptionIdentifier?: number | number[];
   payloadFormatIndicator?: boolean;
   messageExpiryInterval?: number;
+}
+
+/** A PUBLISH that mqtt.js decoded (QoS 2, topic aliases) in the form this codec decodes to. */
+export function fromMqttPacket(packet: IPublishPacket): InboundPublish {
+  const { topic, qos, messageId = 0 } = packet;
+  const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : packet.payload;
+  const p = packet.properties;
+  if (p === undefined) return { topic, payload, qos, messageId };
+  const properties: InboundPublishProperties = {};
+  if (p.contentType !== undefined) properties.contentType = p.contentType;
+  if (p.responseTopic !== undefined) properties.responseTopic = p.responseTopic;
+  if (p.correlationData !== undefined) properties.correlationData = p.correlationData;
+  if (p.subscriptionIdentifier !== undefined) properties.subscriptionIdentifier = p.subscriptionIdentifier;
+  if (p.userProperties !== undefined) {
+    const pairs: string[] = [];
+    for (const name in p.userProperties) {
+      const v = p.userProperties[name]!;
+      if (Array.isArray(v)) for (const item of v) pairs.push(name, item);
+      else pairs.push(name, v);
+    }
+    properties.userPairs = pairs;
+  }
+  return { topic, payload, qos, messageId, properties };
 }
 
 const topicFields = new Map<string, Buffer>();
@@ -101,6 +125,26 @@ function propertiesBound(p: MqttWireProperties): number {
   return n;
 }
 
+/**
+ * User property names as written (identifier, length, UTF-8 bytes), cached: every message repeats
+ * the same few attribute names, and copying a dozen bytes costs less than encoding the string again.
+ */
+const userNameFields = new Map<string, Buffer>();
+
+function writeUserName(buf: Buffer, offset: number, name: string): number {
+  let field = userNameFields.get(name);
+  if (field === undefined) {
+    field = Buffer.allocUnsafe(3 + 3 * name.length);
+    field[0] = PROP.userProperty;
+    field = field.subarray(0, writeString(field, 1, name));
+    if (userNameFields.size >= 1000) userNameFields.clear();
+    userNameFields.set(name, field);
+  }
+  const n = field.length;
+  for (let i = 0; i < n; i++) buf[offset + i] = field[i]!;
+  return offset + n;
+}
+
 /** Writes the properties at `offset` in the order of the object's keys (as mqtt-packet does). */
 function writeProperties(buf: Buffer, offset: number, p: MqttWireProperties): number {
   for (const key in p) {
@@ -112,10 +156,9 @@ function writeProperties(buf: Buffer, offset: number, p: MqttWireProperties): nu
         for (const name in user) {
           const v = user[name]!;
           if (Array.isArray(v)) {
-            for (const item of v) { buf[offset] = PROP.userProperty; offset = writeString(buf, writeString(buf, offset + 1, name), String(item)); }
+            for (const item of v) offset = writeString(buf, writeUserName(buf, offset, name), String(item));
           } else {
-            buf[offset] = PROP.userProperty;
-            offset = writeString(buf, writeString(buf, offset + 1, name), String(v));
+            offset = writeString(buf, writeUserName(buf, offset, name), String(v));
           }
         }
         break;
@@ -184,8 +227,9 @@ export function encodePuback(messageId: number): Buffer {
 let lastTopicBytes = Buffer.alloc(0);
 let lastTopic = '';
 /**
- * Interned ASCII user property names by a hash of their bytes: attribute names repeat in every
- * message, so they are matched in place instead of decoded into a new string each time.
+ * Interned ASCII user property names, keyed by length, first and last byte: attribute names repeat
+ * in every message, so they are matched in place instead of decoded into a new string each time.
+ * A name sharing its key with another one already interned is decoded as usual.
  */
 const names = new Map<number, string>();
 
@@ -198,17 +242,17 @@ function topicAt(buf: Buffer, start: number, end: number): string {
 }
 
 function nameAt(buf: Buffer, start: number, end: number): string {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-  h = (h ^ (end - start)) >>> 0;
-  const known = names.get(h);
-  if (known !== undefined && known.length === end - start) {
+  const n = end - start;
+  if (n === 0) return '';
+  const key = (n << 16) | (buf[start]! << 8) | buf[end - 1]!;
+  const known = names.get(key);
+  if (known !== undefined) {
     let same = true;
-    for (let i = 0; same && i < known.length; i++) same = known.charCodeAt(i) === buf[start + i];
+    for (let i = 1; same && i < n - 1; i++) same = known.charCodeAt(i) === buf[start + i];
     if (same) return known;
   }
   const name = buf.toString('utf8', start, end);
-  if (known === undefined && names.size < 1000 && name.length === end - start) names.set(h, name); // ASCII only
+  if (known === undefined && names.size < 1000 && name.length === n) names.set(key, name); // ASCII only
   return name;
 }
 
@@ -252,14 +296,7 @@ export function decodePublish(buf: Buffer, flags: number, start: number, end: nu
             if (nameEnd + 2 > propsEnd) return undefined;
             const valueEnd = nameEnd + 2 + ((buf[nameEnd]! << 8) | buf[nameEnd + 1]!);
             if (valueEnd > propsEnd) return undefined;
-            const name = nameAt(buf, o + 2, nameEnd);
-            const value = buf.toString('utf8', nameEnd + 2, valueEnd);
-            // No prototype: a user property may be named `constructor` or `__proto__`.
-            const user = (properties.userProperties ??= Object.create(null) as Record<string, string | string[]>);
-            const prev = user[name];
-            if (prev === undefined) user[name] = value;
-            else if (Array.isArray(prev)) prev.push(value);
-            else user[name] = [prev, value];
+            (properties.userPairs ??= []).push(nameAt(buf, o + 2, nameEnd), buf.toString('utf8', nameEnd + 2, valueEnd));
             o = valueEnd;
             break;
           }
