@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { nkeys } from 'nats';
 import { createEnvelope, type Envelope } from '../../core/index.js';
@@ -133,6 +135,35 @@ describe('nats TLS and auth', function () {
       expect(td.decode(env.data as Uint8Array)).to.equal('hi');
       const err = await connectError({ servers: mutual.url, tls: { caFile: certs.ca } });
       expect(err?.code).to.be.oneOf(['SB_ERR_TRANSPORT_CONNECT', 'SB_ERR_TRANSPORT_AUTH']);
+    });
+
+    it('nats tls - handshakeFirst: TLS before any protocol byte, for servers that wait for the client hello', async () => {
+      // nats-server 2.9 (Debian's) has no handshake_first; a test-owned front that speaks TLS
+      // before anything else and relays to the server behaves the same way on the wire. The server
+      // behind it announces TLS (as a handshake-first server does) but takes the relay's plain bytes.
+      const plain = await ConfiguredServer.start(dir, `tls {\n  cert_file: "${certs.serverCert}"\n  key_file: "${certs.serverKey}"\n}\nallow_non_tls: true`);
+      const front: TlsServer = createTlsServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) }, (clientSide) => {
+        const serverSide = tcpConnect(plain.port, '127.0.0.1');
+        clientSide.pipe(serverSide).pipe(clientSide);
+        const close = () => { clientSide.destroy(); serverSide.destroy(); };
+        clientSide.on('error', close); serverSide.on('error', close); clientSide.on('close', close); serverSide.on('close', close);
+      });
+      // nats.js leaves a socket open when the connect times out before INFO; closed here so the front can close.
+      const accepted = new Set<Socket>();
+      front.on('connection', (socket: Socket) => { accepted.add(socket); socket.on('close', () => accepted.delete(socket)); });
+      await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+      const url = `nats://127.0.0.1:${(front.address() as AddressInfo).port}`;
+      try {
+        const env = await roundTrip({ servers: url, tls: { caFile: certs.ca, handshakeFirst: true } });
+        expect(td.decode(env.data as Uint8Array)).to.equal('hi');
+        // Without it the client waits for an INFO the front never sends before a TLS hello.
+        const err = await connectError({ servers: url, connectTimeoutMs: 1000, tls: { caFile: certs.ca } });
+        expect(err?.code).to.equal('SB_ERR_TRANSPORT_CONNECT');
+      } finally {
+        for (const socket of accepted) socket.destroy();
+        await new Promise((r) => front.close(r));
+        await plain.stop();
+      }
     });
 
     it('nats tls - a CA file that does not exist is an OptionsInvalidError naming tls.caFile', async () => {
