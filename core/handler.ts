@@ -58,5 +58,8 @@ export interface HandlerContext {
  *   to the dead-letter subject with `dlq*` headers and the original is acked. Errors that can
  *   never succeed (invalid data, unknown contract version) are dead-lettered at once;
  * - on a request, a throw is sent back to the caller as a RemoteHandlerError instead.
+ *
+ * A handler with nothing to wait for may return without a promise (a value, or nothing): the
+ * message is then settled as soon as it returns, and a synchronous throw counts as a rejection.
  */
 export type Handler<T = unknown, R = unknown> = (message: Envelope<T>, ctx: HandlerContext) => Promise<R | void> | R | void;

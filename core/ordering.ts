@@ -24,12 +24,37 @@ class Fifo<T> {
   }
 }
 
-interface Entry<T> { item: T; key: string | undefined }
+/**
+ * One key's state. It outlives its items, so a key that comes back (a device reporting again)
+ * finds it instead of making it anew: deleting and re-adding Map entries for every message makes
+ * V8 shrink and regrow the table over and over.
+ */
+class Lane<T> {
+  /** An item of this key is running or ready to start. */
+  busy = false;
+  /** Items waiting behind it: made when a second item arrives while the key is busy, dropped when empty. */
+  waiting: Fifo<T> | undefined = undefined;
+  /** Called when its running item settles; made once per key, not once per item. */
+  readonly finished: () => void;
+
+  constructor(finish: (lane: Lane<T>) => void) {
+    this.finished = () => finish(this);
+  }
+}
+
+interface Entry<T> { item: T; lane: Lane<T> | undefined }
+
+/** A producer waiting for room, with its item: let in by whoever makes the room, so none can overtake it. */
+interface Waiter<T> { item: T; key: string | undefined; admitted: () => void }
 
 /**
  * Runs `handle(item)` with bounded concurrency. Items with the same key run strictly one after
  * another in arrival order; items without a key or with different keys run concurrently.
  * Nothing is dropped: a full queue makes the producer wait or fail loudly.
+ *
+ * `handle` may finish synchronously (return nothing): the item is then done before `push`
+ * returns, with no promise made for it. Its failures are its own business; a throw or a
+ * rejection only ends the item.
  *
  * @example
  * const s = new KeyedScheduler(async (m) => handle(m), { concurrency: 8, maxPending: 1000, onFull: 'wait' });
@@ -37,36 +62,56 @@ interface Entry<T> { item: T; key: string | undefined }
  */
 export class KeyedScheduler<T> {
   private readonly ready = new Fifo<Entry<T>>();
-  private readonly lanes = new Map<string, Fifo<T>>();
+  private readonly lanes = new Map<string, Lane<T>>();
+  /** Past this many lanes the idle ones are forgotten (at most concurrency + maxPending are busy). */
+  private readonly maxLanes: number;
   private running = 0;
   private pending = 0;
-  private readonly waiters = new Fifo<() => void>();
+  /** True while `pump` runs its loop: items that finish inside it leave the next start to it. */
+  private pumping = false;
+  private readonly waiters = new Fifo<Waiter<T>>();
   private idleWaiters: Array<() => void> = [];
-  private readonly onSettled: (key: string | undefined) => void;
+  private readonly finishLane = (lane: Lane<T>): void => this.finish(lane);
+  private readonly finishedUnkeyed = (): void => this.finish(undefined);
 
-  constructor(private readonly handle: (item: T) => Promise<void>, private readonly options: SchedulerOptions) {
-    this.onSettled = (key) => this.finish(key);
+  constructor(private readonly handle: (item: T) => void | Promise<void>, private readonly options: SchedulerOptions) {
+    this.maxLanes = Math.max(1024, 2 * (options.concurrency + options.maxPending));
   }
 
   /** Items handled right now / accepted and waiting. */
   get load(): { running: number; pending: number } { return { running: this.running, pending: this.pending }; }
 
-  /** Queues an item; returns a promise only when it has to wait for room. */
+  /**
+   * Queues an item (or starts it at once when there is room); returns a promise only when it has
+   * to wait for room. Waiting producers get in in the order they came, before any later push.
+   */
   push(item: T, key?: string): void | Promise<void> {
-    if (this.pending >= this.options.maxPending) {
+    if (this.pending >= this.options.maxPending || this.waiters.length > 0) {
       if (this.options.onFull === 'reject') {
         throw new BackpressureError(`queue is full (${this.options.maxPending} pending)`, { details: { maxPending: this.options.maxPending } });
       }
-      return new Promise<void>((resolve) => this.waiters.push(resolve)).then(() => this.push(item, key));
+      return new Promise<void>((admitted) => this.waiters.push({ item, key, admitted }));
+    }
+    this.admit(item, key);
+  }
+
+  private admit(item: T, key: string | undefined): void {
+    let lane: Lane<T> | undefined;
+    if (key !== undefined) {
+      lane = this.laneOf(key);
+      if (lane.busy) { // wait behind the running item
+        this.pending++;
+        (lane.waiting ??= new Fifo<T>()).push(item);
+        return;
+      }
+      lane.busy = true;
+    }
+    if (this.running < this.options.concurrency && this.ready.length === 0) {
+      this.start(item, lane);
+      return;
     }
     this.pending++;
-    if (key === undefined) {
-      this.ready.push({ item, key });
-    } else {
-      const lane = this.lanes.get(key);
-      if (lane) lane.push(item); // the key is busy: wait behind it
-      else { this.lanes.set(key, new Fifo<T>()); this.ready.push({ item, key }); }
-    }
+    this.ready.push({ item, lane });
     this.pump();
   }
 
@@ -76,23 +121,74 @@ export class KeyedScheduler<T> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  private laneOf(key: string): Lane<T> {
+    let lane = this.lanes.get(key);
+    if (lane === undefined) {
+      if (this.lanes.size >= this.maxLanes) {
+        for (const [k, l] of this.lanes) if (!l.busy) this.lanes.delete(k);
+      }
+      lane = new Lane<T>(this.finishLane);
+      this.lanes.set(key, lane);
+    }
+    return lane;
+  }
+
   private pump(): void {
-    while (this.running < this.options.concurrency && this.ready.length > 0) {
-      const { item, key } = this.ready.shift()!;
-      this.pending--;
-      this.running++;
-      this.waiters.shift()?.();
-      this.handle(item).then(() => this.onSettled(key), () => this.onSettled(key));
+    // An item that finishes synchronously calls back in here; the loop below starts the next,
+    // so a long queue of synchronous items is worked off iteratively, not by recursion.
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.running < this.options.concurrency && this.ready.length > 0) {
+        const { item, lane } = this.ready.shift()!;
+        this.pending--;
+        this.start(item, lane);
+        this.admitWaiting();
+      }
+    } finally {
+      this.pumping = false;
     }
   }
 
-  private finish(key: string | undefined): void {
+  /**
+   * Lets producers that waited for room in, oldest first. Their items are queued here and now:
+   * resolving their promise and letting them push again later would let a newer push take the
+   * room first, and items from one producer would overtake each other.
+   */
+  private admitWaiting(): void {
+    while (this.pending < this.options.maxPending && this.waiters.length > 0) {
+      const { item, key, admitted } = this.waiters.shift()!;
+      this.admit(item, key);
+      admitted();
+    }
+  }
+
+  private start(item: T, lane: Lane<T> | undefined): void {
+    this.running++;
+    let handling: void | Promise<void>;
+    try {
+      handling = this.handle(item);
+    } catch {
+      handling = undefined;
+    }
+    if (handling !== undefined && typeof handling.then === 'function') {
+      const finished = lane === undefined ? this.finishedUnkeyed : lane.finished;
+      handling.then(finished, finished);
+    } else {
+      this.finish(lane);
+    }
+  }
+
+  private finish(lane: Lane<T> | undefined): void {
     this.running--;
-    if (key !== undefined) {
-      const lane = this.lanes.get(key)!;
-      const next = lane.shift();
-      if (next !== undefined) this.ready.push({ item: next, key });
-      else this.lanes.delete(key);
+    if (lane !== undefined) {
+      const waiting = lane.waiting;
+      if (waiting === undefined) lane.busy = false;
+      else {
+        const next = waiting.shift()!;
+        if (waiting.length === 0) lane.waiting = undefined;
+        this.ready.push({ item: next, lane });
+      }
     }
     this.pump();
     if (this.running === 0 && this.pending === 0 && this.idleWaiters.length > 0) {

@@ -58,6 +58,101 @@ describe('scheduling, retries and partitions', () => {
     expect(done.sort((a, b) => a - b)).to.deep.equal([1, 2, 3, 10, 11, 12, 13]);
   });
 
+  it('ordering - a synchronous item is done before push returns; one key keeps its order across synchronous and asynchronous items', async () => {
+    const log: string[] = [];
+    let running = 0; let maxRunning = 0;
+    const s = new KeyedScheduler<{ k: string; i: number }>((m) => {
+      running++; maxRunning = Math.max(maxRunning, running);
+      if (m.i % 3 !== 0) { log.push(`${m.k}${m.i}`); running--; return; }
+      return (async () => {
+        await new Promise((r) => setTimeout(r, Math.random() * 3));
+        log.push(`${m.k}${m.i}`);
+        running--;
+      })();
+    }, { concurrency: 2, maxPending: 1000, onFull: 'wait' });
+    expect(s.push({ k: 'solo', i: 1 }, 'solo')).to.equal(undefined);
+    expect(log, 'finished within push').to.deep.equal(['solo1']);
+    expect(s.load).to.deep.equal({ running: 0, pending: 0 });
+    for (let i = 0; i < 30; i++) for (const k of ['a', 'b', 'c']) await s.push({ k, i }, k);
+    await s.idle();
+    for (const k of ['a', 'b', 'c']) expect(log.filter((x) => x.startsWith(k))).to.deep.equal([...Array(30).keys()].map((i) => `${k}${i}`));
+    expect(maxRunning).to.be.at.most(2);
+  });
+
+  it('ordering - a synchronous throw or a rejection ends only its own item', async () => {
+    const done: number[] = [];
+    const s = new KeyedScheduler<number>((n) => {
+      if (n === 1) throw new Error('sync');
+      if (n === 2) return Promise.reject(new Error('async'));
+      done.push(n);
+    }, { concurrency: 1, maxPending: 10, onFull: 'wait' });
+    for (const n of [1, 2, 3, 4]) s.push(n, 'k');
+    await s.idle();
+    expect(done).to.deep.equal([3, 4]);
+    expect(s.load).to.deep.equal({ running: 0, pending: 0 });
+  });
+
+  it('ordering - a key gets a queue only when a second item arrives while it is busy, and loses it once drained', async () => {
+    type Lanes = Map<string, { busy: boolean; waiting?: { length: number } }>;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const s = new KeyedScheduler<number>((n) => (n === 1 ? gate : undefined), { concurrency: 8, maxPending: 100, onFull: 'wait' });
+    const lanes = (s as unknown as { lanes: Lanes }).lanes;
+    s.push(1, 'k');
+    expect(lanes.get('k')).to.include({ busy: true, waiting: undefined });
+    s.push(5, 'other');
+    expect(lanes.get('other')).to.include({ busy: false, waiting: undefined });
+    s.push(2, 'k'); s.push(3, 'k');
+    expect(lanes.get('k')!.waiting!.length).to.equal(2);
+    expect(s.load).to.deep.equal({ running: 1, pending: 2 });
+    release();
+    await s.idle();
+    expect(lanes.get('k')).to.include({ busy: false, waiting: undefined });
+  });
+
+  it('ordering - a long queue of synchronous items behind one key is worked off without recursion', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    let handled = 0;
+    const s = new KeyedScheduler<number>((n) => { handled++; return n === 0 ? gate : undefined; }, { concurrency: 4, maxPending: 200_000, onFull: 'reject' });
+    for (let i = 0; i < 100_000; i++) s.push(i, 'k');
+    expect(handled).to.equal(1);
+    release();
+    await s.idle();
+    expect(handled).to.equal(100_000);
+  });
+
+  it('ordering - idle keys are forgotten once there are more than the bound, busy ones never', async () => {
+    const s = new KeyedScheduler<number>(() => {}, { concurrency: 1, maxPending: 10, onFull: 'wait' });
+    const lanes = (s as unknown as { lanes: Map<string, unknown> }).lanes;
+    for (let i = 0; i < 5000; i++) s.push(i, `key-${i}`);
+    expect(lanes.size).to.be.at.most(1024);
+    let release!: () => void;
+    const busy = new KeyedScheduler<number>((n) => (n === 0 ? new Promise<void>((r) => { release = r; }) : undefined), { concurrency: 2, maxPending: 10, onFull: 'wait' });
+    const busyLanes = (busy as unknown as { lanes: Map<string, unknown> }).lanes;
+    busy.push(0, 'held');
+    for (let i = 0; i < 2000; i++) busy.push(i + 1, `key-${i}`);
+    expect(busyLanes.size).to.be.at.most(1024);
+    expect(busyLanes.has('held')).to.equal(true);
+    release();
+    await busy.idle();
+  });
+
+  it('backpressure - producers waiting for room get in in the order they came, before any later push', async () => {
+    const handled: number[] = [];
+    const s: KeyedScheduler<number> = new KeyedScheduler<number>(async (n) => {
+      if (n === 2) void s.push(5); // comes while 4 still waits for the room 2 just made
+      await null;
+      handled.push(n);
+    }, { concurrency: 1, maxPending: 2, onFull: 'wait' });
+    s.push(1); s.push(2); s.push(3);
+    const waited = s.push(4);
+    expect(waited).to.be.instanceOf(Promise);
+    await waited;
+    await s.idle();
+    expect(handled).to.deep.equal([1, 2, 3, 4, 5]);
+  });
+
   it('partitions - every key lands in exactly one stable partition (property)', () => {
     fc.assert(fc.property(fc.string(), fc.integer({ min: 1, max: 64 }), (key, count) => {
       const p = partitionOf(key, count);
