@@ -32,7 +32,8 @@ interface Checked { [CHECKED_BY]?: CompiledVersion; [CHECKED_DATA]?: unknown }
  * ContractVersionError; bad data is ContractInvalidError. The Bus dead-letters both at once.
  * Data this registry checked on publish and that reaches a consumer in the same process unchanged
  * (same envelope, same data reference) is not checked twice: validation costs once per process,
- * as it does when publisher and consumer are separate processes.
+ * as it does when publisher and consumer are separate processes. What a handler publishes is
+ * always checked, even the very object it was handed: handlers may edit it in place.
  *
  * A `type` that names no contract passes through unchecked, both ways.
  *

@@ -18,7 +18,9 @@ interface Closer { close(): Promise<void> }
 
 /**
  * Starts what a pipeline file describes: embedded brokers and gateway first, then each service
- * on its own Bus (its own identity and connections), with contracts enforced on every bus.
+ * on its own Bus (its own identity and connections), with contracts enforced on every bus. The
+ * buses check what the services publish, so ingest gets no `validate` hook of its own: each
+ * reading is checked once, when ingest publishes it.
  */
 export async function startPipeline(p: Pipeline, options: { logger?: Logger } = {}): Promise<RunningPipeline> {
   const logger = options.logger ?? createLogger();
@@ -76,7 +78,6 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger } = 
         const bus = await makeBus(name, container);
         buses.set(`${name}@${bus.identity.container}`, bus);
         const config: Record<string, unknown> = { ...s.config };
-        if (s.kind === 'ingest') config.validate = (type: string, version: string, data: unknown) => registry.validate(type, version, data);
         if (s.kind === 'aggregate' && checkpointStore && config.checkpointStore === undefined) config.checkpointStore = checkpointStore;
         const factory = nanoserviceFactories[s.kind as NanoserviceKind] as (c: unknown) => Parameters<typeof runNanoservice>[1];
         services.push(await runNanoservice(bus, factory(config)));

@@ -1,5 +1,5 @@
 import {
-  ContractInvalidError, defineNanoservice, OptionsInvalidError, SignalbusError,
+  ContractInvalidError, ContractUnknownError, ContractVersionError, defineNanoservice, OptionsInvalidError, SignalbusError,
   type Envelope, type HandlerContext, type NanoserviceDefinition,
 } from '../../core/index.js';
 import { keyNameOf, positiveInt } from '../filter/service.js';
@@ -29,8 +29,10 @@ export interface IngestConfig extends MappingConfig {
   /** Payloads handled at once. Default 1, which keeps each device's readings in arrival order. */
   maxInFlight?: number;
   /**
-   * Validates mapped data against the contract; throws when it does not match. Code only: the
-   * contracts registry plugs in here. Errors that are not SignalbusErrors become ContractInvalidError.
+   * Validates mapped data against the contract; throws when it does not match. Code only, and
+   * only for a Bus without a contract registry: a Bus with one checks the data when ingest
+   * publishes it, and a refusal is dead-lettered and counted the same way. Errors that are not
+   * SignalbusErrors become ContractInvalidError.
    */
   validate?: (type: string, version: string, data: unknown) => void;
   /** Wall clock for `receivedAt` (tests inject one). Default `Date.now`. */
@@ -51,6 +53,11 @@ export const INGEST_DEFAULTS = {
 } as const;
 
 const VERSION = /^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$/;
+
+/** The errors a contract registry refuses a publish with (no contract of that name or version, invalid data). */
+function isContractRefusal(err: unknown): boolean {
+  return err instanceof ContractInvalidError || err instanceof ContractUnknownError || err instanceof ContractVersionError;
+}
 
 /**
  * The ingest nanoservice: takes raw payloads (subscribe with `raw: true`, so devices that know
@@ -97,6 +104,10 @@ export function createIngestService(config: IngestConfig = {}): NanoserviceDefin
     dedupe = { seen: new KeyedDedupe(positiveInt(c.dedupe.window, 1000, 'dedupe.window')), field: c.dedupe.field };
   }
 
+  const countInvalid = (ctx: HandlerContext): void => {
+    invalid.add(ctx, context, keyToken === undefined ? undefined : subjectToken(ctx.subject, keyToken));
+  };
+
   const handle = async (message: Envelope, ctx: HandlerContext): Promise<void> => {
     let data: Record<string, unknown>;
     let key: string;
@@ -111,8 +122,7 @@ export function createIngestService(config: IngestConfig = {}): NanoserviceDefin
         }
       }
     } catch (err) {
-      const tokenKey = keyToken === undefined ? undefined : subjectToken(ctx.subject, keyToken);
-      invalid.add(ctx, context, tokenKey);
+      countInvalid(ctx);
       throw err;
     }
     const dedupeValue = dedupe ? data[dedupe.field] : undefined;
@@ -121,7 +131,15 @@ export function createIngestService(config: IngestConfig = {}): NanoserviceDefin
       return;
     }
     const headers = message.tenant === undefined ? tenantHeaders : plainHeaders;
-    await ctx.publish(output.render(data), data, { type, version, partitionKey: key, headers });
+    const subject = output.render(data);
+    try {
+      await ctx.publish(subject, data, { type, version, partitionKey: key, headers });
+    } catch (err) {
+      // A Bus with a contract registry refuses data that does not fit the contract: that is
+      // this payload's fault, dead-lettered at once like a failed `validate`.
+      if (isContractRefusal(err)) countInvalid(ctx);
+      throw err;
+    }
     if (dedupe && dedupeValue !== undefined) dedupe.seen.add(key, dedupeValue);
     forwarded.add(ctx, context, key);
   };

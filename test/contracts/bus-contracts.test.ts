@@ -1,6 +1,8 @@
 import { expect } from 'chai';
-import { ContractInvalidError, ContractUnknownError, ContractVersionError } from '../../core/index.js';
+import { Bus, ContractInvalidError, ContractUnknownError, ContractVersionError, createLogger } from '../../core/index.js';
 import { ContractRegistry } from '../../contracts/index.js';
+import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
+import { waitFor } from '../conformance/suite.js';
 import { collector, memoryWorld, readingV1, readingV2, registry } from './helpers.js';
 
 /** The attributes of a sensor.reading envelope as the Bus builds it before the contract check. */
@@ -166,6 +168,9 @@ describe('contracts bus', () => {
   });
 
   describe('contracts bus - checked once per process', () => {
+    const forwardWorld: Bus[] = [];
+    afterEach(async () => { await Promise.all(forwardWorld.splice(0).map((b) => b.stop())); });
+
     /** Counts how often a registry's sensor.reading 2.0.0 validator runs. */
     function countChecks(r: ContractRegistry) {
       const cv = r.compiled('sensor.reading', '2.0.0');
@@ -205,6 +210,31 @@ describe('contracts bus', () => {
       expect(() => hooks.inbound(copy, '^2')).to.throw(ContractInvalidError);
       envelope.data = { ...readingV2, extra: 1 };
       expect(() => hooks.inbound(envelope, '^2')).to.throw(ContractInvalidError);
+    });
+
+    it('contracts bus - what a handler publishes is checked, even the object it was handed (it may have edited it in place)', async () => {
+      const own = new ContractRegistry();
+      const checks = countChecks(own);
+      const broker = new MemoryBroker();
+      const bus = (service: string) => {
+        const b = new Bus({ service, transport: new MemoryTransport({ broker }), metrics: false, contracts: own.hooks(), retry: { maxAttempts: 1 }, logger: createLogger({ level: 'silent' }) });
+        forwardWorld.push(b);
+        return b;
+      };
+      const producer = bus('ingest'); const filter = bus('filter'); const consumer = bus('alert');
+      const forwarded = collector(); const refused: unknown[] = [];
+      await filter.subscribe('sensor.reading.>', async (m, ctx) => {
+        await ctx.publish('sensor.valid.x', m.data, { type: m.type, version: '2.0.0' });
+        (m.data as Record<string, unknown>).temperature = 'hot';
+        await ctx.publish('sensor.valid.x', m.data, { type: m.type, version: '2.0.0' }).catch((e: unknown) => { refused.push(e); });
+      });
+      await consumer.subscribe('sensor.valid.>', forwarded.handler);
+      await producer.publish('sensor.reading.berlin', { ...readingV2 }, { type: 'sensor.reading', version: '2.0.0' });
+      await forwarded.next(1);
+      await waitFor(() => refused.length === 1, 1000, 'the object edited in place refused');
+      expect(forwarded.got, 'only the unedited forward').to.have.length(1);
+      expect((refused[0] as ContractInvalidError).code).to.equal('SB_ERR_CONTRACT_INVALID');
+      expect(checks.calls, 'the publish, the forward and the edited forward').to.equal(3);
     });
 
     it('contracts bus - a publish-time mark never reaches the wire encoding', () => {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Bus, createLogger, CodecDecodeError, ContractInvalidError, OptionsInvalidError, type Envelope } from '../../core/index.js';
+import { ContractRegistry } from '../../contracts/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { compileMapping, compileSubjectTemplate, createIngestService, KeyedDedupe, runNanoservice, subjectToken, withKey } from '../../nanoservices/index.js';
 import { until } from './nanoservices/wait.js';
@@ -164,6 +165,31 @@ describe('nanoservice ingest', () => {
       expect(seen[0]).to.deep.equal(['sensor.reading', '2.0.0']);
       expect(dlq.map((m) => m.dlqreason)).to.deep.equal(['SB_ERR_CONTRACT_INVALID']);
       expect(out).to.have.length(1);
+    });
+
+    it('ingest - on a Bus with a contract registry and no validate hook, data the contract refuses is dead-lettered with its reason and counted invalid', async () => {
+      const checked = new Bus({
+        service: 'ingest@t2', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false,
+        logger: createLogger({ level: 'silent' }), contracts: new ContractRegistry().hooks(), retry: { maxAttempts: 3, initialDelayMs: 1 },
+      });
+      const readings: Envelope[] = []; const dead: Envelope[] = [];
+      try {
+        await checked.subscribe('sensor.reading.>', (m) => { readings.push(m); });
+        await checked.subscribe('dlq.>', (m) => { dead.push(m); });
+        await runNanoservice(checked, createIngestService());
+        // Humidity 150 passes ingest's own `required` check (a number) but not sensor.reading 2.0.0 (at most 100).
+        await checked.publish('devices.d1.telemetry', bytes('{"ts":1,"temperature":20,"humidity":150}'));
+        await checked.publish('devices.d2.telemetry', bytes('{"ts":2,"temperature":20,"humidity":50}'));
+        await until(() => readings.length === 1 && dead.length === 1);
+        expect(dead[0]).to.include({ dlqsubject: 'devices.d1.telemetry', dlqreason: 'SB_ERR_CONTRACT_INVALID', dlqattempts: '1', dlqservice: 'ingest@t2' });
+        expect(readings[0]).to.include({ partitionkey: 'd2', dataschema: 'urn:signalbus:contract:sensor.reading:2.0.0' });
+        const totals = checked.metrics.totals();
+        expect(totals.get('ingest@t2:sensor.reading?deviceId=d1 invalid deadlettered')?.count).to.equal(1);
+        expect(totals.get('ingest@t2:sensor.reading?deviceId=d1 received forwarded')).to.equal(undefined);
+        expect(totals.get('ingest@t2:sensor.reading?deviceId=d2 received forwarded')?.count).to.equal(1);
+      } finally {
+        await checked.stop();
+      }
     });
 
     it('ingest - drops per-key duplicates when dedupe is on', async () => {

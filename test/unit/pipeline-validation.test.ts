@@ -1,0 +1,62 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { Bus, type Envelope } from '../../core/index.js';
+import { validatePipeline } from '../../cli/pipeline/load.js';
+import { startPipeline, type RunningPipeline } from '../../cli/pipeline/run-pipeline.js';
+import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
+import { MemoryTransport, namedBroker } from '../../transports/memory/index.js';
+import { waitFor } from '../conformance/suite.js';
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
+
+describe('pipeline runner contracts', function () {
+  this.timeout(10_000);
+  let running: RunningPipeline;
+  let device: Bus;
+  let broker: string;
+
+  beforeEach(async () => {
+    broker = `validation-${randomUUID().slice(0, 8)}`;
+    running = await startPipeline(validatePipeline({
+      name: 'validation-test', instance: 'edge-1',
+      transports: { local: `memory://${broker}` },
+      metrics: { intervalMs: 60_000 },
+      services: [
+        { kind: 'ingest', config: { input: 'devices.*.telemetry', subjectTokens: { deviceId: 1 } } },
+        { kind: 'filter', config: { input: 'sensor.reading.>', output: 'sensor.valid.{data.deviceId}', keyField: 'data.deviceId', keyAs: 'deviceId', where: { path: 'data.temperature', gte: -50, lte: 150 } } },
+        { kind: 'aggregate', config: { input: 'sensor.valid.>', keyField: 'deviceId', keyAs: 'deviceId', fields: ['temperature'], window: { kind: 'tumbling', sizeMs: 60_000 } } },
+        { kind: 'alert', config: { input: 'sensor.valid.>', keyField: 'deviceId', keyAs: 'deviceId', output: 'alerts.{deviceId}', rules: [
+          { name: 'overheat', kind: 'threshold', field: 'temperature', raise: { value: 80, forReadings: 3 }, resolve: { value: 75, forReadings: 3 } }] } },
+      ],
+    }, nanoserviceConfigSchemas), { logger: quiet });
+    device = new Bus({ service: 'device', transport: new MemoryTransport({ broker: namedBroker(broker) }), metrics: false, logger: quiet });
+  });
+  afterEach(async () => {
+    await device.stop();
+    await running.stop();
+  });
+
+  const reading = (i: number, humidity = 40) => new TextEncoder().encode(JSON.stringify({ ts: 1_700_000_000_000 + i * 1000, temperature: 70 + i, humidity }));
+  const totalOf = (service: string, field: string) => running.buses.get(`${service}@edge-1`)!.metrics.totals().get(`${service}@edge-1:${field}`)?.count ?? 0;
+
+  it('pipeline runner - checks each reading where a service publishes it (ingest, the filter\'s forward), never again on delivery', async () => {
+    const cv = running.registry.compiled('sensor.reading', '2.0.0');
+    const check = cv.check.bind(cv);
+    let checks = 0;
+    cv.check = (data: unknown) => { checks++; return check(data); };
+    for (let i = 0; i < 10; i++) await device.publish(`devices.v-${i % 3}.telemetry`, reading(i), { contentType: 'application/octet-stream' });
+    await waitFor(() => totalOf('alert', 'sensor.reading?deviceId=v-0 received evaluated') === 4, 2000, 'the readings at alert');
+    await waitFor(() => ['v-0', 'v-1', 'v-2'].reduce((n, d) => n + totalOf('aggregate', `sensor.reading?deviceId=${d} received accepted`), 0) === 10, 2000, 'the readings at aggregate');
+    expect(checks).to.equal(20);
+  });
+
+  it('pipeline runner - a reading the contract refuses is dead-lettered by ingest with the contract\'s reason and counted invalid', async () => {
+    const dead: Envelope[] = [];
+    await device.subscribe('dlq.>', (m) => { dead.push(m); });
+    await device.publish('devices.v-9.telemetry', reading(1, 150), { contentType: 'application/octet-stream' });
+    await waitFor(() => dead.length === 1, 2000, 'the dead letter');
+    expect(dead[0]).to.include({ dlqreason: 'SB_ERR_CONTRACT_INVALID', dlqservice: 'ingest@edge-1', dlqsubject: 'devices.v-9.telemetry', dlqattempts: '1' });
+    expect(totalOf('ingest', 'sensor.reading?deviceId=v-9 invalid deadlettered')).to.equal(1);
+    expect(totalOf('filter', 'sensor.reading?deviceId=v-9 passed forwarded')).to.equal(0);
+  });
+});
