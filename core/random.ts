@@ -1,49 +1,84 @@
 import { randomFillSync } from 'node:crypto';
 
-// Trace and span ids are needed on every publish; slicing them from a pooled random buffer
-// costs a fraction of a randomBytes() call per id.
-const POOL_SIZE = 8192;
-const pool = Buffer.alloc(POOL_SIZE);
-let offset = POOL_SIZE;
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
 
-/** `bytes` random bytes as lowercase hex, never all zeros (W3C forbids zero ids). */
-export function randomHex(bytes: number): string {
-  for (;;) {
-    if (offset + bytes > POOL_SIZE) { randomFillSync(pool); offset = 0; }
-    const hex = pool.toString('hex', offset, offset + bytes);
-    offset += bytes;
-    for (let i = 0; i < hex.length; i++) if (hex.charCodeAt(i) !== 48) return hex;
+/**
+ * Ids of one fixed-length ASCII form, made many at a time: one random fill and one formatting
+ * pass per batch, then each id is read off the buffer as one flat string. Every publish needs an
+ * event id and a trace or span id; `crypto.randomUUID()` builds an id from ~20 string pieces
+ * (~600 bytes of garbage) and hex-formatting a few random bytes is a native call per id.
+ */
+class IdBatch {
+  private readonly random: Uint8Array;
+  private readonly text: Buffer;
+  private used: number;
+
+  constructor(private readonly randomBytes: number, private readonly length: number,
+    private readonly format: (random: Uint8Array, r: number, text: Buffer, t: number) => void, private readonly count = 256) {
+    this.random = new Uint8Array(randomBytes * count);
+    this.text = Buffer.alloc(length * count);
+    this.used = count;
+  }
+
+  next(): string {
+    if (this.used === this.count) {
+      randomFillSync(this.random);
+      for (let i = 0; i < this.count; i++) this.format(this.random, i * this.randomBytes, this.text, i * this.length);
+      this.used = 0;
+    }
+    const at = this.used++ * this.length;
+    return this.text.toString('latin1', at, at + this.length);
   }
 }
 
-const IDS_PER_BATCH = 512;
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
-const idRandom = new Uint8Array(16 * IDS_PER_BATCH);
-const idText = Buffer.alloc(36 * IDS_PER_BATCH);
-let idsUsed = IDS_PER_BATCH;
-
-/**
- * A UUID v4 for an envelope id. `crypto.randomUUID()` concatenates each id from 20 pieces (about
- * 600 bytes of garbage per id, and a pipeline makes two or more ids per reading); here the ids
- * are formatted 512 at a time into one buffer from one random fill, and each is read off it as
- * one flat string.
- */
-export function newEventId(): string {
-  if (idsUsed === IDS_PER_BATCH) {
-    randomFillSync(idRandom);
-    let o = 0;
-    for (let r = 0; r < idRandom.length; r += 16) {
-      idRandom[r + 6] = (idRandom[r + 6]! & 0x0f) | 0x40; // version 4
-      idRandom[r + 8] = (idRandom[r + 8]! & 0x3f) | 0x80; // RFC 4122 variant
-      for (let b = 0; b < 16; b++) {
-        if (b === 4 || b === 6 || b === 8 || b === 10) idText[o++] = 0x2d; // '-'
-        const v = idRandom[r + b]!;
-        idText[o++] = HEX_DIGITS[v >> 4]!;
-        idText[o++] = HEX_DIGITS[v & 15]!;
-      }
-    }
-    idsUsed = 0;
+/** Writes `n` random bytes from `r` as lowercase hex at `t`, never all zeros (W3C forbids zero ids); returns the end. */
+function writeHex(random: Uint8Array, r: number, n: number, text: Buffer, t: number): number {
+  let any = 0;
+  for (let b = 0; b < n; b++) {
+    const v = random[r + b]!;
+    any |= v;
+    text[t++] = HEX[v >> 4]!;
+    text[t++] = HEX[v & 15]!;
   }
-  const at = 36 * idsUsed++;
-  return idText.toString('latin1', at, at + 36);
+  if (any === 0) text[t - 1] = 0x31; // all zero: …01 instead
+  return t;
+}
+
+const uuids = new IdBatch(16, 36, (random, r, text, t) => {
+  for (let b = 0; b < 16; b++) {
+    if (b === 4 || b === 6 || b === 8 || b === 10) text[t++] = 0x2d; // '-'
+    let v = random[r + b]!;
+    if (b === 6) v = (v & 0x0f) | 0x40; // version 4
+    else if (b === 8) v = (v & 0x3f) | 0x80; // RFC 4122 variant
+    text[t++] = HEX[v >> 4]!;
+    text[t++] = HEX[v & 15]!;
+  }
+});
+
+const DASH = 0x2d;
+const ZERO = 0x30;
+const ONE = 0x31;
+const traceparents = new IdBatch(24, 55, (random, r, text, t) => {
+  text[t++] = ZERO; text[t++] = ZERO; text[t++] = DASH;
+  t = writeHex(random, r, 16, text, t);
+  text[t++] = DASH;
+  t = writeHex(random, r + 16, 8, text, t);
+  text[t++] = DASH; text[t++] = ZERO; text[t] = ONE;
+});
+
+const spanIds = new IdBatch(8, 16, (random, r, text, t) => { writeHex(random, r, 8, text, t); });
+
+/** A random RFC 4122 version-4 UUID, for an envelope id. */
+export function newEventId(): string {
+  return uuids.next();
+}
+
+/** A W3C traceparent of a new sampled root trace: `00-<trace id>-<span id>-01`. */
+export function randomTraceparent(): string {
+  return traceparents.next();
+}
+
+/** A random span id: 16 lowercase hex digits, never all zeros. */
+export function randomSpanId(): string {
+  return spanIds.next();
 }

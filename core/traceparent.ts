@@ -1,5 +1,5 @@
 import { TraceparentInvalidError } from './errors.js';
-import { randomHex } from './random.js';
+import { randomSpanId, randomTraceparent } from './random.js';
 
 /** A parsed W3C `traceparent` (https://www.w3.org/TR/trace-context/). */
 export interface TraceContext {
@@ -64,7 +64,7 @@ export function formatTraceparent(ctx: TraceContext): string {
 
 /** A new root trace, sampled. */
 export function newTraceparent(): string {
-  return `00-${randomHex(16)}-${randomHex(8)}-01`;
+  return randomTraceparent();
 }
 
 /**
@@ -75,11 +75,11 @@ export function childTraceparent(parent: string | undefined): string {
   if (parent === undefined) return newTraceparent();
   // Fast path for the well-formed version-00 header we write ourselves.
   if (parent.length === 55 && parent.charCodeAt(2) === 45 /* - */ && parent.charCodeAt(35) === 45) {
-    return `${parent.slice(0, 36)}${randomHex(8)}${parent.slice(52)}`;
+    return `${parent.slice(0, 36)}${randomSpanId()}${parent.slice(52)}`;
   }
   try {
     const ctx = parseTraceparent(parent);
-    return formatTraceparent({ ...ctx, spanId: randomHex(8) });
+    return formatTraceparent({ ...ctx, spanId: randomSpanId() });
   } catch {
     return newTraceparent();
   }

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { newEventId, randomHex } from '../../core/random.js';
+import { newEventId, randomSpanId, randomTraceparent } from '../../core/random.js';
+import { parseTraceparent } from '../../core/traceparent.js';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -23,11 +24,23 @@ describe('random ids', () => {
     expect([...digits[19]!].sort()).to.deep.equal(['8', '9', 'a', 'b']);
   });
 
-  it('random - trace ids are lowercase hex of the asked length and never all zeros', () => {
+  it('random - new traceparents are valid, sampled version-00 headers with distinct trace ids', () => {
+    const traces = new Set<string>();
     for (let i = 0; i < 2000; i++) {
-      const hex = randomHex(8);
-      expect(hex).to.match(/^[0-9a-f]{16}$/);
-      expect(hex).to.not.equal('0'.repeat(16));
+      const ctx = parseTraceparent(randomTraceparent());
+      expect(ctx).to.include({ version: '00', flags: '01' });
+      traces.add(ctx.traceId);
     }
+    expect(traces.size).to.equal(2000);
+  });
+
+  it('random - span ids are 16 lowercase hex digits, never all zeros', () => {
+    const spans = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const span = randomSpanId();
+      expect(span).to.match(/^[0-9a-f]{16}$/).and.not.equal('0'.repeat(16));
+      spans.add(span);
+    }
+    expect(spans.size).to.equal(2000);
   });
 });
