@@ -221,7 +221,11 @@ async function overMqtt(measured: number, warmup: number): Promise<Measurement> 
 
 const MEMORY_N = 200_000;
 const MQTT_N = 100_000;
-const TARGET_RATE = 20_000;
+/**
+ * Offered 5% above the issue's 20,000 readings/s: the measured rate runs from the first reading
+ * to the last alert, so it lands a little under the rate offered.
+ */
+const TARGET_RATE = 21_000;
 
 const scenarios: Scenario[] = [
   {
@@ -231,7 +235,7 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'pipeline-memory-20k',
-    description: `the pipeline-memory pipeline fed at the target rate of ${TARGET_RATE} readings/s (open loop, at most ${WINDOW} unsettled), ${MEMORY_N} readings: p50/p99 reading publish → alert at that rate. No raw baseline`,
+    description: `the pipeline-memory pipeline fed at ${TARGET_RATE} readings/s, 5% above the 20k target (open loop, at most ${WINDOW} unsettled), ${MEMORY_N} readings: p50/p99 reading publish → alert at that rate. No raw baseline`,
     run: () => overMemory(MEMORY_N, 20_000, TARGET_RATE),
   },
   {
