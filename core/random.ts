@@ -1,6 +1,9 @@
 import { randomFillSync } from 'node:crypto';
 
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
+const DASH = 0x2d;
+const ZERO = 0x30;
+const ONE = 0x31;
 
 /**
  * Ids of one fixed-length ASCII form, made many at a time: one random fill and one formatting
@@ -31,33 +34,34 @@ class IdBatch {
   }
 }
 
+/** Writes byte `v` as two lowercase hex digits at `t`; returns the end. */
+function writeHexByte(text: Buffer, t: number, v: number): number {
+  text[t] = HEX[v >> 4]!;
+  text[t + 1] = HEX[v & 15]!;
+  return t + 2;
+}
+
 /** Writes `n` random bytes from `r` as lowercase hex at `t`, never all zeros (W3C forbids zero ids); returns the end. */
 function writeHex(random: Uint8Array, r: number, n: number, text: Buffer, t: number): number {
   let any = 0;
   for (let b = 0; b < n; b++) {
-    const v = random[r + b]!;
-    any |= v;
-    text[t++] = HEX[v >> 4]!;
-    text[t++] = HEX[v & 15]!;
+    any |= random[r + b]!;
+    t = writeHexByte(text, t, random[r + b]!);
   }
-  if (any === 0) text[t - 1] = 0x31; // all zero: …01 instead
+  if (any === 0) text[t - 1] = ONE; // all zero: …01 instead
   return t;
 }
 
 const uuids = new IdBatch(16, 36, (random, r, text, t) => {
   for (let b = 0; b < 16; b++) {
-    if (b === 4 || b === 6 || b === 8 || b === 10) text[t++] = 0x2d; // '-'
+    if (b === 4 || b === 6 || b === 8 || b === 10) text[t++] = DASH;
     let v = random[r + b]!;
     if (b === 6) v = (v & 0x0f) | 0x40; // version 4
     else if (b === 8) v = (v & 0x3f) | 0x80; // RFC 4122 variant
-    text[t++] = HEX[v >> 4]!;
-    text[t++] = HEX[v & 15]!;
+    t = writeHexByte(text, t, v);
   }
 });
 
-const DASH = 0x2d;
-const ZERO = 0x30;
-const ONE = 0x31;
 const traceparents = new IdBatch(24, 55, (random, r, text, t) => {
   text[t++] = ZERO; text[t++] = ZERO; text[t++] = DASH;
   t = writeHex(random, r, 16, text, t);

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Bus, type Envelope } from '../../core/index.js';
 import { validatePipeline } from '../../cli/pipeline/load.js';
 import { startPipeline, type RunningPipeline } from '../../cli/pipeline/run-pipeline.js';
@@ -7,6 +9,7 @@ import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
 import { MemoryTransport, namedBroker } from '../../transports/memory/index.js';
 import { waitFor } from '../conformance/suite.js';
 
+const EXAMPLE = fileURLToPath(new URL('../../examples/iot-mqtt/pipeline.json', import.meta.url));
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 
 describe('pipeline runner contracts', function () {
@@ -17,18 +20,11 @@ describe('pipeline runner contracts', function () {
 
   beforeEach(async () => {
     broker = `validation-${randomUUID().slice(0, 8)}`;
+    // The IoT example's services, on a private memory broker only.
+    const file = JSON.parse(readFileSync(EXAMPLE, 'utf8')) as Record<string, unknown>;
     running = await startPipeline(validatePipeline({
-      name: 'validation-test', instance: 'edge-1',
-      transports: { local: `memory://${broker}` },
-      metrics: { intervalMs: 60_000 },
-      services: [
-        { kind: 'ingest', config: { input: 'devices.*.telemetry', subjectTokens: { deviceId: 1 } } },
-        { kind: 'filter', config: { input: 'sensor.reading.>', output: 'sensor.valid.{data.deviceId}', keyField: 'data.deviceId', keyAs: 'deviceId', where: { path: 'data.temperature', gte: -50, lte: 150 } } },
-        { kind: 'aggregate', config: { input: 'sensor.valid.>', keyField: 'deviceId', keyAs: 'deviceId', fields: ['temperature'], window: { kind: 'tumbling', sizeMs: 60_000 } } },
-        { kind: 'alert', config: { input: 'sensor.valid.>', keyField: 'deviceId', keyAs: 'deviceId', output: 'alerts.{deviceId}', rules: [
-          { name: 'overheat', kind: 'threshold', field: 'temperature', raise: { value: 80, forReadings: 3 }, resolve: { value: 75, forReadings: 3 } }] } },
-      ],
-    }, nanoserviceConfigSchemas), { logger: quiet });
+      ...file, transports: { local: `memory://${broker}` }, routes: [], metrics: { intervalMs: 60_000 },
+    }, nanoserviceConfigSchemas, EXAMPLE), { logger: quiet });
     device = new Bus({ service: 'device', transport: new MemoryTransport({ broker: namedBroker(broker) }), metrics: false, logger: quiet });
   });
   afterEach(async () => {

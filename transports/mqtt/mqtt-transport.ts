@@ -230,8 +230,8 @@ export class MqttTransport implements Transport {
       this.logger.warn('mqtt message on a topic that is no subject dropped', { topic });
       return;
     }
-    // A device payload (no CloudEvent) is wrapped once for every raw subscription it reaches.
-    const rawEnv = envelope === undefined ? rawEnvelope(topic, payload, props?.contentType, randomUUID(), new Date().toISOString()) : undefined;
+    // A device payload (no CloudEvent) is wrapped once, shared by every raw subscription it reaches.
+    const rawEnv = envelope === undefined && reachesRaw(targets) ? rawEnvelope(topic, payload, props?.contentType, randomUUID(), new Date().toISOString()) : undefined;
     if (!Array.isArray(targets)) return this.deliver(targets, subject, envelope, rawEnv, replyTopic, structured, props);
     if (targets.length === 1) return this.deliver(targets[0]!, subject, envelope, rawEnv, replyTopic, structured, props);
     let waits: Promise<void>[] | undefined;
@@ -250,7 +250,7 @@ export class MqttTransport implements Transport {
     } else if (s.raw) {
       msg = { subject, envelope: rawEnv!, attempt: 1, raw: true, ack: noop };
     } else {
-      this.logger.warn('mqtt message that is not a CloudEvent dropped (subscribe with raw: true to accept device payloads)', { topic: rawEnv!.subject, pattern: s.pattern });
+      this.logger.warn('mqtt message that is not a CloudEvent dropped (subscribe with raw: true to accept device payloads)', { subject, pattern: s.pattern });
       return;
     }
     return s.handler(msg);
@@ -340,4 +340,8 @@ function fnv1a(text: string): string {
     h = Math.imul(h, 0x01000193);
   }
   return (h >>> 0).toString(36);
+}
+
+function reachesRaw(targets: LocalSubscription | LocalSubscription[]): boolean {
+  return Array.isArray(targets) ? targets.some((s) => s.raw) : targets.raw;
 }
