@@ -191,7 +191,7 @@ export class ContractRegistry {
   find(name: string, version?: string): ContractVersion | undefined {
     const list = this.byName.get(name);
     if (!list) return undefined;
-    return version === undefined ? list[list.length - 1] : this.byUrn.get(contractUrn(name, version));
+    return version === undefined ? list[list.length - 1] : versionIn(list, version);
   }
 
   /** A version (the newest when omitted); ContractUnknownError / ContractVersionError naming what is missing. */
@@ -244,9 +244,7 @@ export class ContractRegistry {
     const list = this.byName.get(name);
     if (!list) throw new ContractUnknownError(`no contract named ${name}`, { details: { contract: name } });
     if (version === undefined) return list[list.length - 1]!;
-    // A contract has a handful of versions: scanning them beats building the URN to look it up.
-    let cv: CompiledVersion | undefined;
-    for (let i = list.length - 1; i >= 0; i--) if (list[i]!.version === version) { cv = list[i]; break; }
+    const cv = versionIn(list, version);
     if (!cv) {
       const known = list.map((c) => c.version);
       const major = parseVersion(version)?.major;
@@ -330,7 +328,7 @@ export class ContractRegistry {
       const next: Array<{ v: CompiledVersion; step?: Upcaster }> = [];
       for (const u of edges) {
         if (u.from !== at.version) continue;
-        const v = this.byUrn.get(contractUrn(from.name, u.to));
+        const v = versionIn(list, u.to);
         if (v) next.push({ v, step: u });
       }
       // Within a major, newer minors read older data as it is (the check command holds them to that).
@@ -354,6 +352,15 @@ export class ContractRegistry {
   private clearRoutes(name: string): void {
     for (const c of this.byName.get(name) ?? []) c.routes.clear();
   }
+}
+
+/**
+ * A version in a contract's list (oldest first), scanned from the newest, the likeliest asked for.
+ * A contract has a handful of versions: scanning them beats building the URN to look it up.
+ */
+function versionIn(list: readonly CompiledVersion[], version: string): CompiledVersion | undefined {
+  for (let i = list.length - 1; i >= 0; i--) if (list[i]!.version === version) return list[i];
+  return undefined;
 }
 
 function label(d: ContractDefinition | undefined): string {

@@ -111,13 +111,13 @@ interface SubjectMetrics {
 }
 
 const NOT_COUNTED = { add() {} } as unknown as FieldCounter;
-const UNCOUNTED: SubjectMetrics = {
-  published: NOT_COUNTED, rejected: NOT_COUNTED, delivered: NOT_COUNTED, acked: NOT_COUNTED,
-  retried: NOT_COUNTED, deadlettered: NOT_COUNTED, invalid: NOT_COUNTED, skipped: NOT_COUNTED, dropped: NOT_COUNTED,
-};
 
-/** A subject published to: checked once, and its transport and counters, looked up once. */
-interface PublishRoute { transport: Transport; counters: SubjectMetrics }
+/**
+ * What the bus keeps per subject, found with one lookup: its counters and, once it has been
+ * published to, its transport. `transport` is set only after the subject passed `validateSubject`;
+ * subjects only received (not checked by the bus) leave it undefined.
+ */
+interface SubjectRoute extends SubjectMetrics { transport: Transport | undefined }
 
 /** What handling one subscription's messages needs, made once when it subscribes. */
 interface Handling {
@@ -161,8 +161,7 @@ export class Bus {
   private readonly middleware: Middleware[] = [];
   private readonly retry: RetryPolicy;
   private readonly headerLimits: HeaderLimits;
-  private readonly subjectMetrics = new Map<string, SubjectMetrics>();
-  private readonly publishRoutes = new Map<string, PublishRoute>();
+  private readonly subjectRoutes = new Map<string, SubjectRoute>();
   private readonly subscriptions = new Set<ActiveSubscription>();
   private pendingPublishes = 0;
   private publishWaiters: Array<() => void> = [];
@@ -255,7 +254,7 @@ export class Bus {
 
   private publishWith<T>(subject: string, data: T, options: PublishOptions, cause: Envelope | undefined): Promise<Envelope<T>> {
     let envelope: Envelope<T>;
-    let route: PublishRoute;
+    let route: SubjectRoute;
     try {
       if (this.stopping && !cause) throw new BusStoppedError(`bus ${this.identity.app} is stopping; publish to ${subject} refused`);
       route = this.publishRoute(subject);
@@ -267,13 +266,12 @@ export class Bus {
   }
 
   /** Checks a subject the first time it is published to and keeps what sending to it needs. */
-  private publishRoute(subject: string): PublishRoute {
-    let route = this.publishRoutes.get(subject);
-    if (route === undefined) {
+  private publishRoute(subject: string): SubjectRoute {
+    let route = this.subjectRoutes.get(subject);
+    if (route === undefined || route.transport === undefined) {
       validateSubject(subject);
-      route = { transport: this.transportFor(subject), counters: this.countersFor(subject) };
-      if (this.publishRoutes.size >= 10_000) this.publishRoutes.clear();
-      this.publishRoutes.set(subject, route);
+      route ??= this.countersFor(subject);
+      route.transport = this.transportFor(subject);
     }
     return route;
   }
@@ -358,18 +356,18 @@ export class Bus {
   }
 
   /** Hands an envelope to its transport, encoding data where the transport carries bytes; resolves with the envelope. */
-  private send<E extends Envelope>(subject: string, envelope: E, route?: PublishRoute): Promise<E> {
+  private send<E extends Envelope>(subject: string, envelope: E, route?: SubjectRoute): Promise<E> {
     if (!this.isStarted) return this.start().then(() => this.send(subject, envelope, route));
     const limit = this.options.maxPendingPublishes ?? 10_000;
     if (this.pendingPublishes >= limit) {
       if (this.options.onPublishFull === 'reject') {
-        this.countersFor(subject).rejected.add();
+        (route ?? this.countersFor(subject)).rejected.add();
         return Promise.reject(new BackpressureError(`${limit} publishes are waiting for the transport; publish to ${subject} refused`, { details: { maxPendingPublishes: limit } }));
       }
       return new Promise<void>((r) => this.publishWaiters.push(r)).then(() => this.send(subject, envelope, route));
     }
     const transport = route?.transport ?? this.transportFor(subject);
-    const counters = route?.counters ?? this.countersFor(subject);
+    const counters = route ?? this.countersFor(subject);
     let wire: Envelope;
     try {
       wire = this.encodeFor(transport, subject, envelope);
@@ -480,7 +478,11 @@ export class Bus {
       chain: chainOf([...this.middleware, ...(options.middleware ?? [])], handler),
       retry, raw: options.raw === true, accept: options.accept, transport, stopSignal: controller.signal,
     };
-    const scheduler = new KeyedScheduler<InboundMessage>((msg) => this.process(msg, handling), { concurrency: maxInFlight, maxPending, onFull: options.onFull ?? 'wait' });
+    const scheduler = new KeyedScheduler<InboundMessage>((msg) => this.process(msg, handling), {
+      concurrency: maxInFlight, maxPending, onFull: options.onFull ?? 'wait',
+      // `process` settles every outcome itself; whatever still escapes it is a bug that may leave a message unsettled.
+      onError: (err) => this.logger.error('processing a message failed unexpectedly; it may be left unsettled', { pattern, err }),
+    });
     const active: ActiveSubscription = { pattern, scheduler, controller };
     const ordered = options.ordered === true;
     if (!this.isStarted) await this.start();
@@ -670,19 +672,24 @@ export class Bus {
 
   // ---------------------------------------------------------------- metrics
 
-  countersFor(subject: string): SubjectMetrics {
-    let m = this.subjectMetrics.get(subject);
+  /** A subject's counters (its route entry, made on first use). */
+  countersFor(subject: string): SubjectRoute {
+    let m = this.subjectRoutes.get(subject);
     if (m) return m;
     // Metric batches are not counted: counting them would publish a batch about batches forever.
-    if (subject.startsWith(METRICS_PREFIX)) return UNCOUNTED;
-    const f = (event: string, action: string) => this.metrics.counter({ app: this.identity.app, container: this.identity.container, context: subject, event, action });
+    const counted = !subject.startsWith(METRICS_PREFIX);
+    const f = (event: string, action: string) => counted
+      ? this.metrics.counter({ app: this.identity.app, container: this.identity.container, context: subject, event, action })
+      : NOT_COUNTED;
     m = {
       published: f('published', 'sent'), rejected: f('published', 'rejected'), delivered: f('received', 'delivered'),
       acked: f('handled', 'acked'), retried: f('failed', 'retried'), deadlettered: f('failed', 'deadlettered'),
       invalid: f('invalid', 'deadlettered'), skipped: f('received', 'skipped'), dropped: f('failed', 'dropped'),
+      transport: undefined,
     };
-    if (this.subjectMetrics.size > 10_000) this.subjectMetrics.clear();
-    this.subjectMetrics.set(subject, m);
+    // Bounded: past 10,000 subjects it starts afresh (the recorder keeps the counters themselves).
+    if (this.subjectRoutes.size >= 10_000) this.subjectRoutes.clear();
+    this.subjectRoutes.set(subject, m);
     return m;
   }
 

@@ -7,6 +7,11 @@ export interface SchedulerOptions {
   maxPending: number;
   /** When full: `wait` for room (backpressure to the caller) or `reject` with BackpressureError. */
   onFull: 'wait' | 'reject';
+  /**
+   * Told of a handler's synchronous throw or rejected promise. Either only ends its item, as
+   * without the hook; the hook is there so a failure the handler did not deal with is not lost.
+   */
+  onError?: (err: unknown) => void;
 }
 
 /** A FIFO with O(1) shift (Array#shift is O(n) once queues grow). */
@@ -36,9 +41,12 @@ class Lane<T> {
   waiting: Fifo<T> | undefined = undefined;
   /** Called when its running item settles; made once per key, not once per item. */
   readonly finished: () => void;
+  /** Called when its running item rejects; made once per key, like `finished`. */
+  readonly failed: (err: unknown) => void;
 
-  constructor(finish: (lane: Lane<T>) => void) {
+  constructor(finish: (lane: Lane<T>) => void, fail: (lane: Lane<T>, err: unknown) => void) {
     this.finished = () => finish(this);
+    this.failed = (err) => fail(this, err);
   }
 }
 
@@ -54,7 +62,7 @@ interface Waiter<T> { item: T; key: string | undefined; admitted: () => void }
  *
  * `handle` may finish synchronously (return nothing): the item is then done before `push`
  * returns, with no promise made for it. Its failures are its own business; a throw or a
- * rejection only ends the item.
+ * rejection only ends the item (and is passed to `onError`, if given).
  *
  * @example
  * const s = new KeyedScheduler(async (m) => handle(m), { concurrency: 8, maxPending: 1000, onFull: 'wait' });
@@ -73,6 +81,8 @@ export class KeyedScheduler<T> {
   private idleWaiters: Array<() => void> = [];
   private readonly finishLane = (lane: Lane<T>): void => this.finish(lane);
   private readonly finishedUnkeyed = (): void => this.finish(undefined);
+  private readonly failLane = (lane: Lane<T>, err: unknown): void => this.fail(lane, err);
+  private readonly failedUnkeyed = (err: unknown): void => this.fail(undefined, err);
 
   constructor(private readonly handle: (item: T) => void | Promise<void>, private readonly options: SchedulerOptions) {
     this.maxLanes = Math.max(1024, 2 * (options.concurrency + options.maxPending));
@@ -127,7 +137,7 @@ export class KeyedScheduler<T> {
       if (this.lanes.size >= this.maxLanes) {
         for (const [k, l] of this.lanes) if (!l.busy) this.lanes.delete(k);
       }
-      lane = new Lane<T>(this.finishLane);
+      lane = new Lane<T>(this.finishLane, this.failLane);
       this.lanes.set(key, lane);
     }
     return lane;
@@ -168,15 +178,25 @@ export class KeyedScheduler<T> {
     let handling: void | Promise<void>;
     try {
       handling = this.handle(item);
-    } catch {
-      handling = undefined;
+    } catch (err) {
+      this.fail(lane, err);
+      return;
     }
     if (handling !== undefined && typeof handling.then === 'function') {
-      const finished = lane === undefined ? this.finishedUnkeyed : lane.finished;
-      handling.then(finished, finished);
+      if (lane === undefined) handling.then(this.finishedUnkeyed, this.failedUnkeyed);
+      else handling.then(lane.finished, lane.failed);
     } else {
       this.finish(lane);
     }
+  }
+
+  private fail(lane: Lane<T> | undefined, err: unknown): void {
+    try {
+      this.options.onError?.(err);
+    } catch {
+      // A hook that throws must neither keep the slot taken nor escape as an unhandled rejection.
+    }
+    this.finish(lane);
   }
 
   private finish(lane: Lane<T> | undefined): void {

@@ -104,6 +104,18 @@ describe('contracts registry', () => {
     expect(() => registry.validate('sensor.reading', '2.0.0', { ...readingV2, humidity: -1 })).to.throw(ContractInvalidError).with.nested.property('details.paths[0]', '/humidity');
   });
 
+  it('registry - find, get and the dataschema URN name the same compiled version', () => {
+    for (const cv of registry.all()) {
+      expect(registry.find(cv.name, cv.version), `${cv.name}@${cv.version}`).to.equal(cv);
+      expect(registry.get(cv.name, cv.version)).to.equal(cv);
+      expect(registry.byDataschema(cv.urn)).to.equal(cv);
+    }
+    expect(registry.find('sensor.reading', '3.0.0')).to.equal(undefined);
+    expect(registry.find('sensor.reading', '2.0')).to.equal(undefined);
+    expect(registry.find('no.such', '1.0.0')).to.equal(undefined);
+    expect(registry.find('sensor.reading')).to.equal(registry.get('sensor.reading'));
+  });
+
   it('registry - an inline definition registers and user upcasters chain across versions', () => {
     const r = new ContractRegistry({ standard: false, upcasters: [{ contract: 'demo.thing', from: '1.0.0', to: '2.0.0', upcast: (d: { n: number }) => ({ count: d.n }) }] });
     r.register(good);

@@ -23,6 +23,10 @@ interface LocalSubscription {
   readonly connection: MqttConnection;
   /** Stays true while messages may be handed over. */
   active: boolean;
+  /** Messages that are not CloudEvents dropped since the last warning about them (this subscription is not raw). */
+  droppedSinceWarning: number;
+  /** When that warning was last logged (Date.now()), -Infinity before the first. */
+  lastDropWarningAt: number;
 }
 
 interface PendingRequest {
@@ -33,6 +37,8 @@ interface PendingRequest {
 
 const noop = () => {};
 const INBOX_PREFIX = '_sb/inbox/';
+/** At most one warning per subscription this often about dropped messages that are not CloudEvents. */
+const DROP_WARNING_INTERVAL_MS = 10_000;
 
 /**
  * MQTT 3.1.1 and 5 transport (npm `mqtt`). MQTT 5 uses binary mode (attributes as user properties),
@@ -122,6 +128,7 @@ export class MqttTransport implements Transport {
     const connection = this.options.durable ? this.sessionFor(options.group, pattern) : main;
     const sub: LocalSubscription = {
       id: this.nextSubscriptionId++, pattern, filter, brokerFilter: shared, handler: onMessage, raw: options.raw === true, connection, active: true,
+      droppedSinceWarning: 0, lastDropWarningAt: -Infinity,
     };
     // Registered before the session connects: what the broker kept for it arrives right after CONNACK.
     this.add(sub);
@@ -250,10 +257,21 @@ export class MqttTransport implements Transport {
     } else if (s.raw) {
       msg = { subject, envelope: rawEnv!, attempt: 1, raw: true, ack: noop };
     } else {
-      this.logger.warn('mqtt message that is not a CloudEvent dropped (subscribe with raw: true to accept device payloads)', { subject, pattern: s.pattern });
+      this.droppedNotCloudEvent(s, subject);
       return;
     }
     return s.handler(msg);
+  }
+
+  /** Warns about the first such drop, then at most once per interval with the count: a chatty device must not flood the log. */
+  private droppedNotCloudEvent(s: LocalSubscription, subject: string): void {
+    s.droppedSinceWarning++;
+    const now = Date.now();
+    if (now - s.lastDropWarningAt < DROP_WARNING_INTERVAL_MS) return;
+    this.logger.warn('mqtt message that is not a CloudEvent dropped (subscribe with raw: true to accept device payloads)',
+      { subject, pattern: s.pattern, dropped: s.droppedSinceWarning });
+    s.droppedSinceWarning = 0;
+    s.lastDropWarningAt = now;
   }
 
   private replier(replyTopic: string, correlationData: Buffer | undefined, structured: boolean, requestId: string) {
