@@ -1,11 +1,12 @@
-import type { Channel, ConfirmChannel, Options } from 'amqplib';
+import type { Channel, ConfirmChannel } from 'amqplib';
 import { TransportConnectError } from '../../core/index.js';
+import type { AmqpProperties } from './binding.js';
 
 interface Outbound {
   exchange: string;
   routingKey: string;
   content: Buffer;
-  options: Options.Publish;
+  options: AmqpProperties;
   resolve(): void;
   reject(err: unknown): void;
   /** Times the broker refused it (basic.nack). */
@@ -52,7 +53,7 @@ export class ChannelPublisher {
   get pending(): number { return this.outstanding; }
 
   /** Sends the message; resolves when the broker confirmed it (confirm mode) or it was written. */
-  send(exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
+  send(exchange: string, routingKey: string, content: Buffer, options: AmqpProperties): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (!this.confirm && this.channel && this.outstanding === 0) return this.sendFast(exchange, routingKey, content, options);
     if (this.outstanding >= this.window) return this.waitForRoom().then(() => this.send(exchange, routingKey, content, options));
@@ -64,9 +65,9 @@ export class ChannelPublisher {
     });
   }
 
-  private sendFast(exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
+  private sendFast(exchange: string, routingKey: string, content: Buffer, options: AmqpProperties): Promise<void> {
     try {
-      if (this.channel!.publish(exchange, routingKey, content, options)) return RESOLVED;
+      if (publishOn(this.channel!, false, exchange, routingKey, content, options)) return RESOLVED;
     } catch (err) {
       if (!isChannelClosed(err)) return Promise.reject(err);
       this.detach(this.channel!);
@@ -152,7 +153,7 @@ export class ChannelPublisher {
     const channel = this.channel!;
     const seq = this.nextSeq;
     try {
-      channel.publish(entry.exchange, entry.routingKey, entry.content, entry.options);
+      publishOn(channel, this.confirm, entry.exchange, entry.routingKey, entry.content, entry.options);
     } catch (err) {
       if (isChannelClosed(err)) {
         // Not sent: keep it for the next channel.
@@ -205,6 +206,45 @@ export class ChannelPublisher {
     if (w) w();
     if (this.outstanding === 0 && this.emptyWaiters.length > 0) for (const e of this.emptyWaiters.splice(0)) e();
   }
+}
+
+/** amqplib's Channel below `publish()`: what it does once the options are turned into wire fields. */
+interface WireChannel {
+  sendMessage?(fields: WireFields, properties: WireFields, content: Buffer): boolean;
+  pushConfirmCallback?(cb: false): void;
+}
+
+/** publish() always sends a headers table, empty when there are none. */
+const NO_HEADERS: Record<string, unknown> = Object.freeze({});
+
+/** Basic.Publish's fields and the message properties, as amqplib's frame encoders read them. */
+type WireFields = ReturnType<typeof wireFields>;
+
+/** Basic.Publish fields and properties in one fixed shape (the encoders' property reads stay monomorphic), as `publish()` maps its options. */
+export function wireFields(exchange: string, routingKey: string, p: AmqpProperties) {
+  return {
+    exchange, routingKey, mandatory: p.mandatory === true, immediate: false, ticket: undefined,
+    contentType: p.contentType, contentEncoding: undefined, headers: p.headers ?? NO_HEADERS, deliveryMode: p.deliveryMode, priority: undefined,
+    correlationId: p.correlationId, replyTo: p.replyTo, expiration: p.expiration === undefined ? undefined : String(p.expiration),
+    messageId: p.messageId, timestamp: p.timestamp, type: p.type, userId: undefined, appId: p.appId, clusterId: undefined,
+  };
+}
+
+/**
+ * Publishes as `channel.publish()` does, minus its option mapping: that wraps the headers in an
+ * object whose prototype holds them (for CC/BCC), and amqplib's table encoder then walks the
+ * prototype chain key by key, the largest cost of a publish. Falls back to `publish()` if the
+ * channel's internals are not there. Returns false when the socket buffer is full (as publish).
+ */
+function publishOn(channel: Channel, confirm: boolean, exchange: string, routingKey: string, content: Buffer, p: AmqpProperties): boolean {
+  const wire = channel as unknown as WireChannel;
+  if (typeof wire.sendMessage !== 'function' || (confirm && typeof wire.pushConfirmCallback !== 'function')) {
+    return channel.publish(exchange, routingKey, content, p as never);
+  }
+  const fields = wireFields(exchange, routingKey, p);
+  const written = wire.sendMessage(fields, fields, content);
+  if (confirm) wire.pushConfirmCallback!(false);
+  return written;
 }
 
 /** amqplib's error for an operation on a closed channel or connection. */
