@@ -111,6 +111,9 @@ interface SubjectMetrics {
 }
 
 const NOT_COUNTED = { add() {} } as unknown as FieldCounter;
+/** Logged when settling a message failed; exported for tests. */
+export const UNSETTLED_MESSAGE = 'a message could not be settled (its ack, nak, dead letter or error reply failed, usually because the transport lost its connection): '
+  + 'a durable transport delivers it again, an at-most-once one has lost it; check the transport\'s connection';
 
 /**
  * What the bus keeps per subject, found with one lookup: its counters and, once it has been
@@ -480,8 +483,9 @@ export class Bus {
     };
     const scheduler = new KeyedScheduler<InboundMessage>((msg) => this.process(msg, handling), {
       concurrency: maxInFlight, maxPending, onFull: options.onFull ?? 'wait',
-      // `process` settles every outcome itself; whatever still escapes it is a bug that may leave a message unsettled.
-      onError: (err) => this.logger.error('processing a message failed unexpectedly; it may be left unsettled', { pattern, err }),
+      // `process` settles every outcome itself; what still escapes is a settlement that failed (an ack,
+      // nak, dead letter or error reply the transport could not take: usually a lost connection).
+      onError: (err) => this.logger.error(UNSETTLED_MESSAGE, { pattern, err }),
     });
     const active: ActiveSubscription = { pattern, scheduler, controller };
     const ordered = options.ordered === true;

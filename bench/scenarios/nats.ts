@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AckPolicy, connect, DeliverPolicy, headers, type MsgHdrs, type NatsConnection } from 'nats';
+import { AckPolicy, connect, DeliverPolicy, headers, type Msg, type MsgHdrs, type NatsConnection } from 'nats';
 import { randomBytes } from 'node:crypto';
 import { Bus } from '../../core/index.js';
 import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/index.js';
@@ -29,22 +29,27 @@ async function timed(n: number, send: (i: number) => Promise<unknown>, received:
   return { msgs: n, seconds: (performance.now() - t0) / 1000 };
 }
 
+/** Raw nats.js pub/sub on a fresh subject: `send` publishes reading i, `read` takes each delivery. */
+async function rawPubSub(tag: string, send: (pub: NatsConnection, subject: string, i: number) => void, read: (m: Msg) => void): Promise<Measurement> {
+  const subject = `bench.nats.${tag}.${randomUUID().slice(0, 8)}`;
+  const pub = await rawConnect(); const sub = await rawConnect();
+  let got = 0;
+  sub.subscribe(subject, { callback: (_e, m) => { read(m); got++; } });
+  await sub.flush();
+  const publish = async (i: number) => { send(pub, subject, i); };
+  await timed(20_000, publish, () => got); got = 0; // warm-up
+  const m = await timed(N, publish, () => got);
+  await Promise.all([pub.drain(), sub.drain()]);
+  return m;
+}
+
+const readJson = (m: Msg) => { JSON.parse(td.decode(m.data)); };
+
 const scenarios: Scenario[] = [
   {
     name: 'nats-pubsub',
     description: `core NATS publish → subscriber handler, ${N} ~200-byte JSON readings, ${WINDOW} publishes in flight; raw = nats.js publish + callback subscription with JSON encode/decode`,
-    async raw() {
-      const subject = `bench.nats.raw.${randomUUID().slice(0, 8)}`;
-      const pub = await rawConnect(); const sub = await rawConnect();
-      let got = 0;
-      sub.subscribe(subject, { callback: (_e, m) => { JSON.parse(td.decode(m.data)); got++; } });
-      await sub.flush();
-      const send = async (i: number) => { pub.publish(subject, te.encode(JSON.stringify(payloads[i % 1000]))); };
-      await timed(20_000, send, () => got); got = 0; // warm-up
-      const m = await timed(N, send, () => got);
-      await Promise.all([pub.drain(), sub.drain()]);
-      return m;
-    },
+    raw: () => rawPubSub('raw', (pub, subject, i) => pub.publish(subject, te.encode(JSON.stringify(payloads[i % 1000]))), readJson),
     async run() {
       const subject = `bench.nats.sb.${randomUUID().slice(0, 8)}`;
       const pub = makeBus('pub'); const sub = makeBus('sub');
@@ -61,50 +66,30 @@ const scenarios: Scenario[] = [
   {
     name: 'nats-pubsub-ce',
     description: `as nats-pubsub, but the raw side carries the same CloudEvents binary-mode headers signalbus sends (ce-specversion, ce-id, ce-source, ce-type, ce-time, ce-traceparent, content-type) with nats.js headers() and reads them back: the framework's own cost, without the cost of the event format`,
-    async raw() {
-      const subject = `bench.nats.rawce.${randomUUID().slice(0, 8)}`;
-      const pub = await rawConnect(); const sub = await rawConnect();
-      let got = 0;
-      sub.subscribe(subject, { callback: (_e, m) => {
-        const h = m.headers!;
-        const event = { specversion: h.get('ce-specversion'), id: h.get('ce-id'), source: h.get('ce-source'), type: h.get('ce-type'), time: h.get('ce-time'), traceparent: h.get('ce-traceparent'), datacontenttype: h.get('content-type') };
-        if (!event.id) throw new Error('no ce-id');
-        JSON.parse(td.decode(m.data)); got++;
-      } });
-      await sub.flush();
-      const send = async (i: number) => {
-        const h = headers();
-        h.set('ce-specversion', '1.0'); h.set('ce-id', randomUUID()); h.set('ce-source', 'pub@bench'); h.set('ce-type', 'sensor.reading');
-        h.set('ce-time', new Date().toISOString()); h.set('ce-traceparent', `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`);
-        h.set('content-type', 'application/json');
-        pub.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), { headers: h });
-      };
-      await timed(20_000, send, () => got); got = 0; // warm-up
-      const m = await timed(N, send, () => got);
-      await Promise.all([pub.drain(), sub.drain()]);
-      return m;
-    },
+    raw: () => rawPubSub('rawce', (pub, subject, i) => {
+      const h = headers();
+      h.set('ce-specversion', '1.0'); h.set('ce-id', randomUUID()); h.set('ce-source', 'pub@bench'); h.set('ce-type', 'sensor.reading');
+      h.set('ce-time', new Date().toISOString()); h.set('ce-traceparent', `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`);
+      h.set('content-type', 'application/json');
+      pub.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), { headers: h });
+    }, (m) => {
+      const h = m.headers!;
+      const event = { specversion: h.get('ce-specversion'), id: h.get('ce-id'), source: h.get('ce-source'), type: h.get('ce-type'), time: h.get('ce-time'), traceparent: h.get('ce-traceparent'), datacontenttype: h.get('content-type') };
+      if (!event.id) throw new Error('no ce-id');
+      readJson(m);
+    }),
     run: () => scenarios[0]!.run(),
   },
   {
     name: 'nats-pubsub-ce-floor',
     description: `as nats-pubsub, but the raw side is the floor for carrying binary-mode CloudEvents on nats.js: the same header block signalbus sends (same attributes, same sizes) built once and handed to every publish, and never read by the subscriber, so it pays only the wire bytes. Shows what the event format costs before any per-message work (ratio of nats-pubsub / this ratio = floor / bare)`,
-    async raw() {
-      const subject = `bench.nats.floor.${randomUUID().slice(0, 8)}`;
-      const pub = await rawConnect(); const sub = await rawConnect();
+    raw: () => {
       const block = te.encode('NATS/1.0\r\nce-specversion: 1.0\r\nce-id: ' + randomUUID() + '\r\nce-source: pub@bench\r\nce-type: sensor.reading\r\n'
         + 'ce-time: ' + new Date().toISOString() + '\r\nce-traceparent: 00-' + randomBytes(16).toString('hex') + '-' + randomBytes(8).toString('hex') + '-01\r\n'
         + 'content-type: application/json\r\n\r\n');
       // nats.js only calls encode() on the headers it publishes.
       const prebuilt = { headers: { encode: () => block } as unknown as MsgHdrs };
-      let got = 0;
-      sub.subscribe(subject, { callback: (_e, m) => { JSON.parse(td.decode(m.data)); got++; } });
-      await sub.flush();
-      const send = async (i: number) => { pub.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), prebuilt); };
-      await timed(20_000, send, () => got); got = 0; // warm-up
-      const m = await timed(N, send, () => got);
-      await Promise.all([pub.drain(), sub.drain()]);
-      return m;
+      return rawPubSub('floor', (pub, subject, i) => pub.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), prebuilt), readJson);
     },
     run: () => scenarios[0]!.run(),
   },

@@ -79,17 +79,19 @@ describe('scheduling, retries and partitions', () => {
     expect(maxRunning).to.be.at.most(2);
   });
 
-  it('ordering - a synchronous throw or a rejection ends only its own item', async () => {
-    const done: number[] = [];
-    const s = new KeyedScheduler<number>((n) => {
-      if (n === 1) throw new Error('sync');
-      if (n === 2) return Promise.reject(new Error('async'));
-      done.push(n);
-    }, { concurrency: 1, maxPending: 10, onFull: 'wait' });
-    for (const n of [1, 2, 3, 4]) s.push(n, 'k');
-    await s.idle();
-    expect(done).to.deep.equal([3, 4]);
-    expect(s.load).to.deep.equal({ running: 0, pending: 0 });
+  it('ordering - a synchronous throw or a rejection ends only its own item, with or without an onError hook that throws', async () => {
+    for (const onError of [undefined, () => { throw new Error('the hook is broken'); }]) {
+      const done: number[] = [];
+      const s = new KeyedScheduler<number>((n) => {
+        if (n === 1) throw new Error('sync');
+        if (n === 2) return Promise.reject(new Error('async'));
+        done.push(n);
+      }, { concurrency: 1, maxPending: 10, onFull: 'wait', onError });
+      for (const n of [1, 2, 3, 4]) s.push(n, 'k');
+      await s.idle();
+      expect(done).to.deep.equal([3, 4]);
+      expect(s.load).to.deep.equal({ running: 0, pending: 0 });
+    }
   });
 
   it('ordering - a key gets a queue only when a second item arrives while it is busy, and loses it once drained', async () => {
