@@ -40,7 +40,7 @@ describe('bus - per-subject routes and counters', () => {
 
   it('bus - per-subject state stays bounded at 10,000 subjects, and counting survives a subject being forgotten', async () => {
     const bus = make();
-    const subjects = (bus as unknown as { subjectRoutes: Map<string, unknown> }).subjectRoutes;
+    const subjects = (bus as unknown as { subjects: { entries: Map<string, unknown> } }).subjects.entries;
     await bus.publish('routes.bound.first', 1);
     for (let i = 0; i < 10_050; i++) await bus.publish(`routes.bound.n${i}`, i);
     expect(subjects.size).to.be.at.most(10_000);
@@ -60,8 +60,9 @@ describe('bus - per-subject routes and counters', () => {
     await Promise.all([refusing.start(), waiting.start()]);
     const lookups: string[] = [];
     for (const bus of [refusing, waiting]) {
-      const countersFor = bus.countersFor.bind(bus);
-      bus.countersFor = (subject: string) => { lookups.push(subject); return countersFor(subject); };
+      const subjects = (bus as unknown as { subjects: { entry(s: string): unknown } }).subjects;
+      const entry = subjects.entry.bind(subjects);
+      subjects.entry = (subject: string) => { lookups.push(subject); return entry(subject); };
     }
     const first = refusing.publish('routes.bp.x', 1);
     const refused = await refusing.publish('routes.bp.x', 2).then(() => undefined, (e: unknown) => e);

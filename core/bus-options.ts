@@ -1,0 +1,206 @@
+import { CodecRegistry, defaultCodecs } from './codec.js';
+import type { ContractHooks } from './contract-hooks.js';
+import { CapabilityMissingError, OptionsInvalidError } from './errors.js';
+import { DEFAULT_HEADER_LIMITS, type HeaderLimits } from './headers.js';
+import { createLogger, type Logger } from './logger.js';
+import type { Middleware } from './middleware.js';
+import { partitionOf } from './partitions.js';
+import { resolveRetryPolicy, type RetryPolicy } from './retry.js';
+import { resolveIdentity, sourceOf, type ServiceIdentity } from './service-identity.js';
+import { compilePattern, hasWildcards, type SubjectMatcher } from './subjects.js';
+import type { Transport } from './transport.js';
+
+export interface RouteRule {
+  /** Subjects (a pattern) this rule sends to `transport`. */
+  pattern: string;
+  /** A key of `BusOptions.transports`. */
+  transport: string;
+}
+
+export interface BusOptions {
+  /** The service identity: `'filter'`, `'filter@edge-1'` or `{ app, container, version }`. */
+  service: string | (Partial<ServiceIdentity> & { app: string });
+  /** The transport for everything (shorthand for `transports: { default: t }`). */
+  transport?: Transport;
+  /** Named transports; the first is the default for subjects no route names. */
+  transports?: Record<string, Transport>;
+  /** Subject → transport rules, first match wins. */
+  routes?: RouteRule[];
+  /** Middleware around every handler, outermost first. */
+  middleware?: Middleware[];
+  /** Retry policy for handlers that throw. */
+  retry?: Partial<RetryPolicy>;
+  /** Dead letters go to `<prefix>.<subject>`. Default `dlq`. */
+  deadLetterPrefix?: string;
+  /** Default timeout for `request()`, ms. Default 5000. */
+  requestTimeoutMs?: number;
+  /** Most publishes waiting for their transport at once. Default 10,000. */
+  maxPendingPublishes?: number;
+  /** When that bound is reached: `wait` for room or `reject` with BackpressureError. Default `wait`. */
+  onPublishFull?: 'wait' | 'reject';
+  /** How long `stop()` waits for in-flight handlers before aborting them, ms. Default 10,000. */
+  stopTimeoutMs?: number;
+  /** Metric field publication (every 10 s by default); `false` counts locally but publishes nothing. */
+  metrics?: false | { intervalMs?: number; labelQueryKeys?: string[] };
+  /** Contract enforcement (from `contracts/`). */
+  contracts?: ContractHooks;
+  codecs?: CodecRegistry;
+  headerLimits?: HeaderLimits;
+  logger?: Logger;
+  /** Stop gracefully on SIGTERM/SIGINT. Default false. */
+  handleSignals?: boolean;
+}
+
+export interface SubscribeOptions {
+  /** Consumer group: members share the messages, other groups get them too. */
+  group?: string;
+  /** Handlers running at once. Default 1 with `ordered`, else 64. */
+  maxInFlight?: number;
+  /** Messages accepted and waiting for a handler. Default 1,000. */
+  maxPending?: number;
+  /** When `maxPending` is reached: hold the transport back (`wait`) or refuse (`reject`). Default `wait`. */
+  onFull?: 'wait' | 'reject';
+  /** Handle messages with the same `partitionkey` strictly in order (others concurrently). */
+  ordered?: boolean;
+  /** Static partition assignment: this instance handles only the keys of its partitions. */
+  partitions?: { count: number; instanceIndex: number; instanceCount: number };
+  /** Retry policy for this subscription (over the bus'). */
+  retry?: Partial<RetryPolicy>;
+  /** Middleware for this subscription, inside the bus'. */
+  middleware?: Middleware[];
+  /** Hand over payloads that are not CloudEvents as raw bytes (device topics). */
+  raw?: boolean;
+  /** Contract versions accepted (semver range); older compatible ones are upcast. */
+  accept?: string;
+  /** A transport name from `BusOptions.transports`, over the routes. */
+  transport?: string;
+}
+
+/** Every default of the Bus and its subscriptions, in one place. */
+export const BUS_DEFAULTS = {
+  requestTimeoutMs: 5000,
+  maxPendingPublishes: 10_000,
+  onPublishFull: 'wait',
+  stopTimeoutMs: 10_000,
+  metricsIntervalMs: 10_000,
+  deadLetterPrefix: 'dlq',
+  /** `maxInFlight` of an ordered subscription: one key at a time unless asked for more. */
+  orderedMaxInFlight: 1,
+  maxInFlight: 64,
+  maxPending: 1000,
+  onFull: 'wait',
+} as const;
+
+/** BusOptions with every default applied and every field checked. */
+export interface ResolvedBusOptions {
+  identity: ServiceIdentity;
+  source: string;
+  logger: Logger;
+  transports: Map<string, Transport>;
+  /** The first transport: subjects no route names go there. */
+  defaultTransport: Transport;
+  routes: Array<{ match: SubjectMatcher; transport: Transport }>;
+  codecs: CodecRegistry;
+  contracts: ContractHooks | undefined;
+  retry: RetryPolicy;
+  headerLimits: HeaderLimits;
+  middleware: Middleware[];
+  deadLetterPrefix: string;
+  requestTimeoutMs: number;
+  maxPendingPublishes: number;
+  onPublishFull: 'wait' | 'reject';
+  stopTimeoutMs: number;
+  /** 0 when metric batches are not published. */
+  metricsIntervalMs: number;
+  publishMetrics: boolean;
+  labelQueryKeys: string[] | undefined;
+  handleSignals: boolean;
+}
+
+/** Applies the defaults and checks BusOptions; a bad field is an OptionsInvalidError naming it. */
+export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
+  const identity = resolveIdentity(options.service);
+  const logger = (options.logger ?? createLogger()).child({ service: identity.app, container: identity.container });
+  const transports = new Map(Object.entries({ ...(options.transport ? { default: options.transport } : {}), ...options.transports }));
+  const defaultTransport = transports.values().next().value;
+  if (!defaultTransport) throw new OptionsInvalidError('a Bus needs a transport (options.transport or options.transports)', { details: { field: 'transport' } });
+  const routes = (options.routes ?? []).map((r, i) => {
+    const transport = transports.get(r.transport);
+    if (!transport) throw new OptionsInvalidError(`routes[${i}] names transport "${r.transport}", which is not in options.transports`, { details: { field: `routes[${i}].transport` } });
+    return { match: compilePattern(r.pattern), transport };
+  });
+  const codecs = options.codecs ?? defaultCodecs;
+  for (const c of options.contracts?.codecs?.() ?? []) codecs.register(c);
+  const retry = resolveRetryPolicy(options.retry);
+  const positive = (field: 'requestTimeoutMs' | 'maxPendingPublishes' | 'stopTimeoutMs'): number => {
+    const v = options[field];
+    if (v === undefined) return BUS_DEFAULTS[field];
+    if (!(Number.isFinite(v) && v > 0)) throw new OptionsInvalidError(`${field} must be a positive number`, { details: { field } });
+    return v;
+  };
+  const metrics = options.metrics;
+  return {
+    identity, source: sourceOf(identity), logger, transports, defaultTransport, routes, codecs,
+    contracts: options.contracts, retry,
+    headerLimits: options.headerLimits ?? DEFAULT_HEADER_LIMITS,
+    middleware: [...(options.middleware ?? [])],
+    deadLetterPrefix: options.deadLetterPrefix ?? BUS_DEFAULTS.deadLetterPrefix,
+    requestTimeoutMs: positive('requestTimeoutMs'),
+    maxPendingPublishes: positive('maxPendingPublishes'),
+    onPublishFull: options.onPublishFull ?? BUS_DEFAULTS.onPublishFull,
+    stopTimeoutMs: positive('stopTimeoutMs'),
+    metricsIntervalMs: metrics === false ? 0 : metrics?.intervalMs ?? BUS_DEFAULTS.metricsIntervalMs,
+    publishMetrics: metrics !== false,
+    labelQueryKeys: metrics ? metrics.labelQueryKeys : undefined,
+    handleSignals: options.handleSignals ?? false,
+  };
+}
+
+/** SubscribeOptions with every default applied and every field checked against its transport. */
+export interface ResolvedSubscribeOptions {
+  transport: Transport;
+  group: string | undefined;
+  maxInFlight: number;
+  maxPending: number;
+  onFull: 'wait' | 'reject';
+  ordered: boolean;
+  /** Whether this instance handles a key; undefined without static partitions. */
+  owns: ((key: string | undefined) => boolean) | undefined;
+  retry: RetryPolicy;
+  raw: boolean;
+  accept: string | undefined;
+}
+
+/** Applies the defaults and checks SubscribeOptions; `transport` is the one the pattern routes to. */
+export function resolveSubscribeOptions(pattern: string, options: SubscribeOptions, bus: ResolvedBusOptions, routed: () => Transport): ResolvedSubscribeOptions {
+  const transport = options.transport !== undefined ? bus.transports.get(options.transport) : routed();
+  if (!transport) throw new OptionsInvalidError(`subscribe: no transport named "${options.transport}"`, { details: { field: 'transport' } });
+  const ordered = options.ordered === true;
+  const maxInFlight = options.maxInFlight ?? (ordered ? BUS_DEFAULTS.orderedMaxInFlight : BUS_DEFAULTS.maxInFlight);
+  const maxPending = options.maxPending ?? BUS_DEFAULTS.maxPending;
+  if (!(Number.isInteger(maxInFlight) && maxInFlight > 0)) throw new OptionsInvalidError('maxInFlight must be a positive integer', { details: { field: 'maxInFlight' } });
+  if (!(Number.isInteger(maxPending) && maxPending > 0)) throw new OptionsInvalidError('maxPending must be a positive integer', { details: { field: 'maxPending' } });
+  if (options.group !== undefined && !transport.capabilities.queueGroups) {
+    throw new CapabilityMissingError(`transport ${transport.name} has no consumer groups; subscribe without "group"`, { details: { transport: transport.name } });
+  }
+  if (!transport.capabilities.wildcards && hasWildcards(pattern)) {
+    throw new CapabilityMissingError(`transport ${transport.name} has no wildcard subscriptions; subscribe to "${pattern}" token by token`, { details: { transport: transport.name, pattern } });
+  }
+  return {
+    transport, group: options.group, maxInFlight, maxPending, onFull: options.onFull ?? BUS_DEFAULTS.onFull, ordered,
+    owns: partitionFilter(options.partitions),
+    retry: options.retry ? resolveRetryPolicy({ ...bus.retry, ...options.retry }) : bus.retry,
+    raw: options.raw === true, accept: options.accept,
+  };
+}
+
+function partitionFilter(p: SubscribeOptions['partitions']): ((key: string | undefined) => boolean) | undefined {
+  if (!p) return undefined;
+  const { count, instanceIndex, instanceCount } = p;
+  if (!(Number.isInteger(count) && count > 0 && Number.isInteger(instanceCount) && instanceCount > 0 && instanceCount <= count
+    && Number.isInteger(instanceIndex) && instanceIndex >= 0 && instanceIndex < instanceCount)) {
+    throw new OptionsInvalidError('partitions needs integers count >= instanceCount >= 1 and 0 <= instanceIndex < instanceCount', { details: { field: 'partitions' } });
+  }
+  // Messages without a key belong to partition 0.
+  return (key) => partitionOf(key, count) % instanceCount === instanceIndex;
+}

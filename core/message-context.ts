@@ -1,0 +1,63 @@
+import type { Envelope } from './envelope.js';
+import type { MetricOptions, PublishOptions, RequestOptions } from './handler.js';
+import type { Logger } from './logger.js';
+import type { MiddlewareContext } from './middleware.js';
+
+/** What a handler's context needs from the Bus: outbound messages caused by the one handled, metrics and a logger. */
+export interface ContextServices {
+  readonly logger: Logger;
+  publishCaused<T>(cause: Envelope, subject: string, data: T, options: PublishOptions | undefined): Promise<Envelope<T>>;
+  requestCaused<R, T>(cause: Envelope, subject: string, data: T, options: RequestOptions | undefined): Promise<Envelope<R>>;
+  metric(event: string, action: string, options: MetricOptions & { context: string }): void;
+}
+
+/** The per-message context handed to middleware and handlers; one per try. */
+export class MessageContext implements MiddlewareContext {
+  result?: unknown;
+  private controller?: AbortController;
+  /** True while this context listens on the subscription's stop signal (see `signal`). */
+  private listening = false;
+
+  constructor(private readonly services: ContextServices, readonly subject: string, readonly message: Envelope, readonly attempt: number,
+    private readonly stopSignal: AbortSignal) {}
+
+  get signal(): AbortSignal {
+    // Made on first use: most handlers never look at it.
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.stopSignal.aborted) this.controller.abort(this.stopSignal.reason);
+      else { this.stopSignal.addEventListener('abort', this, { once: true }); this.listening = true; }
+    }
+    return this.controller.signal;
+  }
+
+  /** The stop signal aborted (listener interface: an object, so no closure is made per message). */
+  handleEvent(): void {
+    this.listening = false;
+    this.controller!.abort(this.stopSignal.reason);
+  }
+
+  /**
+   * The try is over: stop listening on the stop signal, which outlives it (a listener left there
+   * for every message would pile up until the subscription stops).
+   */
+  finished(): void {
+    if (this.listening) { this.listening = false; this.stopSignal.removeEventListener('abort', this); }
+  }
+
+  get logger(): Logger { return this.services.logger; }
+
+  abort(reason: unknown): void { (this.controller ??= new AbortController()).abort(reason); }
+
+  publish<T>(subject: string, data: T, options?: PublishOptions): Promise<Envelope<T>> {
+    return this.services.publishCaused(this.message, subject, data, options);
+  }
+
+  request<R = unknown, T = unknown>(subject: string, data: T, options?: RequestOptions): Promise<Envelope<R>> {
+    return this.services.requestCaused<R, T>(this.message, subject, data, options);
+  }
+
+  metric(event: string, action: string, options: MetricOptions = {}): void {
+    this.services.metric(event, action, { ...options, context: options.context ?? this.subject });
+  }
+}

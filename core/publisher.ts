@@ -1,0 +1,117 @@
+import type { CodecRegistry } from './codec.js';
+import type { ContractHooks } from './contract-hooks.js';
+import { validateEnvelope, type Envelope } from './envelope.js';
+import { BackpressureError, MessageTooLargeError } from './errors.js';
+import type { PublishOptions } from './handler.js';
+import type { HeaderLimits } from './headers.js';
+import { buildEnvelope, checkCallerHeaders, type CheckedHeaders } from './outbound-envelope.js';
+import type { SubjectEntry, SubjectTable } from './subject-table.js';
+import { validateSubject } from './subjects.js';
+import type { Transport } from './transport.js';
+
+/** What publishing needs from the Bus' options. */
+export interface PublisherSettings {
+  source: string;
+  codecs: CodecRegistry;
+  contracts: ContractHooks | undefined;
+  headerLimits: HeaderLimits;
+  maxPendingPublishes: number;
+  onPublishFull: 'wait' | 'reject';
+}
+
+/**
+ * Outbound messages: builds and checks envelopes, encodes them for their transport and hands them
+ * over, with at most `maxPendingPublishes` waiting for a transport at once.
+ */
+export class Publisher {
+  /** Set once the transports are connected; until then a send starts the Bus first. */
+  started = false;
+  private pending = 0;
+  private waiters: Array<() => void> = [];
+  private readonly checked: CheckedHeaders = { length: 0 };
+
+  constructor(private readonly settings: PublisherSettings, private readonly subjects: SubjectTable, private readonly start: () => Promise<void>) {}
+
+  /** Builds an envelope for `data` (caused by `cause`, if given) and sends it. */
+  publish<T>(subject: string, data: T, options: PublishOptions, cause: Envelope | undefined): Promise<Envelope<T>> {
+    let envelope: Envelope<T>;
+    let entry: SubjectEntry;
+    try {
+      entry = this.subjects.forPublish(subject);
+      envelope = this.prepare(subject, data, options, cause);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.send(subject, envelope, entry);
+  }
+
+  /** Sends an envelope as it is (a relay, a replay); only the headers are checked. */
+  publishEnvelope(subject: string, envelope: Envelope): Promise<Envelope> {
+    validateSubject(subject);
+    validateEnvelope(envelope, this.settings.headerLimits);
+    return this.send(subject, envelope);
+  }
+
+  /** Builds, checks and contract-stamps an outbound envelope; counts a rejection when it fails. */
+  prepare<T>(subject: string, data: T, options: PublishOptions, cause: Envelope | undefined): Envelope<T> {
+    try {
+      checkCallerHeaders(options, this.settings.headerLimits, this.checked);
+      const envelope = buildEnvelope(this.settings.source, subject, data, options, cause);
+      this.settings.contracts?.outbound(envelope, options.version);
+      return envelope;
+    } catch (err) {
+      this.subjects.entry(subject).rejected.add();
+      throw err;
+    }
+  }
+
+  /**
+   * Hands an envelope to its transport, encoding data where the transport carries bytes; resolves
+   * with the envelope. `entry` is the subject's, when the caller already looked it up.
+   */
+  send<E extends Envelope>(subject: string, envelope: E, entry?: SubjectEntry): Promise<E> {
+    if (!this.started) return this.start().then(() => this.send(subject, envelope, entry));
+    const limit = this.settings.maxPendingPublishes;
+    if (this.pending >= limit) {
+      if (this.settings.onPublishFull === 'reject') {
+        (entry ?? this.subjects.entry(subject)).rejected.add();
+        return Promise.reject(new BackpressureError(`${limit} publishes are waiting for the transport; publish to ${subject} refused`, { details: { maxPendingPublishes: limit } }));
+      }
+      return new Promise<void>((r) => this.waiters.push(r)).then(() => this.send(subject, envelope, entry));
+    }
+    const e = entry ?? this.subjects.entry(subject);
+    let wire: Envelope;
+    try {
+      wire = encodeFor(this.settings.codecs, e.transport, subject, envelope);
+    } catch (err) {
+      e.rejected.add();
+      return Promise.reject(err);
+    }
+    this.pending++;
+    return e.transport.publish(subject, wire).then(() => {
+      this.done();
+      e.published.add();
+      return envelope;
+    }, (err: unknown) => {
+      this.done();
+      e.rejected.add();
+      throw err;
+    });
+  }
+
+  private done(): void {
+    this.pending--;
+    if (this.waiters.length > 0) this.waiters.shift()!();
+  }
+}
+
+/** The envelope as `transport` takes it: data encoded to bytes where it carries bytes, size-checked. */
+export function encodeFor(codecs: CodecRegistry, transport: Transport, subject: string, envelope: Envelope): Envelope {
+  if (!transport.capabilities.encodesData || envelope.data === undefined) return envelope;
+  const bytes = envelope.data instanceof Uint8Array ? envelope.data : codecs.get(envelope.datacontenttype).encode(envelope.data, envelope.type);
+  if (bytes.byteLength > transport.capabilities.maxMessageBytes) {
+    throw new MessageTooLargeError(`message for ${subject} is ${bytes.byteLength} bytes; ${transport.name} takes at most ${transport.capabilities.maxMessageBytes}`,
+      { details: { bytes: bytes.byteLength, limit: transport.capabilities.maxMessageBytes } });
+  }
+  return bytes === envelope.data ? envelope : { ...envelope, data: bytes };
+}

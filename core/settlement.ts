@@ -1,0 +1,211 @@
+/**
+ * What happens to a delivered message: decode, contracts, the handler through its middleware,
+ * then ack, reply, retry or dead-letter (the contract written on `Handler`).
+ */
+import { sleep } from './abortable-sleep.js';
+import type { CodecRegistry } from './codec.js';
+import type { ContractHooks } from './contract-hooks.js';
+import type { Envelope } from './envelope.js';
+import {
+  CodecDecodeError, ContractInvalidError, ContractUnknownError, ContractVersionError, EnvelopeInvalidError, HeaderInvalidError,
+  SignalbusError, errorCode, errorMessage,
+} from './errors.js';
+import type { Logger } from './logger.js';
+import { MessageContext, type ContextServices } from './message-context.js';
+import type { MiddlewareContext } from './middleware.js';
+import { deadLetterCopy, errorReplyEnvelope, loggable, replyEnvelope } from './outbound-envelope.js';
+import { retryDelay, type RetryPolicy } from './retry.js';
+import type { SubjectCounters, SubjectTable } from './subject-table.js';
+import { deadLetterSubject } from './subjects.js';
+import type { InboundMessage, Transport } from './transport.js';
+
+/** Logged when settling a message failed. */
+export const UNSETTLED_MESSAGE = 'a message could not be settled (its ack, nak, dead letter or error reply failed, usually because the transport lost its connection): '
+  + 'a durable transport delivers it again, an at-most-once one has lost it; check the transport\'s connection';
+
+/** What handling one subscription's messages needs, made once when it subscribes. */
+export interface Handling {
+  /** The handler through the middleware: what it returned (a request's reply data), or a promise of that. */
+  chain: (ctx: MiddlewareContext) => unknown;
+  retry: RetryPolicy;
+  raw: boolean;
+  accept: string | undefined;
+  transport: Transport;
+  /**
+   * A failed try is handed back to the broker (`nak`) for a later redelivery, instead of being
+   * retried here: the transport redelivers.
+   */
+  brokerRetries: boolean;
+  /** The subscription's: aborted when it is unsubscribed or the Bus' stop runs out of time. */
+  stopSignal: AbortSignal;
+}
+
+/** What settling needs from the Bus' options. */
+export interface SettlementSettings {
+  source: string;
+  /** `app@container`, for `dlqservice`. */
+  service: string;
+  codecs: CodecRegistry;
+  contracts: ContractHooks | undefined;
+  logger: Logger;
+  deadLetterPrefix: string;
+}
+
+/** Errors that will fail the same way on every retry: dead-letter at once. */
+function isPermanent(err: unknown): boolean {
+  return err instanceof ContractInvalidError || err instanceof ContractVersionError || err instanceof ContractUnknownError
+    || err instanceof CodecDecodeError || err instanceof EnvelopeInvalidError || err instanceof HeaderInvalidError
+    || (err instanceof SignalbusError && (err as { permanent?: boolean }).permanent === true);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== undefined && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** Runs delivered messages through their handling and settles each exactly once. */
+export class Settlement {
+  private readonly logger: Logger;
+
+  constructor(private readonly settings: SettlementSettings, private readonly subjects: SubjectTable,
+    private readonly send: (subject: string, envelope: Envelope) => Promise<unknown>, private readonly services: ContextServices) {
+    this.logger = settings.logger;
+  }
+
+  /**
+   * One message through decode, contracts, middleware and handler, then settlement. When all of
+   * it finishes synchronously (a handler that returned no promise, a transport that acks without
+   * one), so does this: no promise is made and nothing waits for a microtask.
+   */
+  process(msg: InboundMessage, h: Handling): Promise<void> | void {
+    const m = this.subjects.entry(msg.subject);
+    m.delivered.add();
+    let envelope = msg.envelope;
+    try {
+      if (!h.raw && envelope.data instanceof Uint8Array && envelope.datacontenttype !== 'application/octet-stream') {
+        envelope = { ...envelope, data: this.settings.codecs.get(envelope.datacontenttype).decode(envelope.data, envelope.type) };
+      }
+      if (!h.raw && this.settings.contracts) envelope = this.settings.contracts.inbound(envelope, h.accept);
+    } catch (err) {
+      m.invalid.add();
+      if (msg.reply) return this.replyError(msg, err);
+      return this.deadLetter(msg, msg.envelope, err, msg.attempt);
+    }
+    return this.attempt(msg, envelope, msg.attempt, h, m);
+  }
+
+  /** One try: the chain, then settlement; a throw and a rejection both go to `failed`. */
+  private attempt(msg: InboundMessage, envelope: Envelope, attempt: number, h: Handling, m: SubjectCounters): Promise<void> | void {
+    const ctx = new MessageContext(this.services, msg.subject, envelope, attempt, h.stopSignal);
+    let result: unknown;
+    try {
+      result = h.chain(ctx);
+    } catch (err) {
+      ctx.finished();
+      return this.failed(msg, envelope, err, attempt, h, m);
+    }
+    if (isThenable(result)) return this.settleWhenHandled(result, msg, envelope, ctx, h, m);
+    ctx.finished();
+    ctx.result = result;
+    return this.settleOrFail(msg, envelope, ctx, h, m);
+  }
+
+  // Plain `then` rather than an async function: a couple of hundred bytes less per message.
+  private settleWhenHandled(result: PromiseLike<unknown>, msg: InboundMessage, envelope: Envelope, ctx: MessageContext, h: Handling, m: SubjectCounters): Promise<void> {
+    return Promise.resolve(result).then(
+      (value) => { ctx.finished(); ctx.result = value; return this.settleOrFail(msg, envelope, ctx, h, m); },
+      (err: unknown) => { ctx.finished(); return this.failed(msg, envelope, err, ctx.attempt, h, m); });
+  }
+
+  /** Settles a handled message; a reply or ack that fails makes the try a failed one. */
+  private settleOrFail(msg: InboundMessage, envelope: Envelope, ctx: MessageContext, h: Handling, m: SubjectCounters): Promise<void> | void {
+    let settled: Promise<void> | void;
+    try {
+      settled = this.settle(msg, envelope, ctx, h.transport, m);
+    } catch (err) {
+      return this.failed(msg, envelope, err, ctx.attempt, h, m);
+    }
+    if (settled !== undefined) return this.failedIfRejected(settled, msg, envelope, ctx.attempt, h, m);
+  }
+
+  // Its own method, so the closure's captured context is made only when a settlement is asynchronous.
+  private failedIfRejected(settled: Promise<void>, msg: InboundMessage, envelope: Envelope, attempt: number, h: Handling, m: SubjectCounters): Promise<void> {
+    return settled.then(undefined, (err: unknown) => this.failed(msg, envelope, err, attempt, h, m));
+  }
+
+  /** Replies to a request, acks and counts the message handled; a promise only when the transport needs one. */
+  private settle(msg: InboundMessage, envelope: Envelope, ctx: MessageContext, transport: Transport, m: SubjectCounters): Promise<void> | void {
+    if (msg.reply) return this.replyAndAck(msg, envelope, ctx, transport, m);
+    const acked = msg.ack();
+    if (acked) return acked.then(() => { m.acked.add(); });
+    m.acked.add();
+  }
+
+  private async replyAndAck(msg: InboundMessage, envelope: Envelope, ctx: MessageContext, transport: Transport, m: SubjectCounters): Promise<void> {
+    // Replies travel on the transport the request came from; encoded when it carries bytes.
+    await msg.reply!(replyEnvelope(this.settings.source, envelope, ctx.result, transport.capabilities.encodesData ? this.settings.codecs : undefined));
+    const acked = msg.ack();
+    if (acked) await acked;
+    m.acked.add();
+  }
+
+  /**
+   * After a failed try: an error reply, a dead letter, a redelivery the broker does later, or the
+   * next try here after a backoff.
+   */
+  private async failed(msg: InboundMessage, envelope: Envelope, err: unknown, attempt: number, h: Handling, m: SubjectCounters): Promise<void> {
+    if (msg.reply) return this.replyError(msg, err);
+    if (isPermanent(err)) { m.invalid.add(); return this.deadLetter(msg, envelope, err, attempt); }
+    if (attempt >= h.retry.maxAttempts) return this.deadLetter(msg, envelope, err, attempt);
+    const delay = retryDelay(h.retry, attempt);
+    m.retried.add();
+    this.logger.debug('handler failed, retrying', { subject: msg.subject, id: envelope.id, attempt, delay, err });
+    if (h.brokerRetries && msg.nak) { await msg.nak(delay); return; }
+    await sleep(delay, h.stopSignal);
+    return this.attempt(msg, envelope, attempt + 1, h, m);
+  }
+
+  private async replyError(msg: InboundMessage, err: unknown): Promise<void> {
+    try { await msg.reply!(errorReplyEnvelope(this.settings.source, msg.envelope, err)); } catch (replyErr) {
+      this.logger.warn('could not send an error reply', { subject: msg.subject, err: replyErr });
+    }
+    await msg.ack();
+    this.subjects.entry(msg.subject).invalid.add();
+  }
+
+  /**
+   * Publishes a copy with `dlq*` headers to the dead-letter subject, then settles the original.
+   * If the copy cannot be published the original is not acked, so it is not lost.
+   */
+  private async deadLetter(msg: InboundMessage, envelope: Envelope, err: unknown, attempts: number): Promise<void> {
+    if (typeof msg.envelope.dlqreason === 'string') {
+      // A dead letter that fails again is not dead-lettered again: a `dlq.>` consumer would
+      // otherwise feed itself forever. It is logged whole, so it is not lost silently.
+      this.logger.error('handling a dead letter failed; it is not dead-lettered again', {
+        subject: msg.subject, id: envelope.id, reason: errorCode(err), message: errorMessage(err), envelope: loggable(msg.envelope),
+      });
+      this.subjects.entry(msg.subject).dropped.add();
+      await (msg.term ?? msg.ack).call(msg);
+      return;
+    }
+    const copy = deadLetterCopy(envelope, err, attempts, msg.subject, this.settings.service);
+    const subject = deadLetterSubject(msg.subject, this.settings.deadLetterPrefix);
+    for (let i = 1; ; i++) {
+      try {
+        await this.send(subject, copy);
+        break;
+      } catch (sendErr) {
+        this.logger.error('dead-lettering failed', { subject, id: envelope.id, attempt: i, err: sendErr });
+        if (i >= 5) {
+          // Keep the original: a transport that redelivers gets it back; others log it loudly.
+          if (msg.nak) await msg.nak(1000);
+          else this.logger.error('message could not be dead-lettered and the transport cannot redeliver it', { subject: msg.subject, id: envelope.id, envelope });
+          return;
+        }
+        await sleep(100 * 2 ** i);
+      }
+    }
+    await (msg.term ?? msg.ack).call(msg);
+    this.subjects.entry(msg.subject).deadlettered.add();
+    this.logger.warn('message dead-lettered', { subject: msg.subject, id: envelope.id, reason: copy.dlqreason, attempts });
+  }
+}
