@@ -60,7 +60,12 @@ export interface SubscribeOptions {
   maxPending?: number;
   /** When `maxPending` is reached: hold the transport back (`wait`) or refuse (`reject`). Default `wait`. */
   onFull?: 'wait' | 'reject';
-  /** Handle messages with the same `partitionkey` strictly in order (others concurrently). */
+  /**
+   * Handle messages with the same `partitionkey` strictly in order (others concurrently). A failing
+   * message is retried before any later message of its key is handled, on every transport: the Bus
+   * retries it in process, holding its key (other keys go on), instead of handing it back to a
+   * broker that would redeliver it later. See `Handler`.
+   */
   ordered?: boolean;
   /** Static partition assignment: this instance handles only the keys of its partitions. */
   partitions?: { count: number; instanceIndex: number; instanceCount: number };

@@ -146,7 +146,7 @@ export class Bus {
 
   /**
    * Calls `handler` for every message matching `pattern`. See `Handler` for how its outcome
-   * settles the message.
+   * settles the message, and `SubscribeOptions.ordered` for order under retries.
    */
   async subscribe<T = unknown, R = unknown>(pattern: string, handler: Handler<T, R>, options: SubscribeOptions = {}): Promise<Subscription> {
     if (this.stopping) throw this.stopped('subscribe to', pattern);
@@ -157,7 +157,7 @@ export class Bus {
     const handling: Handling = {
       chain: chainOf([...this.options.middleware, ...(options.middleware ?? [])], handler),
       retry: o.retry, raw: o.raw, accept: o.accept, transport, stopSignal: controller.signal,
-      brokerRetries: transport.capabilities.redelivery,
+      brokerRetries: transport.capabilities.redelivery && !ordered, forEachWaiting: undefined,
     };
     const scheduler = new KeyedScheduler<InboundMessage>((msg) => this.settlement.process(msg, handling), {
       concurrency: o.maxInFlight, maxPending: o.maxPending, onFull: o.onFull,
@@ -165,6 +165,7 @@ export class Bus {
       // nak, dead letter or error reply the transport could not take: usually a lost connection).
       onError: (err) => this.logger.error(UNSETTLED_MESSAGE, { pattern, err }),
     });
+    if (ordered) handling.forEachWaiting = (key, fn) => scheduler.forEachWaiting(key, fn);
     const active: ActiveSubscription = { pattern, scheduler, controller };
     if (!this.publisher.started) await this.start();
     active.transportSub = await transport.subscribe(pattern, (msg) => {

@@ -59,6 +59,15 @@ export interface HandlerContext {
  *   never succeed (invalid data, unknown contract version) are dead-lettered at once;
  * - on a request, a throw is sent back to the caller as a RemoteHandlerError instead.
  *
+ * Where a retry runs: on a subscription with `ordered: true`, a failing message is retried before
+ * any later message of its key is handled, on every transport. The Bus retries it in process and
+ * holds its key meanwhile (other keys go on). A transport that would redeliver messages left
+ * unsettled that long is told they are still in progress, the held one and those of its key
+ * waiting behind it (`InboundMessage.inProgress`, JetStream `working()`); should the Bus stop past
+ * its grace period meanwhile, such a transport gets the message back (`nak`). Unordered
+ * subscriptions hand the retry to the broker where it redelivers (`nak` with the delay; the retry
+ * survives a restart) and retry in process elsewhere.
+ *
  * A handler with nothing to wait for may return without a promise (a value, or nothing): the
  * message is then settled as soon as it returns, and a synchronous throw counts as a rejection.
  */

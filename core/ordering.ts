@@ -27,6 +27,9 @@ class Fifo<T> {
     if (this.head > 1024 && this.head * 2 > this.items.length) { this.items = this.items.slice(this.head); this.head = 0; }
     return item;
   }
+  forEach(fn: (item: T) => void): void {
+    for (let i = this.head; i < this.items.length; i++) fn(this.items[i] as T);
+  }
 }
 
 /**
@@ -123,6 +126,11 @@ export class KeyedScheduler<T> {
     this.pending++;
     this.ready.push({ item, lane });
     this.pump();
+  }
+
+  /** Calls `fn` for each item of `key` waiting behind its running one, oldest first. */
+  forEachWaiting(key: string, fn: (item: T) => void): void {
+    this.lanes.get(key)?.waiting?.forEach(fn);
   }
 
   /** Resolves when nothing is running or pending. */

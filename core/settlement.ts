@@ -2,7 +2,7 @@
  * What happens to a delivered message: decode, contracts, the handler through its middleware,
  * then ack, reply, retry or dead-letter (the contract written on `Handler`).
  */
-import { sleep } from './abortable-sleep.js';
+import { holdThroughBackoff, reportInProgress, sleep } from './abortable-sleep.js';
 import type { CodecRegistry } from './codec.js';
 import type { ContractHooks } from './contract-hooks.js';
 import type { Envelope } from './envelope.js';
@@ -33,11 +33,13 @@ export interface Handling {
   transport: Transport;
   /**
    * A failed try is handed back to the broker (`nak`) for a later redelivery, instead of being
-   * retried here: the transport redelivers.
+   * retried here: the transport redelivers and the subscription is not ordered.
    */
   brokerRetries: boolean;
   /** The subscription's: aborted when it is unsubscribed or the Bus' stop runs out of time. */
   stopSignal: AbortSignal;
+  /** On an ordered subscription: calls `fn` for each message of `key` waiting behind the one handled. */
+  forEachWaiting: ((key: string, fn: (msg: InboundMessage) => void) => void) | undefined;
 }
 
 /** What settling needs from the Bus' options. */
@@ -150,7 +152,7 @@ export class Settlement {
 
   /**
    * After a failed try: an error reply, a dead letter, a redelivery the broker does later, or the
-   * next try here after a backoff.
+   * next try here after a backoff (holding the message's key when the subscription is ordered).
    */
   private async failed(msg: InboundMessage, envelope: Envelope, err: unknown, attempt: number, h: Handling, m: SubjectCounters): Promise<void> {
     if (msg.reply) return this.replyError(msg, err);
@@ -160,8 +162,21 @@ export class Settlement {
     m.retried.add();
     this.logger.debug('handler failed, retrying', { subject: msg.subject, id: envelope.id, attempt, delay, err });
     if (h.brokerRetries && msg.nak) { await msg.nak(delay); return; }
-    await sleep(delay, h.stopSignal);
+    await holdThroughBackoff(delay, h.stopSignal, this.inProgressReport(msg, h));
+    // Stopped during the backoff: a broker that redelivers gets the message back rather than a hurried try.
+    if (h.stopSignal.aborted && h.transport.capabilities.redelivery && msg.nak) { await msg.nak(delay); return; }
     return this.attempt(msg, envelope, attempt + 1, h, m);
+  }
+
+  /**
+   * Reports a message held through a backoff still in progress, and on an ordered subscription
+   * the messages of its key waiting behind it, which are held as long.
+   */
+  private inProgressReport(msg: InboundMessage, h: Handling): () => void {
+    const key = msg.envelope.partitionkey;
+    const forEachWaiting = h.forEachWaiting;
+    if (forEachWaiting === undefined || key === undefined) return () => reportInProgress(msg);
+    return () => { reportInProgress(msg); forEachWaiting(key, reportInProgress); };
   }
 
   private async replyError(msg: InboundMessage, err: unknown): Promise<void> {

@@ -35,6 +35,13 @@ export interface InboundMessage {
   ack(): void | Promise<void>;
   /** Deliver it again after `delayMs` (only where `capabilities.redelivery`). */
   nak?(delayMs: number): void | Promise<void>;
+  /**
+   * Still being worked on: do not redeliver it yet (JetStream: resets the ack wait). The Bus calls
+   * it once a second while it holds a message through a retry backoff on an ordered subscription,
+   * for that message and the messages of its key waiting behind it; a transport's redelivery
+   * deadline must be comfortably longer than that second.
+   */
+  inProgress?(): void | Promise<void>;
   /** Never deliver it again (after it was dead-lettered); defaults to ack. */
   term?(): void | Promise<void>;
   /** Present on requests: sends `reply` to the requester. */

@@ -70,6 +70,8 @@ class JetStreamInbound implements InboundMessage {
   }
   ack(): void { this.msg.ack(); this.tracker.settled(); }
   nak(delayMs: number): void { this.msg.nak(delayMs); this.tracker.settled(); }
+  /** Resets the ack wait: the Bus holds the message through an ordered retry's backoff. */
+  inProgress(): void { this.msg.working(); }
   term(): void { this.msg.term(); this.tracker.settled(); }
   private sendReply(reply: Envelope): Promise<void> { return this.transport.sendReply(this.replyTo!, reply); }
 }
