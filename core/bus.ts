@@ -1,3 +1,4 @@
+import { ActiveSubscription } from './active-subscription.js';
 import { resolveBusOptions, resolveSubscribeOptions, type BusOptions, type ResolvedBusOptions, type SubscribeOptions } from './bus-options.js';
 import type { Envelope } from './envelope.js';
 import { BusStoppedError } from './errors.js';
@@ -5,16 +6,15 @@ import type { Handler, HandlerContext, MetricOptions, PublishOptions, RequestOpt
 import type { Logger } from './logger.js';
 import type { ContextServices } from './message-context.js';
 import { MetricsRecorder, type MetricBatch } from './metrics.js';
-import { compose, type Middleware, type MiddlewareContext } from './middleware.js';
-import { KeyedScheduler } from './ordering.js';
+import type { Middleware } from './middleware.js';
 import { Publisher } from './publisher.js';
 import { newEventId } from './random.js';
 import { Requester } from './requester.js';
 import type { ServiceIdentity } from './service-identity.js';
-import { Settlement, UNSETTLED_MESSAGE, type Handling } from './settlement.js';
+import { Settlement, UNSETTLED_MESSAGE } from './settlement.js';
 import { METRICS_PREFIX, SubjectTable, type SubjectEntry } from './subject-table.js';
 import { validatePattern } from './subjects.js';
-import type { InboundMessage, Transport, TransportSubscription } from './transport.js';
+import type { Transport } from './transport.js';
 
 export type { BusOptions, RouteRule, SubscribeOptions } from './bus-options.js';
 export { UNSETTLED_MESSAGE };
@@ -24,13 +24,6 @@ export interface Subscription {
   /** Stops intake and waits for in-flight handlers. */
   drain(): Promise<void>;
   unsubscribe(): Promise<void>;
-}
-
-interface ActiveSubscription {
-  pattern: string;
-  transportSub?: TransportSubscription;
-  scheduler: KeyedScheduler<InboundMessage>;
-  controller: AbortController;
 }
 
 /**
@@ -152,34 +145,15 @@ export class Bus {
     if (this.stopping) throw this.stopped('subscribe to', pattern);
     validatePattern(pattern);
     const o = resolveSubscribeOptions(pattern, options, this.options, () => this.subjects.transportFor(pattern));
-    const { transport, owns, ordered } = o;
-    const controller = new AbortController();
-    const handling: Handling = {
-      chain: chainOf([...this.options.middleware, ...(options.middleware ?? [])], handler),
-      retry: o.retry, raw: o.raw, accept: o.accept, transport, stopSignal: controller.signal,
-      brokerRetries: transport.capabilities.redelivery && !ordered, forEachWaiting: undefined,
-    };
-    const scheduler = new KeyedScheduler<InboundMessage>((msg) => this.settlement.process(msg, handling), {
-      concurrency: o.maxInFlight, maxPending: o.maxPending, onFull: o.onFull,
-      // `process` settles every outcome itself; what still escapes is a settlement that failed (an ack,
-      // nak, dead letter or error reply the transport could not take: usually a lost connection).
-      onError: (err) => this.logger.error(UNSETTLED_MESSAGE, { pattern, err }),
-    });
-    if (ordered) handling.forEachWaiting = (key, fn) => scheduler.forEachWaiting(key, fn);
-    const active: ActiveSubscription = { pattern, scheduler, controller };
-    if (!this.publisher.started) await this.start();
-    active.transportSub = await transport.subscribe(pattern, (msg) => {
-      if (owns && !owns(msg.envelope.partitionkey)) {
-        this.subjects.entry(msg.subject).skipped.add();
-        return msg.ack();
-      }
-      return scheduler.push(msg, ordered ? msg.envelope.partitionkey : undefined);
-    }, { group: o.group, maxInFlight: o.maxInFlight + (transport.capabilities.redelivery ? 0 : o.maxPending), raw: options.raw });
+    const middleware = [...this.options.middleware, ...(options.middleware ?? [])];
+    const active = new ActiveSubscription(pattern, o, middleware, handler as Handler, this.settlement, this.subjects, this.logger);
+    await this.start();
+    await active.open();
     this.subscriptions.add(active);
     return {
       pattern,
-      drain: async () => { await active.transportSub?.drain(); await scheduler.idle(); this.subscriptions.delete(active); },
-      unsubscribe: async () => { await active.transportSub?.unsubscribe(); controller.abort(); this.subscriptions.delete(active); },
+      drain: async () => { await active.drain(); this.subscriptions.delete(active); },
+      unsubscribe: async () => { await active.unsubscribe(); this.subscriptions.delete(active); },
     };
   }
 
@@ -217,8 +191,7 @@ export class Bus {
       const grace = this.options.stopTimeoutMs;
       const subs = [...this.subscriptions];
       const drained = Promise.all(subs.map(async (s) => {
-        try { await s.transportSub?.drain(); } catch (err) { this.logger.warn('drain failed', { pattern: s.pattern, err }); }
-        await s.scheduler.idle();
+        try { await s.drain(); } catch (err) { this.logger.warn('drain failed', { pattern: s.pattern, err }); await s.scheduler.idle(); }
       }));
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
@@ -257,17 +230,6 @@ export class Bus {
   private stopped(what: string, subject: string): BusStoppedError {
     return new BusStoppedError(`bus ${this.identity.app} is stopping; ${what} ${subject} refused`);
   }
-}
-
-/**
- * A subscription's handler through its middleware, returning what the handler returned (or a
- * promise of it). Without middleware it is the handler itself: one that returns no promise is
- * done when it returns, with no promise made; a synchronous throw fails the try as a rejection does.
- */
-function chainOf<T, R>(middleware: Middleware[], handler: Handler<T, R>): (ctx: MiddlewareContext) => unknown {
-  if (middleware.length === 0) return (ctx) => handler(ctx.message as Envelope<T>, ctx);
-  const composed = compose(middleware, async (ctx) => { ctx.result = await handler(ctx.message as Envelope<T>, ctx); });
-  return (ctx) => composed(ctx).then(() => ctx.result);
 }
 
 export type { HandlerContext };
