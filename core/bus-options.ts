@@ -5,7 +5,7 @@ import { DEFAULT_HEADER_LIMITS, type HeaderLimits } from './headers.js';
 import { createLogger, type Logger } from './logger.js';
 import type { Middleware } from './middleware.js';
 import { partitionOf } from './partitions.js';
-import { resolveRetryPolicy, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, resolveRetryPolicy, type RetryPolicy } from './retry.js';
 import { resolveIdentity, sourceOf, type ServiceIdentity } from './service-identity.js';
 import { compilePattern, hasWildcards, type SubjectMatcher } from './subjects.js';
 import type { Transport } from './transport.js';
@@ -40,7 +40,10 @@ export interface BusOptions {
   onPublishFull?: 'wait' | 'reject';
   /** How long `stop()` waits for in-flight handlers before aborting them, ms. Default 10,000. */
   stopTimeoutMs?: number;
-  /** Metric field publication (every 10 s by default); `false` counts locally but publishes nothing. */
+  /**
+   * Metric field publication: a batch every `intervalMs` (default 10,000; 0 = none), Prometheus
+   * labels for `labelQueryKeys`. `false` counts locally but publishes nothing.
+   */
   metrics?: false | { intervalMs?: number; labelQueryKeys?: string[] };
   /** Contract enforcement (from `contracts/`). */
   contracts?: ContractHooks;
@@ -83,6 +86,8 @@ export interface SubscribeOptions {
 
 /** Every default of the Bus and its subscriptions, in one place. */
 export const BUS_DEFAULTS = {
+  retry: DEFAULT_RETRY,
+  headerLimits: DEFAULT_HEADER_LIMITS,
   requestTimeoutMs: 5000,
   maxPendingPublishes: 10_000,
   onPublishFull: 'wait',
@@ -144,17 +149,19 @@ export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
     return v;
   };
   const metrics = options.metrics;
+  const metricsIntervalMs = metrics === false ? 0 : metrics?.intervalMs ?? BUS_DEFAULTS.metricsIntervalMs;
+  if (!(Number.isFinite(metricsIntervalMs) && metricsIntervalMs >= 0)) throw new OptionsInvalidError('metrics.intervalMs must be a number >= 0', { details: { field: 'metrics.intervalMs' } });
   return {
     identity, source: sourceOf(identity), logger, transports, defaultTransport, routes, codecs,
     contracts: options.contracts, retry,
-    headerLimits: options.headerLimits ?? DEFAULT_HEADER_LIMITS,
+    headerLimits: options.headerLimits ?? BUS_DEFAULTS.headerLimits,
     middleware: [...(options.middleware ?? [])],
     deadLetterPrefix: options.deadLetterPrefix ?? BUS_DEFAULTS.deadLetterPrefix,
     requestTimeoutMs: positive('requestTimeoutMs'),
     maxPendingPublishes: positive('maxPendingPublishes'),
-    onPublishFull: options.onPublishFull ?? BUS_DEFAULTS.onPublishFull,
+    onPublishFull: oneOf('onPublishFull', options.onPublishFull, ['wait', 'reject'], BUS_DEFAULTS.onPublishFull),
     stopTimeoutMs: positive('stopTimeoutMs'),
-    metricsIntervalMs: metrics === false ? 0 : metrics?.intervalMs ?? BUS_DEFAULTS.metricsIntervalMs,
+    metricsIntervalMs,
     publishMetrics: metrics !== false,
     labelQueryKeys: metrics ? metrics.labelQueryKeys : undefined,
     handleSignals: options.handleSignals ?? false,
@@ -192,11 +199,17 @@ export function resolveSubscribeOptions(pattern: string, options: SubscribeOptio
     throw new CapabilityMissingError(`transport ${transport.name} has no wildcard subscriptions; subscribe to "${pattern}" token by token`, { details: { transport: transport.name, pattern } });
   }
   return {
-    transport, group: options.group, maxInFlight, maxPending, onFull: options.onFull ?? BUS_DEFAULTS.onFull, ordered,
+    transport, group: options.group, maxInFlight, maxPending, onFull: oneOf('onFull', options.onFull, ['wait', 'reject'], BUS_DEFAULTS.onFull), ordered,
     owns: partitionFilter(options.partitions),
     retry: options.retry ? resolveRetryPolicy({ ...bus.retry, ...options.retry }) : bus.retry,
     raw: options.raw === true, accept: options.accept,
   };
+}
+
+function oneOf<T extends string>(field: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value)) throw new OptionsInvalidError(`${field} must be one of ${allowed.join(', ')}`, { details: { field } });
+  return value;
 }
 
 function partitionFilter(p: SubscribeOptions['partitions']): ((key: string | undefined) => boolean) | undefined {
