@@ -38,7 +38,7 @@ export interface HandlerContext {
   readonly subject: string;
   /** 1 on the first try, then counting retries. */
   readonly attempt: number;
-  /** Aborted when the bus stops past its grace period or a timeout middleware fires. */
+  /** Aborted when the bus stops past its grace period (while this try runs) or a timeout middleware fires. */
   readonly signal: AbortSignal;
   readonly logger: Logger;
   /** Publishes a message caused by this one: correlation, causation, tenant and trace carry forward. */

@@ -162,7 +162,9 @@ export class Settlement {
     m.retried.add();
     this.logger.debug('handler failed, retrying', { subject: msg.subject, id: envelope.id, attempt, delay, err });
     if (h.brokerRetries && msg.nak) { await msg.nak(delay); return; }
-    await holdThroughBackoff(delay, h.stopSignal, this.inProgressReport(msg, h));
+    // A transport's messages all have `inProgress` or none do: without it there is nothing to report.
+    if (msg.inProgress === undefined) await sleep(delay, h.stopSignal);
+    else await holdThroughBackoff(delay, h.stopSignal, this.inProgressReport(msg, h));
     // Stopped during the backoff: a broker that redelivers gets the message back rather than a hurried try.
     if (h.stopSignal.aborted && h.transport.capabilities.redelivery && msg.nak) { await msg.nak(delay); return; }
     return this.attempt(msg, envelope, attempt + 1, h, m);
