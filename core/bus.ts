@@ -157,7 +157,7 @@ export class Bus {
     };
   }
 
-  /** A subject's per-subject entry: its counters and route (made on first use). */
+  /** A subject's counters (with its route), made on first use. */
   countersFor(subject: string): SubjectEntry { return this.subjects.entry(subject); }
 
   /** Counts a metric field for this service. */
