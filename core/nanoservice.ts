@@ -91,9 +91,11 @@ export type NanoserviceClassDecorator = (target: abstract new (...args: never[])
 export interface NanoserviceMethodDecorator {
   (prototype: object, method: string | symbol, descriptor?: PropertyDescriptor): void;
   (method: (...args: never[]) => unknown, context: ClassMethodDecoratorContext): void;
+  /** A field holding the handler (`onReading = async (m) => …`), as legacy mode allows too. */
+  (field: undefined, context: ClassFieldDecoratorContext): void;
 }
 
-type DecoratorContext = ClassDecoratorContext | ClassMethodDecoratorContext;
+type DecoratorContext = ClassDecoratorContext | ClassMethodDecoratorContext | ClassFieldDecoratorContext;
 
 function isStandardContext(x: unknown): x is DecoratorContext {
   return typeof x === 'object' && x !== null && typeof (x as { kind?: unknown }).kind === 'string';
@@ -119,12 +121,12 @@ export function Nanoservice(meta: { name: string; version?: string }): Nanoservi
 
 function methodDecorator(kind: 'event' | 'request', pattern: string, options: SubscribeOptions): NanoserviceMethodDecorator {
   const decorator = kind === 'event' ? '@Subscribe' : '@Request';
-  return ((target: object, methodOrContext: string | symbol | ClassMethodDecoratorContext): void => {
+  return ((target: object | undefined, methodOrContext: string | symbol | DecoratorContext): void => {
     if (isStandardContext(methodOrContext)) {
       const context = methodOrContext;
       const where = `${decorator}(${JSON.stringify(pattern)}) on ${String(context.name)}`;
-      if (context.kind !== 'method' || context.static) {
-        throw new DefinitionInvalidError(`${where}: decorate an instance method (this is a ${context.static ? 'static ' : ''}${context.kind})`, { details: { field: 'method' } });
+      if ((context.kind !== 'method' && context.kind !== 'field') || context.static) {
+        throw new DefinitionInvalidError(`${where}: decorate an instance method (this is a ${'static' in context && context.static ? 'static ' : ''}${context.kind})`, { details: { field: 'method' } });
       }
       const metadata = context.metadata as Record<symbol, MethodEntry[] | undefined> | undefined;
       if (!metadata) {
@@ -136,8 +138,9 @@ function methodDecorator(kind: 'event' | 'request', pattern: string, options: Su
       metadata[HANDLERS_KEY]!.push({ method: context.name, pattern, kind, options, get });
       return;
     }
-    if (typeof target === 'function') {
-      throw new DefinitionInvalidError(`${decorator}(${JSON.stringify(pattern)}) on static ${String(methodOrContext)}: decorate an instance method`, { details: { field: 'method' } });
+    if (typeof target !== 'object' || target === null) {
+      const what = typeof target === 'function' ? 'static ' : '';
+      throw new DefinitionInvalidError(`${decorator}(${JSON.stringify(pattern)}) on ${what}${String(methodOrContext)}: decorate an instance method`, { details: { field: 'method' } });
     }
     const ctor = (target as { constructor: object }).constructor;
     const list: MethodEntry[] = [...(Reflect.getMetadata(HANDLERS_KEY, ctor) ?? [])];

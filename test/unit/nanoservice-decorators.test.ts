@@ -109,6 +109,12 @@ describe('decorators - standard mode (TC39, TypeScript 5+ default)', () => {
     }
     @Nanoservice({ name: 'empty' })
     export class Empty { handle() {} }
+    @Nanoservice({ name: 'fields' })
+    export class WithField {
+      calls = 0;
+      @Subscribe('deco.field')
+      onField = async () => { this.calls++; };
+    }
   `;
 
   it('decorators - a standard-decorated class handles events and answers requests, private methods too', async () => {
@@ -127,6 +133,15 @@ describe('decorators - standard mode (TC39, TypeScript 5+ default)', () => {
     // …and the base class did not gain the subclass's handler.
     const Standard = mod.Standard as new (label: string) => object;
     expect(definitionFromInstance(new Standard('l')).subscriptions).to.have.length(2);
+  });
+
+  it('decorators - a standard-decorated field holding a handler is used as one, as in legacy mode', async () => {
+    const mod = await compileStandard('service', service);
+    const instance = new (mod.WithField as new () => { calls: number })();
+    const [sub] = definitionFromInstance(instance).subscriptions;
+    expect(sub?.pattern).to.equal('deco.field');
+    await sub?.handler({} as Envelope, {} as HandlerContext);
+    expect(instance.calls).to.equal(1);
   });
 
   it('decorators - a standard @Nanoservice class without decorated methods fails with a definition error', async () => {
