@@ -124,8 +124,11 @@ export async function transportFromUrl(url: string): Promise<Transport> {
   const scheme = parsed.protocol.replace(/:$/, '');
   const factory = factories.get(scheme);
   if (!factory) {
-    throw new TransportUnknownError(`no transport for scheme "${scheme}:" (known: ${registeredSchemes().join(', ') || 'none registered'})`,
-      { details: { url, scheme } });
+    // Core registers nothing itself (it imports no transport); say where the built-in ones come from.
+    const known = registeredSchemes();
+    const hint = "import 'signalbus/transports' once to register the built-in ones (memory, http, ws, mqtt, amqp, nats), or registerTransport() your own";
+    throw new TransportUnknownError(`no transport for scheme "${scheme}:" (${known.length ? `known: ${known.join(', ')}` : 'no transports are registered'}); ${hint}`,
+      { details: { url, scheme, known, hint } });
   }
   return factory(parsed);
 }

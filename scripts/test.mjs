@@ -14,5 +14,5 @@ if (run('npx', ['tsc', '--noEmit', '-p', '.']) !== 0) {
 await ensureBrokers();
 const specs = process.argv.slice(2).some((a) => !a.startsWith('-'))
   ? []
-  : ['test/unit/**/*.test.ts', 'test/contracts/**/*.test.ts', 'test/conformance/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/reliability/**/*.test.ts', 'examples/**/*.test.ts'];
+  : ['test/unit/**/*.test.ts', 'test/contracts/**/*.test.ts', 'test/conformance/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/reliability/**/*.test.ts', 'examples/**/*.test.ts', 'test/package/**/*.test.ts'];
 process.exit(run('npx', ['mocha', ...specs, ...process.argv.slice(2)]));

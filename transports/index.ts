@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * Registers every built-in transport's URL scheme with `transportFromUrl`.
  */

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 import { registerTransport } from '../../core/index.js';
 import { AmqpTransport } from './amqp-transport.js';
 import { optionsFromUrl } from './options.js';

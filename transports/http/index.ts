@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * The HTTP transport: `HttpGateway` (server, bridges HTTP into a Bus), `HttpTransport` (client,
  * lets a Bus use a remote gateway point to point), webhook subscriptions, the pure CloudEvents

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * Registers `mqtt://` and `mqtts://` with `transportFromUrl`:
  * `mqtt://127.0.0.1:1883` (MQTT 5), `?protocolVersion=4` (3.1.1), `?qos=1`,

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * WebSocket transport: `WebSocketHub` (server side, bridged to a Bus or standalone),
  * `WebSocketTransport` (client side) and `hostHub(url, bus)`. Registers `ws:` and `wss:` with
