@@ -13,7 +13,7 @@ import {
   type InboundMessage, type Transport, type TransportCapabilities, type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
 import { fromBinary, fromJsonEvent, toBinary, toStructured } from './binding.js';
-import { EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, TIMEOUT_HEADER } from './gateway.js';
+import { EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, TIMEOUT_HEADER } from '../../gateway/gateway.js';
 import { HttpClient, HttpNetworkError, type ClientTlsOptions, type HttpAnswer } from './http-client.js';
 import { errorFromProblem } from './problem.js';
 import { SseParser } from './sse.js';

@@ -11,18 +11,18 @@
  * const client = await transportFromUrl('http://127.0.0.1:8080');      // `signalbus pub http://…`
  */
 import { numberParam, OptionsInvalidError, registerTransport, type Bus } from '../../core/index.js';
-import { HttpGateway, type HttpGatewayOptions } from './gateway.js';
+import { HttpGateway, type HttpGatewayOptions } from '../../gateway/gateway.js';
 import { HttpTransport } from './http-transport.js';
 
-export * from './auth.js';
+export * from '../../auth/authenticator.js';
 export * from './binding.js';
 export * from './errors.js';
-export * from './gateway.js';
+export * from '../../gateway/gateway.js';
 export * from './http-transport.js';
 export * from './problem.js';
-export * from './rate-limit.js';
+export * from '../../gateway/rate-limit.js';
 export * from './sse.js';
-export * from './webhook.js';
+export * from '../../gateway/webhook.js';
 export { HttpClient, HttpNetworkError, type ClientTlsOptions } from './http-client.js';
 
 /** The client transport a `http(s)://` URL names. */

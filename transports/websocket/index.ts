@@ -13,7 +13,7 @@ import { WebSocketTransport } from './websocket-transport.js';
 
 export * from './binding.js';
 export { CLOSE_CODES, RemoteHubError, errorFromFrame } from './errors.js';
-export { WebSocketHub, hostHub } from './hub.js';
+export { WebSocketHub, hostHub } from '../../hub/hub.js';
 export type { WebSocketHubOptions, WebSocketTransportOptions, WebSocketConstructor, WebSocketLike } from './options.js';
 export { WebSocketTransport } from './websocket-transport.js';
 

@@ -8,7 +8,7 @@ import type { Bus } from '../../core/bus.js';
 import type { CodecRegistry } from '../../core/codec.js';
 import { OptionsInvalidError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import type { Authenticate, AuthenticatorOptions } from '../http/auth.js';
+import type { Authenticate, AuthenticatorOptions } from '../../auth/authenticator.js';
 
 export interface WebSocketHubOptions {
   /** The bus the hub bridges to; without one the hub is a standalone broker on a private in-memory bus. */

@@ -9,9 +9,9 @@
  * const hook = await startWebhook({ bus, pattern: 'acme.orders.>', url: 'https://hooks.example.com/orders' });
  * await hook.stop();
  */
-import { OptionsInvalidError, SignalbusError, type Bus, type Envelope, type Subscription } from '../../core/index.js';
-import { toBinary, toStructured } from './binding.js';
-import { HttpClient, type ClientTlsOptions } from './http-client.js';
+import { OptionsInvalidError, SignalbusError, type Bus, type Envelope, type Subscription } from '../core/index.js';
+import { toBinary, toStructured } from '../transports/http/binding.js';
+import { HttpClient, type ClientTlsOptions } from '../transports/http/http-client.js';
 
 /** A webhook target did not take an event; `permanent` when retrying cannot help (a 4xx answer). */
 export class WebhookDeliveryError extends SignalbusError {

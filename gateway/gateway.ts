@@ -16,13 +16,13 @@ import {
   BackpressureError, CapabilityMissingError, DEFAULT_HEADER_LIMITS, MessageTooLargeError, OptionsInvalidError, PatternInvalidError,
   SubjectInvalidError, defaultCodecs, validatePattern, validateSubject, type Bus, type Envelope, type HeaderLimits,
   type InboundMessage, type TransportSubscription,
-} from '../../core/index.js';
-import { checkSubjectAllowed, createAuthenticator, type Authenticate, type AuthenticatorOptions, type AuthResult } from './auth.js';
+} from '../core/index.js';
+import { checkSubjectAllowed, createAuthenticator, type Authenticate, type AuthenticatorOptions, type AuthResult } from '../auth/authenticator.js';
 import {
   BATCH_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE, contentKind, fromBinary, fromStructured, mediaType, parseBatch, toBinary, toJsonEvent,
-} from './binding.js';
-import { BodyInvalidError, RateLimitedError, RouteNotFoundError, UnsupportedMediaTypeError } from './errors.js';
-import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js';
+} from '../transports/http/binding.js';
+import { BodyInvalidError, RateLimitedError, RouteNotFoundError, UnsupportedMediaTypeError } from '../transports/http/errors.js';
+import { PROBLEM_CONTENT_TYPE, problemOf } from '../transports/http/problem.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 
 export const EVENTS_PATH = '/v1/events/';

@@ -7,13 +7,13 @@ import {
   BackpressureError, CapabilityMissingError, EnvelopeInvalidError, OptionsInvalidError, SubjectInvalidError, isSubject,
   validateEnvelope, validatePattern, validateSubject, type Bus, type CodecRegistry, type Envelope, type Logger, type InboundMessage, type SignalbusError, type Transport,
   type TransportSubscription,
-} from '../../core/index.js';
-import { checkSubjectAllowed, type AuthResult } from '../http/auth.js';
+} from '../core/index.js';
+import { checkSubjectAllowed, type AuthResult } from '../auth/authenticator.js';
 import {
   ackFrameText, deliveryFrameText, errorFrameText, eventText, parseClientFrame, replyFrameText,
   type ClientFrame, type FrameId, type RequestFrame, type SubscribeFrame, type UnsubscribeFrame,
-} from './binding.js';
-import { CLOSE_CODES } from './errors.js';
+} from '../transports/websocket/binding.js';
+import { CLOSE_CODES } from '../transports/websocket/errors.js';
 
 /** Limits and collaborators the connections read; resolved once. */
 export interface HubSettings {

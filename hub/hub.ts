@@ -11,14 +11,14 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
   Bus, createLogger, defaultCodecs, errorCode, errorMessage, OptionsInvalidError,
-} from '../../core/index.js';
-import { MemoryBroker, MemoryTransport } from '../memory/memory-transport.js';
-import { createAuthenticator, type Authenticate } from '../http/auth.js';
-import { SUBPROTOCOL } from './binding.js';
+} from '../core/index.js';
+import { MemoryBroker, MemoryTransport } from '../transports/memory/memory-transport.js';
+import { createAuthenticator, type Authenticate } from '../auth/authenticator.js';
+import { SUBPROTOCOL } from '../transports/websocket/binding.js';
 import { HubConnection, type HubSettings } from './hub-connection.js';
-import { HUB_DEFAULTS, validateHubOptions, type WebSocketHubOptions } from './options.js';
+import { HUB_DEFAULTS, validateHubOptions, type WebSocketHubOptions } from '../transports/websocket/options.js';
 
-export type { WebSocketHubOptions } from './options.js';
+export type { WebSocketHubOptions } from '../transports/websocket/options.js';
 
 /**
  * A WebSocket hub speaking subprotocol `cloudevents.json` (frames and close codes: README.md).

@@ -1,5 +1,5 @@
 import { connect, type KV, type NatsConnection } from 'nats';
-import { OptionsInvalidError, TransportConnectError } from '../../core/index.js';
+import { OptionsInvalidError, TransportConnectError } from '../core/index.js';
 
 export interface KvCheckpointStoreOptions {
   /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
