@@ -1,4 +1,5 @@
 export * from './errors.js';
+export * from './auth-errors.js';
 export * from './envelope.js';
 export * from './headers.js';
 export * from './traceparent.js';

@@ -19,19 +19,11 @@ import {
 } from '../core/index.js';
 import { checkSubjectAllowed, createAuthenticator, type Authenticate, type AuthenticatorOptions, type AuthResult } from '../auth/authenticator.js';
 import {
-  BATCH_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE, contentKind, fromBinary, fromStructured, mediaType, parseBatch, toBinary, toJsonEvent,
+  BATCH_CONTENT_TYPE, EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, STRUCTURED_CONTENT_TYPE, TIMEOUT_HEADER, contentKind, fromBinary, fromStructured, mediaType, parseBatch, toBinary, toJsonEvent,
 } from '../transports/http/binding.js';
 import { BodyInvalidError, RateLimitedError, RouteNotFoundError, UnsupportedMediaTypeError } from '../transports/http/errors.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../transports/http/problem.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
-
-export const EVENTS_PATH = '/v1/events/';
-export const REQUESTS_PATH = '/v1/requests/';
-export const STREAM_PATH = '/v1/stream/';
-/** Where a stream client answers a request it received (the SSE event's `reply` field is the token). */
-export const REPLIES_PATH = '/v1/replies/';
-/** Request header a client uses to ask for a request/reply timeout (ms), capped by `maxRequestTimeoutMs`. */
-export const TIMEOUT_HEADER = 'x-signalbus-timeout-ms';
 
 export interface TlsOptions {
   /** PEM private key. */
@@ -473,4 +465,27 @@ function positive(field: string, value: number): void {
 
 function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * Hosts a gateway for `bus` at the host and port of `url` (`http://127.0.0.1:8080`; `https://`
+ * needs `options.tls`) and resolves once it listens. Used by `signalbus sub http://…` to receive
+ * what clients publish there. The caller closes the gateway (`gateway.close()`) and stops the bus.
+ *
+ * @example
+ * const bus = new Bus({ service: 'cli', transport: new MemoryTransport() });
+ * const gateway = await hostGateway('http://127.0.0.1:8080', bus);
+ * await bus.subscribe('>', (m) => console.log(m));
+ */
+export async function hostGateway(url: string | URL, bus: Bus, options: Omit<HttpGatewayOptions, 'bus' | 'host' | 'port'> = {}): Promise<HttpGateway> {
+  let parsed: URL;
+  try { parsed = typeof url === 'string' ? new URL(url) : url; } catch (cause) {
+    throw new OptionsInvalidError(`"${String(url)}" is not a URL`, { cause, details: { field: 'url' } });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new OptionsInvalidError('hostGateway needs an http:// or https:// URL', { details: { field: 'url' } });
+  if (parsed.protocol === 'https:' && !options.tls) throw new OptionsInvalidError('hostGateway with https:// needs options.tls (key and cert)', { details: { field: 'tls' } });
+  const port = parsed.port === '' ? (parsed.protocol === 'https:' ? 443 : 80) : Number(parsed.port);
+  const gateway = new HttpGateway({ ...options, bus, host: parsed.hostname.replace(/^\[|\]$/g, ''), port });
+  await gateway.start();
+  return gateway;
 }

@@ -16,9 +16,9 @@ import { MemoryBroker, MemoryTransport } from '../transports/memory/memory-trans
 import { createAuthenticator, type Authenticate } from '../auth/authenticator.js';
 import { SUBPROTOCOL } from '../transports/websocket/binding.js';
 import { HubConnection, type HubSettings } from './hub-connection.js';
-import { HUB_DEFAULTS, validateHubOptions, type WebSocketHubOptions } from '../transports/websocket/options.js';
+import { HUB_DEFAULTS, validateHubOptions, type WebSocketHubOptions } from './options.js';
 
-export type { WebSocketHubOptions } from '../transports/websocket/options.js';
+export type { WebSocketHubOptions } from './options.js';
 
 /**
  * A WebSocket hub speaking subprotocol `cloudevents.json` (frames and close codes: README.md).

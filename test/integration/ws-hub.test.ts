@@ -13,7 +13,8 @@ import WebSocket from 'ws';
 import { Bus, type Envelope } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { transportFromUrl } from '../../transports/index.js';
-import { CLOSE_CODES, hostHub, SUBPROTOCOL, WebSocketHub, WebSocketTransport, type WebSocketHubOptions } from '../../transports/websocket/index.js';
+import { hostHub, WebSocketHub, type WebSocketHubOptions } from '../../hub/index.js';
+import { CLOSE_CODES, SUBPROTOCOL, WebSocketTransport } from '../../transports/websocket/index.js';
 import { sleep, waitFor } from '../conformance/suite.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
 

@@ -26,6 +26,18 @@ import { BodyInvalidError } from './errors.js';
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 export const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json';
 
+// The routes of the protocol, shared by the client transport and the gateway (gateway/).
+/** `POST <EVENTS_PATH><subject>` publishes one event (or a batch). */
+export const EVENTS_PATH = '/v1/events/';
+/** `POST <REQUESTS_PATH><subject>` sends a request and answers with the reply. */
+export const REQUESTS_PATH = '/v1/requests/';
+/** `GET <STREAM_PATH><pattern>[?group=…]` is a server-sent event stream of a subscription. */
+export const STREAM_PATH = '/v1/stream/';
+/** Where a stream client answers a request it received (the SSE event's `reply` field is the token). */
+export const REPLIES_PATH = '/v1/replies/';
+/** Request header a client uses to ask for a request/reply timeout (ms), capped by the gateway's `maxRequestTimeoutMs`. */
+export const TIMEOUT_HEADER = 'x-signalbus-timeout-ms';
+
 /** Headers as Node gives them (lowercase names) or as a plain map to send. */
 export type HeaderMap = Record<string, string | string[] | number | undefined>;
 

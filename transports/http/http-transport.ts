@@ -12,8 +12,9 @@ import {
   OptionsInvalidError, RequestTimeoutError, TransportClosedError, TransportConnectError, type Envelope, type InboundHandler,
   type InboundMessage, type Transport, type TransportCapabilities, type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
-import { fromBinary, fromJsonEvent, toBinary, toStructured } from './binding.js';
-import { EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, TIMEOUT_HEADER } from '../../gateway/gateway.js';
+import {
+  EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, TIMEOUT_HEADER, fromBinary, fromJsonEvent, toBinary, toStructured,
+} from './binding.js';
 import { HttpClient, HttpNetworkError, type ClientTlsOptions, type HttpAnswer } from './http-client.js';
 import { errorFromProblem } from './problem.js';
 import { SseParser } from './sse.js';

@@ -1,6 +1,6 @@
 /**
- * WebSocket transport: `WebSocketHub` (server side, bridged to a Bus or standalone),
- * `WebSocketTransport` (client side) and `hostHub(url, bus)`. Registers `ws:` and `wss:` with
+ * WebSocket transport: `WebSocketTransport`, the client of a WebSocket hub (the server side,
+ * `WebSocketHub` and `hostHub(url, bus)`, lives in `hub/`). Registers `ws:` and `wss:` with
  * `transportFromUrl`; URL query parameters become client options (`maxPendingPublishes`,
  * `connectTimeoutMs`, `heartbeatMs`, `reconnectDelayMs`, `reconnectMaxDelayMs`, `maxMessageBytes`);
  * `access_token` is passed to the hub as a bearer token.
@@ -13,8 +13,7 @@ import { WebSocketTransport } from './websocket-transport.js';
 
 export * from './binding.js';
 export { CLOSE_CODES, RemoteHubError, errorFromFrame } from './errors.js';
-export { WebSocketHub, hostHub } from '../../hub/hub.js';
-export type { WebSocketHubOptions, WebSocketTransportOptions, WebSocketConstructor, WebSocketLike } from './options.js';
+export type { WebSocketTransportOptions, WebSocketConstructor, WebSocketLike } from './options.js';
 export { WebSocketTransport } from './websocket-transport.js';
 
 function fromUrl(url: URL): WebSocketTransport {
