@@ -5,6 +5,8 @@ export * from './headers.js';
 export * from './traceparent.js';
 export * from './subjects.js';
 export * from './codec.js';
+export * from './content-type.js';
+export * from './header-encoding.js';
 export * from './transport.js';
 export * from './handler.js';
 export * from './middleware.js';

@@ -14,12 +14,12 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import {
   BackpressureError, CapabilityMissingError, DEFAULT_HEADER_LIMITS, MessageTooLargeError, OptionsInvalidError, PatternInvalidError,
-  SubjectInvalidError, defaultCodecs, validatePattern, validateSubject, type Bus, type Envelope, type HeaderLimits,
+  SubjectInvalidError, defaultCodecs, mediaType, validatePattern, validateSubject, type Bus, type Envelope, type HeaderLimits,
   type InboundMessage, type TransportSubscription,
 } from '../core/index.js';
 import { checkSubjectAllowed, createAuthenticator, type Authenticate, type AuthenticatorOptions, type AuthResult } from '../auth/authenticator.js';
 import {
-  BATCH_CONTENT_TYPE, EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, STRUCTURED_CONTENT_TYPE, TIMEOUT_HEADER, contentKind, fromBinary, fromStructured, mediaType, parseBatch, toBinary, toJsonEvent,
+  BATCH_CONTENT_TYPE, EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, STRUCTURED_CONTENT_TYPE, TIMEOUT_HEADER, contentKind, fromBinary, fromStructured, parseBatch, toBinary, toJsonEvent,
 } from '../transports/http/binding.js';
 import { BodyInvalidError, RateLimitedError, RouteNotFoundError, UnsupportedMediaTypeError } from '../transports/http/errors.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../transports/http/problem.js';

@@ -19,7 +19,8 @@
  * const env = fromBinary(req.headers, bodyBytes);          // on the receiving side
  */
 import {
-  DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, validateEnvelope, type Envelope, type HeaderLimits,
+  DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, isJsonContentType, mediaType, percentEncodeHeaderValue,
+  validateEnvelope, type Envelope, type HeaderLimits,
 } from '../../core/index.js';
 import { BodyInvalidError } from './errors.js';
 
@@ -63,7 +64,7 @@ export function toBinary(envelope: Envelope): HttpMessage {
     const value = envelope[name];
     if (typeof value !== 'string') continue;
     if (name === 'datacontenttype') headers['content-type'] = value;
-    else headers[headerName(name)] = encodeHeaderValue(value);
+    else headers[headerName(name)] = percentEncodeHeaderValue(value);
   }
   return envelope.data === undefined ? { headers } : { headers, body: dataBytes(envelope) };
 }
@@ -106,29 +107,7 @@ function headerName(attribute: string): string {
   return name;
 }
 
-/** Percent-encodes what the HTTP binding spec asks for; returns the value itself when nothing needs it. */
-export function encodeHeaderValue(value: string): string {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x21 || c > 0x7e || c === 0x22 || c === 0x25) return encodeFrom(value, i);
-  }
-  return value;
-}
-
-function encodeFrom(value: string, start: number): string {
-  let out = value.slice(0, start);
-  for (let i = start; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c >= 0x21 && c <= 0x7e && c !== 0x22 && c !== 0x25) { out += value[i]; continue; }
-    // Whole code points, so surrogate pairs become one 4-byte UTF-8 sequence.
-    const cp = value.codePointAt(i)!;
-    if (cp > 0xffff) i++;
-    for (const b of encoder.encode(String.fromCodePoint(cp))) out += `%${b < 16 ? '0' : ''}${b.toString(16).toUpperCase()}`;
-  }
-  return out;
-}
-
-/** Decodes percent-encoding (UTF-8); HeaderInvalidError when it is malformed. */
+/** Decodes percent-encoding (UTF-8), strictly: HeaderInvalidError when it is malformed (NATS keeps such values as they came). */
 export function decodeHeaderValue(header: string, value: string): string {
   if (value.indexOf('%') < 0) return value;
   try { return decodeURIComponent(value); } catch (cause) {
@@ -220,21 +199,10 @@ export function parseBatch(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEAD
 
 // ------------------------------------------------------------------ helpers
 
-/** `json` for application/json and `+json`, `text` for text/*, else `binary`. */
+/** `json` for application/json and `+json` (and no content type), `text` for text/*, else `binary`. */
 export function contentKind(contentType: string | undefined): 'json' | 'text' | 'binary' {
-  if (contentType === undefined) return 'json';
-  const semi = contentType.indexOf(';');
-  const bare = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
-  if (bare === 'application/json' || bare.endsWith('+json')) return 'json';
-  if (bare.startsWith('text/')) return 'text';
-  return 'binary';
-}
-
-/** The media type without parameters, lowercased. */
-export function mediaType(contentType: string | undefined): string {
-  if (contentType === undefined) return '';
-  const semi = contentType.indexOf(';');
-  return (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  if (isJsonContentType(contentType)) return 'json';
+  return mediaType(contentType).startsWith('text/') ? 'text' : 'binary';
 }
 
 function parseJson(body: Uint8Array): unknown {

@@ -10,7 +10,7 @@
  * Inbound, both forms are understood on either protocol version; a payload that is neither is a
  * raw device message, wrapped by `rawEnvelope`.
  */
-import type { Envelope } from '../../core/index.js';
+import { isJsonContentType, type Envelope } from '../../core/index.js';
 
 /** The MQTT 5 publish properties the binding reads and writes. */
 export interface MqttWireProperties {
@@ -44,13 +44,6 @@ export const REPLY_TO_ATTRIBUTE = 'replyto';
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 
 const EMPTY = Buffer.alloc(0);
-
-/** True for content types whose data the JSON event format embeds as JSON (absent means JSON). */
-export function isJsonContentType(contentType: string | undefined): boolean {
-  if (contentType === undefined || contentType === 'application/json') return true;
-  const bare = contentType.split(';', 1)[0]!.trim().toLowerCase();
-  return bare === 'application/json' || bare === 'text/json' || bare.endsWith('+json');
-}
 
 function dataBytes(data: unknown): Buffer {
   if (data === undefined) return EMPTY;

@@ -5,6 +5,7 @@
  */
 import type { Envelope } from '../../core/envelope.js';
 import { CodecDecodeError, EnvelopeInvalidError, errorCode, errorMessage } from '../../core/errors.js';
+import { isJsonContentType } from '../../core/content-type.js';
 
 /** The WebSocket subprotocol every frame follows. */
 export const SUBPROTOCOL = 'cloudevents.json';
@@ -64,13 +65,6 @@ function base64ToBytes(text: string): Uint8Array {
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
   return out;
-}
-
-/** `application/json`, `application/cloudevents+json`, `…; charset=utf-8`, or no content type at all. */
-export function isJsonContentType(contentType: string | undefined): boolean {
-  if (contentType === undefined || contentType === 'application/json') return true;
-  const bare = contentType.split(';', 1)[0]!.trim().toLowerCase();
-  return bare === 'application/json' || bare.endsWith('+json');
 }
 
 /**
