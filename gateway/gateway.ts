@@ -19,7 +19,7 @@ import {
 } from '../core/index.js';
 import { checkSubjectAllowed, createAuthenticator, type Authenticate, type AuthenticatorOptions, type AuthResult } from '../auth/authenticator.js';
 import {
-  BATCH_CONTENT_TYPE, EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, STRUCTURED_CONTENT_TYPE, TIMEOUT_HEADER, contentKind, fromBinary, fromStructured, parseBatch, toBinary, toJsonEvent,
+  BATCH_CONTENT_TYPE, EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, STRUCTURED_CONTENT_TYPE, TIMEOUT_HEADER, contentKind, fromHttpBinary, fromHttpStructured, fromHttpBatch, toHttpBinary, toJsonEvent,
 } from '../transports/http/binding.js';
 import { BodyInvalidError, RateLimitedError, RouteNotFoundError, UnsupportedMediaTypeError } from '../transports/http/errors.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../transports/http/problem.js';
@@ -213,7 +213,7 @@ export class HttpGateway {
     const body = await readBody(req, this.maxBody);
     const media = mediaType(req.headers['content-type']);
     if (media === BATCH_CONTENT_TYPE) {
-      const events = parseBatch(body, this.limits);
+      const events = fromHttpBatch(body, this.limits);
       for (const e of events) this.admit(e, who);
       // In order, so a batch keeps its order on ordered transports.
       // A failure part way leaves the earlier events published: the client retries the batch and the ids dedupe.
@@ -229,10 +229,10 @@ export class HttpGateway {
 
   /** One event from a request: structured, binary or plain JSON; 415 otherwise. */
   private eventOf(req: IncomingMessage, media: string, body: Buffer, subject: string): Envelope {
-    if (media === STRUCTURED_CONTENT_TYPE) return fromStructured(body, this.limits);
+    if (media === STRUCTURED_CONTENT_TYPE) return fromHttpStructured(body, this.limits);
     if (media === BATCH_CONTENT_TYPE) throw new UnsupportedMediaTypeError('a batch is only accepted on /v1/events/', { details: { contentType: media } });
     if (req.headers['ce-specversion'] !== undefined) {
-      const env = fromBinary(req.headers, body.byteLength === 0 ? undefined : body, this.limits);
+      const env = fromHttpBinary(req.headers, body.byteLength === 0 ? undefined : body, this.limits);
       return env;
     }
     if (media === 'application/json' || media.endsWith('+json')) {
@@ -275,7 +275,7 @@ export class HttpGateway {
       // Transports that carry objects (memory) hand the reply decoded; HTTP carries bytes.
       reply.data = defaultCodecs.get(reply.datacontenttype).encode(reply.data, reply.type);
     }
-    const message = toBinary(reply);
+    const message = toHttpBinary(reply);
     message.headers['content-length'] = String(message.body?.byteLength ?? 0);
     res.writeHead(200, message.headers);
     res.end(message.body);
@@ -370,7 +370,7 @@ export class HttpGateway {
       throw new RouteNotFoundError('no request is waiting for this reply (answered, expired or not yours)', { details: { path } });
     }
     const body = await readBody(req, this.maxBody);
-    const envelope = fromBinary(req.headers, body.byteLength === 0 ? undefined : body, this.limits);
+    const envelope = fromHttpBinary(req.headers, body.byteLength === 0 ? undefined : body, this.limits);
     this.pendingReplies.delete(token);
     clearTimeout(pending.timer);
     await pending.reply(envelope);

@@ -10,7 +10,7 @@
  * await hook.stop();
  */
 import { OptionsInvalidError, SignalbusError, type Bus, type Envelope, type Subscription } from '../core/index.js';
-import { toBinary, toStructured } from '../transports/http/binding.js';
+import { toHttpBinary, toHttpStructured } from '../transports/http/binding.js';
 import { HttpClient, type ClientTlsOptions } from '../transports/http/http-client.js';
 
 /** A webhook target did not take an event; `permanent` when retrying cannot help (a 4xx answer). */
@@ -72,7 +72,7 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   const maxInFlight = options.maxInFlight ?? 16;
   const client = new HttpClient(new URL(target.origin), { maxSockets: maxInFlight, tls: options.tls });
   const path = target.pathname + target.search;
-  const encode = options.mode === 'structured' ? toStructured : toBinary;
+  const encode = options.mode === 'structured' ? toHttpStructured : toHttpBinary;
   const extra = options.headers ?? {};
 
   const deliver = async (envelope: Envelope): Promise<void> => {

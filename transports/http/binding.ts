@@ -15,8 +15,8 @@
  * with HeaderInvalidError / EnvelopeInvalidError.
  *
  * @example
- * const { headers, body } = toBinary(envelope);            // POST it
- * const env = fromBinary(req.headers, bodyBytes);          // on the receiving side
+ * const { headers, body } = toHttpBinary(envelope);            // POST it
+ * const env = fromHttpBinary(req.headers, bodyBytes);          // on the receiving side
  */
 import {
   DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, isJsonContentType, mediaType, percentEncodeHeaderValue,
@@ -55,9 +55,9 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * The binary-mode message of an envelope whose `data` is bytes (or absent).
- * @example toBinary({ specversion: '1.0', id: '1', source: 's', type: 't', datacontenttype: 'application/json', data: bytes })
+ * @example toHttpBinary({ specversion: '1.0', id: '1', source: 's', type: 't', datacontenttype: 'application/json', data: bytes })
  */
-export function toBinary(envelope: Envelope): HttpMessage {
+export function toHttpBinary(envelope: Envelope): HttpMessage {
   const headers: Record<string, string> = {};
   for (const name in envelope) {
     if (name === 'data' || name === 'data_base64') continue;
@@ -71,9 +71,9 @@ export function toBinary(envelope: Envelope): HttpMessage {
 
 /**
  * The envelope of a binary-mode message. Throws HeaderInvalidError / EnvelopeInvalidError.
- * @example fromBinary({ 'ce-id': '1', 'ce-source': 's', 'ce-type': 't', 'ce-specversion': '1.0' }, new Uint8Array())
+ * @example fromHttpBinary({ 'ce-id': '1', 'ce-source': 's', 'ce-type': 't', 'ce-specversion': '1.0' }, new Uint8Array())
  */
-export function fromBinary(headers: HeaderMap, body: Uint8Array | undefined, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope {
+export function fromHttpBinary(headers: HeaderMap, body: Uint8Array | undefined, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope {
   const env: Record<string, unknown> = {};
   for (const key in headers) {
     // Node lowercases incoming names; plain maps from callers may not.
@@ -119,9 +119,9 @@ export function decodeHeaderValue(header: string, value: string): string {
 
 /**
  * The structured-mode message of an envelope (`application/cloudevents+json`).
- * @example toStructured(envelope).body // UTF-8 JSON of the whole event
+ * @example toHttpStructured(envelope).body // UTF-8 JSON of the whole event
  */
-export function toStructured(envelope: Envelope): HttpMessage {
+export function toHttpStructured(envelope: Envelope): HttpMessage {
   return { headers: { 'content-type': `${STRUCTURED_CONTENT_TYPE}; charset=utf-8` }, body: encoder.encode(JSON.stringify(toJsonEvent(envelope))) };
 }
 
@@ -152,7 +152,7 @@ export function toJsonEvent(envelope: Envelope): Record<string, unknown> {
  * The envelope of a structured-mode body. Throws BodyInvalidError (not JSON, not an object) or
  * EnvelopeInvalidError / HeaderInvalidError.
  */
-export function fromStructured(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope {
+export function fromHttpStructured(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope {
   return fromJsonEvent(parseJson(body), limits);
 }
 
@@ -181,12 +181,12 @@ export function fromJsonEvent(event: unknown, limits: HeaderLimits = DEFAULT_HEA
 // ------------------------------------------------------------------ batch
 
 /** A batch body (`application/cloudevents-batch+json`) of envelopes. */
-export function toBatch(envelopes: Envelope[]): HttpMessage {
+export function toHttpBatch(envelopes: Envelope[]): HttpMessage {
   return { headers: { 'content-type': `${BATCH_CONTENT_TYPE}; charset=utf-8` }, body: encoder.encode(JSON.stringify(envelopes.map(toJsonEvent))) };
 }
 
 /** The envelopes of a batch body; the first bad event fails it all (BodyInvalidError naming its index). */
-export function parseBatch(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope[] {
+export function fromHttpBatch(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope[] {
   const parsed = parseJson(body);
   if (!Array.isArray(parsed)) throw new BodyInvalidError('a batch must be a JSON array of events');
   return parsed.map((event, index) => {

@@ -13,7 +13,7 @@ import {
   type InboundMessage, type Transport, type TransportCapabilities, type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
 import {
-  EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, TIMEOUT_HEADER, fromBinary, fromJsonEvent, toBinary, toStructured,
+  EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, TIMEOUT_HEADER, fromHttpBinary, fromJsonEvent, toHttpBinary, toHttpStructured,
 } from './binding.js';
 import { HttpClient, HttpNetworkError, type ClientTlsOptions, type HttpAnswer } from './http-client.js';
 import { errorFromProblem } from './problem.js';
@@ -144,7 +144,7 @@ export class HttpTransport implements Transport {
       throw err;
     } finally { this.release(); }
     if (answer.status !== 200) throw errorFromProblem(answer.status, answer.body.toString('utf8'));
-    return fromBinary(answer.headers, answer.body.byteLength > 0 ? answer.body : undefined);
+    return fromHttpBinary(answer.headers, answer.body.byteLength > 0 ? answer.body : undefined);
   }
 
   async subscribe(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): Promise<TransportSubscription> {
@@ -178,7 +178,7 @@ export class HttpTransport implements Transport {
   }
 
   private message(envelope: Envelope, binary = false): { headers: OutgoingHttpHeaders; body?: Uint8Array } {
-    const m = this.structured && !binary ? toStructured(envelope) : toBinary(envelope);
+    const m = this.structured && !binary ? toHttpStructured(envelope) : toHttpBinary(envelope);
     const headers: OutgoingHttpHeaders = m.headers;
     for (const k in this.headers) headers[k] = this.headers[k];
     headers['content-length'] = m.body?.byteLength ?? 0;

@@ -56,9 +56,9 @@ function dataBytes(data: unknown): Buffer {
 
 /**
  * Binary mode (MQTT 5): attributes become user properties, `datacontenttype` the Content Type property.
- * @example encodeBinary({ specversion: '1.0', id: '1', source: 's', type: 't', data: bytes, datacontenttype: 'application/json' })
+ * @example toMqttBinary({ specversion: '1.0', id: '1', source: 's', type: 't', data: bytes, datacontenttype: 'application/json' })
  */
-export function encodeBinary(envelope: Envelope, responseTopic?: string, correlationData?: Buffer): MqttWireMessage {
+export function toMqttBinary(envelope: Envelope, responseTopic?: string, correlationData?: Buffer): MqttWireMessage {
   const userProperties: Record<string, string> = {};
   let contentType: string | undefined;
   for (const name in envelope) {
@@ -76,7 +76,7 @@ export function encodeBinary(envelope: Envelope, responseTopic?: string, correla
 }
 
 /** The envelope of a binary-mode message, or undefined when it carries no `specversion` user property. */
-export function decodeBinary(payload: Buffer, properties: MqttInboundProperties | undefined): Envelope | undefined {
+export function fromMqttBinary(payload: Buffer, properties: MqttInboundProperties | undefined): Envelope | undefined {
   const pairs = properties?.userPairs;
   if (pairs === undefined) return undefined;
   const attributes: Record<string, unknown> = {};
@@ -98,9 +98,9 @@ export function decodeBinary(payload: Buffer, properties: MqttInboundProperties 
 /**
  * Structured mode (MQTT 3.1.1): the whole event as CloudEvents JSON. JSON data bytes are spliced in
  * as they are (the codec already produced JSON), so nothing is parsed and re-serialised.
- * @example encodeStructured(envelope, 'signalbus/_inbox/abc') // payload: {"specversion":"1.0",…,"replyto":"…","data":{…}}
+ * @example toMqttStructured(envelope, 'signalbus/_inbox/abc') // payload: {"specversion":"1.0",…,"replyto":"…","data":{…}}
  */
-export function encodeStructured(envelope: Envelope, replyTo?: string): MqttWireMessage {
+export function toMqttStructured(envelope: Envelope, replyTo?: string): MqttWireMessage {
   let head = '{';
   for (const name in envelope) {
     if (name === 'data' || name === 'data_base64' || name === REPLY_TO_ATTRIBUTE) continue;
@@ -135,7 +135,7 @@ export interface StructuredDecoded {
  * The envelope of a structured-mode message, or undefined when the payload is not a CloudEvent in
  * JSON (a device's own JSON, text, bytes). JSON data is handed on decoded; `data_base64` as bytes.
  */
-export function decodeStructured(payload: Buffer): StructuredDecoded | undefined {
+export function fromMqttStructured(payload: Buffer): StructuredDecoded | undefined {
   // Cheap checks first: most raw device payloads are rejected without parsing.
   let i = 0;
   while (i < payload.length && (payload[i] === 0x20 || payload[i] === 0x0a || payload[i] === 0x0d || payload[i] === 0x09)) i++;

@@ -5,7 +5,7 @@ import {
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
 import {
-  decodeBinary, decodeStructured, encodeBinary, encodeStructured, rawEnvelope, type MqttInboundProperties,
+  fromMqttBinary, fromMqttStructured, toMqttBinary, toMqttStructured, rawEnvelope, type MqttInboundProperties,
 } from './binding.js';
 import { MqttConnection } from './connection.js';
 import type { InboundPublish } from './packet-codec.js';
@@ -102,7 +102,7 @@ export class MqttTransport implements Transport {
     let wire;
     try {
       topic = subjectToTopic(subject);
-      wire = this.v5 ? encodeBinary(envelope) : encodeStructured(envelope);
+      wire = this.v5 ? toMqttBinary(envelope) : toMqttStructured(envelope);
     } catch (err) { return Promise.reject(err); }
     if (wire.payload.length > this.capabilities.maxMessageBytes) return Promise.reject(this.tooLarge(subject, wire.payload.length));
     return main.publish(topic, wire.payload, this.options.qos, this.v5 ? wire.properties : undefined);
@@ -223,13 +223,13 @@ export class MqttTransport implements Transport {
     const targets = this.route(conn, packet, topic);
     if (targets === undefined || (Array.isArray(targets) && targets.length === 0)) return;
 
-    let envelope = decodeBinary(payload, props);
+    let envelope = fromMqttBinary(payload, props);
     let replyTopic: string | undefined;
     let structured = false;
     if (envelope !== undefined) {
       replyTopic = props!.responseTopic;
     } else {
-      const s = decodeStructured(payload);
+      const s = fromMqttStructured(payload);
       if (s) { envelope = s.envelope; replyTopic = s.replyTo ?? props?.responseTopic; structured = true; }
     }
     const subject = topicToSubject(topic);
@@ -280,19 +280,19 @@ export class MqttTransport implements Transport {
       let wire;
       if (structured || !this.v5) {
         // Structured requests are answered in structured mode, which any protocol version reads.
-        wire = encodeStructured(reply.causationid === undefined ? { ...reply, causationid: requestId } : reply);
+        wire = toMqttStructured(reply.causationid === undefined ? { ...reply, causationid: requestId } : reply);
       } else {
-        wire = encodeBinary(reply, undefined, correlationData ?? Buffer.from(requestId));
+        wire = toMqttBinary(reply, undefined, correlationData ?? Buffer.from(requestId));
       }
       await main.publish(replyTopic, wire.payload, this.options.qos, this.v5 ? wire.properties : undefined);
     };
   }
 
   private onReply(payload: Buffer, props: MqttInboundProperties | undefined): void {
-    let envelope = decodeBinary(payload, props);
+    let envelope = fromMqttBinary(payload, props);
     let key: string | undefined;
     if (envelope !== undefined) key = props!.correlationData?.toString('utf8');
-    else envelope = decodeStructured(payload)?.envelope;
+    else envelope = fromMqttStructured(payload)?.envelope;
     if (!envelope) return;
     key ??= envelope.causationid;
     const p = key === undefined ? undefined : this.pending.get(key);
@@ -309,7 +309,7 @@ export class MqttTransport implements Transport {
     await this.inboxReady;
     const key = envelope.id;
     if (this.pending.has(key)) throw new OptionsInvalidError(`a request with id ${key} is already waiting for its reply`, { details: { field: 'id' } });
-    const wire = this.v5 ? encodeBinary(envelope, this.inboxTopic, Buffer.from(key)) : encodeStructured(envelope, this.inboxTopic);
+    const wire = this.v5 ? toMqttBinary(envelope, this.inboxTopic, Buffer.from(key)) : toMqttStructured(envelope, this.inboxTopic);
     if (wire.payload.length > this.capabilities.maxMessageBytes) throw this.tooLarge(subject, wire.payload.length);
     const reply = new Promise<Envelope>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -22,10 +22,10 @@ const HEADER_LINE_START = 'NATS/1.0\r\n';
  * The NATS header block (`NATS/1.0\r\n…\r\n\r\n`) for an envelope, with `Nats-Msg-Id` = id when
  * `withMsgId` (JetStream) and `sb-reply-to` when a request travels through a stream.
  *
- * @example natsHeaderBlock({ specversion: '1.0', id: '1', source: 's', type: 't' }, false)
+ * @example toNatsHeaders({ specversion: '1.0', id: '1', source: 's', type: 't' }, false)
  * // 'NATS/1.0\r\nce-specversion: 1.0\r\nce-id: 1\r\nce-source: s\r\nce-type: t\r\n\r\n'
  */
-export function natsHeaderBlock(envelope: Envelope, withMsgId: boolean, replyTo?: string): string {
+export function toNatsHeaders(envelope: Envelope, withMsgId: boolean, replyTo?: string): string {
   let block = HEADER_LINE_START;
   for (const name in envelope) {
     if (name === 'data' || name === 'data_base64') continue;
@@ -51,7 +51,7 @@ const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
 /** The body for an envelope: `data` as bytes (encoded with its content type if the Bus has not). */
-export function natsBody(envelope: Envelope): Uint8Array {
+export function toNatsBody(envelope: Envelope): Uint8Array {
   const data = envelope.data;
   if (data === undefined) return EMPTY;
   if (data instanceof Uint8Array) return data;
@@ -123,21 +123,21 @@ class EnvelopeCollector {
  * payload (`type` = subject, `id` = Nats-Msg-Id or a new UUID), otherwise EnvelopeInvalidError.
  * When a header repeats, the first value counts.
  *
- * @example envelopeFromNats('a.b', [['ce-specversion', ['1.0']], …], body, false)
+ * @example fromNatsMessage('a.b', [['ce-specversion', ['1.0']], …], body, false)
  */
-export function envelopeFromNats(subject: string, headers: NatsHeaderEntries | undefined, body: Uint8Array, raw: boolean): DecodedNatsMessage {
+export function fromNatsMessage(subject: string, headers: NatsHeaderEntries | undefined, body: Uint8Array, raw: boolean): DecodedNatsMessage {
   const c = new EnvelopeCollector();
   if (headers) for (const [key, values] of headers) if (values[0] !== undefined) c.add(key, values[0]);
   return c.finish(subject, body, raw);
 }
 
 /**
- * Same as envelopeFromNats, reading the header block text (`NATS/1.0\r\nk: v\r\n…`) directly:
+ * Same as fromNatsMessage, reading the header block text (`NATS/1.0\r\nk: v\r\n…`) directly:
  * the hot path skips building nats.js' header map.
  *
- * @example envelopeFromNatsHeaderText('a.b', 'NATS/1.0\r\nce-specversion: 1.0\r\n…\r\n\r\n', body, false)
+ * @example fromNatsHeaderText('a.b', 'NATS/1.0\r\nce-specversion: 1.0\r\n…\r\n\r\n', body, false)
  */
-export function envelopeFromNatsHeaderText(subject: string, text: string, body: Uint8Array, raw: boolean): DecodedNatsMessage {
+export function fromNatsHeaderText(subject: string, text: string, body: Uint8Array, raw: boolean): DecodedNatsMessage {
   const c = new EnvelopeCollector();
   let lineStart = text.indexOf('\r\n');
   const n = text.length;

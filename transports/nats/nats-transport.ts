@@ -10,7 +10,7 @@ import {
   type Envelope, type InboundHandler, type InboundMessage, type Transport, type TransportCapabilities, type TransportPublishOptions,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
-import { envelopeFromNats, envelopeFromNatsHeaderText, natsBody, natsHeaderBlock, type DecodedNatsMessage } from './binding.js';
+import { fromNatsMessage, fromNatsHeaderText, toNatsBody, toNatsHeaders, type DecodedNatsMessage } from './binding.js';
 import { parseCreds } from './credentials.js';
 import { fromConnectError, fromNatsError, NatsJetStreamError } from './errors.js';
 import { consumerConfig, durableName, ensureConsumer, ensureStream, ephemeralName } from './jetstream.js';
@@ -35,9 +35,9 @@ function decodeDelivery(msg: Msg | JsMsg, raw: boolean): DecodedNatsMessage {
   const bytes = inner._rdata;
   if (hdr !== undefined && bytes) {
     const text = hdr > 0 ? Buffer.from(bytes.buffer, bytes.byteOffset, hdr).toString('utf8') : '';
-    return envelopeFromNatsHeaderText(msg.subject, text, msg.data, raw);
+    return fromNatsHeaderText(msg.subject, text, msg.data, raw);
   }
-  return envelopeFromNats(msg.subject, msg.headers, msg.data, raw);
+  return fromNatsMessage(msg.subject, msg.headers, msg.data, raw);
 }
 const decoder = new TextDecoder();
 const noop = () => {};
@@ -242,8 +242,8 @@ export class NatsTransport implements Transport {
   publish(subject: string, envelope: Envelope, options?: TransportPublishOptions): Promise<void> {
     try {
       const nc = this.ready();
-      const body = natsBody(envelope);
-      const headers = this.encodeHeaders(subject, natsHeaderBlock(envelope, this.options.jetstream !== undefined), body);
+      const body = toNatsBody(envelope);
+      const headers = this.encodeHeaders(subject, toNatsHeaders(envelope, this.options.jetstream !== undefined), body);
       if (this.options.jetstream) return this.publishDurable(nc, subject, body, headers);
       const opts = { headers: new EncodedHeaders(headers) as unknown as MsgHdrs, ...(options?.replyTo ? { reply: options.replyTo } : {}) };
       const held = this.holdWhileDisconnected(subject, headers.byteLength + body.byteLength);
@@ -398,10 +398,10 @@ export class NatsTransport implements Transport {
     const started = Date.now();
     const token = inbox.nextToken();
     const replySubject = inbox.subjectFor(token);
-    const body = natsBody(envelope);
+    const body = toNatsBody(envelope);
     let replied: Promise<Msg>;
     if (this.options.jetstream) {
-      const headers = this.encodeHeaders(subject, natsHeaderBlock(envelope, true, replySubject), body);
+      const headers = this.encodeHeaders(subject, toNatsHeaders(envelope, true, replySubject), body);
       replied = inbox.expect(token, subject, options.timeoutMs);
       try {
         await this.publishDurable(nc, subject, body, headers);
@@ -410,7 +410,7 @@ export class NatsTransport implements Transport {
         throw err;
       }
     } else {
-      const headers = this.encodeHeaders(subject, natsHeaderBlock(envelope, false), body);
+      const headers = this.encodeHeaders(subject, toNatsHeaders(envelope, false), body);
       replied = inbox.expect(token, subject, options.timeoutMs);
       const held = this.holdWhileDisconnected(subject, headers.byteLength + body.byteLength);
       if (held) await held.catch((err) => { inbox.cancel(token); throw err; });
@@ -424,7 +424,7 @@ export class NatsTransport implements Transport {
     const msg = await replied;
     if (msg.headers?.code === 503) throw new NoRespondersError(`no responders for ${subject}`, { details: { subject } });
     try {
-      return envelopeFromNats(subject, msg.headers, msg.data, false).envelope;
+      return fromNatsMessage(subject, msg.headers, msg.data, false).envelope;
     } catch (err) {
       throw new EnvelopeInvalidError(`the reply to ${subject} is not a CloudEvent (after ${Date.now() - started} ms)`, { cause: err, details: { subject } });
     }
@@ -434,8 +434,8 @@ export class NatsTransport implements Transport {
   sendReply(replyTo: string, reply: Envelope): Promise<void> {
     try {
       const nc = this.ready();
-      const body = natsBody(reply);
-      const headers = this.encodeHeaders(replyTo, natsHeaderBlock(reply, false), body);
+      const body = toNatsBody(reply);
+      const headers = this.encodeHeaders(replyTo, toNatsHeaders(reply, false), body);
       const opts = { headers: new EncodedHeaders(headers) as unknown as MsgHdrs };
       const held = this.holdWhileDisconnected(replyTo, headers.byteLength + body.byteLength);
       if (held) return held.then(() => this.ready().publish(replyTo, body, opts));

@@ -13,7 +13,7 @@ import type {
   InboundHandler, InboundMessage, Transport, TransportCapabilities, TransportSubscribeOptions, TransportSubscription,
 } from '../../core/transport.js';
 import {
-  ackFrameText, fromStructuredEvent, parseHubFrame, publishFrameText, replyFrameText, requestFrameText, subscribeFrameText,
+  ackFrameText, fromWebSocketEvent, parseHubFrame, publishFrameText, replyFrameText, requestFrameText, subscribeFrameText,
   SUBPROTOCOL, unsubscribeFrameText, type DeliveryFrame, type FrameId, type HubFrame,
 } from './binding.js';
 import { CLOSE_CODES, errorFromFrame } from './errors.js';
@@ -368,7 +368,7 @@ export class WebSocketTransport implements Transport {
         if (this.onFlushed) this.checkFlushed();
         break;
       case 'reply': this.settlePending(f.ref, (p) => {
-        try { p.resolve(fromStructuredEvent(f.event)); } catch (err) { p.reject(err as Error); }
+        try { p.resolve(fromWebSocketEvent(f.event)); } catch (err) { p.reject(err as Error); }
       }); break;
       case 'error':
         if (f.ref === undefined) this.logger.warn('the hub refused a frame', { code: f.code, message: f.message, eventid: f.eventid });
@@ -392,7 +392,7 @@ export class WebSocketTransport implements Transport {
     let envelope: Envelope;
     try {
       if (!sub) throw new TransportClosedError('subscription ended');
-      envelope = fromStructuredEvent(f.event);
+      envelope = fromWebSocketEvent(f.event);
     } catch (err) {
       if (sub) this.logger.warn('unreadable delivery from the hub', { err });
       if (f.id !== undefined) this.queueAck(f.id);
