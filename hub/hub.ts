@@ -12,7 +12,8 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
   Bus, createLogger, defaultCodecs, errorCode, errorMessage, OptionsInvalidError,
 } from '../core/index.js';
-import { MemoryBroker, MemoryTransport } from '../transports/memory/memory-transport.js';
+import { MemoryBroker } from '../transports/memory/broker.js';
+import { MemoryTransport } from '../transports/memory/memory-transport.js';
 import { createAuthenticator, type Authenticate } from '../auth/authenticator.js';
 import { SUBPROTOCOL } from '../transports/websocket/binding.js';
 import { HubConnection, type HubSettings } from './hub-connection.js';
