@@ -14,8 +14,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import {
   BackpressureError, CapabilityMissingError, DEFAULT_HEADER_LIMITS, MessageTooLargeError, OptionsInvalidError, PatternInvalidError,
-  SubjectInvalidError, defaultCodecs, mediaType, validatePattern, validateSubject, type Bus, type Envelope, type HeaderLimits,
-  type InboundMessage, type TransportSubscription,
+  SubjectInvalidError, defaultCodecs, mediaType, resolveTlsOptions, validatePattern, validateSubject, type Bus, type Envelope, type HeaderLimits,
+  type InboundMessage, type TlsOptions, type TransportSubscription,
 } from '../core/index.js';
 import { checkSubjectAllowed, createAuthenticator, type Authenticate, type AuthenticatorOptions, type AuthResult } from '../auth/authenticator.js';
 import {
@@ -25,13 +25,6 @@ import { BodyInvalidError, RateLimitedError, RouteNotFoundError, UnsupportedMedi
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../transports/http/problem.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 
-export interface TlsOptions {
-  /** PEM private key. */
-  key: string | Buffer;
-  /** PEM certificate (chain). */
-  cert: string | Buffer;
-}
-
 export interface HttpGatewayOptions {
   /** The bus events are published to, requests sent through and streams subscribed on. The caller owns (starts, stops) it. */
   bus: Bus;
@@ -39,7 +32,7 @@ export interface HttpGatewayOptions {
   host?: string;
   /** Port; 0 picks a free one (see `port` after `start()`). Default 0. */
   port?: number;
-  /** Serve HTTPS with this key and certificate. */
+  /** Serve HTTPS with this certificate and key (`cert`/`key` or `certFile`/`keyFile`; `ca` to verify client certificates). */
   tls?: TlsOptions;
   /** Authentication: options for `createAuthenticator`, or a ready `authenticate` function. Default: anonymous allowed. */
   auth?: AuthenticatorOptions | Authenticate;
@@ -119,12 +112,12 @@ export class HttpGateway {
     if (options.port !== undefined && !(Number.isInteger(options.port) && options.port >= 0 && options.port < 65536)) {
       throw new OptionsInvalidError('port must be an integer 0-65535', { details: { field: 'port' } });
     }
-    if (options.tls && (!options.tls.key || !options.tls.cert)) throw new OptionsInvalidError('tls needs key and cert', { details: { field: 'tls' } });
+    const tls = options.tls === undefined ? undefined : resolveTlsOptions('gateway', options.tls, { server: true });
     this.authenticate = typeof options.auth === 'function' ? options.auth : options.auth ? createAuthenticator(options.auth) : undefined;
     this.limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
     this.limits = options.headerLimits ?? DEFAULT_HEADER_LIMITS;
     const onRequest = (req: IncomingMessage, res: ServerResponse) => { this.route(req, res).catch((err) => this.fail(req, res, err)); };
-    this.server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, onRequest) : createHttpServer(onRequest);
+    this.server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert, ca: tls.ca }, onRequest) : createHttpServer(onRequest);
   }
 
   /** The port listened on (after `start()`). */

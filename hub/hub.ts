@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
-  Bus, createLogger, defaultCodecs, errorCode, errorMessage, OptionsInvalidError,
+  Bus, createLogger, defaultCodecs, errorCode, errorMessage, OptionsInvalidError, resolveTlsOptions,
 } from '../core/index.js';
 import { MemoryBroker } from '../transports/memory/broker.js';
 import { MemoryTransport } from '../transports/memory/memory-transport.js';
@@ -70,7 +70,8 @@ export class WebSocketHub {
       handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
     this.ownsServer = options.server === undefined;
-    this.server = options.server ?? (options.tls ? createHttpsServer({ ...options.tls }) : createServer());
+    const tls = options.tls === undefined || options.server ? undefined : resolveTlsOptions('hub', options.tls, { server: true });
+    this.server = options.server ?? (tls ? createHttpsServer({ key: tls.key, cert: tls.cert, ca: tls.ca }) : createServer());
     if (this.ownsServer) {
       this.server.on('request', (_req, res) => {
         res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end(`WebSocket hub: connect with subprotocol ${SUBPROTOCOL}\n`);

@@ -4,7 +4,7 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { OptionsInvalidError, type Bus, type CodecRegistry, type Logger } from '../core/index.js';
+import { OptionsInvalidError, type Bus, type CodecRegistry, type Logger, type TlsOptions } from '../core/index.js';
 import type { Authenticate, AuthenticatorOptions } from '../auth/authenticator.js';
 import { checkNumber } from '../transports/websocket/options.js';
 
@@ -19,8 +19,8 @@ export interface WebSocketHubOptions {
   path?: string;
   /** Attach to this existing HTTP(S) server instead of creating one (the hub never closes it). */
   server?: HttpServer | HttpsServer;
-  /** Serve WSS with this key and certificate (PEM); ignored with `server`. */
-  tls?: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer };
+  /** Serve WSS with this certificate and key (`cert`/`key` or `certFile`/`keyFile`, PEM); ignored with `server`. */
+  tls?: TlsOptions;
   /**
    * Authentication at upgrade: options for `createAuthenticator` (JWT / API keys) or a ready
    * `authenticate(headers)` function. Failures answer the upgrade with 401/403. With auth the
@@ -58,7 +58,6 @@ export function validateHubOptions(o: WebSocketHubOptions): void {
   if (o.path !== undefined && (typeof o.path !== 'string' || !o.path.startsWith('/'))) {
     throw new OptionsInvalidError('path must start with "/"', { details: { field: 'path' } });
   }
-  if (o.tls !== undefined && (!o.tls.key || !o.tls.cert)) throw new OptionsInvalidError('tls needs key and cert', { details: { field: 'tls' } });
   if (o.auth !== undefined && typeof o.auth !== 'function' && (o.auth === null || typeof o.auth !== 'object')) {
     throw new OptionsInvalidError('auth must be authenticator options or an authenticate function', { details: { field: 'auth' } });
   }
