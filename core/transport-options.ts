@@ -32,7 +32,7 @@ export interface ReconnectOptions {
   multiplier?: number;
   /** 0..1: share of each delay drawn at random, so many clients do not reconnect in step. */
   jitter?: number;
-  /** Attempts before the transport gives up for good; `Infinity` (the default) never does. */
+  /** Attempts before the transport gives up for good (0: it does not reconnect at all); `Infinity` (the default) never gives up. */
   maxAttempts?: number;
 }
 
@@ -58,8 +58,8 @@ export function resolveReconnectOptions(area: string, given: ReconnectOptions | 
   if (!(typeof r.maxDelayMs === 'number' && Number.isFinite(r.maxDelayMs) && r.maxDelayMs >= r.initialDelayMs)) optionInvalid(area, 'reconnect.maxDelayMs', `must be a number >= reconnect.initialDelayMs, got ${String(r.maxDelayMs)}`);
   if (!(typeof r.multiplier === 'number' && r.multiplier >= 1 && Number.isFinite(r.multiplier))) optionInvalid(area, 'reconnect.multiplier', `must be a number >= 1, got ${String(r.multiplier)}`);
   if (!(typeof r.jitter === 'number' && r.jitter >= 0 && r.jitter <= 1)) optionInvalid(area, 'reconnect.jitter', `must be between 0 and 1, got ${String(r.jitter)}`);
-  if (!(typeof r.maxAttempts === 'number' && r.maxAttempts >= 1 && (Number.isInteger(r.maxAttempts) || r.maxAttempts === Number.POSITIVE_INFINITY))) {
-    optionInvalid(area, 'reconnect.maxAttempts', `must be an integer >= 1 or Infinity, got ${String(r.maxAttempts)}`);
+  if (!(typeof r.maxAttempts === 'number' && r.maxAttempts >= 0 && (Number.isInteger(r.maxAttempts) || r.maxAttempts === Number.POSITIVE_INFINITY))) {
+    optionInvalid(area, 'reconnect.maxAttempts', `must be an integer >= 0 or Infinity, got ${String(r.maxAttempts)}`);
   }
   if (!canGiveUp && r.maxAttempts !== Number.POSITIVE_INFINITY) optionInvalid(area, 'reconnect.maxAttempts', 'is not supported: this transport reconnects for as long as it is open');
   return r;
