@@ -10,24 +10,8 @@ import {
 import { MqttConnection } from './connection.js';
 import type { InboundPublish } from './packet-codec.js';
 import { resolveMqttOptions, type MqttTransportOptions, type ResolvedMqttOptions } from './options.js';
+import { reachesRaw, type LocalSubscription } from './subscription.js';
 import { brokerFilter, patternToFilter, subjectToTopic, topicMatchesFilter, topicToSubject } from './topics.js';
-
-interface LocalSubscription {
-  /** MQTT 5 subscription identifier: tells which subscription a message came through. */
-  readonly id: number;
-  readonly pattern: string;
-  readonly filter: string;
-  readonly brokerFilter: string;
-  readonly handler: InboundHandler;
-  readonly raw: boolean;
-  readonly connection: MqttConnection;
-  /** Stays true while messages may be handed over. */
-  active: boolean;
-  /** Messages that are not CloudEvents dropped since the last warning about them (this subscription is not raw). */
-  droppedSinceWarning: number;
-  /** When that warning was last logged (Date.now()), -Infinity before the first. */
-  lastDropWarningAt: number;
-}
 
 interface PendingRequest {
   resolve(reply: Envelope): void;
@@ -358,8 +342,4 @@ function fnv1a(text: string): string {
     h = Math.imul(h, 0x01000193);
   }
   return (h >>> 0).toString(36);
-}
-
-function reachesRaw(targets: LocalSubscription | LocalSubscription[]): boolean {
-  return Array.isArray(targets) ? targets.some((s) => s.raw) : targets.raw;
 }
