@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { OptionsInvalidError, type Envelope } from '../../core/index.js';
 import { fromRedisEntry, scanGlob, streamKey, subjectOfKey, toRedisEntry, wrapForeignEntry } from './binding.js';
-import { optionsFromUrl, resolveOptions } from './options.js';
+import { redisStreamsOptionsFromUrl, resolveRedisStreamsOptions } from './options.js';
 
 const b = (s: string) => Buffer.from(s);
 
@@ -105,18 +105,18 @@ describe('redis-streams binding', () => {
 
 describe('redis-streams options', () => {
   it('redis-streams options - fills defaults and reads URL query parameters', () => {
-    expect(resolveOptions()).to.deep.include({ keyPrefix: 'sb:', maxLen: 100_000, claimIdleMs: 30_000 });
-    const o = optionsFromUrl(new URL('redis://127.0.0.1:6380/2?keyPrefix=app1:&maxLen=500&claimIdleMs=1000'));
+    expect(resolveRedisStreamsOptions()).to.deep.include({ keyPrefix: 'sb:', maxLen: 100_000, claimIdleMs: 30_000 });
+    const o = redisStreamsOptionsFromUrl(new URL('redis://127.0.0.1:6380/2?keyPrefix=app1:&maxLen=500&claimIdleMs=1000'));
     expect(o).to.deep.include({ url: 'redis://127.0.0.1:6380/2', keyPrefix: 'app1:', maxLen: 500, claimIdleMs: 1000 });
   });
 
   it('redis-streams options - rejects bad values with an error naming the field', () => {
     for (const [bad, field] of [[{ maxLen: -1 }, 'maxLen'], [{ keyPrefix: '' }, 'keyPrefix'], [{ url: 'http://x' }, 'url'],
       [{ claimIdleMs: 5 }, 'claimIdleMs'], [{ patternRefreshMs: 1.5 }, 'patternRefreshMs']] as const) {
-      const err = (() => { try { resolveOptions(bad); } catch (e) { return e; } })();
+      const err = (() => { try { resolveRedisStreamsOptions(bad); } catch (e) { return e; } })();
       expect(err, field).to.be.instanceOf(OptionsInvalidError);
       expect((err as OptionsInvalidError).details?.field).to.equal(field);
     }
-    expect(() => optionsFromUrl(new URL('redis://h?maxLen=lots'))).to.throw(OptionsInvalidError);
+    expect(() => redisStreamsOptionsFromUrl(new URL('redis://h?maxLen=lots'))).to.throw(OptionsInvalidError);
   });
 });

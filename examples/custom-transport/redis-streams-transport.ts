@@ -11,7 +11,7 @@ import {
   type TransportCapabilities, type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
 import { toRedisEntry, wrapForeignEntry, type EntryMeta } from './binding.js';
-import { resolveOptions, type RedisStreamsOptions, type ResolvedRedisStreamsOptions } from './options.js';
+import { resolveRedisStreamsOptions, type RedisStreamsOptions, type ResolvedRedisStreamsOptions } from './options.js';
 import { StreamSubscription, type Connection, type SubscriptionHost } from './stream-subscription.js';
 
 /**
@@ -63,7 +63,7 @@ export class RedisStreamsTransport implements Transport, SubscriptionHost {
   private readonly pending = new Map<string, PendingRequest>();
 
   constructor(options: RedisStreamsOptions = {}) {
-    this.options = resolveOptions(options);
+    this.options = resolveRedisStreamsOptions(options);
     this.keyPrefix = this.options.keyPrefix;
     this.claimIdleMs = this.options.claimIdleMs;
     this.patternRefreshMs = this.options.patternRefreshMs;
