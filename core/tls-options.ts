@@ -20,16 +20,15 @@ const TLS_KEYS = new Set<string>(['ca', 'caFile', 'cert', 'certFile', 'key', 'ke
 
 /**
  * Checks `tls` and reads its files (once, here, so a missing file is an OptionsInvalidError naming
- * the field at construction rather than a failed handshake later). `extraKeys` are further fields
- * a transport accepts in its own `tls` (NATS: `handshakeFirst`); anything else is refused.
+ * the field at construction rather than a failed handshake later). Unknown fields are refused.
  * With `server`, `cert` and `key` are required.
  *
  * @example resolveTlsOptions('mqtt', { caFile: '/etc/ssl/ca.pem' }) // { ca: <Buffer …>, rejectUnauthorized: true }
  */
-export function resolveTlsOptions(area: string, tls: TlsOptions, options: { server?: boolean; extraKeys?: readonly string[] } = {}): ResolvedTlsOptions {
+export function resolveTlsOptions(area: string, tls: TlsOptions, options: { server?: boolean } = {}): ResolvedTlsOptions {
   if (tls === null || typeof tls !== 'object' || Array.isArray(tls)) optionInvalid(area, 'tls', 'must be an object (ca, cert, key, caFile, certFile, keyFile, rejectUnauthorized, servername)');
   for (const key of Object.keys(tls)) {
-    if (!TLS_KEYS.has(key) && !options.extraKeys?.includes(key)) optionInvalid(area, `tls.${key}`, 'is not a TLS option (ca, cert, key, caFile, certFile, keyFile, rejectUnauthorized, servername)');
+    if (!TLS_KEYS.has(key)) optionInvalid(area, `tls.${key}`, 'is not a TLS option (ca, cert, key, caFile, certFile, keyFile, rejectUnauthorized, servername)');
   }
   const out: ResolvedTlsOptions = { rejectUnauthorized: tls.rejectUnauthorized ?? true };
   if (typeof out.rejectUnauthorized !== 'boolean') optionInvalid(area, 'tls.rejectUnauthorized', 'must be a boolean');

@@ -11,7 +11,7 @@ import {
 import { createLogger, type Logger } from '../../core/logger.js';
 import { reconnectDelayMs } from '../../core/transport-options.js';
 import type {
-  InboundHandler, InboundMessage, Transport, TransportCapabilities, TransportSubscribeOptions, TransportSubscription,
+  InboundHandler, Transport, TransportCapabilities, TransportSubscribeOptions, TransportSubscription,
 } from '../../core/transport.js';
 import {
   ackFrameText, fromWebSocketEvent, parseHubFrame, publishFrameText, replyFrameText, requestFrameText, subscribeFrameText,
