@@ -1,5 +1,4 @@
-import type { MemoryBroker } from './broker.js';
-import { namedBroker } from './broker.js';
+import { namedBroker, type MemoryBroker } from './broker.js';
 
 /** Options of the memory transport. */
 export interface MemoryTransportOptions {
