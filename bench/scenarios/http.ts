@@ -9,7 +9,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Bus, type Logger } from '../../core/index.js';
-import { HttpGateway, HttpTransport } from '../../transports/http/index.js';
+import { HttpGateway } from '../../gateway/index.js';
+import { HttpTransport } from '../../transports/http/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { sensorReading, until, windowed, type Measurement, type Scenario } from '../harness.js';
 

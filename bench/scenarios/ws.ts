@@ -9,7 +9,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { Bus } from '../../core/index.js';
-import { WebSocketHub, WebSocketTransport } from '../../transports/websocket/index.js';
+import { WebSocketHub } from '../../hub/index.js';
+import { WebSocketTransport } from '../../transports/websocket/index.js';
 import { sensorReading, until, windowed, type Measurement, type Scenario } from '../harness.js';
 
 const N = 100_000;

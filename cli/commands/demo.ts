@@ -35,7 +35,7 @@ function port(value: string, flag: string): number {
 
 /** The demo's pipeline: the IoT example's services, on the embedded broker. */
 export function demoPipeline(mqttPort: number, httpPort: number) {
-  const mqtt = `mqtt://127.0.0.1:${mqttPort}?protocolVersion=4&shared=false&qos=1`;
+  const mqtt = `mqtt://127.0.0.1:${mqttPort}?protocolVersion=4&sharedSubscriptions=false&qos=1`;
   return validatePipeline({
     name: 'demo', instance: 'demo-1',
     transports: { local: 'memory://demo', mqtt },

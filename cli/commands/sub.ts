@@ -66,7 +66,7 @@ export async function sub(argv: string[]): Promise<number> {
 async function hostAt(url: string, bus: Bus): Promise<() => Promise<void>> {
   const scheme = new URL(url).protocol;
   type Hosted = { close(): Promise<void> };
-  const specifier = scheme.startsWith('http') ? '../../transports/http/index.js' : '../../transports/websocket/index.js';
+  const specifier = scheme.startsWith('http') ? '../../gateway/index.js' : '../../hub/index.js';
   const name = scheme.startsWith('http') ? 'hostGateway' : 'hostHub';
   const mod = (await import(specifier).catch(() => ({}))) as Record<string, unknown>;
   const host = mod[name] as ((u: string, b: Bus) => Promise<Hosted>) | undefined;

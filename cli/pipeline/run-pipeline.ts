@@ -64,7 +64,7 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger } = 
     const natsUrl = Object.values(p.transports).find((u) => u.startsWith('nats:'));
     let checkpointStore: unknown;
     if (natsUrl && p.services.some((s) => s.kind === 'aggregate' && s.config.checkpoint !== false)) {
-      const { KvCheckpointStore } = await import('../../transports/nats/index.js');
+      const { KvCheckpointStore } = await import('../../checkpoints/index.js');
       const u = new URL(natsUrl);
       const store = await KvCheckpointStore.open({ servers: `${u.protocol}//${u.username ? `${u.username}:${u.password}@` : ''}${u.host}` });
       infrastructure.push({ close: () => store.close() });
@@ -84,7 +84,7 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger } = 
       }
     }
     if (p.embedded?.http) {
-      const { hostGateway } = await import('../../transports/http/index.js');
+      const { hostGateway } = await import('../../gateway/index.js');
       const bus = await makeBus('gateway', instance);
       buses.set(`gateway@${bus.identity.container}`, bus);
       const gateway = await hostGateway(p.embedded.http.url, bus, p.embedded.http.options ?? {});

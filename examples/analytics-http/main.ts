@@ -8,7 +8,7 @@
  */
 import { SignJWT } from 'jose';
 import { Bus, startNanoservice } from '../../core/index.js';
-import { hostGateway } from '../../transports/http/index.js';
+import { hostGateway } from '../../gateway/index.js';
 import { MemoryTransport } from '../../transports/memory/index.js';
 import { createAnalyticsService } from './analytics-service.js';
 

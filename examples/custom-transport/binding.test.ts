@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { OptionsInvalidError, type Envelope } from '../../core/index.js';
-import { fromStreamFields, scanGlob, streamKey, subjectOfKey, toStreamFields, wrapForeignEntry } from './binding.js';
-import { optionsFromUrl, resolveOptions } from './options.js';
+import { fromRedisEntry, scanGlob, streamKey, subjectOfKey, toRedisEntry, wrapForeignEntry } from './binding.js';
+import { redisStreamsOptionsFromUrl, resolveRedisStreamsOptions } from './options.js';
 
 const b = (s: string) => Buffer.from(s);
 
@@ -30,11 +30,11 @@ const asRead = (fields: Array<string | Buffer>) => fields.map((f) => (typeof f =
 
 describe('redis-streams binding', () => {
   it('redis-streams binding - writes the golden field list, data as raw bytes last', () => {
-    expect(toStreamFields(golden)).to.deep.equal(goldenFields);
+    expect(toRedisEntry(golden)).to.deep.equal(goldenFields);
   });
 
   it('redis-streams binding - reads the golden field list back into the same envelope', () => {
-    const { envelope, raw, replyTo, expires, inReplyTo } = fromStreamFields('sensor.reading.berlin', '1763028000000-0', asRead(goldenFields), false);
+    const { envelope, raw, replyTo, expires, inReplyTo } = fromRedisEntry('sensor.reading.berlin', '1763028000000-0', asRead(goldenFields), false);
     expect(raw).to.equal(false);
     expect([replyTo, expires, inReplyTo]).to.deep.equal([undefined, undefined, undefined]);
     const { data, ...attributes } = envelope;
@@ -45,37 +45,37 @@ describe('redis-streams binding', () => {
 
   it('redis-streams binding - keeps an envelope without data without a data field, and empty data as empty bytes', () => {
     const bare: Envelope = { specversion: '1.0', id: '1', source: 's', type: 't' };
-    expect(toStreamFields(bare)).to.deep.equal(['specversion', '1.0', 'id', '1', 'source', 's', 'type', 't']);
-    expect(fromStreamFields('a', '1-0', asRead(toStreamFields(bare)), false).envelope).to.deep.equal(bare);
-    const empty = fromStreamFields('a', '1-0', asRead(toStreamFields({ ...bare, data: new Uint8Array(0) })), false).envelope;
+    expect(toRedisEntry(bare)).to.deep.equal(['specversion', '1.0', 'id', '1', 'source', 's', 'type', 't']);
+    expect(fromRedisEntry('a', '1-0', asRead(toRedisEntry(bare)), false).envelope).to.deep.equal(bare);
+    const empty = fromRedisEntry('a', '1-0', asRead(toRedisEntry({ ...bare, data: new Uint8Array(0) })), false).envelope;
     expect((empty.data as Uint8Array).byteLength).to.equal(0);
   });
 
   it('redis-streams binding - carries request and reply fields under names no attribute can have', () => {
     const bare: Envelope = { specversion: '1.0', id: 'r1', source: 's', type: 't' };
-    const fields = toStreamFields(bare, { replyTo: 'sb:#reply.x', expires: 1763028000000, inReplyTo: 'q1' });
+    const fields = toRedisEntry(bare, { replyTo: 'sb:#reply.x', expires: 1763028000000, inReplyTo: 'q1' });
     expect(fields.slice(8)).to.deep.equal(['_replyto', 'sb:#reply.x', '_expires', '1763028000000', '_inreplyto', 'q1']);
-    const back = fromStreamFields('a', '1-0', asRead(fields), false);
+    const back = fromRedisEntry('a', '1-0', asRead(fields), false);
     expect(back.envelope).to.deep.equal(bare);
     expect([back.replyTo, back.expires, back.inReplyTo]).to.deep.equal(['sb:#reply.x', 1763028000000, 'q1']);
   });
 
   it('redis-streams binding - refuses data that is not yet bytes', () => {
-    expect(() => toStreamFields({ specversion: '1.0', id: '1', source: 's', type: 't', data: { a: 1 } }))
+    expect(() => toRedisEntry({ specversion: '1.0', id: '1', source: 's', type: 't', data: { a: 1 } }))
       .to.throw().with.property('code', 'SB_ERR_ENVELOPE_INVALID');
   });
 
   it('redis-streams binding - rejects entries that are not CloudEvents unless raw, naming what is missing', () => {
     const foreign = asRead(['temperature', '21.5', 'unit', 'C']);
-    expect(() => fromStreamFields('devices.d1', '1763028000000-0', foreign, false)).to.throw().with.property('code', 'SB_ERR_ENVELOPE_INVALID');
+    expect(() => fromRedisEntry('devices.d1', '1763028000000-0', foreign, false)).to.throw().with.property('code', 'SB_ERR_ENVELOPE_INVALID');
     const noType = asRead(['specversion', '1.0', 'id', '1', 'source', 's']);
-    expect(() => fromStreamFields('a', '1-0', noType, false)).to.throw().with.nested.property('details.attribute', 'type');
+    expect(() => fromRedisEntry('a', '1-0', noType, false)).to.throw().with.nested.property('details.attribute', 'type');
     const v2 = asRead(['specversion', '2.0', 'id', '1', 'source', 's', 'type', 't']);
-    expect(() => fromStreamFields('a', '1-0', v2, true)).to.throw().with.nested.property('details.attribute', 'specversion');
+    expect(() => fromRedisEntry('a', '1-0', v2, true)).to.throw().with.nested.property('details.attribute', 'specversion');
   });
 
   it('redis-streams binding - wraps a foreign entry: fields as JSON, or a lone data field as bytes (golden)', () => {
-    const decoded = fromStreamFields('devices.d1', '1763028000000-3', asRead(['temperature', '21.5', 'unit', 'C']), true);
+    const decoded = fromRedisEntry('devices.d1', '1763028000000-3', asRead(['temperature', '21.5', 'unit', 'C']), true);
     expect(decoded.raw).to.equal(true);
     const { data, ...attributes } = decoded.envelope;
     expect(attributes).to.deep.equal({
@@ -105,18 +105,18 @@ describe('redis-streams binding', () => {
 
 describe('redis-streams options', () => {
   it('redis-streams options - fills defaults and reads URL query parameters', () => {
-    expect(resolveOptions()).to.deep.include({ keyPrefix: 'sb:', maxLen: 100_000, claimIdleMs: 30_000 });
-    const o = optionsFromUrl(new URL('redis://127.0.0.1:6380/2?keyPrefix=app1:&maxLen=500&claimIdleMs=1000'));
+    expect(resolveRedisStreamsOptions()).to.deep.include({ keyPrefix: 'sb:', maxLen: 100_000, claimIdleMs: 30_000 });
+    const o = redisStreamsOptionsFromUrl(new URL('redis://127.0.0.1:6380/2?keyPrefix=app1:&maxLen=500&claimIdleMs=1000'));
     expect(o).to.deep.include({ url: 'redis://127.0.0.1:6380/2', keyPrefix: 'app1:', maxLen: 500, claimIdleMs: 1000 });
   });
 
   it('redis-streams options - rejects bad values with an error naming the field', () => {
     for (const [bad, field] of [[{ maxLen: -1 }, 'maxLen'], [{ keyPrefix: '' }, 'keyPrefix'], [{ url: 'http://x' }, 'url'],
       [{ claimIdleMs: 5 }, 'claimIdleMs'], [{ patternRefreshMs: 1.5 }, 'patternRefreshMs']] as const) {
-      const err = (() => { try { resolveOptions(bad); } catch (e) { return e; } })();
+      const err = (() => { try { resolveRedisStreamsOptions(bad); } catch (e) { return e; } })();
       expect(err, field).to.be.instanceOf(OptionsInvalidError);
       expect((err as OptionsInvalidError).details?.field).to.equal(field);
     }
-    expect(() => optionsFromUrl(new URL('redis://h?maxLen=lots'))).to.throw(OptionsInvalidError);
+    expect(() => redisStreamsOptionsFromUrl(new URL('redis://h?maxLen=lots'))).to.throw(OptionsInvalidError);
   });
 });

@@ -39,10 +39,10 @@ export type FieldValue = string | Buffer;
  * The XADD field/value list for an envelope (data already encoded to bytes by the Bus).
  *
  * @example
- * toStreamFields({ specversion: '1.0', id: '1', source: 's', type: 't', data: Buffer.from('{}') })
+ * toRedisEntry({ specversion: '1.0', id: '1', source: 's', type: 't', data: Buffer.from('{}') })
  * // ['specversion', '1.0', 'id', '1', 'source', 's', 'type', 't', 'data', <Buffer 7b 7d>]
  */
-export function toStreamFields(envelope: Envelope, meta?: EntryMeta): FieldValue[] {
+export function toRedisEntry(envelope: Envelope, meta?: EntryMeta): FieldValue[] {
   const fields: FieldValue[] = [];
   for (const name in envelope) {
     const value = envelope[name];
@@ -77,9 +77,9 @@ export interface DecodedEntry extends EntryMeta {
  * EnvelopeInvalidError.
  *
  * @example
- * fromStreamFields('a.b', '1700000000000-0', [Buffer.from('specversion'), Buffer.from('1.0'), …], false)
+ * fromRedisEntry('a.b', '1700000000000-0', [Buffer.from('specversion'), Buffer.from('1.0'), …], false)
  */
-export function fromStreamFields(subject: string, entryId: string, fields: ReadonlyArray<Uint8Array | string>, raw: boolean): DecodedEntry {
+export function fromRedisEntry(subject: string, entryId: string, fields: ReadonlyArray<Uint8Array | string>, raw: boolean): DecodedEntry {
   const env: Record<string, unknown> = {};
   const out: DecodedEntry = { envelope: env as Envelope, raw: false };
   let data: Buffer | undefined;

@@ -8,13 +8,13 @@
  * const transport = await transportFromUrl('redis://127.0.0.1:6379');
  */
 import { registerTransport } from '../../core/index.js';
-import { optionsFromUrl } from './options.js';
+import { redisStreamsOptionsFromUrl } from './options.js';
 import { RedisStreamsTransport } from './redis-streams-transport.js';
 
 export * from './binding.js';
 export * from './options.js';
 export * from './redis-streams-transport.js';
 
-const factory = (url: URL) => new RedisStreamsTransport(optionsFromUrl(url));
+const factory = (url: URL) => new RedisStreamsTransport(redisStreamsOptionsFromUrl(url));
 registerTransport('redis', factory);
 registerTransport('rediss', factory);

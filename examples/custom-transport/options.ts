@@ -1,6 +1,6 @@
 import { numberParam, OptionsInvalidError } from '../../core/index.js';
 
-/** Options of the Redis Streams transport. Defaults live in `DEFAULTS`, checks in `resolveOptions`. */
+/** Options of the Redis Streams transport. Defaults live in `DEFAULTS`, checks in `resolveRedisStreamsOptions`. */
 export interface RedisStreamsOptions {
   /** Redis URL (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). Default `redis://127.0.0.1:6379`. */
   url?: string;
@@ -35,9 +35,9 @@ export const DEFAULTS: ResolvedRedisStreamsOptions = {
 
 /**
  * Defaults filled in and every field checked; the error names the field.
- * @example resolveOptions({ keyPrefix: 'app1:' }).maxLen // 100000
+ * @example resolveRedisStreamsOptions({ keyPrefix: 'app1:' }).maxLen // 100000
  */
-export function resolveOptions(options: RedisStreamsOptions = {}): ResolvedRedisStreamsOptions {
+export function resolveRedisStreamsOptions(options: RedisStreamsOptions = {}): ResolvedRedisStreamsOptions {
   const o = { ...DEFAULTS, ...stripUndefined(options) };
   const fail = (field: string, expected: string) => {
     throw new OptionsInvalidError(`redis-streams option "${field}" must be ${expected}, got ${JSON.stringify(o[field as keyof typeof o])}`, { details: { field } });
@@ -55,12 +55,12 @@ export function resolveOptions(options: RedisStreamsOptions = {}): ResolvedRedis
 /**
  * Options from a transport URL: `redis://host:port/db?keyPrefix=app1:&maxLen=10000`; the query
  * parameters are the option names, the rest of the URL is the connection.
- * @example optionsFromUrl(new URL('redis://127.0.0.1:6379?maxLen=500')).maxLen // 500
+ * @example redisStreamsOptionsFromUrl(new URL('redis://127.0.0.1:6379?maxLen=500')).maxLen // 500
  */
-export function optionsFromUrl(url: URL): ResolvedRedisStreamsOptions {
+export function redisStreamsOptionsFromUrl(url: URL): ResolvedRedisStreamsOptions {
   const connection = new URL(url.href);
   connection.search = '';
-  return resolveOptions({
+  return resolveRedisStreamsOptions({
     url: connection.href,
     keyPrefix: url.searchParams.get('keyPrefix') ?? undefined,
     maxLen: numberParam(url, 'maxLen', DEFAULTS.maxLen),

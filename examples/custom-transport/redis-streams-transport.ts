@@ -10,8 +10,8 @@ import {
   TransportConnectError, validatePattern, type Envelope, type InboundHandler, type InboundMessage, type Transport,
   type TransportCapabilities, type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
-import { toStreamFields, wrapForeignEntry, type EntryMeta } from './binding.js';
-import { resolveOptions, type RedisStreamsOptions, type ResolvedRedisStreamsOptions } from './options.js';
+import { toRedisEntry, wrapForeignEntry, type EntryMeta } from './binding.js';
+import { resolveRedisStreamsOptions, type RedisStreamsOptions, type ResolvedRedisStreamsOptions } from './options.js';
 import { StreamSubscription, type Connection, type SubscriptionHost } from './stream-subscription.js';
 
 /**
@@ -63,7 +63,7 @@ export class RedisStreamsTransport implements Transport, SubscriptionHost {
   private readonly pending = new Map<string, PendingRequest>();
 
   constructor(options: RedisStreamsOptions = {}) {
-    this.options = resolveOptions(options);
+    this.options = resolveRedisStreamsOptions(options);
     this.keyPrefix = this.options.keyPrefix;
     this.claimIdleMs = this.options.claimIdleMs;
     this.patternRefreshMs = this.options.patternRefreshMs;
@@ -125,7 +125,7 @@ export class RedisStreamsTransport implements Transport, SubscriptionHost {
     if (this.closing) return Promise.reject(new TransportClosedError('redis-streams transport is closed'));
     let fields;
     try {
-      fields = toStreamFields(envelope, meta);
+      fields = toRedisEntry(envelope, meta);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -213,7 +213,7 @@ export class RedisStreamsTransport implements Transport, SubscriptionHost {
   async sendReply(replyTo: string, requestId: string, reply: Envelope): Promise<void> {
     // Only our own kind of reply stream: an entry must not make us write to an arbitrary key.
     if (!replyTo.startsWith(`${this.keyPrefix}#reply.`)) return;
-    await this.command(['XADD', replyTo, 'NOMKSTREAM', 'MAXLEN', '~', REPLY_STREAM_MAXLEN, '*', ...toStreamFields(reply, { inReplyTo: requestId })]);
+    await this.command(['XADD', replyTo, 'NOMKSTREAM', 'MAXLEN', '~', REPLY_STREAM_MAXLEN, '*', ...toRedisEntry(reply, { inReplyTo: requestId })]);
   }
 
   /** @internal SubscriptionHost: a subscription stopped. */

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import {
   compilePattern, hasWildcards, type Envelope, type InboundHandler, type InboundMessage, type SubjectMatcher,
 } from '../../core/index.js';
-import { fromStreamFields, scanGlob, subjectOfKey, type DecodedEntry } from './binding.js';
+import { fromRedisEntry, scanGlob, subjectOfKey, type DecodedEntry } from './binding.js';
 
 /** What a subscription needs from its transport: commands and the few things only it knows. */
 export interface SubscriptionHost {
@@ -190,7 +190,7 @@ export class StreamSubscription {
     const subject = subjectOfKey(this.host.keyPrefix, key) ?? key.slice(this.host.keyPrefix.length);
     let decoded: DecodedEntry;
     try {
-      decoded = fromStreamFields(subject, entryId, fields, this.init.raw);
+      decoded = fromRedisEntry(subject, entryId, fields, this.init.raw);
     } catch (err) {
       await this.host.deadLetterInvalid(subject, entryId, fields, err);
       if (this.init.group !== undefined) await this.host.command(['XACK', key, this.init.group, entryId]);

@@ -1,5 +1,6 @@
 import { Bus, type Logger } from '../../core/index.js';
-import { HttpGateway, HttpTransport } from '../../transports/http/index.js';
+import { HttpGateway } from '../../gateway/index.js';
+import { HttpTransport } from '../../transports/http/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { runConformance } from './suite.js';
 

@@ -1,6 +1,7 @@
 import { Bus } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
-import { WebSocketHub, WebSocketTransport } from '../../transports/websocket/index.js';
+import { WebSocketHub } from '../../hub/index.js';
+import { WebSocketTransport } from '../../transports/websocket/index.js';
 import { runConformance } from './suite.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };

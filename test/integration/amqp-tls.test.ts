@@ -133,20 +133,20 @@ describe('amqp TLS (amqps://) against an own RabbitMQ node', function () {
   });
 
   it('amqps - a certificate that does not name the host is refused even with the CA', async () => {
-    const err = await connectError({ url: `amqps://guest:guest@127.0.0.1:${serverAuth!.port}`, exchange, caFile: certs.ca, tls: { servername: 'broker.example' } });
+    const err = await connectError({ url: `amqps://guest:guest@127.0.0.1:${serverAuth!.port}`, exchange, tls: { caFile: certs.ca, servername: 'broker.example' } });
     expect(err).to.be.instanceOf(TransportConnectError);
     expect(err!.details?.tlsCode).to.equal('ERR_TLS_CERT_ALTNAME_INVALID');
     expect(err!.message).to.match(/TLS: the broker's certificate was refused/);
   });
 
   it('amqps - to a plain AMQP port (the machine broker on 5672) is a TransportConnectError that says TLS', async () => {
-    const err = await connectError({ url: 'amqps://guest:guest@127.0.0.1:5672', exchange, caFile: certs.ca });
+    const err = await connectError({ url: 'amqps://guest:guest@127.0.0.1:5672', exchange, tls: { caFile: certs.ca } });
     expect(err).to.be.instanceOf(TransportConnectError);
     expect(err!.message).to.include('TLS handshake failed').and.to.include('plain amqp:// port');
   });
 
   it('amqps - a wrong password over TLS is a TransportAuthError that says so (and does not show it)', async () => {
-    const err = await connectError({ url: `amqps://guest:not-the-password@127.0.0.1:${serverAuth!.port}`, exchange, caFile: certs.ca });
+    const err = await connectError({ url: `amqps://guest:not-the-password@127.0.0.1:${serverAuth!.port}`, exchange, tls: { caFile: certs.ca } });
     expect(err).to.be.instanceOf(TransportAuthError);
     expect(err!.code).to.equal('SB_ERR_TRANSPORT_AUTH');
     expect(err!.message).to.include('wrong user or password').and.to.include('"guest"');
@@ -154,7 +154,7 @@ describe('amqp TLS (amqps://) against an own RabbitMQ node', function () {
   });
 
   it('amqps mutual TLS - a broker that requires a client certificate refuses a client without one, saying so', async () => {
-    const err = await connectError({ url: `amqps://guest:guest@127.0.0.1:${mutual!.port}`, exchange, caFile: certs.ca });
+    const err = await connectError({ url: `amqps://guest:guest@127.0.0.1:${mutual!.port}`, exchange, tls: { caFile: certs.ca } });
     expect(err).to.be.instanceOf(TransportConnectError);
     expect(err!.message).to.include('TLS: the broker requires a client certificate').and.to.include('certFile');
     expect(err!.details?.tlsCode).to.match(/CERTIFICATE_REQUIRED/);
@@ -162,14 +162,14 @@ describe('amqp TLS (amqps://) against an own RabbitMQ node', function () {
 
   it('amqps mutual TLS - a client certificate the CA did not sign is refused, saying so', async () => {
     const err = await connectError({
-      url: `amqps://guest:guest@127.0.0.1:${mutual!.port}`, exchange, caFile: certs.ca, certFile: stranger.clientCert, keyFile: stranger.clientKey,
+      url: `amqps://guest:guest@127.0.0.1:${mutual!.port}`, exchange, tls: { caFile: certs.ca, certFile: stranger.clientCert, keyFile: stranger.clientKey },
     });
     expect(err).to.be.instanceOf(TransportConnectError);
     expect(err!.message).to.include('TLS: the broker refused the client certificate');
   });
 
   it('amqps mutual TLS - with certFile and keyFile an event reaches a subscriber', async () => {
-    const t = new AmqpTransport({ url: `amqps://guest:guest@127.0.0.1:${mutual!.port}`, exchange, durable: true, caFile: certs.ca, certFile: certs.clientCert, keyFile: certs.clientKey });
+    const t = new AmqpTransport({ url: `amqps://guest:guest@127.0.0.1:${mutual!.port}`, exchange, durable: true, tls: { caFile: certs.ca, certFile: certs.clientCert, keyFile: certs.clientKey } });
     try {
       await t.connect();
       expect(socketOf(t).authorized).to.equal(true);

@@ -190,8 +190,8 @@ describe('mqtt connection errors', function () {
     expect(err?.code).to.equal('SB_ERR_TRANSPORT_CONNECT');
   });
 
-  it('mqtt connection errors - publishes wait while disconnected up to maxOfflineQueue, then BackpressureError', async () => {
-    const t = new MqttTransport({ url: `mqtt://device:right-password@127.0.0.1:${port}`, qos: 1, maxOfflineQueue: 5, reconnectInitialMs: 100, logger: quiet });
+  it('mqtt connection errors - publishes wait while disconnected up to maxBufferedPublishes, then BackpressureError', async () => {
+    const t = new MqttTransport({ url: `mqtt://device:right-password@127.0.0.1:${port}`, qos: 1, maxBufferedPublishes: 5, reconnect: { initialDelayMs: 100 }, logger: quiet });
     await t.connect();
     await broker.stop();
     await sleep(200);

@@ -142,20 +142,20 @@ describe('mqtt TLS and auth (own mosquitto)', function () {
   describe('TLS', () => {
     for (const [protocolVersion, label] of VERSIONS) {
       it(`mqtt tls - with the private CA a publish/subscribe round trip works (${label})`, async () => {
-        const env = await roundTrip({ url: broker!.url('tls'), protocolVersion, ca: readFileSync(certs.ca) });
+        const env = await roundTrip({ url: broker!.url('tls'), protocolVersion, tls: { ca: readFileSync(certs.ca) } });
         expect(env.type).to.equal('greeting');
         expect(td.decode(env.data as Uint8Array)).to.equal('hi');
       });
     }
 
     it('mqtt tls - caFile and the ?ca= URL parameter name the CA by its path', async () => {
-      expect(td.decode((await roundTrip({ url: broker!.url('tls'), caFile: certs.ca })).data as Uint8Array)).to.equal('hi');
+      expect(td.decode((await roundTrip({ url: broker!.url('tls'), tls: { caFile: certs.ca } })).data as Uint8Array)).to.equal('hi');
       const url = `${broker!.url('tls')}?protocolVersion=4&ca=${encodeURIComponent(certs.ca)}`;
       expect(td.decode((await roundTrip(url)).data as Uint8Array)).to.equal('hi');
     });
 
     it('mqtt tls - without the CA, or with another CA, the broker certificate is refused with a TransportConnectError', async () => {
-      for (const options of [{}, { caFile: rogue.ca }]) {
+      for (const options of [{}, { tls: { caFile: rogue.ca } }]) {
         const err = await connectError({ url: broker!.url('tls'), ...options });
         expect(err, JSON.stringify(options)).to.be.instanceOf(Error);
         expect(err?.code, JSON.stringify(options)).to.equal('SB_ERR_TRANSPORT_CONNECT');
@@ -165,13 +165,13 @@ describe('mqtt TLS and auth (own mosquitto)', function () {
     });
 
     it('mqtt tls - a host name the broker certificate does not name is refused', async () => {
-      const err = await connectError({ url: `mqtts://localhost:${broker!.ports.tls}`, caFile: certs.ca });
+      const err = await connectError({ url: `mqtts://localhost:${broker!.ports.tls}`, tls: { caFile: certs.ca } });
       expect(err?.code).to.equal('SB_ERR_TRANSPORT_CONNECT');
       expect(err?.cause?.code).to.equal('ERR_TLS_CERT_ALTNAME_INVALID');
     });
 
     it('mqtt tls - rejectUnauthorized=false connects without the CA (in code and in the URL)', async () => {
-      expect(td.decode((await roundTrip({ url: broker!.url('tls'), rejectUnauthorized: false })).data as Uint8Array)).to.equal('hi');
+      expect(td.decode((await roundTrip({ url: broker!.url('tls'), tls: { rejectUnauthorized: false } })).data as Uint8Array)).to.equal('hi');
       expect(td.decode((await roundTrip(`${broker!.url('tls')}?rejectUnauthorized=false`)).data as Uint8Array)).to.equal('hi');
     });
   });
@@ -180,7 +180,7 @@ describe('mqtt TLS and auth (own mosquitto)', function () {
     for (const [protocolVersion, label] of VERSIONS) {
       it(`mqtt mutual tls - a client certificate signed by the CA connects and a round trip works (${label})`, async () => {
         const env = await roundTrip({
-          url: broker!.url('mutualTls'), protocolVersion, ca: readFileSync(certs.ca), cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey),
+          url: broker!.url('mutualTls'), protocolVersion, tls: { ca: readFileSync(certs.ca), cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) },
         });
         expect(td.decode(env.data as Uint8Array)).to.equal('hi');
       });
@@ -188,7 +188,7 @@ describe('mqtt TLS and auth (own mosquitto)', function () {
 
     it('mqtt mutual tls - certFile/keyFile and the ?cert=&key= URL parameters work', async () => {
       const files = { caFile: certs.ca, certFile: certs.clientCert, keyFile: certs.clientKey };
-      expect(td.decode((await roundTrip({ url: broker!.url('mutualTls'), ...files })).data as Uint8Array)).to.equal('hi');
+      expect(td.decode((await roundTrip({ url: broker!.url('mutualTls'), tls: files })).data as Uint8Array)).to.equal('hi');
       const q = new URLSearchParams({ ca: certs.ca, cert: certs.clientCert, key: certs.clientKey });
       expect(td.decode((await roundTrip(`${broker!.url('mutualTls')}?${q}`)).data as Uint8Array)).to.equal('hi');
     });
@@ -196,7 +196,7 @@ describe('mqtt TLS and auth (own mosquitto)', function () {
     it('mqtt mutual tls - no client certificate, or one from another CA, is refused with a TransportConnectError', async () => {
       const cases = { none: { caFile: certs.ca }, rogue: { caFile: certs.ca, certFile: rogue.clientCert, keyFile: rogue.clientKey } };
       for (const [name, files] of Object.entries(cases)) {
-        const err = await connectError({ url: broker!.url('mutualTls'), ...files });
+        const err = await connectError({ url: broker!.url('mutualTls'), tls: files });
         expect(err, name).to.be.instanceOf(Error);
         expect(err?.code, name).to.equal('SB_ERR_TRANSPORT_CONNECT');
         // the broker's TLS alert (certificate required / unknown CA), not a timeout
@@ -256,12 +256,12 @@ describe('mqtt TLS and auth (own mosquitto)', function () {
     it('mqtt tls - a missing caFile/certFile/keyFile or ?ca=/?cert=/?key= file is an OptionsInvalidError naming the field', async () => {
       const missing = join(dir, 'missing.pem');
       const cases: Array<[MqttTransportOptions | string, string]> = [
-        [{ url: broker!.url('tls'), caFile: missing }, 'caFile'],
-        [{ url: broker!.url('mutualTls'), caFile: certs.ca, certFile: missing, keyFile: certs.clientKey }, 'certFile'],
-        [{ url: broker!.url('mutualTls'), caFile: certs.ca, certFile: certs.clientCert, keyFile: missing }, 'keyFile'],
-        [`${broker!.url('tls')}?ca=${encodeURIComponent(missing)}`, 'ca'],
-        [`${broker!.url('mutualTls')}?cert=${encodeURIComponent(missing)}&key=${encodeURIComponent(certs.clientKey)}`, 'cert'],
-        [`${broker!.url('mutualTls')}?cert=${encodeURIComponent(certs.clientCert)}&key=${encodeURIComponent(missing)}`, 'key'],
+        [{ url: broker!.url('tls'), tls: { caFile: missing } }, 'tls.caFile'],
+        [{ url: broker!.url('mutualTls'), tls: { caFile: certs.ca, certFile: missing, keyFile: certs.clientKey } }, 'tls.certFile'],
+        [{ url: broker!.url('mutualTls'), tls: { caFile: certs.ca, certFile: certs.clientCert, keyFile: missing } }, 'tls.keyFile'],
+        [`${broker!.url('tls')}?ca=${encodeURIComponent(missing)}`, 'tls.caFile'],
+        [`${broker!.url('mutualTls')}?cert=${encodeURIComponent(missing)}&key=${encodeURIComponent(certs.clientKey)}`, 'tls.certFile'],
+        [`${broker!.url('mutualTls')}?cert=${encodeURIComponent(certs.clientCert)}&key=${encodeURIComponent(missing)}`, 'tls.keyFile'],
       ];
       for (const [options, field] of cases) {
         const err = await connectError(options);

@@ -19,10 +19,10 @@ describe('nats connection', function () {
   it('nats connection - a wrong token is a TransportAuthError, the right one connects', async () => {
     const server = await NatsServerProcess.start({ token: 's3cret' });
     try {
-      const wrong = new NatsTransport({ servers: server.url, token: 'nope', maxReconnectAttempts: 0 });
+      const wrong = new NatsTransport({ servers: server.url, token: 'nope', reconnect: { maxAttempts: 0 } });
       const err = await wrong.connect().then(() => null, (e) => e);
       expect(err?.code).to.equal('SB_ERR_TRANSPORT_AUTH');
-      const missing = await new NatsTransport({ servers: server.url, maxReconnectAttempts: 0 }).connect().then(() => null, (e) => e);
+      const missing = await new NatsTransport({ servers: server.url, reconnect: { maxAttempts: 0 } }).connect().then(() => null, (e) => e);
       expect(missing?.code).to.equal('SB_ERR_TRANSPORT_AUTH');
       const right = new NatsTransport({ servers: server.url, token: 's3cret' });
       await right.connect();
@@ -38,7 +38,7 @@ describe('nats connection', function () {
 
   it('nats connection - buffers publishes during a disconnect up to the bound, then fails with BackpressureError, and delivers the buffered ones after reconnect', async () => {
     const server = await NatsServerProcess.start();
-    const t = new NatsTransport({ servers: server.url, maxBufferedMessages: 100, reconnectInitialDelayMs: 50, reconnectMaxDelayMs: 200 });
+    const t = new NatsTransport({ servers: server.url, maxBufferedPublishes: 100, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
     try {
       await t.connect();
       const got = new Set<number>();

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'nats';
 import { Bus, type Envelope } from '../../core/index.js';
 import { createAggregateService, runNanoservice } from '../../nanoservices/index.js';
-import { KvCheckpointStore } from '../../transports/nats/index.js';
+import { KvCheckpointStore } from '../../checkpoints/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { requireBroker } from '../helpers/brokers.js';
 import { waitFor } from '../conformance/suite.js';

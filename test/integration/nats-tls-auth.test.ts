@@ -48,7 +48,7 @@ class ConfiguredServer {
 
 /** Connects, subscribes, publishes one event and returns what the subscription received. */
 async function roundTrip(options: NatsTransportOptions): Promise<Envelope> {
-  const t = new NatsTransport({ maxReconnectAttempts: 0, connectTimeoutMs: 3000, ...options });
+  const t = new NatsTransport({ reconnect: { maxAttempts: 0 }, connectTimeoutMs: 3000, ...options });
   try {
     await t.connect();
     const received = new Promise<Envelope>((resolve) => {
@@ -64,7 +64,7 @@ async function roundTrip(options: NatsTransportOptions): Promise<Envelope> {
 
 /** The error a connect attempt fails with (null when it connects). */
 async function connectError(options: NatsTransportOptions): Promise<(Error & { code?: string; details?: Record<string, unknown> }) | null> {
-  const t = new NatsTransport({ maxReconnectAttempts: 0, connectTimeoutMs: 3000, ...options });
+  const t = new NatsTransport({ reconnect: { maxAttempts: 0 }, connectTimeoutMs: 3000, ...options });
   return t.connect().then(async () => { await t.close(); return null; }, (e) => e);
 }
 

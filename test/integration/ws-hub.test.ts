@@ -13,7 +13,8 @@ import WebSocket from 'ws';
 import { Bus, type Envelope } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { transportFromUrl } from '../../transports/index.js';
-import { CLOSE_CODES, hostHub, SUBPROTOCOL, WebSocketHub, WebSocketTransport, type WebSocketHubOptions } from '../../transports/websocket/index.js';
+import { hostHub, WebSocketHub, type WebSocketHubOptions } from '../../hub/index.js';
+import { CLOSE_CODES, SUBPROTOCOL, WebSocketTransport } from '../../transports/websocket/index.js';
 import { sleep, waitFor } from '../conformance/suite.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
 
@@ -362,7 +363,7 @@ describe('websocket hub (integration)', function () {
     await hub.listen();
     const port = hub.address.port;
     const url = hub.url;
-    const t = await client(url, { reconnectDelayMs: 20, reconnectMaxDelayMs: 100 });
+    const t = await client(url, { reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
     const cbus = new Bus({ service: 'client', transport: t, metrics: false, logger: quiet });
     cleanups.push(() => cbus.stop());
     const got: unknown[] = [];
@@ -406,7 +407,7 @@ describe('websocket hub (integration)', function () {
 
   it('ws client - rejects publishes beyond the offline buffer with BackpressureError', async () => {
     const { hub } = await hubWithBus();
-    const t = await client(hub.url, { maxPendingPublishes: 3, reconnectDelayMs: 5000 });
+    const t = await client(hub.url, { maxBufferedPublishes: 3, reconnect: { initialDelayMs: 5000 } });
     await t.connect();
     await hub.close();
     await sleep(50);

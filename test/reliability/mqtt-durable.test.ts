@@ -33,7 +33,7 @@ for (const version of [5, 4] as const) {
     const subscriber = async (clientId: string, subject: string, seen: Uint8Array, counter: { unique: number; total: number }, group?: string) => {
       const b = new Bus({
         service: 'durable-sub@rel', metrics: false, logger: quiet,
-        transport: new MqttTransport({ url, protocolVersion: version, qos: 1, clean: false, clientId, reconnectInitialMs: 100, logger: quiet }),
+        transport: new MqttTransport({ url, protocolVersion: version, qos: 1, clean: false, clientId, reconnect: { initialDelayMs: 100 }, logger: quiet }),
       });
       buses.push(b);
       await b.subscribe(subject, async (m) => {
@@ -46,7 +46,7 @@ for (const version of [5, 4] as const) {
     const publisher = async (clientId: string) => {
       const b = new Bus({
         service: 'durable-pub@rel', metrics: false, logger: quiet,
-        transport: new MqttTransport({ url, protocolVersion: version, qos: 1, clean: false, clientId, reconnectInitialMs: 100, logger: quiet }),
+        transport: new MqttTransport({ url, protocolVersion: version, qos: 1, clean: false, clientId, reconnect: { initialDelayMs: 100 }, logger: quiet }),
       });
       buses.push(b);
       await b.start();

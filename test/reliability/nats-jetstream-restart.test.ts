@@ -23,7 +23,7 @@ describe('nats jetstream restart', function () {
     const id = randomUUID().slice(0, 8);
     const subject = `reliability.${id}.readings`;
     const options: NatsTransportOptions = {
-      servers: server.url, reconnectInitialDelayMs: 50, reconnectMaxDelayMs: 500, maxBufferedMessages: N,
+      servers: server.url, reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, maxBufferedPublishes: N,
       jetstream: { stream: `SB_REL_${id}`, subjects: [`reliability.${id}.>`], storage: 'file', ackWaitMs: 5000, ackTimeoutMs: 2000, publishTimeoutMs: 60_000 },
     };
     let duplicates = 0;

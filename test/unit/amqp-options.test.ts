@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { OptionsInvalidError, transportFromUrl } from '../../core/index.js';
-import { AmqpTransport, connectTarget, optionsFromUrl, resolveAmqpOptions } from '../../transports/amqp/index.js';
+import { AmqpTransport, connectTarget, amqpOptionsFromUrl, resolveAmqpOptions } from '../../transports/amqp/index.js';
 
 const fieldOf = (fn: () => unknown): string | undefined => {
   try { fn(); } catch (e) { expect(e).to.be.instanceOf(OptionsInvalidError); return (e as OptionsInvalidError).details?.field as string; }
@@ -21,11 +21,11 @@ describe('amqp options', () => {
     expect(fieldOf(() => resolveAmqpOptions({ url: 'amqp://x', heartbeatSeconds: -1 }))).to.equal('heartbeatSeconds');
     expect(fieldOf(() => resolveAmqpOptions({ url: 'amqp://x', reconnect: { jitter: 2 } }))).to.equal('reconnect.jitter');
     expect(fieldOf(() => resolveAmqpOptions({ url: 'amqp://x', groupQueueExpiresMs: 1.5 }))).to.equal('groupQueueExpiresMs');
-    expect(fieldOf(() => optionsFromUrl(new URL('amqp://x?durable=maybe')))).to.equal('durable');
+    expect(fieldOf(() => amqpOptionsFromUrl(new URL('amqp://x?durable=maybe')))).to.equal('durable');
   });
 
   it('amqp options - reads durable mode and the rest from the URL and strips them from it', () => {
-    const o = optionsFromUrl(new URL('amqp://u:p@h:5673/v?durable=1&exchange=events&maxUnconfirmed=50&heartbeat=5&groupQueueExpiresMs=60000&frameMax=8192'));
+    const o = amqpOptionsFromUrl(new URL('amqp://u:p@h:5673/v?durable=1&exchange=events&maxUnconfirmed=50&heartbeat=5&groupQueueExpiresMs=60000&frameMax=8192'));
     expect(o).to.include({ durable: true, exchange: 'events', maxUnconfirmed: 50, heartbeatSeconds: 5, groupQueueExpiresMs: 60000 });
     expect(o.url).to.equal('amqp://u:p@h:5673/v?frameMax=8192');
   });

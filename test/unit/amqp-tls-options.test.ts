@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { OptionsInvalidError } from '../../core/index.js';
-import { AmqpTransport, optionsFromUrl, resolveAmqpOptions, type AmqpTransportOptions } from '../../transports/amqp/index.js';
+import { AmqpTransport, amqpOptionsFromUrl, resolveAmqpOptions, type AmqpTransportOptions } from '../../transports/amqp/index.js';
 import { describeTlsFailure } from '../../transports/amqp/tls.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
@@ -25,42 +25,43 @@ describe('amqp TLS options', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('amqp TLS options - caFile, certFile and keyFile are read into tls.ca/cert/key, next to other tls options', () => {
-    const o = resolveAmqpOptions({ url: 'amqps://h', caFile: ca, certFile: cert, keyFile: key, tls: { servername: 'broker.example' } });
+  it('amqp TLS options - tls.caFile, certFile and keyFile are read into tls.ca/cert/key, next to other tls options', () => {
+    const o = resolveAmqpOptions({ url: 'amqps://h', tls: { caFile: ca, certFile: cert, keyFile: key, servername: 'broker.example' } });
     expect(String(o.tls?.ca)).to.include('ca.pem');
     expect(String(o.tls?.cert)).to.include('cert.pem');
     expect(String(o.tls?.key)).to.include('key.pem');
     expect(o.tls?.servername).to.equal('broker.example');
-    expect(o).to.not.have.property('caFile');
+    expect(o.tls).to.not.have.property('caFile');
     expect(resolveAmqpOptions({ url: 'amqps://h' }).tls).to.equal(undefined);
   });
 
   it('amqp TLS options - a missing or non-PEM file is an OptionsInvalidError naming the field and the path', () => {
-    const missing = rejection({ url: 'amqps://h', caFile: join(dir, 'nope.pem') });
-    expect(missing.details).to.include({ field: 'caFile', path: join(dir, 'nope.pem') });
+    const missing = rejection({ url: 'amqps://h', tls: { caFile: join(dir, 'nope.pem') } });
+    expect(missing.details).to.include({ field: 'tls.caFile', path: join(dir, 'nope.pem') });
     expect(missing.message).to.include('caFile').and.to.include('nope.pem').and.to.include('ENOENT');
-    expect(rejection({ url: 'amqps://h', caFile: join(dir, 'not-pem.txt') }).details?.field).to.equal('caFile');
-    expect(rejection({ url: 'amqps://h', caFile: '' }).details?.field).to.equal('caFile');
-    expect(rejection({ url: 'amqps://h', certFile: cert, keyFile: join(dir, 'nope.pem') }).details?.field).to.equal('keyFile');
+    expect(rejection({ url: 'amqps://h', tls: { caFile: join(dir, 'not-pem.txt') } }).details?.field).to.equal('tls.caFile');
+    expect(rejection({ url: 'amqps://h', tls: { caFile: '' } }).details?.field).to.equal('tls.caFile');
+    expect(rejection({ url: 'amqps://h', tls: { certFile: cert, keyFile: join(dir, 'nope.pem') } }).details?.field).to.equal('tls.keyFile');
     // The same from a URL (pipeline JSON carries URLs): the error names the URL parameter.
-    expect(() => new AmqpTransport(optionsFromUrl(new URL(`amqps://h/?caFile=${encodeURIComponent(join(dir, 'nope.pem'))}`))))
-      .to.throw(OptionsInvalidError).with.property('details').that.includes({ field: 'caFile' });
+    expect(() => new AmqpTransport(amqpOptionsFromUrl(new URL(`amqps://h/?caFile=${encodeURIComponent(join(dir, 'nope.pem'))}`))))
+      .to.throw(OptionsInvalidError).with.property('details').that.includes({ field: 'tls.caFile' });
   });
 
   it('amqp TLS options - a client certificate needs its key, and a PEM is given once (contents or file)', () => {
-    expect(rejection({ url: 'amqps://h', certFile: cert }).details?.field).to.equal('keyFile');
-    expect(rejection({ url: 'amqps://h', keyFile: key }).details?.field).to.equal('certFile');
-    expect(rejection({ url: 'amqps://h', caFile: ca, tls: { ca: PEM } }).details?.field).to.equal('caFile');
+    expect(rejection({ url: 'amqps://h', tls: { certFile: cert } }).details?.field).to.equal('tls.key');
+    expect(rejection({ url: 'amqps://h', tls: { keyFile: key } }).details?.field).to.equal('tls.cert');
+    expect(rejection({ url: 'amqps://h', tls: { caFile: ca, ca: PEM } }).details?.field).to.equal('tls.caFile');
   });
 
   it('amqp TLS options - TLS options with amqp:// are refused (they would be ignored and the connection clear text)', () => {
-    expect(rejection({ url: 'amqp://h', caFile: ca }).details?.field).to.equal('caFile');
+    expect(rejection({ url: 'amqp://h', tls: { caFile: ca } }).details?.field).to.equal('tls');
     expect(rejection({ url: 'amqp://h', tls: { rejectUnauthorized: true } }).details?.field).to.equal('tls');
   });
 
   it('amqp TLS options - the URL parameters caFile/certFile/keyFile become options and leave the URL', () => {
-    const o = optionsFromUrl(new URL(`amqps://u:p@h:5671/v?durable=1&caFile=${encodeURIComponent(ca)}&certFile=${encodeURIComponent(cert)}&keyFile=${encodeURIComponent(key)}&frameMax=8192`));
-    expect(o).to.include({ caFile: ca, certFile: cert, keyFile: key, durable: true });
+    const o = amqpOptionsFromUrl(new URL(`amqps://u:p@h:5671/v?durable=1&caFile=${encodeURIComponent(ca)}&certFile=${encodeURIComponent(cert)}&keyFile=${encodeURIComponent(key)}&frameMax=8192`));
+    expect(o.tls).to.include({ caFile: ca, certFile: cert, keyFile: key });
+    expect(o.durable).to.equal(true);
     expect(o.url).to.equal('amqps://u:p@h:5671/v?frameMax=8192');
     expect(String(resolveAmqpOptions(o).tls?.ca)).to.include('ca.pem');
   });

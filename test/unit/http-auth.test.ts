@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, SignJWT } from 'jose';
-import { checkSubjectAllowed, createAuthenticator } from '../../transports/http/auth.js';
+import { checkSubjectAllowed, createAuthenticator } from '../../auth/authenticator.js';
 
 const secret = 'a-test-secret-that-is-32-bytes-long!!';
 const hs = (claims: Record<string, unknown>, exp: string | number = '1h') =>

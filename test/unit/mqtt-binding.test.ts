@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Envelope } from '../../core/index.js';
 import {
-  decodeBinary, decodeStructured, encodeBinary, encodeStructured, rawEnvelope, RAW_TYPE, STRUCTURED_CONTENT_TYPE,
+  fromMqttBinary, fromMqttStructured, toMqttBinary, toMqttStructured, rawEnvelope, RAW_TYPE, STRUCTURED_CONTENT_TYPE,
   type MqttWireMessage,
 } from '../../transports/mqtt/binding.js';
 import { decodePublish, encodePublish, topicField } from '../../transports/mqtt/packet-codec.js';
@@ -23,7 +23,7 @@ const event: Envelope = {
 
 describe('mqtt binding', () => {
   it('mqtt binding - binary mode writes attributes as user properties and the content type property (golden)', () => {
-    const wire = encodeBinary(event, 'signalbus/_inbox/x', Buffer.from('corr'));
+    const wire = toMqttBinary(event, 'signalbus/_inbox/x', Buffer.from('corr'));
     expect(wire.payload.toString()).to.equal('{"t":21.5}');
     expect(wire.properties).to.deep.equal({
       contentType: 'application/json',
@@ -38,7 +38,7 @@ describe('mqtt binding', () => {
   });
 
   it('mqtt binding - binary mode reads user properties back into the same envelope (golden)', () => {
-    const env = decodeBinary(bytes('{"t":21.5}'), {
+    const env = fromMqttBinary(bytes('{"t":21.5}'), {
       contentType: 'application/json',
       userPairs: ['specversion', '1.0', 'id', 'a', 'source', 's', 'type', 't', 'tenant', 'acme', 'tenant', 'ignored-duplicate'],
     });
@@ -46,49 +46,49 @@ describe('mqtt binding', () => {
   });
 
   it('mqtt binding - binary mode round-trips an envelope, with and without data', () => {
-    const wire = encodeBinary(event);
+    const wire = toMqttBinary(event);
     const r = received(wire);
-    expect(decodeBinary(r.payload, r.properties)).to.deep.equal(event);
+    expect(fromMqttBinary(r.payload, r.properties)).to.deep.equal(event);
     const { data: _data, datacontenttype: _ct, ...noData } = event;
-    const w2 = encodeBinary(noData as Envelope);
+    const w2 = toMqttBinary(noData as Envelope);
     const r2 = received(w2);
-    expect(decodeBinary(r2.payload, r2.properties)).to.deep.equal(noData);
+    expect(fromMqttBinary(r2.payload, r2.properties)).to.deep.equal(noData);
   });
 
   it('mqtt binding - binary mode recognises a message without specversion as not a CloudEvent', () => {
-    expect(decodeBinary(bytes('{"temperature":1}'), undefined)).to.equal(undefined);
-    expect(decodeBinary(bytes('x'), { userPairs: ['other', 'x'] })).to.equal(undefined);
-    expect(decodeBinary(bytes('x'), { userPairs: ['other', 'specversion'] }), 'specversion as a value').to.equal(undefined);
+    expect(fromMqttBinary(bytes('{"temperature":1}'), undefined)).to.equal(undefined);
+    expect(fromMqttBinary(bytes('x'), { userPairs: ['other', 'x'] })).to.equal(undefined);
+    expect(fromMqttBinary(bytes('x'), { userPairs: ['other', 'specversion'] }), 'specversion as a value').to.equal(undefined);
   });
 
   it('mqtt binding - structured mode writes the event as CloudEvents JSON with JSON data embedded (golden)', () => {
-    const wire = encodeStructured({ specversion: '1.0', id: 'a', source: 's', type: 't', datacontenttype: 'application/json', data: bytes('{"t":1}') }, 'signalbus/_inbox/x');
+    const wire = toMqttStructured({ specversion: '1.0', id: 'a', source: 's', type: 't', datacontenttype: 'application/json', data: bytes('{"t":1}') }, 'signalbus/_inbox/x');
     expect(wire.payload.toString()).to.equal('{"specversion":"1.0","id":"a","source":"s","type":"t","datacontenttype":"application/json","replyto":"signalbus/_inbox/x","data":{"t":1}}');
     expect(wire.properties).to.deep.equal({ contentType: STRUCTURED_CONTENT_TYPE });
   });
 
   it('mqtt binding - structured mode writes other data as data_base64 (golden)', () => {
-    const wire = encodeStructured({ specversion: '1.0', id: 'a', source: 's', type: 't', datacontenttype: 'application/octet-stream', data: Uint8Array.from([0, 1, 255]) });
+    const wire = toMqttStructured({ specversion: '1.0', id: 'a', source: 's', type: 't', datacontenttype: 'application/octet-stream', data: Uint8Array.from([0, 1, 255]) });
     expect(wire.payload.toString()).to.equal('{"specversion":"1.0","id":"a","source":"s","type":"t","datacontenttype":"application/octet-stream","data_base64":"AAH/"}');
   });
 
   it('mqtt binding - structured mode reads JSON data decoded, base64 data as bytes, and the reply topic apart', () => {
-    const json = decodeStructured(bytes('{"specversion":"1.0","id":"a","source":"s","type":"t","replyto":"r/1","data":{"t":1}}'));
+    const json = fromMqttStructured(bytes('{"specversion":"1.0","id":"a","source":"s","type":"t","replyto":"r/1","data":{"t":1}}'));
     expect(json).to.deep.equal({ envelope: { specversion: '1.0', id: 'a', source: 's', type: 't', data: { t: 1 } }, replyTo: 'r/1' });
-    const bin = decodeStructured(bytes('{"specversion":"1.0","id":"a","source":"s","type":"t","datacontenttype":"application/octet-stream","data_base64":"AAH/"}'));
+    const bin = fromMqttStructured(bytes('{"specversion":"1.0","id":"a","source":"s","type":"t","datacontenttype":"application/octet-stream","data_base64":"AAH/"}'));
     expect(Buffer.from(bin!.envelope.data as Uint8Array)).to.deep.equal(Buffer.from([0, 1, 255]));
     expect(bin!.envelope).to.not.have.property('data_base64');
   });
 
   it('mqtt binding - structured mode round-trips attributes', () => {
-    const wire = encodeStructured(event);
-    const back = decodeStructured(wire.payload)!.envelope;
+    const wire = toMqttStructured(event);
+    const back = fromMqttStructured(wire.payload)!.envelope;
     expect(back).to.deep.equal({ ...event, data: { t: 21.5 } });
   });
 
   it('mqtt binding - device JSON, text and broken JSON are not CloudEvents', () => {
     for (const p of ['{"ts":1,"temperature":21.5}', '21.5', '{"specversion":', '[1,2]', '{"specversion":"1.0","id":"a"}']) {
-      expect(decodeStructured(bytes(p)), p).to.equal(undefined);
+      expect(fromMqttStructured(bytes(p)), p).to.equal(undefined);
     }
   });
 

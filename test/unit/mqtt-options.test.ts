@@ -30,37 +30,37 @@ describe('mqtt options', () => {
   });
 
   it('mqtt options - caFile/certFile/keyFile are read into ca/cert/key and do not stay in the resolved options', () => {
-    const o = resolveMqttOptions({ url: 'mqtts://broker:8883', caFile: pem, certFile: pem, keyFile: pem });
-    for (const name of ['ca', 'cert', 'key'] as const) expect(Buffer.from(o[name] as Buffer).toString()).to.contain('not checked here');
-    expect(o).not.to.have.any.keys('caFile', 'certFile', 'keyFile');
-    const inline = resolveMqttOptions({ url: 'mqtts://broker:8883', ca: 'PEM' });
-    expect(inline.ca).to.equal('PEM');
+    const o = resolveMqttOptions({ url: 'mqtts://broker:8883', tls: { caFile: pem, certFile: pem, keyFile: pem } });
+    for (const name of ['ca', 'cert', 'key'] as const) expect(Buffer.from(o.tls[name] as Buffer).toString()).to.contain('not checked here');
+    expect(o.tls).not.to.have.any.keys('caFile', 'certFile', 'keyFile');
+    const inline = resolveMqttOptions({ url: 'mqtts://broker:8883', tls: { ca: 'PEM' } });
+    expect(inline.tls.ca).to.equal('PEM');
   });
 
   it('mqtt options - the URL parameters ca, cert and key name PEM files', () => {
     const q = new URLSearchParams({ ca: pem, cert: pem, key: pem, rejectUnauthorized: 'false' });
     const o = mqttOptionsFromUrl(new URL(`mqtts://u:p@broker:8883?${q}`));
     expect(o.url).to.equal('mqtts://u:p@broker:8883');
-    expect(Buffer.isBuffer(o.ca) && Buffer.isBuffer(o.cert) && Buffer.isBuffer(o.key)).to.equal(true);
-    expect(o.rejectUnauthorized).to.equal(false);
+    expect([o.tls?.caFile, o.tls?.certFile, o.tls?.keyFile]).to.deep.equal([pem, pem, pem]);
+    expect(o.tls?.rejectUnauthorized).to.equal(false);
   });
 
   it('mqtt options - bad TLS and credential combinations are OptionsInvalidErrors naming the field', () => {
     const missing = join(dir, 'missing.pem');
     const cases: Array<[MqttTransportOptions, string]> = [
-      [{ url: 'mqtts://broker:8883', caFile: missing }, 'caFile'],
-      [{ url: 'mqtts://broker:8883', certFile: missing, key: 'K' }, 'certFile'],
-      [{ url: 'mqtts://broker:8883', cert: 'C', keyFile: missing }, 'keyFile'],
-      [{ url: 'mqtts://broker:8883', caFile: '' }, 'caFile'],
-      [{ url: 'mqtts://broker:8883', ca: 'PEM', caFile: pem }, 'caFile'],
-      [{ url: 'mqtts://broker:8883', cert: 'C' }, 'key'],
-      [{ url: 'mqtts://broker:8883', keyFile: pem }, 'cert'],
-      [{ url: 'mqtt://broker:1883', caFile: pem }, 'ca'],
+      [{ url: 'mqtts://broker:8883', tls: { caFile: missing } }, 'tls.caFile'],
+      [{ url: 'mqtts://broker:8883', tls: { certFile: missing, key: 'K' } }, 'tls.certFile'],
+      [{ url: 'mqtts://broker:8883', tls: { cert: 'C', keyFile: missing } }, 'tls.keyFile'],
+      [{ url: 'mqtts://broker:8883', tls: { caFile: '' } }, 'tls.caFile'],
+      [{ url: 'mqtts://broker:8883', tls: { ca: 'PEM', caFile: pem } }, 'tls.caFile'],
+      [{ url: 'mqtts://broker:8883', tls: { cert: 'C' } }, 'tls.key'],
+      [{ url: 'mqtts://broker:8883', tls: { keyFile: pem } }, 'tls.cert'],
+      [{ url: 'mqtt://broker:1883', tls: { caFile: pem } }, 'tls.ca'],
       [{ url: 'mqtt://broker:1883', protocolVersion: 4, password: 'secret' }, 'username'],
     ];
     for (const [options, field] of cases) expect(failure(() => resolveMqttOptions(options)), JSON.stringify(options)).to.deep.equal(['SB_ERR_OPTIONS_INVALID', field]);
-    expect(failure(() => mqttOptionsFromUrl(new URL(`mqtts://broker:8883?ca=${encodeURIComponent(missing)}`)))).to.deep.equal(['SB_ERR_OPTIONS_INVALID', 'ca']);
-    expect(failure(() => mqttOptionsFromUrl(new URL('mqtts://broker:8883?key=')))).to.deep.equal(['SB_ERR_OPTIONS_INVALID', 'key']);
+    expect(failure(() => resolveMqttOptions(mqttOptionsFromUrl(new URL(`mqtts://broker:8883?ca=${encodeURIComponent(missing)}`))))).to.deep.equal(['SB_ERR_OPTIONS_INVALID', 'tls.caFile']);
+    expect(failure(() => resolveMqttOptions(mqttOptionsFromUrl(new URL('mqtts://broker:8883?key='))))).to.deep.equal(['SB_ERR_OPTIONS_INVALID', 'tls.keyFile']);
     // MQTT 5 allows a password without a user name
     expect(failure(() => resolveMqttOptions({ url: 'mqtt://broker:1883', password: 'secret' }))).to.equal(undefined);
   });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { MsgHdrsImpl } from 'nats';
 import type { Envelope } from '../../core/index.js';
-import { envelopeFromNats, envelopeFromNatsHeaderText, natsBody, natsHeaderBlock, type NatsHeaderEntries } from '../../transports/nats/index.js';
+import { fromNatsMessage, fromNatsHeaderText, toNatsBody, toNatsHeaders, type NatsHeaderEntries } from '../../transports/nats/index.js';
 
 const te = new TextEncoder();
 
@@ -38,76 +38,76 @@ function entries(pairs: Array<[string, string]>): NatsHeaderEntries {
 
 describe('nats binding', () => {
   it('nats binding - writes the golden header block and body (core mode)', () => {
-    expect(natsHeaderBlock(golden, false)).to.equal(`${goldenBlock}\r\n`);
-    expect(new TextDecoder().decode(natsBody(golden))).to.equal('{"t":21.5}');
+    expect(toNatsHeaders(golden, false)).to.equal(`${goldenBlock}\r\n`);
+    expect(new TextDecoder().decode(toNatsBody(golden))).to.equal('{"t":21.5}');
   });
 
   it('nats binding - adds Nats-Msg-Id = id in JetStream mode, and a distinct one on dead-letter copies', () => {
-    expect(natsHeaderBlock(golden, true)).to.equal(`${goldenBlock}Nats-Msg-Id: 7d4c1f5e-2b1a-4c3e-9f00-1a2b3c4d5e6f\r\n\r\n`);
+    expect(toNatsHeaders(golden, true)).to.equal(`${goldenBlock}Nats-Msg-Id: 7d4c1f5e-2b1a-4c3e-9f00-1a2b3c4d5e6f\r\n\r\n`);
     const dead = { ...golden, dlqreason: 'SB_ERR_HANDLER_FAILED' };
-    expect(natsHeaderBlock(dead, true)).to.contain('Nats-Msg-Id: 7d4c1f5e-2b1a-4c3e-9f00-1a2b3c4d5e6f:dlq\r\n');
+    expect(toNatsHeaders(dead, true)).to.contain('Nats-Msg-Id: 7d4c1f5e-2b1a-4c3e-9f00-1a2b3c4d5e6f:dlq\r\n');
   });
 
   it('nats binding - carries the reply subject of a stream request in sb-reply-to', () => {
-    const block = natsHeaderBlock({ specversion: '1.0', id: '1', source: 's', type: 't' }, true, '_INBOX.abc.1');
+    const block = toNatsHeaders({ specversion: '1.0', id: '1', source: 's', type: 't' }, true, '_INBOX.abc.1');
     expect(block).to.equal('NATS/1.0\r\nce-specversion: 1.0\r\nce-id: 1\r\nce-source: s\r\nce-type: t\r\nNats-Msg-Id: 1\r\nsb-reply-to: _INBOX.abc.1\r\n\r\n');
   });
 
   it('nats binding - reads the golden headers back into the same envelope', () => {
     const pairs = goldenBlock.split('\r\n').slice(1, -1).map((l) => { const i = l.indexOf(': '); return [l.slice(0, i), l.slice(i + 2)] as [string, string]; });
     const body = te.encode('{"t":21.5}');
-    const { envelope, raw } = envelopeFromNats('sensor.reading.berlin', entries(pairs), body, false);
+    const { envelope, raw } = fromNatsMessage('sensor.reading.berlin', entries(pairs), body, false);
     expect(raw).to.equal(false);
     expect(envelope).to.deep.equal(golden);
   });
 
   it('nats binding - round-trips through the nats.js header parser', () => {
-    const bytes = te.encode(natsHeaderBlock(golden, true));
+    const bytes = te.encode(toNatsHeaders(golden, true));
     const parsed = MsgHdrsImpl.decode(bytes);
-    const { envelope } = envelopeFromNats('a.b', parsed, golden.data as Uint8Array, false);
+    const { envelope } = fromNatsMessage('a.b', parsed, golden.data as Uint8Array, false);
     expect(envelope).to.deep.equal(golden);
   });
 
   it('nats binding - reads the golden header block text directly (the delivery hot path)', () => {
-    const { envelope } = envelopeFromNatsHeaderText('a.b', natsHeaderBlock(golden, true), golden.data as Uint8Array, false);
+    const { envelope } = fromNatsHeaderText('a.b', toNatsHeaders(golden, true), golden.data as Uint8Array, false);
     expect(envelope).to.deep.equal(golden);
-    const plain = envelopeFromNatsHeaderText('a.b', 'NATS/1.0\r\nCe-Specversion:1.0\r\nCe-Id: x \r\nCe-Source: s\r\nCe-Type: t\r\nsb-reply-to: _INBOX.1\r\n\r\n', new Uint8Array(0), false);
+    const plain = fromNatsHeaderText('a.b', 'NATS/1.0\r\nCe-Specversion:1.0\r\nCe-Id: x \r\nCe-Source: s\r\nCe-Type: t\r\nsb-reply-to: _INBOX.1\r\n\r\n', new Uint8Array(0), false);
     expect(plain).to.deep.equal({ envelope: { specversion: '1.0', id: 'x', source: 's', type: 't' }, raw: false, replyTo: '_INBOX.1' });
   });
 
   it('nats binding - reads headers of any case (Go clients canonicalise them) and ce-datacontenttype', () => {
-    const { envelope } = envelopeFromNats('a.b', entries([['Ce-Specversion', '1.0'], ['CE-ID', 'x'], ['Ce-Source', '/dev'], ['Ce-Type', 't'], ['ce-datacontenttype', 'text/plain']]), te.encode('hi'), false);
+    const { envelope } = fromNatsMessage('a.b', entries([['Ce-Specversion', '1.0'], ['CE-ID', 'x'], ['Ce-Source', '/dev'], ['Ce-Type', 't'], ['ce-datacontenttype', 'text/plain']]), te.encode('hi'), false);
     expect(envelope).to.deep.equal({ specversion: '1.0', id: 'x', source: '/dev', type: 't', datacontenttype: 'text/plain', data: te.encode('hi') });
   });
 
   it('nats binding - leaves data out when there is no body and no content type', () => {
-    const { envelope } = envelopeFromNats('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't']]), new Uint8Array(0), false);
+    const { envelope } = fromNatsMessage('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't']]), new Uint8Array(0), false);
     expect(envelope).to.deep.equal({ specversion: '1.0', id: 'x', source: 's', type: 't' });
   });
 
   it('nats binding - keeps a value that is not valid percent-encoding as it came', () => {
-    const { envelope } = envelopeFromNats('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't'], ['ce-note', '100%']]), new Uint8Array(0), false);
+    const { envelope } = fromNatsMessage('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't'], ['ce-note', '100%']]), new Uint8Array(0), false);
     expect(envelope.note).to.equal('100%');
   });
 
   it('nats binding - rejects a message without ce-specversion or a required attribute', () => {
-    expect(() => envelopeFromNats('a.b', undefined, te.encode('{}'), false)).to.throw().with.property('code', 'SB_ERR_ENVELOPE_INVALID');
-    expect(() => envelopeFromNats('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-type', 't']]), new Uint8Array(0), false))
+    expect(() => fromNatsMessage('a.b', undefined, te.encode('{}'), false)).to.throw().with.property('code', 'SB_ERR_ENVELOPE_INVALID');
+    expect(() => fromNatsMessage('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-type', 't']]), new Uint8Array(0), false))
       .to.throw().with.property('code', 'SB_ERR_ENVELOPE_INVALID');
-    expect(() => envelopeFromNats('a.b', entries([['ce-specversion', '0.3'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't']]), new Uint8Array(0), false))
+    expect(() => fromNatsMessage('a.b', entries([['ce-specversion', '0.3'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't']]), new Uint8Array(0), false))
       .to.throw().with.property('code', 'SB_ERR_ENVELOPE_INVALID');
   });
 
   it('nats binding - wraps a payload that is not a CloudEvent when raw', () => {
     const body = te.encode('{"temp":21}');
-    const { envelope, raw } = envelopeFromNats('devices.d7.telemetry', entries([['Nats-Msg-Id', 'm-1'], ['content-type', 'application/json']]), body, true);
+    const { envelope, raw } = fromNatsMessage('devices.d7.telemetry', entries([['Nats-Msg-Id', 'm-1'], ['content-type', 'application/json']]), body, true);
     expect(raw).to.equal(true);
     expect(envelope).to.include({ specversion: '1.0', id: 'm-1', source: 'nats:devices.d7.telemetry', type: 'devices.d7.telemetry', datacontenttype: 'application/json' });
     expect(envelope.data).to.equal(body);
   });
 
   it('nats binding - encodes data the Bus has not encoded with its content type', () => {
-    expect(new TextDecoder().decode(natsBody({ specversion: '1.0', id: '1', source: 's', type: 't', datacontenttype: 'application/json', data: { a: 1 } }))).to.equal('{"a":1}');
-    expect(natsBody({ specversion: '1.0', id: '1', source: 's', type: 't' }).byteLength).to.equal(0);
+    expect(new TextDecoder().decode(toNatsBody({ specversion: '1.0', id: '1', source: 's', type: 't', datacontenttype: 'application/json', data: { a: 1 } }))).to.equal('{"a":1}');
+    expect(toNatsBody({ specversion: '1.0', id: '1', source: 's', type: 't' }).byteLength).to.equal(0);
   });
 });

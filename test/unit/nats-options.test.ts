@@ -18,7 +18,7 @@ describe('nats options', () => {
     expect(field(() => natsOptionsFromUrl(new URL('nats://h?jetstream=maybe')))).to.deep.equal(['SB_ERR_OPTIONS_INVALID', 'jetstream']);
     expect(field(() => resolveNatsOptions({ jetstream: { stream: 'a.b' } }))).to.deep.equal(['SB_ERR_OPTIONS_INVALID', 'jetstream.stream']);
     expect(field(() => resolveNatsOptions({ jetstream: { stream: 'S', retention: 'forever' as 'limits' } }))).to.deep.equal(['SB_ERR_OPTIONS_INVALID', 'jetstream.retention']);
-    expect(field(() => resolveNatsOptions({ maxBufferedMessages: 0 }))).to.deep.equal(['SB_ERR_OPTIONS_INVALID', 'maxBufferedMessages']);
+    expect(field(() => resolveNatsOptions({ maxBufferedPublishes: 0 }))).to.deep.equal(['SB_ERR_OPTIONS_INVALID', 'maxBufferedPublishes']);
     expect(field(() => resolveNatsOptions({ user: 'u' }))).to.deep.equal(['SB_ERR_OPTIONS_INVALID', 'pass']);
   });
 });

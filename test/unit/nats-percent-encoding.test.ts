@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { percentDecodeHeaderValue, percentEncodeHeaderValue } from '../../transports/nats/index.js';
+import { percentDecodeHeaderValue, percentEncodeHeaderValue } from '../../core/index.js';
 
 /** What may appear in an encoded value: printable ASCII but `"`, `%` only as the start of `%XX`. */
 function isWireSafe(encoded: string): boolean {

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { EnvelopeInvalidError, HeaderInvalidError, type Envelope } from '../../core/index.js';
 import {
-  ackFrameText, deliveryFrameText, errorFrameText, eventText, fromStructuredEvent, parseClientFrame, parseHubFrame, publishFrameText,
-  replyFrameText, requestFrameText, subscribeFrameText, toStructuredEvent, unsubscribeFrameText,
+  ackFrameText, deliveryFrameText, errorFrameText, toWebSocketEventText, fromWebSocketEvent, parseClientFrame, parseHubFrame, publishFrameText,
+  replyFrameText, requestFrameText, subscribeFrameText, toWebSocketEvent, unsubscribeFrameText,
 } from '../../transports/websocket/binding.js';
 import { errorFromFrame, RemoteHubError } from '../../transports/websocket/errors.js';
 
@@ -22,7 +22,7 @@ function codeOf(fn: () => unknown): string | undefined {
 
 describe('websocket binding', () => {
   it('ws binding - writes the golden structured event', () => {
-    expect(eventText(envelope)).to.equal(EVENT_TEXT);
+    expect(toWebSocketEventText(envelope)).to.equal(EVENT_TEXT);
   });
 
   it('ws binding - writes the golden publish, request, reply, ack, subscribe and unsubscribe frames', () => {
@@ -65,24 +65,24 @@ describe('websocket binding', () => {
   it('ws binding - carries bytes as data_base64 both ways', () => {
     const bytes = Uint8Array.from([0, 1, 2, 250, 255]);
     const blob: Envelope = { specversion: '1.0', id: 'b', source: 's', type: 't', datacontenttype: 'application/octet-stream', data: bytes };
-    const text = eventText(blob);
+    const text = toWebSocketEventText(blob);
     expect(text).to.equal('{"specversion":"1.0","id":"b","source":"s","type":"t","datacontenttype":"application/octet-stream","data_base64":"AAEC+v8="}');
-    const back = fromStructuredEvent(JSON.parse(text));
+    const back = fromWebSocketEvent(JSON.parse(text));
     expect(back.data_base64).to.equal(undefined);
     expect(Buffer.from(back.data as Uint8Array).equals(Buffer.from(bytes))).to.equal(true);
   });
 
   it('ws binding - inlines JSON and text bytes from byte-carrying brokers', () => {
-    const json = toStructuredEvent({ specversion: '1.0', id: 'j', source: 's', type: 't', datacontenttype: 'application/json', data: new TextEncoder().encode('{"a":1}') });
+    const json = toWebSocketEvent({ specversion: '1.0', id: 'j', source: 's', type: 't', datacontenttype: 'application/json', data: new TextEncoder().encode('{"a":1}') });
     expect(json.data).to.deep.equal({ a: 1 });
-    const text = toStructuredEvent({ specversion: '1.0', id: 'x', source: 's', type: 't', datacontenttype: 'text/plain', data: new TextEncoder().encode('hé') });
+    const text = toWebSocketEvent({ specversion: '1.0', id: 'x', source: 's', type: 't', datacontenttype: 'text/plain', data: new TextEncoder().encode('hé') });
     expect(text.data).to.equal('hé');
-    const notJson = toStructuredEvent({ specversion: '1.0', id: 'n', source: 's', type: 't', datacontenttype: 'application/json', data: Uint8Array.from([0xff]) });
+    const notJson = toWebSocketEvent({ specversion: '1.0', id: 'n', source: 's', type: 't', datacontenttype: 'application/json', data: Uint8Array.from([0xff]) });
     expect(notJson.data_base64).to.equal('/w==');
   });
 
   it('ws binding - turns number and boolean extensions into strings', () => {
-    const e = fromStructuredEvent({ specversion: '1.0', id: 'i', source: 's', type: 't', retries: 3, urgent: true, data: 5 });
+    const e = fromWebSocketEvent({ specversion: '1.0', id: 'i', source: 's', type: 't', retries: 3, urgent: true, data: 5 });
     expect(e.retries).to.equal('3');
     expect(e.urgent).to.equal('true');
     expect(e.data).to.equal(5);

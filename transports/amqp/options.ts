@@ -1,20 +1,8 @@
-import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { booleanParam, numberParam, OptionsInvalidError, type Logger } from '../../core/index.js';
-import { resolveTlsOptions, type AmqpTlsFiles } from './tls.js';
-
-/** How the transport reconnects after the connection is lost (exponential backoff with jitter). */
-export interface AmqpReconnectOptions {
-  /** Delay before the first reconnect attempt, ms. Default 100. */
-  initialDelayMs?: number;
-  /** Upper bound of any delay, ms. Default 5000. */
-  maxDelayMs?: number;
-  /** Growth of the delay per failed attempt. Default 2. */
-  multiplier?: number;
-  /** 0..1: share of each delay drawn at random, so many clients do not reconnect in step. Default 0.3. */
-  jitter?: number;
-  /** Attempts before giving up for good (pending publishes then fail). Default: never give up. */
-  maxAttempts?: number;
-}
+import {
+  booleanParam, numberParam, OptionsInvalidError, presentParam, reconnectOptionsFromUrl, resolveReconnectOptions, resolveTlsOptions,
+  tlsOptionsFromUrl, RECONNECT_URL_PARAMS, TLS_URL_PARAMS, type Logger, type ReconnectOptions, type ResolvedReconnectOptions,
+  type ResolvedTlsOptions, type TlsOptions,
+} from '../../core/index.js';
 
 /**
  * Options of the AMQP 0-9-1 (RabbitMQ) transport. Everything but `url` has a default; the same
@@ -39,8 +27,8 @@ export interface AmqpTransportOptions {
   heartbeatSeconds?: number;
   /** Time allowed for the TCP/TLS connect and AMQP handshake, ms. Default 5000. */
   connectTimeoutMs?: number;
-  /** Reconnection backoff. */
-  reconnect?: AmqpReconnectOptions;
+  /** Reconnecting: `initialDelayMs` 100, doubling (jitter 0.3) to `maxDelayMs` 5,000, forever; after `maxAttempts` pending publishes fail. */
+  reconnect?: ReconnectOptions;
   /** Delete a group's queue after it had no consumer for this long, ms (`x-expires`). Default: keep it. */
   groupQueueExpiresMs?: number;
   /** Longest the dead-letter queue `<exchange>.dlq` grows before dropping its oldest. Default 100,000. */
@@ -52,28 +40,23 @@ export interface AmqpTransportOptions {
   /** Largest message accepted, bytes (RabbitMQ's default `max_message_size` is 128 MiB). */
   maxMessageBytes?: number;
   /**
-   * TLS options for `amqps://` (ca, cert, key, servername, rejectUnauthorized…). The broker's
-   * certificate is verified against the system CAs (or `ca`), including that it names the URL's
-   * host (an IP address must be in its subjectAltName). Any TLS option with `amqp://` is an error.
+   * TLS for `amqps://`: `ca`/`caFile` to verify the broker with instead of the system CAs,
+   * `cert`+`key` (or their files) for mutual TLS, `servername` to verify another name. The broker's
+   * certificate is verified, including that it names the URL's host (an IP address must be in its
+   * subjectAltName). Files are read at construction. Any TLS option with `amqp://` is an error.
    */
   tls?: TlsOptions;
-  /** `amqps://`: the CA certificate(s) (PEM file) to verify the broker with, instead of the system CAs. Not together with `tls.ca`. URL parameter `caFile`. */
-  caFile?: string;
-  /** `amqps://` mutual TLS: the client certificate (PEM file); needs `keyFile`. Not together with `tls.cert`. URL parameter `certFile`. */
-  certFile?: string;
-  /** `amqps://` mutual TLS: the client's private key (PEM file, unencrypted); needs `certFile`. Not together with `tls.key`. URL parameter `keyFile`. */
-  keyFile?: string;
   /** Connection name shown by `rabbitmqctl list_connections client_properties`. Default `signalbus`. */
   connectionName?: string;
   /** Where reconnects and dropped replies are logged. Default: silent. */
   logger?: Logger;
 }
 
-export interface ResolvedAmqpOptions extends Required<Omit<AmqpTransportOptions, 'reconnect' | 'groupQueueExpiresMs' | 'tls' | 'logger' | keyof AmqpTlsFiles>> {
-  reconnect: Required<AmqpReconnectOptions>;
+export interface ResolvedAmqpOptions extends Required<Omit<AmqpTransportOptions, 'reconnect' | 'groupQueueExpiresMs' | 'tls' | 'logger'>> {
+  reconnect: ResolvedReconnectOptions;
   groupQueueExpiresMs: number | undefined;
-  /** `tls` with the contents of `caFile`/`certFile`/`keyFile` (read at construction); undefined without TLS options. */
-  tls: TlsOptions | undefined;
+  /** `tls` with its files read (at construction); undefined without TLS options. */
+  tls: ResolvedTlsOptions | undefined;
   logger: Logger | undefined;
 }
 
@@ -83,7 +66,7 @@ const DEFAULTS = {
   connectionName: 'signalbus',
 } as const;
 
-const RECONNECT_DEFAULTS: Required<AmqpReconnectOptions> = {
+const RECONNECT_DEFAULTS: ResolvedReconnectOptions = {
   initialDelayMs: 100, maxDelayMs: 5000, multiplier: 2, jitter: 0.3, maxAttempts: Number.POSITIVE_INFINITY,
 };
 
@@ -102,7 +85,6 @@ export function resolveAmqpOptions(options: AmqpTransportOptions): ResolvedAmqpO
   try { url = new URL(options.url); } catch { invalid('url', `is not a URL: ${options.url}`); }
   if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') invalid('url', `must start with amqp:// or amqps://, got ${url.protocol}//`);
   const o = { ...DEFAULTS, ...stripUndefined(options) };
-  const reconnect = { ...RECONNECT_DEFAULTS, ...stripUndefined(options.reconnect ?? {}) };
   if (typeof o.exchange !== 'string' || o.exchange.length === 0 || o.exchange.length > 200 || o.exchange.startsWith('amq.')) {
     invalid('exchange', 'must be 1-200 characters and not start with "amq." (reserved by the broker)');
   }
@@ -114,13 +96,11 @@ export function resolveAmqpOptions(options: AmqpTransportOptions): ResolvedAmqpO
   positiveInteger('maxMessageBytes', o.maxMessageBytes);
   if (options.groupQueueExpiresMs !== undefined) positiveInteger('groupQueueExpiresMs', options.groupQueueExpiresMs);
   if (typeof o.deadLetterBinding !== 'string' || o.deadLetterBinding.length === 0) invalid('deadLetterBinding', 'must be a non-empty routing key pattern');
-  if (!(reconnect.initialDelayMs >= 0)) invalid('reconnect.initialDelayMs', 'must be >= 0');
-  if (!(reconnect.maxDelayMs >= reconnect.initialDelayMs)) invalid('reconnect.maxDelayMs', 'must be >= reconnect.initialDelayMs');
-  if (!(reconnect.multiplier >= 1)) invalid('reconnect.multiplier', 'must be >= 1');
-  if (!(reconnect.jitter >= 0 && reconnect.jitter <= 1)) invalid('reconnect.jitter', 'must be between 0 and 1');
-  if (!(reconnect.maxAttempts >= 1)) invalid('reconnect.maxAttempts', 'must be >= 1');
-  const tls = resolveTlsOptions(url.protocol, options.tls, options);
-  const { caFile: _caFile, certFile: _certFile, keyFile: _keyFile, ...settings } = o; // read into `tls`
+  const reconnect = resolveReconnectOptions('amqp', options.reconnect, RECONNECT_DEFAULTS);
+  // amqplib ignores TLS options on amqp://: the user would get clear text while expecting TLS.
+  if (options.tls !== undefined && url.protocol !== 'amqps:') invalid('tls', `needs an amqps:// URL (TLS), got ${url.protocol}//`);
+  const tls = options.tls === undefined ? undefined : resolveTlsOptions('amqp', options.tls);
+  const { tls: _tls, ...settings } = o;
   return {
     ...settings, reconnect, url: options.url, groupQueueExpiresMs: options.groupQueueExpiresMs, tls, logger: options.logger,
   };
@@ -133,30 +113,37 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 }
 
 /** Query parameters this transport reads; they are removed from the URL handed to the client. */
-const URL_PARAMS = ['durable', 'exchange', 'maxUnconfirmed', 'heartbeat', 'connectTimeoutMs', 'groupQueueExpiresMs', 'deadLetterQueueMaxLength', 'name',
-  'caFile', 'certFile', 'keyFile'];
+const URL_PARAMS = ['durable', 'exchange', 'maxUnconfirmed', 'heartbeatSeconds', 'heartbeat', 'connectTimeoutMs', 'groupQueueExpiresMs',
+  'deadLetterQueueMaxLength', 'closeTimeoutMs', 'maxMessageBytes', 'connectionName', 'name', ...RECONNECT_URL_PARAMS, ...TLS_URL_PARAMS];
 
 /**
- * Options from a URL: `amqp://u:p@host:5672/vhost?durable=1&exchange=events&maxUnconfirmed=500&heartbeat=10`;
+ * Options from a URL: `amqp://u:p@host:5672/vhost?durable=1&exchange=events&maxUnconfirmed=500&heartbeatSeconds=10`;
  * for TLS `amqps://u:p@host:5671/vhost?caFile=/etc/ssl/ca.pem&certFile=client.pem&keyFile=client-key.pem`.
- * @example optionsFromUrl(new URL('amqp://guest:guest@127.0.0.1:5672?durable=1')).durable // true
+ * Query parameters are the option names (`reconnect*` and the TLS ones flattened); the README's
+ * older `heartbeat` and `name` are still read. `frameMax` stays in the URL for amqplib.
+ *
+ * @example amqpOptionsFromUrl(new URL('amqp://guest:guest@127.0.0.1:5672?durable=1')).durable // true
  */
-export function optionsFromUrl(url: URL): AmqpTransportOptions {
+export function amqpOptionsFromUrl(url: URL): AmqpTransportOptions {
+  const heartbeat = presentParam(url, 'heartbeatSeconds', ['heartbeat']);
+  const p = url.searchParams;
   const options: AmqpTransportOptions = {
     url: '',
     durable: booleanParam(url, 'durable', DEFAULTS.durable),
-    exchange: url.searchParams.get('exchange') || DEFAULTS.exchange,
+    exchange: p.get('exchange') || DEFAULTS.exchange,
     maxUnconfirmed: numberParam(url, 'maxUnconfirmed', DEFAULTS.maxUnconfirmed),
-    heartbeatSeconds: numberParam(url, 'heartbeat', DEFAULTS.heartbeatSeconds),
+    heartbeatSeconds: heartbeat === undefined ? DEFAULTS.heartbeatSeconds : numberParam(url, heartbeat, DEFAULTS.heartbeatSeconds),
     connectTimeoutMs: numberParam(url, 'connectTimeoutMs', DEFAULTS.connectTimeoutMs),
     deadLetterQueueMaxLength: numberParam(url, 'deadLetterQueueMaxLength', DEFAULTS.deadLetterQueueMaxLength),
-    connectionName: url.searchParams.get('name') || DEFAULTS.connectionName,
+    connectionName: p.get('connectionName') || p.get('name') || DEFAULTS.connectionName,
   };
-  if (url.searchParams.has('groupQueueExpiresMs')) options.groupQueueExpiresMs = numberParam(url, 'groupQueueExpiresMs', 0);
-  for (const file of ['caFile', 'certFile', 'keyFile'] as const) {
-    const path = url.searchParams.get(file);
-    if (path !== null) options[file] = path;
-  }
+  if (p.has('groupQueueExpiresMs')) options.groupQueueExpiresMs = numberParam(url, 'groupQueueExpiresMs', 0);
+  if (p.has('closeTimeoutMs')) options.closeTimeoutMs = numberParam(url, 'closeTimeoutMs', DEFAULTS.closeTimeoutMs);
+  if (p.has('maxMessageBytes')) options.maxMessageBytes = numberParam(url, 'maxMessageBytes', DEFAULTS.maxMessageBytes);
+  const reconnect = reconnectOptionsFromUrl(url);
+  if (reconnect) options.reconnect = reconnect;
+  const tls = tlsOptionsFromUrl(url);
+  if (tls) options.tls = tls;
   const clean = new URL(url.href);
   for (const p of URL_PARAMS) clean.searchParams.delete(p);
   options.url = clean.href;

@@ -1,56 +1,7 @@
-import { readFileSync } from 'node:fs';
-import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { OptionsInvalidError } from '../../core/index.js';
-
-/** TLS material as file paths, so a URL or pipeline JSON can carry it (`?caFile=/etc/ssl/ca.pem`). */
-export interface AmqpTlsFiles {
-  caFile?: string;
-  certFile?: string;
-  keyFile?: string;
-}
-
-const MATERIAL = [['caFile', 'ca'], ['certFile', 'cert'], ['keyFile', 'key']] as const;
-
 /**
- * The Node TLS options for the connection: `tls` with `ca`/`cert`/`key` read from the `*File`
- * options (once, here, so a missing file is an OptionsInvalidError at construction rather than a
- * handshake failure later). Undefined when nothing was given.
+ * Why a TLS connection to the broker failed, in words a user can act on. (The `tls` option itself
+ * is the shared `TlsOptions`, resolved by core's `resolveTlsOptions`.)
  */
-export function resolveTlsOptions(protocol: string, tls: TlsOptions | undefined, files: AmqpTlsFiles): TlsOptions | undefined {
-  const out: TlsOptions = { ...tls };
-  for (const [fileField, name] of MATERIAL) {
-    const path = files[fileField];
-    if (path === undefined) continue;
-    if (tls?.[name] !== undefined) invalid(fileField, `cannot be combined with "tls.${name}": give the PEM or its file, not both`);
-    out[name] = readPem(fileField, path);
-  }
-  if ((out.cert === undefined) !== (out.key === undefined)) {
-    const missing = out.cert === undefined ? 'certFile' : 'keyFile';
-    invalid(missing, `(or "tls.${missing.replace('File', '')}") is required for mutual TLS: a client certificate and its key go together`);
-  }
-  const given = MATERIAL.find(([fileField]) => files[fileField] !== undefined)?.[0] ?? (tls ? 'tls' : undefined);
-  if (given === undefined) return undefined;
-  // amqplib ignores TLS options on amqp://: the user would get clear text while expecting TLS.
-  if (protocol !== 'amqps:') invalid(given, `needs an amqps:// URL (TLS), got ${protocol}//`);
-  return out;
-}
-
-function readPem(field: string, path: string): Buffer {
-  if (typeof path !== 'string' || path.length === 0) invalid(field, 'must name a PEM file');
-  let pem: Buffer;
-  try { pem = readFileSync(path); } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    throw new OptionsInvalidError(`amqp option "${field}" names a file that cannot be read: ${path}${code ? ` (${code})` : ''}`,
-      { cause, details: { field, path } });
-  }
-  if (!pem.includes('-----BEGIN ')) invalid(field, `names a file that holds no PEM block: ${path}`);
-  return pem;
-}
-
-function invalid(field: string, rule: string): never {
-  throw new OptionsInvalidError(`amqp option "${field}" ${rule}`, { details: { field } });
-}
-
 // OpenSSL's verdicts on the server's certificate, as Node reports them in `err.code`.
 const CERTIFICATE_REFUSED = new Set([
   'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN',

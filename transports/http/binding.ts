@@ -15,16 +15,29 @@
  * with HeaderInvalidError / EnvelopeInvalidError.
  *
  * @example
- * const { headers, body } = toBinary(envelope);            // POST it
- * const env = fromBinary(req.headers, bodyBytes);          // on the receiving side
+ * const { headers, body } = toHttpBinary(envelope);            // POST it
+ * const env = fromHttpBinary(req.headers, bodyBytes);          // on the receiving side
  */
 import {
-  DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, validateEnvelope, type Envelope, type HeaderLimits,
+  DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, isJsonContentType, mediaType, percentEncodeHeaderValue,
+  validateEnvelope, type Envelope, type HeaderLimits,
 } from '../../core/index.js';
 import { BodyInvalidError } from './errors.js';
 
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 export const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json';
+
+// The routes of the protocol, shared by the client transport and the gateway (gateway/).
+/** `POST <EVENTS_PATH><subject>` publishes one event (or a batch). */
+export const EVENTS_PATH = '/v1/events/';
+/** `POST <REQUESTS_PATH><subject>` sends a request and answers with the reply. */
+export const REQUESTS_PATH = '/v1/requests/';
+/** `GET <STREAM_PATH><pattern>[?group=…]` is a server-sent event stream of a subscription. */
+export const STREAM_PATH = '/v1/stream/';
+/** Where a stream client answers a request it received (the SSE event's `reply` field is the token). */
+export const REPLIES_PATH = '/v1/replies/';
+/** Request header a client uses to ask for a request/reply timeout (ms), capped by the gateway's `maxRequestTimeoutMs`. */
+export const TIMEOUT_HEADER = 'x-signalbus-timeout-ms';
 
 /** Headers as Node gives them (lowercase names) or as a plain map to send. */
 export type HeaderMap = Record<string, string | string[] | number | undefined>;
@@ -42,25 +55,25 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * The binary-mode message of an envelope whose `data` is bytes (or absent).
- * @example toBinary({ specversion: '1.0', id: '1', source: 's', type: 't', datacontenttype: 'application/json', data: bytes })
+ * @example toHttpBinary({ specversion: '1.0', id: '1', source: 's', type: 't', datacontenttype: 'application/json', data: bytes })
  */
-export function toBinary(envelope: Envelope): HttpMessage {
+export function toHttpBinary(envelope: Envelope): HttpMessage {
   const headers: Record<string, string> = {};
   for (const name in envelope) {
     if (name === 'data' || name === 'data_base64') continue;
     const value = envelope[name];
     if (typeof value !== 'string') continue;
     if (name === 'datacontenttype') headers['content-type'] = value;
-    else headers[headerName(name)] = encodeHeaderValue(value);
+    else headers[headerName(name)] = percentEncodeHeaderValue(value);
   }
   return envelope.data === undefined ? { headers } : { headers, body: dataBytes(envelope) };
 }
 
 /**
  * The envelope of a binary-mode message. Throws HeaderInvalidError / EnvelopeInvalidError.
- * @example fromBinary({ 'ce-id': '1', 'ce-source': 's', 'ce-type': 't', 'ce-specversion': '1.0' }, new Uint8Array())
+ * @example fromHttpBinary({ 'ce-id': '1', 'ce-source': 's', 'ce-type': 't', 'ce-specversion': '1.0' }, new Uint8Array())
  */
-export function fromBinary(headers: HeaderMap, body: Uint8Array | undefined, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope {
+export function fromHttpBinary(headers: HeaderMap, body: Uint8Array | undefined, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope {
   const env: Record<string, unknown> = {};
   for (const key in headers) {
     // Node lowercases incoming names; plain maps from callers may not.
@@ -94,29 +107,7 @@ function headerName(attribute: string): string {
   return name;
 }
 
-/** Percent-encodes what the HTTP binding spec asks for; returns the value itself when nothing needs it. */
-export function encodeHeaderValue(value: string): string {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x21 || c > 0x7e || c === 0x22 || c === 0x25) return encodeFrom(value, i);
-  }
-  return value;
-}
-
-function encodeFrom(value: string, start: number): string {
-  let out = value.slice(0, start);
-  for (let i = start; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c >= 0x21 && c <= 0x7e && c !== 0x22 && c !== 0x25) { out += value[i]; continue; }
-    // Whole code points, so surrogate pairs become one 4-byte UTF-8 sequence.
-    const cp = value.codePointAt(i)!;
-    if (cp > 0xffff) i++;
-    for (const b of encoder.encode(String.fromCodePoint(cp))) out += `%${b < 16 ? '0' : ''}${b.toString(16).toUpperCase()}`;
-  }
-  return out;
-}
-
-/** Decodes percent-encoding (UTF-8); HeaderInvalidError when it is malformed. */
+/** Decodes percent-encoding (UTF-8), strictly: HeaderInvalidError when it is malformed (NATS keeps such values as they came). */
 export function decodeHeaderValue(header: string, value: string): string {
   if (value.indexOf('%') < 0) return value;
   try { return decodeURIComponent(value); } catch (cause) {
@@ -128,9 +119,9 @@ export function decodeHeaderValue(header: string, value: string): string {
 
 /**
  * The structured-mode message of an envelope (`application/cloudevents+json`).
- * @example toStructured(envelope).body // UTF-8 JSON of the whole event
+ * @example toHttpStructured(envelope).body // UTF-8 JSON of the whole event
  */
-export function toStructured(envelope: Envelope): HttpMessage {
+export function toHttpStructured(envelope: Envelope): HttpMessage {
   return { headers: { 'content-type': `${STRUCTURED_CONTENT_TYPE}; charset=utf-8` }, body: encoder.encode(JSON.stringify(toJsonEvent(envelope))) };
 }
 
@@ -161,7 +152,7 @@ export function toJsonEvent(envelope: Envelope): Record<string, unknown> {
  * The envelope of a structured-mode body. Throws BodyInvalidError (not JSON, not an object) or
  * EnvelopeInvalidError / HeaderInvalidError.
  */
-export function fromStructured(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope {
+export function fromHttpStructured(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope {
   return fromJsonEvent(parseJson(body), limits);
 }
 
@@ -190,12 +181,12 @@ export function fromJsonEvent(event: unknown, limits: HeaderLimits = DEFAULT_HEA
 // ------------------------------------------------------------------ batch
 
 /** A batch body (`application/cloudevents-batch+json`) of envelopes. */
-export function toBatch(envelopes: Envelope[]): HttpMessage {
+export function toHttpBatch(envelopes: Envelope[]): HttpMessage {
   return { headers: { 'content-type': `${BATCH_CONTENT_TYPE}; charset=utf-8` }, body: encoder.encode(JSON.stringify(envelopes.map(toJsonEvent))) };
 }
 
 /** The envelopes of a batch body; the first bad event fails it all (BodyInvalidError naming its index). */
-export function parseBatch(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope[] {
+export function fromHttpBatch(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope[] {
   const parsed = parseJson(body);
   if (!Array.isArray(parsed)) throw new BodyInvalidError('a batch must be a JSON array of events');
   return parsed.map((event, index) => {
@@ -208,21 +199,10 @@ export function parseBatch(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEAD
 
 // ------------------------------------------------------------------ helpers
 
-/** `json` for application/json and `+json`, `text` for text/*, else `binary`. */
+/** `json` for application/json and `+json` (and no content type), `text` for text/*, else `binary`. */
 export function contentKind(contentType: string | undefined): 'json' | 'text' | 'binary' {
-  if (contentType === undefined) return 'json';
-  const semi = contentType.indexOf(';');
-  const bare = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
-  if (bare === 'application/json' || bare.endsWith('+json')) return 'json';
-  if (bare.startsWith('text/')) return 'text';
-  return 'binary';
-}
-
-/** The media type without parameters, lowercased. */
-export function mediaType(contentType: string | undefined): string {
-  if (contentType === undefined) return '';
-  const semi = contentType.indexOf(';');
-  return (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  if (isJsonContentType(contentType)) return 'json';
+  return mediaType(contentType).startsWith('text/') ? 'text' : 'binary';
 }
 
 function parseJson(body: Uint8Array): unknown {

@@ -1,24 +1,13 @@
 /**
- * Errors the HTTP gateway and its authenticator add to core's set. Each carries a stable `code`
- * and the HTTP status the gateway answers it with (`status`), so one mapping turns any of them
- * into an RFC 9457 problem body.
+ * Errors of the HTTP protocol (gateway answers the client rebuilds) added to core's set. Each
+ * carries a stable `code` and the HTTP status the gateway answers it with (`status`), so one
+ * mapping turns any of them into an RFC 9457 problem body. The authentication errors (401, 403)
+ * live in core (`core/auth-errors.ts`): the WebSocket transport rebuilds them too.
  *
  * @example
- * try { await authenticate(req.headers) } catch (e) { if (e instanceof AuthUnauthorizedError) reply(e.status) }
+ * try { await client.publish(…) } catch (e) { if (e instanceof RateLimitedError) slowDown() }
  */
 import { SignalbusError } from '../../core/index.js';
-
-/** No credentials, or credentials that do not verify (bad signature, expired, unknown key): 401. */
-export class AuthUnauthorizedError extends SignalbusError {
-  readonly code = 'SB_ERR_AUTH_UNAUTHORIZED';
-  readonly status = 401;
-}
-
-/** Valid credentials that may not do this (another tenant's subject, no tenant claim): 403. */
-export class AuthForbiddenError extends SignalbusError {
-  readonly code = 'SB_ERR_AUTH_FORBIDDEN';
-  readonly status = 403;
-}
 
 /** The client sent more requests than its per-client rate limit allows: 429. */
 export class RateLimitedError extends SignalbusError {

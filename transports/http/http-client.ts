@@ -8,14 +8,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { TransportConnectError } from '../../core/index.js';
-
-export interface ClientTlsOptions {
-  /** PEM CA certificate(s) to trust (e.g. a self-signed gateway's certificate). */
-  ca?: string | Buffer;
-  /** Verify the server certificate. Default true. */
-  rejectUnauthorized?: boolean;
-}
+import { TransportConnectError, type ResolvedTlsOptions } from '../../core/index.js';
 
 export interface HttpAnswer {
   status: number;
@@ -33,11 +26,11 @@ export class HttpClient {
   private readonly hostname: string;
   private readonly port: string | number;
 
-  constructor(readonly base: URL, options: { maxSockets: number; tls?: ClientTlsOptions }) {
+  constructor(readonly base: URL, options: { maxSockets: number; tls?: ResolvedTlsOptions }) {
     this.secure = base.protocol === 'https:';
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, scheduling: 'lifo' as const };
     this.agent = this.secure
-      ? new HttpsAgent({ ...agentOptions, ca: options.tls?.ca, rejectUnauthorized: options.tls?.rejectUnauthorized ?? true })
+      ? new HttpsAgent({ ...agentOptions, ...options.tls })
       : new HttpAgent(agentOptions);
     this.basePath = base.pathname.endsWith('/') ? base.pathname.slice(0, -1) : base.pathname;
     this.hostname = base.hostname.replace(/^\[|\]$/g, '');

@@ -7,43 +7,20 @@
  * const bus = new Bus({ service: 'sensor@edge-1', transport: new HttpTransport({ url: 'http://127.0.0.1:8080', token }) });
  * await bus.publish('acme.sensor.reading', { t: 21 });
  */
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import {
-  OptionsInvalidError, RequestTimeoutError, TransportClosedError, TransportConnectError, type Envelope, type InboundHandler,
-  type InboundMessage, type Transport, type TransportCapabilities, type TransportSubscribeOptions, type TransportSubscription,
+  RequestTimeoutError, TransportClosedError, TransportConnectError, type Envelope, type InboundHandler, type ResolvedReconnectOptions,
+  type Transport, type TransportCapabilities, type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
-import { fromBinary, fromJsonEvent, toBinary, toStructured } from './binding.js';
-import { EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, TIMEOUT_HEADER } from './gateway.js';
-import { HttpClient, HttpNetworkError, type ClientTlsOptions, type HttpAnswer } from './http-client.js';
+import {
+  EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, TIMEOUT_HEADER, fromHttpBinary, toHttpBinary, toHttpStructured,
+} from './binding.js';
+import { HttpClient, HttpNetworkError, type HttpAnswer } from './http-client.js';
+import { resolveHttpOptions, type HttpTransportOptions } from './options.js';
 import { errorFromProblem } from './problem.js';
-import { SseParser } from './sse.js';
+import { StreamSubscription } from './subscription.js';
 
-export interface HttpTransportOptions {
-  /** The gateway: `http(s)://host:port`, optionally with a path prefix. */
-  url: string;
-  /** Bearer token (JWT) sent as `Authorization`. */
-  token?: string;
-  /** API key sent as `X-Api-Key`. */
-  apiKey?: string;
-  /** More headers on every request. */
-  headers?: Record<string, string>;
-  /** POSTs in flight at once (and keep-alive sockets). Default 64. */
-  maxConcurrency?: number;
-  /** Tries per publish, the first included; retries reuse the event id. Default 4. */
-  maxAttempts?: number;
-  /** Delay before the first retry, doubling (with jitter) per retry, ms. Default 50. */
-  retryDelayMs?: number;
-  /** Time a publish POST may take, ms. Default 10,000. */
-  timeoutMs?: number;
-  /** `binary` (ce-* headers, default) or `structured` (application/cloudevents+json). */
-  mode?: 'binary' | 'structured';
-  /** The gateway's body limit, bytes (the Bus refuses bigger messages before sending). Default 1 MiB. */
-  maxMessageBytes?: number;
-  /** Wait before reopening a broken event stream, ms; doubles up to 5 s. Default 200. */
-  reconnectDelayMs?: number;
-  /** HTTPS: trust anchors and verification. */
-  tls?: ClientTlsOptions;
-}
+export type { HttpTransportOptions } from './options.js';
 
 const noop = () => {};
 const RETRYABLE = new Set([429, 502, 503, 504]);
@@ -66,7 +43,7 @@ export class HttpTransport implements Transport {
   private readonly retryDelayMs: number;
   private readonly timeoutMs: number;
   private readonly structured: boolean;
-  private readonly reconnectDelayMs: number;
+  private readonly reconnect: ResolvedReconnectOptions;
   private readonly keyTails = new Map<string, Promise<void>>();
   private readonly eventPaths = new Map<string, string>();
   private readonly subs = new Set<StreamSubscription>();
@@ -77,28 +54,19 @@ export class HttpTransport implements Transport {
   private closing?: Promise<void>;
 
   constructor(options: HttpTransportOptions) {
-    let base: URL;
-    try { base = new URL(options.url); } catch (cause) {
-      throw new OptionsInvalidError(`url "${options.url}" is not a URL`, { cause, details: { field: 'url' } });
-    }
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new OptionsInvalidError('url must be http:// or https://', { details: { field: 'url' } });
-    this.maxConcurrency = intOption('maxConcurrency', options.maxConcurrency ?? 64, 1);
-    this.maxAttempts = intOption('maxAttempts', options.maxAttempts ?? 4, 1);
-    this.retryDelayMs = numOption('retryDelayMs', options.retryDelayMs ?? 50);
-    this.timeoutMs = numOption('timeoutMs', options.timeoutMs ?? 10_000);
-    this.reconnectDelayMs = numOption('reconnectDelayMs', options.reconnectDelayMs ?? 200);
-    if (options.mode !== undefined && options.mode !== 'binary' && options.mode !== 'structured') {
-      throw new OptionsInvalidError('mode must be "binary" or "structured"', { details: { field: 'mode' } });
-    }
-    this.structured = options.mode === 'structured';
-    this.headers = { ...options.headers };
-    if (options.token !== undefined) this.headers.authorization = `Bearer ${options.token}`;
-    if (options.apiKey !== undefined) this.headers['x-api-key'] = options.apiKey;
+    const o = resolveHttpOptions(options);
+    this.maxConcurrency = o.maxConcurrency;
+    this.maxAttempts = o.maxAttempts;
+    this.retryDelayMs = o.retryDelayMs;
+    this.timeoutMs = o.timeoutMs;
+    this.reconnect = o.reconnect;
+    this.structured = o.mode === 'structured';
+    this.headers = o.headers;
     this.capabilities = {
       requestReply: true, queueGroups: true, durable: false, ordered: false, wildcards: true, redelivery: false,
-      encodesData: true, maxMessageBytes: intOption('maxMessageBytes', options.maxMessageBytes ?? 1024 * 1024, 1),
+      encodesData: true, maxMessageBytes: o.maxMessageBytes,
     };
-    this.client = new HttpClient(base, { maxSockets: this.maxConcurrency, tls: options.tls });
+    this.client = new HttpClient(o.url, { maxSockets: this.maxConcurrency, tls: o.tls });
   }
 
   /** Checks the gateway answers `/healthz`. Rejects with TransportConnectError. */
@@ -143,14 +111,14 @@ export class HttpTransport implements Transport {
       throw err;
     } finally { this.release(); }
     if (answer.status !== 200) throw errorFromProblem(answer.status, answer.body.toString('utf8'));
-    return fromBinary(answer.headers, answer.body.byteLength > 0 ? answer.body : undefined);
+    return fromHttpBinary(answer.headers, answer.body.byteLength > 0 ? answer.body : undefined);
   }
 
   async subscribe(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): Promise<TransportSubscription> {
     if (this.closing) throw new TransportClosedError('http transport is closed');
     let path = STREAM_PATH + encodeURIComponent(pattern).replace(/%2A/g, '*');
     if (options.group !== undefined) path += `?group=${encodeURIComponent(options.group)}`;
-    const sub = new StreamSubscription(this.client, path, pattern, { accept: 'text/event-stream', ...this.headers }, onMessage, this.reconnectDelayMs,
+    const sub = new StreamSubscription(this.client, path, pattern, { accept: 'text/event-stream', ...this.headers }, onMessage, this.reconnect,
       () => this.subs.delete(sub), (token, reply) => this.sendReply(token, reply));
     await sub.open();
     this.subs.add(sub);
@@ -177,7 +145,7 @@ export class HttpTransport implements Transport {
   }
 
   private message(envelope: Envelope, binary = false): { headers: OutgoingHttpHeaders; body?: Uint8Array } {
-    const m = this.structured && !binary ? toStructured(envelope) : toBinary(envelope);
+    const m = this.structured && !binary ? toHttpStructured(envelope) : toHttpBinary(envelope);
     const headers: OutgoingHttpHeaders = m.headers;
     for (const k in this.headers) headers[k] = this.headers[k];
     headers['content-length'] = m.body?.byteLength ?? 0;
@@ -233,95 +201,3 @@ export class HttpTransport implements Transport {
   }
 }
 
-/** One SSE stream from the gateway, reopened (with backoff) when it breaks. */
-class StreamSubscription implements TransportSubscription {
-  private controller = new AbortController();
-  private response?: IncomingMessage;
-  private stopped = false;
-  private pending = 0;
-  private idleWaiters: Array<() => void> = [];
-  private readonly settled: () => void;
-
-  constructor(private readonly client: HttpClient, private readonly path: string, readonly pattern: string,
-    private readonly headers: Record<string, string>, private readonly onMessage: InboundHandler,
-    private readonly reconnectDelayMs: number, private readonly onStop: () => void,
-    private readonly sendReply: (token: string, reply: Envelope) => Promise<void>) {
-    this.settled = () => this.onSettled();
-  }
-
-  /** Opens the stream; resolves once the gateway has subscribed (its headers arrived). */
-  async open(): Promise<void> {
-    this.controller = new AbortController();
-    const res = await this.client.get(this.path, this.headers, this.controller.signal);
-    if (res.statusCode !== 200) {
-      const chunks: Buffer[] = [];
-      for await (const c of res) chunks.push(c as Buffer);
-      throw errorFromProblem(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'));
-    }
-    this.response = res;
-    res.setEncoding('utf8');
-    const parser = new SseParser();
-    res.on('data', (text: string) => {
-      for (const ev of parser.push(text)) this.deliver(ev.subject, ev.data, ev.reply);
-    });
-    const broken = () => { if (!this.stopped) void this.reopen(); };
-    res.on('end', broken);
-    res.on('error', broken);
-    res.on('aborted', broken);
-  }
-
-  private deliver(subject: string | undefined, data: string, replyToken: string | undefined): void {
-    let envelope: Envelope;
-    try { envelope = fromJsonEvent(JSON.parse(data)); } catch { return; /* the gateway only writes valid events; skip anything else */ }
-    const msg: InboundMessage = { subject: subject ?? this.pattern, envelope, attempt: 1, ack: noop };
-    if (replyToken !== undefined) msg.reply = (reply) => this.sendReply(replyToken, reply);
-    this.pending++;
-    let r: void | Promise<void>;
-    try { r = this.onMessage(msg); } catch { r = undefined; }
-    if (r) {
-      // The bus is full: stop reading, so TCP holds the gateway (and its bus) back.
-      this.response?.pause();
-      r.then(this.settled, this.settled);
-    } else this.onSettled();
-  }
-
-  private onSettled(): void {
-    this.pending--;
-    if (this.response?.isPaused() && !this.stopped) this.response.resume();
-    if (this.pending === 0 && this.idleWaiters.length > 0) { const ws = this.idleWaiters; this.idleWaiters = []; for (const w of ws) w(); }
-  }
-
-  private async reopen(): Promise<void> {
-    this.response = undefined;
-    for (let delay = this.reconnectDelayMs; !this.stopped; delay = Math.min(delay * 2, 5000)) {
-      await new Promise((r) => setTimeout(r, delay));
-      if (this.stopped) return;
-      try { await this.open(); return; } catch { /* keep trying until unsubscribed */ }
-    }
-  }
-
-  async drain(): Promise<void> {
-    this.stop();
-    if (this.pending > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
-  }
-
-  async unsubscribe(): Promise<void> { this.stop(); }
-
-  private stop(): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.controller.abort();
-    this.response?.destroy();
-    this.onStop();
-  }
-}
-
-function intOption(field: string, value: number, min: number): number {
-  if (!(Number.isInteger(value) && value >= min)) throw new OptionsInvalidError(`${field} must be an integer >= ${min}`, { details: { field } });
-  return value;
-}
-
-function numOption(field: string, value: number): number {
-  if (!(Number.isFinite(value) && value >= 0)) throw new OptionsInvalidError(`${field} must be a number >= 0`, { details: { field } });
-  return value;
-}

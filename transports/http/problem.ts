@@ -10,10 +10,10 @@ import {
   BackpressureError, BusStoppedError, CapabilityMissingError, CodecDecodeError, CodecUnknownError, ContractInvalidError, ContractUnknownError,
   ContractVersionError, EnvelopeInvalidError, HeaderInvalidError, MessageTooLargeError, NoRespondersError, OptionsInvalidError,
   PatternInvalidError, RequestTimeoutError, SignalbusError, SubjectInvalidError, TransportAuthError, TransportClosedError,
-  TransportConnectError, errorMessage,
+  TransportConnectError, errorMessage, AuthForbiddenError, AuthUnauthorizedError,
 } from '../../core/index.js';
 import {
-  AuthForbiddenError, AuthUnauthorizedError, BodyInvalidError, HttpStatusError, RateLimitedError, RouteNotFoundError,
+  BodyInvalidError, HttpStatusError, RateLimitedError, RouteNotFoundError,
   UnsupportedMediaTypeError,
 } from './errors.js';
 

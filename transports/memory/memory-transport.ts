@@ -1,74 +1,14 @@
 import {
   compilePattern, NoRespondersError, RequestTimeoutError, TransportClosedError,
-  type Envelope, type InboundHandler, type InboundMessage, type SubjectMatcher, type Transport, type TransportCapabilities,
+  type Envelope, type InboundHandler, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
-
-interface MemorySub {
-  pattern: string;
-  match: SubjectMatcher;
-  group?: string;
-  handler: InboundHandler;
-  owner: MemoryTransport;
-  active: boolean;
-}
+import { toMemoryMessage } from './binding.js';
+import { namedBroker, type MemoryBroker } from './broker.js';
+import type { MemoryTransportOptions } from './options.js';
+import { MemorySubscription } from './subscription.js';
 
 const noop = () => {};
-
-/**
- * An in-process broker. Transports made on the same broker see each other's messages;
- * `memory://name` shares one broker per name within the process.
- */
-export class MemoryBroker {
-  private readonly subs: MemorySub[] = [];
-  private readonly routeCache = new Map<string, { all: MemorySub[]; groups: Map<string, MemorySub[]> }>();
-  private readonly roundRobin = new Map<string, number>();
-
-  add(sub: MemorySub): void { this.subs.push(sub); this.routeCache.clear(); }
-
-  remove(sub: MemorySub): void {
-    const i = this.subs.indexOf(sub);
-    if (i >= 0) this.subs.splice(i, 1);
-    this.routeCache.clear();
-  }
-
-  /** The subscriptions one message on `subject` goes to: every ungrouped one and one per group. */
-  route(subject: string): MemorySub[] {
-    let r = this.routeCache.get(subject);
-    if (!r) {
-      r = { all: [], groups: new Map() };
-      for (const s of this.subs) {
-        if (!s.match(subject)) continue;
-        if (s.group === undefined) r.all.push(s);
-        else (r.groups.get(s.group) ?? r.groups.set(s.group, []).get(s.group)!).push(s);
-      }
-      if (this.routeCache.size > 10_000) this.routeCache.clear();
-      this.routeCache.set(subject, r);
-    }
-    if (r.groups.size === 0) return r.all;
-    const out = r.all.slice();
-    for (const [group, members] of r.groups) {
-      const n = (this.roundRobin.get(group) ?? 0) + 1;
-      this.roundRobin.set(group, n);
-      out.push(members[n % members.length]!);
-    }
-    return out;
-  }
-}
-
-const brokers = new Map<string, MemoryBroker>();
-
-/** The process-wide broker for a name (`memory://name`). */
-export function namedBroker(name: string): MemoryBroker {
-  let b = brokers.get(name);
-  if (!b) { b = new MemoryBroker(); brokers.set(name, b); }
-  return b;
-}
-
-export interface MemoryTransportOptions {
-  /** The broker to share; default: the process-wide `default` broker. */
-  broker?: MemoryBroker;
-}
 
 /**
  * The reference transport: in-process, no serialisation (the envelope object itself travels),
@@ -85,7 +25,8 @@ export class MemoryTransport implements Transport {
     redelivery: false, encodesData: false, maxMessageBytes: Number.MAX_SAFE_INTEGER,
   };
   readonly broker: MemoryBroker;
-  private readonly mine = new Set<MemorySub>();
+  private readonly mine = new Set<MemorySubscription>();
+  private readonly forget = (sub: MemorySubscription) => { this.mine.delete(sub); };
   private closed = false;
 
   constructor(options: MemoryTransportOptions = {}) {
@@ -103,7 +44,7 @@ export class MemoryTransport implements Transport {
     for (let i = 0; i < targets.length; i++) {
       const s = targets[i]!;
       if (!s.active) continue;
-      const r = s.handler({ subject, envelope, attempt: 1, ack: noop });
+      const r = s.handler(toMemoryMessage(subject, envelope));
       if (r) (waits ??= []).push(r);
     }
     return waits ? Promise.all(waits).then(noop) : Promise.resolve();
@@ -111,11 +52,10 @@ export class MemoryTransport implements Transport {
 
   async subscribe(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): Promise<TransportSubscription> {
     if (this.closed) throw new TransportClosedError('memory transport is closed');
-    const sub: MemorySub = { pattern, match: compilePattern(pattern), group: options.group, handler: onMessage, owner: this, active: true };
+    const sub = new MemorySubscription(pattern, compilePattern(pattern), options.group, onMessage, this.broker, this.forget);
     this.broker.add(sub);
     this.mine.add(sub);
-    const stop = async () => { sub.active = false; this.broker.remove(sub); this.mine.delete(sub); };
-    return { pattern, drain: stop, unsubscribe: stop };
+    return sub;
   }
 
   request(subject: string, envelope: Envelope, options: { timeoutMs: number }): Promise<Envelope> {
@@ -130,7 +70,7 @@ export class MemoryTransport implements Transport {
       }, options.timeoutMs);
       // Only the first responder answers, as with NATS request().
       const reply = async (r: Envelope) => { if (!done) { done = true; clearTimeout(timer); resolve(r); } };
-      const msg: InboundMessage = { subject, envelope, attempt: 1, ack: noop, reply };
+      const msg = toMemoryMessage(subject, envelope, reply);
       for (const s of targets) void s.handler(msg);
     });
   }
@@ -138,7 +78,6 @@ export class MemoryTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const s of this.mine) { s.active = false; this.broker.remove(s); }
-    this.mine.clear();
+    for (const s of [...this.mine]) s.stop();
   }
 }

@@ -10,7 +10,7 @@
  * Inbound, both forms are understood on either protocol version; a payload that is neither is a
  * raw device message, wrapped by `rawEnvelope`.
  */
-import type { Envelope } from '../../core/index.js';
+import { isJsonContentType, type Envelope } from '../../core/index.js';
 
 /** The MQTT 5 publish properties the binding reads and writes. */
 export interface MqttWireProperties {
@@ -45,13 +45,6 @@ export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 
 const EMPTY = Buffer.alloc(0);
 
-/** True for content types whose data the JSON event format embeds as JSON (absent means JSON). */
-export function isJsonContentType(contentType: string | undefined): boolean {
-  if (contentType === undefined || contentType === 'application/json') return true;
-  const bare = contentType.split(';', 1)[0]!.trim().toLowerCase();
-  return bare === 'application/json' || bare === 'text/json' || bare.endsWith('+json');
-}
-
 function dataBytes(data: unknown): Buffer {
   if (data === undefined) return EMPTY;
   if (Buffer.isBuffer(data)) return data;
@@ -63,9 +56,9 @@ function dataBytes(data: unknown): Buffer {
 
 /**
  * Binary mode (MQTT 5): attributes become user properties, `datacontenttype` the Content Type property.
- * @example encodeBinary({ specversion: '1.0', id: '1', source: 's', type: 't', data: bytes, datacontenttype: 'application/json' })
+ * @example toMqttBinary({ specversion: '1.0', id: '1', source: 's', type: 't', data: bytes, datacontenttype: 'application/json' })
  */
-export function encodeBinary(envelope: Envelope, responseTopic?: string, correlationData?: Buffer): MqttWireMessage {
+export function toMqttBinary(envelope: Envelope, responseTopic?: string, correlationData?: Buffer): MqttWireMessage {
   const userProperties: Record<string, string> = {};
   let contentType: string | undefined;
   for (const name in envelope) {
@@ -83,7 +76,7 @@ export function encodeBinary(envelope: Envelope, responseTopic?: string, correla
 }
 
 /** The envelope of a binary-mode message, or undefined when it carries no `specversion` user property. */
-export function decodeBinary(payload: Buffer, properties: MqttInboundProperties | undefined): Envelope | undefined {
+export function fromMqttBinary(payload: Buffer, properties: MqttInboundProperties | undefined): Envelope | undefined {
   const pairs = properties?.userPairs;
   if (pairs === undefined) return undefined;
   const attributes: Record<string, unknown> = {};
@@ -105,9 +98,9 @@ export function decodeBinary(payload: Buffer, properties: MqttInboundProperties 
 /**
  * Structured mode (MQTT 3.1.1): the whole event as CloudEvents JSON. JSON data bytes are spliced in
  * as they are (the codec already produced JSON), so nothing is parsed and re-serialised.
- * @example encodeStructured(envelope, 'signalbus/_inbox/abc') // payload: {"specversion":"1.0",…,"replyto":"…","data":{…}}
+ * @example toMqttStructured(envelope, 'signalbus/_inbox/abc') // payload: {"specversion":"1.0",…,"replyto":"…","data":{…}}
  */
-export function encodeStructured(envelope: Envelope, replyTo?: string): MqttWireMessage {
+export function toMqttStructured(envelope: Envelope, replyTo?: string): MqttWireMessage {
   let head = '{';
   for (const name in envelope) {
     if (name === 'data' || name === 'data_base64' || name === REPLY_TO_ATTRIBUTE) continue;
@@ -142,7 +135,7 @@ export interface StructuredDecoded {
  * The envelope of a structured-mode message, or undefined when the payload is not a CloudEvent in
  * JSON (a device's own JSON, text, bytes). JSON data is handed on decoded; `data_base64` as bytes.
  */
-export function decodeStructured(payload: Buffer): StructuredDecoded | undefined {
+export function fromMqttStructured(payload: Buffer): StructuredDecoded | undefined {
   // Cheap checks first: most raw device payloads are rejected without parsing.
   let i = 0;
   while (i < payload.length && (payload[i] === 0x20 || payload[i] === 0x0a || payload[i] === 0x0d || payload[i] === 0x09)) i++;

@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { MqttClient, type IClientOptions, type IClientPublishOptions, type IPublishPacket } from 'mqtt';
 import {
-  BackpressureError, TransportAuthError, TransportClosedError, TransportConnectError, type Logger,
+  BackpressureError, reconnectDelayMs, TransportAuthError, TransportClosedError, TransportConnectError, type Logger,
 } from '../../core/index.js';
 import type { MqttWireProperties } from './binding.js';
 import type { ResolvedMqttOptions } from './options.js';
@@ -54,7 +54,7 @@ export class MqttConnection {
   /** Largest packet the broker accepts (CONNACK Maximum Packet Size), when it says. */
   brokerMaxPacket?: number;
   private offlinePublishes = 0;
-  private delay: number;
+  private reconnectAttempt = 0;
   private connecting?: Promise<void>;
   private ended?: Promise<void>;
   private readonly v5: boolean;
@@ -62,17 +62,16 @@ export class MqttConnection {
 
   constructor(private readonly o: ResolvedMqttOptions, readonly clientId: string, clean: boolean, private readonly onPublish: PublishHandler,
     private readonly logger: Logger) {
-    this.delay = o.reconnectInitialMs;
     const opts: IClientOptions = {
       clientId, clean, protocolVersion: o.protocolVersion, keepalive: o.keepaliveSeconds, connectTimeout: o.connectTimeoutMs,
-      reconnectPeriod: o.reconnectInitialMs, rejectUnauthorized: o.rejectUnauthorized, resubscribe: true, queueQoSZero: true,
+      reconnectPeriod: o.reconnect.initialDelayMs, rejectUnauthorized: o.tls.rejectUnauthorized, resubscribe: true, queueQoSZero: true,
       manualConnect: true,
     };
     if (o.username !== undefined) opts.username = o.username;
     if (o.password !== undefined) opts.password = o.password;
-    if (o.ca !== undefined) opts.ca = o.ca;
-    if (o.cert !== undefined) opts.cert = o.cert;
-    if (o.key !== undefined) opts.key = o.key;
+    if (o.tls.ca !== undefined) opts.ca = o.tls.ca;
+    if (o.tls.cert !== undefined) opts.cert = o.tls.cert;
+    if (o.tls.key !== undefined) opts.key = o.tls.key;
     if (o.protocolVersion === 5) {
       opts.properties = { sessionExpiryInterval: clean ? 0 : o.sessionExpirySeconds, maximumPacketSize: o.maxMessageBytes };
     }
@@ -86,15 +85,14 @@ export class MqttConnection {
       else done();
     };
     this.client.on('connect', (connack) => {
-      this.delay = o.reconnectInitialMs;
-      this.client.options.reconnectPeriod = o.reconnectInitialMs;
+      this.reconnectAttempt = 0;
+      this.client.options.reconnectPeriod = o.reconnect.initialDelayMs;
       const max = connack.properties?.maximumPacketSize;
       if (max !== undefined) this.brokerMaxPacket = max;
     });
     this.client.on('reconnect', () => {
       // mqtt.js waits a fixed period; widen it for the next attempt (backoff with jitter).
-      this.delay = Math.min(this.delay * 2, o.reconnectMaxMs);
-      this.client.options.reconnectPeriod = Math.round(this.delay * (0.8 + Math.random() * 0.4));
+      this.client.options.reconnectPeriod = reconnectDelayMs(o.reconnect, ++this.reconnectAttempt + 1);
     });
     this.client.on('offline', () => this.logger.warn('mqtt connection lost; reconnecting', { clientId }));
     this.client.on('error', (err) => this.logger.debug('mqtt client error', { clientId, err }));
@@ -159,7 +157,7 @@ export class MqttConnection {
 
   /**
    * Publishes; resolves when written (QoS 0) or acknowledged by the broker (QoS 1/2). While
-   * disconnected at most `maxOfflineQueue` publishes wait, then BackpressureError.
+   * disconnected at most `maxBufferedPublishes` publishes wait, then BackpressureError.
    */
   publish(topic: string, payload: Buffer, qos: 0 | 1 | 2, properties?: MqttWireProperties): Promise<void> {
     if (this.ended) return Promise.reject(new TransportClosedError(`mqtt connection ${this.clientId} is closed`));
@@ -205,9 +203,9 @@ export class MqttConnection {
   private publishViaClient(topic: string, payload: Buffer, options: IClientPublishOptions): Promise<void> {
     const offline = !this.client.connected;
     if (offline) {
-      if (this.offlinePublishes >= this.o.maxOfflineQueue) {
-        return Promise.reject(new BackpressureError(`MQTT broker unreachable and ${this.offlinePublishes} publishes already wait (maxOfflineQueue)`,
-          { details: { maxOfflineQueue: this.o.maxOfflineQueue, topic } }));
+      if (this.offlinePublishes >= this.o.maxBufferedPublishes) {
+        return Promise.reject(new BackpressureError(`MQTT broker unreachable and ${this.offlinePublishes} publishes already wait (maxBufferedPublishes)`,
+          { details: { maxBufferedPublishes: this.o.maxBufferedPublishes, topic } }));
       }
       this.offlinePublishes++;
     }
@@ -262,8 +260,8 @@ function openStream(o: ResolvedMqttOptions, tap: PublishTap): Duplex {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (url.protocol === 'mqtts:') {
     const socket = tlsConnect({
-      host, port: Number(url.port || 8883), servername: /^[\d.:]+$/.test(host) ? undefined : host,
-      rejectUnauthorized: o.rejectUnauthorized, ca: o.ca, cert: o.cert, key: o.key,
+      host, port: Number(url.port || 8883), servername: o.tls.servername ?? (/^[\d.:]+$/.test(host) ? undefined : host),
+      rejectUnauthorized: o.tls.rejectUnauthorized, ca: o.tls.ca, cert: o.tls.cert, key: o.tls.key,
     });
     return new PacketStream(socket, tap);
   }

@@ -1,6 +1,6 @@
 /**
  * An in-process MQTT broker (aedes) for the demo and for users with no broker. Any MQTT 3.1.1
- * client (mosquitto_pub, a device's firmware, signalbus with `?protocolVersion=4&shared=false`)
+ * client (mosquitto_pub, a device's firmware, signalbus with `?protocolVersion=4&sharedSubscriptions=false`)
  * connects to it. aedes speaks MQTT 3.1.1 only and has no shared subscriptions, so consumer
  * groups are not available on it; messages live in memory and are gone when the process ends.
  */
@@ -75,7 +75,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   return {
     port: actual,
     host,
-    url: `mqtt://${host}:${actual}?protocolVersion=4&shared=false`,
+    url: `mqtt://${host}:${actual}?protocolVersion=4&sharedSubscriptions=false`,
     stop() {
       stopping ??= (async () => {
         const closed = new Promise<void>((r) => server.close(() => r()));

@@ -2,7 +2,8 @@
 /**
  * Registers `mqtt://` and `mqtts://` with `transportFromUrl`:
  * `mqtt://127.0.0.1:1883` (MQTT 5), `?protocolVersion=4` (3.1.1), `?qos=1`,
- * `?clientId=ingest-1&clean=false` (persistent sessions), `?shared=false` (no $share, e.g. aedes).
+ * `?clientId=ingest-1&clean=false` (persistent sessions), `?sharedSubscriptions=false` (no $share, e.g. aedes);
+ * query parameters are the option names (`mqttOptionsFromUrl`).
  */
 import { registerTransport } from '../../core/index.js';
 import { MqttTransport } from './mqtt-transport.js';

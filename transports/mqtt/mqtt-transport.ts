@@ -5,29 +5,13 @@ import {
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
 import {
-  decodeBinary, decodeStructured, encodeBinary, encodeStructured, rawEnvelope, type MqttInboundProperties,
+  fromMqttBinary, fromMqttStructured, toMqttBinary, toMqttStructured, rawEnvelope, type MqttInboundProperties,
 } from './binding.js';
 import { MqttConnection } from './connection.js';
 import type { InboundPublish } from './packet-codec.js';
 import { resolveMqttOptions, type MqttTransportOptions, type ResolvedMqttOptions } from './options.js';
+import { reachesRaw, type LocalSubscription } from './subscription.js';
 import { brokerFilter, patternToFilter, subjectToTopic, topicMatchesFilter, topicToSubject } from './topics.js';
-
-interface LocalSubscription {
-  /** MQTT 5 subscription identifier: tells which subscription a message came through. */
-  readonly id: number;
-  readonly pattern: string;
-  readonly filter: string;
-  readonly brokerFilter: string;
-  readonly handler: InboundHandler;
-  readonly raw: boolean;
-  readonly connection: MqttConnection;
-  /** Stays true while messages may be handed over. */
-  active: boolean;
-  /** Messages that are not CloudEvents dropped since the last warning about them (this subscription is not raw). */
-  droppedSinceWarning: number;
-  /** When that warning was last logged (Date.now()), -Infinity before the first. */
-  lastDropWarningAt: number;
-}
 
 interface PendingRequest {
   resolve(reply: Envelope): void;
@@ -102,7 +86,7 @@ export class MqttTransport implements Transport {
     let wire;
     try {
       topic = subjectToTopic(subject);
-      wire = this.v5 ? encodeBinary(envelope) : encodeStructured(envelope);
+      wire = this.v5 ? toMqttBinary(envelope) : toMqttStructured(envelope);
     } catch (err) { return Promise.reject(err); }
     if (wire.payload.length > this.capabilities.maxMessageBytes) return Promise.reject(this.tooLarge(subject, wire.payload.length));
     return main.publish(topic, wire.payload, this.options.qos, this.v5 ? wire.properties : undefined);
@@ -223,13 +207,13 @@ export class MqttTransport implements Transport {
     const targets = this.route(conn, packet, topic);
     if (targets === undefined || (Array.isArray(targets) && targets.length === 0)) return;
 
-    let envelope = decodeBinary(payload, props);
+    let envelope = fromMqttBinary(payload, props);
     let replyTopic: string | undefined;
     let structured = false;
     if (envelope !== undefined) {
       replyTopic = props!.responseTopic;
     } else {
-      const s = decodeStructured(payload);
+      const s = fromMqttStructured(payload);
       if (s) { envelope = s.envelope; replyTopic = s.replyTo ?? props?.responseTopic; structured = true; }
     }
     const subject = topicToSubject(topic);
@@ -280,19 +264,19 @@ export class MqttTransport implements Transport {
       let wire;
       if (structured || !this.v5) {
         // Structured requests are answered in structured mode, which any protocol version reads.
-        wire = encodeStructured(reply.causationid === undefined ? { ...reply, causationid: requestId } : reply);
+        wire = toMqttStructured(reply.causationid === undefined ? { ...reply, causationid: requestId } : reply);
       } else {
-        wire = encodeBinary(reply, undefined, correlationData ?? Buffer.from(requestId));
+        wire = toMqttBinary(reply, undefined, correlationData ?? Buffer.from(requestId));
       }
       await main.publish(replyTopic, wire.payload, this.options.qos, this.v5 ? wire.properties : undefined);
     };
   }
 
   private onReply(payload: Buffer, props: MqttInboundProperties | undefined): void {
-    let envelope = decodeBinary(payload, props);
+    let envelope = fromMqttBinary(payload, props);
     let key: string | undefined;
     if (envelope !== undefined) key = props!.correlationData?.toString('utf8');
-    else envelope = decodeStructured(payload)?.envelope;
+    else envelope = fromMqttStructured(payload)?.envelope;
     if (!envelope) return;
     key ??= envelope.causationid;
     const p = key === undefined ? undefined : this.pending.get(key);
@@ -309,7 +293,7 @@ export class MqttTransport implements Transport {
     await this.inboxReady;
     const key = envelope.id;
     if (this.pending.has(key)) throw new OptionsInvalidError(`a request with id ${key} is already waiting for its reply`, { details: { field: 'id' } });
-    const wire = this.v5 ? encodeBinary(envelope, this.inboxTopic, Buffer.from(key)) : encodeStructured(envelope, this.inboxTopic);
+    const wire = this.v5 ? toMqttBinary(envelope, this.inboxTopic, Buffer.from(key)) : toMqttStructured(envelope, this.inboxTopic);
     if (wire.payload.length > this.capabilities.maxMessageBytes) throw this.tooLarge(subject, wire.payload.length);
     const reply = new Promise<Envelope>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -358,8 +342,4 @@ function fnv1a(text: string): string {
     h = Math.imul(h, 0x01000193);
   }
   return (h >>> 0).toString(36);
-}
-
-function reachesRaw(targets: LocalSubscription | LocalSubscription[]): boolean {
-  return Array.isArray(targets) ? targets.some((s) => s.raw) : targets.raw;
 }

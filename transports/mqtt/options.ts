@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { booleanParam, numberParam, OptionsInvalidError } from '../../core/index.js';
+import {
+  booleanParam, numberParam, OptionsInvalidError, presentParam, reconnectOptionsFromUrl, resolveReconnectOptions, resolveTlsOptions,
+  tlsOptionsFromUrl, type ReconnectOptions, type ResolvedReconnectOptions, type ResolvedTlsOptions, type TlsOptions,
+} from '../../core/index.js';
 
 export type MqttQos = 0 | 1 | 2;
 
@@ -27,41 +29,31 @@ export interface MqttTransportOptions {
   username?: string;
   /** Password sent in CONNECT. Default: the URL's password part (percent-decoded). MQTT 3.1.1 needs a username with it. */
   password?: string;
-  /** TLS (`mqtts:` only): CA certificate(s) (PEM) to verify the broker with, instead of the system CAs. */
-  ca?: string | Buffer;
-  /** TLS: the CA certificate(s) as a PEM file path, read at construction. Not together with `ca`. */
-  caFile?: string;
-  /** TLS: client certificate (PEM) for mutual TLS; needs `key`/`keyFile`. */
-  cert?: string | Buffer;
-  /** TLS: the client certificate as a PEM file path. Not together with `cert`. */
-  certFile?: string;
-  /** TLS: client private key (PEM); needs `cert`/`certFile`. */
-  key?: string | Buffer;
-  /** TLS: the client private key as a PEM file path. Not together with `key`. */
-  keyFile?: string;
-  /** TLS: verify the broker certificate (chain and that it names the URL's host). Default true. */
-  rejectUnauthorized?: boolean;
+  /**
+   * TLS for `mqtts:` (PEM material only there; files are read at construction): `ca`/`caFile` to
+   * verify the broker with instead of the system CAs, `cert`+`key` (or their files) for mutual TLS,
+   * `rejectUnauthorized: false` to skip verifying the broker (tests only).
+   */
+  tls?: TlsOptions;
   /** Keepalive interval, seconds. Default 30. */
   keepaliveSeconds?: number;
   /** How long `connect()` waits for the broker, ms. Default 10,000. */
   connectTimeoutMs?: number;
-  /** First reconnect delay, ms; doubles (with jitter) up to `reconnectMaxMs`. Default 250. */
-  reconnectInitialMs?: number;
-  /** Longest reconnect delay, ms. Default 10,000. */
-  reconnectMaxMs?: number;
-  /** Publishes accepted while disconnected before `publish` rejects with BackpressureError. Default 10,000. */
-  maxOfflineQueue?: number;
+  /** Reconnecting: `initialDelayMs` 250, doubling (jitter 0.2) to `maxDelayMs` 10,000; never gives up while open. */
+  reconnect?: ReconnectOptions;
+  /** Publishes held while disconnected before `publish` rejects with BackpressureError. Default 10,000. */
+  maxBufferedPublishes?: number;
   /** Largest message accepted, bytes. Default 268,435,455 (the MQTT maximum), lowered by the broker's Maximum Packet Size. */
   maxMessageBytes?: number;
 }
 
 /** Options with defaults applied and checked. */
-export interface ResolvedMqttOptions extends Required<Omit<MqttTransportOptions, 'username' | 'password' | 'ca' | 'cert' | 'key' | 'caFile' | 'certFile' | 'keyFile'>> {
+export interface ResolvedMqttOptions extends Required<Omit<MqttTransportOptions, 'username' | 'password' | 'tls' | 'reconnect'>> {
   username?: string;
   password?: string;
-  ca?: string | Buffer;
-  cert?: string | Buffer;
-  key?: string | Buffer;
+  /** The TLS settings with files read; `rejectUnauthorized` true unless turned off. */
+  tls: ResolvedTlsOptions;
+  reconnect: ResolvedReconnectOptions;
   /** The persistent-session mode is on (clean false, QoS >= 1, stable client id). */
   durable: boolean;
 }
@@ -70,9 +62,10 @@ export const MQTT_MAX_PACKET = 268_435_455;
 
 const DEFAULTS = {
   protocolVersion: 5, qos: 0, clean: true, sessionExpirySeconds: 86_400, sharedSubscriptions: true,
-  rejectUnauthorized: true, keepaliveSeconds: 30, connectTimeoutMs: 10_000, reconnectInitialMs: 250,
-  reconnectMaxMs: 10_000, maxOfflineQueue: 10_000, maxMessageBytes: MQTT_MAX_PACKET,
+  keepaliveSeconds: 30, connectTimeoutMs: 10_000, maxBufferedPublishes: 10_000, maxMessageBytes: MQTT_MAX_PACKET,
 } as const;
+
+const RECONNECT_DEFAULTS: ResolvedReconnectOptions = { initialDelayMs: 250, maxDelayMs: 10_000, multiplier: 2, jitter: 0.2, maxAttempts: Number.POSITIVE_INFINITY };
 
 const invalid = (field: string, problem: string) => new OptionsInvalidError(`mqtt option "${field}" ${problem}`, { details: { field } });
 
@@ -91,9 +84,9 @@ export function resolveMqttOptions(options: MqttTransportOptions): ResolvedMqttO
   const o = { ...DEFAULTS, ...stripUndefined(options) };
   if (o.protocolVersion !== 4 && o.protocolVersion !== 5) throw invalid('protocolVersion', `must be 4 (3.1.1) or 5, got ${String(o.protocolVersion)}`);
   if (o.qos !== 0 && o.qos !== 1 && o.qos !== 2) throw invalid('qos', `must be 0, 1 or 2, got ${String(o.qos)}`);
-  for (const f of ['sessionExpirySeconds', 'keepaliveSeconds', 'connectTimeoutMs', 'reconnectInitialMs', 'reconnectMaxMs', 'maxOfflineQueue', 'maxMessageBytes'] as const) positive(f, o[f]);
+  for (const f of ['sessionExpirySeconds', 'keepaliveSeconds', 'connectTimeoutMs', 'maxBufferedPublishes', 'maxMessageBytes'] as const) positive(f, o[f]);
   if (o.sessionExpirySeconds > 0xffffffff) throw invalid('sessionExpirySeconds', 'must fit in 32 bits');
-  if (o.reconnectMaxMs < o.reconnectInitialMs) throw invalid('reconnectMaxMs', 'must be at least reconnectInitialMs');
+  const reconnect = resolveReconnectOptions('mqtt', options.reconnect, RECONNECT_DEFAULTS, false);
   if (o.maxMessageBytes > MQTT_MAX_PACKET) throw invalid('maxMessageBytes', `must be at most ${MQTT_MAX_PACKET}`);
   if (o.clientId !== undefined && (o.clientId.length === 0 || /[+#/\s]/.test(o.clientId))) throw invalid('clientId', 'must be non-empty without "+", "#", "/" or whitespace');
   if (!o.clean) {
@@ -103,70 +96,64 @@ export function resolveMqttOptions(options: MqttTransportOptions): ResolvedMqttO
   const username = options.username ?? (url.username ? decodeURIComponent(url.username) : undefined);
   const password = options.password ?? (url.password ? decodeURIComponent(url.password) : undefined);
   if (password !== undefined && username === undefined && o.protocolVersion === 4) throw invalid('username', 'is required with a password on MQTT 3.1.1');
-  const { caFile: _caFile, certFile: _certFile, keyFile: _keyFile, ...settings } = o; // resolved into ca/cert/key
+  const { tls: _tls, ...settings } = o;
   return {
-    ...settings, ...resolveTlsMaterial(options, url), url: options.url, clientId: o.clientId ?? `sb-${randomUUID().slice(0, 12)}`, durable: !o.clean,
+    ...settings, tls: resolveTls(options.tls, url), reconnect, url: options.url, clientId: o.clientId ?? `sb-${randomUUID().slice(0, 12)}`, durable: !o.clean,
     ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}),
   } as ResolvedMqttOptions;
 }
 
-/** `ca`/`cert`/`key` from their contents or their files, checked to make sense together. */
-function resolveTlsMaterial(options: MqttTransportOptions, url: URL): Pick<ResolvedMqttOptions, 'ca' | 'cert' | 'key'> {
-  const out: Pick<ResolvedMqttOptions, 'ca' | 'cert' | 'key'> = {};
-  for (const name of ['ca', 'cert', 'key'] as const) {
-    const fileField = `${name}File` as const;
-    const given = options[name];
-    const file = options[fileField];
-    if (given !== undefined && file !== undefined) throw invalid(fileField, `cannot be combined with "${name}": give the PEM or its file, not both`);
-    const pem = file !== undefined ? readPem(fileField, file, `mqtt option "${fileField}"`) : given;
-    if (pem !== undefined) out[name] = pem;
-  }
-  if ((out.cert === undefined) !== (out.key === undefined)) {
-    const missing = out.cert === undefined ? 'cert' : 'key';
-    throw invalid(missing, `(or "${missing}File") is required for mutual TLS: a client certificate and its key go together`);
-  }
+/** `tls` checked and its files read; PEM material is refused over `mqtt:`, where it would be ignored. */
+function resolveTls(tls: TlsOptions | undefined, url: URL): ResolvedTlsOptions {
+  if (tls === undefined) return { rejectUnauthorized: true };
+  const out = resolveTlsOptions('mqtt', tls);
   // Over mqtt:// these would be ignored and the connection would run in clear text.
   const given = (['ca', 'cert', 'key'] as const).find((n) => out[n] !== undefined);
-  if (given && url.protocol !== 'mqtts:') throw invalid(given, `needs an mqtts: URL (TLS), got ${url.protocol}`);
+  if (given && url.protocol !== 'mqtts:') throw invalid(`tls.${given}`, `needs an mqtts: URL (TLS), got ${url.protocol}`);
   return out;
 }
 
-/** Reads a PEM file, or throws OptionsInvalidError naming `field`. */
-function readPem(field: string, path: string, what: string): Buffer {
-  if (path.length === 0) throw new OptionsInvalidError(`${what} must name a PEM file, got an empty string`, { details: { field } });
-  try { return readFileSync(path); } catch (cause) {
-    throw new OptionsInvalidError(`${what} names a file that cannot be read: ${path}`, { cause, details: { field, path } });
-  }
+/** Older URL spellings the README promised, still read: old name → option name. */
+const URL_ALIASES: Record<string, string> = {
+  sessionExpiry: 'sessionExpirySeconds', shared: 'sharedSubscriptions', keepalive: 'keepaliveSeconds', connectTimeout: 'connectTimeoutMs',
+  maxOfflineQueue: 'maxBufferedPublishes',
+};
+
+/** The name a URL carries `option` under (its own, else an older spelling), or undefined. */
+function param(url: URL, option: string): string | undefined {
+  return presentParam(url, option, Object.keys(URL_ALIASES).filter((a) => URL_ALIASES[a] === option));
 }
 
 /**
  * Options from a transport URL: `mqtt://user:pass@host:1883?protocolVersion=4&qos=1&clientId=ingest-1&clean=false`.
- * Also `sessionExpiry`, `shared`, `keepalive`, `connectTimeout`, `maxOfflineQueue`, `rejectUnauthorized`,
- * and for TLS `ca`, `cert`, `key` naming PEM files.
+ * Query parameters are the option names: also `sessionExpirySeconds`, `sharedSubscriptions`,
+ * `keepaliveSeconds`, `connectTimeoutMs`, `maxBufferedPublishes`, `maxMessageBytes`, the `reconnect*`
+ * ones, and for TLS `caFile`, `certFile`, `keyFile` (PEM file paths), `rejectUnauthorized`,
+ * `servername`. The older spellings `sessionExpiry`, `shared`, `keepalive`, `connectTimeout`,
+ * `maxOfflineQueue` and `ca`, `cert`, `key` are still read.
+ *
+ * @example mqttOptionsFromUrl(new URL('mqtt://127.0.0.1:1883?qos=1')).qos // 1
  */
 export function mqttOptionsFromUrl(url: URL): MqttTransportOptions {
   const p = url.searchParams;
   const base = new URL(url.href);
   base.search = '';
-  const version = numberParam(url, 'protocolVersion', 5);
-  const qos = numberParam(url, 'qos', 0);
-  const file = (name: string) => {
-    const path = p.get(name);
-    return path === null ? undefined : readPem(name, path, `URL parameter "${name}"`);
-  };
+  const num = (option: string, fallback: number) => { const name = param(url, option); return name === undefined ? fallback : numberParam(url, name, fallback); };
+  const bool = (option: string, fallback: boolean) => { const name = param(url, option); return name === undefined ? fallback : booleanParam(url, name, fallback); };
   return stripUndefined({
     url: base.href,
-    protocolVersion: version as 4 | 5,
-    qos: qos as MqttQos,
+    protocolVersion: numberParam(url, 'protocolVersion', 5) as 4 | 5,
+    qos: numberParam(url, 'qos', 0) as MqttQos,
     clientId: p.get('clientId') ?? undefined,
     clean: booleanParam(url, 'clean', true),
-    sessionExpirySeconds: numberParam(url, 'sessionExpiry', DEFAULTS.sessionExpirySeconds),
-    sharedSubscriptions: booleanParam(url, 'shared', true),
-    keepaliveSeconds: numberParam(url, 'keepalive', DEFAULTS.keepaliveSeconds),
-    connectTimeoutMs: numberParam(url, 'connectTimeout', DEFAULTS.connectTimeoutMs),
-    maxOfflineQueue: numberParam(url, 'maxOfflineQueue', DEFAULTS.maxOfflineQueue),
-    rejectUnauthorized: booleanParam(url, 'rejectUnauthorized', true),
-    ca: file('ca'), cert: file('cert'), key: file('key'),
+    sessionExpirySeconds: num('sessionExpirySeconds', DEFAULTS.sessionExpirySeconds),
+    sharedSubscriptions: bool('sharedSubscriptions', true),
+    keepaliveSeconds: num('keepaliveSeconds', DEFAULTS.keepaliveSeconds),
+    connectTimeoutMs: num('connectTimeoutMs', DEFAULTS.connectTimeoutMs),
+    maxBufferedPublishes: num('maxBufferedPublishes', DEFAULTS.maxBufferedPublishes),
+    maxMessageBytes: p.has('maxMessageBytes') ? numberParam(url, 'maxMessageBytes', DEFAULTS.maxMessageBytes) : undefined,
+    reconnect: reconnectOptionsFromUrl(url),
+    tls: tlsOptionsFromUrl(url, { ca: 'caFile', cert: 'certFile', key: 'keyFile' }),
   }) as MqttTransportOptions;
 }
 

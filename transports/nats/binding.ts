@@ -6,7 +6,7 @@
  * on CR/LF) byte for byte. Pure: no I/O, golden-tested both ways.
  */
 import { randomUUID } from 'node:crypto';
-import { defaultCodecs, EnvelopeInvalidError, type Envelope } from '../../core/index.js';
+import { defaultCodecs, EnvelopeInvalidError, percentDecodeHeaderValue, percentEncodeHeaderValue, type Envelope } from '../../core/index.js';
 
 /** Prefix of every attribute header. */
 export const CE_HEADER_PREFIX = 'ce-';
@@ -18,66 +18,14 @@ export const MSG_ID_HEADER = 'Nats-Msg-Id';
 export const REPLY_TO_HEADER = 'sb-reply-to';
 
 const HEADER_LINE_START = 'NATS/1.0\r\n';
-const HEX = '0123456789ABCDEF';
-const REPLACEMENT = '%EF%BF%BD';
-
-function needsEncoding(c: number): boolean {
-  return c <= 0x20 || c >= 0x7f || c === 0x22 /* " */ || c === 0x25 /* % */;
-}
-
-/**
- * Percent-encodes space, `"`, `%` and every character outside U+0021–U+007E as UTF-8 bytes;
- * other characters stay as they are. A lone surrogate (not valid Unicode) becomes U+FFFD.
- *
- * @example percentEncodeHeaderValue('ünï 50%') // '%C3%BCn%C3%AF%2050%25'
- */
-export function percentEncodeHeaderValue(value: string): string {
-  let i = 0;
-  const n = value.length;
-  while (i < n && !needsEncoding(value.charCodeAt(i))) i++;
-  if (i === n) return value;
-  let out = value.slice(0, i);
-  for (; i < n; i++) {
-    const c = value.charCodeAt(i);
-    if (!needsEncoding(c)) { out += value[i]; continue; }
-    if (c < 0x80) { out += '%' + HEX[c >> 4] + HEX[c & 15]; continue; }
-    let cp = c;
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const next = i + 1 < n ? value.charCodeAt(i + 1) : 0;
-      if (next >= 0xdc00 && next <= 0xdfff) { cp = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00); i++; } else { out += REPLACEMENT; continue; }
-    } else if (c >= 0xdc00 && c <= 0xdfff) { out += REPLACEMENT; continue; }
-    out += utf8Percent(cp);
-  }
-  return out;
-}
-
-function byte(b: number): string { return '%' + HEX[b >> 4] + HEX[b & 15]; }
-
-function utf8Percent(cp: number): string {
-  if (cp < 0x800) return byte(0xc0 | (cp >> 6)) + byte(0x80 | (cp & 63));
-  if (cp < 0x10000) return byte(0xe0 | (cp >> 12)) + byte(0x80 | ((cp >> 6) & 63)) + byte(0x80 | (cp & 63));
-  return byte(0xf0 | (cp >> 18)) + byte(0x80 | ((cp >> 12) & 63)) + byte(0x80 | ((cp >> 6) & 63)) + byte(0x80 | (cp & 63));
-}
-
-/**
- * Reverses percentEncodeHeaderValue. A value that is not valid percent-encoding (a plain client
- * writing `100%`) is kept as it came.
- *
- * @example percentDecodeHeaderValue('a%20b') // 'a b'
- */
-export function percentDecodeHeaderValue(value: string): string {
-  if (value.indexOf('%') < 0) return value;
-  try { return decodeURIComponent(value); } catch { return value; }
-}
-
 /**
  * The NATS header block (`NATS/1.0\r\n…\r\n\r\n`) for an envelope, with `Nats-Msg-Id` = id when
  * `withMsgId` (JetStream) and `sb-reply-to` when a request travels through a stream.
  *
- * @example natsHeaderBlock({ specversion: '1.0', id: '1', source: 's', type: 't' }, false)
+ * @example toNatsHeaders({ specversion: '1.0', id: '1', source: 's', type: 't' }, false)
  * // 'NATS/1.0\r\nce-specversion: 1.0\r\nce-id: 1\r\nce-source: s\r\nce-type: t\r\n\r\n'
  */
-export function natsHeaderBlock(envelope: Envelope, withMsgId: boolean, replyTo?: string): string {
+export function toNatsHeaders(envelope: Envelope, withMsgId: boolean, replyTo?: string): string {
   let block = HEADER_LINE_START;
   for (const name in envelope) {
     if (name === 'data' || name === 'data_base64') continue;
@@ -103,7 +51,7 @@ const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
 /** The body for an envelope: `data` as bytes (encoded with its content type if the Bus has not). */
-export function natsBody(envelope: Envelope): Uint8Array {
+export function toNatsBody(envelope: Envelope): Uint8Array {
   const data = envelope.data;
   if (data === undefined) return EMPTY;
   if (data instanceof Uint8Array) return data;
@@ -175,21 +123,21 @@ class EnvelopeCollector {
  * payload (`type` = subject, `id` = Nats-Msg-Id or a new UUID), otherwise EnvelopeInvalidError.
  * When a header repeats, the first value counts.
  *
- * @example envelopeFromNats('a.b', [['ce-specversion', ['1.0']], …], body, false)
+ * @example fromNatsMessage('a.b', [['ce-specversion', ['1.0']], …], body, false)
  */
-export function envelopeFromNats(subject: string, headers: NatsHeaderEntries | undefined, body: Uint8Array, raw: boolean): DecodedNatsMessage {
+export function fromNatsMessage(subject: string, headers: NatsHeaderEntries | undefined, body: Uint8Array, raw: boolean): DecodedNatsMessage {
   const c = new EnvelopeCollector();
   if (headers) for (const [key, values] of headers) if (values[0] !== undefined) c.add(key, values[0]);
   return c.finish(subject, body, raw);
 }
 
 /**
- * Same as envelopeFromNats, reading the header block text (`NATS/1.0\r\nk: v\r\n…`) directly:
+ * Same as fromNatsMessage, reading the header block text (`NATS/1.0\r\nk: v\r\n…`) directly:
  * the hot path skips building nats.js' header map.
  *
- * @example envelopeFromNatsHeaderText('a.b', 'NATS/1.0\r\nce-specversion: 1.0\r\n…\r\n\r\n', body, false)
+ * @example fromNatsHeaderText('a.b', 'NATS/1.0\r\nce-specversion: 1.0\r\n…\r\n\r\n', body, false)
  */
-export function envelopeFromNatsHeaderText(subject: string, text: string, body: Uint8Array, raw: boolean): DecodedNatsMessage {
+export function fromNatsHeaderText(subject: string, text: string, body: Uint8Array, raw: boolean): DecodedNatsMessage {
   const c = new EnvelopeCollector();
   let lineStart = text.indexOf('\r\n');
   const n = text.length;

@@ -13,4 +13,3 @@ export { NatsJetStreamError } from './errors.js';
  */
 registerTransport('nats', (url) => new NatsTransport(natsOptionsFromUrl(url)));
 registerTransport('tls', (url) => new NatsTransport(natsOptionsFromUrl(url)));
-export { KvCheckpointStore, type KvCheckpointStoreOptions } from './kv-checkpoint-store.js';

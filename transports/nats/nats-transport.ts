@@ -1,44 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import {
   connect, Events, jwtAuthenticator, nkeyAuthenticator,
-  type ConnectionOptions, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type Msg, type MsgHdrs,
+  type ConnectionOptions, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type Msg, type MsgHdrs,
   type NatsConnection, type Subscription,
 } from 'nats';
 import {
   BackpressureError, EnvelopeInvalidError, MessageTooLargeError, NoRespondersError, OptionsInvalidError, RequestTimeoutError,
   SignalbusError, TransportClosedError,
-  type Envelope, type InboundHandler, type InboundMessage, type Transport, type TransportCapabilities, type TransportPublishOptions,
+  reconnectDelayMs, type Envelope, type InboundHandler, type Transport, type TransportCapabilities, type TransportPublishOptions,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
-import { envelopeFromNats, envelopeFromNatsHeaderText, natsBody, natsHeaderBlock, type DecodedNatsMessage } from './binding.js';
+import { fromNatsMessage, toNatsBody, toNatsHeaders } from './binding.js';
 import { parseCreds } from './credentials.js';
 import { fromConnectError, fromNatsError, NatsJetStreamError } from './errors.js';
 import { consumerConfig, durableName, ensureConsumer, ensureStream, ephemeralName } from './jetstream.js';
 import { readOptionFile } from './option-file.js';
 import { resolveNatsOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js';
 import { ReplyInbox } from './reply-inbox.js';
+import { CoreInbound, decodeDelivery, InFlight, JetStreamInbound } from './subscription.js';
 import { natsTlsOptions } from './tls.js';
 
 const encoder = new TextEncoder();
 
-/** nats.js' MsgImpl internals (2.x): the raw bytes and where the header block ends. */
-interface RawMsg { _msg?: { hdr: number }; _rdata?: Uint8Array; msg?: RawMsg }
-
-/**
- * Decodes a delivered message. Reads the header block bytes nats.js already holds instead of
- * letting it build its header map (a regex and canonicalisation per header); falls back to the
- * public API if the internals ever change.
- */
-function decodeDelivery(msg: Msg | JsMsg, raw: boolean): DecodedNatsMessage {
-  const inner = (msg as unknown as RawMsg).msg ?? (msg as unknown as RawMsg);
-  const hdr = inner._msg?.hdr;
-  const bytes = inner._rdata;
-  if (hdr !== undefined && bytes) {
-    const text = hdr > 0 ? Buffer.from(bytes.buffer, bytes.byteOffset, hdr).toString('utf8') : '';
-    return envelopeFromNatsHeaderText(msg.subject, text, msg.data, raw);
-  }
-  return envelopeFromNats(msg.subject, msg.headers, msg.data, raw);
-}
 const decoder = new TextDecoder();
 const noop = () => {};
 
@@ -46,45 +29,6 @@ const noop = () => {};
 class EncodedHeaders {
   constructor(private readonly bytes: Uint8Array) {}
   encode(): Uint8Array { return this.bytes; }
-}
-
-/** A core NATS delivery: nothing to settle; a reply subject makes it a request. */
-class CoreInbound implements InboundMessage {
-  readonly attempt = 1;
-  readonly reply?: (reply: Envelope) => Promise<void>;
-  constructor(readonly subject: string, readonly envelope: Envelope, readonly raw: boolean, private readonly transport: NatsTransport, private readonly replyTo: string | undefined) {
-    if (replyTo) this.reply = this.sendReply;
-  }
-  ack(): void {}
-  private sendReply(reply: Envelope): Promise<void> { return this.transport.sendReply(this.replyTo!, reply); }
-}
-
-/** A JetStream delivery: settled with ack / nak(delay) / term on the server. */
-class JetStreamInbound implements InboundMessage {
-  readonly attempt: number;
-  readonly reply?: (reply: Envelope) => Promise<void>;
-  constructor(readonly subject: string, readonly envelope: Envelope, readonly raw: boolean, private readonly msg: JsMsg,
-    private readonly tracker: InFlight, private readonly transport: NatsTransport, private readonly replyTo: string | undefined) {
-    this.attempt = msg.info.redeliveryCount;
-    if (replyTo) this.reply = this.sendReply;
-  }
-  ack(): void { this.msg.ack(); this.tracker.settled(); }
-  nak(delayMs: number): void { this.msg.nak(delayMs); this.tracker.settled(); }
-  /** Resets the ack wait: the Bus holds the message through an ordered retry's backoff. */
-  inProgress(): void { this.msg.working(); }
-  term(): void { this.msg.term(); this.tracker.settled(); }
-  private sendReply(reply: Envelope): Promise<void> { return this.transport.sendReply(this.replyTo!, reply); }
-}
-
-/** Counts messages handed to the Bus and not yet settled, so drain can wait for them. */
-class InFlight {
-  private count = 0;
-  private waiters: Array<() => void> = [];
-  started(): void { this.count++; }
-  settled(): void {
-    if (--this.count === 0 && this.waiters.length > 0) { const w = this.waiters; this.waiters = []; for (const f of w) f(); }
-  }
-  idle(): Promise<void> { return this.count <= 0 ? Promise.resolve() : new Promise((r) => this.waiters.push(r)); }
 }
 
 /**
@@ -140,11 +84,9 @@ export class NatsTransport implements Transport {
   private async open(): Promise<void> {
     const o = this.options;
     const opts: ConnectionOptions = {
-      servers: o.servers, noAsyncTraces: true, timeout: o.connectTimeoutMs, maxReconnectAttempts: o.maxReconnectAttempts,
-      reconnectDelayHandler: () => {
-        const base = Math.min(o.reconnectMaxDelayMs, o.reconnectInitialDelayMs * 2 ** this.reconnectAttempt++);
-        return base / 2 + Math.random() * base / 2;
-      },
+      servers: o.servers, noAsyncTraces: true, timeout: o.connectTimeoutMs,
+      maxReconnectAttempts: o.reconnect.maxAttempts === Number.POSITIVE_INFINITY ? -1 : o.reconnect.maxAttempts,
+      reconnectDelayHandler: () => reconnectDelayMs(o.reconnect, ++this.reconnectAttempt),
       inboxPrefix: o.inboxPrefix,
     };
     if (o.name) opts.name = o.name;
@@ -214,15 +156,15 @@ export class NatsTransport implements Transport {
 
   /**
    * nats.js discards its outbound buffer on every reconnect attempt, so while the link is down
-   * the transport holds publishes itself (up to maxBufferedMessages / maxBufferedBytes, then
+   * the transport holds publishes itself (up to maxBufferedPublishes / maxBufferedBytes, then
    * BackpressureError) and sends them, in order, once it is back. Returns undefined when the
    * link is up and nothing is held (send now), else a promise that resolves when it is.
    */
   private holdWhileDisconnected(subject: string, size: number): Promise<void> | undefined {
     if (this.held.length === 0 && this.linkUp()) return undefined;
-    if (this.held.length >= this.options.maxBufferedMessages || this.heldBytes + size > this.options.maxBufferedBytes) {
+    if (this.held.length >= this.options.maxBufferedPublishes || this.heldBytes + size > this.options.maxBufferedBytes) {
       throw new BackpressureError(`nats is disconnected and ${this.held.length} messages (${this.heldBytes} bytes) are held; publish to ${subject} refused`,
-        { details: { maxBufferedMessages: this.options.maxBufferedMessages, maxBufferedBytes: this.options.maxBufferedBytes } });
+        { details: { maxBufferedPublishes: this.options.maxBufferedPublishes, maxBufferedBytes: this.options.maxBufferedBytes } });
     }
     this.heldBytes += size;
     return new Promise<void>((resolve, reject) => { this.held.push({ resolve, reject }); });
@@ -244,8 +186,8 @@ export class NatsTransport implements Transport {
   publish(subject: string, envelope: Envelope, options?: TransportPublishOptions): Promise<void> {
     try {
       const nc = this.ready();
-      const body = natsBody(envelope);
-      const headers = this.encodeHeaders(subject, natsHeaderBlock(envelope, this.options.jetstream !== undefined), body);
+      const body = toNatsBody(envelope);
+      const headers = this.encodeHeaders(subject, toNatsHeaders(envelope, this.options.jetstream !== undefined), body);
       if (this.options.jetstream) return this.publishDurable(nc, subject, body, headers);
       const opts = { headers: new EncodedHeaders(headers) as unknown as MsgHdrs, ...(options?.replyTo ? { reply: options.replyTo } : {}) };
       const held = this.holdWhileDisconnected(subject, headers.byteLength + body.byteLength);
@@ -400,10 +342,10 @@ export class NatsTransport implements Transport {
     const started = Date.now();
     const token = inbox.nextToken();
     const replySubject = inbox.subjectFor(token);
-    const body = natsBody(envelope);
+    const body = toNatsBody(envelope);
     let replied: Promise<Msg>;
     if (this.options.jetstream) {
-      const headers = this.encodeHeaders(subject, natsHeaderBlock(envelope, true, replySubject), body);
+      const headers = this.encodeHeaders(subject, toNatsHeaders(envelope, true, replySubject), body);
       replied = inbox.expect(token, subject, options.timeoutMs);
       try {
         await this.publishDurable(nc, subject, body, headers);
@@ -412,7 +354,7 @@ export class NatsTransport implements Transport {
         throw err;
       }
     } else {
-      const headers = this.encodeHeaders(subject, natsHeaderBlock(envelope, false), body);
+      const headers = this.encodeHeaders(subject, toNatsHeaders(envelope, false), body);
       replied = inbox.expect(token, subject, options.timeoutMs);
       const held = this.holdWhileDisconnected(subject, headers.byteLength + body.byteLength);
       if (held) await held.catch((err) => { inbox.cancel(token); throw err; });
@@ -426,7 +368,7 @@ export class NatsTransport implements Transport {
     const msg = await replied;
     if (msg.headers?.code === 503) throw new NoRespondersError(`no responders for ${subject}`, { details: { subject } });
     try {
-      return envelopeFromNats(subject, msg.headers, msg.data, false).envelope;
+      return fromNatsMessage(subject, msg.headers, msg.data, false).envelope;
     } catch (err) {
       throw new EnvelopeInvalidError(`the reply to ${subject} is not a CloudEvent (after ${Date.now() - started} ms)`, { cause: err, details: { subject } });
     }
@@ -436,8 +378,8 @@ export class NatsTransport implements Transport {
   sendReply(replyTo: string, reply: Envelope): Promise<void> {
     try {
       const nc = this.ready();
-      const body = natsBody(reply);
-      const headers = this.encodeHeaders(replyTo, natsHeaderBlock(reply, false), body);
+      const body = toNatsBody(reply);
+      const headers = this.encodeHeaders(replyTo, toNatsHeaders(reply, false), body);
       const opts = { headers: new EncodedHeaders(headers) as unknown as MsgHdrs };
       const held = this.holdWhileDisconnected(replyTo, headers.byteLength + body.byteLength);
       if (held) return held.then(() => this.ready().publish(replyTo, body, opts));

@@ -1,4 +1,7 @@
-import { booleanParam, numberParam, OptionsInvalidError } from '../../core/index.js';
+import {
+  booleanParam, numberParam, OptionsInvalidError, reconnectOptionsFromUrl, resolveReconnectOptions, tlsOptionsFromUrl,
+  type ReconnectOptions, type ResolvedReconnectOptions, type TlsOptions,
+} from '../../core/index.js';
 import { parseCreds, userPublicKey } from './credentials.js';
 
 /** How JetStream mode stores messages and consumes them. */
@@ -28,18 +31,13 @@ export interface NatsJetStreamOptions {
 }
 
 /**
- * TLS settings, passed to nats.js. The server certificate is always verified (against the system
- * CAs, or `caFile`), including its name: a server URL with an IP address needs the IP in the
- * certificate's subjectAltName. Files are checked at connect (a missing one is an
- * OptionsInvalidError naming it) and read again by nats.js on every reconnect.
+ * TLS settings: the shared `TlsOptions`, passed to nats.js, plus `handshakeFirst`. The server
+ * certificate is verified (against the system CAs, or `ca`/`caFile`), including its name: a server
+ * URL with an IP address needs the IP in the certificate's subjectAltName. Files are checked at
+ * connect (a missing one is an OptionsInvalidError naming it) and read again by nats.js on every
+ * reconnect, so renewed certificates are picked up without a restart.
  */
-export interface NatsTlsOptions {
-  /** CA certificate file (PEM) to verify the server with, instead of the system CAs. */
-  caFile?: string;
-  /** Client certificate file (PEM) for mutual TLS; needs `keyFile`. */
-  certFile?: string;
-  /** Client private key file (PEM, unencrypted) for mutual TLS; needs `certFile`. */
-  keyFile?: string;
+export interface NatsTlsOptions extends TlsOptions {
   /** Start TLS before the server's INFO (servers with `handshake_first`). Default false. */
   handshakeFirst?: boolean;
 }
@@ -66,14 +64,10 @@ export interface NatsTransportOptions {
   tls?: boolean | NatsTlsOptions;
   /** Giving up on the first connection after this long, ms. Default 5,000. */
   connectTimeoutMs?: number;
-  /** First reconnect delay, ms; doubles per failed attempt (with jitter) up to `reconnectMaxDelayMs`. Default 250. */
-  reconnectInitialDelayMs?: number;
-  /** Longest reconnect delay, ms. Default 5,000. */
-  reconnectMaxDelayMs?: number;
-  /** Reconnect attempts before the transport gives up and closes (-1 = forever). Default -1. */
-  maxReconnectAttempts?: number;
+  /** Reconnecting: `initialDelayMs` 250, doubling (jitter 0.5) to `maxDelayMs` 5,000; `maxAttempts` before the transport gives up and closes, default never (Infinity). */
+  reconnect?: ReconnectOptions;
   /** Publishes held while disconnected, at most; beyond it publish rejects with BackpressureError. Default 10,000. */
-  maxBufferedMessages?: number;
+  maxBufferedPublishes?: number;
   /** Bytes held while disconnected, at most; beyond it publish rejects with BackpressureError. Default 8 MiB. */
   maxBufferedBytes?: number;
   /** Prefix of the reply inbox subjects. Default `_INBOX`. */
@@ -84,8 +78,9 @@ export interface NatsTransportOptions {
   jetstream?: NatsJetStreamOptions;
 }
 
-export interface ResolvedNatsOptions extends Required<Omit<NatsTransportOptions, 'token' | 'user' | 'pass' | 'nkeySeed' | 'creds' | 'credsFile' | 'tls' | 'jetstream' | 'name'>> {
+export interface ResolvedNatsOptions extends Required<Omit<NatsTransportOptions, 'token' | 'user' | 'pass' | 'nkeySeed' | 'creds' | 'credsFile' | 'tls' | 'jetstream' | 'name' | 'reconnect'>> {
   servers: string[];
+  reconnect: ResolvedReconnectOptions;
   name?: string; token?: string; user?: string; pass?: string; nkeySeed?: string; creds?: string; credsFile?: string;
   /** TLS required (`{}` = system CAs); absent = only when the server requires or offers it. */
   tls?: NatsTlsOptions;
@@ -117,6 +112,8 @@ function resolveServers(o: NatsTransportOptions): string[] {
   return servers;
 }
 
+const TLS_KEYS = new Set(['ca', 'caFile', 'cert', 'certFile', 'key', 'keyFile', 'rejectUnauthorized', 'servername', 'handshakeFirst']);
+
 /** `tls://` servers require TLS as `tls: true` does: nats.js applies one TLS setting to every server. */
 function resolveTls(o: NatsTransportOptions, servers: string[]): NatsTlsOptions | undefined {
   const tlsScheme = servers.some((s) => /^tls:\/\//i.test(s));
@@ -127,19 +124,29 @@ function resolveTls(o: NatsTransportOptions, servers: string[]): NatsTlsOptions 
     return undefined;
   }
   if (tls === true) return {};
-  if (tls === null || typeof tls !== 'object' || Array.isArray(tls)) throw invalid('tls', 'tls must be true, false or an object with caFile, certFile, keyFile, handshakeFirst');
-  for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
-    if (tls[key] !== undefined && (typeof tls[key] !== 'string' || tls[key] === '')) throw invalid(`tls.${key}`, `tls.${key} must be a file path`);
+  if (tls === null || typeof tls !== 'object' || Array.isArray(tls)) throw invalid('tls', 'tls must be true, false or an object (ca, caFile, cert, certFile, key, keyFile, rejectUnauthorized, servername, handshakeFirst)');
+  const out: NatsTlsOptions = {};
+  for (const key of Object.keys(tls)) {
+    if (!TLS_KEYS.has(key)) throw invalid(`tls.${key}`, `tls.${key} is not a TLS option (ca, caFile, cert, certFile, key, keyFile, rejectUnauthorized, servername, handshakeFirst)`);
   }
-  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
-    throw invalid(tls.certFile === undefined ? 'tls.certFile' : 'tls.keyFile', 'tls.certFile and tls.keyFile go together (the client certificate and its key)');
+  for (const item of ['ca', 'cert', 'key'] as const) {
+    const file = `${item}File` as const;
+    if (tls[file] !== undefined && (typeof tls[file] !== 'string' || tls[file] === '')) throw invalid(`tls.${file}`, `tls.${file} must be a file path`);
+    if (tls[item] !== undefined && typeof tls[item] !== 'string' && !Buffer.isBuffer(tls[item])) throw invalid(`tls.${item}`, `tls.${item} must be PEM text`);
+    if (tls[item] !== undefined && tls[file] !== undefined) throw invalid(`tls.${file}`, `tls.${file} cannot be combined with tls.${item}: give the PEM or its file, not both`);
+    if (tls[file] !== undefined) out[file] = tls[file];
+    else if (tls[item] !== undefined) out[item] = tls[item];
+  }
+  if (((out.cert ?? out.certFile) === undefined) !== ((out.key ?? out.keyFile) === undefined)) {
+    throw invalid((out.cert ?? out.certFile) === undefined ? 'tls.certFile' : 'tls.keyFile', 'tls.certFile and tls.keyFile (or tls.cert and tls.key) go together (the client certificate and its key)');
   }
   if (tls.handshakeFirst !== undefined && typeof tls.handshakeFirst !== 'boolean') throw invalid('tls.handshakeFirst', 'tls.handshakeFirst must be a boolean');
-  return {
-    ...(tls.caFile !== undefined ? { caFile: tls.caFile } : {}),
-    ...(tls.certFile !== undefined ? { certFile: tls.certFile, keyFile: tls.keyFile! } : {}),
-    ...(tls.handshakeFirst ? { handshakeFirst: true } : {}),
-  };
+  if (tls.rejectUnauthorized !== undefined && typeof tls.rejectUnauthorized !== 'boolean') throw invalid('tls.rejectUnauthorized', 'tls.rejectUnauthorized must be a boolean');
+  if (tls.servername !== undefined && (typeof tls.servername !== 'string' || tls.servername === '')) throw invalid('tls.servername', 'tls.servername must be a host name');
+  if (tls.handshakeFirst) out.handshakeFirst = true;
+  if (tls.rejectUnauthorized === false) out.rejectUnauthorized = false;
+  if (tls.servername !== undefined) out.servername = tls.servername;
+  return out;
 }
 
 /** Checks the credentials' form, so a wrong kind of key fails here, naming the option, not as an authorization violation. */
@@ -156,22 +163,18 @@ function checkCredentials(o: NatsTransportOptions): void {
   if (o.creds !== undefined) parseCreds(typeof o.creds === 'string' ? o.creds : '', 'creds');
 }
 
+const RECONNECT_DEFAULTS: ResolvedReconnectOptions = { initialDelayMs: 250, maxDelayMs: 5000, multiplier: 2, jitter: 0.5, maxAttempts: Number.POSITIVE_INFINITY };
+
 /** Applies defaults and rejects bad values with an error naming the field. */
 export function resolveNatsOptions(o: NatsTransportOptions = {}): ResolvedNatsOptions {
   const servers = resolveServers(o);
   const tls = resolveTls(o, servers);
   checkCredentials(o);
-  const maxReconnectAttempts = o.maxReconnectAttempts ?? -1;
-  if (!Number.isInteger(maxReconnectAttempts) || maxReconnectAttempts < -1) {
-    throw new OptionsInvalidError('nats option maxReconnectAttempts must be -1 or a non-negative integer', { details: { field: 'maxReconnectAttempts' } });
-  }
   const r: ResolvedNatsOptions = {
     servers,
     connectTimeoutMs: positive('connectTimeoutMs', o.connectTimeoutMs, 5000),
-    reconnectInitialDelayMs: positive('reconnectInitialDelayMs', o.reconnectInitialDelayMs, 250),
-    reconnectMaxDelayMs: positive('reconnectMaxDelayMs', o.reconnectMaxDelayMs, 5000),
-    maxReconnectAttempts,
-    maxBufferedMessages: positive('maxBufferedMessages', o.maxBufferedMessages, 10_000),
+    reconnect: resolveReconnectOptions('nats', o.reconnect, RECONNECT_DEFAULTS),
+    maxBufferedPublishes: positive('maxBufferedPublishes', o.maxBufferedPublishes, 10_000),
     maxBufferedBytes: positive('maxBufferedBytes', o.maxBufferedBytes, 8 * 1024 * 1024),
     inboxPrefix: o.inboxPrefix ?? '_INBOX',
     deadLetterPrefix: o.deadLetterPrefix ?? 'dlq',
@@ -212,7 +215,9 @@ export function resolveNatsOptions(o: NatsTransportOptions = {}): ResolvedNatsOp
  * Options from a `nats://` URL: `nats://[user:pass@|token@]host[:port][?jetstream=1&stream=NAME
  * &subjects=a.>,dlq.>&retention=limits&replicas=1&storage=file&ackWaitMs=30000&tls=1&name=…]`.
  * Further servers may follow in `servers=h2:4222,h3:4222`. `tls://host:port` (or `tls=1`) requires
- * TLS; `caFile=`, `certFile=`, `keyFile=` (implying TLS) and `credsFile=` take file paths.
+ * TLS; `caFile=`, `certFile=`, `keyFile=` (implying TLS) and `credsFile=` take file paths; also
+ * `rejectUnauthorized`, `servername`, `handshakeFirst`, `connectTimeoutMs`, the `reconnect*`
+ * parameters, `maxBufferedPublishes`, `maxBufferedBytes`.
  *
  * @example natsOptionsFromUrl(new URL('nats://127.0.0.1:4222?jetstream=1&stream=ORDERS&subjects=orders.>'))
  */
@@ -228,11 +233,13 @@ export function natsOptionsFromUrl(url: URL): NatsTransportOptions {
   if (p.get('token')) o.token = p.get('token')!;
   if (p.get('name')) o.name = p.get('name')!;
   if (p.get('credsFile')) o.credsFile = p.get('credsFile')!;
-  const tlsFiles: NatsTlsOptions = {};
-  for (const k of ['caFile', 'certFile', 'keyFile'] as const) if (p.get(k)) tlsFiles[k] = p.get(k)!;
-  if (Object.keys(tlsFiles).length > 0) o.tls = tlsFiles;
+  const tls = tlsOptionsFromUrl(url);
+  const handshakeFirst = booleanParam(url, 'handshakeFirst', false);
+  if (tls || handshakeFirst) o.tls = { ...tls, ...(handshakeFirst ? { handshakeFirst } : {}) };
   else if (booleanParam(url, 'tls', scheme === 'tls')) o.tls = true;
-  for (const k of ['connectTimeoutMs', 'reconnectInitialDelayMs', 'reconnectMaxDelayMs', 'maxReconnectAttempts', 'maxBufferedMessages', 'maxBufferedBytes'] as const) {
+  const reconnect = reconnectOptionsFromUrl(url);
+  if (reconnect) o.reconnect = reconnect;
+  for (const k of ['connectTimeoutMs', 'maxBufferedPublishes', 'maxBufferedBytes'] as const) {
     if (p.has(k)) o[k] = numberParam(url, k, 0);
   }
   if (booleanParam(url, 'jetstream', false)) {

@@ -22,7 +22,8 @@ function checkServerIdentityOfDialledIp(this: TlsConnectOptions | undefined, hos
 /**
  * The nats.js TLS options for signalbus' `tls` option. The files are checked here, at connect,
  * and passed on by name: nats.js reads them again on every reconnect, so renewed certificates
- * are picked up without a restart.
+ * are picked up without a restart. PEM contents, `rejectUnauthorized` and `servername` pass
+ * through to Node's `tls.connect`, which nats.js calls with them.
  *
  * @example const tls = await natsTlsOptions({ caFile: '/etc/nats/ca.pem' });
  */
@@ -34,6 +35,10 @@ export async function natsTlsOptions(tls: NatsTlsOptions): Promise<TlsOptions> {
     await readOptionFile(file, `tls.${key}`, key === 'keyFile' ? PEM_PRIVATE_KEY : PEM_CERTIFICATE);
     out[key] = file;
   }
+  for (const key of ['ca', 'cert', 'key'] as const) if (tls[key] !== undefined) out[key] = typeof tls[key] === 'string' ? tls[key] : tls[key]!.toString('utf8');
   if (tls.handshakeFirst) out.handshakeFirst = true;
+  const node = out as TlsOptions & { rejectUnauthorized?: boolean; servername?: string };
+  if (tls.rejectUnauthorized === false) node.rejectUnauthorized = false;
+  if (tls.servername !== undefined) node.servername = tls.servername;
   return out;
 }

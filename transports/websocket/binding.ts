@@ -5,6 +5,7 @@
  */
 import type { Envelope } from '../../core/envelope.js';
 import { CodecDecodeError, EnvelopeInvalidError, errorCode, errorMessage } from '../../core/errors.js';
+import { isJsonContentType } from '../../core/content-type.js';
 
 /** The WebSocket subprotocol every frame follows. */
 export const SUBPROTOCOL = 'cloudevents.json';
@@ -66,18 +67,11 @@ function base64ToBytes(text: string): Uint8Array {
   return out;
 }
 
-/** `application/json`, `application/cloudevents+json`, `…; charset=utf-8`, or no content type at all. */
-export function isJsonContentType(contentType: string | undefined): boolean {
-  if (contentType === undefined || contentType === 'application/json') return true;
-  const bare = contentType.split(';', 1)[0]!.trim().toLowerCase();
-  return bare === 'application/json' || bare.endsWith('+json');
-}
-
 /**
  * The JSON-format form of an envelope. Decoded data goes in `data` as is; bytes go in
  * `data_base64`, except JSON or text bytes (from a broker that carries bytes), which are inlined.
  */
-export function toStructuredEvent(envelope: Envelope): Record<string, unknown> {
+export function toWebSocketEvent(envelope: Envelope): Record<string, unknown> {
   const data = envelope.data;
   if (!(data instanceof Uint8Array)) return envelope;
   const out: Record<string, unknown> = { ...envelope };
@@ -95,8 +89,8 @@ export function toStructuredEvent(envelope: Envelope): Record<string, unknown> {
 }
 
 /** One event as the text of a frame. */
-export function eventText(envelope: Envelope): string {
-  return JSON.stringify(toStructuredEvent(envelope));
+export function toWebSocketEventText(envelope: Envelope): string {
+  return JSON.stringify(toWebSocketEvent(envelope));
 }
 
 /**
@@ -104,7 +98,7 @@ export function eventText(envelope: Envelope): string {
  * boolean extension values (allowed by the JSON format) become strings. It does not validate
  * attributes (the receiver runs `validateEnvelope`), so it stays cheap on the client.
  */
-export function fromStructuredEvent(value: unknown): Envelope {
+export function fromWebSocketEvent(value: unknown): Envelope {
   normalizeEvent(value);
   return value as Envelope;
 }
@@ -176,7 +170,7 @@ function ids(f: Record<string, unknown>): FrameId[] {
 }
 
 function event(f: Record<string, unknown>, ref: FrameId | undefined): Envelope {
-  try { return fromStructuredEvent(f.event); } catch (err) {
+  try { return fromWebSocketEvent(f.event); } catch (err) {
     if (ref !== undefined && err instanceof EnvelopeInvalidError) fail(err.message, ref, 'event');
     throw err;
   }
@@ -195,7 +189,7 @@ export function parseClientFrame(text: string): ClientFrame {
   const op = f.op;
   if (op === undefined) {
     if (f.specversion === undefined) fail('a frame is a CloudEvent (with "specversion") or a control frame (with "op")', undefined, 'op');
-    return { op: 'event', event: fromStructuredEvent(f) };
+    return { op: 'event', event: fromWebSocketEvent(f) };
   }
   switch (op) {
     case 'pub': {
@@ -287,12 +281,12 @@ function q(token: string): string { return `"${token}"`; }
 
 /** `{"op":"pub","id":…,"subject":…,"event":…}` (the layout the hub's fast path reads). */
 export function publishFrameText(id: number, subject: string, envelope: Envelope): string {
-  return JSON.stringify({ op: 'pub', id, subject, event: toStructuredEvent(envelope) });
+  return JSON.stringify({ op: 'pub', id, subject, event: toWebSocketEvent(envelope) });
 }
 
 /** `{"op":"req","id":…,"subject":…,"timeout":…,"event":…}` */
 export function requestFrameText(id: number, subject: string, timeoutMs: number, envelope: Envelope): string {
-  return JSON.stringify({ op: 'req', id, subject, timeout: timeoutMs, event: toStructuredEvent(envelope) });
+  return JSON.stringify({ op: 'req', id, subject, timeout: timeoutMs, event: toWebSocketEvent(envelope) });
 }
 
 export function subscribeFrameText(frame: Omit<SubscribeFrame, 'op'>): string {
@@ -308,7 +302,7 @@ export function ackFrameText(frameIds: FrameId[]): string {
 }
 
 export function replyFrameText(ref: FrameId, envelope: Envelope): string {
-  return JSON.stringify({ op: 'reply', ref, event: toStructuredEvent(envelope) });
+  return JSON.stringify({ op: 'reply', ref, event: toWebSocketEvent(envelope) });
 }
 
 /** `{"op":"error",…}` for any thrown value, with its `SB_ERR_*` code. */

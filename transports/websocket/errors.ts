@@ -7,7 +7,7 @@ import {
   MessageTooLargeError, NoRespondersError, OptionsInvalidError, PatternInvalidError, RequestTimeoutError, SignalbusError,
   SubjectInvalidError, TransportAuthError, TransportClosedError, TransportConnectError,
 } from '../../core/errors.js';
-import { AuthForbiddenError, AuthUnauthorizedError } from '../http/errors.js';
+import { AuthForbiddenError, AuthUnauthorizedError } from '../../core/auth-errors.js';
 
 /** WebSocket close codes the hub sends (README.md lists them with what a client should do). */
 export const CLOSE_CODES = {

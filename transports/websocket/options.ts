@@ -1,57 +1,15 @@
 /**
- * Options of the hub (server side) and of the client transport, with their defaults in one
- * place and validation that names the offending field.
+ * Options of the client transport, with their defaults in one place, validation that names the
+ * offending field, and `webSocketOptionsFromUrl`. (The hub's options live in `hub/options.ts`.)
+ * Browser-safe: nothing here imports Node modules.
  */
-import type { Server as HttpServer } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
-import type { Bus } from '../../core/bus.js';
-import type { CodecRegistry } from '../../core/codec.js';
 import { OptionsInvalidError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import type { Authenticate, AuthenticatorOptions } from '../http/auth.js';
-
-export interface WebSocketHubOptions {
-  /** The bus the hub bridges to; without one the hub is a standalone broker on a private in-memory bus. */
-  bus?: Bus;
-  /** Port to listen on (0 = any free port). Ignored with `server`. Default 0. */
-  port?: number;
-  /** Interface to listen on. Default `127.0.0.1`. */
-  host?: string;
-  /** The URL path clients connect to; upgrades elsewhere get 404. Default `/`. */
-  path?: string;
-  /** Attach to this existing HTTP(S) server instead of creating one (the hub never closes it). */
-  server?: HttpServer | HttpsServer;
-  /** Serve WSS with this key and certificate (PEM); ignored with `server`. */
-  tls?: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer };
-  /**
-   * Authentication at upgrade: options for `createAuthenticator` (JWT / API keys) or a ready
-   * `authenticate(headers)` function. Failures answer the upgrade with 401/403. With auth the
-   * `tenant` of every event is stamped from the credentials and subjects are tenant-scoped;
-   * without it the hub is an internal broker that trusts its clients' headers.
-   */
-  auth?: AuthenticatorOptions | Authenticate;
-  /** Ping interval; a connection that has not answered the previous ping is terminated. Default 30,000 ms. */
-  heartbeatMs?: number;
-  /** A connection whose unsent bytes exceed this is closed with 4008 (slow consumer). Default 4 MiB. */
-  maxBufferedBytes?: number;
-  /** Largest frame accepted; larger ones close the connection with 1009. Default 1 MiB. */
-  maxPayloadBytes?: number;
-  /** Deliveries a subscription holds back while its `inflight` window is full before the client is dropped with 4008. Default 10,000. */
-  maxQueuedPerSubscription?: number;
-  /** Subscriptions one connection may hold. Default 1,000. */
-  maxSubscriptionsPerConnection?: number;
-  /** Request timeout when a `req` frame names none, and the most it may ask for, ms. Default 5,000 / 60,000. */
-  requestTimeoutMs?: number;
-  maxRequestTimeoutMs?: number;
-  /** Encodes data for bus transports that carry bytes. Default: core's default codecs. */
-  codecs?: CodecRegistry;
-  logger?: Logger;
-}
-
-export const HUB_DEFAULTS = {
-  port: 0, host: '127.0.0.1', path: '/', heartbeatMs: 30_000, maxBufferedBytes: 4 * 1024 * 1024, maxPayloadBytes: 1024 * 1024,
-  maxQueuedPerSubscription: 10_000, maxSubscriptionsPerConnection: 1000, requestTimeoutMs: 5000, maxRequestTimeoutMs: 60_000,
-} as const;
+import { numberParam } from '../../core/transport.js';
+import {
+  presentParam, reconnectOptionsFromUrl, resolveReconnectOptions, tlsOptionsFromUrl, RECONNECT_URL_PARAMS, TLS_URL_PARAMS,
+  type ReconnectOptions, type ResolvedReconnectOptions, type TlsOptions,
+} from '../../core/transport-options.js';
 
 export interface WebSocketTransportOptions {
   /** The hub: `ws://host:port/path` or `wss://…`. An `access_token` query parameter is passed on (browsers cannot set headers). */
@@ -60,11 +18,10 @@ export interface WebSocketTransportOptions {
   token?: string | (() => string | Promise<string>);
   /** Extra upgrade headers, e.g. `{ 'x-api-key': … }` (Node only; browsers cannot set them). */
   headers?: Record<string, string>;
-  /** Publishes and requests not yet acked (sent or waiting for a connection); beyond it publish rejects with BackpressureError. Default 10,000. */
-  maxPendingPublishes?: number;
-  /** First reconnect delay, doubled per failed attempt with jitter up to `reconnectMaxDelayMs`. Default 100 ms. */
-  reconnectDelayMs?: number;
-  reconnectMaxDelayMs?: number;
+  /** Publishes and requests the transport holds until the hub acks them (sent or waiting for a connection); beyond it publish rejects with BackpressureError. Default 10,000. */
+  maxBufferedPublishes?: number;
+  /** Reconnecting after the connection is lost: `initialDelayMs` 100, doubling (jitter 0.5) to `maxDelayMs` 5,000; never gives up while open. */
+  reconnect?: ReconnectOptions;
   /** `connect()` gives up after this. Default 10,000 ms. */
   connectTimeoutMs?: number;
   /** Node only: ping the hub this often and reconnect when a whole interval passes in silence. 0 = off. Default 15,000 ms. */
@@ -73,8 +30,8 @@ export interface WebSocketTransportOptions {
   closeTimeoutMs?: number;
   /** Largest frame sent (keep at or below the hub's `maxPayloadBytes`). Default 1 MiB. */
   maxMessageBytes?: number;
-  /** Node only: TLS options for `wss://`, e.g. `{ ca }` for a self-signed hub. */
-  tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+  /** Node only: TLS for `wss://`, e.g. `{ caFile }` for a hub with a private CA. Files are read when connecting. */
+  tls?: TlsOptions;
   /** The WebSocket class; default `ws` in Node, the global `WebSocket` elsewhere. */
   WebSocket?: WebSocketConstructor;
   logger?: Logger;
@@ -95,9 +52,12 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string, protocols?: string | string[], options?: Record<string, unknown>) => WebSocketLike;
 
 export const CLIENT_DEFAULTS = {
-  maxPendingPublishes: 10_000, reconnectDelayMs: 100, reconnectMaxDelayMs: 5000, connectTimeoutMs: 10_000, heartbeatMs: 15_000,
-  closeTimeoutMs: 5000, maxMessageBytes: 1024 * 1024,
+  maxBufferedPublishes: 10_000, connectTimeoutMs: 10_000, heartbeatMs: 15_000, closeTimeoutMs: 5000, maxMessageBytes: 1024 * 1024,
+  reconnect: { initialDelayMs: 100, maxDelayMs: 5000, multiplier: 2, jitter: 0.5, maxAttempts: Number.POSITIVE_INFINITY },
 } as const;
+
+/** The numeric options with their defaults applied, and `reconnect` resolved. */
+export type ResolvedWebSocketSettings = Omit<{ -readonly [K in keyof typeof CLIENT_DEFAULTS]: number }, 'reconnect'> & { reconnect: ResolvedReconnectOptions };
 
 /** Throws OptionsInvalidError naming `field` unless `value` is undefined or a number >= `min` (an integer when asked). */
 export function checkNumber(value: unknown, field: string, min: number, integer = true): void {
@@ -107,28 +67,19 @@ export function checkNumber(value: unknown, field: string, min: number, integer 
   }
 }
 
-export function validateHubOptions(o: WebSocketHubOptions): void {
-  checkNumber(o.port, 'port', 0);
-  for (const f of ['heartbeatMs', 'maxBufferedBytes', 'maxPayloadBytes', 'maxQueuedPerSubscription', 'maxSubscriptionsPerConnection',
-    'requestTimeoutMs', 'maxRequestTimeoutMs'] as const) checkNumber(o[f], f, 1);
-  if (o.path !== undefined && (typeof o.path !== 'string' || !o.path.startsWith('/'))) {
-    throw new OptionsInvalidError('path must start with "/"', { details: { field: 'path' } });
-  }
-  if (o.tls !== undefined && (!o.tls.key || !o.tls.cert)) throw new OptionsInvalidError('tls needs key and cert', { details: { field: 'tls' } });
-  if (o.auth !== undefined && typeof o.auth !== 'function' && (o.auth === null || typeof o.auth !== 'object')) {
-    throw new OptionsInvalidError('auth must be authenticator options or an authenticate function', { details: { field: 'auth' } });
-  }
-}
-
-export function validateClientOptions(o: WebSocketTransportOptions): void {
+/**
+ * Checks `o` and applies the defaults; the error names the field. The `tls` files are read when
+ * connecting (Node only), not here.
+ *
+ * @example resolveWebSocketOptions({ url: 'ws://127.0.0.1:8080/' }).maxBufferedPublishes // 10000
+ */
+export function resolveWebSocketOptions(o: WebSocketTransportOptions): ResolvedWebSocketSettings {
   let url: URL;
   try { url = new URL(o.url); } catch (cause) {
     throw new OptionsInvalidError(`url "${String(o.url)}" is not a URL`, { cause, details: { field: 'url' } });
   }
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new OptionsInvalidError('url must be ws:// or wss://', { details: { field: 'url' } });
-  checkNumber(o.maxPendingPublishes, 'maxPendingPublishes', 1);
-  checkNumber(o.reconnectDelayMs, 'reconnectDelayMs', 1);
-  checkNumber(o.reconnectMaxDelayMs, 'reconnectMaxDelayMs', 1);
+  checkNumber(o.maxBufferedPublishes, 'maxBufferedPublishes', 1);
   checkNumber(o.connectTimeoutMs, 'connectTimeoutMs', 1);
   checkNumber(o.heartbeatMs, 'heartbeatMs', 0);
   checkNumber(o.closeTimeoutMs, 'closeTimeoutMs', 0);
@@ -136,4 +87,41 @@ export function validateClientOptions(o: WebSocketTransportOptions): void {
   if (o.token !== undefined && typeof o.token !== 'string' && typeof o.token !== 'function') {
     throw new OptionsInvalidError('token must be a string or a function', { details: { field: 'token' } });
   }
+  if (o.tls !== undefined && (o.tls === null || typeof o.tls !== 'object')) throw new OptionsInvalidError('tls must be an object', { details: { field: 'tls' } });
+  return {
+    maxBufferedPublishes: o.maxBufferedPublishes ?? CLIENT_DEFAULTS.maxBufferedPublishes,
+    connectTimeoutMs: o.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs,
+    heartbeatMs: o.heartbeatMs ?? CLIENT_DEFAULTS.heartbeatMs,
+    closeTimeoutMs: o.closeTimeoutMs ?? CLIENT_DEFAULTS.closeTimeoutMs,
+    maxMessageBytes: o.maxMessageBytes ?? CLIENT_DEFAULTS.maxMessageBytes,
+    reconnect: resolveReconnectOptions('websocket', o.reconnect, CLIENT_DEFAULTS.reconnect, false),
+  };
+}
+
+const NUMBER_PARAMS = ['maxBufferedPublishes', 'connectTimeoutMs', 'heartbeatMs', 'closeTimeoutMs', 'maxMessageBytes'] as const;
+/** Older URL spellings the README promised, still read. */
+const URL_ALIASES = { maxPendingPublishes: 'maxBufferedPublishes', reconnectDelayMs: 'reconnectInitialDelayMs' } as const;
+
+/**
+ * Options from a `ws(s)://` URL: the query parameters that are option names (`maxBufferedPublishes`,
+ * `connectTimeoutMs`, `heartbeatMs`, `closeTimeoutMs`, `maxMessageBytes`, the `reconnect*` ones,
+ * `caFile`, `rejectUnauthorized`, …) are read and removed; the rest of the URL, `access_token`
+ * included, is the hub's address. The older `maxPendingPublishes` and `reconnectDelayMs` are still read.
+ *
+ * @example webSocketOptionsFromUrl(new URL('ws://127.0.0.1:8080/?maxBufferedPublishes=1000')).maxBufferedPublishes // 1000
+ */
+export function webSocketOptionsFromUrl(url: URL): WebSocketTransportOptions {
+  const options: WebSocketTransportOptions = { url: '' };
+  for (const name of NUMBER_PARAMS) {
+    const present = presentParam(url, name, Object.keys(URL_ALIASES).filter((a) => URL_ALIASES[a as keyof typeof URL_ALIASES] === name));
+    if (present !== undefined) options[name] = numberParam(url, present, 0);
+  }
+  const reconnect = reconnectOptionsFromUrl(url, { reconnectDelayMs: 'reconnectInitialDelayMs' });
+  if (reconnect) options.reconnect = reconnect;
+  const tls = tlsOptionsFromUrl(url);
+  if (tls) options.tls = tls;
+  const hubUrl = new URL(url.href);
+  for (const name of [...NUMBER_PARAMS, ...Object.keys(URL_ALIASES), ...RECONNECT_URL_PARAMS, ...TLS_URL_PARAMS]) hubUrl.searchParams.delete(name);
+  options.url = hubUrl.href;
+  return options;
 }

@@ -9,16 +9,18 @@ import {
   BackpressureError, MessageTooLargeError, RequestTimeoutError, TransportAuthError, TransportClosedError, TransportConnectError,
 } from '../../core/errors.js';
 import { createLogger, type Logger } from '../../core/logger.js';
+import { reconnectDelayMs } from '../../core/transport-options.js';
 import type {
-  InboundHandler, InboundMessage, Transport, TransportCapabilities, TransportSubscribeOptions, TransportSubscription,
+  InboundHandler, Transport, TransportCapabilities, TransportSubscribeOptions, TransportSubscription,
 } from '../../core/transport.js';
 import {
-  ackFrameText, fromStructuredEvent, parseHubFrame, publishFrameText, replyFrameText, requestFrameText, subscribeFrameText,
+  ackFrameText, fromWebSocketEvent, parseHubFrame, publishFrameText, replyFrameText, requestFrameText, subscribeFrameText,
   SUBPROTOCOL, unsubscribeFrameText, type DeliveryFrame, type FrameId, type HubFrame,
 } from './binding.js';
 import { CLOSE_CODES, errorFromFrame } from './errors.js';
+import { ClientSubscription, Delivery, RequestDelivery } from './subscription.js';
 import {
-  CLIENT_DEFAULTS, validateClientOptions, type WebSocketConstructor, type WebSocketLike, type WebSocketTransportOptions,
+  resolveWebSocketOptions, type ResolvedWebSocketSettings, type WebSocketConstructor, type WebSocketLike, type WebSocketTransportOptions,
 } from './options.js';
 
 export type { WebSocketTransportOptions } from './options.js';
@@ -46,28 +48,6 @@ interface PendingFrame {
   timer?: ReturnType<typeof setTimeout>;
 }
 
-class ClientSubscription {
-  inflight = 0;
-  onIdle?: () => void;
-  constructor(readonly sid: string, readonly pattern: string, readonly group: string | undefined, readonly maxInFlight: number,
-    readonly onMessage: InboundHandler) {}
-}
-
-/** A delivery handed to the Bus; settling it acks it to the hub (on the connection it came on). */
-class Delivery implements InboundMessage {
-  readonly attempt = 1;
-  settled = false;
-  replied = false;
-  constructor(readonly transport: WebSocketTransport, readonly sub: ClientSubscription, readonly epoch: number,
-    readonly id: number | undefined, readonly subject: string, readonly envelope: Envelope) {}
-  ack(): void { this.transport._settle(this); }
-  term(): void { this.transport._settle(this); }
-}
-
-class RequestDelivery extends Delivery {
-  reply(reply: Envelope): Promise<void> { return this.transport._reply(this, reply); }
-}
-
 /**
  * Connects to a WebSocketHub: publishes with per-message acks (publish resolves when the hub's
  * bus took the event), subscribes with control frames (re-sent after every reconnect),
@@ -81,7 +61,9 @@ class RequestDelivery extends Delivery {
 export class WebSocketTransport implements Transport {
   readonly name = 'websocket';
   readonly capabilities: TransportCapabilities;
-  private readonly o: Required<Pick<WebSocketTransportOptions, keyof typeof CLIENT_DEFAULTS>>;
+  private readonly o: ResolvedWebSocketSettings;
+  /** `options.tls` with its files read (Node only, at the first connect). */
+  private tls?: Record<string, unknown>;
   private readonly logger: Logger;
   private readonly pending = new Map<number, PendingFrame>();
   private readonly subs = new Map<string, ClientSubscription>();
@@ -113,8 +95,7 @@ export class WebSocketTransport implements Transport {
   };
 
   constructor(private readonly options: WebSocketTransportOptions) {
-    validateClientOptions(options);
-    this.o = { ...CLIENT_DEFAULTS, ...definedOnly(options) } as typeof this.o;
+    this.o = resolveWebSocketOptions(options);
     this.logger = (options.logger ?? (isNode ? createLogger() : consoleLogger)).child({ transport: 'websocket' });
     this.capabilities = {
       requestReply: true, queueGroups: true, durable: false, ordered: true, wildcards: true, redelivery: false,
@@ -190,7 +171,8 @@ export class WebSocketTransport implements Transport {
     if (isNode && !this.options.WebSocket) {
       const headers: Record<string, string> = { ...this.options.headers };
       if (token !== undefined) headers.authorization = `Bearer ${token}`;
-      nodeOptions = { headers, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, ...this.options.tls };
+      if (this.options.tls !== undefined) this.tls ??= { ...(await import('../../core/tls-options.js')).resolveTlsOptions('websocket', this.options.tls) };
+      nodeOptions = { headers, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, ...this.tls };
     } else if (token !== undefined) {
       const u = new URL(url);
       u.searchParams.set('access_token', token);
@@ -261,14 +243,13 @@ export class WebSocketTransport implements Transport {
 
   private scheduleReconnect(): void {
     if (this.closing) return;
-    const base = Math.min(this.o.reconnectMaxDelayMs, this.o.reconnectDelayMs * 2 ** Math.min(this.reconnectAttempts, 20));
-    this.reconnectAttempts++;
+    const delay = reconnectDelayMs(this.o.reconnect, ++this.reconnectAttempts);
     this.reconnectTimer = setTimeout(() => {
       this.open().catch((err: unknown) => {
         this.logger.warn('reconnect failed', { attempt: this.reconnectAttempts, err });
         this.scheduleReconnect();
       });
-    }, base * (0.5 + Math.random() / 2));
+    }, delay);
   }
 
   private startHeartbeat(sock: WebSocketLike): void {
@@ -294,9 +275,9 @@ export class WebSocketTransport implements Transport {
   /** A frame id, or the error why nothing more may be sent. */
   private reserve(): number | Error {
     if (this.closing) return new TransportClosedError('websocket transport is closed');
-    if (this.pending.size >= this.o.maxPendingPublishes) {
+    if (this.pending.size >= this.o.maxBufferedPublishes) {
       return new BackpressureError(`${this.pending.size} publishes are waiting for the hub's ack${this.sock ? '' : ' (disconnected)'}`,
-        { details: { maxPendingPublishes: this.o.maxPendingPublishes } });
+        { details: { maxBufferedPublishes: this.o.maxBufferedPublishes } });
     }
     return this.nextId++;
   }
@@ -368,7 +349,7 @@ export class WebSocketTransport implements Transport {
         if (this.onFlushed) this.checkFlushed();
         break;
       case 'reply': this.settlePending(f.ref, (p) => {
-        try { p.resolve(fromStructuredEvent(f.event)); } catch (err) { p.reject(err as Error); }
+        try { p.resolve(fromWebSocketEvent(f.event)); } catch (err) { p.reject(err as Error); }
       }); break;
       case 'error':
         if (f.ref === undefined) this.logger.warn('the hub refused a frame', { code: f.code, message: f.message, eventid: f.eventid });
@@ -392,7 +373,7 @@ export class WebSocketTransport implements Transport {
     let envelope: Envelope;
     try {
       if (!sub) throw new TransportClosedError('subscription ended');
-      envelope = fromStructuredEvent(f.event);
+      envelope = fromWebSocketEvent(f.event);
     } catch (err) {
       if (sub) this.logger.warn('unreadable delivery from the hub', { err });
       if (f.id !== undefined) this.queueAck(f.id);
@@ -459,12 +440,6 @@ function globalWebSocket(): WebSocketConstructor {
   const ctor = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (!ctor) throw new TransportConnectError('no WebSocket implementation: pass options.WebSocket');
   return ctor;
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
-  return out;
 }
 
 const consoleLogger: Logger = {

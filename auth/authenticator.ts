@@ -34,10 +34,9 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { OptionsInvalidError } from '../../core/index.js';
-import { AuthForbiddenError, AuthUnauthorizedError } from './errors.js';
+import { AuthForbiddenError, AuthUnauthorizedError, OptionsInvalidError } from '../core/index.js';
 
-export { AuthForbiddenError, AuthUnauthorizedError } from './errors.js';
+export { AuthForbiddenError, AuthUnauthorizedError } from '../core/index.js';
 
 /** Who is calling, as established by `authenticate`. */
 export interface AuthResult {

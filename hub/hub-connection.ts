@@ -7,13 +7,13 @@ import {
   BackpressureError, CapabilityMissingError, EnvelopeInvalidError, OptionsInvalidError, SubjectInvalidError, isSubject,
   validateEnvelope, validatePattern, validateSubject, type Bus, type CodecRegistry, type Envelope, type Logger, type InboundMessage, type SignalbusError, type Transport,
   type TransportSubscription,
-} from '../../core/index.js';
-import { checkSubjectAllowed, type AuthResult } from '../http/auth.js';
+} from '../core/index.js';
+import { checkSubjectAllowed, type AuthResult } from '../auth/authenticator.js';
 import {
-  ackFrameText, deliveryFrameText, errorFrameText, eventText, parseClientFrame, replyFrameText,
+  ackFrameText, deliveryFrameText, errorFrameText, toWebSocketEventText, parseClientFrame, replyFrameText,
   type ClientFrame, type FrameId, type RequestFrame, type SubscribeFrame, type UnsubscribeFrame,
-} from './binding.js';
-import { CLOSE_CODES } from './errors.js';
+} from '../transports/websocket/binding.js';
+import { CLOSE_CODES } from '../transports/websocket/errors.js';
 
 /** Limits and collaborators the connections read; resolved once. */
 export interface HubSettings {
@@ -156,7 +156,7 @@ export class HubConnection {
   /** The frame text of an event; one message fanned out to many subscriptions is serialised once. */
   textOf(envelope: Envelope): string {
     if (envelope !== this.lastEnvelope) {
-      this.lastText = this.relayTextOf(envelope) ?? eventText(envelope);
+      this.lastText = this.relayTextOf(envelope) ?? toWebSocketEventText(envelope);
       this.lastEnvelope = envelope;
     }
     return this.lastText;

@@ -9,9 +9,9 @@
  * const hook = await startWebhook({ bus, pattern: 'acme.orders.>', url: 'https://hooks.example.com/orders' });
  * await hook.stop();
  */
-import { OptionsInvalidError, SignalbusError, type Bus, type Envelope, type Subscription } from '../../core/index.js';
-import { toBinary, toStructured } from './binding.js';
-import { HttpClient, type ClientTlsOptions } from './http-client.js';
+import { OptionsInvalidError, resolveTlsOptions, SignalbusError, type Bus, type Envelope, type Subscription, type TlsOptions } from '../core/index.js';
+import { toHttpBinary, toHttpStructured } from '../transports/http/binding.js';
+import { HttpClient } from '../transports/http/http-client.js';
 
 /** A webhook target did not take an event; `permanent` when retrying cannot help (a 4xx answer). */
 export class WebhookDeliveryError extends SignalbusError {
@@ -45,7 +45,7 @@ export interface WebhookOptions {
   /** POSTs in flight at once. Default 16. */
   maxInFlight?: number;
   /** HTTPS trust settings for the target. */
-  tls?: ClientTlsOptions;
+  tls?: TlsOptions;
 }
 
 export interface Webhook {
@@ -70,9 +70,9 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   if (!(timeoutMs > 0)) throw new OptionsInvalidError('webhook timeoutMs must be > 0', { details: { field: 'timeoutMs' } });
   const maxInFlight = options.maxInFlight ?? 16;
-  const client = new HttpClient(new URL(target.origin), { maxSockets: maxInFlight, tls: options.tls });
+  const client = new HttpClient(new URL(target.origin), { maxSockets: maxInFlight, tls: options.tls === undefined ? undefined : resolveTlsOptions('webhook', options.tls) });
   const path = target.pathname + target.search;
-  const encode = options.mode === 'structured' ? toStructured : toBinary;
+  const encode = options.mode === 'structured' ? toHttpStructured : toHttpBinary;
   const extra = options.headers ?? {};
 
   const deliver = async (envelope: Envelope): Promise<void> => {

@@ -10,11 +10,12 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
-  Bus, createLogger, defaultCodecs, errorCode, errorMessage, OptionsInvalidError,
-} from '../../core/index.js';
-import { MemoryBroker, MemoryTransport } from '../memory/memory-transport.js';
-import { createAuthenticator, type Authenticate } from '../http/auth.js';
-import { SUBPROTOCOL } from './binding.js';
+  Bus, createLogger, defaultCodecs, errorCode, errorMessage, OptionsInvalidError, resolveTlsOptions,
+} from '../core/index.js';
+import { MemoryBroker } from '../transports/memory/broker.js';
+import { MemoryTransport } from '../transports/memory/memory-transport.js';
+import { createAuthenticator, type Authenticate } from '../auth/authenticator.js';
+import { SUBPROTOCOL } from '../transports/websocket/binding.js';
 import { HubConnection, type HubSettings } from './hub-connection.js';
 import { HUB_DEFAULTS, validateHubOptions, type WebSocketHubOptions } from './options.js';
 
@@ -69,7 +70,8 @@ export class WebSocketHub {
       handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
     this.ownsServer = options.server === undefined;
-    this.server = options.server ?? (options.tls ? createHttpsServer({ ...options.tls }) : createServer());
+    const tls = options.tls === undefined || options.server ? undefined : resolveTlsOptions('hub', options.tls, { server: true });
+    this.server = options.server ?? (tls ? createHttpsServer({ key: tls.key, cert: tls.cert, ca: tls.ca }) : createServer());
     if (this.ownsServer) {
       this.server.on('request', (_req, res) => {
         res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end(`WebSocket hub: connect with subprotocol ${SUBPROTOCOL}\n`);

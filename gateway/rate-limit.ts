@@ -7,7 +7,7 @@
  * const limiter = new RateLimiter({ requestsPerSecond: 100, burst: 200 });
  * if (!limiter.take(clientKey)) answer429();
  */
-import { OptionsInvalidError } from '../../core/index.js';
+import { OptionsInvalidError } from '../core/index.js';
 
 export interface RateLimitOptions {
   /** Sustained requests per second per client. */

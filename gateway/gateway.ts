@@ -14,31 +14,16 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import {
   BackpressureError, CapabilityMissingError, DEFAULT_HEADER_LIMITS, MessageTooLargeError, OptionsInvalidError, PatternInvalidError,
-  SubjectInvalidError, defaultCodecs, validatePattern, validateSubject, type Bus, type Envelope, type HeaderLimits,
-  type InboundMessage, type TransportSubscription,
-} from '../../core/index.js';
-import { checkSubjectAllowed, createAuthenticator, type Authenticate, type AuthenticatorOptions, type AuthResult } from './auth.js';
+  SubjectInvalidError, defaultCodecs, mediaType, resolveTlsOptions, validatePattern, validateSubject, type Bus, type Envelope, type HeaderLimits,
+  type InboundMessage, type TlsOptions, type TransportSubscription,
+} from '../core/index.js';
+import { checkSubjectAllowed, createAuthenticator, type Authenticate, type AuthenticatorOptions, type AuthResult } from '../auth/authenticator.js';
 import {
-  BATCH_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE, contentKind, fromBinary, fromStructured, mediaType, parseBatch, toBinary, toJsonEvent,
-} from './binding.js';
-import { BodyInvalidError, RateLimitedError, RouteNotFoundError, UnsupportedMediaTypeError } from './errors.js';
-import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js';
+  BATCH_CONTENT_TYPE, EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, STRUCTURED_CONTENT_TYPE, TIMEOUT_HEADER, contentKind, fromHttpBinary, fromHttpStructured, fromHttpBatch, toHttpBinary, toJsonEvent,
+} from '../transports/http/binding.js';
+import { BodyInvalidError, RateLimitedError, RouteNotFoundError, UnsupportedMediaTypeError } from '../transports/http/errors.js';
+import { PROBLEM_CONTENT_TYPE, problemOf } from '../transports/http/problem.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
-
-export const EVENTS_PATH = '/v1/events/';
-export const REQUESTS_PATH = '/v1/requests/';
-export const STREAM_PATH = '/v1/stream/';
-/** Where a stream client answers a request it received (the SSE event's `reply` field is the token). */
-export const REPLIES_PATH = '/v1/replies/';
-/** Request header a client uses to ask for a request/reply timeout (ms), capped by `maxRequestTimeoutMs`. */
-export const TIMEOUT_HEADER = 'x-signalbus-timeout-ms';
-
-export interface TlsOptions {
-  /** PEM private key. */
-  key: string | Buffer;
-  /** PEM certificate (chain). */
-  cert: string | Buffer;
-}
 
 export interface HttpGatewayOptions {
   /** The bus events are published to, requests sent through and streams subscribed on. The caller owns (starts, stops) it. */
@@ -47,7 +32,7 @@ export interface HttpGatewayOptions {
   host?: string;
   /** Port; 0 picks a free one (see `port` after `start()`). Default 0. */
   port?: number;
-  /** Serve HTTPS with this key and certificate. */
+  /** Serve HTTPS with this certificate and key (`cert`/`key` or `certFile`/`keyFile`; `ca` to verify client certificates). */
   tls?: TlsOptions;
   /** Authentication: options for `createAuthenticator`, or a ready `authenticate` function. Default: anonymous allowed. */
   auth?: AuthenticatorOptions | Authenticate;
@@ -127,12 +112,12 @@ export class HttpGateway {
     if (options.port !== undefined && !(Number.isInteger(options.port) && options.port >= 0 && options.port < 65536)) {
       throw new OptionsInvalidError('port must be an integer 0-65535', { details: { field: 'port' } });
     }
-    if (options.tls && (!options.tls.key || !options.tls.cert)) throw new OptionsInvalidError('tls needs key and cert', { details: { field: 'tls' } });
+    const tls = options.tls === undefined ? undefined : resolveTlsOptions('gateway', options.tls, { server: true });
     this.authenticate = typeof options.auth === 'function' ? options.auth : options.auth ? createAuthenticator(options.auth) : undefined;
     this.limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
     this.limits = options.headerLimits ?? DEFAULT_HEADER_LIMITS;
     const onRequest = (req: IncomingMessage, res: ServerResponse) => { this.route(req, res).catch((err) => this.fail(req, res, err)); };
-    this.server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, onRequest) : createHttpServer(onRequest);
+    this.server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert, ca: tls.ca }, onRequest) : createHttpServer(onRequest);
   }
 
   /** The port listened on (after `start()`). */
@@ -221,7 +206,7 @@ export class HttpGateway {
     const body = await readBody(req, this.maxBody);
     const media = mediaType(req.headers['content-type']);
     if (media === BATCH_CONTENT_TYPE) {
-      const events = parseBatch(body, this.limits);
+      const events = fromHttpBatch(body, this.limits);
       for (const e of events) this.admit(e, who);
       // In order, so a batch keeps its order on ordered transports.
       // A failure part way leaves the earlier events published: the client retries the batch and the ids dedupe.
@@ -237,10 +222,10 @@ export class HttpGateway {
 
   /** One event from a request: structured, binary or plain JSON; 415 otherwise. */
   private eventOf(req: IncomingMessage, media: string, body: Buffer, subject: string): Envelope {
-    if (media === STRUCTURED_CONTENT_TYPE) return fromStructured(body, this.limits);
+    if (media === STRUCTURED_CONTENT_TYPE) return fromHttpStructured(body, this.limits);
     if (media === BATCH_CONTENT_TYPE) throw new UnsupportedMediaTypeError('a batch is only accepted on /v1/events/', { details: { contentType: media } });
     if (req.headers['ce-specversion'] !== undefined) {
-      const env = fromBinary(req.headers, body.byteLength === 0 ? undefined : body, this.limits);
+      const env = fromHttpBinary(req.headers, body.byteLength === 0 ? undefined : body, this.limits);
       return env;
     }
     if (media === 'application/json' || media.endsWith('+json')) {
@@ -283,7 +268,7 @@ export class HttpGateway {
       // Transports that carry objects (memory) hand the reply decoded; HTTP carries bytes.
       reply.data = defaultCodecs.get(reply.datacontenttype).encode(reply.data, reply.type);
     }
-    const message = toBinary(reply);
+    const message = toHttpBinary(reply);
     message.headers['content-length'] = String(message.body?.byteLength ?? 0);
     res.writeHead(200, message.headers);
     res.end(message.body);
@@ -378,7 +363,7 @@ export class HttpGateway {
       throw new RouteNotFoundError('no request is waiting for this reply (answered, expired or not yours)', { details: { path } });
     }
     const body = await readBody(req, this.maxBody);
-    const envelope = fromBinary(req.headers, body.byteLength === 0 ? undefined : body, this.limits);
+    const envelope = fromHttpBinary(req.headers, body.byteLength === 0 ? undefined : body, this.limits);
     this.pendingReplies.delete(token);
     clearTimeout(pending.timer);
     await pending.reply(envelope);
@@ -473,4 +458,27 @@ function positive(field: string, value: number): void {
 
 function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * Hosts a gateway for `bus` at the host and port of `url` (`http://127.0.0.1:8080`; `https://`
+ * needs `options.tls`) and resolves once it listens. Used by `signalbus sub http://…` to receive
+ * what clients publish there. The caller closes the gateway (`gateway.close()`) and stops the bus.
+ *
+ * @example
+ * const bus = new Bus({ service: 'cli', transport: new MemoryTransport() });
+ * const gateway = await hostGateway('http://127.0.0.1:8080', bus);
+ * await bus.subscribe('>', (m) => console.log(m));
+ */
+export async function hostGateway(url: string | URL, bus: Bus, options: Omit<HttpGatewayOptions, 'bus' | 'host' | 'port'> = {}): Promise<HttpGateway> {
+  let parsed: URL;
+  try { parsed = typeof url === 'string' ? new URL(url) : url; } catch (cause) {
+    throw new OptionsInvalidError(`"${String(url)}" is not a URL`, { cause, details: { field: 'url' } });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new OptionsInvalidError('hostGateway needs an http:// or https:// URL', { details: { field: 'url' } });
+  if (parsed.protocol === 'https:' && !options.tls) throw new OptionsInvalidError('hostGateway with https:// needs options.tls (key and cert)', { details: { field: 'tls' } });
+  const port = parsed.port === '' ? (parsed.protocol === 'https:' ? 443 : 80) : Number(parsed.port);
+  const gateway = new HttpGateway({ ...options, bus, host: parsed.hostname.replace(/^\[|\]$/g, ''), port });
+  await gateway.start();
+  return gateway;
 }

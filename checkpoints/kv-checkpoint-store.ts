@@ -1,5 +1,6 @@
 import { connect, type KV, type NatsConnection } from 'nats';
-import { OptionsInvalidError, TransportConnectError } from '../../core/index.js';
+import { OptionsInvalidError, TransportConnectError } from '../core/index.js';
+import type { CheckpointStore } from '../nanoservices/aggregate/checkpoint.js';
 
 export interface KvCheckpointStoreOptions {
   /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
@@ -14,15 +15,15 @@ const BUCKET = /^[-\w]+$/;
 
 /**
  * Window state checkpoints in a JetStream key-value bucket, so an aggregate restarted on another
- * process or machine resumes its open windows. Structurally the `CheckpointStore` of
- * `nanoservices/aggregate` (load/save/delete of a JSON snapshot); `save` is one KV put, which
- * replaces the previous value atomically.
+ * process or machine resumes its open windows. The `CheckpointStore` of `nanoservices/aggregate`
+ * (load/save/delete of a JSON snapshot); `save` is one KV put, which replaces the previous value
+ * atomically.
  *
  * @example
  * const store = await KvCheckpointStore.open({ servers: 'nats://127.0.0.1:4222' });
  * createAggregateService({ …, checkpointStore: store }); … await store.close();
  */
-export class KvCheckpointStore {
+export class KvCheckpointStore implements CheckpointStore {
   private constructor(private readonly nc: NatsConnection, private readonly kv: KV) {}
 
   static async open(options: KvCheckpointStoreOptions): Promise<KvCheckpointStore> {

@@ -1,0 +1,70 @@
+/**
+ * What a subscription hands the Bus: decoding a delivered message (from the bytes nats.js already
+ * holds), the two kinds of inbound message (core: nothing to settle; JetStream: ack / nak / term on
+ * the server) and the count of unsettled ones that `drain()` waits for.
+ */
+import type { JsMsg, Msg } from 'nats';
+import type { Envelope, InboundMessage } from '../../core/index.js';
+import { fromNatsHeaderText, fromNatsMessage, type DecodedNatsMessage } from './binding.js';
+
+/** Where a reply to a request goes: the transport that received it. */
+export interface ReplySender {
+  sendReply(subject: string, reply: Envelope): Promise<void>;
+}
+
+/** nats.js' MsgImpl internals (2.x): the raw bytes and where the header block ends. */
+interface RawMsg { _msg?: { hdr: number }; _rdata?: Uint8Array; msg?: RawMsg }
+
+/**
+ * Decodes a delivered message. Reads the header block bytes nats.js already holds instead of
+ * letting it build its header map (a regex and canonicalisation per header); falls back to the
+ * public API if the internals ever change.
+ */
+export function decodeDelivery(msg: Msg | JsMsg, raw: boolean): DecodedNatsMessage {
+  const inner = (msg as unknown as RawMsg).msg ?? (msg as unknown as RawMsg);
+  const hdr = inner._msg?.hdr;
+  const bytes = inner._rdata;
+  if (hdr !== undefined && bytes) {
+    const text = hdr > 0 ? Buffer.from(bytes.buffer, bytes.byteOffset, hdr).toString('utf8') : '';
+    return fromNatsHeaderText(msg.subject, text, msg.data, raw);
+  }
+  return fromNatsMessage(msg.subject, msg.headers, msg.data, raw);
+}
+/** A core NATS delivery: nothing to settle; a reply subject makes it a request. */
+export class CoreInbound implements InboundMessage {
+  readonly attempt = 1;
+  readonly reply?: (reply: Envelope) => Promise<void>;
+  constructor(readonly subject: string, readonly envelope: Envelope, readonly raw: boolean, private readonly transport: ReplySender, private readonly replyTo: string | undefined) {
+    if (replyTo) this.reply = this.sendReply;
+  }
+  ack(): void {}
+  private sendReply(reply: Envelope): Promise<void> { return this.transport.sendReply(this.replyTo!, reply); }
+}
+
+/** A JetStream delivery: settled with ack / nak(delay) / term on the server. */
+export class JetStreamInbound implements InboundMessage {
+  readonly attempt: number;
+  readonly reply?: (reply: Envelope) => Promise<void>;
+  constructor(readonly subject: string, readonly envelope: Envelope, readonly raw: boolean, private readonly msg: JsMsg,
+    private readonly tracker: InFlight, private readonly transport: ReplySender, private readonly replyTo: string | undefined) {
+    this.attempt = msg.info.redeliveryCount;
+    if (replyTo) this.reply = this.sendReply;
+  }
+  ack(): void { this.msg.ack(); this.tracker.settled(); }
+  nak(delayMs: number): void { this.msg.nak(delayMs); this.tracker.settled(); }
+  /** Resets the ack wait: the Bus holds the message through an ordered retry's backoff. */
+  inProgress(): void { this.msg.working(); }
+  term(): void { this.msg.term(); this.tracker.settled(); }
+  private sendReply(reply: Envelope): Promise<void> { return this.transport.sendReply(this.replyTo!, reply); }
+}
+
+/** Counts messages handed to the Bus and not yet settled, so drain can wait for them. */
+export class InFlight {
+  private count = 0;
+  private waiters: Array<() => void> = [];
+  started(): void { this.count++; }
+  settled(): void {
+    if (--this.count === 0 && this.waiters.length > 0) { const w = this.waiters; this.waiters = []; for (const f of w) f(); }
+  }
+  idle(): Promise<void> { return this.count <= 0 ? Promise.resolve() : new Promise((r) => this.waiters.push(r)); }
+}
