@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * Authentication and tenant scoping shared by the HTTP gateway (`gateway/`) and the WebSocket hub
  * (`hub/`): `createAuthenticator(options)` and `checkSubjectAllowed(result, subject)`.

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * Checkpoint stores that keep state outside the process: `KvCheckpointStore`, a JetStream
  * key-value bucket implementing the aggregate's `CheckpointStore`

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * The HTTP gateway and its companions: `HttpGateway` (hosts CloudEvents over HTTP on a port and
  * bridges it into a Bus), `hostGateway(url, bus)`, the per-client rate limiter, webhook

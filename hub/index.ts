@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * The WebSocket hub: a server speaking the WebSocket transport's subprotocol (`cloudevents.json`),
  * bridged to a Bus or standalone as a small broker, and `hostHub(url, bus)`. Clients are
