@@ -7,10 +7,10 @@ import { loadPipeline } from '../../cli/pipeline/load.js';
 import { startPipeline, type RunningPipeline } from '../../cli/pipeline/run-pipeline.js';
 import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
 import { requireBroker } from '../../test/helpers/brokers.js';
-import { waitFor } from '../../test/conformance/suite.js';
+import { waitFor } from '../../test/helpers/wait.js';
+import { silentLogger } from '../../test/helpers/silent-logger.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 
 /** mosquitto_sub printing `topic payload` lines into `lines`. */
 function watch(topic: string, lines: string[]): ChildProcess {
@@ -50,7 +50,7 @@ describe('example: IoT over MQTT', function () {
   it('iot - raw device JSON in; alerts, dead letters and metric fields out on MQTT as structured CloudEvents', async () => {
     const pipeline = loadPipeline(join(here, 'pipeline.json'), nanoserviceConfigSchemas, { ...process.env, MQTT_URL: 'mqtt://127.0.0.1:1883' });
     expect(pipeline.transports.mqtt).to.equal('mqtt://127.0.0.1:1883?protocolVersion=4&qos=1');
-    running = await startPipeline(pipeline, { logger: quiet });
+    running = await startPipeline(pipeline, { logger: silentLogger });
     const device = `dev-${randomUUID().slice(0, 8)}`;
     const alerts: string[] = []; const dead: string[] = []; const metrics: string[] = [];
     watchers.push(watch(`alerts/${device}`, alerts), watch(`dlq/devices/${device}/telemetry`, dead), watch('signalbus/metrics/+', metrics));
@@ -62,7 +62,7 @@ describe('example: IoT over MQTT', function () {
       devicePublish(device, JSON.stringify({ ts: t0 + i * 1000, temperature, humidity: 40 }));
     });
     devicePublish(device, '{"ts": 1, "temperature": ');
-    await waitFor(() => alerts.length >= 2 && dead.length >= 1, 20_000, `2 alerts and a dead letter (got ${alerts.length}, ${dead.length})`);
+    await waitFor(() => alerts.length >= 2 && dead.length >= 1, { timeoutMs: 20_000, what: () => `2 alerts and a dead letter (got ${alerts.length}, ${dead.length})` });
 
     const events = alerts.map((line) => {
       const [topic, ...rest] = line.split(' ');
@@ -84,7 +84,7 @@ describe('example: IoT over MQTT', function () {
     const dropped = `filter@edge-1:sensor.reading?deviceId=${device} rejected dropped`;
     const filterFields = () => metrics.filter((l) => l.startsWith('signalbus/metrics/filter '))
       .flatMap((l) => (JSON.parse(l.slice(l.indexOf(' ') + 1)) as { data: { fields: Array<{ field: string; count: number }> } }).data.fields);
-    await waitFor(() => filterFields().some((f) => f.field === dropped), 15_000, 'the filter\'s metric batch on MQTT');
+    await waitFor(() => filterFields().some((f) => f.field === dropped), { timeoutMs: 15_000, what: 'the filter\'s metric batch on MQTT' });
     expect(filterFields().filter((f) => f.field === dropped).reduce((n, f) => n + f.count, 0)).to.equal(1);
   });
 });

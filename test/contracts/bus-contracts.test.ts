@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { Bus, ContractInvalidError, ContractUnknownError, ContractVersionError, createLogger } from '../../core/index.js';
 import { ContractRegistry } from '../../contracts/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
-import { waitFor } from '../conformance/suite.js';
 import { collector, memoryWorld, readingV1, readingV2, registry } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The attributes of a sensor.reading envelope as the Bus builds it before the contract check. */
 const baseEnvelope = () => ({
@@ -231,7 +231,7 @@ describe('contracts bus', () => {
       await consumer.subscribe('sensor.valid.>', forwarded.handler);
       await producer.publish('sensor.reading.berlin', { ...readingV2 }, { type: 'sensor.reading', version: '2.0.0' });
       await forwarded.next(1);
-      await waitFor(() => refused.length === 1, 1000, 'the object edited in place refused');
+      await waitFor(() => refused.length === 1, { timeoutMs: 1000, what: 'the object edited in place refused' });
       expect(forwarded.got, 'only the unedited forward').to.have.length(1);
       expect((refused[0] as ContractInvalidError).code).to.equal('SB_ERR_CONTRACT_INVALID');
       expect(checks.calls, 'the publish, the forward and the edited forward').to.equal(3);

@@ -5,8 +5,7 @@ import { expect } from 'chai';
 import { createEnvelope, NoRespondersError, TransportAuthError, TransportConnectError } from '../../core/index.js';
 import { AmqpTransport, groupQueueName } from '../../transports/amqp/index.js';
 import { amqpWorld } from './amqp-world.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../helpers/wait.js';
 
 describe('amqp transport against RabbitMQ', function () {
   this.timeout(20_000);

@@ -12,10 +12,10 @@ import {
   makeForeignCertificates, makeTestCertificates, requireOpenssl, type ForeignCertificates, type TestCertificates,
 } from '../helpers/tls-certs.js';
 import { freePort } from './nats-server-process.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 
 /** The user the password listeners know; the password has characters a URL must percent-encode. */
 const USER = 'gateway-7';
@@ -83,7 +83,7 @@ class TlsAuthMosquitto {
 type TransportError = Error & { code?: string; cause?: Error & { code?: string }; details?: Record<string, unknown> };
 
 const transportFor = (options: MqttTransportOptions | string): Promise<Transport> => (typeof options === 'string'
-  ? transportFromUrl(options) : Promise.resolve(new MqttTransport({ connectTimeoutMs: 3000, logger: quiet, ...options })));
+  ? transportFromUrl(options) : Promise.resolve(new MqttTransport({ connectTimeoutMs: 3000, logger: silentLogger, ...options })));
 
 /** Connects, subscribes, publishes one event and returns what the subscription received. */
 async function roundTrip(options: MqttTransportOptions | string): Promise<Envelope> {

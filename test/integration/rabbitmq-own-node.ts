@@ -15,14 +15,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { portOpen } from '../helpers/brokers.js';
 import { freePort } from './nats-server-process.js';
+import { sleep } from '../helpers/wait.js';
 
 /**
  * The server script itself. `/usr/sbin/rabbitmq-server` is a wrapper that switches to the
  * rabbitmq user and writes to /var/log/rabbitmq, which belong to the machine's node.
  */
 export const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class OwnRabbitNode {
   private readonly killOnExit = () => { this.child.kill('SIGKILL'); };

@@ -14,10 +14,10 @@ import { Bus, type Envelope } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { transportFromUrl } from '../../transports/index.js';
 import { CLOSE_CODES, hostHub, SUBPROTOCOL, WebSocketHub, WebSocketTransport, type WebSocketHubOptions } from '../../transports/websocket/index.js';
-import { sleep, waitFor } from '../conformance/suite.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
+import { waitFor, sleep } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
 type Frame = Record<string, unknown> & { op?: string };
 
@@ -45,7 +45,7 @@ class PlainClient {
   send(frame: unknown): void { this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)); }
 
   async next(match: (f: Frame) => boolean, what: string, ms = 2000): Promise<Frame> {
-    await waitFor(() => this.frames.some(match), ms, what);
+    await waitFor(() => this.frames.some(match), { timeoutMs: ms, what });
     return this.frames.find(match)!;
   }
 
@@ -82,8 +82,8 @@ describe('websocket hub (integration)', function () {
   let prefix = '';
 
   async function hubWithBus(options: Omit<WebSocketHubOptions, 'bus'> = {}): Promise<{ hub: WebSocketHub; bus: Bus }> {
-    const bus = new Bus({ service: 'hub@test', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: quiet });
-    const hub = new WebSocketHub({ bus, logger: quiet, ...options });
+    const bus = new Bus({ service: 'hub@test', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
+    const hub = new WebSocketHub({ bus, logger: silentLogger, ...options });
     await hub.listen();
     cleanups.push(async () => { await hub.close(); await bus.stop(); });
     return { hub, bus };
@@ -96,7 +96,7 @@ describe('websocket hub (integration)', function () {
   }
 
   async function client(url: string, extra: Partial<ConstructorParameters<typeof WebSocketTransport>[0]> = {}): Promise<WebSocketTransport> {
-    const t = new WebSocketTransport({ url, logger: quiet, ...extra });
+    const t = new WebSocketTransport({ url, logger: silentLogger, ...extra });
     cleanups.push(() => t.close());
     return t;
   }
@@ -124,7 +124,7 @@ describe('websocket hub (integration)', function () {
     expect(msg.id).to.be.a('number');
     expect(msg.event).to.deep.equal(e);
     sub.send({ op: 'ack', ids: [msg.id] });
-    await waitFor(() => fromBus.length === 1, 2000, 'the bus subscriber');
+    await waitFor(() => fromBus.length === 1, { timeoutMs: 2000, what: 'the bus subscriber' });
     expect(fromBus[0]!.id).to.equal(e.id);
 
     // A bare CloudEvent, routed by its subject attribute.
@@ -165,14 +165,14 @@ describe('websocket hub (integration)', function () {
     sub.send({ op: 'sub', id: 1, sid: 'w', pattern: `${prefix}.w`, inflight: 2 });
     await sub.acked(1);
     const published = Promise.all([1, 2, 3, 4].map((i) => bus.publish(`${prefix}.w`, i)));
-    await waitFor(() => sub.frames.filter((f) => f.op === 'msg').length === 2, 2000, 'two deliveries');
+    await waitFor(() => sub.frames.filter((f) => f.op === 'msg').length === 2, { timeoutMs: 2000, what: 'two deliveries' });
     await sleep(100);
     const msgs = () => sub.frames.filter((f) => f.op === 'msg');
     expect(msgs().length, 'the window holds the rest back').to.equal(2);
     sub.send({ op: 'ack', ids: [msgs()[0]!.id] });
-    await waitFor(() => msgs().length === 3, 2000, 'the third delivery');
+    await waitFor(() => msgs().length === 3, { timeoutMs: 2000, what: 'the third delivery' });
     sub.send({ op: 'ack', ids: msgs().slice(1).map((f) => f.id) });
-    await waitFor(() => msgs().length === 4, 2000, 'the fourth delivery');
+    await waitFor(() => msgs().length === 4, { timeoutMs: 2000, what: 'the fourth delivery' });
     sub.send({ op: 'ack', ids: [msgs()[3]!.id] });
     await published;
     expect(msgs().map((f) => (f.event as Envelope).data)).to.deep.equal([1, 2, 3, 4]);
@@ -222,7 +222,7 @@ describe('websocket hub (integration)', function () {
     // Still up: a good publish is accepted and delivered.
     c.send({ op: 'pub', id: 6, subject: `${prefix}.ok`, event: event() });
     await c.acked(6);
-    await waitFor(() => got.length === 1, 2000, 'the good event');
+    await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the good event' });
     expect(got[0]!.type).to.equal('test.plain');
     expect(c.closeCode).to.equal(undefined);
   });
@@ -261,7 +261,7 @@ describe('websocket hub (integration)', function () {
       await c.acked(1);
       c.send({ op: 'pub', id: 2, subject: `acme.${prefix}.y`, event: event() });
       await c.acked(2);
-      await waitFor(() => got.length === 2, 2000, 'both events');
+      await waitFor(() => got.length === 2, { timeoutMs: 2000, what: 'both events' });
       expect(got.map((e) => e.tenant)).to.deep.equal(['acme', 'acme']);
     });
 
@@ -286,8 +286,8 @@ describe('websocket hub (integration)', function () {
       const { hub } = await hubWithBus({ auth });
       const acme = await client(hub.url, { token: await jwt({ tenant: 'acme' }) });
       const globex = await client(`${hub.url}`, { headers: { 'x-api-key': 'key-globex-123' } });
-      const acmeBus = new Bus({ service: 'acme', transport: acme, metrics: false, logger: quiet });
-      const globexBus = new Bus({ service: 'globex', transport: globex, metrics: false, logger: quiet });
+      const acmeBus = new Bus({ service: 'acme', transport: acme, metrics: false, logger: silentLogger });
+      const globexBus = new Bus({ service: 'globex', transport: globex, metrics: false, logger: silentLogger });
       cleanups.push(() => acmeBus.stop(), () => globexBus.stop());
       const err = await globexBus.subscribe(`acme.${prefix}.>`, async () => {}).then(() => null, (e: unknown) => e);
       expect((err as { code?: string })?.code).to.equal('SB_ERR_AUTH_FORBIDDEN');
@@ -307,7 +307,7 @@ describe('websocket hub (integration)', function () {
       const c = await plain(`${hub.url}?access_token=${await jwt({ tenant: 'acme' })}`);
       c.send({ op: 'pub', id: 1, subject: `acme.${prefix}.q`, event: event() });
       await c.acked(1);
-      await waitFor(() => got.length === 1, 2000, 'the event');
+      await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the event' });
       expect(got[0]!.tenant).to.equal('acme');
     });
   });
@@ -331,7 +331,7 @@ describe('websocket hub (integration)', function () {
     }
     expect(hub.connectionCount, `dropped after ${sent} messages`).to.equal(1);
     (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
-    await waitFor(() => slow.closeCode !== undefined, 10_000, 'the close frame');
+    await waitFor(() => slow.closeCode !== undefined, { timeoutMs: 10_000, what: 'the close frame' });
     expect(slow.closeCode).to.equal(CLOSE_CODES.slowConsumer);
     // The other connection is unaffected.
     await bus.publish(`${prefix}.other`, 'still here');
@@ -344,7 +344,7 @@ describe('websocket hub (integration)', function () {
     dead.send({ op: 'sub', id: 1, sid: 'd', pattern: `${prefix}.hb` });
     await dead.acked(1);
     const alive = await plain(hub.url);
-    await waitFor(() => dead.closeCode !== undefined, 3000, 'the dead connection to be terminated');
+    await waitFor(() => dead.closeCode !== undefined, { timeoutMs: 3000, what: 'the dead connection to be terminated' });
     expect(hub.connectionCount).to.equal(1);
     await sleep(300);
     expect(alive.closeCode, 'a client answering pings stays').to.equal(undefined);
@@ -356,38 +356,38 @@ describe('websocket hub (integration)', function () {
   // ------------------------------------------------------------ client transport
 
   it('ws client - resubscribes and resends unacked publishes after the hub comes back', async () => {
-    const bus = new Bus({ service: 'hub@test', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: quiet });
+    const bus = new Bus({ service: 'hub@test', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
     cleanups.push(() => bus.stop());
-    let hub = new WebSocketHub({ bus, logger: quiet });
+    let hub = new WebSocketHub({ bus, logger: silentLogger });
     await hub.listen();
     const port = hub.address.port;
     const url = hub.url;
     const t = await client(url, { reconnectDelayMs: 20, reconnectMaxDelayMs: 100 });
-    const cbus = new Bus({ service: 'client', transport: t, metrics: false, logger: quiet });
+    const cbus = new Bus({ service: 'client', transport: t, metrics: false, logger: silentLogger });
     cleanups.push(() => cbus.stop());
     const got: unknown[] = [];
     await cbus.subscribe(`${prefix}.r`, async (m) => { got.push(m.data); });
     await bus.publish(`${prefix}.r`, 'before');
-    await waitFor(() => got.length === 1, 2000, 'the first message');
+    await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the first message' });
 
     await hub.close();
     const offline = cbus.publish(`${prefix}.r`, 'published while offline');
     await sleep(100);
-    hub = new WebSocketHub({ bus, port, logger: quiet });
+    hub = new WebSocketHub({ bus, port, logger: silentLogger });
     await hub.listen();
     cleanups.push(() => hub.close());
     await offline;
-    await waitFor(() => got.includes('published while offline'), 5000, 'the offline publish after reconnect');
+    await waitFor(() => got.includes('published while offline'), { timeoutMs: 5000, what: 'the offline publish after reconnect' });
     await bus.publish(`${prefix}.r`, 'after');
-    await waitFor(() => got.includes('after'), 5000, 'a message after resubscribing');
+    await waitFor(() => got.includes('after'), { timeoutMs: 5000, what: 'a message after resubscribing' });
   });
 
   it('ws hub - standalone (no bus) routes between clients, shares a group and answers requests', async () => {
-    const hub = new WebSocketHub({ logger: quiet });
+    const hub = new WebSocketHub({ logger: silentLogger });
     await hub.listen();
     cleanups.push(() => hub.close());
     const buses = await Promise.all(['a', 'b', 'c'].map(async (name) => {
-      const b = new Bus({ service: name, transport: await client(hub.url), metrics: false, logger: quiet });
+      const b = new Bus({ service: name, transport: await client(hub.url), metrics: false, logger: silentLogger });
       cleanups.push(() => b.stop());
       return b;
     }));
@@ -397,7 +397,7 @@ describe('websocket hub (integration)', function () {
     await b.subscribe(`${prefix}.job`, async (m) => { inB.push(m.data as number); }, { group: 'workers' });
     await b.subscribe(`${prefix}.echo`, async (m) => m.data);
     for (let i = 0; i < 20; i++) await c.publish(`${prefix}.job`, i);
-    await waitFor(() => inA.length + inB.length === 20, 2000, 'all jobs');
+    await waitFor(() => inA.length + inB.length === 20, { timeoutMs: 2000, what: 'all jobs' });
     expect(inA.length).to.be.greaterThan(0);
     expect(inB.length).to.be.greaterThan(0);
     const reply = await c.request(`${prefix}.echo`, { x: 1 }, { timeoutMs: 2000 });
@@ -428,21 +428,21 @@ describe('websocket hub (integration)', function () {
   });
 
   it('ws client - connects through transportFromUrl to a hub hosted with hostHub', async () => {
-    const bus = new Bus({ service: 'cli-sub', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: quiet });
-    const probe = new WebSocketHub({ logger: quiet });
+    const bus = new Bus({ service: 'cli-sub', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
+    const probe = new WebSocketHub({ logger: silentLogger });
     await probe.listen();
     const port = probe.address.port;
     await probe.close();
-    const hub = await hostHub(`ws://127.0.0.1:${port}/events`, bus, { logger: quiet });
+    const hub = await hostHub(`ws://127.0.0.1:${port}/events`, bus, { logger: silentLogger });
     cleanups.push(async () => { await hub.close(); await bus.stop(); });
     const got: Envelope[] = [];
     await bus.subscribe(`${prefix}.>`, async (m) => { got.push(m); });
     const t = await transportFromUrl(`ws://127.0.0.1:${port}/events`);
     expect(t).to.be.instanceOf(WebSocketTransport);
-    const pub = new Bus({ service: 'cli-pub', transport: t, metrics: false, logger: quiet });
+    const pub = new Bus({ service: 'cli-pub', transport: t, metrics: false, logger: silentLogger });
     cleanups.push(() => pub.stop());
     await pub.publish(`${prefix}.cli`, { hello: 'world' });
-    await waitFor(() => got.length === 1, 2000, 'the published event');
+    await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the published event' });
     expect(got[0]!.data).to.deep.equal({ hello: 'world' });
     expect((await upgradeStatus(`ws://127.0.0.1:${port}/elsewhere`)).status).to.equal(404);
   });
@@ -466,14 +466,14 @@ describe('websocket hub (integration)', function () {
     const got: Envelope[] = [];
     await bus.subscribe(`${prefix}.>`, async (m) => { got.push(m); });
     const t = await client(hub.url, { tls: { ca: cert } });
-    const cbus = new Bus({ service: 'tls-client', transport: t, metrics: false, logger: quiet });
+    const cbus = new Bus({ service: 'tls-client', transport: t, metrics: false, logger: silentLogger });
     cleanups.push(() => cbus.stop());
     const echoed: unknown[] = [];
     await cbus.subscribe(`${prefix}.back`, async (m) => { echoed.push(m.data); });
     await cbus.publish(`${prefix}.secure`, { over: 'tls' });
-    await waitFor(() => got.length === 1, 2000, 'the event over WSS');
+    await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the event over WSS' });
     await bus.publish(`${prefix}.back`, 'to the client');
-    await waitFor(() => echoed.length === 1, 2000, 'the event back over WSS');
+    await waitFor(() => echoed.length === 1, { timeoutMs: 2000, what: 'the event back over WSS' });
     // Without the CA the client refuses the self-signed certificate.
     const untrusted = await client(hub.url, { connectTimeoutMs: 2000 });
     const err = await untrusted.connect().then(() => null, (e: unknown) => e);

@@ -5,8 +5,8 @@ import { Bus, dedupe } from '../../core/index.js';
 import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/index.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
 import { NATS_SERVER_BINARY, NatsServerProcess } from '../integration/nats-server-process.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 const N = 20_000;
 const RESTART_AT = 8_000;
 
@@ -28,9 +28,9 @@ describe('nats jetstream restart', function () {
     };
     let duplicates = 0;
     const handled = new Uint32Array(N);
-    const sub = new Bus({ service: 'rel-sub@test', transport: new NatsTransport(options), metrics: false, logger: quiet,
+    const sub = new Bus({ service: 'rel-sub@test', transport: new NatsTransport(options), metrics: false, logger: silentLogger,
       middleware: [dedupe({ window: N + 1000, onDuplicate: () => { duplicates++; } })] });
-    const pub = new Bus({ service: 'rel-pub@test', transport: new NatsTransport(options), metrics: false, logger: quiet });
+    const pub = new Bus({ service: 'rel-pub@test', transport: new NatsTransport(options), metrics: false, logger: silentLogger });
     try {
       await sub.subscribe(subject, async (m) => { handled[(m.data as { i: number }).i]!++; }, { group: 'rel', maxInFlight: 64 });
       await pub.start();

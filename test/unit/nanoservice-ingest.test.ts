@@ -4,7 +4,7 @@ import { Bus, createLogger, CodecDecodeError, ContractInvalidError, OptionsInval
 import { ContractRegistry } from '../../contracts/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { compileMapping, compileSubjectTemplate, createIngestService, KeyedDedupe, runNanoservice, subjectToken, withKey } from '../../nanoservices/index.js';
-import { until } from './nanoservices/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -127,7 +127,7 @@ describe('nanoservice ingest', () => {
       await runNanoservice(bus, createIngestService({ tenant: 'acme', static: { site: 'berlin' } }));
       await bus.publish('devices.d7.telemetry', bytes('{"ts":1700000000000,"temperature":21.5,"humidity":40}'));
       await bus.publish('devices.d8.telemetry', { ts: 1700000000001, temperature: 22, humidity: 41 });
-      await until(() => out.length === 2);
+      await waitFor(() => out.length === 2, { what: 'out.length === 2' });
       expect(out).to.have.length(2);
       expect(out[0]).to.include({ type: 'sensor.reading', partitionkey: 'd7', tenant: 'acme', dataschema: 'urn:signalbus:contract:sensor.reading:2.0.0' });
       expect(out[0]!.data, 'no extra fields: sensor.reading 2.0.0 is closed').to.deep.equal({ ts: 1700000000000, temperature: 21.5, humidity: 40, site: 'berlin', deviceId: 'd7' });
@@ -141,7 +141,7 @@ describe('nanoservice ingest', () => {
       await bus.publish('devices.d2.telemetry', bytes('{"ts":1,"temperature":"hot","humidity":1}'));
       await bus.publish('devices.d3.telemetry', bytes('{"ts":1,"humidity":1}'));
       await bus.publish('devices.d4.telemetry', bytes('{"ts":1,"temperature":20,"humidity":1}'));
-      await until(() => out.length === 1 && dlq.length === 3);
+      await waitFor(() => out.length === 1 && dlq.length === 3, { what: 'out.length === 1 && dlq.length === 3' });
       expect(dlq.map((m) => [m.dlqsubject, m.dlqreason, m.dlqattempts])).to.deep.equal([
         ['devices.d1.telemetry', 'SB_ERR_CODEC_DECODE', '1'],
         ['devices.d2.telemetry', 'SB_ERR_CONTRACT_INVALID', '1'],
@@ -161,7 +161,7 @@ describe('nanoservice ingest', () => {
       }));
       await bus.publish('devices.d1.telemetry', { ts: 1, temperature: 500, humidity: 1 });
       await bus.publish('devices.d1.telemetry', { ts: 2, temperature: 20, humidity: 1 });
-      await until(() => out.length === 1 && dlq.length === 1);
+      await waitFor(() => out.length === 1 && dlq.length === 1, { what: 'out.length === 1 && dlq.length === 1' });
       expect(seen[0]).to.deep.equal(['sensor.reading', '2.0.0']);
       expect(dlq.map((m) => m.dlqreason)).to.deep.equal(['SB_ERR_CONTRACT_INVALID']);
       expect(out).to.have.length(1);
@@ -180,7 +180,7 @@ describe('nanoservice ingest', () => {
         // Humidity 150 passes ingest's own `required` check (a number) but not sensor.reading 2.0.0 (at most 100).
         await checked.publish('devices.d1.telemetry', bytes('{"ts":1,"temperature":20,"humidity":150}'));
         await checked.publish('devices.d2.telemetry', bytes('{"ts":2,"temperature":20,"humidity":50}'));
-        await until(() => readings.length === 1 && dead.length === 1);
+        await waitFor(() => readings.length === 1 && dead.length === 1, { what: 'readings.length === 1 && dead.length === 1' });
         expect(dead[0]).to.include({ dlqsubject: 'devices.d1.telemetry', dlqreason: 'SB_ERR_CONTRACT_INVALID', dlqattempts: '1', dlqservice: 'ingest@t2' });
         expect(readings[0]).to.include({ partitionkey: 'd2', dataschema: 'urn:signalbus:contract:sensor.reading:2.0.0' });
         const totals = checked.metrics.totals();
@@ -197,7 +197,7 @@ describe('nanoservice ingest', () => {
       for (const [d, ts] of [['d1', 1], ['d1', 1], ['d2', 1], ['d1', 2], ['d1', 1]] as const) {
         await bus.publish(`devices.${d}.telemetry`, { ts, temperature: 20, humidity: 1 });
       }
-      await until(() => (bus.metrics.totals().get('ingest@t1:sensor.reading?deviceId=d1 duplicate dropped')?.count ?? 0) === 2);
+      await waitFor(() => (bus.metrics.totals().get('ingest@t1:sensor.reading?deviceId=d1 duplicate dropped')?.count ?? 0) === 2, { what: '(bus.metrics.totals().get(\'ingest@t1:sensor.reading?deviceId=d1 duplicate dropped\')?.count ?? 0) === 2' });
       expect(out.map((m) => `${m.partitionkey}:${(m.data as { ts: number }).ts}`)).to.deep.equal(['d1:1', 'd2:1', 'd1:2']);
       expect(bus.metrics.totals().get('ingest@t1:sensor.reading?deviceId=d1 duplicate dropped')?.count).to.equal(2);
     });
