@@ -372,10 +372,16 @@ describe('websocket hub (integration)', function () {
 
     await hub.close();
     const offline = cbus.publish(`${prefix}.r`, 'published while offline');
-    await sleep(100);
+    // Subscribed while the hub is down: subscribe() resolves only once the next hub confirmed it.
+    const late: unknown[] = [];
+    const subscribing = cbus.subscribe(`${prefix}.late`, async (m) => { late.push(m.data); });
+    await sleep(100); // the hub stays down for a while
     hub = new WebSocketHub({ bus, port, logger: silentLogger });
     await hub.listen();
     cleanups.push(() => hub.close());
+    await subscribing;
+    await bus.publish(`${prefix}.late`, 'right after subscribe resolved');
+    await waitFor(() => late.length === 1, { timeoutMs: 2000, what: 'the message published right after the offline subscribe resolved' });
     await offline;
     await waitFor(() => got.includes('published while offline'), { timeoutMs: 5000, what: 'the offline publish after reconnect' });
     await bus.publish(`${prefix}.r`, 'after');

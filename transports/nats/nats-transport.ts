@@ -305,7 +305,14 @@ export class NatsTransport implements Transport {
     if (!(Number.isInteger(options.maxInFlight) && options.maxInFlight > 0)) {
       throw new OptionsInvalidError('maxInFlight must be a positive integer', { details: { field: 'maxInFlight' } });
     }
-    return this.options.jetstream ? this.subscribeDurable(pattern, onMessage, options) : this.subscribeCore(nc, pattern, onMessage, options);
+    if (this.options.jetstream) return this.subscribeDurable(pattern, onMessage, options);
+    const sub = this.subscribeCore(nc, pattern, onMessage, options);
+    // Live only once the server has the SUB: the PONG to a flush's PING comes after it.
+    try { await nc.flush(); } catch (err) {
+      await sub.unsubscribe();
+      throw fromNatsError(err, `subscribing to ${pattern}`);
+    }
+    return sub;
   }
 
   private subscribeCore(nc: NatsConnection, pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): TransportSubscription {
