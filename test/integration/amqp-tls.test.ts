@@ -13,7 +13,7 @@ import { missingPrerequisite } from '../helpers/brokers.js';
 import {
   makeForeignCertificates, makeTestCertificates, requireOpenssl, type ForeignCertificates, type TestCertificates,
 } from '../helpers/tls-certs.js';
-import { OwnRabbitNode, RABBITMQ_SERVER } from './rabbitmq-own-node.js';
+import { OwnRabbitNode, RABBITMQ_SERVER } from '../helpers/own-rabbitmq-node.js';
 
 const td = new TextDecoder();
 const te = new TextEncoder();

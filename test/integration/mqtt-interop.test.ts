@@ -6,7 +6,7 @@ import { Bus, type Envelope } from '../../core/index.js';
 import { transportFromUrl } from '../../transports/index.js';
 import { MqttTransport, startEmbeddedBroker } from '../../transports/mqtt/index.js';
 import { missingPrerequisite, requireBroker } from '../helpers/brokers.js';
-import { ownMosquitto, testPort } from './mqtt-own-mosquitto.js';
+import { ownMosquitto, testPort } from '../helpers/own-mosquitto.js';
 import { waitFor, sleep } from '../helpers/wait.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 

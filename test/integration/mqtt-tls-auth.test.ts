@@ -11,7 +11,7 @@ import { missingPrerequisite, portOpen } from '../helpers/brokers.js';
 import {
   makeForeignCertificates, makeTestCertificates, requireOpenssl, type ForeignCertificates, type TestCertificates,
 } from '../helpers/tls-certs.js';
-import { freePort } from './nats-server-process.js';
+import { freePort } from '../helpers/nats-server-process.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 
 const te = new TextEncoder();

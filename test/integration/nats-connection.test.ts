@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createEnvelope } from '../../core/index.js';
 import { NatsTransport } from '../../transports/nats/index.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
-import { freePort, NATS_SERVER_BINARY, NatsServerProcess } from './nats-server-process.js';
+import { freePort, NATS_SERVER_BINARY, NatsServerProcess } from '../helpers/nats-server-process.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('nats connection', function () {

@@ -11,7 +11,7 @@ import { createEnvelope, type Envelope } from '../../core/index.js';
 import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/index.js';
 import { missingPrerequisite, portOpen } from '../helpers/brokers.js';
 import { makeTestCertificates, requireOpenssl, type TestCertificates } from '../helpers/tls-certs.js';
-import { freePort, NATS_SERVER_BINARY } from './nats-server-process.js';
+import { freePort, NATS_SERVER_BINARY } from '../helpers/nats-server-process.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();

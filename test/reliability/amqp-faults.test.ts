@@ -6,7 +6,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +13,7 @@ import { expect } from 'chai';
 import { Bus, dedupe, type Logger } from '../../core/index.js';
 import { AmqpTransport } from '../../transports/amqp/index.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
+import { freePort } from '../helpers/nats-server-process.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 
@@ -21,14 +21,6 @@ const run = promisify(execFile);
 const SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 const CTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
 const MESSAGES = 20_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as net.AddressInfo; s.close(() => resolve(port)); });
-  });
-}
 
 /** A RabbitMQ node of our own: its own name, ports, data directory and Erlang cookie. */
 class PrivateNode {

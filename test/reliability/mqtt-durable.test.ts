@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { Bus } from '../../core/index.js';
 import { MqttTransport } from '../../transports/mqtt/index.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
-import { MOSQUITTO, ownMosquitto, testPort, type OwnMosquitto } from '../integration/mqtt-own-mosquitto.js';
+import { MOSQUITTO, ownMosquitto, testPort, type OwnMosquitto } from '../helpers/own-mosquitto.js';
 import { waitFor, sleep } from '../helpers/wait.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 

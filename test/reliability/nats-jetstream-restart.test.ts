@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Bus, dedupe } from '../../core/index.js';
 import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/index.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
-import { NATS_SERVER_BINARY, NatsServerProcess } from '../integration/nats-server-process.js';
+import { NATS_SERVER_BINARY, NatsServerProcess } from '../helpers/nats-server-process.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 
 const N = 20_000;

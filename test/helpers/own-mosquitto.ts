@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { portOpen } from '../helpers/brokers.js';
+import { portOpen } from './brokers.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { portOpen } from '../helpers/brokers.js';
+import { portOpen } from './brokers.js';
 
 export const NATS_SERVER_BINARY = '/usr/sbin/nats-server';
 

@@ -13,9 +13,9 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { portOpen } from '../helpers/brokers.js';
+import { portOpen } from './brokers.js';
 import { freePort } from './nats-server-process.js';
-import { sleep } from '../helpers/wait.js';
+import { sleep } from './wait.js';
 
 /**
  * The server script itself. `/usr/sbin/rabbitmq-server` is a wrapper that switches to the
