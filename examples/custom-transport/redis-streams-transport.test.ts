@@ -87,7 +87,7 @@ describe('redis-streams transport (examples/custom-transport)', function () {
     await t.subscribe(`dlq.${subject}`, (m) => { dead.push(m); return m.ack(); }, { maxInFlight: 10 });
     await client.xAdd(keyPrefix + subject, '*', { temperature: '21.5' });
     await waitFor(() => raw.length === 1 && dead.length === 1, { timeoutMs: 3000, what: 'the raw delivery and the dead letter' });
-    expect(raw[0]!.raw).to.equal(true);
+    expect(raw[0]!.envelope, 'the envelope made up around the entry').to.include({ source: `redis:${subject}`, type: subject });
     expect(Buffer.from(raw[0]!.envelope.data as Uint8Array).toString()).to.equal('{"temperature":"21.5"}');
     expect(dead[0]!.envelope.dlqreason).to.equal('SB_ERR_ENVELOPE_INVALID');
     expect(dead[0]!.envelope.dlqsubject).to.equal(subject);

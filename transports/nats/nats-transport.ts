@@ -7,7 +7,7 @@ import {
 import {
   BackpressureError, EnvelopeInvalidError, MessageTooLargeError, NoRespondersError, OptionsInvalidError, RequestTimeoutError,
   SignalbusError, TransportClosedError,
-  type Envelope, type InboundHandler, type InboundMessage, type Transport, type TransportCapabilities, type TransportPublishOptions,
+  type Envelope, type InboundHandler, type InboundMessage, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
 import { envelopeFromNats, envelopeFromNatsHeaderText, natsBody, natsHeaderBlock, type DecodedNatsMessage } from './binding.js';
@@ -239,13 +239,13 @@ export class NatsTransport implements Transport {
     for (const h of held) if (err) h.reject(err); else h.resolve();
   }
 
-  publish(subject: string, envelope: Envelope, options?: TransportPublishOptions): Promise<void> {
+  publish(subject: string, envelope: Envelope): Promise<void> {
     try {
       const nc = this.ready();
       const body = natsBody(envelope);
       const headers = this.encodeHeaders(subject, natsHeaderBlock(envelope, this.options.jetstream !== undefined), body);
       if (this.options.jetstream) return this.publishDurable(nc, subject, body, headers);
-      const opts = { headers: new EncodedHeaders(headers) as unknown as MsgHdrs, ...(options?.replyTo ? { reply: options.replyTo } : {}) };
+      const opts = { headers: new EncodedHeaders(headers) as unknown as MsgHdrs };
       const held = this.holdWhileDisconnected(subject, headers.byteLength + body.byteLength);
       if (held) return held.then(() => this.ready().publish(subject, body, opts)).catch((err) => { throw fromNatsError(err, `publishing to ${subject}`); });
       nc.publish(subject, body, opts);
