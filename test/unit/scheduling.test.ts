@@ -161,7 +161,23 @@ describe('scheduling, retries and partitions', () => {
       expect(p).to.be.within(0, count - 1);
       expect(partitionOf(key, count)).to.equal(p);
     }));
-    expect(partitionOf('sensor-7', 16)).to.equal(partitionOf('sensor-7', 16));
     expect(partitionOf(undefined, 8)).to.equal(0);
+  });
+
+  it('partitions - a key maps to the partition its 32-bit FNV-1a hash gives (golden values)', () => {
+    // Pinned: instances and stored checkpoints of one pipeline must agree on this across releases.
+    // Hashes computed outside signalbus (FNV-1a over UTF-16 code units; 'a' is the published 0xe40c292c).
+    const golden: Array<[key: string, counts: Record<number, number>]> = [
+      ['', { 2: 1, 8: 5, 16: 5, 64: 5, 1000: 261 }],
+      ['a', { 2: 0, 8: 4, 16: 12, 64: 44, 1000: 220 }],
+      ['sensor-7', { 2: 1, 8: 7, 16: 15, 64: 15, 1000: 847 }],
+      ['sensor-42', { 2: 0, 8: 0, 16: 0, 64: 48, 1000: 536 }],
+      ['device/ü', { 2: 0, 8: 0, 16: 8, 64: 56, 1000: 824 }],
+      ['k3', { 2: 1, 8: 3, 16: 11, 64: 27, 1000: 251 }],
+    ];
+    for (const [key, counts] of golden) {
+      for (const [count, partition] of Object.entries(counts)) expect(partitionOf(key, Number(count)), `${key} of ${count}`).to.equal(partition);
+    }
+    expect(partitionOf('sensor-7', 1), 'one partition').to.equal(0);
   });
 });
