@@ -220,7 +220,6 @@ describe('mqtt TLS and auth (own mosquitto)', function () {
         const reasonCode = err?.details?.reasonCode as number;
         expect(reasonCode).to.be.oneOf([...AUTH_REASON_CODES[protocolVersion]]);
         expect(err?.details?.reason).to.equal(reasonCode === 4 || reasonCode === 0x86 ? 'bad user name or password' : 'not authorized');
-        expect(err?.message).to.contain(`reason code ${reasonCode}`).and.to.contain(String(err?.details?.reason));
       });
 
       it(`mqtt auth - mqtts://user:pass@ in the URL: right connects, wrong is a TransportAuthError with the password kept out (${label})`, async () => {
@@ -231,7 +230,6 @@ describe('mqtt TLS and auth (own mosquitto)', function () {
         const err = await connectError(`${broker!.url('tlsPassword', `${encodeURIComponent(USER)}:${encodeURIComponent(wrong)}@`)}?${ca}`);
         expect(err?.code).to.equal('SB_ERR_TRANSPORT_AUTH');
         expect(err?.details?.reasonCode).to.be.oneOf([...AUTH_REASON_CODES[protocolVersion]]);
-        expect(err?.message).to.contain(`reason code ${String(err?.details?.reasonCode)}`);
         const shown = JSON.stringify({ message: err?.message, details: err?.details });
         expect(shown).not.to.contain(wrong).and.not.to.contain(encodeURIComponent(wrong));
         expect(shown).to.contain(':***@');

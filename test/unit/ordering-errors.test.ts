@@ -44,9 +44,10 @@ describe('ordering - handler failures', () => {
     const broker = new MemoryBroker();
     const memory = new MemoryTransport({ broker });
     // Every ack fails: the try fails, the message is dead-lettered, and the dead-lettering's own ack rejects out of processing.
+    const ackLost = new Error('ack lost');
     const transport: Transport = Object.assign(Object.create(memory) as Transport, {
       subscribe: (pattern: string, onMessage: (m: InboundMessage) => void | Promise<void>, options: Parameters<Transport['subscribe']>[2]) =>
-        memory.subscribe(pattern, (m) => onMessage({ ...m, ack: () => Promise.reject(new Error('ack lost')) }), options),
+        memory.subscribe(pattern, (m) => onMessage({ ...m, ack: () => Promise.reject(ackLost) }), options),
     });
     const logged: Array<{ msg: string; fields?: Record<string, unknown> }> = [];
     const logger = { ...silentLogger, error: (msg: string, fields?: Record<string, unknown>) => { logged.push({ msg, fields }); }, child() { return logger; } };
@@ -58,7 +59,7 @@ describe('ordering - handler failures', () => {
     const escaped = () => logged.filter((l) => l.msg === UNSETTLED_MESSAGE);
     await waitFor(() => escaped().length === 2, { timeoutMs: 2000, what: 'two error log lines' });
     expect(escaped()[0]!.fields).to.include({ pattern: 'ordering-errors.acklost' });
-    expect((escaped()[0]!.fields!.err as Error).message).to.equal('ack lost');
+    expect(escaped()[0]!.fields!.err, 'the error the ack rejected with').to.equal(ackLost);
     expect(handled).to.deep.equal([1, 2]);
     await bus.stop();
   });
