@@ -8,7 +8,7 @@ import {
 } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import '../../transports/index.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 
 describe('bus', () => {
@@ -103,7 +103,7 @@ describe('bus', () => {
     await bus.publish('dd.x', 'flaky', { id: 'fixed-2' });
     await bus.publish('dd.x', 'b', { id: 'fixed-3' });
     await waitFor(() => seen.length === 3, { timeoutMs: 2000, what: 'three handlings' });
-    await new Promise((r) => setTimeout(r, 50));
+    await bus.stop(); // drains: a fourth handling under way or queued would be in `seen` now
     expect(seen.sort()).to.deep.equal(['a:1', 'b:1', 'flaky:2']);
     expect(bus.metrics.totals().get(`svc@${bus.identity.container}:dd.x duplicate dropped`)?.count).to.equal(1);
   });
@@ -114,7 +114,7 @@ describe('bus', () => {
     let aborted = false;
     await bus.subscribe('slow.x', async (_m, ctx: HandlerContext) => {
       ctx.signal.addEventListener('abort', () => { aborted = true; });
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200); // slower than the timeout
     }, { middleware: [timeout(20)] });
     await bus.subscribe('dlq.slow.x', async (m) => { dead.push(m); });
     await bus.publish('slow.x', 1);
@@ -168,7 +168,7 @@ describe('bus', () => {
   it('bus - stop finishes in-flight handlers, then refuses new work', async () => {
     const bus = make();
     let finished = false;
-    await bus.subscribe('stop.x', async () => { await new Promise((r) => setTimeout(r, 100)); finished = true; });
+    await bus.subscribe('stop.x', async () => { await sleep(100); finished = true; }); // still running when stop() is called
     await bus.publish('stop.x', 1);
     await bus.stop();
     expect(finished).to.equal(true);
@@ -177,12 +177,13 @@ describe('bus', () => {
 
   it('bus - stop aborts handlers still running after the grace period', async () => {
     const bus = make('svc', { stopTimeoutMs: 50 });
-    let aborted = false;
+    let aborted = false; let started = false;
     await bus.subscribe('hang.x', async (_m, ctx) => {
+      started = true;
       await new Promise<void>((r) => ctx.signal.addEventListener('abort', () => { aborted = true; r(); }));
     });
     await bus.publish('hang.x', 1);
-    await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => started, { what: 'the handler to start' });
     await bus.stop();
     expect(aborted).to.equal(true);
   });
@@ -310,10 +311,9 @@ describe('dead letters', () => {
     await bus.subscribe('work.x', async () => { throw new Error('fails'); });
     await bus.publish('work.x', 1);
     await waitFor(() => logged.includes('handling a dead letter failed; it is not dead-lettered again'), { timeoutMs: 2000, what: 'the log line' });
-    await new Promise((r) => setTimeout(r, 50));
+    await bus.stop(); // drains: a dead letter of the dead letter, under way or queued, would be handled by now
     expect(subjects).to.deep.equal(['dlq.work.x']);
     expect(dlqHandled).to.equal(1);
-    await bus.stop();
   });
 
   it('bus - undecodable bytes are dead-lettered as application/octet-stream', async () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { BackpressureError, KeyedScheduler, OptionsInvalidError, partitionOf, resolveRetryPolicy, retryDelay } from '../../core/index.js';
 
-const tick = () => new Promise((r) => setImmediate(r));
+import { nextTurn, sleep } from '../helpers/wait.js';
 
 describe('scheduling, retries and partitions', () => {
   it('retry - delays grow exponentially, are capped and jittered within bounds (property)', () => {
@@ -29,7 +29,7 @@ describe('scheduling, retries and partitions', () => {
     let running = 0; let maxRunning = 0;
     const s = new KeyedScheduler<{ k: string; i: number }>(async (m) => {
       running++; maxRunning = Math.max(maxRunning, running);
-      await new Promise((r) => setTimeout(r, Math.random() * 4));
+      await sleep(Math.random() * 4); // handlers of different length, so keys overtake each other
       log.push(`${m.k}${m.i}`);
       running--;
     }, { concurrency: 3, maxPending: 1000, onFull: 'wait' });
@@ -50,7 +50,7 @@ describe('scheduling, retries and partitions', () => {
     waiting.push(10); waiting.push(11); waiting.push(12);
     let accepted = false;
     const p = (waiting.push(13) as Promise<void>).then(() => { accepted = true; });
-    await tick();
+    await nextTurn();
     expect(accepted).to.equal(false);
     release();
     await p;
@@ -65,7 +65,7 @@ describe('scheduling, retries and partitions', () => {
       running++; maxRunning = Math.max(maxRunning, running);
       if (m.i % 3 !== 0) { log.push(`${m.k}${m.i}`); running--; return; }
       return (async () => {
-        await new Promise((r) => setTimeout(r, Math.random() * 3));
+        await sleep(Math.random() * 3);
         log.push(`${m.k}${m.i}`);
         running--;
       })();
