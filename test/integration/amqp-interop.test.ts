@@ -75,9 +75,9 @@ describe('amqp interop with a plain amqplib client (RabbitMQ)', function () {
     ch.publish(exchange, 'interop.device', Buffer.from('{"v":3}'));
     await waitFor(() => raw.length === 1, { timeoutMs: 5000, what: 'the raw message' });
     expect(raw[0]).to.include({ type: 'amqp.raw', datacontenttype: 'application/json' });
-    let after = before;
-    const deadline = Date.now() + 3000;
-    while (after === before && Date.now() < deadline) { await new Promise((r) => setTimeout(r, 50)); after = (await ch.checkQueue(`${exchange}.dlq`)).messageCount; }
+    const count = async () => (await ch.checkQueue(`${exchange}.dlq`)).messageCount;
+    await waitFor(async () => (await count()) > before, { timeoutMs: 3000, what: 'the strict subscriber\'s copy in the dlq queue' }).catch(() => undefined);
+    const after = await count();
     expect(after, 'the strict subscriber\'s copy went to the dead-letter queue').to.equal(before + 1);
     expect(strict).to.deep.equal([]);
     await ch.close();

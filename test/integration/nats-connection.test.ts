@@ -54,7 +54,7 @@ describe('nats connection', function () {
       expect(await Promise.all(outcomes.slice(100))).to.deep.equal(Array(50).fill('SB_ERR_BACKPRESSURE'));
       await server.resume();
       expect(await Promise.all(outcomes.slice(0, 100)), 'the held ones are sent after the reconnect').to.deep.equal(Array(100).fill('sent'));
-      await waitFor(() => got.size === 100, { timeoutMs: 10_000, what: 'got.size === 100' });
+      await waitFor(() => got.size === 100, { timeoutMs: 10_000, what: 'the 100 held messages' });
       expect([...got].sort((a, b) => a - b)).to.deep.equal([...Array(100).keys()]);
     } finally {
       await t.close();

@@ -138,13 +138,17 @@ describe('websocket hub (integration)', function () {
     const third = await sub.next((f) => f.op === 'msg' && f.subject === `${prefix}.c`, 'the bus event');
     expect((third.event as Envelope).data).to.deep.equal({ from: 'bus' });
 
-    // Unsubscribe: nothing more arrives.
+    // Unsubscribe: nothing more arrives. A marker on another subscription follows the event: the
+    // connection keeps order, so once the marker is in, the event would be too.
     sub.send({ op: 'unsub', id: 'u-1', sid: 'mine' });
     await sub.acked('u-1');
+    sub.send({ op: 'sub', id: 'm-1', sid: 'marker', pattern: `${prefix}.marker` });
+    await sub.acked('m-1');
     const before = sub.frames.filter((f) => f.op === 'msg').length;
     await bus.publish(`${prefix}.d`, 1);
-    await sleep(100);
-    expect(sub.frames.filter((f) => f.op === 'msg').length).to.equal(before);
+    await bus.publish(`${prefix}.marker`, 'marker');
+    await sub.next((f) => f.op === 'msg' && f.subject === `${prefix}.marker`, 'the marker');
+    expect(sub.frames.filter((f) => f.op === 'msg').length, 'only the marker').to.equal(before + 1);
   });
 
   it('ws hub - a bare subscription receives plain CloudEvents, one per text frame', async () => {
@@ -164,10 +168,13 @@ describe('websocket hub (integration)', function () {
     const sub = await plain(hub.url);
     sub.send({ op: 'sub', id: 1, sid: 'w', pattern: `${prefix}.w`, inflight: 2 });
     await sub.acked(1);
+    sub.send({ op: 'sub', id: 2, sid: 'm', pattern: `${prefix}.marker` });
+    await sub.acked(2);
     const published = Promise.all([1, 2, 3, 4].map((i) => bus.publish(`${prefix}.w`, i)));
-    await waitFor(() => sub.frames.filter((f) => f.op === 'msg').length === 2, { timeoutMs: 2000, what: 'two deliveries' });
-    await sleep(100);
-    const msgs = () => sub.frames.filter((f) => f.op === 'msg');
+    // The marker follows the four on the same connection: without the window, all four would come before it.
+    await bus.publish(`${prefix}.marker`, 'marker');
+    await sub.next((f) => f.op === 'msg' && f.sid === 'm', 'the marker');
+    const msgs = () => sub.frames.filter((f) => f.op === 'msg' && f.sid === 'w');
     expect(msgs().length, 'the window holds the rest back').to.equal(2);
     sub.send({ op: 'ack', ids: [msgs()[0]!.id] });
     await waitFor(() => msgs().length === 3, { timeoutMs: 2000, what: 'the third delivery' });
@@ -333,7 +340,7 @@ describe('websocket hub (integration)', function () {
     let sent = 0;
     while (hub.connectionCount === 2 && sent < 100_000) {
       await bus.publish(`${prefix}.flood`, { pad, i: sent++ });
-      if (sent % 200 === 0) await sleep(1);
+      if (sent % 200 === 0) await sleep(1); // time for the hub's stall timer to run
     }
     expect(hub.connectionCount, `dropped after ${sent} messages`).to.equal(1);
     (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
@@ -352,7 +359,7 @@ describe('websocket hub (integration)', function () {
     const alive = await plain(hub.url);
     await waitFor(() => dead.closeCode !== undefined, { timeoutMs: 3000, what: 'the dead connection to be terminated' });
     expect(hub.connectionCount).to.equal(1);
-    await sleep(300);
+    await sleep(300); // three more heartbeats
     expect(alive.closeCode, 'a client answering pings stays').to.equal(undefined);
     // Its subscription is gone from the bus: a request finds no responders.
     const err = await bus.request(`${prefix}.hb`, 1, { timeoutMs: 200 }).then(() => null, (e: unknown) => e);
@@ -418,10 +425,12 @@ describe('websocket hub (integration)', function () {
 
   it('ws client - rejects publishes beyond the offline buffer with BackpressureError', async () => {
     const { hub } = await hubWithBus();
-    const t = await client(hub.url, { maxPendingPublishes: 3, reconnectDelayMs: 5000 });
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (msg: string) => { warnings.push(msg); }, child: () => logger };
+    const t = await client(hub.url, { maxPendingPublishes: 3, reconnectDelayMs: 5000, logger });
     await t.connect();
     await hub.close();
-    await sleep(50);
+    await waitFor(() => warnings.includes('connection to the hub lost; reconnecting'), { what: 'the client to notice the hub is gone' });
     const env = event() as unknown as Envelope;
     const buffered = [1, 2, 3].map(() => t.publish(`${prefix}.x`, env).catch((e: unknown) => e));
     const err = await t.publish(`${prefix}.x`, env).then(() => null, (e: unknown) => e);
