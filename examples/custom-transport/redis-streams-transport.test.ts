@@ -5,7 +5,7 @@ import { createClient } from 'redis';
 import { transportFromUrl, type Envelope, type InboundMessage } from '../../core/index.js';
 import { requireBroker } from '../../test/helpers/brokers.js';
 import { RedisStreamsTransport } from './index.js';
-import { waitFor, sleep } from '../../test/helpers/wait.js';
+import { waitFor } from '../../test/helpers/wait.js';
 
 const url = 'redis://127.0.0.1:6379';
 const keyPrefix = `sbtest-${randomUUID().slice(0, 8)}:`;
@@ -72,9 +72,7 @@ describe('redis-streams transport (examples/custom-transport)', function () {
     await waitFor(() => got.length === 1, { timeoutMs: 3000, what: 'the reclaimed entry' });
     expect(got[0]!.envelope.id).to.equal('e1');
     expect(got[0]!.attempt).to.equal(2);
-    await sleep(100);
-    const pending = await client.xPending(keyPrefix + subject, group);
-    expect(pending.pending).to.equal(0);
+    await waitFor(async () => (await client.xPending(keyPrefix + subject, group)).pending === 0, { what: 'the acked entry off the pending list' });
   });
 
   it('redis-streams - hands entries other producers wrote to raw subscriptions and dead-letters them elsewhere', async () => {

@@ -13,14 +13,21 @@ import { silentLogger } from '../../test/helpers/silent-logger.js';
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** mosquitto_sub printing `topic payload` lines into `lines`. */
-function watch(topic: string, lines: string[]): ChildProcess {
-  const child = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', '1883', '-t', topic, '-v', '-q', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** mosquitto_sub on `topic`, collecting `topic payload` lines; `subscribed` is set once the broker granted the subscription. */
+function watch(topic: string, lines: string[]): ChildProcess & { subscribed?: boolean } {
+  // -d prints the protocol exchange ("Subscribed (mid: 1): 1" after the SUBACK) among the messages;
+  // stdbuf makes it line-buffered, as it is otherwise held until exit when stdout is a pipe.
+  const child: ChildProcess & { subscribed?: boolean } = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-h', '127.0.0.1', '-p', '1883', '-t', topic, '-v', '-q', '1', '-d'],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
   let buffer = '';
   child.stdout!.on('data', (d: Buffer) => {
     buffer += d.toString();
     const parts = buffer.split('\n');
     buffer = parts.pop()!;
-    lines.push(...parts.filter((l) => l.length > 0));
+    for (const line of parts) {
+      if (line.startsWith('Subscribed (mid')) child.subscribed = true;
+      else if (line.length > 0 && !line.startsWith('Client ')) lines.push(line);
+    }
   });
   return child;
 }
@@ -33,7 +40,7 @@ function devicePublish(deviceId: string, payload: string): void {
 describe('example: IoT over MQTT', function () {
   this.timeout(60_000);
   let running: RunningPipeline | undefined;
-  const watchers: ChildProcess[] = [];
+  const watchers: Array<ChildProcess & { subscribed?: boolean }> = [];
 
   before(async function () {
     await requireBroker(this, 'mosquitto');
@@ -54,7 +61,7 @@ describe('example: IoT over MQTT', function () {
     const device = `dev-${randomUUID().slice(0, 8)}`;
     const alerts: string[] = []; const dead: string[] = []; const metrics: string[] = [];
     watchers.push(watch(`alerts/${device}`, alerts), watch(`dlq/devices/${device}/telemetry`, dead), watch('signalbus/metrics/+', metrics));
-    await new Promise((r) => setTimeout(r, 500)); // let mosquitto_sub subscribe
+    await waitFor(() => watchers.every((w) => w.subscribed === true), { timeoutMs: 5000, what: 'mosquitto_sub to subscribe' });
 
     const t0 = Date.now();
     // Above 80 for 3 readings raises; at or below 75 for 3 readings resolves; 200 °C is impossible and filtered.

@@ -267,10 +267,14 @@ describe('http gateway', function () {
     let release!: () => void;
     const blocked = new Promise<void>((r) => { release = r; });
     await bus.subscribe('slow.x', () => blocked, { maxInFlight: 1, maxPending: 1 });
+    // Counts the events the gateway handed to its bus.
+    let handed = 0;
+    const publishEnvelope = bus.publishEnvelope.bind(bus);
+    bus.publishEnvelope = (...args: Parameters<Bus['publishEnvelope']>) => { handed++; return publishEnvelope(...args); };
     const ce = (id: string) => ({ 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': 's', 'ce-type': 't' });
     // One in the handler, one pending, one holding the transport: the next finds the bus full.
     const first = [send(url, 'POST', '/v1/events/slow.x', ce('1')), send(url, 'POST', '/v1/events/slow.x', ce('2')), send(url, 'POST', '/v1/events/slow.x', ce('3'))];
-    await sleep(200);
+    await waitFor(() => handed === 3, { what: 'the three events handed to the bus' });
     const full = await send(url, 'POST', '/v1/events/slow.x', ce('4'));
     expectProblem(full, 503, 'SB_ERR_BACKPRESSURE');
     expect(full.headers['retry-after']).to.equal('1');
@@ -282,7 +286,7 @@ describe('http gateway', function () {
 
   it('http gateway - answers 504 when a request times out and 503 when nobody answers', async () => {
     const { bus, url } = await gateway();
-    await bus.subscribe('svc.slow', async () => { await sleep(1000); return 'late'; });
+    await bus.subscribe('svc.slow', async () => { await sleep(1000); return 'late'; }); // slower than the request's timeout
     const ce = { 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': 's', 'ce-type': 't', 'x-signalbus-timeout-ms': '100' };
     expectProblem(await send(url, 'POST', '/v1/requests/svc.slow', ce), 504, 'SB_ERR_REQUEST_TIMEOUT');
     expectProblem(await send(url, 'POST', '/v1/requests/svc.nobody', ce), 503, 'SB_ERR_REQUEST_NO_RESPONDERS');

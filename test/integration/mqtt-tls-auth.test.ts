@@ -13,6 +13,7 @@ import {
 } from '../helpers/tls-certs.js';
 import { freePort } from '../helpers/nats-server-process.js';
 import { silentLogger } from '../helpers/silent-logger.js';
+import { sleep } from '../helpers/wait.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -64,7 +65,7 @@ class TlsAuthMosquitto {
         const log = () => (existsSync(join(dir, 'mosquitto.log')) ? readFileSync(join(dir, 'mosquitto.log'), 'utf8') : '(no log)');
         if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode}:\n${log()}`);
         if (Date.now() > deadline) { await broker.stop(); throw new Error(`mosquitto did not listen on ${port}:\n${log()}`); }
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50); // polling: the process gives no other sign it is up
       }
     }
     return broker;
