@@ -1,9 +1,10 @@
 import { expect } from 'chai';
-import { Bus, ContractInvalidError, ContractUnknownError, ContractVersionError, createLogger } from '../../core/index.js';
+import { Bus, ContractInvalidError, ContractUnknownError, ContractVersionError } from '../../core/index.js';
 import { ContractRegistry } from '../../contracts/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { collector, memoryWorld, readingV1, readingV2, registry } from './helpers.js';
 import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 /** The attributes of a sensor.reading envelope as the Bus builds it before the contract check. */
 const baseEnvelope = () => ({
@@ -217,7 +218,7 @@ describe('contracts bus', () => {
       const checks = countChecks(own);
       const broker = new MemoryBroker();
       const bus = (service: string) => {
-        const b = new Bus({ service, transport: new MemoryTransport({ broker }), metrics: false, contracts: own.hooks(), retry: { maxAttempts: 1 }, logger: createLogger({ level: 'silent' }) });
+        const b = new Bus({ service, transport: new MemoryTransport({ broker }), metrics: false, contracts: own.hooks(), retry: { maxAttempts: 1 }, logger: silentLogger });
         forwardWorld.push(b);
         return b;
       };

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Bus, createLogger, type Envelope } from '../../core/index.js';
+import { Bus, type Envelope } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import {
   createAggregateService, createAlertService, createFilterService, createIngestService, MemoryCheckpointStore, runNanoservice,
@@ -7,8 +7,7 @@ import {
 } from '../../nanoservices/index.js';
 import { ContractRegistry } from '../../contracts/index.js';
 import { waitFor } from '../helpers/wait.js';
-
-const quiet = createLogger({ level: 'silent' });
+import { silentLogger } from '../helpers/silent-logger.js';
 const encoder = new TextEncoder();
 const T0 = 1_700_000_000_000; // a multiple of the 5 s window
 const READINGS = 30;
@@ -26,7 +25,7 @@ describe('nanoservices pipeline over memory', function () {
   const buses: Bus[] = [];
   const running: RunningNanoservice[] = [];
   const bus = (service: string) => {
-    const b = new Bus({ service, transport: new MemoryTransport({ broker }), metrics: false, logger: quiet, retry: { initialDelayMs: 1, maxDelayMs: 5 } });
+    const b = new Bus({ service, transport: new MemoryTransport({ broker }), metrics: false, logger: silentLogger, retry: { initialDelayMs: 1, maxDelayMs: 5 } });
     buses.push(b);
     return b;
   };
@@ -180,7 +179,7 @@ describe('nanoservices pipeline over memory', function () {
     const registry = new ContractRegistry();
     const contracts = registry.hooks();
     const withContracts = (service: string) => {
-      const b = new Bus({ service, transport: new MemoryTransport({ broker }), metrics: false, logger: quiet, contracts });
+      const b = new Bus({ service, transport: new MemoryTransport({ broker }), metrics: false, logger: silentLogger, contracts });
       buses.push(b);
       return b;
     };

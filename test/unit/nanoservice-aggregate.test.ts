@@ -1,12 +1,13 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Bus, createLogger, OptionsInvalidError, type Envelope } from '../../core/index.js';
+import { Bus, OptionsInvalidError, type Envelope } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import {
   createAggregateService, MemoryCheckpointStore, percentile, runNanoservice, WindowAggregator, windowStarts,
   type WindowAggregatorOptions, type WindowSpec,
 } from '../../nanoservices/index.js';
 import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 const tumbling5s: WindowSpec = { kind: 'tumbling', sizeMs: 5000 };
 const make = (o: Partial<WindowAggregatorOptions> = {}) => new WindowAggregator({ window: tumbling5s, fields: ['t'], ...o });
@@ -183,14 +184,13 @@ describe('nanoservice aggregate', () => {
   });
 
   describe('service', () => {
-    const quiet = createLogger({ level: 'silent' });
     let broker: MemoryBroker;
     let bus: Bus;
     let out: Envelope[];
     let dlq: Envelope[];
     beforeEach(async () => {
       broker = new MemoryBroker();
-      bus = new Bus({ service: 'aggregate@t1', transport: new MemoryTransport({ broker }), metrics: false, logger: quiet });
+      bus = new Bus({ service: 'aggregate@t1', transport: new MemoryTransport({ broker }), metrics: false, logger: silentLogger });
       out = []; dlq = [];
       await bus.subscribe('sensor.aggregate.>', (m) => { out.push(m); });
       await bus.subscribe('dlq.>', (m) => { dlq.push(m); });

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Bus, createLogger, OptionsInvalidError, type Envelope } from '../../core/index.js';
+import { Bus, OptionsInvalidError, type Envelope } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { AlertEvaluator, createAlertService, Hysteresis, runNanoservice, type AlertRule } from '../../nanoservices/index.js';
 import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 const overheat: AlertRule = { name: 'overheat', kind: 'threshold', field: 'temperature', raise: { value: 80, forReadings: 3 }, resolve: { value: 75, forReadings: 3 } };
 
@@ -115,7 +116,7 @@ describe('nanoservice alert', () => {
     let alerts: Envelope[];
     let subjects: string[];
     beforeEach(async () => {
-      bus = new Bus({ service: 'alert@t1', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: createLogger({ level: 'silent' }) });
+      bus = new Bus({ service: 'alert@t1', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
       alerts = []; subjects = [];
       await bus.subscribe('alerts.>', (m, ctx) => { alerts.push(m); subjects.push(ctx.subject); });
     });

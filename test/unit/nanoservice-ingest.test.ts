@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Bus, createLogger, CodecDecodeError, ContractInvalidError, OptionsInvalidError, type Envelope } from '../../core/index.js';
+import { Bus, CodecDecodeError, ContractInvalidError, OptionsInvalidError, type Envelope } from '../../core/index.js';
 import { ContractRegistry } from '../../contracts/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { compileMapping, compileSubjectTemplate, createIngestService, KeyedDedupe, runNanoservice, subjectToken, withKey } from '../../nanoservices/index.js';
 import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -116,7 +117,7 @@ describe('nanoservice ingest', () => {
     let out: Envelope[];
     let dlq: Envelope[];
     beforeEach(async () => {
-      bus = new Bus({ service: 'ingest@t1', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: createLogger({ level: 'silent' }), retry: { maxAttempts: 3, initialDelayMs: 1 } });
+      bus = new Bus({ service: 'ingest@t1', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger, retry: { maxAttempts: 3, initialDelayMs: 1 } });
       out = []; dlq = [];
       await bus.subscribe('sensor.reading.>', (m) => { out.push(m); });
       await bus.subscribe('dlq.>', (m) => { dlq.push(m); });
@@ -170,7 +171,7 @@ describe('nanoservice ingest', () => {
     it('ingest - on a Bus with a contract registry and no validate hook, data the contract refuses is dead-lettered with its reason and counted invalid', async () => {
       const checked = new Bus({
         service: 'ingest@t2', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false,
-        logger: createLogger({ level: 'silent' }), contracts: new ContractRegistry().hooks(), retry: { maxAttempts: 3, initialDelayMs: 1 },
+        logger: silentLogger, contracts: new ContractRegistry().hooks(), retry: { maxAttempts: 3, initialDelayMs: 1 },
       });
       const readings: Envelope[] = []; const dead: Envelope[] = [];
       try {

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { Bus, createLogger } from '../../core/index.js';
+import { Bus } from '../../core/index.js';
 import { KeyedMetrics } from '../../nanoservices/keyed-metrics.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 describe('nanoservice keyed metrics', () => {
-  const quiet = createLogger({ level: 'silent' });
-  const newBus = (service: string) => new Bus({ service, transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: quiet });
+  const newBus = (service: string) => new Bus({ service, transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
 
   it('keyed metrics - bound or not, count the same fields ctx.metric counts', async () => {
     const bound = newBus('svc@a');
