@@ -3,6 +3,12 @@
  * `runConformance({ name, create })` from a `test/conformance/<name>.test.ts` file. Every case
  * runs on every transport: where a capability is declared absent, the case checks that the Bus
  * refuses to use it with CapabilityMissingError (or, for durability, checks what still holds).
+ * The one exception is the broker-restart case: it needs a broker the registration owns
+ * (`restart`), runs where the transport declares `durable`, and is skipped, saying so, elsewhere.
+ *
+ * The suite holds a transport to its contract: flags that agree with its methods, `subscribe()`
+ * resolving only once the subscription is live (no case waits for a subscription to settle),
+ * and `close()` idempotent.
  *
  * @example
  * runConformance({ name: 'memory', create: () => new MemoryTransport({ broker }) });
