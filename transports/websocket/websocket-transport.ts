@@ -148,6 +148,7 @@ export class WebSocketTransport implements Transport {
 
   async subscribe(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): Promise<TransportSubscription> {
     if (this.closing) throw new TransportClosedError('websocket transport is closed');
+    await this.connect(); // once connected, later drops are waited out below
     const sub = new ClientSubscription(`s${this.nextSid++}`, pattern, options.group, options.maxInFlight, onMessage);
     this.subs.set(sub.sid, sub);
     try {
