@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { requireBroker } from '../../test/helpers/brokers.js';
 import { runConformance, type BrokerRestartTarget } from '../../test/conformance/suite.js';
-import { OwnRedis } from '../../test/helpers/own-redis.js';
+import { OwnRedis, REDIS_SERVER } from '../../test/helpers/own-redis.js';
 import { RedisStreamsTransport } from './redis-streams-transport.js';
 
 const url = 'redis://127.0.0.1:6379';
@@ -29,6 +29,7 @@ async function deleteRunKeys(): Promise<void> {
 function ownRedis(): BrokerRestartTarget {
   let redis: OwnRedis | undefined;
   return {
+    executable: REDIS_SERVER,
     start: async () => { redis = await OwnRedis.start(); },
     create: () => new RedisStreamsTransport({ url: redis!.url, keyPrefix }),
     restart: async () => { await redis!.restart(); },

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AmqpTransport, type AmqpTransportOptions } from '../../transports/amqp/index.js';
 import { requireBroker } from '../helpers/brokers.js';
-import { OwnRabbitNode } from '../helpers/own-rabbitmq-node.js';
+import { OwnRabbitNode, RABBITMQ_SERVER } from '../helpers/own-rabbitmq-node.js';
 import { runConformance, type BrokerRestartTarget } from './suite.js';
 
 const url = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -10,6 +10,7 @@ const url = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 function ownNode(extra: Partial<AmqpTransportOptions>): BrokerRestartTarget {
   let node: OwnRabbitNode | undefined;
   return {
+    executable: RABBITMQ_SERVER,
     start: async () => { node = await OwnRabbitNode.start({ tls: false, config: [], startTimeoutMs: 60_000 }); },
     create: () => new AmqpTransport({ url: `amqp://guest:guest@127.0.0.1:${node!.port}`, exchange: 'sbconf-restart', ...extra }),
     restart: async () => { await node!.restartApp(); },

@@ -1,6 +1,6 @@
 import { MqttTransport } from '../../transports/mqtt/index.js';
 import { requireBroker } from '../helpers/brokers.js';
-import { ownMosquitto, testPort, type OwnMosquitto } from '../helpers/own-mosquitto.js';
+import { MOSQUITTO, ownMosquitto, testPort, type OwnMosquitto } from '../helpers/own-mosquitto.js';
 import { runConformance, type BrokerRestartTarget } from './suite.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 
@@ -16,6 +16,7 @@ function ownBroker(): BrokerRestartTarget {
   let n = 0;
   const run = Math.random().toString(36).slice(2, 8);
   return {
+    executable: MOSQUITTO,
     group: false,
     start: async () => {
       broker = ownMosquitto({ port: testPort(31_000), config: ['persistence true', 'max_queued_messages 100000'] });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'nats';
 import { NatsTransport } from '../../transports/nats/index.js';
 import { requireBroker } from '../helpers/brokers.js';
-import { NatsServerProcess } from '../helpers/nats-server-process.js';
+import { NATS_SERVER_BINARY, NatsServerProcess } from '../helpers/nats-server-process.js';
 import { runConformance, type BrokerRestartTarget } from './suite.js';
 
 // The suite publishes under `conf.<random>.…` and dead-letters to `dlq.conf.…`; one stream per run holds both.
@@ -30,6 +30,7 @@ async function deleteStream(): Promise<void> {
 function ownServer(): BrokerRestartTarget {
   let server: NatsServerProcess | undefined;
   return {
+    executable: NATS_SERVER_BINARY,
     start: async () => { server = await NatsServerProcess.start({ jetstream: true }); },
     create: () => new NatsTransport({ servers: server!.url, jetstream: { stream, subjects, storage: 'file', ackWaitMs: 5000 } }),
     restart: async () => { await server!.halt('SIGTERM'); await server!.resume(); },

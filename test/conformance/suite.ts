@@ -15,9 +15,11 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import {
   Bus, CapabilityMissingError, createEnvelope, type BusOptions, type Envelope, type InboundMessage, type Transport, type TransportCapabilities,
 } from '../../core/index.js';
+import { missingPrerequisite } from '../helpers/brokers.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -44,6 +46,8 @@ export interface ConformanceTarget {
 
 /** A broker process the registering test owns, and transports on it. */
 export interface BrokerRestartTarget {
+  /** The broker's executable: where it is missing the case is skipped, saying so (under CI=true it fails). */
+  executable: string;
   /** Starts the broker (once, before the case); resolves when it accepts connections. */
   start(): Promise<void>;
   /** A new transport on that broker, not yet connected, with the same options as `create` otherwise. */
@@ -346,6 +350,7 @@ export function runConformance(target: ConformanceTarget): void {
         console.warn(`      skipped: ${own.skipReason}`);
         return this.skip();
       }
+      if (!existsSync(own.executable)) missingPrerequisite(this, `${own.executable} is missing (the restart case starts its own broker)`);
       this.timeout(180_000 * scale);
       const n = own.messages ?? 2000;
       await own.start();
