@@ -353,6 +353,10 @@ export function runConformance(target: ConformanceTarget): void {
       if (!existsSync(own.executable)) missingPrerequisite(this, `${own.executable} is missing (the restart case starts its own broker)`);
       this.timeout(180_000 * scale);
       const n = own.messages ?? 2000;
+      // The handler holds everything until the whole stream is published: what was published
+      // before the restart is then in the broker's keeping (stored or unacked) while it restarts.
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => { release = resolve; });
       await own.start();
       try {
         const options = (own.group ?? caps.queueGroups) ? { group: `${prefix}-restart` } : {};
@@ -360,10 +364,6 @@ export function runConformance(target: ConformanceTarget): void {
         const pub = await bus('restart-pub', {}, own.create);
         const seen = new Uint8Array(n);
         let unique = 0;
-        // The handler holds everything until the whole stream is published: what was published
-        // before the restart is then in the broker's keeping (stored or unacked) while it restarts.
-        let release!: () => void;
-        const held = new Promise<void>((resolve) => { release = resolve; });
         await sub.subscribe(`${prefix}.restart`, async (m) => {
           await held;
           const i = (m.data as { i: number }).i;
@@ -395,6 +395,7 @@ export function runConformance(target: ConformanceTarget): void {
           what: () => `all ${n} messages after the restart (missing ${n - unique}, e.g. ${[...seen.keys()].filter((i) => seen[i] === 0).slice(0, 10).join(', ')})`,
         });
       } finally {
+        release(); // held handlers must finish for the buses to stop
         await Promise.all(buses.splice(0).map((b) => b.stop()));
         await own.stop();
       }
