@@ -29,8 +29,6 @@ export interface InboundMessage {
   envelope: Envelope;
   /** 1 on first delivery; counts redeliveries where the transport knows them. */
   attempt: number;
-  /** The payload was not a CloudEvent (e.g. a device's JSON); the envelope was made up around it. */
-  raw?: boolean;
   /** Done with it: the transport may forget it. */
   ack(): void | Promise<void>;
   /** Deliver it again after `delayMs` (only where `capabilities.redelivery`). */
@@ -71,11 +69,6 @@ export interface TransportSubscription {
   unsubscribe(): Promise<void>;
 }
 
-export interface TransportPublishOptions {
-  /** Request/reply over transports that carry a reply address in the message. */
-  replyTo?: string;
-}
-
 /**
  * The adapter contract. A transport moves envelopes; retries, validation and metrics live
  * above it, in the Bus. Every method may be called concurrently.
@@ -87,7 +80,7 @@ export interface Transport {
   /** Connects (idempotent). Rejects with TransportConnectError / TransportAuthError. */
   connect(): Promise<void>;
   /** Resolves once the transport has taken the message (and, in durable modes, the broker confirmed it). */
-  publish(subject: string, envelope: Envelope, options?: TransportPublishOptions): Promise<void>;
+  publish(subject: string, envelope: Envelope): Promise<void>;
   subscribe(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): Promise<TransportSubscription>;
   /** Sends a request and resolves with the reply; RequestTimeoutError / NoRespondersError otherwise. */
   request?(subject: string, envelope: Envelope, options: { timeoutMs: number }): Promise<Envelope>;

@@ -13,7 +13,8 @@ export function expandEnv(value: unknown, env: NodeJS.ProcessEnv = process.env, 
       const v = env[name];
       if (v !== undefined && v !== '') return v;
       if (fallback !== undefined) return fallback;
-      throw new UsageError(`${path || '/'}: environment variable ${name} is not set and has no default (write \${${name}:-value})`);
+      throw new UsageError(`${path || '/'}: environment variable ${name} is not set and has no default (write \${${name}:-value})`,
+        { details: { path: path || '/', variable: name } });
     });
   }
   if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, `${path}/${i}`));

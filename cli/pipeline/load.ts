@@ -29,13 +29,13 @@ export interface KindSchemas { [kind: string]: object }
 /** Pipeline file problems: one line naming the file, the JSON path and what was expected. */
 export class PipelineInvalidError extends UsageError {}
 
-function describe(file: string, errors: ErrorObject[] | null | undefined, base = ''): string {
+function invalid(file: string, errors: ErrorObject[] | null | undefined, base = ''): PipelineInvalidError {
   const e = errors?.[0];
-  if (!e) return `${file}: invalid`;
+  if (!e) return new PipelineInvalidError(`${file}: invalid`, { details: { file } });
   const where = `${base}${e.instancePath}` || '/';
   const extra = e.keyword === 'additionalProperties' ? ` "${(e.params as { additionalProperty: string }).additionalProperty}"`
     : e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
-  return `${file}: ${where}: ${e.message}${extra}`;
+  return new PipelineInvalidError(`${file}: ${where}: ${e.message}${extra}`, { details: { file, path: where, keyword: e.keyword } });
 }
 
 /**
@@ -45,11 +45,11 @@ function describe(file: string, errors: ErrorObject[] | null | undefined, base =
 export function loadPipeline(file: string, kinds: KindSchemas, env: NodeJS.ProcessEnv = process.env): Pipeline {
   let text: string;
   try { text = readFileSync(file, 'utf8'); } catch (cause) {
-    throw new PipelineInvalidError(`${file}: cannot read: ${(cause as Error).message}`, { cause });
+    throw new PipelineInvalidError(`${file}: cannot read: ${(cause as Error).message}`, { cause, details: { file } });
   }
   let raw: unknown;
   try { raw = JSON.parse(text); } catch (cause) {
-    throw new PipelineInvalidError(`${file}: not valid JSON: ${(cause as Error).message}`, { cause });
+    throw new PipelineInvalidError(`${file}: not valid JSON: ${(cause as Error).message}`, { cause, details: { file } });
   }
   return validatePipeline(expandEnv(raw, env), kinds, file);
 }
@@ -57,24 +57,31 @@ export function loadPipeline(file: string, kinds: KindSchemas, env: NodeJS.Proce
 export function validatePipeline(value: unknown, kinds: KindSchemas, file = 'pipeline'): Pipeline {
   const ajv = new Ajv2020({ allErrors: false, strict: false });
   const validate = ajv.compile(pipelineSchema);
-  if (!validate(value)) throw new PipelineInvalidError(describe(file, validate.errors));
+  if (!validate(value)) throw invalid(file, validate.errors);
   const p = value as unknown as Pipeline;
   const transportNames = Object.keys(p.transports);
   for (const [i, r] of (p.routes ?? []).entries()) {
     if (!transportNames.includes(r.transport)) {
-      throw new PipelineInvalidError(`${file}: /routes/${i}/transport: "${r.transport}" is not one of transports (${transportNames.join(', ')})`);
+      throw new PipelineInvalidError(`${file}: /routes/${i}/transport: "${r.transport}" is not one of transports (${transportNames.join(', ')})`,
+        { details: { file, path: `/routes/${i}/transport`, keyword: 'transport' } });
     }
   }
   const compiled = new Map<string, ValidateFunction>();
   const names = new Set<string>();
   for (const [i, s] of p.services.entries()) {
     const schema = kinds[s.kind];
-    if (!schema) throw new PipelineInvalidError(`${file}: /services/${i}/kind: must be one of ${Object.keys(kinds).join(', ')}, got "${s.kind}"`);
+    if (!schema) {
+      throw new PipelineInvalidError(`${file}: /services/${i}/kind: must be one of ${Object.keys(kinds).join(', ')}, got "${s.kind}"`,
+        { details: { file, path: `/services/${i}/kind`, keyword: 'enum' } });
+    }
     let check = compiled.get(s.kind);
     if (!check) { check = ajv.compile(schema); compiled.set(s.kind, check); }
-    if (!check(s.config)) throw new PipelineInvalidError(describe(file, check.errors, `/services/${i}/config`));
+    if (!check(s.config)) throw invalid(file, check.errors, `/services/${i}/config`);
     const name = s.name ?? s.kind;
-    if (names.has(name)) throw new PipelineInvalidError(`${file}: /services/${i}/name: "${name}" is used twice; give each service its own name`);
+    if (names.has(name)) {
+      throw new PipelineInvalidError(`${file}: /services/${i}/name: "${name}" is used twice; give each service its own name`,
+        { details: { file, path: `/services/${i}/name`, keyword: 'unique' } });
+    }
     names.add(name);
   }
   return p;

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { createServer } from 'node:net';
 import { startAnalytics, tokenFor } from './main.js';
 import type { AnalyticsAnswer } from './analytics-service.js';
+import { waitFor } from '../../test/helpers/wait.js';
 
 const freePort = () => new Promise<number>((resolve) => {
   const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
@@ -51,8 +52,9 @@ describe('example: analytics over HTTP', function () {
     expect(((await malformed.json()) as { code: string }).code).to.match(/^SB_ERR_/);
     const before = running.service.counts.size;
     expect((await post('/v1/events/analytics.events', await tokenFor('acme'), { user_id: 'u1' })).status).to.equal(202); // accepted, then dead-lettered
-    await new Promise((r) => setTimeout(r, 100));
+    const deadLettered = () => running.bus.metrics.totals().get(`analytics@${running.bus.identity.container}:analytics.events invalid deadlettered`)?.count ?? 0;
+    await waitFor(() => deadLettered() >= 1, { what: 'the invalid event dead-lettered' });
+    expect(deadLettered()).to.equal(1);
     expect(running.service.counts.size).to.equal(before);
-    expect(running.bus.metrics.totals().get(`analytics@${running.bus.identity.container}:analytics.events invalid deadlettered`)?.count).to.equal(1);
   });
 });

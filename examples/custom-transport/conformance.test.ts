@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { requireBroker } from '../../test/helpers/brokers.js';
-import { runConformance } from '../../test/conformance/suite.js';
+import { runConformance, type BrokerRestartTarget } from '../../test/conformance/suite.js';
+import { OwnRedis, REDIS_SERVER } from '../../test/helpers/own-redis.js';
 import { RedisStreamsTransport } from './redis-streams-transport.js';
 
 const url = 'redis://127.0.0.1:6379';
@@ -21,6 +22,21 @@ async function deleteRunKeys(): Promise<void> {
   }
 }
 
+/**
+ * For the restart case: a redis-server of our own with the append-only file synced on every write
+ * (the machine's Redis keeps nothing on disk, so a restart there would lose everything: README).
+ */
+function ownRedis(): BrokerRestartTarget {
+  let redis: OwnRedis | undefined;
+  return {
+    executable: REDIS_SERVER,
+    start: async () => { redis = await OwnRedis.start(); },
+    create: () => new RedisStreamsTransport({ url: redis!.url, keyPrefix }),
+    restart: async () => { await redis!.restart(); },
+    stop: async () => { await redis?.stop(); },
+  };
+}
+
 describe('redis-streams (examples/custom-transport)', function () {
   before(async function () { await requireBroker(this, 'redis'); });
 
@@ -28,5 +44,6 @@ describe('redis-streams (examples/custom-transport)', function () {
     name: 'redis-streams',
     create: () => new RedisStreamsTransport({ url, keyPrefix }),
     after: deleteRunKeys,
+    restart: ownRedis(),
   });
 });

@@ -4,8 +4,8 @@ import net from 'node:net';
 import { createClient } from 'redis';
 import { transportFromUrl, type Envelope, type InboundMessage } from '../../core/index.js';
 import { requireBroker } from '../../test/helpers/brokers.js';
-import { sleep, waitFor } from '../../test/conformance/suite.js';
 import { RedisStreamsTransport } from './index.js';
+import { waitFor } from '../../test/helpers/wait.js';
 
 const url = 'redis://127.0.0.1:6379';
 const keyPrefix = `sbtest-${randomUUID().slice(0, 8)}:`;
@@ -64,17 +64,15 @@ describe('redis-streams transport (examples/custom-transport)', function () {
     const held: InboundMessage[] = [];
     const s1 = await first.subscribe(subject, (m) => { held.push(m); }, { group, maxInFlight: 10 });
     await first.publish(subject, envelope('e1'));
-    await waitFor(() => held.length === 1, 2000, 'the first delivery');
+    await waitFor(() => held.length === 1, { timeoutMs: 2000, what: 'the first delivery' });
     await s1.unsubscribe(); // never settled: the entry stays on the group's pending list
     const second = make({ claimIdleMs: 300 });
     const got: InboundMessage[] = [];
     await second.subscribe(subject, async (m) => { got.push(m); await m.ack(); }, { group, maxInFlight: 10 });
-    await waitFor(() => got.length === 1, 3000, 'the reclaimed entry');
+    await waitFor(() => got.length === 1, { timeoutMs: 3000, what: 'the reclaimed entry' });
     expect(got[0]!.envelope.id).to.equal('e1');
     expect(got[0]!.attempt).to.equal(2);
-    await sleep(100);
-    const pending = await client.xPending(keyPrefix + subject, group);
-    expect(pending.pending).to.equal(0);
+    await waitFor(async () => (await client.xPending(keyPrefix + subject, group)).pending === 0, { what: 'the acked entry off the pending list' });
   });
 
   it('redis-streams - hands entries other producers wrote to raw subscriptions and dead-letters them elsewhere', async () => {
@@ -86,8 +84,8 @@ describe('redis-streams transport (examples/custom-transport)', function () {
     await t.subscribe(subject, (m) => { cooked.push(m); return m.ack(); }, { maxInFlight: 10 });
     await t.subscribe(`dlq.${subject}`, (m) => { dead.push(m); return m.ack(); }, { maxInFlight: 10 });
     await client.xAdd(keyPrefix + subject, '*', { temperature: '21.5' });
-    await waitFor(() => raw.length === 1 && dead.length === 1, 3000, 'the raw delivery and the dead letter');
-    expect(raw[0]!.raw).to.equal(true);
+    await waitFor(() => raw.length === 1 && dead.length === 1, { timeoutMs: 3000, what: 'the raw delivery and the dead letter' });
+    expect(raw[0]!.envelope, 'the envelope made up around the entry').to.include({ source: `redis:${subject}`, type: subject });
     expect(Buffer.from(raw[0]!.envelope.data as Uint8Array).toString()).to.equal('{"temperature":"21.5"}');
     expect(dead[0]!.envelope.dlqreason).to.equal('SB_ERR_ENVELOPE_INVALID');
     expect(dead[0]!.envelope.dlqsubject).to.equal(subject);

@@ -159,10 +159,12 @@ export class RedisStreamsTransport implements Transport, SubscriptionHost {
    * A stream id for "now" on the server's clock. Readers start after it instead of at `$`, so an
    * entry published right after subscribe() resolved (before the first XREAD reached Redis) is
    * not missed, and streams a wildcard subscription finds later are read from the same point.
+   * Reads return ids after the one given, and an entry added later in the same millisecond may
+   * get `<ms>-0`: so the id is the last one of the millisecond before.
    */
   private async serverNowId(): Promise<string> {
     const [seconds, micros] = await this.command<[Buffer, Buffer]>(['TIME']);
-    return `${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)}-0`;
+    return `${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - 1}-18446744073709551615`;
   }
 
   /**

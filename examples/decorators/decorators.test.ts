@@ -2,10 +2,9 @@ import { expect } from 'chai';
 import { Bus, definitionFromInstance, startNanoservice, type Envelope } from '../../core/index.js';
 import { createFilterService } from '../../nanoservices/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
-import { waitFor } from '../../test/conformance/suite.js';
 import { PlausibleReadingsFilter } from './plausible-readings-filter.js';
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
+import { waitFor } from '../../test/helpers/wait.js';
+import { silentLogger } from '../../test/helpers/silent-logger.js';
 
 describe('example: decorators', () => {
   it('decorators - the decorated filter and the data-configured filter behave the same', async () => {
@@ -16,12 +15,12 @@ describe('example: decorators', () => {
     };
     for (const [name, service] of Object.entries(services)) {
       const broker = new MemoryBroker();
-      const bus = new Bus({ service: 'filter@ex', transport: new MemoryTransport({ broker }), metrics: false, logger: quiet });
+      const bus = new Bus({ service: 'filter@ex', transport: new MemoryTransport({ broker }), metrics: false, logger: silentLogger });
       await startNanoservice(bus, service);
       const out: Array<[string, unknown]> = [];
       await bus.subscribe('sensor.valid.>', async (m: Envelope, ctx) => { out.push([ctx.subject, m.data]); });
       for (const t of [21, 500, -60, 80]) await bus.publish('sensor.reading.d1', { deviceId: 'd1', temperature: t }, { type: 'sensor.reading', partitionKey: 'd1' });
-      await waitFor(() => out.length === 2, 2000, `${name} output`);
+      await waitFor(() => out.length === 2, { timeoutMs: 2000, what: `${name} output` });
       results[name] = out;
       expect(bus.metrics.totals().get(`filter@ex:sensor.reading?deviceId=d1 rejected dropped`)?.count, name).to.equal(2);
       await bus.stop();

@@ -7,20 +7,27 @@ import { loadPipeline } from '../../cli/pipeline/load.js';
 import { startPipeline, type RunningPipeline } from '../../cli/pipeline/run-pipeline.js';
 import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
 import { requireBroker } from '../../test/helpers/brokers.js';
-import { waitFor } from '../../test/conformance/suite.js';
+import { waitFor } from '../../test/helpers/wait.js';
+import { silentLogger } from '../../test/helpers/silent-logger.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 
 /** mosquitto_sub printing `topic payload` lines into `lines`. */
-function watch(topic: string, lines: string[]): ChildProcess {
-  const child = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', '1883', '-t', topic, '-v', '-q', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** mosquitto_sub on `topic`, collecting `topic payload` lines; `subscribed` is set once the broker granted the subscription. */
+function watch(topic: string, lines: string[]): ChildProcess & { subscribed?: boolean } {
+  // -d prints the protocol exchange ("Subscribed (mid: 1): 1" after the SUBACK) among the messages;
+  // stdbuf makes it line-buffered, as it is otherwise held until exit when stdout is a pipe.
+  const child: ChildProcess & { subscribed?: boolean } = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-h', '127.0.0.1', '-p', '1883', '-t', topic, '-v', '-q', '1', '-d'],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
   let buffer = '';
   child.stdout!.on('data', (d: Buffer) => {
     buffer += d.toString();
     const parts = buffer.split('\n');
     buffer = parts.pop()!;
-    lines.push(...parts.filter((l) => l.length > 0));
+    for (const line of parts) {
+      if (line.startsWith('Subscribed (mid')) child.subscribed = true;
+      else if (line.length > 0 && !line.startsWith('Client ')) lines.push(line);
+    }
   });
   return child;
 }
@@ -33,7 +40,7 @@ function devicePublish(deviceId: string, payload: string): void {
 describe('example: IoT over MQTT', function () {
   this.timeout(60_000);
   let running: RunningPipeline | undefined;
-  const watchers: ChildProcess[] = [];
+  const watchers: Array<ChildProcess & { subscribed?: boolean }> = [];
 
   before(async function () {
     await requireBroker(this, 'mosquitto');
@@ -50,11 +57,11 @@ describe('example: IoT over MQTT', function () {
   it('iot - raw device JSON in; alerts, dead letters and metric fields out on MQTT as structured CloudEvents', async () => {
     const pipeline = loadPipeline(join(here, 'pipeline.json'), nanoserviceConfigSchemas, { ...process.env, MQTT_URL: 'mqtt://127.0.0.1:1883' });
     expect(pipeline.transports.mqtt).to.equal('mqtt://127.0.0.1:1883?protocolVersion=4&qos=1');
-    running = await startPipeline(pipeline, { logger: quiet });
+    running = await startPipeline(pipeline, { logger: silentLogger });
     const device = `dev-${randomUUID().slice(0, 8)}`;
     const alerts: string[] = []; const dead: string[] = []; const metrics: string[] = [];
     watchers.push(watch(`alerts/${device}`, alerts), watch(`dlq/devices/${device}/telemetry`, dead), watch('signalbus/metrics/+', metrics));
-    await new Promise((r) => setTimeout(r, 500)); // let mosquitto_sub subscribe
+    await waitFor(() => watchers.every((w) => w.subscribed === true), { timeoutMs: 5000, what: 'mosquitto_sub to subscribe' });
 
     const t0 = Date.now();
     // Above 80 for 3 readings raises; at or below 75 for 3 readings resolves; 200 °C is impossible and filtered.
@@ -62,7 +69,7 @@ describe('example: IoT over MQTT', function () {
       devicePublish(device, JSON.stringify({ ts: t0 + i * 1000, temperature, humidity: 40 }));
     });
     devicePublish(device, '{"ts": 1, "temperature": ');
-    await waitFor(() => alerts.length >= 2 && dead.length >= 1, 20_000, `2 alerts and a dead letter (got ${alerts.length}, ${dead.length})`);
+    await waitFor(() => alerts.length >= 2 && dead.length >= 1, { timeoutMs: 20_000, what: () => `2 alerts and a dead letter (got ${alerts.length}, ${dead.length})` });
 
     const events = alerts.map((line) => {
       const [topic, ...rest] = line.split(' ');
@@ -84,7 +91,7 @@ describe('example: IoT over MQTT', function () {
     const dropped = `filter@edge-1:sensor.reading?deviceId=${device} rejected dropped`;
     const filterFields = () => metrics.filter((l) => l.startsWith('signalbus/metrics/filter '))
       .flatMap((l) => (JSON.parse(l.slice(l.indexOf(' ') + 1)) as { data: { fields: Array<{ field: string; count: number }> } }).data.fields);
-    await waitFor(() => filterFields().some((f) => f.field === dropped), 15_000, 'the filter\'s metric batch on MQTT');
+    await waitFor(() => filterFields().some((f) => f.field === dropped), { timeoutMs: 15_000, what: 'the filter\'s metric batch on MQTT' });
     expect(filterFields().filter((f) => f.field === dropped).reduce((n, f) => n + f.count, 0)).to.equal(1);
   });
 });

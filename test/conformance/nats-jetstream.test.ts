@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'nats';
 import { NatsTransport } from '../../transports/nats/index.js';
 import { requireBroker } from '../helpers/brokers.js';
-import { runConformance } from './suite.js';
+import { NATS_SERVER_BINARY, NatsServerProcess } from '../helpers/nats-server-process.js';
+import { runConformance, type BrokerRestartTarget } from './suite.js';
 
 // The suite publishes under `conf.<random>.…` and dead-letters to `dlq.conf.…`; one stream per run holds both.
 const stream = `SB_CONF_${randomUUID().slice(0, 8)}`;
@@ -25,11 +26,24 @@ async function deleteStream(): Promise<void> {
   try { await (await nc.jetstreamManager()).streams.delete(stream).catch(() => false); } finally { await nc.close(); }
 }
 
+/** For the restart case: a nats-server of our own with a file-stored stream, restarted with SIGTERM. */
+function ownServer(): BrokerRestartTarget {
+  let server: NatsServerProcess | undefined;
+  return {
+    executable: NATS_SERVER_BINARY,
+    start: async () => { server = await NatsServerProcess.start({ jetstream: true }); },
+    create: () => new NatsTransport({ servers: server!.url, jetstream: { stream, subjects, storage: 'file', ackWaitMs: 5000 } }),
+    restart: async () => { await server!.halt('SIGTERM'); await server!.resume(); },
+    stop: async () => { await server?.stop(); },
+  };
+}
+
 describe('nats-jetstream', function () {
   before(async function () { await requireBroker(this, 'nats'); await removeStaleStreams(); });
   runConformance({
     name: 'nats-jetstream',
     create: () => new NatsTransport({ servers: 'nats://127.0.0.1:4222', jetstream: { stream, subjects, storage: 'memory', ackWaitMs: 10_000 } }),
     after: deleteStream,
+    restart: ownServer(),
   });
 });

@@ -1,6 +1,8 @@
-import { Bus, createLogger, type Envelope } from '../../core/index.js';
+import { Bus, type Envelope } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { ContractRegistry } from '../../contracts/index.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 /** One registry for the suites: compiling the standard contracts once keeps them fast. */
 export const registry = new ContractRegistry();
@@ -10,7 +12,7 @@ export function memoryWorld() {
   const broker = new MemoryBroker();
   const buses: Bus[] = [];
   const bus = (service: string, withContracts = true) => {
-    const b = new Bus({ service, transport: new MemoryTransport({ broker }), metrics: false, contracts: withContracts ? registry.hooks() : undefined, retry: { maxAttempts: 1 }, logger: createLogger({ level: 'silent' }) });
+    const b = new Bus({ service, transport: new MemoryTransport({ broker }), metrics: false, contracts: withContracts ? registry.hooks() : undefined, retry: { maxAttempts: 1 }, logger: silentLogger });
     buses.push(b);
     return b;
   };
@@ -22,11 +24,7 @@ export function collector() {
   const got: Envelope[] = [];
   const handler = async (m: Envelope) => { got.push(m); };
   const next = async (n = 1, timeoutMs = 2000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (got.length < n) {
-      if (Date.now() > deadline) throw new Error(`expected ${n} messages, got ${got.length}`);
-      await new Promise((r) => setTimeout(r, 2));
-    }
+    await waitFor(() => got.length >= n, { timeoutMs, what: () => `${n} messages (got ${got.length})` });
     return got;
   };
   return { got, handler, next };

@@ -59,7 +59,6 @@ describe('contracts registry', () => {
     const { error, dir } = load({ 'demo.thing/1.0.0.json': { ...good, schema: { type: 'object', requried: ['n'] } } });
     expect(error).to.be.instanceOf(ContractLoadError);
     expect(error!.details).to.include({ file: join(dir, 'demo.thing/1.0.0.json'), contract: 'demo.thing', path: '/schema' });
-    expect(error!.message).to.contain('requried');
   });
 
   it('registry - an example that does not validate is ContractLoadError with its path', () => {

@@ -5,8 +5,7 @@ import { expect } from 'chai';
 import { createEnvelope, NoRespondersError, TransportAuthError, TransportConnectError } from '../../core/index.js';
 import { AmqpTransport, groupQueueName } from '../../transports/amqp/index.js';
 import { amqpWorld } from './amqp-world.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep, waitFor } from '../helpers/wait.js';
 
 describe('amqp transport against RabbitMQ', function () {
   this.timeout(20_000);
@@ -52,8 +51,9 @@ describe('amqp transport against RabbitMQ', function () {
     const pub = await bus();
     await pub.publish('orders.eu.created', { n: 1 });
     await pub.publish('orders.us.created', { n: 2 });
-    await sleep(200);
     const ch = await world.plain.createChannel();
+    // Fast mode: a publish resolves once written to the socket, so the broker counts them a moment later.
+    await waitFor(async () => (await ch.checkQueue(groupQueueName(group, 'orders.*.created'))).messageCount >= 2, { what: 'both messages in the group queue' });
     const q = await ch.checkQueue(groupQueueName(group, 'orders.*.created'));
     expect(q.messageCount).to.equal(2);
     expect(q.consumerCount).to.equal(0);
@@ -68,7 +68,7 @@ describe('amqp transport against RabbitMQ', function () {
     await t.connect();
     await t.publish('fast.close', createEnvelope({ type: 't', source: 's', data: Buffer.from('{}') }));
     await t.close();
-    await sleep(200);
+    await waitFor(async () => (await ch.checkQueue(queue)).messageCount >= 1, { what: 'the message in the queue' });
     expect((await ch.checkQueue(queue)).messageCount).to.equal(1);
     await ch.close();
   });
@@ -83,9 +83,7 @@ describe('amqp transport against RabbitMQ', function () {
     sub.stderr.on('data', (d) => { err += d; });
     const exited = new Promise<number | null>((r) => sub.once('exit', r));
     try {
-      const deadline = Date.now() + 20_000;
-      while (!err.includes('subscribed') && Date.now() < deadline) await sleep(50);
-      expect(err).to.include('subscribed');
+      await waitFor(() => err.includes('subscribed'), { timeoutMs: 20_000, what: () => `"subscribed" from signalbus sub (stderr: ${err})` });
       const pub = cli(['pub', `${url}?exchange=${exchange}&durable=1`, subject, '{"t":1}', '--type', 'cli.test']);
       expect(await new Promise((r) => pub.once('exit', r))).to.equal(0);
       expect(await exited).to.equal(0);
@@ -117,8 +115,7 @@ describe('amqp transport against RabbitMQ', function () {
     const pub = await bus();
     const t0 = Date.now();
     for (let n = 0; n < 5; n++) await pub.publish('jobs.run', { n });
-    const deadline = Date.now() + 8000;
-    while (seen.length < 6 && Date.now() < deadline) await sleep(20);
+    await waitFor(() => seen.length >= 6, { timeoutMs: 8000, what: 'five messages and the retry' }).catch(() => undefined);
     expect(seen.map((s) => `${s.n}/${s.attempt}`)).to.deep.equal(['0/1', '1/1', '2/1', '3/1', '4/1', '0/2']);
     expect(seen[4]!.at - t0, 'later messages did not wait for the retry').to.be.lessThan(1000);
     expect(seen[5]!.at - seen[0]!.at, 'the retry waited in its tier').to.be.greaterThan(1000);
@@ -134,11 +131,10 @@ describe('amqp transport against RabbitMQ', function () {
     }, { group: `slow-${randomUUID().slice(0, 8)}`, maxInFlight: 4 });
     const pub = await bus();
     for (let n = 0; n < 30; n++) await pub.publish('slow.head', { n });
-    const deadline = Date.now() + 1200;
-    while (done.length < 29 && Date.now() < deadline) await sleep(20);
+    await waitFor(() => done.length >= 29, { timeoutMs: 1200, what: 'the 29 fast messages' }).catch(() => undefined);
     expect(done.length, 'the 29 fast messages finished while the first was still running').to.equal(29);
     expect(done).to.not.include(0);
-    while (done.length < 30) await sleep(20);
+    await waitFor(() => done.length === 30, { what: 'the slow message' });
   });
 
   it('amqp - dead letters published by the Bus are kept in <exchange>.dlq when nobody subscribes to them', async () => {
@@ -148,10 +144,9 @@ describe('amqp transport against RabbitMQ', function () {
     await sub.subscribe('doomed', async () => { throw new Error('never works'); }, { group: `dead-${randomUUID().slice(0, 8)}` });
     const pub = await bus({ durable: true });
     await pub.publish('doomed', { n: 1 });
-    const deadline = Date.now() + 5000;
-    let count = before;
-    while (count === before && Date.now() < deadline) { await sleep(50); count = (await ch.checkQueue(`${exchange}.dlq`)).messageCount; }
-    expect(count).to.equal(before + 1);
+    const count = async () => (await ch.checkQueue(`${exchange}.dlq`)).messageCount;
+    await waitFor(async () => (await count()) > before, { timeoutMs: 5000, what: 'the dead letter in the dlq queue' });
+    expect(await count()).to.equal(before + 1);
     const m = await ch.get(`${exchange}.dlq`, { noAck: false });
     expect(m && m.fields.routingKey).to.equal('dlq.doomed');
     expect(m && m.properties.headers?.['cloudEvents:dlqreason']).to.equal('SB_ERR_HANDLER_FAILED');

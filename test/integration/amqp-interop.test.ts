@@ -1,9 +1,8 @@
 import { expect } from 'chai';
 import type { ConsumeMessage } from 'amqplib';
 import type { Envelope } from '../../core/index.js';
-import { waitFor } from '../conformance/suite.js';
 import { amqpWorld } from './amqp-world.js';
-
+import { waitFor } from '../helpers/wait.js';
 
 describe('amqp interop with a plain amqplib client (RabbitMQ)', function () {
   this.timeout(20_000);
@@ -19,7 +18,7 @@ describe('amqp interop with a plain amqplib client (RabbitMQ)', function () {
     const got: ConsumeMessage[] = [];
     await ch.consume(queue, (m) => { if (m) got.push(m); }, { noAck: true });
     const sent = await pub.publish('interop.out.berlin', { t: 21.5 }, { type: 'sensor.reading', partitionKey: 'sensor-7', headers: { tenant: 'acme' } });
-    await waitFor(() => got.length === 1, 5000, 'the message');
+    await waitFor(() => got.length === 1, { timeoutMs: 5000, what: 'the message' });
     const m = got[0]!;
     expect(m.fields.routingKey).to.equal('interop.out.berlin');
     expect(JSON.parse(m.content.toString())).to.deep.equal({ t: 21.5 });
@@ -45,7 +44,7 @@ describe('amqp interop with a plain amqplib client (RabbitMQ)', function () {
       headers: { 'cloudEvents:specversion': '1.0', 'cloudEvents:id': 'ev-1', 'cloudEvents:source': 'legacy://billing', 'cloudEvents:type': 'invoice.paid',
         'cloudEvents:time': '2025-11-13T10:00:00Z', 'cloudEvents:correlationid': 'flow-9' },
     });
-    await waitFor(() => got.length === 1, 5000, 'the message');
+    await waitFor(() => got.length === 1, { timeoutMs: 5000, what: 'the message' });
     expect(got[0]).to.deep.equal({
       specversion: '1.0', id: 'ev-1', source: 'legacy://billing', type: 'invoice.paid', time: '2025-11-13T10:00:00Z', correlationid: 'flow-9',
       datacontenttype: 'application/json', data: { n: 7 },
@@ -59,7 +58,7 @@ describe('amqp interop with a plain amqplib client (RabbitMQ)', function () {
     await sub.subscribe('interop.props', async (m) => { got.push(m); }, { group: `interop-${exchange}` });
     const ch = await world.plain.createChannel();
     ch.publish(exchange, 'interop.props', Buffer.from('{"ok":true}'), { contentType: 'application/json', messageId: 'm-1', type: 'order.created', appId: 'legacy-app', timestamp: 1763028000 });
-    await waitFor(() => got.length === 1, 5000, 'the message');
+    await waitFor(() => got.length === 1, { timeoutMs: 5000, what: 'the message' });
     expect(got[0]).to.deep.equal({
       specversion: '1.0', id: 'm-1', source: 'legacy-app', type: 'order.created', time: '2025-11-13T10:00:00.000Z', datacontenttype: 'application/json', data: { ok: true },
     });
@@ -74,11 +73,11 @@ describe('amqp interop with a plain amqplib client (RabbitMQ)', function () {
     const ch = await world.plain.createChannel();
     const before = (await ch.checkQueue(`${exchange}.dlq`)).messageCount;
     ch.publish(exchange, 'interop.device', Buffer.from('{"v":3}'));
-    await waitFor(() => raw.length === 1, 5000, 'the raw message');
+    await waitFor(() => raw.length === 1, { timeoutMs: 5000, what: 'the raw message' });
     expect(raw[0]).to.include({ type: 'amqp.raw', datacontenttype: 'application/json' });
-    let after = before;
-    const deadline = Date.now() + 3000;
-    while (after === before && Date.now() < deadline) { await new Promise((r) => setTimeout(r, 50)); after = (await ch.checkQueue(`${exchange}.dlq`)).messageCount; }
+    const count = async () => (await ch.checkQueue(`${exchange}.dlq`)).messageCount;
+    await waitFor(async () => (await count()) > before, { timeoutMs: 3000, what: 'the strict subscriber\'s copy in the dlq queue' }).catch(() => undefined);
+    const after = await count();
     expect(after, 'the strict subscriber\'s copy went to the dead-letter queue').to.equal(before + 1);
     expect(strict).to.deep.equal([]);
     await ch.close();

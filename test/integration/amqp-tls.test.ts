@@ -13,7 +13,7 @@ import { missingPrerequisite } from '../helpers/brokers.js';
 import {
   makeForeignCertificates, makeTestCertificates, requireOpenssl, type ForeignCertificates, type TestCertificates,
 } from '../helpers/tls-certs.js';
-import { OwnRabbitNode, RABBITMQ_SERVER } from './rabbitmq-own-node.js';
+import { OwnRabbitNode, RABBITMQ_SERVER } from '../helpers/own-rabbitmq-node.js';
 
 const td = new TextDecoder();
 const te = new TextEncoder();
@@ -123,11 +123,10 @@ describe('amqp TLS (amqps://) against an own RabbitMQ node', function () {
     }
   });
 
-  it('amqps - without the CA the broker certificate is refused: a TransportConnectError that says TLS and certificate', async () => {
+  it('amqps - without the CA the broker certificate is refused: a TransportConnectError with the TLS code', async () => {
     const err = await connectError({ url: `amqps://guest:guest@127.0.0.1:${serverAuth!.port}`, exchange });
     expect(err).to.be.instanceOf(TransportConnectError);
     expect(err!.code).to.equal('SB_ERR_TRANSPORT_CONNECT');
-    expect(err!.message).to.match(/TLS/).and.to.match(/certificate/).and.to.include('caFile');
     expect(err!.details?.tlsCode).to.equal('SELF_SIGNED_CERT_IN_CHAIN');
     expect(err!.message).to.not.include('guest:guest');
   });
@@ -136,36 +135,35 @@ describe('amqp TLS (amqps://) against an own RabbitMQ node', function () {
     const err = await connectError({ url: `amqps://guest:guest@127.0.0.1:${serverAuth!.port}`, exchange, tls: { caFile: certs.ca, servername: 'broker.example' } });
     expect(err).to.be.instanceOf(TransportConnectError);
     expect(err!.details?.tlsCode).to.equal('ERR_TLS_CERT_ALTNAME_INVALID');
-    expect(err!.message).to.match(/TLS: the broker's certificate was refused/);
   });
 
-  it('amqps - to a plain AMQP port (the machine broker on 5672) is a TransportConnectError that says TLS', async () => {
+  it('amqps - to a plain AMQP port (the machine broker on 5672) is a TransportConnectError with the TLS code', async () => {
     const err = await connectError({ url: 'amqps://guest:guest@127.0.0.1:5672', exchange, tls: { caFile: certs.ca } });
     expect(err).to.be.instanceOf(TransportConnectError);
-    expect(err!.message).to.include('TLS handshake failed').and.to.include('plain amqp:// port');
+    expect(err!.details?.tlsCode).to.equal('ERR_SSL_WRONG_VERSION_NUMBER');
   });
 
-  it('amqps - a wrong password over TLS is a TransportAuthError that says so (and does not show it)', async () => {
+  it('amqps - a wrong password over TLS is a TransportAuthError naming the user (and not showing the password)', async () => {
     const err = await connectError({ url: `amqps://guest:not-the-password@127.0.0.1:${serverAuth!.port}`, exchange, tls: { caFile: certs.ca } });
     expect(err).to.be.instanceOf(TransportAuthError);
     expect(err!.code).to.equal('SB_ERR_TRANSPORT_AUTH');
-    expect(err!.message).to.include('wrong user or password').and.to.include('"guest"');
+    expect(err!.details?.user).to.equal('guest');
     expect(err!.message).to.not.include('not-the-password');
+    expect(JSON.stringify(err!.details)).to.not.include('not-the-password');
   });
 
-  it('amqps mutual TLS - a broker that requires a client certificate refuses a client without one, saying so', async () => {
+  it('amqps mutual TLS - a broker that requires a client certificate refuses a client without one, with the TLS code', async () => {
     const err = await connectError({ url: `amqps://guest:guest@127.0.0.1:${mutual!.port}`, exchange, tls: { caFile: certs.ca } });
     expect(err).to.be.instanceOf(TransportConnectError);
-    expect(err!.message).to.include('TLS: the broker requires a client certificate').and.to.include('certFile');
     expect(err!.details?.tlsCode).to.match(/CERTIFICATE_REQUIRED/);
   });
 
-  it('amqps mutual TLS - a client certificate the CA did not sign is refused, saying so', async () => {
+  it('amqps mutual TLS - a client certificate the CA did not sign is refused, with the TLS code', async () => {
     const err = await connectError({
       url: `amqps://guest:guest@127.0.0.1:${mutual!.port}`, exchange, tls: { caFile: certs.ca, certFile: stranger.clientCert, keyFile: stranger.clientKey },
     });
     expect(err).to.be.instanceOf(TransportConnectError);
-    expect(err!.message).to.include('TLS: the broker refused the client certificate');
+    expect(err!.details?.tlsCode).to.match(/^ERR_SSL_.*(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN)/);
   });
 
   it('amqps mutual TLS - with certFile and keyFile an event reaches a subscriber', async () => {

@@ -13,9 +13,9 @@ import amqp, { type ChannelModel } from 'amqplib';
 import { Bus, type RetryPolicy } from '../../core/index.js';
 import { AmqpTransport } from '../../transports/amqp/index.js';
 import { requireBroker } from '../helpers/brokers.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 
 export interface AmqpWorld {
   readonly url: string;
@@ -35,7 +35,7 @@ export function amqpWorld(service: string, exchangePrefix: string): AmqpWorld {
     async bus(options = {}) {
       const transport = new AmqpTransport({ url: AMQP_URL, exchange: world.exchange, durable: options.durable, groupQueueExpiresMs: 120_000 });
       transports.push(transport);
-      const b = new Bus({ service: `${service}@test`, transport, metrics: false, logger: quiet, ...(options.retry ? { retry: options.retry } : {}) });
+      const b = new Bus({ service: `${service}@test`, transport, metrics: false, logger: silentLogger, ...(options.retry ? { retry: options.retry } : {}) });
       buses.push(b);
       await b.start();
       return b;

@@ -1,12 +1,9 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { requireBroker } from '../helpers/brokers.js';
-
-const freePort = () => new Promise<number>((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
-});
+import { freePort } from '../helpers/nats-server-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** `signalbus sub … --count 1` in the background, then `signalbus pub`; resolves with what sub printed. */
 async function roundTrip(url: string): Promise<Record<string, unknown>> {
@@ -15,18 +12,12 @@ async function roundTrip(url: string): Promise<Record<string, unknown>> {
   let out = ''; let err = '';
   sub.stdout.on('data', (d) => { out += d; });
   sub.stderr.on('data', (d) => { err += d; });
-  const deadline = Date.now() + 20_000;
-  while (!err.includes('subscribed to')) {
-    if (Date.now() > deadline || sub.exitCode !== null) throw new Error(`sub did not start: ${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
   const exited = new Promise<number | null>((r) => sub.on('exit', r));
-  // A pub may race a broker-side subscription that is still being set up: try a few times.
-  for (let i = 0; i < 5 && out === ''; i++) {
-    const pub = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'pub', url, subject, '{"temperature":21.5}', '--type', 'sensor.reading', '--header', 'tenant=acme'], { encoding: 'utf8', timeout: 20_000 });
-    expect(pub.status, pub.stderr).to.equal(0);
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 1500))]);
-  }
+  // `sub` prints this once its subscription is live: one pub after it must arrive.
+  await waitFor(() => err.includes('subscribed to') || sub.exitCode !== null, { timeoutMs: 20_000, what: () => `sub to start (stderr: ${err})` });
+  expect(err, 'sub started').to.include('subscribed to');
+  const pub = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'pub', url, subject, '{"temperature":21.5}', '--type', 'sensor.reading', '--header', 'tenant=acme'], { encoding: 'utf8', timeout: 20_000 });
+  expect(pub.status, pub.stderr).to.equal(0);
   const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
   if (code === 'timeout') sub.kill();
   expect(code, err).to.equal(0);

@@ -9,19 +9,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { SignJWT } from 'jose';
-import { Bus, transportFromUrl, type Envelope, type Logger } from '../../core/index.js';
+import { Bus, transportFromUrl, type Envelope } from '../../core/index.js';
 import { HttpGateway, hostGateway, startWebhook, type HttpGatewayOptions } from '../../gateway/index.js';
 import { HttpTransport } from '../../transports/http/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import '../../transports/index.js';
-import { waitFor } from '../conformance/suite.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
+import { waitFor, sleep } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 const secret = 'integration-secret-of-at-least-32-bytes!';
 const token = (claims: Record<string, unknown>, exp: string | number = '5m') =>
   new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(new TextEncoder().encode(secret));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Answer { status: number; headers: http.IncomingHttpHeaders; text: string; json?: Record<string, unknown> }
 
@@ -57,7 +56,7 @@ describe('http gateway', function () {
   afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => {}); });
 
   async function gateway(options: Partial<HttpGatewayOptions> = {}, busOptions: Partial<ConstructorParameters<typeof Bus>[0]> = {}) {
-    const bus = new Bus({ service: 'gw@test', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: quiet, ...busOptions });
+    const bus = new Bus({ service: 'gw@test', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger, ...busOptions });
     const gw = new HttpGateway({ bus, ...options });
     const { url } = await gw.start();
     cleanups.push(() => bus.stop(), () => gw.close());
@@ -80,7 +79,7 @@ describe('http gateway', function () {
       const a = await send(url, 'POST', '/v1/events/orders.created', m.headers as Record<string, string>, m.body as string);
       expect(a.status, a.text).to.equal(202);
     }
-    await waitFor(() => got.length === 2, 2000, 'both events');
+    await waitFor(() => got.length === 2, { timeoutMs: 2000, what: 'both events' });
     for (const m of got) {
       expect(m.data).to.deep.equal({ order: 42 });
       expect(m).to.include({ type: 'order.created', source: 'urn:sdk', myext: 'v1' });
@@ -94,7 +93,7 @@ describe('http gateway', function () {
     const batch = [1, 2, 3].map((n) => ({ specversion: '1.0', id: `b${n}`, source: 's', type: 't', data: { n } }));
     const a = await send(url, 'POST', '/v1/events/batch.x', { 'content-type': 'application/cloudevents-batch+json' }, JSON.stringify(batch));
     expect(a.status, a.text).to.equal(202);
-    await waitFor(() => got.length === 3, 2000, 'the batch');
+    await waitFor(() => got.length === 3, { timeoutMs: 2000, what: 'the batch' });
     expect(got.map((m) => m.data)).to.deep.equal([{ n: 1 }, { n: 2 }, { n: 3 }]);
   });
 
@@ -106,7 +105,7 @@ describe('http gateway', function () {
     const { stdout: code } = await promisify(execFile)('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'content-type: application/json',
       '-H', 'idempotency-key: curl-1', '--data', '{"t":21.5}', `${url}/v1/events/devices.d7.telemetry`]);
     expect(code).to.equal('202');
-    await waitFor(() => got.length === 1, 2000, 'the curl event');
+    await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the curl event' });
     expect(got[0]).to.include({ type: 'device.telemetry', id: 'curl-1', datacontenttype: 'application/json' });
     expect(got[0]!.data).to.deep.equal({ t: 21.5 });
   });
@@ -138,7 +137,7 @@ describe('http gateway', function () {
     await bus.publish('feed.a', { n: 1 }, { type: 'feed.item' });
     await bus.publish('other.a', { n: 2 });
     await bus.publish('feed.b', { n: 3 }, { type: 'feed.item' });
-    await waitFor(() => frames.length === 2, 2000, 'two frames');
+    await waitFor(() => frames.length === 2, { timeoutMs: 2000, what: 'two frames' });
     const lines = frames[0]!.split('\n');
     expect(lines[0]).to.equal('subject: feed.a');
     const event = JSON.parse(lines.find((l) => l.startsWith('data: '))!.slice(6)) as Record<string, unknown>;
@@ -150,11 +149,18 @@ describe('http gateway', function () {
   it('http gateway - serves metrics, health and readiness', async () => {
     const { bus, url } = await gateway();
     await bus.publish('m.x', 1);
+    await bus.publish('m.x', 2);
+    expectProblem(await send(url, 'POST', '/v1/events/m.y', { 'content-type': 'application/json' }, '[1,'), 400, 'SB_ERR_HTTP_BODY_INVALID');
     expect((await send(url, 'GET', '/healthz')).status).to.equal(200);
     expect((await send(url, 'GET', '/readyz')).status).to.equal(200);
     const metrics = await send(url, 'GET', '/metrics');
     expect(metrics.status).to.equal(200);
     expect(metrics.headers['content-type']).to.match(/^text\/plain/);
+    // Prometheus text: the bus' own fields and the gateway's refusals, labelled and counted.
+    const lines = metrics.text.split('\n');
+    expect(lines).to.include('# TYPE signalbus_metric_fields_total counter');
+    expect(lines).to.include('signalbus_metric_fields_total{service="gw",container="test",context="m.x",event="published",action="sent"} 2');
+    expect(lines).to.include('signalbus_metric_fields_total{service="gw",container="test",context="http-gateway",event="rejected",action="http-400"} 1');
     await bus.stop();
     expect((await send(url, 'GET', '/readyz')).status).to.equal(503);
   });
@@ -192,7 +198,7 @@ describe('http gateway', function () {
       expect(status, JSON.stringify(bad)).to.equal('HTTP/1.1 400 Bad Request');
     }
     expect((await send(url, 'POST', '/v1/events/ctl.x', ce)).status, 'the gateway still serves').to.equal(202);
-    await waitFor(() => got.length === 1, 2000, 'the good event');
+    await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the good event' });
     expect(got.length).to.equal(1);
   });
 
@@ -262,10 +268,14 @@ describe('http gateway', function () {
     let release!: () => void;
     const blocked = new Promise<void>((r) => { release = r; });
     await bus.subscribe('slow.x', () => blocked, { maxInFlight: 1, maxPending: 1 });
+    // Counts the events the gateway handed to its bus.
+    let handed = 0;
+    const publishEnvelope = bus.publishEnvelope.bind(bus);
+    bus.publishEnvelope = (...args: Parameters<Bus['publishEnvelope']>) => { handed++; return publishEnvelope(...args); };
     const ce = (id: string) => ({ 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': 's', 'ce-type': 't' });
     // One in the handler, one pending, one holding the transport: the next finds the bus full.
     const first = [send(url, 'POST', '/v1/events/slow.x', ce('1')), send(url, 'POST', '/v1/events/slow.x', ce('2')), send(url, 'POST', '/v1/events/slow.x', ce('3'))];
-    await sleep(200);
+    await waitFor(() => handed === 3, { what: 'the three events handed to the bus' });
     const full = await send(url, 'POST', '/v1/events/slow.x', ce('4'));
     expectProblem(full, 503, 'SB_ERR_BACKPRESSURE');
     expect(full.headers['retry-after']).to.equal('1');
@@ -277,7 +287,7 @@ describe('http gateway', function () {
 
   it('http gateway - answers 504 when a request times out and 503 when nobody answers', async () => {
     const { bus, url } = await gateway();
-    await bus.subscribe('svc.slow', async () => { await sleep(1000); return 'late'; });
+    await bus.subscribe('svc.slow', async () => { await sleep(1000); return 'late'; }); // slower than the request's timeout
     const ce = { 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': 's', 'ce-type': 't', 'x-signalbus-timeout-ms': '100' };
     expectProblem(await send(url, 'POST', '/v1/requests/svc.slow', ce), 504, 'SB_ERR_REQUEST_TIMEOUT');
     expectProblem(await send(url, 'POST', '/v1/requests/svc.nobody', ce), 503, 'SB_ERR_REQUEST_NO_RESPONDERS');
@@ -312,7 +322,7 @@ describe('http gateway', function () {
       expect((await send(url, 'POST', '/v1/events/acme.orders', { ...ce, 'ce-tenant': 'globex', authorization: acme }, '{}')).status).to.equal(202);
       const structured = JSON.stringify({ specversion: '1.0', id: '2', source: 's', type: 't', tenant: 'globex', data: {} });
       expect((await send(url, 'POST', '/v1/events/acme.orders', { 'content-type': 'application/cloudevents+json', authorization: acme }, structured)).status).to.equal(202);
-      await waitFor(() => got.length === 2, 2000, 'both events');
+      await waitFor(() => got.length === 2, { timeoutMs: 2000, what: 'both events' });
       expect(got.map((m) => m.tenant)).to.deep.equal(['acme', 'acme']);
     });
 
@@ -321,7 +331,7 @@ describe('http gateway', function () {
       const got = await collect(bus, 'initech.x');
       expect((await send(url, 'POST', '/v1/events/initech.x', { ...ce, 'x-api-key': 'key-initech-1' }, '{}')).status).to.equal(202);
       expectProblem(await send(url, 'POST', '/v1/events/initech.x', { ...ce, 'x-api-key': 'wrong-key-000' }, '{}'), 401, 'SB_ERR_AUTH_UNAUTHORIZED');
-      await waitFor(() => got.length === 1, 2000, 'the event');
+      await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the event' });
       expect(got[0]!.tenant).to.equal('initech');
     });
   });
@@ -347,7 +357,7 @@ describe('http gateway', function () {
       const hook = await startWebhook({ bus, pattern: 'hook.>', url: target.url, initialDelayMs: 10, maxDelayMs: 50 });
       cleanups.push(() => hook.stop());
       const sent = await bus.publish('hook.a', { n: 1 }, { type: 'hook.test' });
-      await waitFor(() => target.seen.length === 3, 3000, 'three attempts');
+      await waitFor(() => target.seen.length === 3, { timeoutMs: 3000, what: 'three attempts' });
       const events = target.seen.map((s) => HTTP.toEvent({ headers: s.headers, body: s.body }) as CloudEvent<unknown>);
       expect(events.map((e) => e.id)).to.deep.equal([sent.id, sent.id, sent.id]);
       expect(events[2]!.data).to.deep.equal({ n: 1 });
@@ -364,7 +374,7 @@ describe('http gateway', function () {
       cleanups.push(() => hook1.stop(), () => hook2.stop());
       await bus.publish('down.a', 1);
       await bus.publish('gone.a', 2);
-      await waitFor(() => dead.length === 2, 3000, 'two dead letters');
+      await waitFor(() => dead.length === 2, { timeoutMs: 3000, what: 'two dead letters' });
       const bySubject = Object.fromEntries(dead.map((d) => [d.dlqsubject, d]));
       expect(bySubject['down.a']).to.include({ dlqreason: 'SB_ERR_WEBHOOK_DELIVERY', dlqattempts: '3' });
       expect(bySubject['gone.a']).to.include({ dlqreason: 'SB_ERR_WEBHOOK_DELIVERY', dlqattempts: '1' });
@@ -403,16 +413,16 @@ describe('http gateway', function () {
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
     const port = (probe.address() as net.AddressInfo).port;
     await new Promise((r) => probe.close(r));
-    const bus = new Bus({ service: 'host@test', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: quiet });
+    const bus = new Bus({ service: 'host@test', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
     const gw = await hostGateway(`http://127.0.0.1:${port}`, bus);
     cleanups.push(() => bus.stop(), () => gw.close());
     const got = await collect(bus, 'cli.>');
     const client = await transportFromUrl(`http://127.0.0.1:${port}?concurrency=4`);
     expect(client).to.be.instanceOf(HttpTransport);
-    const pub = new Bus({ service: 'pub@test', transport: client, metrics: false, logger: quiet });
+    const pub = new Bus({ service: 'pub@test', transport: client, metrics: false, logger: silentLogger });
     cleanups.push(() => pub.stop());
     await pub.publish('cli.hello', { hi: true });
-    await waitFor(() => got.length === 1, 2000, 'the event');
+    await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the event' });
     expect(got[0]!.data).to.deep.equal({ hi: true });
     const err = await (await transportFromUrl('http://127.0.0.1:1')).connect().then(() => null, (e) => e);
     expect(err).to.have.property('code', 'SB_ERR_TRANSPORT_CONNECT');
@@ -420,18 +430,25 @@ describe('http gateway', function () {
 
   it('http transport - subscribes with a token and sees only its tenant', async () => {
     const { bus, url } = await gateway({ auth: { jwt: { secret } } });
-    const client = new Bus({ service: 'c@test', transport: new HttpTransport({ url, token: await token({ tenant: 'acme' }) }), metrics: false, logger: quiet });
-    cleanups.push(() => client.stop());
-    const got: Envelope[] = [];
-    await client.subscribe('acme.>', async (m) => { got.push(m); });
-    const err = await client.subscribe('globex.>', async () => {}).then(() => null, (e) => e);
-    expect(err).to.have.property('code', 'SB_ERR_AUTH_FORBIDDEN');
-    await bus.publish('acme.a', 1);
-    await bus.publish('globex.a', 2);
-    await waitFor(() => got.length === 1, 2000, 'the acme event');
-    await client.publish('acme.b', 3);
-    await waitFor(() => got.length === 2, 2000, 'the published event');
-    expect(got.map((m) => m.tenant)).to.deep.equal([undefined, 'acme']);
+    const acme = new Bus({ service: 'acme@test', transport: new HttpTransport({ url, token: await token({ tenant: 'acme' }) }), metrics: false, logger: silentLogger });
+    const globex = new Bus({ service: 'globex@test', transport: new HttpTransport({ url, token: await token({ tenant: 'globex' }) }), metrics: false, logger: silentLogger });
+    cleanups.push(() => acme.stop(), () => globex.stop());
+    // One subject both tenants reach for: only the tenant scoping keeps globex off acme's subject.
+    const shared = 'acme.orders';
+    const got: Envelope[] = []; const globexSeen: unknown[] = []; const markers: unknown[] = [];
+    await acme.subscribe(shared, async (m) => { got.push(m); });
+    const refused = await globex.subscribe(shared, async (m) => { globexSeen.push(m.data); }).then(() => null, (e) => e);
+    expect(refused).to.have.property('code', 'SB_ERR_AUTH_FORBIDDEN');
+    const forbidden = await globex.publish(shared, 'from globex').then(() => null, (e) => e);
+    expect(forbidden).to.have.property('code', 'SB_ERR_AUTH_FORBIDDEN');
+    await globex.subscribe('globex.marker', async (m) => { markers.push(m.data); });
+    await bus.publish(shared, 1);
+    await acme.publish(shared, 3);
+    // The marker leaves the gateway after both events: once globex has it, globex would have had them too.
+    await bus.publish('globex.marker', 'marker');
+    await waitFor(() => markers.length === 1 && got.length === 2, { timeoutMs: 2000, what: 'the marker at globex and both events at acme' });
+    expect(globexSeen, 'what globex saw of acme').to.deep.equal([]);
+    expect(got.map((m) => [m.data, m.tenant])).to.deep.equal([[1, undefined], [3, 'acme']]);
   });
 
   // ------------------------------------------------------------ HTTPS
@@ -446,10 +463,10 @@ describe('http gateway', function () {
     const { bus, url } = await gateway({ tls: { key: readFileSync(join(dir, 'key.pem')), cert } });
     expect(url.startsWith('https://')).to.equal(true);
     const got = await collect(bus, 'tls.x');
-    const client = new Bus({ service: 'tls@test', transport: new HttpTransport({ url, tls: { ca: cert } }), metrics: false, logger: quiet });
+    const client = new Bus({ service: 'tls@test', transport: new HttpTransport({ url, tls: { ca: cert } }), metrics: false, logger: silentLogger });
     cleanups.push(() => client.stop());
     await client.publish('tls.x', { secure: true });
-    await waitFor(() => got.length === 1, 2000, 'the event over TLS');
+    await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the event over TLS' });
     expect(got[0]!.data).to.deep.equal({ secure: true });
     const untrusted = new HttpTransport({ url });
     cleanups.push(() => untrusted.close());

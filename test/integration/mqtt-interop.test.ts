@@ -6,11 +6,11 @@ import { Bus, type Envelope } from '../../core/index.js';
 import { transportFromUrl } from '../../transports/index.js';
 import { MqttTransport, startEmbeddedBroker } from '../../transports/mqtt/index.js';
 import { missingPrerequisite, requireBroker } from '../helpers/brokers.js';
-import { waitFor, sleep } from '../conformance/suite.js';
-import { ownMosquitto, testPort } from './mqtt-own-mosquitto.js';
+import { ownMosquitto, testPort } from '../helpers/own-mosquitto.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 const URL = 'mqtt://127.0.0.1:1883';
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 const PUB = '/usr/bin/mosquitto_pub';
 const SUB = '/usr/bin/mosquitto_sub';
 
@@ -41,7 +41,7 @@ describe('mqtt interop', function () {
   this.timeout(30_000);
   const buses: Bus[] = [];
   const bus = async (transport: MqttTransport | Awaited<ReturnType<typeof transportFromUrl>>) => {
-    const b = new Bus({ service: 'interop@test', transport, metrics: false, logger: quiet });
+    const b = new Bus({ service: 'interop@test', transport, metrics: false, logger: silentLogger });
     buses.push(b);
     await b.start();
     return b;
@@ -55,12 +55,11 @@ describe('mqtt interop', function () {
   for (const version of [5, 4] as const) {
     it(`mqtt interop - raw device JSON from mosquitto_pub reaches a raw subscription (MQTT ${version === 5 ? '5' : '3.1.1'})`, async () => {
       const device = `sensor-${randomUUID().slice(0, 8)}`;
-      const b = await bus(new MqttTransport({ url: URL, protocolVersion: version, logger: quiet }));
+      const b = await bus(new MqttTransport({ url: URL, protocolVersion: version, logger: silentLogger }));
       const got: Array<{ env: Envelope; subject: string }> = [];
       await b.subscribe(`devices.${device}.telemetry`, async (m, ctx) => { got.push({ env: m, subject: ctx.subject }); }, { raw: true });
-      await sleep(100);
       await mosquittoPub(['-h', '127.0.0.1', '-p', '1883', '-q', '1', '-t', `devices/${device}/telemetry`, '-m', '{"ts":1763900000000,"temperature":21.5}']);
-      await waitFor(() => got.length === 1, 5000, 'the device message');
+      await waitFor(() => got.length === 1, { timeoutMs: 5000, what: 'the device message' });
       const { env, subject } = got[0]!;
       expect(subject).to.equal(`devices.${device}.telemetry`);
       expect(env.subject).to.equal(`devices/${device}/telemetry`);
@@ -72,14 +71,13 @@ describe('mqtt interop', function () {
 
   it('mqtt interop - a subscription without raw drops device payloads and keeps handling CloudEvents', async () => {
     const topic = `interop/${randomUUID().slice(0, 8)}`;
-    const b = await bus(new MqttTransport({ url: URL, logger: quiet }));
+    const b = await bus(new MqttTransport({ url: URL, logger: silentLogger }));
     const got: unknown[] = [];
     await b.subscribe(topic.replace('/', '.'), async (m) => { got.push(m.data); });
-    await sleep(100);
+    // The device payload reaches the broker first: by the time the CloudEvent is in, it was seen (and dropped).
     await mosquittoPub(['-h', '127.0.0.1', '-t', topic, '-m', '{"not":"a cloudevent"}']);
     await b.publish(topic.replace('/', '.'), { ok: 1 });
-    await waitFor(() => got.length === 1, 5000, 'the CloudEvent');
-    await sleep(200);
+    await waitFor(() => got.length === 1, { timeoutMs: 5000, what: 'the CloudEvent' });
     expect(got).to.deep.equal([{ ok: 1 }]);
   });
 
@@ -87,12 +85,18 @@ describe('mqtt interop', function () {
     const subject = `interop.${randomUUID().slice(0, 8)}.out`;
     const sub = mosquittoSub(['-h', '127.0.0.1', '-V', 'mqttv311', '-t', subject.replace(/\./g, '/'), '-C', '1']);
     try {
-      await sleep(300);
       const b = await bus(await transportFromUrl('mqtt://127.0.0.1:1883?protocolVersion=4'));
-      const sent = await b.publish(subject, { temperature: 21.5 }, { type: 'sensor.reading' });
-      await waitFor(() => sub.lines.length === 1, 5000, 'mosquitto_sub output');
+      // mosquitto_sub says nothing when it has subscribed: publish until it prints the first event it got.
+      const sent = new Map<string, Envelope>();
+      await waitFor(async () => {
+        const e = await b.publish(subject, { temperature: 21.5 }, { type: 'sensor.reading' });
+        sent.set(e.id, e);
+        return sub.lines.length >= 1;
+      }, { timeoutMs: 5000, what: 'mosquitto_sub output', intervalMs: 50 });
       const event = JSON.parse(sub.lines[0]!);
-      expect(event).to.include({ specversion: '1.0', id: sent.id, type: 'sensor.reading', source: sent.source, datacontenttype: 'application/json' });
+      const one = sent.get(event.id);
+      expect(one, 'an event this test published').to.not.equal(undefined);
+      expect(event).to.include({ specversion: '1.0', id: one!.id, type: 'sensor.reading', source: one!.source, datacontenttype: 'application/json' });
       expect(event.data).to.deep.equal({ temperature: 21.5 });
     } finally { sub.stop(); }
   });
@@ -104,9 +108,9 @@ describe('mqtt interop', function () {
       const got: mqtt.IPublishPacket[] = [];
       plain.on('message', (_t, _p, packet) => got.push(packet));
       await plain.subscribeAsync(subject.replace(/\./g, '/'), { qos: 1 });
-      const b = await bus(new MqttTransport({ url: URL, logger: quiet }));
+      const b = await bus(new MqttTransport({ url: URL, logger: silentLogger }));
       const sent = await b.publish(subject, { temperature: 21.5 }, { type: 'sensor.reading', partitionKey: 'sensor-7' });
-      await waitFor(() => got.length === 1, 5000, 'the message');
+      await waitFor(() => got.length === 1, { timeoutMs: 5000, what: 'the message' });
       const props = got[0]!.properties!;
       expect(props.contentType).to.equal('application/json');
       expect(props.userProperties).to.include({ specversion: '1.0', id: sent.id, type: 'sensor.reading', partitionkey: 'sensor-7', traceparent: sent.traceparent });
@@ -117,7 +121,7 @@ describe('mqtt interop', function () {
   it('mqtt interop - a QoS 2 CloudEvent from a plain mqtt client reaches a QoS 2 subscription with every attribute', async () => {
     // QoS 2 packets are decoded by mqtt.js (it keeps the PUBREC/PUBREL state), not by the fast path.
     const subject = `interop.${randomUUID().slice(0, 8)}.qos2`;
-    const b = await bus(new MqttTransport({ url: URL, qos: 2, logger: quiet }));
+    const b = await bus(new MqttTransport({ url: URL, qos: 2, logger: silentLogger }));
     const got: Envelope[] = [];
     await b.subscribe(subject, async (m) => { got.push(m); });
     const plain = await mqtt.connectAsync(URL, { protocolVersion: 5 });
@@ -129,7 +133,7 @@ describe('mqtt interop', function () {
           userProperties: { specversion: '1.0', id: 'qos2-1', source: 'plain-client', type: 'sensor.reading', tenant: ['acme', 'second-ignored'] },
         },
       });
-      await waitFor(() => got.length === 1, 5000, 'the QoS 2 message');
+      await waitFor(() => got.length === 1, { timeoutMs: 5000, what: 'the QoS 2 message' });
       expect(got[0]).to.include({ specversion: '1.0', id: 'qos2-1', source: 'plain-client', type: 'sensor.reading', tenant: 'acme', datacontenttype: 'application/json' });
       expect(got[0]!.data).to.deep.equal({ temperature: 30 });
     } finally { await plain.endAsync(); }
@@ -137,10 +141,9 @@ describe('mqtt interop', function () {
 
   it('mqtt interop - a 3.1.1 requester gets answers from an MQTT 5 responder', async () => {
     const subject = `interop.${randomUUID().slice(0, 8)}.rr`;
-    const server = await bus(new MqttTransport({ url: URL, logger: quiet }));
-    const client = await bus(new MqttTransport({ url: URL, protocolVersion: 4, logger: quiet }));
+    const server = await bus(new MqttTransport({ url: URL, logger: silentLogger }));
+    const client = await bus(new MqttTransport({ url: URL, protocolVersion: 4, logger: silentLogger }));
     await server.subscribe(subject, async (m) => ({ echo: m.data }));
-    await sleep(100);
     const reply = await client.request(subject, { n: 1 }, { timeoutMs: 3000 });
     expect(reply.data).to.deep.equal({ echo: { n: 1 } });
   });
@@ -151,9 +154,8 @@ describe('mqtt interop', function () {
       const b = await bus(await transportFromUrl(broker.url));
       const got: Envelope[] = [];
       await b.subscribe('devices.*.telemetry', async (m) => { got.push(m); }, { raw: true });
-      await sleep(100);
       await mosquittoPub(['-h', '127.0.0.1', '-p', String(broker.port), '-t', 'devices/d1/telemetry', '-m', '{"temperature":1}']);
-      await waitFor(() => got.length === 1, 5000, 'the device message');
+      await waitFor(() => got.length === 1, { timeoutMs: 5000, what: 'the device message' });
       expect(got[0]!.subject).to.equal('devices/d1/telemetry');
       await b.stop();
     } finally { await broker.stop(); }
@@ -171,30 +173,32 @@ describe('mqtt connection errors', function () {
 
   for (const version of [5, 4] as const) {
     it(`mqtt connection errors - bad credentials are a TransportAuthError naming the reason code (MQTT ${version === 5 ? '5' : '3.1.1'})`, async () => {
-      const t = new MqttTransport({ url: `mqtt://device:wrong@127.0.0.1:${port}`, protocolVersion: version, logger: quiet });
+      const t = new MqttTransport({ url: `mqtt://device:wrong@127.0.0.1:${port}`, protocolVersion: version, logger: silentLogger });
       const err = await t.connect().then(() => null, (e) => e);
       await t.close();
       expect(err?.code).to.equal('SB_ERR_TRANSPORT_AUTH');
       // Mosquitto answers a wrong password with "not authorized": 135 on MQTT 5, 5 on 3.1.1.
       expect(err.details.reasonCode).to.equal(version === 5 ? 135 : 5);
-      const ok = new MqttTransport({ url: `mqtt://127.0.0.1:${port}`, username: 'device', password: 'right-password', protocolVersion: version, logger: quiet });
+      const ok = new MqttTransport({ url: `mqtt://127.0.0.1:${port}`, username: 'device', password: 'right-password', protocolVersion: version, logger: silentLogger });
       await ok.connect();
       await ok.close();
     });
   }
 
   it('mqtt connection errors - an unreachable broker is a TransportConnectError', async () => {
-    const t = new MqttTransport({ url: `mqtt://127.0.0.1:${port + 1}`, logger: quiet });
+    const t = new MqttTransport({ url: `mqtt://127.0.0.1:${port + 1}`, logger: silentLogger });
     const err = await t.connect().then(() => null, (e) => e);
     await t.close();
     expect(err?.code).to.equal('SB_ERR_TRANSPORT_CONNECT');
   });
 
   it('mqtt connection errors - publishes wait while disconnected up to maxBufferedPublishes, then BackpressureError', async () => {
-    const t = new MqttTransport({ url: `mqtt://device:right-password@127.0.0.1:${port}`, qos: 1, maxBufferedPublishes: 5, reconnect: { initialDelayMs: 100 }, logger: quiet });
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (msg: string) => { warnings.push(msg); }, child: () => logger };
+    const t = new MqttTransport({ url: `mqtt://device:right-password@127.0.0.1:${port}`, qos: 1, maxBufferedPublishes: 5, reconnect: { initialDelayMs: 100 }, logger });
     await t.connect();
     await broker.stop();
-    await sleep(200);
+    await waitFor(() => warnings.includes('mqtt connection lost; reconnecting'), { what: 'the client to notice the broker is gone' });
     const env = (i: number): Envelope => ({ specversion: '1.0', id: `id-${i}`, source: 's', type: 't', data: Buffer.from(String(i)) });
     const waiting = Array.from({ length: 5 }, (_, i) => t.publish('offline.test', env(i)));
     const over = await t.publish('offline.test', env(5)).then(() => null, (e) => e);

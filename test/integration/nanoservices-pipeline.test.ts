@@ -1,14 +1,13 @@
 import { expect } from 'chai';
-import { Bus, createLogger, type Envelope } from '../../core/index.js';
+import { Bus, type Envelope } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import {
   createAggregateService, createAlertService, createFilterService, createIngestService, MemoryCheckpointStore, runNanoservice,
   type RunningNanoservice,
 } from '../../nanoservices/index.js';
 import { ContractRegistry } from '../../contracts/index.js';
-import { until } from '../unit/nanoservices/wait.js';
-
-const quiet = createLogger({ level: 'silent' });
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 const encoder = new TextEncoder();
 const T0 = 1_700_000_000_000; // a multiple of the 5 s window
 const READINGS = 30;
@@ -26,7 +25,7 @@ describe('nanoservices pipeline over memory', function () {
   const buses: Bus[] = [];
   const running: RunningNanoservice[] = [];
   const bus = (service: string) => {
-    const b = new Bus({ service, transport: new MemoryTransport({ broker }), metrics: false, logger: quiet, retry: { initialDelayMs: 1, maxDelayMs: 5 } });
+    const b = new Bus({ service, transport: new MemoryTransport({ broker }), metrics: false, logger: silentLogger, retry: { initialDelayMs: 1, maxDelayMs: 5 } });
     buses.push(b);
     return b;
   };
@@ -84,12 +83,12 @@ describe('nanoservices pipeline over memory', function () {
 
     const total = (b: Bus, field: string) => b.metrics.totals().get(field)?.count ?? 0;
     const sum = (b: Bus, suffix: string) => [...b.metrics.totals()].filter(([f]) => f.endsWith(suffix)).reduce((n, [, v]) => n + v.count, 0);
-    await until(() => sum(alertBus, ' received evaluated') === READINGS * DEVICES.length && sum(aggregateBus, ' windowclosed emitted') === 5 * DEVICES.length, 10_000);
+    await waitFor(() => sum(alertBus, ' received evaluated') === READINGS * DEVICES.length && sum(aggregateBus, ' windowclosed emitted') === 5 * DEVICES.length, { timeoutMs: 10_000, what: 'sum(alertBus, \' received evaluated\') === READINGS * DEVICES.length && sum(aggregateBus, \' windowclosed emitted\') === 5 * DEVICES.length' });
 
     // The clock closes each device's last, still open window.
     clock += 5000;
     await aggregate.tick();
-    await until(() => aggregates.length === 2 * 6 * DEVICES.length);
+    await waitFor(() => aggregates.length === 2 * 6 * DEVICES.length, { what: 'aggregates.length === 2 * 6 * DEVICES.length' });
 
     // Ingest: every good payload forwarded, the malformed one dead-lettered at once with the reason.
     expect(sum(ingestBus, ' received forwarded')).to.equal(READINGS * DEVICES.length + 1);
@@ -140,14 +139,14 @@ describe('nanoservices pipeline over memory', function () {
     const firstBus = bus('aggregate@a');
     const first = await runNanoservice(firstBus, createAggregateService(config));
     for (let i = 0; i < 3; i++) await send(i);
-    await until(() => (firstBus.metrics.totals().get('aggregate@a:sensor.reading?deviceId=d-1 received accepted')?.count ?? 0) === 3);
+    await waitFor(() => (firstBus.metrics.totals().get('aggregate@a:sensor.reading?deviceId=d-1 received accepted')?.count ?? 0) === 3, { what: '(firstBus.metrics.totals().get(\'aggregate@a:sensor.reading?deviceId=d-1 received accepted\')?.count ?? 0) === 3' });
     await first.stop();
     await firstBus.stop();
 
     const secondBus = bus('aggregate@b');
     running.push(await runNanoservice(secondBus, createAggregateService(config)));
     for (let i = 3; i < 6; i++) await send(i);
-    await until(() => aggregates.length === 1);
+    await waitFor(() => aggregates.length === 1, { what: 'aggregates.length === 1' });
     expect(aggregates[0]!.data).to.deep.include({ count: 5, sum: 0 + 1 + 2 + 3 + 4 });
     expect((aggregates[0]!.data as { window: { start: number } }).window.start).to.equal(T0);
   });
@@ -168,8 +167,7 @@ describe('nanoservices pipeline over memory', function () {
     for (const i of [0, 1, 2, 6]) {
       for (const k of keys) await producer.publish(`sensor.valid.${k}`, { deviceId: k, ts: T0 + i * 1000, temperature: i }, { type: 'sensor.reading', partitionKey: k });
     }
-    await until(() => aggregates.length === keys.length);
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => aggregates.length >= keys.length, { what: 'one aggregate per key' });
     expect(aggregates).to.have.length(keys.length);
     expect(new Set(aggregates.map((a) => a.partitionkey)).size).to.equal(keys.length);
     expect(aggregates.every((a) => (a.data as { count: number }).count === 3)).to.equal(true);
@@ -181,7 +179,7 @@ describe('nanoservices pipeline over memory', function () {
     const registry = new ContractRegistry();
     const contracts = registry.hooks();
     const withContracts = (service: string) => {
-      const b = new Bus({ service, transport: new MemoryTransport({ broker }), metrics: false, logger: quiet, contracts });
+      const b = new Bus({ service, transport: new MemoryTransport({ broker }), metrics: false, logger: silentLogger, contracts });
       buses.push(b);
       return b;
     };
@@ -214,9 +212,9 @@ describe('nanoservices pipeline over memory', function () {
     await devices.publish('devices.d-1.telemetry', encoder.encode(JSON.stringify({ ts: T0 + 3500, temperature: 22, humidity: 40 })));
     await devices.publish('devices.d-1.telemetry', encoder.encode(JSON.stringify({ ts: T0 + 9000, temperature: 22, humidity: 140 })));
     // overheat raises at 95 and resolves at 61; jump raises at 21→90 and 96→60 and resolves on the next small step.
-    await until(() => deadLetters.length === 1 && seen.filter((m) => m.type.startsWith('alert.')).length === 6, 5000);
+    await waitFor(() => deadLetters.length === 1 && seen.filter((m) => m.type.startsWith('alert.')).length === 6, { timeoutMs: 5000, what: 'deadLetters.length === 1 && seen.filter((m) => m.type.startsWith(\'alert.\')).length === 6' });
     const lateMerged = () => [...aggregateBus.metrics.totals()].filter(([f]) => f.endsWith(' late merged')).reduce((n, [, v]) => n + v.count, 0);
-    await until(() => lateMerged() === 1);
+    await waitFor(() => lateMerged() === 1, { what: 'lateMerged() === 1' });
 
     expect(deadLetters[0]).to.include({ dlqreason: 'SB_ERR_CONTRACT_INVALID', dlqservice: 'ingest@c' });
     const types = seen.map((m) => m.type);

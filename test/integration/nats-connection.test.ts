@@ -3,12 +3,8 @@ import { existsSync } from 'node:fs';
 import { createEnvelope } from '../../core/index.js';
 import { NatsTransport } from '../../transports/nats/index.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
-import { freePort, NATS_SERVER_BINARY, NatsServerProcess } from './nats-server-process.js';
-
-const waitFor = async (check: () => boolean, ms: number) => {
-  const deadline = Date.now() + ms;
-  while (!check()) { if (Date.now() > deadline) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 10)); }
-};
+import { freePort, NATS_SERVER_BINARY, NatsServerProcess } from '../helpers/nats-server-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('nats connection', function () {
   this.timeout(30_000);
@@ -58,7 +54,7 @@ describe('nats connection', function () {
       expect(await Promise.all(outcomes.slice(100))).to.deep.equal(Array(50).fill('SB_ERR_BACKPRESSURE'));
       await server.resume();
       expect(await Promise.all(outcomes.slice(0, 100)), 'the held ones are sent after the reconnect').to.deep.equal(Array(100).fill('sent'));
-      await waitFor(() => got.size === 100, 10_000);
+      await waitFor(() => got.size === 100, { timeoutMs: 10_000, what: 'the 100 held messages' });
       expect([...got].sort((a, b) => a - b)).to.deep.equal([...Array(100).keys()]);
     } finally {
       await t.close();

@@ -4,14 +4,11 @@ import { connect, headers as natsHeaders, type Msg, type NatsConnection } from '
 import { Bus, type Envelope } from '../../core/index.js';
 import { NatsTransport } from '../../transports/nats/index.js';
 import { requireBroker } from '../helpers/brokers.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 const te = new TextEncoder();
 const td = new TextDecoder();
-const waitFor = async (check: () => boolean, ms: number) => {
-  const deadline = Date.now() + ms;
-  while (!check()) { if (Date.now() > deadline) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 10)); }
-};
 
 describe('nats interop', function () {
   this.timeout(20_000);
@@ -22,7 +19,7 @@ describe('nats interop', function () {
   beforeEach(async () => {
     prefix = `interop.${randomUUID().slice(0, 8)}`;
     plain = await connect({ servers: 'nats://127.0.0.1:4222' });
-    bus = new Bus({ service: 'interop@test', transport: new NatsTransport(), metrics: false, logger: quiet });
+    bus = new Bus({ service: 'interop@test', transport: new NatsTransport(), metrics: false, logger: silentLogger });
     await bus.start();
   });
   afterEach(async () => { await bus.stop(); await plain.close(); });
@@ -35,9 +32,8 @@ describe('nats interop', function () {
     h.set('ce-specversion', '1.0'); h.set('ce-id', 'plain-1'); h.set('ce-source', '/devices/sensor-7'); h.set('ce-type', 'sensor.reading');
     h.set('ce-time', '2025-11-13T10:00:00Z'); h.set('content-type', 'application/json'); h.set('ce-tenant', 'acme');
     h.set('ce-note', 'caf%C3%A9%20au%20lait');
-    await new Promise((r) => setTimeout(r, 100));
     plain.publish(`${prefix}.in`, te.encode(JSON.stringify({ temperature: 21.5 })), { headers: h });
-    await waitFor(() => got.length === 1, 5000);
+    await waitFor(() => got.length === 1, { timeoutMs: 5000, what: 'the plain message' });
     expect(got[0]).to.deep.equal({
       specversion: '1.0', id: 'plain-1', source: '/devices/sensor-7', type: 'sensor.reading', time: '2025-11-13T10:00:00Z',
       datacontenttype: 'application/json', tenant: 'acme', note: 'café au lait', data: { temperature: 21.5 },
@@ -49,7 +45,7 @@ describe('nats interop', function () {
     plain.subscribe(`${prefix}.out`, { callback: (_e, m) => { seen.push(m); } });
     await plain.flush();
     const sent = await bus.publish(`${prefix}.out`, { temperature: 22 }, { type: 'sensor.reading', partitionKey: 'sensor 7', headers: { tenant: 'acme' } });
-    await waitFor(() => seen.length === 1, 5000);
+    await waitFor(() => seen.length === 1, { timeoutMs: 5000, what: 'the signalbus message at the plain subscriber' });
     const h = seen[0]!.headers!;
     expect(h.get('ce-specversion')).to.equal('1.0');
     expect(h.get('ce-id')).to.equal(sent.id);
@@ -67,7 +63,6 @@ describe('nats interop', function () {
 
   it('nats interop - a plain request is answered by a signalbus handler and a signalbus request by a plain responder', async () => {
     await bus.subscribe(`${prefix}.double`, async (m) => ({ n: (m.data as { n: number }).n * 2 }));
-    await new Promise((r) => setTimeout(r, 100));
     const h = natsHeaders();
     h.set('ce-specversion', '1.0'); h.set('ce-id', 'q1'); h.set('ce-source', 'plain'); h.set('ce-type', 'calc'); h.set('content-type', 'application/json');
     const reply = await plain.request(`${prefix}.double`, te.encode('{"n":21}'), { timeout: 3000, headers: h });
@@ -93,10 +88,9 @@ describe('nats interop', function () {
     await plain.flush();
     await bus.subscribe(`${prefix}.bad`, async () => { throw new Error('must not be called'); });
     await bus.subscribe(`${prefix}.device`, async (m) => { raw.push(m); }, { raw: true });
-    await new Promise((r) => setTimeout(r, 100));
     plain.publish(`${prefix}.bad`, te.encode('{"temp":1}'));
     plain.publish(`${prefix}.device`, te.encode('{"temp":2}'));
-    await waitFor(() => dead.length === 1 && raw.length === 1, 5000);
+    await waitFor(() => dead.length === 1 && raw.length === 1, { timeoutMs: 5000, what: 'the dead letter and the raw message' });
     expect(dead[0]!.headers!.get('ce-dlqreason')).to.equal('SB_ERR_ENVELOPE_INVALID');
     expect(dead[0]!.headers!.get('ce-dlqsubject')).to.equal(`${prefix}.bad`);
     expect(td.decode(dead[0]!.data)).to.equal('{"temp":1}');

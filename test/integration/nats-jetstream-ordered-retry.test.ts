@@ -4,9 +4,9 @@ import { connect } from 'nats';
 import { Bus } from '../../core/index.js';
 import { NatsTransport } from '../../transports/nats/index.js';
 import { requireBroker } from '../helpers/brokers.js';
-import { waitFor } from '../conformance/suite.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 const stream = `SB_ORDRETRY_${randomUUID().slice(0, 8)}`;
 const prefix = `ordretry.${randomUUID().slice(0, 8)}`;
 
@@ -25,7 +25,7 @@ describe('nats-jetstream - per-key order under retry', function () {
     // The backoff (3.5 s) outlasts the ack wait (2.5 s): only the Bus' `working()` reports, for the
     // held message and the messages of its key waiting behind it, keep the server from redelivering them.
     const transport = new NatsTransport({ servers: 'nats://127.0.0.1:4222', jetstream: { stream, subjects: [`${prefix}.>`, `dlq.${prefix}.>`], storage: 'memory', ackWaitMs: 2500 } });
-    const bus = new Bus({ service: 'ordretry@t', transport, metrics: false, logger: quiet, retry: { maxAttempts: 3, initialDelayMs: 3500, maxDelayMs: 3500, jitter: 0 } });
+    const bus = new Bus({ service: 'ordretry@t', transport, metrics: false, logger: silentLogger, retry: { maxAttempts: 3, initialDelayMs: 3500, maxDelayMs: 3500, jitter: 0 } });
     buses.push(bus);
     const handled: string[] = [];
     await bus.subscribe(`${prefix}.x`, (m, ctx) => {
@@ -33,8 +33,8 @@ describe('nats-jetstream - per-key order under retry', function () {
       if (m.data === 'm1' && ctx.attempt === 1) throw new Error('not yet');
     }, { ordered: true, maxInFlight: 4, group: 'ordretry' });
     for (const [id, key] of [['m1', 'k'], ['m2', 'k'], ['o1', 'other'], ['m3', 'k']] as const) await bus.publish(`${prefix}.x`, id, { partitionKey: key });
-    await waitFor(() => handled.includes('m3#1'), 10_000, 'the last message of k');
-    await waitFor(() => bus.metrics.totals().get(`ordretry@t:${prefix}.x handled acked`)?.count === 4, 2000, 'four acks');
+    await waitFor(() => handled.includes('m3#1'), { timeoutMs: 10_000, what: 'the last message of k' });
+    await waitFor(() => bus.metrics.totals().get(`ordretry@t:${prefix}.x handled acked`)?.count === 4, { timeoutMs: 2000, what: 'four acks' });
     expect(handled.filter((h) => h.startsWith('m'))).to.deep.equal(['m1#1', 'm1#2', 'm2#1', 'm3#1']);
     expect(handled.indexOf('o1#1'), 'the other key goes on meanwhile').to.be.lessThan(handled.indexOf('m1#2'));
     expect(bus.metrics.totals().get(`ordretry@t:${prefix}.x received delivered`)?.count, 'deliveries').to.equal(4);

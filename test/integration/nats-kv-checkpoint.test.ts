@@ -6,9 +6,9 @@ import { createAggregateService, runNanoservice } from '../../nanoservices/index
 import { KvCheckpointStore } from '../../checkpoints/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { requireBroker } from '../helpers/brokers.js';
-import { waitFor } from '../conformance/suite.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 const SERVERS = 'nats://127.0.0.1:4222';
 
 describe('nats KV checkpoints', function () {
@@ -37,7 +37,7 @@ describe('nats KV checkpoints', function () {
 
   it('nats kv - an aggregate restarted with a new connection resumes its open windows', async () => {
     const broker = new MemoryBroker();
-    const bus = (service: string) => new Bus({ service, transport: new MemoryTransport({ broker }), metrics: false, logger: quiet });
+    const bus = (service: string) => new Bus({ service, transport: new MemoryTransport({ broker }), metrics: false, logger: silentLogger });
     const T0 = 1_700_000_000_000;
     const producer = bus('producer@t'); const watcher = bus('watcher@t');
     const aggregates: Envelope[] = [];
@@ -49,7 +49,7 @@ describe('nats KV checkpoints', function () {
     const firstBus = bus('aggregate@a');
     await runNanoservice(firstBus, createAggregateService({ ...config, checkpointStore: firstStore }));
     for (let i = 0; i < 3; i++) await send(i);
-    await waitFor(() => (firstBus.metrics.totals().get('aggregate@a:sensor.reading?deviceId=d-1 received accepted')?.count ?? 0) === 3, 5000, 'three readings');
+    await waitFor(() => (firstBus.metrics.totals().get('aggregate@a:sensor.reading?deviceId=d-1 received accepted')?.count ?? 0) === 3, { timeoutMs: 5000, what: 'three readings' });
     await firstBus.stop(); // saves the checkpoint
     await firstStore.close();
 
@@ -57,7 +57,7 @@ describe('nats KV checkpoints', function () {
     const secondBus = bus('aggregate@b');
     await runNanoservice(secondBus, createAggregateService({ ...config, checkpointStore: secondStore }));
     for (let i = 3; i < 6; i++) await send(i);
-    await waitFor(() => aggregates.length === 1, 5000, 'the window');
+    await waitFor(() => aggregates.length === 1, { timeoutMs: 5000, what: 'the window' });
     expect(aggregates[0]!.data).to.deep.include({ count: 5, sum: 0 + 1 + 2 + 3 + 4 });
     await Promise.all([secondBus.stop(), producer.stop(), watcher.stop()]);
     await secondStore.close();

@@ -11,7 +11,8 @@ import { createEnvelope, type Envelope } from '../../core/index.js';
 import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/index.js';
 import { missingPrerequisite, portOpen } from '../helpers/brokers.js';
 import { makeTestCertificates, requireOpenssl, type TestCertificates } from '../helpers/tls-certs.js';
-import { freePort, NATS_SERVER_BINARY } from './nats-server-process.js';
+import { freePort, NATS_SERVER_BINARY } from '../helpers/nats-server-process.js';
+import { sleep } from '../helpers/wait.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -33,7 +34,7 @@ class ConfiguredServer {
     while (!(await portOpen(port, '127.0.0.1', 200))) {
       if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode} (bad config ${file}?)`);
       if (Date.now() > deadline) throw new Error(`nats-server on port ${port} did not come up`);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50); // polling: the process gives no other sign it is up
     }
     return new ConfiguredServer(port, child);
   }

@@ -4,9 +4,8 @@ import { MemoryTransport, namedBroker } from '../../transports/memory/index.js';
 import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
 import { validatePipeline } from '../../cli/pipeline/load.js';
 import { startPipeline } from '../../cli/pipeline/run-pipeline.js';
-import { waitFor } from '../conformance/suite.js';
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 describe('pipeline runner', function () {
   this.timeout(20_000);
@@ -25,8 +24,8 @@ describe('pipeline runner', function () {
           { name: 'overheat', kind: 'threshold', field: 'temperature', raise: { value: 80, forReadings: 3 }, resolve: { value: 75, forReadings: 3 } }] } },
       ],
     }, nanoserviceConfigSchemas);
-    const running = await startPipeline(pipeline, { logger: quiet });
-    const watcher = new Bus({ service: 'watcher', transport: new MemoryTransport({ broker: namedBroker(broker) }), metrics: false, logger: quiet });
+    const running = await startPipeline(pipeline, { logger: silentLogger });
+    const watcher = new Bus({ service: 'watcher', transport: new MemoryTransport({ broker: namedBroker(broker) }), metrics: false, logger: silentLogger });
     const alerts: Envelope[] = []; const dead: Envelope[] = []; const aggregates: Envelope[] = []; const metricBatches: Envelope[] = [];
     await watcher.subscribe('alerts.>', async (m) => { alerts.push(m); });
     await watcher.subscribe('dlq.>', async (m) => { dead.push(m); });
@@ -36,7 +35,7 @@ describe('pipeline runner', function () {
     const temps = [70, 82, 85, 90, 88, 70, 71, 72, 73, 500];
     for (const [i, t] of temps.entries()) await watcher.publish('devices.sensor-7.telemetry', device(t, i), { contentType: 'application/octet-stream' });
     await watcher.publish('devices.sensor-8.telemetry', new TextEncoder().encode('{"temperature": "hot"'), { contentType: 'application/octet-stream' });
-    await waitFor(() => alerts.length === 2 && dead.length === 1, 5000, 'one alert episode and a dead letter');
+    await waitFor(() => alerts.length === 2 && dead.length === 1, { timeoutMs: 5000, what: 'one alert episode and a dead letter' });
     expect(alerts.map((a) => a.type)).to.deep.equal(['alert.raised', 'alert.resolved']);
     expect((alerts[0]!.data as { deviceId: string }).deviceId).to.equal('sensor-7');
     expect(alerts[0]!.dataschema).to.equal('urn:signalbus:contract:alert.raised:1.1.0');
@@ -44,7 +43,7 @@ describe('pipeline runner', function () {
     expect(dead[0]!.dlqservice).to.equal('ingest@edge-1');
     await running.stop();
     // Stopping flushes the open windows and the last metric batches.
-    await waitFor(() => aggregates.length > 0, 2000, 'aggregates flushed on stop');
+    await waitFor(() => aggregates.length > 0, { timeoutMs: 2000, what: 'aggregates flushed on stop' });
     const services = new Set(metricBatches.map((m) => (m.data as { service: string }).service));
     for (const s of ['ingest', 'filter', 'aggregate', 'alert']) expect(services, s).to.include(s);
     await watcher.stop();

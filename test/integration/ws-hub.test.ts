@@ -15,10 +15,10 @@ import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js'
 import { transportFromUrl } from '../../transports/index.js';
 import { hostHub, WebSocketHub, type WebSocketHubOptions } from '../../hub/index.js';
 import { CLOSE_CODES, SUBPROTOCOL, WebSocketTransport } from '../../transports/websocket/index.js';
-import { sleep, waitFor } from '../conformance/suite.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
+import { waitFor, sleep } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
 type Frame = Record<string, unknown> & { op?: string };
 
@@ -46,7 +46,7 @@ class PlainClient {
   send(frame: unknown): void { this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)); }
 
   async next(match: (f: Frame) => boolean, what: string, ms = 2000): Promise<Frame> {
-    await waitFor(() => this.frames.some(match), ms, what);
+    await waitFor(() => this.frames.some(match), { timeoutMs: ms, what });
     return this.frames.find(match)!;
   }
 
@@ -83,8 +83,8 @@ describe('websocket hub (integration)', function () {
   let prefix = '';
 
   async function hubWithBus(options: Omit<WebSocketHubOptions, 'bus'> = {}): Promise<{ hub: WebSocketHub; bus: Bus }> {
-    const bus = new Bus({ service: 'hub@test', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: quiet });
-    const hub = new WebSocketHub({ bus, logger: quiet, ...options });
+    const bus = new Bus({ service: 'hub@test', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
+    const hub = new WebSocketHub({ bus, logger: silentLogger, ...options });
     await hub.listen();
     cleanups.push(async () => { await hub.close(); await bus.stop(); });
     return { hub, bus };
@@ -97,7 +97,7 @@ describe('websocket hub (integration)', function () {
   }
 
   async function client(url: string, extra: Partial<ConstructorParameters<typeof WebSocketTransport>[0]> = {}): Promise<WebSocketTransport> {
-    const t = new WebSocketTransport({ url, logger: quiet, ...extra });
+    const t = new WebSocketTransport({ url, logger: silentLogger, ...extra });
     cleanups.push(() => t.close());
     return t;
   }
@@ -125,7 +125,7 @@ describe('websocket hub (integration)', function () {
     expect(msg.id).to.be.a('number');
     expect(msg.event).to.deep.equal(e);
     sub.send({ op: 'ack', ids: [msg.id] });
-    await waitFor(() => fromBus.length === 1, 2000, 'the bus subscriber');
+    await waitFor(() => fromBus.length === 1, { timeoutMs: 2000, what: 'the bus subscriber' });
     expect(fromBus[0]!.id).to.equal(e.id);
 
     // A bare CloudEvent, routed by its subject attribute.
@@ -139,13 +139,17 @@ describe('websocket hub (integration)', function () {
     const third = await sub.next((f) => f.op === 'msg' && f.subject === `${prefix}.c`, 'the bus event');
     expect((third.event as Envelope).data).to.deep.equal({ from: 'bus' });
 
-    // Unsubscribe: nothing more arrives.
+    // Unsubscribe: nothing more arrives. A marker on another subscription follows the event: the
+    // connection keeps order, so once the marker is in, the event would be too.
     sub.send({ op: 'unsub', id: 'u-1', sid: 'mine' });
     await sub.acked('u-1');
+    sub.send({ op: 'sub', id: 'm-1', sid: 'marker', pattern: `${prefix}.marker` });
+    await sub.acked('m-1');
     const before = sub.frames.filter((f) => f.op === 'msg').length;
     await bus.publish(`${prefix}.d`, 1);
-    await sleep(100);
-    expect(sub.frames.filter((f) => f.op === 'msg').length).to.equal(before);
+    await bus.publish(`${prefix}.marker`, 'marker');
+    await sub.next((f) => f.op === 'msg' && f.subject === `${prefix}.marker`, 'the marker');
+    expect(sub.frames.filter((f) => f.op === 'msg').length, 'only the marker').to.equal(before + 1);
   });
 
   it('ws hub - a bare subscription receives plain CloudEvents, one per text frame', async () => {
@@ -165,15 +169,18 @@ describe('websocket hub (integration)', function () {
     const sub = await plain(hub.url);
     sub.send({ op: 'sub', id: 1, sid: 'w', pattern: `${prefix}.w`, inflight: 2 });
     await sub.acked(1);
+    sub.send({ op: 'sub', id: 2, sid: 'm', pattern: `${prefix}.marker` });
+    await sub.acked(2);
     const published = Promise.all([1, 2, 3, 4].map((i) => bus.publish(`${prefix}.w`, i)));
-    await waitFor(() => sub.frames.filter((f) => f.op === 'msg').length === 2, 2000, 'two deliveries');
-    await sleep(100);
-    const msgs = () => sub.frames.filter((f) => f.op === 'msg');
+    // The marker follows the four on the same connection: without the window, all four would come before it.
+    await bus.publish(`${prefix}.marker`, 'marker');
+    await sub.next((f) => f.op === 'msg' && f.sid === 'm', 'the marker');
+    const msgs = () => sub.frames.filter((f) => f.op === 'msg' && f.sid === 'w');
     expect(msgs().length, 'the window holds the rest back').to.equal(2);
     sub.send({ op: 'ack', ids: [msgs()[0]!.id] });
-    await waitFor(() => msgs().length === 3, 2000, 'the third delivery');
+    await waitFor(() => msgs().length === 3, { timeoutMs: 2000, what: 'the third delivery' });
     sub.send({ op: 'ack', ids: msgs().slice(1).map((f) => f.id) });
-    await waitFor(() => msgs().length === 4, 2000, 'the fourth delivery');
+    await waitFor(() => msgs().length === 4, { timeoutMs: 2000, what: 'the fourth delivery' });
     sub.send({ op: 'ack', ids: [msgs()[3]!.id] });
     await published;
     expect(msgs().map((f) => (f.event as Envelope).data)).to.deep.equal([1, 2, 3, 4]);
@@ -223,7 +230,7 @@ describe('websocket hub (integration)', function () {
     // Still up: a good publish is accepted and delivered.
     c.send({ op: 'pub', id: 6, subject: `${prefix}.ok`, event: event() });
     await c.acked(6);
-    await waitFor(() => got.length === 1, 2000, 'the good event');
+    await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the good event' });
     expect(got[0]!.type).to.equal('test.plain');
     expect(c.closeCode).to.equal(undefined);
   });
@@ -262,7 +269,7 @@ describe('websocket hub (integration)', function () {
       await c.acked(1);
       c.send({ op: 'pub', id: 2, subject: `acme.${prefix}.y`, event: event() });
       await c.acked(2);
-      await waitFor(() => got.length === 2, 2000, 'both events');
+      await waitFor(() => got.length === 2, { timeoutMs: 2000, what: 'both events' });
       expect(got.map((e) => e.tenant)).to.deep.equal(['acme', 'acme']);
     });
 
@@ -284,21 +291,27 @@ describe('websocket hub (integration)', function () {
     });
 
     it('ws hub - a token of another tenant sees nothing of this tenant', async () => {
-      const { hub } = await hubWithBus({ auth });
+      const { hub, bus } = await hubWithBus({ auth });
       const acme = await client(hub.url, { token: await jwt({ tenant: 'acme' }) });
       const globex = await client(`${hub.url}`, { headers: { 'x-api-key': 'key-globex-123' } });
-      const acmeBus = new Bus({ service: 'acme', transport: acme, metrics: false, logger: quiet });
-      const globexBus = new Bus({ service: 'globex', transport: globex, metrics: false, logger: quiet });
+      const acmeBus = new Bus({ service: 'acme', transport: acme, metrics: false, logger: silentLogger });
+      const globexBus = new Bus({ service: 'globex', transport: globex, metrics: false, logger: silentLogger });
       cleanups.push(() => acmeBus.stop(), () => globexBus.stop());
-      const err = await globexBus.subscribe(`acme.${prefix}.>`, async () => {}).then(() => null, (e: unknown) => e);
-      expect((err as { code?: string })?.code).to.equal('SB_ERR_AUTH_FORBIDDEN');
-      const seen: Envelope[] = [];
-      await globexBus.subscribe(`globex.${prefix}.>`, async (m) => { seen.push(m); });
-      const forbidden = await acmeBus.publish(`globex.${prefix}.x`, 1).then(() => null, (e: unknown) => e);
+      // One subject both tenants reach for: only the tenant scoping keeps globex off acme's subject.
+      const shared = `acme.${prefix}.orders`;
+      const acmeSeen: unknown[] = []; const globexSeen: unknown[] = []; const markers: unknown[] = [];
+      await acmeBus.subscribe(shared, async (m) => { acmeSeen.push(m.data); });
+      const refused = await globexBus.subscribe(shared, async (m) => { globexSeen.push(m.data); }).then(() => null, (e: unknown) => e);
+      expect((refused as { code?: string })?.code).to.equal('SB_ERR_AUTH_FORBIDDEN');
+      const forbidden = await globexBus.publish(shared, 'from globex').then(() => null, (e: unknown) => e);
       expect((forbidden as { code?: string })?.code).to.equal('SB_ERR_AUTH_FORBIDDEN');
-      await acmeBus.publish(`acme.${prefix}.x`, 2);
-      await sleep(150);
-      expect(seen).to.have.length(0);
+      await globexBus.subscribe(`globex.${prefix}.marker`, async (m) => { markers.push(m.data); });
+      await acmeBus.publish(shared, 'from acme');
+      // The marker leaves the hub after acme's event: once globex has it, globex would have had the event too.
+      await bus.publish(`globex.${prefix}.marker`, 'marker');
+      await waitFor(() => markers.length === 1 && acmeSeen.length === 1, { timeoutMs: 2000, what: 'the marker at globex and the event at acme' });
+      expect(globexSeen, 'what globex saw of acme').to.deep.equal([]);
+      expect(acmeSeen).to.deep.equal(['from acme']);
     });
 
     it('ws hub - accepts the bearer token as an access_token query parameter (browsers)', async () => {
@@ -308,7 +321,7 @@ describe('websocket hub (integration)', function () {
       const c = await plain(`${hub.url}?access_token=${await jwt({ tenant: 'acme' })}`);
       c.send({ op: 'pub', id: 1, subject: `acme.${prefix}.q`, event: event() });
       await c.acked(1);
-      await waitFor(() => got.length === 1, 2000, 'the event');
+      await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the event' });
       expect(got[0]!.tenant).to.equal('acme');
     });
   });
@@ -328,11 +341,11 @@ describe('websocket hub (integration)', function () {
     let sent = 0;
     while (hub.connectionCount === 2 && sent < 100_000) {
       await bus.publish(`${prefix}.flood`, { pad, i: sent++ });
-      if (sent % 200 === 0) await sleep(1);
+      if (sent % 200 === 0) await sleep(1); // time for the hub's stall timer to run
     }
     expect(hub.connectionCount, `dropped after ${sent} messages`).to.equal(1);
     (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
-    await waitFor(() => slow.closeCode !== undefined, 10_000, 'the close frame');
+    await waitFor(() => slow.closeCode !== undefined, { timeoutMs: 10_000, what: 'the close frame' });
     expect(slow.closeCode).to.equal(CLOSE_CODES.slowConsumer);
     // The other connection is unaffected.
     await bus.publish(`${prefix}.other`, 'still here');
@@ -345,9 +358,9 @@ describe('websocket hub (integration)', function () {
     dead.send({ op: 'sub', id: 1, sid: 'd', pattern: `${prefix}.hb` });
     await dead.acked(1);
     const alive = await plain(hub.url);
-    await waitFor(() => dead.closeCode !== undefined, 3000, 'the dead connection to be terminated');
+    await waitFor(() => dead.closeCode !== undefined, { timeoutMs: 3000, what: 'the dead connection to be terminated' });
     expect(hub.connectionCount).to.equal(1);
-    await sleep(300);
+    await sleep(300); // three more heartbeats
     expect(alive.closeCode, 'a client answering pings stays').to.equal(undefined);
     // Its subscription is gone from the bus: a request finds no responders.
     const err = await bus.request(`${prefix}.hb`, 1, { timeoutMs: 200 }).then(() => null, (e: unknown) => e);
@@ -357,38 +370,44 @@ describe('websocket hub (integration)', function () {
   // ------------------------------------------------------------ client transport
 
   it('ws client - resubscribes and resends unacked publishes after the hub comes back', async () => {
-    const bus = new Bus({ service: 'hub@test', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: quiet });
+    const bus = new Bus({ service: 'hub@test', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
     cleanups.push(() => bus.stop());
-    let hub = new WebSocketHub({ bus, logger: quiet });
+    let hub = new WebSocketHub({ bus, logger: silentLogger });
     await hub.listen();
     const port = hub.address.port;
     const url = hub.url;
     const t = await client(url, { reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
-    const cbus = new Bus({ service: 'client', transport: t, metrics: false, logger: quiet });
+    const cbus = new Bus({ service: 'client', transport: t, metrics: false, logger: silentLogger });
     cleanups.push(() => cbus.stop());
     const got: unknown[] = [];
     await cbus.subscribe(`${prefix}.r`, async (m) => { got.push(m.data); });
     await bus.publish(`${prefix}.r`, 'before');
-    await waitFor(() => got.length === 1, 2000, 'the first message');
+    await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the first message' });
 
     await hub.close();
     const offline = cbus.publish(`${prefix}.r`, 'published while offline');
-    await sleep(100);
-    hub = new WebSocketHub({ bus, port, logger: quiet });
+    // Subscribed while the hub is down: subscribe() resolves only once the next hub confirmed it.
+    const late: unknown[] = [];
+    const subscribing = cbus.subscribe(`${prefix}.late`, async (m) => { late.push(m.data); });
+    await sleep(100); // the hub stays down for a while
+    hub = new WebSocketHub({ bus, port, logger: silentLogger });
     await hub.listen();
     cleanups.push(() => hub.close());
+    await subscribing;
+    await bus.publish(`${prefix}.late`, 'right after subscribe resolved');
+    await waitFor(() => late.length === 1, { timeoutMs: 2000, what: 'the message published right after the offline subscribe resolved' });
     await offline;
-    await waitFor(() => got.includes('published while offline'), 5000, 'the offline publish after reconnect');
+    await waitFor(() => got.includes('published while offline'), { timeoutMs: 5000, what: 'the offline publish after reconnect' });
     await bus.publish(`${prefix}.r`, 'after');
-    await waitFor(() => got.includes('after'), 5000, 'a message after resubscribing');
+    await waitFor(() => got.includes('after'), { timeoutMs: 5000, what: 'a message after resubscribing' });
   });
 
   it('ws hub - standalone (no bus) routes between clients, shares a group and answers requests', async () => {
-    const hub = new WebSocketHub({ logger: quiet });
+    const hub = new WebSocketHub({ logger: silentLogger });
     await hub.listen();
     cleanups.push(() => hub.close());
     const buses = await Promise.all(['a', 'b', 'c'].map(async (name) => {
-      const b = new Bus({ service: name, transport: await client(hub.url), metrics: false, logger: quiet });
+      const b = new Bus({ service: name, transport: await client(hub.url), metrics: false, logger: silentLogger });
       cleanups.push(() => b.stop());
       return b;
     }));
@@ -398,7 +417,7 @@ describe('websocket hub (integration)', function () {
     await b.subscribe(`${prefix}.job`, async (m) => { inB.push(m.data as number); }, { group: 'workers' });
     await b.subscribe(`${prefix}.echo`, async (m) => m.data);
     for (let i = 0; i < 20; i++) await c.publish(`${prefix}.job`, i);
-    await waitFor(() => inA.length + inB.length === 20, 2000, 'all jobs');
+    await waitFor(() => inA.length + inB.length === 20, { timeoutMs: 2000, what: 'all jobs' });
     expect(inA.length).to.be.greaterThan(0);
     expect(inB.length).to.be.greaterThan(0);
     const reply = await c.request(`${prefix}.echo`, { x: 1 }, { timeoutMs: 2000 });
@@ -407,10 +426,12 @@ describe('websocket hub (integration)', function () {
 
   it('ws client - rejects publishes beyond the offline buffer with BackpressureError', async () => {
     const { hub } = await hubWithBus();
-    const t = await client(hub.url, { maxBufferedPublishes: 3, reconnect: { initialDelayMs: 5000 } });
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (msg: string) => { warnings.push(msg); }, child: () => logger };
+    const t = await client(hub.url, { maxBufferedPublishes: 3, reconnect: { initialDelayMs: 5000 }, logger });
     await t.connect();
     await hub.close();
-    await sleep(50);
+    await waitFor(() => warnings.includes('connection to the hub lost; reconnecting'), { what: 'the client to notice the hub is gone' });
     const env = event() as unknown as Envelope;
     const buffered = [1, 2, 3].map(() => t.publish(`${prefix}.x`, env).catch((e: unknown) => e));
     const err = await t.publish(`${prefix}.x`, env).then(() => null, (e: unknown) => e);
@@ -429,21 +450,21 @@ describe('websocket hub (integration)', function () {
   });
 
   it('ws client - connects through transportFromUrl to a hub hosted with hostHub', async () => {
-    const bus = new Bus({ service: 'cli-sub', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: quiet });
-    const probe = new WebSocketHub({ logger: quiet });
+    const bus = new Bus({ service: 'cli-sub', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
+    const probe = new WebSocketHub({ logger: silentLogger });
     await probe.listen();
     const port = probe.address.port;
     await probe.close();
-    const hub = await hostHub(`ws://127.0.0.1:${port}/events`, bus, { logger: quiet });
+    const hub = await hostHub(`ws://127.0.0.1:${port}/events`, bus, { logger: silentLogger });
     cleanups.push(async () => { await hub.close(); await bus.stop(); });
     const got: Envelope[] = [];
     await bus.subscribe(`${prefix}.>`, async (m) => { got.push(m); });
     const t = await transportFromUrl(`ws://127.0.0.1:${port}/events`);
     expect(t).to.be.instanceOf(WebSocketTransport);
-    const pub = new Bus({ service: 'cli-pub', transport: t, metrics: false, logger: quiet });
+    const pub = new Bus({ service: 'cli-pub', transport: t, metrics: false, logger: silentLogger });
     cleanups.push(() => pub.stop());
     await pub.publish(`${prefix}.cli`, { hello: 'world' });
-    await waitFor(() => got.length === 1, 2000, 'the published event');
+    await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the published event' });
     expect(got[0]!.data).to.deep.equal({ hello: 'world' });
     expect((await upgradeStatus(`ws://127.0.0.1:${port}/elsewhere`)).status).to.equal(404);
   });
@@ -467,14 +488,14 @@ describe('websocket hub (integration)', function () {
     const got: Envelope[] = [];
     await bus.subscribe(`${prefix}.>`, async (m) => { got.push(m); });
     const t = await client(hub.url, { tls: { ca: cert } });
-    const cbus = new Bus({ service: 'tls-client', transport: t, metrics: false, logger: quiet });
+    const cbus = new Bus({ service: 'tls-client', transport: t, metrics: false, logger: silentLogger });
     cleanups.push(() => cbus.stop());
     const echoed: unknown[] = [];
     await cbus.subscribe(`${prefix}.back`, async (m) => { echoed.push(m.data); });
     await cbus.publish(`${prefix}.secure`, { over: 'tls' });
-    await waitFor(() => got.length === 1, 2000, 'the event over WSS');
+    await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the event over WSS' });
     await bus.publish(`${prefix}.back`, 'to the client');
-    await waitFor(() => echoed.length === 1, 2000, 'the event back over WSS');
+    await waitFor(() => echoed.length === 1, { timeoutMs: 2000, what: 'the event back over WSS' });
     // Without the CA the client refuses the self-signed certificate.
     const untrusted = await client(hub.url, { connectTimeoutMs: 2000 });
     const err = await untrusted.connect().then(() => null, (e: unknown) => e);

@@ -6,7 +6,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,20 +13,14 @@ import { expect } from 'chai';
 import { Bus, dedupe, type Logger } from '../../core/index.js';
 import { AmqpTransport } from '../../transports/amqp/index.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
+import { freePort } from '../helpers/nats-server-process.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 const run = promisify(execFile);
 const SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 const CTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
 const MESSAGES = 20_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as net.AddressInfo; s.close(() => resolve(port)); });
-  });
-}
 
 /** A RabbitMQ node of our own: its own name, ports, data directory and Erlang cookie. */
 class PrivateNode {
@@ -103,11 +96,10 @@ describe('amqp reliability: durable mode under broker faults (private RabbitMQ n
     const exchange = `sbrel-${randomUUID().slice(0, 8)}`;
     const group = `rel-${randomUUID().slice(0, 8)}`;
     const subLog = reconnectCounter(); const pubLog = reconnectCounter();
-    const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
     const subT = new AmqpTransport({ url: node!.url, exchange, durable: true, logger: subLog.logger, reconnect: { maxDelayMs: 1000 } });
     const pubT = new AmqpTransport({ url: node!.url, exchange, durable: true, logger: pubLog.logger, reconnect: { maxDelayMs: 1000 } });
-    const sub = new Bus({ service: 'rel-sub', transport: subT, metrics: false, logger: quiet });
-    const pub = new Bus({ service: 'rel-pub', transport: pubT, metrics: false, logger: quiet, maxPendingPublishes: 4000 });
+    const sub = new Bus({ service: 'rel-sub', transport: subT, metrics: false, logger: silentLogger });
+    const pub = new Bus({ service: 'rel-pub', transport: pubT, metrics: false, logger: silentLogger, maxPendingPublishes: 4000 });
     const seen = new Uint8Array(MESSAGES);
     let unique = 0; let handled = 0; let duplicates = 0;
     try {
@@ -129,8 +121,8 @@ describe('amqp reliability: durable mode under broker faults (private RabbitMQ n
       })();
       await Promise.all([publishing, faults]);
       expect(failed, 'every publish resolved').to.equal(undefined);
-      const deadline = Date.now() + 120_000;
-      while (unique < MESSAGES && Date.now() < deadline) await sleep(50);
+      // Whatever is still missing after this is reported below, message by message.
+      await waitFor(() => unique >= MESSAGES, { timeoutMs: 120_000, what: `${MESSAGES} messages` }).catch(() => undefined);
       await sleep(500); // late redeliveries, if any, must be caught by dedupe
       const missing: number[] = [];
       for (let i = 0; i < MESSAGES && missing.length < 10; i++) if (seen[i] === 0) missing.push(i);
@@ -143,19 +135,11 @@ describe('amqp reliability: durable mode under broker faults (private RabbitMQ n
     }
   }
 
-  const waitUntil = async (check: () => boolean, what: string) => {
-    const deadline = Date.now() + 60_000;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(10);
-    }
-  };
-
   it('amqp reliability - loses nothing across two forced connection closes (20,000 messages, dedupe removes duplicates)', async () => {
     const r = await stream(async (received) => {
-      await waitUntil(() => received() >= 4000, '4000 messages');
+      await waitFor(() => received() >= 4000, { timeoutMs: 60_000, what: '4000 messages' });
       await node!.ctl('close_all_connections', 'signalbus reliability test: first forced close');
-      await waitUntil(() => received() >= 12_000, '12,000 messages');
+      await waitFor(() => received() >= 12_000, { timeoutMs: 60_000, what: '12,000 messages' });
       await node!.ctl('close_all_connections', 'signalbus reliability test: second forced close');
     });
     console.log(`      closes: unique ${r.unique}, handled ${r.handled}, duplicates removed ${r.duplicates}, reconnects sub ${r.subReconnects} pub ${r.pubReconnects}`);
@@ -168,7 +152,7 @@ describe('amqp reliability: durable mode under broker faults (private RabbitMQ n
 
   it('amqp reliability - loses nothing across a broker stop_app/start_app (20,000 messages, dedupe removes duplicates)', async () => {
     const r = await stream(async (received) => {
-      await waitUntil(() => received() >= 5000, '5000 messages');
+      await waitFor(() => received() >= 5000, { timeoutMs: 60_000, what: '5000 messages' });
       try {
         await node!.ctl('stop_app');
         await sleep(1500);

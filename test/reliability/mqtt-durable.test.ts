@@ -3,11 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Bus } from '../../core/index.js';
 import { MqttTransport } from '../../transports/mqtt/index.js';
-import { sleep, waitFor } from '../conformance/suite.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
-import { MOSQUITTO, ownMosquitto, testPort, type OwnMosquitto } from '../integration/mqtt-own-mosquitto.js';
+import { MOSQUITTO, ownMosquitto, testPort, type OwnMosquitto } from '../helpers/own-mosquitto.js';
+import { waitFor, sleep } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 const N = 10_000;
 
 /**
@@ -32,8 +32,8 @@ for (const version of [5, 4] as const) {
 
     const subscriber = async (clientId: string, subject: string, seen: Uint8Array, counter: { unique: number; total: number }, group?: string) => {
       const b = new Bus({
-        service: 'durable-sub@rel', metrics: false, logger: quiet,
-        transport: new MqttTransport({ url, protocolVersion: version, qos: 1, clean: false, clientId, reconnect: { initialDelayMs: 100 }, logger: quiet }),
+        service: 'durable-sub@rel', metrics: false, logger: silentLogger,
+        transport: new MqttTransport({ url, protocolVersion: version, qos: 1, clean: false, clientId, reconnect: { initialDelayMs: 100 }, logger: silentLogger }),
       });
       buses.push(b);
       await b.subscribe(subject, async (m) => {
@@ -45,8 +45,8 @@ for (const version of [5, 4] as const) {
     };
     const publisher = async (clientId: string) => {
       const b = new Bus({
-        service: 'durable-pub@rel', metrics: false, logger: quiet,
-        transport: new MqttTransport({ url, protocolVersion: version, qos: 1, clean: false, clientId, reconnect: { initialDelayMs: 100 }, logger: quiet }),
+        service: 'durable-pub@rel', metrics: false, logger: silentLogger,
+        transport: new MqttTransport({ url, protocolVersion: version, qos: 1, clean: false, clientId, reconnect: { initialDelayMs: 100 }, logger: silentLogger }),
       });
       buses.push(b);
       await b.start();
@@ -69,13 +69,12 @@ for (const version of [5, 4] as const) {
       const seen = new Uint8Array(N);
       const counter = { unique: 0, total: 0 };
       let sub = await subscriber(`rel-sub-${run}`, subject, seen, counter, 'workers');
-      await sleep(100);
       const pub = await publisher(`rel-pub-${run}`);
       await publishAll(pub, subject, async (i) => {
         if (i === 3000) { await sub.stop(); buses.splice(buses.indexOf(sub), 1); }
         if (i === 7000) sub = await subscriber(`rel-sub-${run}`, subject, seen, counter, 'workers');
       });
-      await waitFor(() => counter.unique === N, 30_000, 'all messages').catch(() => undefined);
+      await waitFor(() => counter.unique === N, { timeoutMs: 30_000, what: 'all messages' }).catch(() => undefined);
       expect(missing(seen).slice(0, 20), `${N - counter.unique} lost`).to.deep.equal([]);
     });
 
@@ -88,14 +87,13 @@ for (const version of [5, 4] as const) {
       const seen = new Uint8Array(N);
       const counter = { unique: 0, total: 0 };
       await subscriber(`rel-sub-${run}`, subject, seen, counter);
-      await sleep(100);
       const pub = await publisher(`rel-pub-${run}`);
       let restart: Promise<void> | undefined;
       await publishAll(pub, subject, async (i) => {
-        if (i === 4000) restart = (async () => { await broker.stop(); await sleep(300); await broker.start(); })();
+        if (i === 4000) restart = (async () => { await broker.stop(); await sleep(300); /* down for a while */ await broker.start(); })();
       });
       await restart;
-      await waitFor(() => counter.unique === N, 30_000, 'all messages').catch(() => undefined);
+      await waitFor(() => counter.unique === N, { timeoutMs: 30_000, what: 'all messages' }).catch(() => undefined);
       expect(missing(seen).slice(0, 20), `${N - counter.unique} lost`).to.deep.equal([]);
     });
   });
@@ -115,8 +113,8 @@ describe('mqtt durable - the max_queued_messages trap (own mosquitto, default li
   it('mqtt durable - with Mosquitto\'s default max_queued_messages (1000) a subscriber away for 3,000 messages gets only 1,000 of them', async () => {
     const url = `mqtt://127.0.0.1:${broker.port}`;
     const run = randomUUID().slice(0, 8);
-    const mk = (id: string) => new Bus({ service: 'trap@rel', metrics: false, logger: quiet,
-      transport: new MqttTransport({ url, qos: 1, clean: false, clientId: id, logger: quiet }) });
+    const mk = (id: string) => new Bus({ service: 'trap@rel', metrics: false, logger: silentLogger,
+      transport: new MqttTransport({ url, qos: 1, clean: false, clientId: id, logger: silentLogger }) });
     const got = new Set<number>();
     const first = mk(`trap-sub-${run}`);
     await first.subscribe(`trap.${run}`, async () => {});
@@ -127,8 +125,8 @@ describe('mqtt durable - the max_queued_messages trap (own mosquitto, default li
     const second = mk(`trap-sub-${run}`);
     buses.push(second);
     await second.subscribe(`trap.${run}`, async (m) => { got.add(m.data as number); });
-    await waitFor(() => got.size >= 1000, 10_000, 'the kept messages');
-    await sleep(500);
+    await waitFor(() => got.size >= 1000, { timeoutMs: 10_000, what: 'the kept messages' });
+    await sleep(500); // time for any further kept message to arrive: the point is that none does
     // The broker logged "Outgoing messages are being dropped" and nothing else told anyone.
     expect(got.size).to.equal(1000);
   });

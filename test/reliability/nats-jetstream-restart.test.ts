@@ -4,9 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { Bus, dedupe } from '../../core/index.js';
 import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/index.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
-import { NATS_SERVER_BINARY, NatsServerProcess } from '../integration/nats-server-process.js';
+import { NATS_SERVER_BINARY, NatsServerProcess } from '../helpers/nats-server-process.js';
+import { silentLogger } from '../helpers/silent-logger.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 const N = 20_000;
 const RESTART_AT = 8_000;
 
@@ -28,9 +29,9 @@ describe('nats jetstream restart', function () {
     };
     let duplicates = 0;
     const handled = new Uint32Array(N);
-    const sub = new Bus({ service: 'rel-sub@test', transport: new NatsTransport(options), metrics: false, logger: quiet,
+    const sub = new Bus({ service: 'rel-sub@test', transport: new NatsTransport(options), metrics: false, logger: silentLogger,
       middleware: [dedupe({ window: N + 1000, onDuplicate: () => { duplicates++; } })] });
-    const pub = new Bus({ service: 'rel-pub@test', transport: new NatsTransport(options), metrics: false, logger: quiet });
+    const pub = new Bus({ service: 'rel-pub@test', transport: new NatsTransport(options), metrics: false, logger: silentLogger });
     try {
       await sub.subscribe(subject, async (m) => { handled[(m.data as { i: number }).i]!++; }, { group: 'rel', maxInFlight: 64 });
       await pub.start();
@@ -42,20 +43,20 @@ describe('nats jetstream restart', function () {
         for (;;) {
           try { await pub.publish(subject, { i }, { id: `${id}-${i}`, type: 'test.reading' }); return; } catch {
             publishFailures++;
-            await new Promise((r) => setTimeout(r, 200));
+            await sleep(200); // the server is down: try again shortly
           }
         }
       };
       await Promise.all(Array.from({ length: 128 }, async () => {
         while (next < N) {
           const i = next++;
-          if (i === RESTART_AT) restarted = (async () => { await server!.halt('SIGKILL'); await new Promise((r) => setTimeout(r, 500)); await server!.resume(); })();
+          if (i === RESTART_AT) restarted = (async () => { await server!.halt('SIGKILL'); await sleep(500); /* down for a while */ await server!.resume(); })();
           await send(i);
         }
       }));
       await restarted;
-      const deadline = Date.now() + 60_000;
-      while (handled.some((c) => c === 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      // What is still missing after this is counted below.
+      await waitFor(() => !handled.some((c) => c === 0), { timeoutMs: 60_000, what: 'every message', intervalMs: 100 }).catch(() => undefined);
       const lost = handled.reduce((n, c) => n + (c === 0 ? 1 : 0), 0);
       const handledTwice = handled.reduce((n, c) => n + (c > 1 ? 1 : 0), 0);
       console.log(`      ${N} published, ${lost} lost, ${duplicates} duplicates removed by dedupe, ${publishFailures} publish retries by the test`);

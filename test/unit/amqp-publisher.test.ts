@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { expect } from 'chai';
 import type { Channel } from 'amqplib';
 import { ChannelPublisher } from '../../transports/amqp/publisher.js';
+import { nextTurn } from '../helpers/wait.js';
 
 /** A stand-in for an amqplib channel: records publishes; the test plays the broker's confirms. */
 class FakeChannel extends EventEmitter {
@@ -19,7 +20,6 @@ class FakeChannel extends EventEmitter {
 }
 
 const asChannel = (c: FakeChannel) => c as unknown as Channel;
-const tick = () => new Promise((r) => setImmediate(r));
 const body = Buffer.from('x');
 
 describe('amqp publisher', () => {
@@ -29,10 +29,10 @@ describe('amqp publisher', () => {
     p.attach(asChannel(ch));
     const done: number[] = [];
     const sends = [0, 1, 2].map((i) => p.send('ex', `k${i}`, body, {}).then(() => done.push(i)));
-    await tick();
+    await nextTurn();
     expect(done).to.deep.equal([]);
     ch.ack(2, true);
-    await tick();
+    await nextTurn();
     expect(done).to.deep.equal([0, 1]);
     ch.ack(3);
     await Promise.all(sends);
@@ -44,13 +44,13 @@ describe('amqp publisher', () => {
     const ch = new FakeChannel();
     p.attach(asChannel(ch));
     const sends = [0, 1, 2, 3].map((i) => p.send('ex', `k${i}`, body, {}));
-    await tick();
+    await nextTurn();
     expect(ch.sent).to.deep.equal(['k0', 'k1']);
     ch.ack(1);
-    await tick();
+    await nextTurn();
     expect(ch.sent).to.deep.equal(['k0', 'k1', 'k2']);
     ch.ack(4, true);
-    await tick();
+    await nextTurn();
     ch.ack(4, true);
     await Promise.all(sends);
     expect(ch.sent).to.deep.equal(['k0', 'k1', 'k2', 'k3']);
@@ -92,7 +92,7 @@ describe('amqp publisher', () => {
     ch.full = true;
     let drained = false;
     const waiting = p.send('ex', 'b', body, {}).then(() => { drained = true; });
-    await tick();
+    await nextTurn();
     expect(drained).to.equal(false);
     ch.emit('drain');
     await waiting;

@@ -38,7 +38,7 @@ describe('amqp TLS options', () => {
   it('amqp TLS options - a missing or non-PEM file is an OptionsInvalidError naming the field and the path', () => {
     const missing = rejection({ url: 'amqps://h', tls: { caFile: join(dir, 'nope.pem') } });
     expect(missing.details).to.include({ field: 'tls.caFile', path: join(dir, 'nope.pem') });
-    expect(missing.message).to.include('caFile').and.to.include('nope.pem').and.to.include('ENOENT');
+    expect((missing.cause as NodeJS.ErrnoException | undefined)?.code, 'the cause').to.equal('ENOENT');
     expect(rejection({ url: 'amqps://h', tls: { caFile: join(dir, 'not-pem.txt') } }).details?.field).to.equal('tls.caFile');
     expect(rejection({ url: 'amqps://h', tls: { caFile: '' } }).details?.field).to.equal('tls.caFile');
     expect(rejection({ url: 'amqps://h', tls: { certFile: cert, keyFile: join(dir, 'nope.pem') } }).details?.field).to.equal('tls.keyFile');

@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import { getEventListeners } from 'node:events';
 import { Bus, BusStoppedError } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
-import { waitFor } from '../conformance/suite.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 
 /** The abort signal of the bus' only subscription: it lives as long as the subscription. */
 function subscriptionSignal(bus: Bus): AbortSignal {
@@ -16,7 +16,7 @@ function subscriptionSignal(bus: Bus): AbortSignal {
 describe('bus - listeners on a subscription\'s abort signal', () => {
   const buses: Bus[] = [];
   const make = (extra: Record<string, unknown> = {}) => {
-    const b = new Bus({ service: 'listeners@t', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: quiet, ...extra });
+    const b = new Bus({ service: 'listeners@t', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger, ...extra });
     buses.push(b);
     return b;
   };
@@ -32,7 +32,7 @@ describe('bus - listeners on a subscription\'s abort signal', () => {
     });
     const signal = subscriptionSignal(bus);
     for (let i = 0; i < 10; i++) await bus.publish('listeners.retry', i);
-    await waitFor(() => done === 10, 15_000, 'every message after 299 retries each');
+    await waitFor(() => done === 10, { timeoutMs: 15_000, what: 'every message after 299 retries each' });
     expect(bus.metrics.totals().get('listeners@t:listeners.retry failed retried')?.count).to.equal(2990);
     expect(getEventListeners(signal, 'abort')).to.have.length(0);
   });
@@ -48,7 +48,7 @@ describe('bus - listeners on a subscription\'s abort signal', () => {
     });
     const signal = subscriptionSignal(bus);
     for (let i = 0; i < 5000; i++) await bus.publish('listeners.signal', i);
-    await waitFor(() => done === 5000, 10_000, 'every message');
+    await waitFor(() => done === 5000, { timeoutMs: 10_000, what: 'every message' });
     expect(notAborted).to.equal(5000);
     expect(getEventListeners(signal, 'abort')).to.have.length(0);
   });
@@ -64,7 +64,7 @@ describe('bus - listeners on a subscription\'s abort signal', () => {
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => { reasons.push(signal.reason); resolve(); }, { once: true }));
     });
     await bus.publish('listeners.stop', 1);
-    await waitFor(() => waiting, 2000, 'the second try to wait on its signal');
+    await waitFor(() => waiting, { timeoutMs: 2000, what: 'the second try to wait on its signal' });
     await bus.stop();
     expect(reasons).to.have.length(1);
     expect(reasons[0]).to.be.instanceOf(BusStoppedError);

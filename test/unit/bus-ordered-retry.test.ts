@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { Bus, type Envelope, type InboundHandler, type InboundMessage, type Transport, type TransportCapabilities } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
-import { waitFor } from '../conformance/suite.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 
 /** A transport that redelivers (as JetStream does), with deliveries made by hand and what the Bus does with each logged. */
 class RedeliveringTransport implements Transport {
@@ -37,7 +37,7 @@ class RedeliveringTransport implements Transport {
 describe('bus - per-key order under retry', () => {
   const buses: Bus[] = [];
   const make = (transport: Transport, extra: Record<string, unknown> = {}) => {
-    const b = new Bus({ service: 'ordered@t', transport, metrics: false, logger: quiet, ...extra });
+    const b = new Bus({ service: 'ordered@t', transport, metrics: false, logger: silentLogger, ...extra });
     buses.push(b);
     return b;
   };
@@ -56,7 +56,7 @@ describe('bus - per-key order under retry', () => {
     await bus.publish('ordered.mem', { id: 'm2' }, { partitionKey: 'k' });
     await bus.publish('ordered.mem', { id: 'o1' }, { partitionKey: 'other' });
     await bus.publish('ordered.mem', { id: 'm3' }, { partitionKey: 'k' });
-    await waitFor(() => seen.includes('m3#1'), 2000, 'the last message of k');
+    await waitFor(() => seen.includes('m3#1'), { timeoutMs: 2000, what: 'the last message of k' });
     const k = seen.filter((s) => s.startsWith('m'));
     expect(k.slice(-3)).to.deep.equal([`m1#${k.length - 2}`, 'm2#1', 'm3#1']);
     expect(k.length, 'm1 failed at least once').to.be.greaterThan(3);
@@ -74,7 +74,7 @@ describe('bus - per-key order under retry', () => {
     t.deliver('m1', 'k');
     t.deliver('m2', 'k');
     t.deliver('o1', 'other');
-    await waitFor(() => handled.includes('m2#1'), 2000, 'the message after the failing one');
+    await waitFor(() => handled.includes('m2#1'), { timeoutMs: 2000, what: 'the message after the failing one' });
     expect(handled.filter((h) => h.startsWith('m'))).to.deep.equal(['m1#1', 'm1#2', 'm1#3', 'm2#1']);
     expect(t.log.filter((l) => l.startsWith('nak'))).to.deep.equal([]);
     expect(t.log.filter((l) => l.endsWith('m1'))).to.deep.equal(['working m1', 'working m1', 'ack m1']);
@@ -93,7 +93,7 @@ describe('bus - per-key order under retry', () => {
     });
     t.deliver('m1', 'k');
     t.deliver('m2', 'k');
-    await waitFor(() => t.log.length === 2, 2000, 'both settled');
+    await waitFor(() => t.log.length === 2, { timeoutMs: 2000, what: 'both settled' });
     expect(t.log).to.have.members(['nak m1', 'ack m2']);
     expect(handled).to.have.members(['m1#1', 'm2#1']);
   });
@@ -105,7 +105,7 @@ describe('bus - per-key order under retry', () => {
     let tries = 0;
     await bus.subscribe('ordered.x', () => { if (++tries === 1) throw new Error('not yet'); }, { ordered: true });
     t.deliver('m1', 'k');
-    await waitFor(() => t.log.includes('ack m1'), 5000, 'the second try');
+    await waitFor(() => t.log.includes('ack m1'), { timeoutMs: 5000, what: 'the second try' });
     // When the backoff starts, then after 1 s and 2 s.
     expect(t.log).to.deep.equal(['working m1', 'working m1', 'working m1', 'ack m1']);
   });
@@ -116,7 +116,7 @@ describe('bus - per-key order under retry', () => {
     let tries = 0;
     await bus.subscribe('ordered.x', () => { tries++; throw new Error('fails'); }, { ordered: true });
     t.deliver('m1', 'k');
-    await waitFor(() => t.log.includes('working m1'), 2000, 'the backoff');
+    await waitFor(() => t.log.includes('working m1'), { timeoutMs: 2000, what: 'the backoff' });
     await bus.stop();
     expect(t.log).to.deep.equal(['working m1', 'nak m1']);
     expect(tries).to.equal(1);

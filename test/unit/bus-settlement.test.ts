@@ -4,9 +4,8 @@ import {
   type Envelope, type InboundHandler, type InboundMessage, type Middleware, type Transport, type TransportCapabilities,
 } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
-import { waitFor } from '../conformance/suite.js';
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 /**
  * A transport whose deliveries the test makes by hand, recording what the Bus does with each
@@ -46,7 +45,7 @@ class ScriptedTransport implements Transport {
 describe('bus settlement of synchronous handlers', () => {
   const buses: Bus[] = [];
   const make = (transport: Transport, extra: Record<string, unknown> = {}) => {
-    const b = new Bus({ service: 'settle@t', transport, metrics: false, logger: quiet, retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2 }, ...extra });
+    const b = new Bus({ service: 'settle@t', transport, metrics: false, logger: silentLogger, retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2 }, ...extra });
     buses.push(b);
     return b;
   };
@@ -76,7 +75,7 @@ describe('bus settlement of synchronous handlers', () => {
     const acked = () => bus.metrics.totals().get('settle@t:settle.x handled acked')?.count;
     expect(acked()).to.equal(1);
     confirm();
-    await waitFor(() => acked() === 3, 1000, 'the other acks');
+    await waitFor(() => acked() === 3, { timeoutMs: 1000, what: 'the other acks' });
     expect(log).to.deep.equal(['handle m1', 'ack m1', 'handle o1', 'ack o1', 'handle m2', 'ack m2']);
   });
 
@@ -90,7 +89,7 @@ describe('bus settlement of synchronous handlers', () => {
     });
     t.deliver('sync', log);
     t.deliver('async', log);
-    await waitFor(() => log.length === 2, 1000, 'both naks');
+    await waitFor(() => log.length === 2, { timeoutMs: 1000, what: 'both naks' });
     expect(log).to.deep.equal(['nak sync later', 'nak async later']);
     expect(bus.metrics.totals().get('settle@t:settle.x failed retried')?.count).to.equal(2);
   });
@@ -104,7 +103,7 @@ describe('bus settlement of synchronous handlers', () => {
     await bus.subscribe('dlq.>', (m) => { dead.push(m); });
     await bus.publish('settle.sync', 1);
     await bus.publish('settle.async', 1);
-    await waitFor(() => dead.length === 2, 2000, 'both dead letters');
+    await waitFor(() => dead.length === 2, { timeoutMs: 2000, what: 'both dead letters' });
     expect(calls).to.deep.equal({ sync: [1, 2, 3], async: [1, 2, 3] });
     const bySubject = new Map(dead.map((d) => [d.dlqsubject, d]));
     for (const subject of ['settle.sync', 'settle.async']) {
@@ -121,7 +120,7 @@ describe('bus settlement of synchronous handlers', () => {
     await bus.subscribe('settle.bad', () => { calls++; throw new ContractInvalidError('/temperature must be number'); });
     await bus.subscribe('dlq.>', (m) => { dead.push(m); });
     await bus.publish('settle.bad', { temperature: 'hot' });
-    await waitFor(() => dead.length === 1, 2000, 'the dead letter');
+    await waitFor(() => dead.length === 1, { timeoutMs: 2000, what: 'the dead letter' });
     expect(calls).to.equal(1);
     expect(dead[0]).to.include({ dlqreason: 'SB_ERR_CONTRACT_INVALID', dlqattempts: '1' });
     expect(bus.metrics.totals().get('settle@t:settle.bad invalid deadlettered')?.count).to.equal(1);
@@ -137,7 +136,7 @@ describe('bus settlement of synchronous handlers', () => {
     }, { ordered: true, maxInFlight: 3 });
     const keys = ['a', 'b', 'c', 'd'];
     for (let i = 0; i < 25; i++) for (const k of keys) await bus.publish('settle.mixed', { k, i }, { partitionKey: k });
-    await waitFor(() => seen.length === 100, 2000, 'every message');
+    await waitFor(() => seen.length === 100, { timeoutMs: 2000, what: 'every message' });
     for (const k of keys) expect(seen.filter((s) => s.startsWith(`${k}:`))).to.deep.equal([...Array(25).keys()].map((i) => `${k}:${i}`));
   });
 

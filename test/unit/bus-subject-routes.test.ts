@@ -1,15 +1,14 @@
 import { expect } from 'chai';
 import { BackpressureError, Bus, SubjectInvalidError, type Envelope, type Transport } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
-import { waitFor } from '../conformance/suite.js';
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 describe('bus - per-subject routes and counters', () => {
   let broker: MemoryBroker;
   const buses: Bus[] = [];
   const make = (extra: Record<string, unknown> = {}) => {
-    const b = new Bus({ service: 'routes@c1', transport: new MemoryTransport({ broker }), metrics: false, logger: quiet, ...extra });
+    const b = new Bus({ service: 'routes@c1', transport: new MemoryTransport({ broker }), metrics: false, logger: silentLogger, ...extra });
     buses.push(b);
     return b;
   };
@@ -30,9 +29,9 @@ describe('bus - per-subject routes and counters', () => {
     const got: unknown[] = [];
     await bus.subscribe('routes.side.x', async (m) => { got.push(m.data); });
     await side.publish('routes.side.x', { specversion: '1.0', id: 'in-1', source: '/elsewhere', type: 't', data: 'in' });
-    await waitFor(() => got.length === 1, 1000, 'the inbound message');
+    await waitFor(() => got.length === 1, { timeoutMs: 1000, what: 'the inbound message' });
     await bus.publish('routes.side.x', 'out');
-    await waitFor(() => got.length === 2, 1000, 'the published message, back through the side transport');
+    await waitFor(() => got.length === 2, { timeoutMs: 1000, what: 'the published message, back through the side transport' });
     const totals = bus.metrics.totals();
     expect(totals.get('routes@c1:routes.side.x received delivered')?.count).to.equal(2);
     expect(totals.get('routes@c1:routes.side.x published sent')?.count).to.equal(1);

@@ -7,6 +7,7 @@ import { MessageTooLargeError } from '../../core/index.js';
 import type { MqttWireProperties } from '../../transports/mqtt/binding.js';
 import { decodePublish, encodePuback, encodePublish, fromMqttPacket, topicField, type InboundPublishProperties } from '../../transports/mqtt/packet-codec.js';
 import { PacketStream } from '../../transports/mqtt/packet-stream.js';
+import { nextTurn, waitFor } from '../helpers/wait.js';
 
 /** The fixed header's length: type byte plus the Remaining Length variable integer. */
 function bodyStart(packet: Buffer): number {
@@ -180,10 +181,9 @@ describe('mqtt packet stream', () => {
           }
           const expectedOther = Buffer.concat(wire.filter((_, i) => packets[i]!.kind === 'other'));
           const expectedTapped = packets.filter((p) => p.kind === 'publish').map((p) => `p${p.i}`);
-          const deadline = Date.now() + 2000;
-          while ((Buffer.concat(passed).length < expectedOther.length || tapped.length < expectedTapped.length) && Date.now() < deadline) {
-            await new Promise((r) => setTimeout(r, 2));
-          }
+          // On a timeout the comparisons below show what is missing.
+          await waitFor(() => Buffer.concat(passed).length >= expectedOther.length && tapped.length >= expectedTapped.length,
+            { what: 'every packet through the stream', intervalMs: 2 }).catch(() => undefined);
           expect(tapped).to.deep.equal(expectedTapped);
           expect(Buffer.concat(passed).equals(expectedOther)).to.equal(true);
         } finally {
@@ -209,10 +209,12 @@ describe('mqtt packet stream', () => {
         generate({ cmd: 'pingresp' }),
         generate({ cmd: 'publish', topic: 't', payload: Buffer.from('second'), qos: 0, dup: false, retain: false }),
       ]));
-      await new Promise((r) => setTimeout(r, 50));
+      await waitFor(() => order.length > 0, { what: 'the first tap' });
+      // The three packets arrive in one chunk: unheld, the other two would be parsed in the same turn.
+      for (let i = 0; i < 5; i++) await nextTurn();
       expect(order).to.deep.equal(['tap first']);
       release();
-      await new Promise((r) => setTimeout(r, 50));
+      await waitFor(() => order.includes('tap second') && order.includes('other'), { what: 'the held-back packets' });
       // mqtt.js gets its packets through the stream's 'data' events, so only the tap's order is strict.
       expect(order.filter((o) => o.startsWith('tap'))).to.deep.equal(['tap first', 'tap second']);
       expect(order).to.include('other');
@@ -233,8 +235,7 @@ describe('mqtt packet stream', () => {
       setImmediate(() => { immediateRan = true; });
       await stream.afterTurn();
       expect(immediateRan).to.equal(true);
-      const deadline = Date.now() + 2000;
-      while (Buffer.concat(received).length < Buffer.concat(packets).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      await waitFor(() => Buffer.concat(received).length >= Buffer.concat(packets).length, { what: 'all packets at the server', intervalMs: 2 }).catch(() => undefined);
       expect(Buffer.concat(received).equals(Buffer.concat(packets))).to.equal(true);
     } finally {
       await pair.close();

@@ -1,12 +1,13 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Bus, createLogger, OptionsInvalidError, type Envelope } from '../../core/index.js';
+import { Bus, OptionsInvalidError, type Envelope } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import {
   createAggregateService, MemoryCheckpointStore, percentile, runNanoservice, WindowAggregator, windowStarts,
   type WindowAggregatorOptions, type WindowSpec,
 } from '../../nanoservices/index.js';
-import { until } from './nanoservices/wait.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 const tumbling5s: WindowSpec = { kind: 'tumbling', sizeMs: 5000 };
 const make = (o: Partial<WindowAggregatorOptions> = {}) => new WindowAggregator({ window: tumbling5s, fields: ['t'], ...o });
@@ -183,14 +184,13 @@ describe('nanoservice aggregate', () => {
   });
 
   describe('service', () => {
-    const quiet = createLogger({ level: 'silent' });
     let broker: MemoryBroker;
     let bus: Bus;
     let out: Envelope[];
     let dlq: Envelope[];
     beforeEach(async () => {
       broker = new MemoryBroker();
-      bus = new Bus({ service: 'aggregate@t1', transport: new MemoryTransport({ broker }), metrics: false, logger: quiet });
+      bus = new Bus({ service: 'aggregate@t1', transport: new MemoryTransport({ broker }), metrics: false, logger: silentLogger });
       out = []; dlq = [];
       await bus.subscribe('sensor.aggregate.>', (m) => { out.push(m); });
       await bus.subscribe('dlq.>', (m) => { dlq.push(m); });
@@ -207,7 +207,7 @@ describe('nanoservice aggregate', () => {
       await send('d1', 2000, 24);
       const closer = await send('d1', 5500, 30);
       await send('d1', 1500, 99);
-      await until(() => out.length === 1 && dlq.length === 1);
+      await waitFor(() => out.length === 1 && dlq.length === 1, { what: 'out.length === 1 && dlq.length === 1' });
       await running.stop();
       expect(out[0]).to.include({ type: 'sensor.aggregate', partitionkey: 'd1', causationid: closer.id, dataschema: 'urn:signalbus:contract:sensor.aggregate:1.0.0' });
       expect(out[0]!.revision).to.equal(undefined);
@@ -229,7 +229,7 @@ describe('nanoservice aggregate', () => {
       await send('d1', 1000, 20);
       await send('d1', 2000, 24);
       await send('d1', 5500, 30);
-      await until(() => out.length === 1);
+      await waitFor(() => out.length === 1, { what: 'out.length === 1' });
       await running.stop();
       expect(out[0]!.data).to.deep.equal({
         key: 'd1', metric: 'temperature', window: { kind: 'tumbling', start: 0, end: 5000, sizeMs: 5000 },
@@ -245,7 +245,7 @@ describe('nanoservice aggregate', () => {
       await send('d1', 1000, 20);
       await send('d1', 5500, 30);
       await send('d1', 1500, 40);
-      await until(() => out.length === 2 && bus.metrics.totals().has('aggregate@t1:sensor.aggregate?deviceId=d1 windowrevised emitted'));
+      await waitFor(() => out.length === 2 && bus.metrics.totals().has('aggregate@t1:sensor.aggregate?deviceId=d1 windowrevised emitted'), { what: 'out.length === 2 && bus.metrics.totals().has(\'aggregate@t1:sensor.aggregate?deviceId=d1 windowrevised emitted\')' });
       expect(out.map((m) => (m.data as { count: number }).count)).to.deep.equal([1, 2]);
       expect(out[1]!.revision, 'a re-emission says which revision it is').to.equal('1');
       expect((out[1]!.data as { late: number }).late).to.equal(1);
@@ -258,12 +258,12 @@ describe('nanoservice aggregate', () => {
       const svc = createAggregateService({ input: 'sensor.reading.>', fields: ['temperature'], window: tumbling5s, idleTimeoutMs: 5000, tickIntervalMs: 0, checkpoint: false, now: () => clock });
       const running = await runNanoservice(bus, svc);
       const last = await send('d9', 700_000, 20);
-      await until(() => svc.aggregator.openWindows === 1);
+      await waitFor(() => svc.aggregator.openWindows === 1, { what: 'svc.aggregator.openWindows === 1' });
       await svc.tick();
       expect(out).to.have.length(0);
       clock += 5000;
       await svc.tick();
-      await until(() => out.length === 1);
+      await waitFor(() => out.length === 1, { what: 'out.length === 1' });
       expect(out[0]).to.include({ partitionkey: 'd9', causationid: last.id, correlationid: last.id });
       expect(out[0]!.data).to.deep.include({ key: 'd9', count: 1 });
       expect((out[0]!.data as { window: { start: number } }).window.start).to.equal(700_000);
@@ -276,12 +276,12 @@ describe('nanoservice aggregate', () => {
       await runNanoservice(bus, svc);
       const keys = Array.from({ length: 40 }, (_, i) => `idle-${i}`);
       for (const k of keys) await send(k, 700_000, 20);
-      await until(() => svc.aggregator.openWindows === keys.length * 2);
+      await waitFor(() => svc.aggregator.openWindows === keys.length * 2, { what: 'svc.aggregator.openWindows === keys.length * 2' });
       clock += 5000;
       let outAtFirstTurn: number | undefined;
       setImmediate(() => { outAtFirstTurn = out.length; });
       await svc.tick();
-      await until(() => out.length === keys.length * 2);
+      await waitFor(() => out.length === keys.length * 2, { what: 'out.length === keys.length * 2' });
       expect(outAtFirstTurn, 'the event loop had a turn while the windows went out').to.be.within(1, keys.length * 2 - 1);
       for (const k of keys) {
         const starts = out.filter((m) => m.partitionkey === k).map((m) => (m.data as { window: { start: number } }).window.start);
@@ -296,7 +296,7 @@ describe('nanoservice aggregate', () => {
       }));
       await send('d1', 1000, 20);
       const closer = await send('d1', 5000, 21);
-      await until(() => out.length === 100);
+      await waitFor(() => out.length === 100, { what: 'out.length === 100' });
       const starts = out.map((m) => (m.data as { window: { start: number } }).window.start);
       expect(starts).to.deep.equal(Array.from({ length: 100 }, (_, i) => 901 + i));
       expect(out.every((m) => m.causationid === closer.id)).to.equal(true);
@@ -316,7 +316,7 @@ describe('nanoservice aggregate', () => {
       await runNanoservice(bus, second);
       expect(second.aggregator.openWindows).to.equal(1);
       await send('d1', 6000, 30);
-      await until(() => out.length === 1);
+      await waitFor(() => out.length === 1, { what: 'out.length === 1' });
       expect(out[0]!.data).to.deep.include({ count: 2, avg: 15 });
     });
 
@@ -324,7 +324,7 @@ describe('nanoservice aggregate', () => {
       await runNanoservice(bus, createAggregateService({ input: 'sensor.reading.>', keyField: 'deviceId', fields: ['temperature'], window: tumbling5s, checkpoint: false, tickIntervalMs: 0 }));
       await bus.publish('sensor.reading.x', { ts: 1, temperature: 1 });
       await bus.publish('sensor.reading.x', { deviceId: 'x', ts: 'yesterday', temperature: 1 });
-      await until(() => dlq.length === 2);
+      await waitFor(() => dlq.length === 2, { what: 'dlq.length === 2' });
       expect(dlq.map((m) => m.dlqreason)).to.deep.equal(['SB_ERR_CONTRACT_INVALID', 'SB_ERR_CONTRACT_INVALID']);
     });
 

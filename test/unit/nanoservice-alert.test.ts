@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Bus, createLogger, OptionsInvalidError, type Envelope } from '../../core/index.js';
+import { Bus, OptionsInvalidError, type Envelope } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { AlertEvaluator, createAlertService, Hysteresis, runNanoservice, type AlertRule } from '../../nanoservices/index.js';
-import { until } from './nanoservices/wait.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 const overheat: AlertRule = { name: 'overheat', kind: 'threshold', field: 'temperature', raise: { value: 80, forReadings: 3 }, resolve: { value: 75, forReadings: 3 } };
 
@@ -115,7 +116,7 @@ describe('nanoservice alert', () => {
     let alerts: Envelope[];
     let subjects: string[];
     beforeEach(async () => {
-      bus = new Bus({ service: 'alert@t1', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: createLogger({ level: 'silent' }) });
+      bus = new Bus({ service: 'alert@t1', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
       alerts = []; subjects = [];
       await bus.subscribe('alerts.>', (m, ctx) => { alerts.push(m); subjects.push(ctx.subject); });
     });
@@ -128,7 +129,7 @@ describe('nanoservice alert', () => {
         const e = await bus.publish('sensor.valid.d-7', { deviceId: 'd-7', ts: i * 1000, temperature: t }, { type: 'sensor.reading', partitionKey: 'd-7' });
         ids.push(e.id);
       }
-      await until(() => alerts.length === 2);
+      await waitFor(() => alerts.length === 2, { what: 'alerts.length === 2' });
       expect(alerts.map((a) => [a.type, a.partitionkey])).to.deep.equal([['alert.raised', 'd-7'], ['alert.resolved', 'd-7']]);
       expect(subjects).to.deep.equal(['alerts.d-7', 'alerts.d-7']);
       expect(alerts[0]!.data).to.deep.equal({
@@ -141,7 +142,7 @@ describe('nanoservice alert', () => {
       expect(alerts[1]!.data).to.deep.include({ alertId: 'overheat:d-7:2000', rule: 'overheat', key: 'd-7', value: 72, raisedAt: 2000, resolvedAt: 6000, durationMs: 4000, deviceId: 'd-7', threshold: 75 });
       expect((alerts[1]!.data as { causationIds: string[] }).causationIds).to.deep.equal(ids.slice(4, 7));
       expect(alerts[1]!.causationids).to.equal(ids.slice(4, 7).join(','));
-      await until(() => bus.metrics.totals().has('alert@t1:sensor.reading?deviceId=d-7&rule=overheat threshold resolved'));
+      await waitFor(() => bus.metrics.totals().has('alert@t1:sensor.reading?deviceId=d-7&rule=overheat threshold resolved'), { what: 'bus.metrics.totals().has(\'alert@t1:sensor.reading?deviceId=d-7&rule=overheat threshold resolved\')' });
       const totals = bus.metrics.totals();
       expect(totals.get('alert@t1:sensor.reading?deviceId=d-7&rule=overheat threshold raised')?.count).to.equal(1);
       expect(totals.get('alert@t1:sensor.reading?deviceId=d-7 received evaluated')?.count).to.equal(8);
@@ -150,7 +151,7 @@ describe('nanoservice alert', () => {
     it('alert - extended data adds the key under its own name, the causing ids and the rule details', async () => {
       await runNanoservice(bus, createAlertService({ input: 'in.>', keyField: 'deviceId', extendedData: true, rules: [{ name: 'hot', kind: 'threshold', field: 'temperature', raise: { value: 80 } }] }));
       const e = await bus.publish('in.x', { deviceId: 'x', ts: 5, temperature: 90 }, { partitionKey: 'x' });
-      await until(() => alerts.length === 1);
+      await waitFor(() => alerts.length === 1, { what: 'alerts.length === 1' });
       expect(alerts[0]!.data).to.deep.include({ deviceId: 'x', key: 'x', causationIds: [e.id], field: 'temperature', direction: 'above', readings: 1 });
       expect(subjects, 'default subject template alerts.{key}').to.deep.equal(['alerts.x']);
     });

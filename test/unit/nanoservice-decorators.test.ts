@@ -15,12 +15,12 @@ import {
   type Envelope, type HandlerContext,
 } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 const coreUrl = pathToFileURL(fileURLToPath(new URL('../../core/index.ts', import.meta.url))).href;
 
 function memoryBus(): Bus {
-  return new Bus({ service: 'deco@t', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: quiet });
+  return new Bus({ service: 'deco@t', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
 }
 
 /** Runs a service on a memory bus: one event in, one request answered. */

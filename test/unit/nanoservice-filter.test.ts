@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Bus, createLogger, OptionsInvalidError, type Envelope } from '../../core/index.js';
+import { Bus, OptionsInvalidError, type Envelope } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { compilePredicate, createFilterService, forwardOptions, runNanoservice, type Predicate } from '../../nanoservices/index.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 const reading = (data: Record<string, unknown>) => ({ type: 'sensor.reading', tenant: 'acme', data });
 
@@ -121,7 +122,7 @@ describe('nanoservice filter', () => {
   describe('service', () => {
     let broker: MemoryBroker;
     let bus: Bus;
-    beforeEach(() => { broker = new MemoryBroker(); bus = new Bus({ service: 'filter@t1', transport: new MemoryTransport({ broker }), metrics: false, logger: createLogger({ level: 'silent' }) }); });
+    beforeEach(() => { broker = new MemoryBroker(); bus = new Bus({ service: 'filter@t1', transport: new MemoryTransport({ broker }), metrics: false, logger: silentLogger }); });
     afterEach(() => bus.stop());
 
     it('filter - forwards passing messages with type, partition key and extensions, drops the rest, counting both', async () => {

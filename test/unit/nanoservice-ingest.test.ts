@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Bus, createLogger, CodecDecodeError, ContractInvalidError, OptionsInvalidError, type Envelope } from '../../core/index.js';
+import { Bus, CodecDecodeError, ContractInvalidError, OptionsInvalidError, type Envelope } from '../../core/index.js';
 import { ContractRegistry } from '../../contracts/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { compileMapping, compileSubjectTemplate, createIngestService, KeyedDedupe, runNanoservice, subjectToken, withKey } from '../../nanoservices/index.js';
-import { until } from './nanoservices/wait.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -116,7 +117,7 @@ describe('nanoservice ingest', () => {
     let out: Envelope[];
     let dlq: Envelope[];
     beforeEach(async () => {
-      bus = new Bus({ service: 'ingest@t1', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: createLogger({ level: 'silent' }), retry: { maxAttempts: 3, initialDelayMs: 1 } });
+      bus = new Bus({ service: 'ingest@t1', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger, retry: { maxAttempts: 3, initialDelayMs: 1 } });
       out = []; dlq = [];
       await bus.subscribe('sensor.reading.>', (m) => { out.push(m); });
       await bus.subscribe('dlq.>', (m) => { dlq.push(m); });
@@ -127,7 +128,7 @@ describe('nanoservice ingest', () => {
       await runNanoservice(bus, createIngestService({ tenant: 'acme', static: { site: 'berlin' } }));
       await bus.publish('devices.d7.telemetry', bytes('{"ts":1700000000000,"temperature":21.5,"humidity":40}'));
       await bus.publish('devices.d8.telemetry', { ts: 1700000000001, temperature: 22, humidity: 41 });
-      await until(() => out.length === 2);
+      await waitFor(() => out.length === 2, { what: 'out.length === 2' });
       expect(out).to.have.length(2);
       expect(out[0]).to.include({ type: 'sensor.reading', partitionkey: 'd7', tenant: 'acme', dataschema: 'urn:signalbus:contract:sensor.reading:2.0.0' });
       expect(out[0]!.data, 'no extra fields: sensor.reading 2.0.0 is closed').to.deep.equal({ ts: 1700000000000, temperature: 21.5, humidity: 40, site: 'berlin', deviceId: 'd7' });
@@ -141,7 +142,7 @@ describe('nanoservice ingest', () => {
       await bus.publish('devices.d2.telemetry', bytes('{"ts":1,"temperature":"hot","humidity":1}'));
       await bus.publish('devices.d3.telemetry', bytes('{"ts":1,"humidity":1}'));
       await bus.publish('devices.d4.telemetry', bytes('{"ts":1,"temperature":20,"humidity":1}'));
-      await until(() => out.length === 1 && dlq.length === 3);
+      await waitFor(() => out.length === 1 && dlq.length === 3, { what: 'out.length === 1 && dlq.length === 3' });
       expect(dlq.map((m) => [m.dlqsubject, m.dlqreason, m.dlqattempts])).to.deep.equal([
         ['devices.d1.telemetry', 'SB_ERR_CODEC_DECODE', '1'],
         ['devices.d2.telemetry', 'SB_ERR_CONTRACT_INVALID', '1'],
@@ -161,7 +162,7 @@ describe('nanoservice ingest', () => {
       }));
       await bus.publish('devices.d1.telemetry', { ts: 1, temperature: 500, humidity: 1 });
       await bus.publish('devices.d1.telemetry', { ts: 2, temperature: 20, humidity: 1 });
-      await until(() => out.length === 1 && dlq.length === 1);
+      await waitFor(() => out.length === 1 && dlq.length === 1, { what: 'out.length === 1 && dlq.length === 1' });
       expect(seen[0]).to.deep.equal(['sensor.reading', '2.0.0']);
       expect(dlq.map((m) => m.dlqreason)).to.deep.equal(['SB_ERR_CONTRACT_INVALID']);
       expect(out).to.have.length(1);
@@ -170,7 +171,7 @@ describe('nanoservice ingest', () => {
     it('ingest - on a Bus with a contract registry and no validate hook, data the contract refuses is dead-lettered with its reason and counted invalid', async () => {
       const checked = new Bus({
         service: 'ingest@t2', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false,
-        logger: createLogger({ level: 'silent' }), contracts: new ContractRegistry().hooks(), retry: { maxAttempts: 3, initialDelayMs: 1 },
+        logger: silentLogger, contracts: new ContractRegistry().hooks(), retry: { maxAttempts: 3, initialDelayMs: 1 },
       });
       const readings: Envelope[] = []; const dead: Envelope[] = [];
       try {
@@ -180,7 +181,7 @@ describe('nanoservice ingest', () => {
         // Humidity 150 passes ingest's own `required` check (a number) but not sensor.reading 2.0.0 (at most 100).
         await checked.publish('devices.d1.telemetry', bytes('{"ts":1,"temperature":20,"humidity":150}'));
         await checked.publish('devices.d2.telemetry', bytes('{"ts":2,"temperature":20,"humidity":50}'));
-        await until(() => readings.length === 1 && dead.length === 1);
+        await waitFor(() => readings.length === 1 && dead.length === 1, { what: 'readings.length === 1 && dead.length === 1' });
         expect(dead[0]).to.include({ dlqsubject: 'devices.d1.telemetry', dlqreason: 'SB_ERR_CONTRACT_INVALID', dlqattempts: '1', dlqservice: 'ingest@t2' });
         expect(readings[0]).to.include({ partitionkey: 'd2', dataschema: 'urn:signalbus:contract:sensor.reading:2.0.0' });
         const totals = checked.metrics.totals();
@@ -197,7 +198,7 @@ describe('nanoservice ingest', () => {
       for (const [d, ts] of [['d1', 1], ['d1', 1], ['d2', 1], ['d1', 2], ['d1', 1]] as const) {
         await bus.publish(`devices.${d}.telemetry`, { ts, temperature: 20, humidity: 1 });
       }
-      await until(() => (bus.metrics.totals().get('ingest@t1:sensor.reading?deviceId=d1 duplicate dropped')?.count ?? 0) === 2);
+      await waitFor(() => (bus.metrics.totals().get('ingest@t1:sensor.reading?deviceId=d1 duplicate dropped')?.count ?? 0) === 2, { what: '(bus.metrics.totals().get(\'ingest@t1:sensor.reading?deviceId=d1 duplicate dropped\')?.count ?? 0) === 2' });
       expect(out.map((m) => `${m.partitionkey}:${(m.data as { ts: number }).ts}`)).to.deep.equal(['d1:1', 'd2:1', 'd1:2']);
       expect(bus.metrics.totals().get('ingest@t1:sensor.reading?deviceId=d1 duplicate dropped')?.count).to.equal(2);
     });

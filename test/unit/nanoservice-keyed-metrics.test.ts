@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { Bus, createLogger } from '../../core/index.js';
+import { Bus } from '../../core/index.js';
 import { KeyedMetrics } from '../../nanoservices/keyed-metrics.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
-import { until } from './nanoservices/wait.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 describe('nanoservice keyed metrics', () => {
-  const quiet = createLogger({ level: 'silent' });
-  const newBus = (service: string) => new Bus({ service, transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: quiet });
+  const newBus = (service: string) => new Bus({ service, transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
 
   it('keyed metrics - bound or not, count the same fields ctx.metric counts', async () => {
     const bound = newBus('svc@a');
@@ -18,7 +18,7 @@ describe('nanoservice keyed metrics', () => {
       let handled = 0;
       await bus.subscribe('in.>', (m, ctx) => { seen.add(ctx, 'sensor.reading', m.data as string | undefined); handled++; });
       for (const key of ['d1', 'd1', 'd2', undefined]) await bus.publish('in.x', key);
-      await until(() => handled === 4);
+      await waitFor(() => handled === 4, { what: 'handled === 4' });
     }
     for (const [bus, container] of [[bound, 'a'], [unbound, 'b']] as const) {
       const totals = bus.metrics.totals();
@@ -40,7 +40,7 @@ describe('nanoservice keyed metrics', () => {
       await bus.subscribe('in.>', (m, ctx) => { raised.add(ctx, 'sensor.reading', m.data as string | undefined); handled++; });
       for (const key of ['d1', 'd1', undefined]) await bus.publish('in.x', key);
       raised.add(bus, 'sensor.reading', 'd2');
-      await until(() => handled === 3);
+      await waitFor(() => handled === 3, { what: 'handled === 3' });
     }
     for (const [bus, container] of [[bound, 'a'], [unbound, 'b']] as const) {
       const totals = bus.metrics.totals();
@@ -79,7 +79,7 @@ describe('nanoservice keyed metrics', () => {
     await a.publish('in.x', 1);
     await b.publish('in.x', 1);
     await b.publish('in.x', 1);
-    await until(() => handled === 3);
+    await waitFor(() => handled === 3, { what: 'handled === 3' });
     expect(a.metrics.totals().get('svc@a:sensor.reading?deviceId=d1 received evaluated')?.count).to.equal(1);
     expect(b.metrics.totals().get('svc@b:sensor.reading?deviceId=d1 received evaluated')?.count).to.equal(2);
     await Promise.all([a.stop(), b.stop()]);

@@ -2,9 +2,8 @@ import { expect } from 'chai';
 import { Bus, KeyedScheduler, type InboundMessage, type Transport } from '../../core/index.js';
 import { UNSETTLED_MESSAGE } from '../../core/bus.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
-import { waitFor } from '../conformance/suite.js';
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 describe('ordering - handler failures', () => {
   it('ordering - a synchronous throw is reported to onError and the next item of the same key still runs', async () => {
@@ -45,21 +44,22 @@ describe('ordering - handler failures', () => {
     const broker = new MemoryBroker();
     const memory = new MemoryTransport({ broker });
     // Every ack fails: the try fails, the message is dead-lettered, and the dead-lettering's own ack rejects out of processing.
+    const ackLost = new Error('ack lost');
     const transport: Transport = Object.assign(Object.create(memory) as Transport, {
       subscribe: (pattern: string, onMessage: (m: InboundMessage) => void | Promise<void>, options: Parameters<Transport['subscribe']>[2]) =>
-        memory.subscribe(pattern, (m) => onMessage({ ...m, ack: () => Promise.reject(new Error('ack lost')) }), options),
+        memory.subscribe(pattern, (m) => onMessage({ ...m, ack: () => Promise.reject(ackLost) }), options),
     });
     const logged: Array<{ msg: string; fields?: Record<string, unknown> }> = [];
-    const logger = { ...quiet, error: (msg: string, fields?: Record<string, unknown>) => { logged.push({ msg, fields }); }, child() { return logger; } };
+    const logger = { ...silentLogger, error: (msg: string, fields?: Record<string, unknown>) => { logged.push({ msg, fields }); }, child() { return logger; } };
     const bus = new Bus({ service: 'ordering-errors', transport, metrics: false, logger, retry: { maxAttempts: 1 } });
     const handled: unknown[] = [];
     await bus.subscribe('ordering-errors.acklost', async (m) => { handled.push(m.data); }, { ordered: true });
     await bus.publish('ordering-errors.acklost', 1, { partitionKey: 'k' });
     await bus.publish('ordering-errors.acklost', 2, { partitionKey: 'k' });
     const escaped = () => logged.filter((l) => l.msg === UNSETTLED_MESSAGE);
-    await waitFor(() => escaped().length === 2, 2000, 'two error log lines');
+    await waitFor(() => escaped().length === 2, { timeoutMs: 2000, what: 'two error log lines' });
     expect(escaped()[0]!.fields).to.include({ pattern: 'ordering-errors.acklost' });
-    expect((escaped()[0]!.fields!.err as Error).message).to.equal('ack lost');
+    expect(escaped()[0]!.fields!.err, 'the error the ack rejected with').to.equal(ackLost);
     expect(handled).to.deep.equal([1, 2]);
     await bus.stop();
   });

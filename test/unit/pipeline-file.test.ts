@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expandEnv } from '../../cli/pipeline/expand.js';
+import { UsageError } from '../../cli/errors.js';
 import { loadPipeline, PipelineInvalidError, validatePipeline } from '../../cli/pipeline/load.js';
 
 const kinds = { filter: { type: 'object', required: ['output'], properties: { output: { type: 'string' }, limit: { type: 'number' } } } };
@@ -13,26 +14,27 @@ describe('pipeline file', () => {
     const out = expandEnv({ a: '${MQTT_URL:-mqtt://127.0.0.1:1883}', b: ['x-${NAME}-y'], c: 3 }, { NAME: 'n' });
     expect(out).to.deep.equal({ a: 'mqtt://127.0.0.1:1883', b: ['x-n-y'], c: 3 });
     expect(expandEnv('${MQTT_URL:-d}', { MQTT_URL: 'mqtt://h:1' })).to.equal('mqtt://h:1');
-    expect(() => expandEnv({ t: { u: '${MISSING}' } }, {})).to.throw(/\/t\/u: environment variable MISSING/);
+    expect(() => expandEnv({ t: { u: '${MISSING}' } }, {})).to.throw(UsageError).with.property('details').that.deep.equals({ path: '/t/u', variable: 'MISSING' });
   });
 
   it('pipeline - accepts a valid file', () => {
     expect(validatePipeline(structuredClone(base), kinds).services).to.have.length(1);
   });
 
-  it('pipeline - errors name the JSON path and what was expected', () => {
-    const cases: Array<[unknown, RegExp]> = [
-      [{ ...base, name: 'bad name' }, /\/name: must match pattern/],
-      [{ ...base, transports: {} }, /\/transports: must NOT have fewer than 1 properties/],
-      [{ ...base, services: [{ kind: 'nope', config: {} }] }, /\/services\/0\/kind: must be one of filter/],
-      [{ ...base, services: [{ kind: 'filter', config: { output: 1 } }] }, /\/services\/0\/config\/output: must be string/],
-      [{ ...base, services: [{ kind: 'filter', config: {} }] }, /\/services\/0\/config: must have required property 'output'/],
-      [{ ...base, routes: [{ pattern: 'a.>', transport: 'other' }] }, /\/routes\/0\/transport: "other" is not one of transports/],
-      [{ ...base, surprise: true }, /must NOT have additional properties "surprise"/],
-      [{ ...base, services: [base.services[0], base.services[0]] }, /\/services\/1\/name: "filter" is used twice/],
+  it('pipeline - errors name the file, the JSON path and the rule broken', () => {
+    const cases: Array<[unknown, { path: string; keyword: string }]> = [
+      [{ ...base, name: 'bad name' }, { path: '/name', keyword: 'pattern' }],
+      [{ ...base, transports: {} }, { path: '/transports', keyword: 'minProperties' }],
+      [{ ...base, services: [{ kind: 'nope', config: {} }] }, { path: '/services/0/kind', keyword: 'enum' }],
+      [{ ...base, services: [{ kind: 'filter', config: { output: 1 } }] }, { path: '/services/0/config/output', keyword: 'type' }],
+      [{ ...base, services: [{ kind: 'filter', config: {} }] }, { path: '/services/0/config', keyword: 'required' }],
+      [{ ...base, routes: [{ pattern: 'a.>', transport: 'other' }] }, { path: '/routes/0/transport', keyword: 'transport' }],
+      [{ ...base, surprise: true }, { path: '/', keyword: 'additionalProperties' }],
+      [{ ...base, services: [base.services[0], base.services[0]] }, { path: '/services/1/name', keyword: 'unique' }],
     ];
-    for (const [value, message] of cases) {
-      expect(() => validatePipeline(structuredClone(value), kinds, 'p.json'), String(message)).to.throw(PipelineInvalidError, message);
+    for (const [value, where] of cases) {
+      expect(() => validatePipeline(structuredClone(value), kinds, 'p.json'), where.path).to.throw(PipelineInvalidError)
+        .with.property('details').that.deep.equals({ file: 'p.json', ...where });
     }
   });
 
@@ -40,7 +42,10 @@ describe('pipeline file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-pipeline-'));
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{ "name": ');
-    expect(() => loadPipeline(bad, kinds)).to.throw(PipelineInvalidError, /bad\.json: not valid JSON/);
-    expect(() => loadPipeline(join(dir, 'missing.json'), kinds)).to.throw(PipelineInvalidError, /missing\.json: cannot read/);
+    expect(() => loadPipeline(bad, kinds)).to.throw(PipelineInvalidError).with.property('details').that.deep.equals({ file: bad });
+    expect(() => loadPipeline(bad, kinds)).to.throw(PipelineInvalidError).with.property('cause').that.is.instanceOf(SyntaxError);
+    const missing = join(dir, 'missing.json');
+    expect(() => loadPipeline(missing, kinds)).to.throw(PipelineInvalidError).with.property('details').that.deep.equals({ file: missing });
+    expect(() => loadPipeline(missing, kinds)).to.throw(PipelineInvalidError).with.nested.property('cause.code', 'ENOENT');
   });
 });

@@ -7,10 +7,10 @@ import { validatePipeline } from '../../cli/pipeline/load.js';
 import { startPipeline, type RunningPipeline } from '../../cli/pipeline/run-pipeline.js';
 import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
 import { MemoryTransport, namedBroker } from '../../transports/memory/index.js';
-import { waitFor } from '../conformance/suite.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/iot-mqtt/pipeline.json', import.meta.url));
-const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 
 describe('pipeline runner contracts', function () {
   this.timeout(10_000);
@@ -24,8 +24,8 @@ describe('pipeline runner contracts', function () {
     const file = JSON.parse(readFileSync(EXAMPLE, 'utf8')) as Record<string, unknown>;
     running = await startPipeline(validatePipeline({
       ...file, transports: { local: `memory://${broker}` }, routes: [], metrics: { intervalMs: 60_000 },
-    }, nanoserviceConfigSchemas, EXAMPLE), { logger: quiet });
-    device = new Bus({ service: 'device', transport: new MemoryTransport({ broker: namedBroker(broker) }), metrics: false, logger: quiet });
+    }, nanoserviceConfigSchemas, EXAMPLE), { logger: silentLogger });
+    device = new Bus({ service: 'device', transport: new MemoryTransport({ broker: namedBroker(broker) }), metrics: false, logger: silentLogger });
   });
   afterEach(async () => {
     await device.stop();
@@ -41,8 +41,8 @@ describe('pipeline runner contracts', function () {
     let checks = 0;
     cv.check = (data: unknown) => { checks++; return check(data); };
     for (let i = 0; i < 10; i++) await device.publish(`devices.v-${i % 3}.telemetry`, reading(i), { contentType: 'application/octet-stream' });
-    await waitFor(() => totalOf('alert', 'sensor.reading?deviceId=v-0 received evaluated') === 4, 2000, 'the readings at alert');
-    await waitFor(() => ['v-0', 'v-1', 'v-2'].reduce((n, d) => n + totalOf('aggregate', `sensor.reading?deviceId=${d} received accepted`), 0) === 10, 2000, 'the readings at aggregate');
+    await waitFor(() => totalOf('alert', 'sensor.reading?deviceId=v-0 received evaluated') === 4, { timeoutMs: 2000, what: 'the readings at alert' });
+    await waitFor(() => ['v-0', 'v-1', 'v-2'].reduce((n, d) => n + totalOf('aggregate', `sensor.reading?deviceId=${d} received accepted`), 0) === 10, { timeoutMs: 2000, what: 'the readings at aggregate' });
     expect(checks).to.equal(20);
   });
 
@@ -50,7 +50,7 @@ describe('pipeline runner contracts', function () {
     const dead: Envelope[] = [];
     await device.subscribe('dlq.>', (m) => { dead.push(m); });
     await device.publish('devices.v-9.telemetry', reading(1, 150), { contentType: 'application/octet-stream' });
-    await waitFor(() => dead.length === 1, 2000, 'the dead letter');
+    await waitFor(() => dead.length === 1, { timeoutMs: 2000, what: 'the dead letter' });
     expect(dead[0]).to.include({ dlqreason: 'SB_ERR_CONTRACT_INVALID', dlqservice: 'ingest@edge-1', dlqsubject: 'devices.v-9.telemetry', dlqattempts: '1' });
     expect(totalOf('ingest', 'sensor.reading?deviceId=v-9 invalid deadlettered')).to.equal(1);
     expect(totalOf('filter', 'sensor.reading?deviceId=v-9 passed forwarded')).to.equal(0);

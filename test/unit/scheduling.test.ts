@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { BackpressureError, KeyedScheduler, OptionsInvalidError, partitionOf, resolveRetryPolicy, retryDelay } from '../../core/index.js';
 
-const tick = () => new Promise((r) => setImmediate(r));
+import { nextTurn, sleep } from '../helpers/wait.js';
 
 describe('scheduling, retries and partitions', () => {
   it('retry - delays grow exponentially, are capped and jittered within bounds (property)', () => {
@@ -29,7 +29,7 @@ describe('scheduling, retries and partitions', () => {
     let running = 0; let maxRunning = 0;
     const s = new KeyedScheduler<{ k: string; i: number }>(async (m) => {
       running++; maxRunning = Math.max(maxRunning, running);
-      await new Promise((r) => setTimeout(r, Math.random() * 4));
+      await sleep(Math.random() * 4); // handlers of different length, so keys overtake each other
       log.push(`${m.k}${m.i}`);
       running--;
     }, { concurrency: 3, maxPending: 1000, onFull: 'wait' });
@@ -50,7 +50,7 @@ describe('scheduling, retries and partitions', () => {
     waiting.push(10); waiting.push(11); waiting.push(12);
     let accepted = false;
     const p = (waiting.push(13) as Promise<void>).then(() => { accepted = true; });
-    await tick();
+    await nextTurn();
     expect(accepted).to.equal(false);
     release();
     await p;
@@ -65,7 +65,7 @@ describe('scheduling, retries and partitions', () => {
       running++; maxRunning = Math.max(maxRunning, running);
       if (m.i % 3 !== 0) { log.push(`${m.k}${m.i}`); running--; return; }
       return (async () => {
-        await new Promise((r) => setTimeout(r, Math.random() * 3));
+        await sleep(Math.random() * 3);
         log.push(`${m.k}${m.i}`);
         running--;
       })();
@@ -161,7 +161,23 @@ describe('scheduling, retries and partitions', () => {
       expect(p).to.be.within(0, count - 1);
       expect(partitionOf(key, count)).to.equal(p);
     }));
-    expect(partitionOf('sensor-7', 16)).to.equal(partitionOf('sensor-7', 16));
     expect(partitionOf(undefined, 8)).to.equal(0);
+  });
+
+  it('partitions - a key maps to the partition its 32-bit FNV-1a hash gives (golden values)', () => {
+    // Pinned: instances and stored checkpoints of one pipeline must agree on this across releases.
+    // Hashes computed outside signalbus (FNV-1a over UTF-16 code units; 'a' is the published 0xe40c292c).
+    const golden: Array<[key: string, counts: Record<number, number>]> = [
+      ['', { 2: 1, 8: 5, 16: 5, 64: 5, 1000: 261 }],
+      ['a', { 2: 0, 8: 4, 16: 12, 64: 44, 1000: 220 }],
+      ['sensor-7', { 2: 1, 8: 7, 16: 15, 64: 15, 1000: 847 }],
+      ['sensor-42', { 2: 0, 8: 0, 16: 0, 64: 48, 1000: 536 }],
+      ['device/ü', { 2: 0, 8: 0, 16: 8, 64: 56, 1000: 824 }],
+      ['k3', { 2: 1, 8: 3, 16: 11, 64: 27, 1000: 251 }],
+    ];
+    for (const [key, counts] of golden) {
+      for (const [count, partition] of Object.entries(counts)) expect(partitionOf(key, Number(count)), `${key} of ${count}`).to.equal(partition);
+    }
+    expect(partitionOf('sensor-7', 1), 'one partition').to.equal(0);
   });
 });

@@ -239,7 +239,7 @@ export class MqttTransport implements Transport {
       msg = { subject, envelope, attempt: 1, ack: noop };
       if (replyTopic !== undefined) msg.reply = this.replier(replyTopic, props?.correlationData, structured, envelope.id);
     } else if (s.raw) {
-      msg = { subject, envelope: rawEnv!, attempt: 1, raw: true, ack: noop };
+      msg = { subject, envelope: rawEnv!, attempt: 1, ack: noop };
     } else {
       this.droppedNotCloudEvent(s, subject);
       return;

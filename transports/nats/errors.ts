@@ -8,7 +8,7 @@ import {
 export class NatsJetStreamError extends SignalbusError { readonly code = 'SB_ERR_NATS_JETSTREAM'; }
 
 /** JetStream API error codes signalbus reacts to. */
-export const JS_ERR = { streamNotFound: 10059, consumerNotFound: 10014 } as const;
+export const JS_ERR = { streamNotFound: 10059 } as const;
 
 /** The JetStream error code of a nats.js error, if it is one. */
 export function jetStreamErrorCode(err: unknown): number | undefined {

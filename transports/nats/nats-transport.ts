@@ -7,7 +7,7 @@ import {
 import {
   BackpressureError, EnvelopeInvalidError, MessageTooLargeError, NoRespondersError, OptionsInvalidError, RequestTimeoutError,
   SignalbusError, TransportClosedError,
-  reconnectDelayMs, type Envelope, type InboundHandler, type Transport, type TransportCapabilities, type TransportPublishOptions,
+  reconnectDelayMs, type Envelope, type InboundHandler, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
 import { fromNatsMessage, toNatsBody, toNatsHeaders } from './binding.js';
@@ -183,13 +183,13 @@ export class NatsTransport implements Transport {
     for (const h of held) if (err) h.reject(err); else h.resolve();
   }
 
-  publish(subject: string, envelope: Envelope, options?: TransportPublishOptions): Promise<void> {
+  publish(subject: string, envelope: Envelope): Promise<void> {
     try {
       const nc = this.ready();
       const body = toNatsBody(envelope);
       const headers = this.encodeHeaders(subject, toNatsHeaders(envelope, this.options.jetstream !== undefined), body);
       if (this.options.jetstream) return this.publishDurable(nc, subject, body, headers);
-      const opts = { headers: new EncodedHeaders(headers) as unknown as MsgHdrs, ...(options?.replyTo ? { reply: options.replyTo } : {}) };
+      const opts = { headers: new EncodedHeaders(headers) as unknown as MsgHdrs };
       const held = this.holdWhileDisconnected(subject, headers.byteLength + body.byteLength);
       if (held) return held.then(() => this.ready().publish(subject, body, opts)).catch((err) => { throw fromNatsError(err, `publishing to ${subject}`); });
       nc.publish(subject, body, opts);
@@ -249,7 +249,14 @@ export class NatsTransport implements Transport {
     if (!(Number.isInteger(options.maxInFlight) && options.maxInFlight > 0)) {
       throw new OptionsInvalidError('maxInFlight must be a positive integer', { details: { field: 'maxInFlight' } });
     }
-    return this.options.jetstream ? this.subscribeDurable(pattern, onMessage, options) : this.subscribeCore(nc, pattern, onMessage, options);
+    if (this.options.jetstream) return this.subscribeDurable(pattern, onMessage, options);
+    const sub = this.subscribeCore(nc, pattern, onMessage, options);
+    // Live only once the server has the SUB: the PONG to a flush's PING comes after it.
+    try { await nc.flush(); } catch (err) {
+      await sub.unsubscribe();
+      throw fromNatsError(err, `subscribing to ${pattern}`);
+    }
+    return sub;
   }
 
   private subscribeCore(nc: NatsConnection, pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): TransportSubscription {

@@ -10,6 +10,8 @@ import type { WebSocketTransport } from './websocket-transport.js';
 export class ClientSubscription {
   inflight = 0;
   onIdle?: () => void;
+  /** Settles subscribe(): the hub confirmed the subscription, refused it, or the transport closed first. */
+  live?: { resolve(): void; reject(err: Error): void };
   constructor(readonly sid: string, readonly pattern: string, readonly group: string | undefined, readonly maxInFlight: number,
     readonly onMessage: InboundHandler) {}
 }

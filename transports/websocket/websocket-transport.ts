@@ -48,6 +48,9 @@ interface PendingFrame {
   timer?: ReturnType<typeof setTimeout>;
 }
 
+/** What a control frame in flight resolves with when its connection dies before the hub answered. */
+const CONNECTION_LOST = Symbol('connection lost');
+
 /**
  * Connects to a WebSocketHub: publishes with per-message acks (publish resolves when the hub's
  * bus took the event), subscribes with control frames (re-sent after every reconnect),
@@ -124,11 +127,19 @@ export class WebSocketTransport implements Transport {
 
   async subscribe(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): Promise<TransportSubscription> {
     if (this.closing) throw new TransportClosedError('websocket transport is closed');
+    await this.connect(); // once connected, later drops are waited out below
     const sub = new ClientSubscription(`s${this.nextSid++}`, pattern, options.group, options.maxInFlight, onMessage);
     this.subs.set(sub.sid, sub);
-    // Offline, the subscription is sent when the connection comes back.
-    if (this.sock) {
-      try { await this.sendSubscribe(sub); } catch (err) { this.subs.delete(sub.sid); throw err; }
+    try {
+      // Resolves once the hub confirmed it. Offline, or cut off before the hub answered, the
+      // subscription is sent (and confirmed) on the next connection.
+      await new Promise<void>((resolve, reject) => {
+        sub.live = { resolve, reject };
+        if (this.sock) this.sendSubscribe(sub).catch(noop);
+      });
+    } catch (err) {
+      this.subs.delete(sub.sid);
+      throw err;
     }
     return { pattern, drain: () => this.endSubscription(sub, true), unsubscribe: () => this.endSubscription(sub, false) };
   }
@@ -146,6 +157,7 @@ export class WebSocketTransport implements Transport {
       this.flushAcks();
       for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(new TransportClosedError('websocket transport closed')); }
       this.pending.clear();
+      for (const sub of this.subs.values()) sub.live?.reject(new TransportClosedError('websocket transport closed'));
       this.subs.clear();
       const sock = this.sock;
       this.stopHeartbeat();
@@ -235,7 +247,7 @@ export class WebSocketTransport implements Transport {
     this.sock = undefined;
     this.stopHeartbeat();
     // Control frames in flight die with the connection; subscriptions are sent again on reconnect.
-    for (const [id, p] of this.pending) if (p.text === undefined) { this.pending.delete(id); p.resolve(undefined); }
+    for (const [id, p] of this.pending) if (p.text === undefined) { this.pending.delete(id); p.resolve(CONNECTION_LOST); }
     if (this.closing) return;
     this.logger.warn('connection to the hub lost; reconnecting', { code, slowConsumer: code === CLOSE_CODES.slowConsumer });
     this.scheduleReconnect();
@@ -311,8 +323,22 @@ export class WebSocketTransport implements Transport {
     });
   }
 
-  private sendSubscribe(sub: ClientSubscription): Promise<unknown> {
-    return this.sendControl((id) => subscribeFrameText({ id, sid: sub.sid, pattern: sub.pattern, group: sub.group, inflight: sub.maxInFlight }));
+  /** Sends the subscription; the first answer from the hub settles the subscribe() waiting for it. */
+  private sendSubscribe(sub: ClientSubscription): Promise<void> {
+    return this.sendControl((id) => subscribeFrameText({ id, sid: sub.sid, pattern: sub.pattern, group: sub.group, inflight: sub.maxInFlight })).then(
+      (answer) => {
+        if (answer === CONNECTION_LOST) return;
+        const live = sub.live;
+        sub.live = undefined;
+        live?.resolve();
+      },
+      (err: Error) => {
+        const live = sub.live;
+        sub.live = undefined;
+        if (!live) throw err;
+        live.reject(err);
+      },
+    );
   }
 
   private async endSubscription(sub: ClientSubscription, drain: boolean): Promise<void> {

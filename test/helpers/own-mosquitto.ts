@@ -6,7 +6,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { portOpen } from '../helpers/brokers.js';
+import { portOpen } from './brokers.js';
+import { sleep } from './wait.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -44,7 +45,7 @@ export function ownMosquitto(options: { port: number; config?: string[]; users?:
       const deadline = Date.now() + 10_000;
       while (!(await portOpen(options.port, '127.0.0.1', 200))) {
         if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`own mosquitto did not start on ${options.port}`);
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50); // polling: the process gives no other sign it is up
       }
     },
     async stop() {

@@ -8,21 +8,21 @@
  * … amqps://guest:guest@127.0.0.1:${node.port} …
  * await node.stop();
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { portOpen } from '../helpers/brokers.js';
+import { portOpen } from './brokers.js';
 import { freePort } from './nats-server-process.js';
+import { sleep } from './wait.js';
 
 /**
  * The server script itself. `/usr/sbin/rabbitmq-server` is a wrapper that switches to the
  * rabbitmq user and writes to /var/log/rabbitmq, which belong to the machine's node.
  */
 export const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const RABBITMQCTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
 
 export class OwnRabbitNode {
   private readonly killOnExit = () => { this.child.kill('SIGKILL'); };
@@ -34,6 +34,8 @@ export class OwnRabbitNode {
     readonly nodeName: string,
     readonly dir: string,
     private readonly child: ChildProcess,
+    /** The environment the node runs in; rabbitmqctl needs its Erlang cookie (HOME) to talk to it. */
+    private readonly env: NodeJS.ProcessEnv,
   ) {
     // If the test process dies without running `stop()`, the node must not outlive it.
     process.once('exit', this.killOnExit);
@@ -75,7 +77,7 @@ export class OwnRabbitNode {
     // The script execs erl, which execs beam.smp: the child's pid is the node itself.
     const child = spawn(RABBITMQ_SERVER, [], { env, cwd: dir, stdio: ['ignore', log, log] });
     closeSync(log);
-    const node = new OwnRabbitNode(port, `${shortName}@localhost`, dir, child);
+    const node = new OwnRabbitNode(port, `${shortName}@localhost`, dir, child, env);
     const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
     try {
       while (!(await portOpen(port, '127.0.0.1', 200))) {
@@ -92,6 +94,24 @@ export class OwnRabbitNode {
       throw new Error(`own RabbitMQ node ${node.nodeName} did not start: ${(err as Error).message}\n${excerpt}`);
     }
     return node;
+  }
+
+  /**
+   * Restarts RabbitMQ inside the node (`rabbitmqctl stop_app`, then `start_app`): every connection
+   * drops, and durable queues with their persistent messages come back from disk. Resolves once the
+   * AMQP port accepts connections again.
+   */
+  async restartApp(): Promise<void> {
+    const ctl = (command: string) => new Promise<void>((resolve, reject) => {
+      execFile(RABBITMQCTL, ['-n', this.nodeName, command], { env: this.env, timeout: 60_000 }, (err) => (err ? reject(err) : resolve()));
+    });
+    await ctl('stop_app');
+    await ctl('start_app');
+    const deadline = Date.now() + 30_000;
+    while (!(await portOpen(this.port, '127.0.0.1', 200))) {
+      if (Date.now() > deadline) throw new Error(`own RabbitMQ node ${this.nodeName} did not accept on ${this.port} after start_app`);
+      await sleep(100);
+    }
   }
 
   /** Names epmd has registered right now (`epmd -names`); none when no epmd runs. */

@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { portOpen } from '../helpers/brokers.js';
+import { portOpen } from './brokers.js';
+import { sleep } from './wait.js';
 
 export const NATS_SERVER_BINARY = '/usr/sbin/nats-server';
 
@@ -55,7 +56,7 @@ export class NatsServerProcess {
     const deadline = Date.now() + 10_000;
     while (!(await portOpen(this.port, '127.0.0.1', 200))) {
       if (Date.now() > deadline) throw new Error(`nats-server on port ${this.port} did not come up`);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50); // polling: the process gives no other sign it is up
     }
   }
 
