@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * Reading the TLS material named by the shared `tls` option (`TlsOptions`, core/transport-options.ts):
  * PEM contents or files, checked and read once, at construction. Node only (it reads files).

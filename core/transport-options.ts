@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * The option vocabulary every transport shares, so one idea has one name everywhere:
  *
