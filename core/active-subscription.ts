@@ -44,7 +44,7 @@ export class ActiveSubscription {
       }
       return scheduler.push(msg, ordered ? msg.envelope.partitionkey : undefined);
       // A transport that cannot redeliver hands over what the scheduler may hold pending, too.
-    }, { group: this.o.group, maxInFlight: maxInFlight + (transport.capabilities.redelivery ? 0 : maxPending), raw: this.o.raw });
+    }, { group: this.o.group, maxInFlight: maxInFlight + (transport.capabilities.redelivery ? 0 : maxPending) });
   }
 
   /** Stops intake and waits for the handlers of what was taken in. */

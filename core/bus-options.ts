@@ -76,7 +76,12 @@ export interface SubscribeOptions {
   retry?: Partial<RetryPolicy>;
   /** Middleware for this subscription, inside the bus'. */
   middleware?: Middleware[];
-  /** Hand over payloads that are not CloudEvents as raw bytes (device topics). */
+  /**
+   * Take payloads that are not CloudEvents (device topics): the handler gets an envelope the
+   * transport made up around the bytes (`data` a Uint8Array, not decoded), and CloudEvents
+   * undecoded too. Without it such a payload is dead-lettered (`SB_ERR_ENVELOPE_INVALID`) on
+   * every transport.
+   */
   raw?: boolean;
   /** Contract versions accepted (semver range); older compatible ones are upcast. */
   accept?: string;

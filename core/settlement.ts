@@ -82,6 +82,11 @@ export class Settlement {
     const m = this.subjects.entry(msg.subject);
     m.delivered.add();
     let envelope = msg.envelope;
+    if (msg.notCloudEvent !== undefined && !h.raw) {
+      m.invalid.add();
+      if (msg.reply) return this.replyError(msg, msg.notCloudEvent);
+      return this.deadLetter(msg, envelope, msg.notCloudEvent, msg.attempt);
+    }
     try {
       if (!h.raw && envelope.data instanceof Uint8Array && envelope.datacontenttype !== 'application/octet-stream') {
         envelope = { ...envelope, data: this.settings.codecs.get(envelope.datacontenttype).decode(envelope.data, envelope.type) };

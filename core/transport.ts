@@ -1,5 +1,5 @@
 import type { Envelope } from './envelope.js';
-import { OptionsInvalidError, TransportUnknownError } from './errors.js';
+import { OptionsInvalidError, TransportUnknownError, type SignalbusError } from './errors.js';
 
 /** What a transport can do; the Bus and the conformance suite decide behaviour from these. */
 export interface TransportCapabilities {
@@ -29,6 +29,14 @@ export interface InboundMessage {
   envelope: Envelope;
   /** 1 on first delivery; counts redeliveries where the transport knows them. */
   attempt: number;
+  /**
+   * Set when the payload could not be read as a CloudEvent (a device's JSON, a foreign
+   * publisher's bytes, a malformed header block): `envelope` was made up around the payload, its
+   * bytes in `data`, and this says why. Transports never drop or refuse such a message themselves:
+   * the Bus hands it to a `raw` subscription and dead-letters it, with this error's code, on any
+   * other (one behaviour on every transport).
+   */
+  notCloudEvent?: SignalbusError;
   /** Done with it: the transport may forget it. */
   ack(): void | Promise<void>;
   /** Deliver it again after `delayMs` (only where `capabilities.redelivery`). */
@@ -57,8 +65,6 @@ export interface TransportSubscribeOptions {
   group?: string;
   /** Most messages handed over and not yet settled (broker prefetch / max ack pending). */
   maxInFlight: number;
-  /** Accept payloads that are not CloudEvents and hand them on as raw messages. */
-  raw?: boolean;
 }
 
 export interface TransportSubscription {

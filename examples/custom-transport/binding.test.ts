@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { OptionsInvalidError, type Envelope } from '../../core/index.js';
+import { EnvelopeInvalidError, OptionsInvalidError, type Envelope } from '../../core/index.js';
 import { fromRedisEntry, scanGlob, streamKey, subjectOfKey, toRedisEntry, wrapForeignEntry } from './binding.js';
 import { redisStreamsOptionsFromUrl, resolveRedisStreamsOptions } from './options.js';
 
@@ -34,8 +34,8 @@ describe('redis-streams binding', () => {
   });
 
   it('redis-streams binding - reads the golden field list back into the same envelope', () => {
-    const { envelope, raw, replyTo, expires, inReplyTo } = fromRedisEntry('sensor.reading.berlin', '1763028000000-0', asRead(goldenFields), false);
-    expect(raw).to.equal(false);
+    const { envelope, notCloudEvent, replyTo, expires, inReplyTo } = fromRedisEntry('sensor.reading.berlin', '1763028000000-0', asRead(goldenFields));
+    expect(notCloudEvent).to.equal(undefined);
     expect([replyTo, expires, inReplyTo]).to.deep.equal([undefined, undefined, undefined]);
     const { data, ...attributes } = envelope;
     const { data: goldenData, ...goldenAttributes } = golden;
@@ -46,8 +46,8 @@ describe('redis-streams binding', () => {
   it('redis-streams binding - keeps an envelope without data without a data field, and empty data as empty bytes', () => {
     const bare: Envelope = { specversion: '1.0', id: '1', source: 's', type: 't' };
     expect(toRedisEntry(bare)).to.deep.equal(['specversion', '1.0', 'id', '1', 'source', 's', 'type', 't']);
-    expect(fromRedisEntry('a', '1-0', asRead(toRedisEntry(bare)), false).envelope).to.deep.equal(bare);
-    const empty = fromRedisEntry('a', '1-0', asRead(toRedisEntry({ ...bare, data: new Uint8Array(0) })), false).envelope;
+    expect(fromRedisEntry('a', '1-0', asRead(toRedisEntry(bare))).envelope).to.deep.equal(bare);
+    const empty = fromRedisEntry('a', '1-0', asRead(toRedisEntry({ ...bare, data: new Uint8Array(0) }))).envelope;
     expect((empty.data as Uint8Array).byteLength).to.equal(0);
   });
 
@@ -55,7 +55,7 @@ describe('redis-streams binding', () => {
     const bare: Envelope = { specversion: '1.0', id: 'r1', source: 's', type: 't' };
     const fields = toRedisEntry(bare, { replyTo: 'sb:#reply.x', expires: 1763028000000, inReplyTo: 'q1' });
     expect(fields.slice(8)).to.deep.equal(['_replyto', 'sb:#reply.x', '_expires', '1763028000000', '_inreplyto', 'q1']);
-    const back = fromRedisEntry('a', '1-0', asRead(fields), false);
+    const back = fromRedisEntry('a', '1-0', asRead(fields));
     expect(back.envelope).to.deep.equal(bare);
     expect([back.replyTo, back.expires, back.inReplyTo]).to.deep.equal(['sb:#reply.x', 1763028000000, 'q1']);
   });
@@ -65,18 +65,20 @@ describe('redis-streams binding', () => {
       .to.throw().with.property('code', 'SB_ERR_ENVELOPE_INVALID');
   });
 
-  it('redis-streams binding - rejects entries that are not CloudEvents unless raw, naming what is missing', () => {
+  it('redis-streams binding - an entry that is not a CloudEvent is wrapped, and says what is missing', () => {
     const foreign = asRead(['temperature', '21.5', 'unit', 'C']);
-    expect(() => fromRedisEntry('devices.d1', '1763028000000-0', foreign, false)).to.throw().with.property('code', 'SB_ERR_ENVELOPE_INVALID');
+    expect(fromRedisEntry('devices.d1', '1763028000000-0', foreign).notCloudEvent?.code).to.equal('SB_ERR_ENVELOPE_INVALID');
     const noType = asRead(['specversion', '1.0', 'id', '1', 'source', 's']);
-    expect(() => fromRedisEntry('a', '1-0', noType, false)).to.throw().with.nested.property('details.attribute', 'type');
+    expect(fromRedisEntry('a', '1-0', noType).notCloudEvent?.details?.attribute).to.equal('type');
     const v2 = asRead(['specversion', '2.0', 'id', '1', 'source', 's', 'type', 't']);
-    expect(() => fromRedisEntry('a', '1-0', v2, true)).to.throw().with.nested.property('details.attribute', 'specversion');
+    const wrapped = fromRedisEntry('a', '1-0', v2);
+    expect(wrapped.notCloudEvent?.details?.attribute).to.equal('specversion');
+    expect(wrapped.envelope).to.include({ specversion: '1.0', id: '1-0', type: 'a', source: 'redis:a' });
   });
 
   it('redis-streams binding - wraps a foreign entry: fields as JSON, or a lone data field as bytes (golden)', () => {
-    const decoded = fromRedisEntry('devices.d1', '1763028000000-3', asRead(['temperature', '21.5', 'unit', 'C']), true);
-    expect(decoded.raw).to.equal(true);
+    const decoded = fromRedisEntry('devices.d1', '1763028000000-3', asRead(['temperature', '21.5', 'unit', 'C']));
+    expect(decoded.notCloudEvent).to.be.instanceOf(EnvelopeInvalidError);
     const { data, ...attributes } = decoded.envelope;
     expect(attributes).to.deep.equal({
       specversion: '1.0', id: '1763028000000-3', source: 'redis:devices.d1', type: 'devices.d1',

@@ -65,23 +65,39 @@ export function toRedisEntry(envelope: Envelope, meta?: EntryMeta): FieldValue[]
 /** An entry read back: the envelope, its transport fields and whether it was made up around a foreign entry. */
 export interface DecodedEntry extends EntryMeta {
   envelope: Envelope;
-  /** The entry was not a CloudEvent; the envelope was made up around it. */
-  raw: boolean;
+  /** The entry was not a CloudEvent (or a malformed one): the envelope was made up around it, and this says why. */
+  notCloudEvent?: EnvelopeInvalidError;
+}
+
+/** Why the fields of an entry do not make a CloudEvent, or undefined when they do. */
+function entryProblem(subject: string, entryId: string, env: Record<string, unknown>): EnvelopeInvalidError | undefined {
+  if (env.specversion === undefined) {
+    return new EnvelopeInvalidError(`entry ${entryId} on ${subject} is not a CloudEvent (no specversion field)`, { details: { subject, entryId } });
+  }
+  if (env.specversion !== '1.0') {
+    return new EnvelopeInvalidError(`entry ${entryId} on ${subject} has specversion ${JSON.stringify(env.specversion)}; expected "1.0"`, { details: { subject, attribute: 'specversion' } });
+  }
+  for (const attr of ['id', 'source', 'type'] as const) {
+    if (typeof env[attr] !== 'string' || env[attr] === '') {
+      return new EnvelopeInvalidError(`entry ${entryId} on ${subject} lacks the ${attr} field`, { details: { subject, attribute: attr } });
+    }
+  }
+  return undefined;
 }
 
 /**
  * The envelope of a stream entry, from the flat field/value list XREAD returns (Buffers).
  * Without `specversion` the entry was written by something that does not speak CloudEvents
- * (`XADD devices.d1 * temperature 21`): with `raw` an envelope is made up around it (id = entry
- * id, type = subject, data = the `data` field, or all fields as a JSON object), otherwise
- * EnvelopeInvalidError.
+ * (`XADD devices.d1 * temperature 21`): an envelope is made up around it (id = entry id, type =
+ * subject, data = the `data` field, or all fields as a JSON object) and `notCloudEvent` says why;
+ * the Bus hands it to raw subscriptions and dead-letters it elsewhere.
  *
  * @example
- * fromRedisEntry('a.b', '1700000000000-0', [Buffer.from('specversion'), Buffer.from('1.0'), …], false)
+ * fromRedisEntry('a.b', '1700000000000-0', [Buffer.from('specversion'), Buffer.from('1.0'), …])
  */
-export function fromRedisEntry(subject: string, entryId: string, fields: ReadonlyArray<Uint8Array | string>, raw: boolean): DecodedEntry {
+export function fromRedisEntry(subject: string, entryId: string, fields: ReadonlyArray<Uint8Array | string>): DecodedEntry {
   const env: Record<string, unknown> = {};
-  const out: DecodedEntry = { envelope: env as Envelope, raw: false };
+  const out: DecodedEntry = { envelope: env as Envelope };
   let data: Buffer | undefined;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = text(fields[i]!);
@@ -92,18 +108,8 @@ export function fromRedisEntry(subject: string, entryId: string, fields: Readonl
     else if (name === IN_REPLY_TO_FIELD) out.inReplyTo = text(value);
     else if (env[name] === undefined) env[name] = text(value);
   }
-  if (env.specversion === undefined) {
-    if (!raw) throw new EnvelopeInvalidError(`entry ${entryId} on ${subject} is not a CloudEvent (no specversion field)`, { details: { subject, entryId } });
-    return { envelope: wrapForeignEntry(subject, entryId, fields), raw: true };
-  }
-  if (env.specversion !== '1.0') {
-    throw new EnvelopeInvalidError(`entry ${entryId} on ${subject} has specversion ${JSON.stringify(env.specversion)}; expected "1.0"`, { details: { subject, attribute: 'specversion' } });
-  }
-  for (const attr of ['id', 'source', 'type'] as const) {
-    if (typeof env[attr] !== 'string' || env[attr] === '') {
-      throw new EnvelopeInvalidError(`entry ${entryId} on ${subject} lacks the ${attr} field`, { details: { subject, attribute: attr } });
-    }
-  }
+  const problem = entryProblem(subject, entryId, env);
+  if (problem !== undefined) return { ...out, envelope: wrapForeignEntry(subject, entryId, fields), notCloudEvent: problem };
   if (data !== undefined) env.data = data;
   return out;
 }

@@ -22,15 +22,13 @@ export interface RedisStreamsOptions {
   patternRefreshMs?: number;
   /** Largest entry accepted (attributes and data), bytes. Default 1 MiB. */
   maxMessageBytes?: number;
-  /** Non-CloudEvent entries on non-raw subscriptions are dead-lettered to `<prefix>.<subject>`. Default `dlq`. */
-  deadLetterPrefix?: string;
 }
 
 export type ResolvedRedisStreamsOptions = Required<RedisStreamsOptions>;
 
 export const DEFAULTS: ResolvedRedisStreamsOptions = {
   url: 'redis://127.0.0.1:6379', keyPrefix: 'sb:', maxLen: 100_000, claimIdleMs: 30_000,
-  patternRefreshMs: 1_000, maxMessageBytes: 1024 * 1024, deadLetterPrefix: 'dlq',
+  patternRefreshMs: 1_000, maxMessageBytes: 1024 * 1024,
 };
 
 /**
@@ -48,7 +46,6 @@ export function resolveRedisStreamsOptions(options: RedisStreamsOptions = {}): R
   if (!(Number.isInteger(o.claimIdleMs) && o.claimIdleMs >= 100)) fail('claimIdleMs', 'an integer >= 100');
   if (!(Number.isInteger(o.patternRefreshMs) && o.patternRefreshMs >= 10)) fail('patternRefreshMs', 'an integer >= 10');
   if (!(Number.isInteger(o.maxMessageBytes) && o.maxMessageBytes > 0)) fail('maxMessageBytes', 'a positive integer');
-  if (typeof o.deadLetterPrefix !== 'string' || o.deadLetterPrefix === '') fail('deadLetterPrefix', 'a non-empty string');
   return o;
 }
 
@@ -67,7 +64,6 @@ export function redisStreamsOptionsFromUrl(url: URL): ResolvedRedisStreamsOption
     claimIdleMs: numberParam(url, 'claimIdleMs', DEFAULTS.claimIdleMs),
     patternRefreshMs: numberParam(url, 'patternRefreshMs', DEFAULTS.patternRefreshMs),
     maxMessageBytes: numberParam(url, 'maxMessageBytes', DEFAULTS.maxMessageBytes),
-    deadLetterPrefix: url.searchParams.get('deadLetterPrefix') ?? undefined,
   });
 }
 

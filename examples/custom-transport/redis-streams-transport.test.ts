@@ -2,10 +2,11 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { createClient } from 'redis';
-import { transportFromUrl, type Envelope, type InboundMessage } from '../../core/index.js';
+import { Bus, transportFromUrl, type Envelope, type InboundMessage } from '../../core/index.js';
 import { requireBroker } from '../../test/helpers/brokers.js';
 import { RedisStreamsTransport } from './index.js';
 import { waitFor } from '../../test/helpers/wait.js';
+import { silentLogger } from '../../test/helpers/silent-logger.js';
 
 const url = 'redis://127.0.0.1:6379';
 const keyPrefix = `sbtest-${randomUUID().slice(0, 8)}:`;
@@ -75,21 +76,25 @@ describe('redis-streams transport (examples/custom-transport)', function () {
     await waitFor(async () => (await client.xPending(keyPrefix + subject, group)).pending === 0, { what: 'the acked entry off the pending list' });
   });
 
-  it('redis-streams - hands entries other producers wrote to raw subscriptions and dead-letters them elsewhere', async () => {
+  it('redis-streams - entries other producers wrote reach raw subscriptions and are dead-lettered by the Bus elsewhere', async () => {
     const subject = `devices.${randomUUID().slice(0, 8)}`;
-    const t = make();
-    await t.connect();
-    const raw: InboundMessage[] = []; const dead: InboundMessage[] = []; const cooked: InboundMessage[] = [];
-    await t.subscribe(subject, (m) => { raw.push(m); return m.ack(); }, { maxInFlight: 10, raw: true });
-    await t.subscribe(subject, (m) => { cooked.push(m); return m.ack(); }, { maxInFlight: 10 });
-    await t.subscribe(`dlq.${subject}`, (m) => { dead.push(m); return m.ack(); }, { maxInFlight: 10 });
-    await client.xAdd(keyPrefix + subject, '*', { temperature: '21.5' });
-    await waitFor(() => raw.length === 1 && dead.length === 1, { timeoutMs: 3000, what: 'the raw delivery and the dead letter' });
-    expect(raw[0]!.envelope, 'the envelope made up around the entry').to.include({ source: `redis:${subject}`, type: subject });
-    expect(Buffer.from(raw[0]!.envelope.data as Uint8Array).toString()).to.equal('{"temperature":"21.5"}');
-    expect(dead[0]!.envelope.dlqreason).to.equal('SB_ERR_ENVELOPE_INVALID');
-    expect(dead[0]!.envelope.dlqsubject).to.equal(subject);
-    expect(cooked).to.have.length(0);
+    const bus = new Bus({ service: 'foreign@t', transport: make(), metrics: false, logger: silentLogger });
+    const raw: Envelope[] = []; const dead: Envelope[] = []; const cooked: Envelope[] = [];
+    try {
+      await bus.subscribe(subject, (m) => { raw.push(m); }, { raw: true });
+      await bus.subscribe(subject, (m) => { cooked.push(m); });
+      await bus.subscribe(`dlq.${subject}`, (m) => { dead.push(m); }, { raw: true });
+      await client.xAdd(keyPrefix + subject, '*', { temperature: '21.5' });
+      await waitFor(() => raw.length === 1 && dead.length === 1, { timeoutMs: 3000, what: 'the raw delivery and the dead letter' });
+      expect(raw[0]!, 'the envelope made up around the entry').to.include({ source: `redis:${subject}`, type: subject });
+      expect(Buffer.from(raw[0]!.data as Uint8Array).toString()).to.equal('{"temperature":"21.5"}');
+      expect(dead[0]!.dlqreason).to.equal('SB_ERR_ENVELOPE_INVALID');
+      expect(dead[0]!.dlqsubject).to.equal(subject);
+      expect(Buffer.from(dead[0]!.data as Uint8Array).toString(), 'the entry, unchanged').to.equal('{"temperature":"21.5"}');
+      expect(cooked).to.have.length(0);
+    } finally {
+      await bus.stop();
+    }
   });
 
   it('redis-streams - publish after close rejects with TransportClosedError', async () => {

@@ -6,11 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import { createClient, RESP_TYPES } from 'redis';
 import {
-  errorCode, errorMessage, MessageTooLargeError, RequestTimeoutError, TransportAuthError, TransportClosedError,
+  errorMessage, MessageTooLargeError, RequestTimeoutError, TransportAuthError, TransportClosedError,
   TransportConnectError, validatePattern, type Envelope, type InboundHandler, type InboundMessage, type Transport,
   type TransportCapabilities, type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
-import { toRedisEntry, wrapForeignEntry, type EntryMeta } from './binding.js';
+import { toRedisEntry, type EntryMeta } from './binding.js';
 import { resolveRedisStreamsOptions, type RedisStreamsOptions, type ResolvedRedisStreamsOptions } from './options.js';
 import { StreamSubscription, type Connection, type SubscriptionHost } from './stream-subscription.js';
 
@@ -144,7 +144,7 @@ export class RedisStreamsTransport implements Transport, SubscriptionHost {
     validatePattern(pattern);
     await this.connect();
     const sub = new StreamSubscription(this, {
-      pattern, group: options.group, maxInFlight: options.maxInFlight, raw: options.raw === true, startId: await this.serverNowId(),
+      pattern, group: options.group, maxInFlight: options.maxInFlight, startId: await this.serverNowId(),
     }, onMessage);
     await this.track(sub);
     return sub;
@@ -197,7 +197,7 @@ export class RedisStreamsTransport implements Transport, SubscriptionHost {
       // Make the (empty) stream now: responders write with NOMKSTREAM, so a late reply after close()
       // deleted it does not bring it back as garbage.
       await this.command(['XADD', key, 'MAXLEN', '0', '*', 'open', '1']);
-      const sub = new StreamSubscription(this, { pattern: 'reply', key, maxInFlight: 1000, raw: false, startId: await this.serverNowId() },
+      const sub = new StreamSubscription(this, { pattern: 'reply', key, maxInFlight: 1000, startId: await this.serverNowId() },
         (msg: InboundMessage) => {
           const id = (msg as { inReplyTo?: string }).inReplyTo;
           const p = id === undefined ? undefined : this.pending.get(id);
@@ -221,20 +221,6 @@ export class RedisStreamsTransport implements Transport, SubscriptionHost {
   /** @internal SubscriptionHost: a subscription stopped. */
   forget(sub: StreamSubscription): void {
     this.subscriptions.delete(sub);
-  }
-
-  /**
-   * @internal SubscriptionHost: an entry that is not a CloudEvent cannot reach the Bus of a
-   * non-raw subscription; it goes to `<deadLetterPrefix>.<subject>` with dlq headers instead.
-   */
-  async deadLetterInvalid(subject: string, entryId: string, fields: Buffer[], err: unknown): Promise<void> {
-    const envelope = wrapForeignEntry(subject, entryId, fields);
-    envelope.dlqreason = errorCode(err) === 'SB_ERR_HANDLER_FAILED' ? 'SB_ERR_ENVELOPE_INVALID' : errorCode(err);
-    envelope.dlqmessage = errorMessage(err).slice(0, 1024);
-    envelope.dlqattempts = '1';
-    envelope.dlqsubject = subject;
-    envelope.dlqservice = 'redis-streams-transport';
-    await this.publish(`${this.options.deadLetterPrefix}.${subject}`, envelope).catch(() => {});
   }
 
   /** Drains every subscription (in-flight handlers finish and settle), deletes the reply stream, disconnects. Idempotent. */

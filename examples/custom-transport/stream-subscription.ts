@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
-  compilePattern, hasWildcards, type Envelope, type InboundHandler, type InboundMessage, type SubjectMatcher,
+  compilePattern, hasWildcards, type Envelope, type EnvelopeInvalidError, type InboundHandler, type InboundMessage, type SubjectMatcher,
 } from '../../core/index.js';
 import { fromRedisEntry, scanGlob, subjectOfKey, type DecodedEntry } from './binding.js';
 
@@ -19,7 +19,6 @@ export interface SubscriptionHost {
   /** A new connection of its own (a blocking read occupies its connection). */
   dedicatedConnection(): Promise<Connection>;
   sendReply(replyTo: string, requestId: string, reply: Envelope): Promise<void>;
-  deadLetterInvalid(subject: string, entryId: string, fields: Buffer[], err: unknown): Promise<void>;
   /** The subscription has stopped. */
   forget(sub: StreamSubscription): void;
 }
@@ -43,7 +42,6 @@ export interface StreamSubscriptionInit {
   key?: string;
   group?: string;
   maxInFlight: number;
-  raw: boolean;
   /** The stream id to read after (ungrouped) or to create groups at: the server's time at subscribe. */
   startId: string;
 }
@@ -188,14 +186,7 @@ export class StreamSubscription {
   /** One entry to the Bus; resolves when the Bus has room for the next one. */
   async deliver(key: string, entryId: string, fields: Buffer[], attempt: number): Promise<void> {
     const subject = subjectOfKey(this.host.keyPrefix, key) ?? key.slice(this.host.keyPrefix.length);
-    let decoded: DecodedEntry;
-    try {
-      decoded = fromRedisEntry(subject, entryId, fields, this.init.raw);
-    } catch (err) {
-      await this.host.deadLetterInvalid(subject, entryId, fields, err);
-      if (this.init.group !== undefined) await this.host.command(['XACK', key, this.init.group, entryId]);
-      return;
-    }
+    const decoded: DecodedEntry = fromRedisEntry(subject, entryId, fields);
     if (decoded.expires !== undefined && decoded.expires < Date.now()) {
       // A request whose requester stopped waiting (e.g. read by a group that was away): nobody wants the answer.
       if (this.init.group !== undefined) await this.host.command(['XACK', key, this.init.group, entryId]);
@@ -332,7 +323,7 @@ export class StreamSubscription {
 /** An entry read without a group: nothing to acknowledge on the server, nothing to redeliver. */
 class StreamInbound implements InboundMessage {
   readonly envelope: Envelope;
-  readonly raw: boolean;
+  readonly notCloudEvent?: EnvelopeInvalidError;
   readonly attempt: number = 1;
   /** The request a reply answers (read by the transport's reply inbox). */
   readonly inReplyTo?: string;
@@ -341,7 +332,7 @@ class StreamInbound implements InboundMessage {
 
   constructor(protected readonly sub: StreamSubscription, readonly subject: string, decoded: DecodedEntry) {
     this.envelope = decoded.envelope;
-    this.raw = decoded.raw;
+    if (decoded.notCloudEvent !== undefined) this.notCloudEvent = decoded.notCloudEvent;
     if (decoded.inReplyTo !== undefined) this.inReplyTo = decoded.inReplyTo;
     const replyTo = decoded.replyTo;
     // Only requests carry `reply`: the Bus treats a message with it as a request.

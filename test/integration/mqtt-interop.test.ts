@@ -69,17 +69,24 @@ describe('mqtt interop', function () {
     });
   }
 
-  it('mqtt interop - a subscription without raw drops device payloads and keeps handling CloudEvents', async () => {
-    const topic = `interop/${randomUUID().slice(0, 8)}`;
-    const b = await bus(new MqttTransport({ url: URL, logger: silentLogger }));
-    const got: unknown[] = [];
-    await b.subscribe(topic.replace('/', '.'), async (m) => { got.push(m.data); });
-    // The device payload reaches the broker first: by the time the CloudEvent is in, it was seen (and dropped).
-    await mosquittoPub(['-h', '127.0.0.1', '-t', topic, '-m', '{"not":"a cloudevent"}']);
-    await b.publish(topic.replace('/', '.'), { ok: 1 });
-    await waitFor(() => got.length === 1, { timeoutMs: 5000, what: 'the CloudEvent' });
-    expect(got).to.deep.equal([{ ok: 1 }]);
-  });
+  for (const version of [5, 4] as const) {
+    it(`mqtt interop - a subscription without raw dead-letters device payloads and keeps handling CloudEvents (MQTT ${version === 5 ? '5' : '3.1.1'})`, async () => {
+      const topic = `interop/${randomUUID().slice(0, 8)}`;
+      const subject = topic.replace('/', '.');
+      const b = await bus(new MqttTransport({ url: URL, protocolVersion: version, logger: silentLogger }));
+      const got: unknown[] = []; const dead: Envelope[] = [];
+      await b.subscribe(subject, async (m) => { got.push(m.data); });
+      await b.subscribe(`dlq.${subject}`, async (m) => { dead.push(m); }, { raw: true });
+      await mosquittoPub(['-h', '127.0.0.1', '-t', topic, '-m', '{"not":"a cloudevent"}']);
+      await b.publish(subject, { ok: 1 });
+      await waitFor(() => got.length === 1 && dead.length === 1, { timeoutMs: 5000, what: 'the CloudEvent and the dead letter' });
+      expect(got).to.deep.equal([{ ok: 1 }]);
+      expect(dead[0]).to.include({ dlqreason: 'SB_ERR_ENVELOPE_INVALID', dlqsubject: subject, type: 'mqtt.raw' });
+      // MQTT 5 carries the bytes as they came; 3.1.1's structured events carry JSON data as JSON.
+      const data = dead[0]!.data instanceof Uint8Array ? JSON.parse(Buffer.from(dead[0]!.data).toString()) as unknown : dead[0]!.data;
+      expect(data, 'the payload').to.deep.equal({ not: 'a cloudevent' });
+    });
+  }
 
   it('mqtt interop - mosquitto_sub sees a 3.1.1 envelope as CloudEvents JSON', async () => {
     const subject = `interop.${randomUUID().slice(0, 8)}.out`;

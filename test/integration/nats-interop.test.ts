@@ -81,7 +81,7 @@ describe('nats interop', function () {
     expect(none?.code).to.equal('SB_ERR_REQUEST_NO_RESPONDERS');
   });
 
-  it('nats interop - a payload that is not a CloudEvent is dead-lettered by the transport, and handed over as raw where asked', async () => {
+  it('nats interop - a payload that is not a CloudEvent is dead-lettered by the Bus, and handed over as raw where asked', async () => {
     const dead: Msg[] = [];
     const raw: Envelope[] = [];
     plain.subscribe(`dlq.${prefix}.bad`, { callback: (_e, m) => { dead.push(m); } });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { MsgHdrsImpl } from 'nats';
-import type { Envelope } from '../../core/index.js';
+import { CodecEncodeError, EnvelopeInvalidError, type Envelope } from '../../core/index.js';
 import { fromNatsMessage, fromNatsHeaderText, toNatsBody, toNatsHeaders, type NatsHeaderEntries } from '../../transports/nats/index.js';
 
 const te = new TextEncoder();
@@ -56,58 +56,70 @@ describe('nats binding', () => {
   it('nats binding - reads the golden headers back into the same envelope', () => {
     const pairs = goldenBlock.split('\r\n').slice(1, -1).map((l) => { const i = l.indexOf(': '); return [l.slice(0, i), l.slice(i + 2)] as [string, string]; });
     const body = te.encode('{"t":21.5}');
-    const { envelope, raw } = fromNatsMessage('sensor.reading.berlin', entries(pairs), body, false);
-    expect(raw).to.equal(false);
+    const { envelope, notCloudEvent } = fromNatsMessage('sensor.reading.berlin', entries(pairs), body);
+    expect(notCloudEvent).to.equal(undefined);
     expect(envelope).to.deep.equal(golden);
   });
 
   it('nats binding - round-trips through the nats.js header parser', () => {
     const bytes = te.encode(toNatsHeaders(golden, true));
     const parsed = MsgHdrsImpl.decode(bytes);
-    const { envelope } = fromNatsMessage('a.b', parsed, golden.data as Uint8Array, false);
+    const { envelope } = fromNatsMessage('a.b', parsed, golden.data as Uint8Array);
     expect(envelope).to.deep.equal(golden);
   });
 
   it('nats binding - reads the golden header block text directly (the delivery hot path)', () => {
-    const { envelope } = fromNatsHeaderText('a.b', toNatsHeaders(golden, true), golden.data as Uint8Array, false);
+    const { envelope } = fromNatsHeaderText('a.b', toNatsHeaders(golden, true), golden.data as Uint8Array);
     expect(envelope).to.deep.equal(golden);
-    const plain = fromNatsHeaderText('a.b', 'NATS/1.0\r\nCe-Specversion:1.0\r\nCe-Id: x \r\nCe-Source: s\r\nCe-Type: t\r\nsb-reply-to: _INBOX.1\r\n\r\n', new Uint8Array(0), false);
-    expect(plain).to.deep.equal({ envelope: { specversion: '1.0', id: 'x', source: 's', type: 't' }, raw: false, replyTo: '_INBOX.1' });
+    const plain = fromNatsHeaderText('a.b', 'NATS/1.0\r\nCe-Specversion:1.0\r\nCe-Id: x \r\nCe-Source: s\r\nCe-Type: t\r\nsb-reply-to: _INBOX.1\r\n\r\n', new Uint8Array(0));
+    expect(plain).to.deep.equal({ envelope: { specversion: '1.0', id: 'x', source: 's', type: 't' }, replyTo: '_INBOX.1' });
   });
 
   it('nats binding - reads headers of any case (Go clients canonicalise them) and ce-datacontenttype', () => {
-    const { envelope } = fromNatsMessage('a.b', entries([['Ce-Specversion', '1.0'], ['CE-ID', 'x'], ['Ce-Source', '/dev'], ['Ce-Type', 't'], ['ce-datacontenttype', 'text/plain']]), te.encode('hi'), false);
+    const { envelope } = fromNatsMessage('a.b', entries([['Ce-Specversion', '1.0'], ['CE-ID', 'x'], ['Ce-Source', '/dev'], ['Ce-Type', 't'], ['ce-datacontenttype', 'text/plain']]), te.encode('hi'));
     expect(envelope).to.deep.equal({ specversion: '1.0', id: 'x', source: '/dev', type: 't', datacontenttype: 'text/plain', data: te.encode('hi') });
   });
 
   it('nats binding - leaves data out when there is no body and no content type', () => {
-    const { envelope } = fromNatsMessage('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't']]), new Uint8Array(0), false);
+    const { envelope } = fromNatsMessage('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't']]), new Uint8Array(0));
     expect(envelope).to.deep.equal({ specversion: '1.0', id: 'x', source: 's', type: 't' });
   });
 
   it('nats binding - keeps a value that is not valid percent-encoding as it came', () => {
-    const { envelope } = fromNatsMessage('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't'], ['ce-note', '100%']]), new Uint8Array(0), false);
+    const { envelope } = fromNatsMessage('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't'], ['ce-note', '100%']]), new Uint8Array(0));
     expect(envelope.note).to.equal('100%');
   });
 
-  it('nats binding - rejects a message without ce-specversion or a required attribute', () => {
-    expect(() => fromNatsMessage('a.b', undefined, te.encode('{}'), false)).to.throw().with.property('code', 'SB_ERR_ENVELOPE_INVALID');
-    expect(() => fromNatsMessage('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-type', 't']]), new Uint8Array(0), false))
-      .to.throw().with.property('code', 'SB_ERR_ENVELOPE_INVALID');
-    expect(() => fromNatsMessage('a.b', entries([['ce-specversion', '0.3'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't']]), new Uint8Array(0), false))
-      .to.throw().with.property('code', 'SB_ERR_ENVELOPE_INVALID');
+  it('nats binding - a message without ce-specversion, a required attribute or specversion 1.0 is not a CloudEvent, and says why', () => {
+    const cases: Array<[NatsHeaderEntries | undefined, string | undefined]> = [
+      [undefined, undefined],
+      [entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-type', 't']]), 'source'],
+      [entries([['ce-specversion', '0.3'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't']]), 'specversion'],
+    ];
+    for (const [headers, attribute] of cases) {
+      const body = te.encode('{}');
+      const { envelope, notCloudEvent } = fromNatsMessage('a.b', headers, body);
+      expect(notCloudEvent?.code).to.equal('SB_ERR_ENVELOPE_INVALID');
+      expect(notCloudEvent?.details?.attribute).to.equal(attribute);
+      // Made up around the payload, whatever partial attributes came with it.
+      expect(envelope).to.include({ specversion: '1.0', source: 'nats:a.b', type: 'a.b' });
+      expect(envelope.data).to.equal(body);
+    }
   });
 
-  it('nats binding - wraps a payload that is not a CloudEvent when raw', () => {
+  it('nats binding - wraps a payload that is not a CloudEvent', () => {
     const body = te.encode('{"temp":21}');
-    const { envelope, raw } = fromNatsMessage('devices.d7.telemetry', entries([['Nats-Msg-Id', 'm-1'], ['content-type', 'application/json']]), body, true);
-    expect(raw).to.equal(true);
+    const { envelope, notCloudEvent } = fromNatsMessage('devices.d7.telemetry', entries([['Nats-Msg-Id', 'm-1'], ['content-type', 'application/json']]), body);
+    expect(notCloudEvent).to.be.instanceOf(EnvelopeInvalidError);
     expect(envelope).to.include({ specversion: '1.0', id: 'm-1', source: 'nats:devices.d7.telemetry', type: 'devices.d7.telemetry', datacontenttype: 'application/json' });
     expect(envelope.data).to.equal(body);
   });
 
-  it('nats binding - encodes data the Bus has not encoded with its content type', () => {
-    expect(new TextDecoder().decode(toNatsBody({ specversion: '1.0', id: '1', source: 's', type: 't', datacontenttype: 'application/json', data: { a: 1 } }))).to.equal('{"a":1}');
+  it('nats binding - the body is the bytes the Bus encoded; data that is not bytes is refused, not encoded a second way', () => {
+    const bytes = te.encode('{"a":1}');
+    expect(toNatsBody({ specversion: '1.0', id: '1', source: 's', type: 't', datacontenttype: 'application/json', data: bytes })).to.equal(bytes);
     expect(toNatsBody({ specversion: '1.0', id: '1', source: 's', type: 't' }).byteLength).to.equal(0);
+    expect(() => toNatsBody({ specversion: '1.0', id: '1', source: 's', type: 't', datacontenttype: 'application/json', data: { a: 1 } }))
+      .to.throw(CodecEncodeError);
   });
 });

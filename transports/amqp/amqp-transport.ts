@@ -274,7 +274,7 @@ export class AmqpTransport implements Transport, SubscriptionHost {
   async subscribe(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): Promise<TransportSubscription> {
     validatePattern(pattern);
     await this.connect();
-    const sub = new AmqpSubscription(this, { pattern, group: options.group, maxInFlight: Math.min(options.maxInFlight, 65_535), raw: options.raw === true }, onMessage);
+    const sub = new AmqpSubscription(this, { pattern, group: options.group, maxInFlight: Math.min(options.maxInFlight, 65_535) }, onMessage);
     this.subs.add(sub);
     try {
       await sub.start(await this.whenOpen());

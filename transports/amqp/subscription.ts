@@ -1,5 +1,5 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import type { Envelope, InboundHandler, InboundMessage, Logger, TransportSubscription } from '../../core/index.js';
+import { EnvelopeInvalidError, type Envelope, type InboundHandler, type InboundMessage, type Logger, type TransportSubscription } from '../../core/index.js';
 import { fromAmqpMessage, retryCopyProperties, type AmqpProperties } from './binding.js';
 import { declareSubscriptionQueue, retryTier, type TopologyNames } from './topology.js';
 import type { ChannelPublisher } from './publisher.js';
@@ -23,11 +23,12 @@ export interface SubscriptionSpec {
   pattern: string;
   group?: string;
   maxInFlight: number;
-  /** Accept messages that are not CloudEvents; otherwise they are dead-lettered by the broker. */
-  raw: boolean;
 }
 
 const RESUME_DELAY_MS = 250;
+
+/** One instance for every payload that is not a CloudEvent; the Bus hands it to raw subscriptions and dead-letters it elsewhere. */
+const NOT_A_CLOUDEVENT = new EnvelopeInvalidError('amqp message is not a CloudEvent (no cloudEvents:specversion header, and no message_id and type properties)');
 const PENDING = 0;
 const ACK = 1;
 const REQUEUE = 2;
@@ -134,12 +135,6 @@ export class AmqpSubscription implements TransportSubscription {
     if (!ch) return; // stopping: unacked, so the broker keeps it
     const props = msg.properties as unknown as AmqpProperties;
     const decoded = fromAmqpMessage({ routingKey: msg.fields.routingKey, redelivered: msg.fields.redelivered, content: msg.content, properties: props });
-    if (decoded.raw && !this.spec.raw) {
-      this.host.logger.warn('amqp message that is not a CloudEvent dead-lettered (subscribe with raw: true to accept such payloads)',
-        { pattern: this.pattern, routingKey: msg.fields.routingKey });
-      try { ch.nack(msg, false, false); } catch { /* channel gone */ }
-      return;
-    }
     const delivery = props.replyTo
       ? new AmqpRequestDelivery(this, ch, msg, decoded.subject, decoded.envelope, decoded.attempt, decoded.raw)
       : new AmqpDelivery(this, ch, msg, decoded.subject, decoded.envelope, decoded.attempt, decoded.raw);
@@ -267,14 +262,14 @@ export class AmqpSubscription implements TransportSubscription {
 
 /** A delivered message; settles through its subscription. One object per message, no closures. */
 class AmqpDelivery implements InboundMessage {
-  raw?: boolean;
+  notCloudEvent?: EnvelopeInvalidError;
   /** @internal PENDING until settled, then ACK or REQUEUE. */
   outcome = PENDING;
   private done = false;
 
   constructor(readonly sub: AmqpSubscription, readonly channel: Channel, readonly message: ConsumeMessage,
     readonly subject: string, readonly envelope: Envelope, readonly attempt: number, raw: boolean) {
-    if (raw) this.raw = true;
+    if (raw) this.notCloudEvent = NOT_A_CLOUDEVENT;
   }
 
   /** True the first time: every settlement happens once. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
-  createLogger, MessageTooLargeError, OptionsInvalidError, RequestTimeoutError, TransportClosedError,
+  createLogger, EnvelopeInvalidError, MessageTooLargeError, OptionsInvalidError, RequestTimeoutError, TransportClosedError,
   type Envelope, type InboundHandler, type InboundMessage, type Logger, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
@@ -10,7 +10,7 @@ import {
 import { MqttConnection } from './connection.js';
 import type { InboundPublish } from './packet-codec.js';
 import { resolveMqttOptions, type MqttTransportOptions, type ResolvedMqttOptions } from './options.js';
-import { reachesRaw, type LocalSubscription } from './subscription.js';
+import type { LocalSubscription } from './subscription.js';
 import { brokerFilter, patternToFilter, subjectToTopic, topicMatchesFilter, topicToSubject } from './topics.js';
 
 interface PendingRequest {
@@ -21,8 +21,8 @@ interface PendingRequest {
 
 const noop = () => {};
 const INBOX_PREFIX = '_sb/inbox/';
-/** At most one warning per subscription this often about dropped messages that are not CloudEvents. */
-const DROP_WARNING_INTERVAL_MS = 10_000;
+/** One instance for every payload that is not a CloudEvent (a device stream makes many; the dead letter's `dlqsubject` names the topic). */
+const NOT_A_CLOUDEVENT = new EnvelopeInvalidError('mqtt message is not a CloudEvent (neither specversion user properties nor a structured event)');
 
 /**
  * MQTT 3.1.1 and 5 transport (npm `mqtt`). MQTT 5 uses binary mode (attributes as user properties),
@@ -111,8 +111,7 @@ export class MqttTransport implements Transport {
     const main = await this.mainConnection();
     const connection = this.options.durable ? this.sessionFor(options.group, pattern) : main;
     const sub: LocalSubscription = {
-      id: this.nextSubscriptionId++, pattern, filter, brokerFilter: shared, handler: onMessage, raw: options.raw === true, connection, active: true,
-      droppedSinceWarning: 0, lastDropWarningAt: -Infinity,
+      id: this.nextSubscriptionId++, pattern, filter, brokerFilter: shared, handler: onMessage, connection, active: true,
     };
     // Registered before the session connects: what the broker kept for it arrives right after CONNACK.
     this.add(sub);
@@ -221,8 +220,9 @@ export class MqttTransport implements Transport {
       this.logger.warn('mqtt message on a topic that is no subject dropped', { topic });
       return;
     }
-    // A device payload (no CloudEvent) is wrapped once, shared by every raw subscription it reaches.
-    const rawEnv = envelope === undefined && reachesRaw(targets) ? rawEnvelope(topic, payload, props?.contentType, randomUUID(), new Date().toISOString()) : undefined;
+    // A device payload (no CloudEvent) is wrapped once, shared by every subscription it reaches; the Bus
+    // hands it to raw subscriptions and dead-letters it on the others.
+    const rawEnv = envelope === undefined ? rawEnvelope(topic, payload, props?.contentType, randomUUID(), new Date().toISOString()) : undefined;
     if (!Array.isArray(targets)) return this.deliver(targets, subject, envelope, rawEnv, replyTopic, structured, props);
     if (targets.length === 1) return this.deliver(targets[0]!, subject, envelope, rawEnv, replyTopic, structured, props);
     let waits: Promise<void>[] | undefined;
@@ -238,24 +238,10 @@ export class MqttTransport implements Transport {
     if (envelope) {
       msg = { subject, envelope, attempt: 1, ack: noop };
       if (replyTopic !== undefined) msg.reply = this.replier(replyTopic, props?.correlationData, structured, envelope.id);
-    } else if (s.raw) {
-      msg = { subject, envelope: rawEnv!, attempt: 1, ack: noop };
     } else {
-      this.droppedNotCloudEvent(s, subject);
-      return;
+      msg = { subject, envelope: rawEnv!, attempt: 1, ack: noop, notCloudEvent: NOT_A_CLOUDEVENT };
     }
     return s.handler(msg);
-  }
-
-  /** Warns about the first such drop, then at most once per interval with the count: a chatty device must not flood the log. */
-  private droppedNotCloudEvent(s: LocalSubscription, subject: string): void {
-    s.droppedSinceWarning++;
-    const now = Date.now();
-    if (now - s.lastDropWarningAt < DROP_WARNING_INTERVAL_MS) return;
-    this.logger.warn('mqtt message that is not a CloudEvent dropped (subscribe with raw: true to accept device payloads)',
-      { subject, pattern: s.pattern, dropped: s.droppedSinceWarning });
-    s.droppedSinceWarning = 0;
-    s.lastDropWarningAt = now;
   }
 
   private replier(replyTopic: string, correlationData: Buffer | undefined, structured: boolean, requestId: string) {

@@ -6,7 +6,7 @@
  * on CR/LF) byte for byte. Pure: no I/O, golden-tested both ways.
  */
 import { randomUUID } from 'node:crypto';
-import { defaultCodecs, EnvelopeInvalidError, percentDecodeHeaderValue, percentEncodeHeaderValue, type Envelope } from '../../core/index.js';
+import { CodecEncodeError, EnvelopeInvalidError, percentDecodeHeaderValue, percentEncodeHeaderValue, type Envelope } from '../../core/index.js';
 
 /** Prefix of every attribute header. */
 export const CE_HEADER_PREFIX = 'ce-';
@@ -48,15 +48,17 @@ export function natsMsgId(envelope: Envelope): string {
 }
 
 const EMPTY = new Uint8Array(0);
-const encoder = new TextEncoder();
 
-/** The body for an envelope: `data` as bytes (encoded with its content type if the Bus has not). */
+/**
+ * The body for an envelope: `data`, which the Bus has encoded to bytes (the transport declares
+ * `encodesData`). Anything else is a caller's mistake, refused rather than encoded a second way.
+ */
 export function toNatsBody(envelope: Envelope): Uint8Array {
   const data = envelope.data;
   if (data === undefined) return EMPTY;
   if (data instanceof Uint8Array) return data;
-  if (typeof data === 'string' && envelope.datacontenttype?.startsWith('text/')) return encoder.encode(data);
-  return defaultCodecs.get(envelope.datacontenttype).encode(data, envelope.type);
+  throw new CodecEncodeError(`nats carries data as bytes: encode it before publishing (the Bus does), got ${typeof data} for ${envelope.type}`,
+    { details: { type: envelope.type, datacontenttype: envelope.datacontenttype } });
 }
 
 /** NATS headers as nats.js decodes them: name → values. */
@@ -67,8 +69,8 @@ export interface DecodedNatsMessage {
   envelope: Envelope;
   /** `sb-reply-to`: the requester's reply subject when a request came through a stream. */
   replyTo?: string;
-  /** Not a CloudEvent: the envelope was made up around the payload. */
-  raw: boolean;
+  /** Not a CloudEvent (or a malformed one): the envelope was made up around the payload, and this says why. */
+  notCloudEvent?: EnvelopeInvalidError;
 }
 
 /** Accumulates headers into an envelope; shared by the entry and the raw-text readers. */
@@ -90,54 +92,66 @@ class EnvelopeCollector {
     else if (lower === REPLY_TO_HEADER) this.replyTo ??= value;
   }
 
-  finish(subject: string, body: Uint8Array, raw: boolean): DecodedNatsMessage {
+  finish(subject: string, body: Uint8Array): DecodedNatsMessage {
     const env = this.env;
     if (this.contentType !== undefined && env.datacontenttype === undefined) env.datacontenttype = this.contentType;
-    const replyTo = this.replyTo;
-    if (env.specversion === undefined) {
-      if (!raw) throw new EnvelopeInvalidError(`message on ${subject} is not a CloudEvent (no ce-specversion header)`, { details: { subject } });
-      env.specversion = '1.0';
-      env.id = this.msgId ?? randomUUID();
-      env.source = `nats:${subject}`;
-      env.type = subject;
-      env.time = new Date().toISOString();
-      env.data = body;
-      return replyTo === undefined ? { envelope: env as Envelope, raw: true } : { envelope: env as Envelope, raw: true, replyTo };
-    }
-    if (env.specversion !== '1.0') {
-      throw new EnvelopeInvalidError(`message on ${subject} has specversion ${JSON.stringify(env.specversion)}; expected "1.0"`, { details: { subject, attribute: 'specversion' } });
-    }
-    if (typeof env.id !== 'string' || env.id === '' || typeof env.source !== 'string' || env.source === '' || typeof env.type !== 'string' || env.type === '') {
-      const attr = !env.id ? 'id' : !env.source ? 'source' : 'type';
-      throw new EnvelopeInvalidError(`message on ${subject} lacks the ce-${attr} header`, { details: { subject, attribute: attr } });
-    }
+    const problem = cloudEventProblem(subject, env);
+    if (problem !== undefined) return this.madeUp(subject, body, problem);
     if (body.byteLength > 0 || env.datacontenttype !== undefined) env.data = body;
-    return replyTo === undefined ? { envelope: env as Envelope, raw: false } : { envelope: env as Envelope, raw: false, replyTo };
+    const replyTo = this.replyTo;
+    return replyTo === undefined ? { envelope: env as Envelope } : { envelope: env as Envelope, replyTo };
   }
+
+  /** An envelope made up around a payload that is not a CloudEvent: `type` = subject, `id` = Nats-Msg-Id or a new UUID. */
+  private madeUp(subject: string, body: Uint8Array, notCloudEvent: EnvelopeInvalidError): DecodedNatsMessage {
+    const envelope: Envelope = {
+      specversion: '1.0', id: this.msgId ?? randomUUID(), source: `nats:${subject}`, type: subject, time: new Date().toISOString(), data: body,
+    };
+    if (this.contentType !== undefined) envelope.datacontenttype = this.contentType;
+    const replyTo = this.replyTo;
+    return replyTo === undefined ? { envelope, notCloudEvent } : { envelope, notCloudEvent, replyTo };
+  }
+}
+
+/** One instance for every payload without `ce-specversion` (a device stream makes many; the dead letter's `dlqsubject` names the subject). */
+const NO_SPECVERSION = new EnvelopeInvalidError('nats message is not a CloudEvent (no ce-specversion header)');
+
+/** Why the attributes read from a message do not make a CloudEvent, or undefined when they do. */
+function cloudEventProblem(subject: string, env: Record<string, unknown>): EnvelopeInvalidError | undefined {
+  if (env.specversion === undefined) return NO_SPECVERSION;
+  if (env.specversion !== '1.0') {
+    return new EnvelopeInvalidError(`message on ${subject} has specversion ${JSON.stringify(env.specversion)}; expected "1.0"`, { details: { subject, attribute: 'specversion' } });
+  }
+  if (typeof env.id !== 'string' || env.id === '' || typeof env.source !== 'string' || env.source === '' || typeof env.type !== 'string' || env.type === '') {
+    const attr = !env.id ? 'id' : !env.source ? 'source' : 'type';
+    return new EnvelopeInvalidError(`message on ${subject} lacks the ce-${attr} header`, { details: { subject, attribute: attr } });
+  }
+  return undefined;
 }
 
 /**
  * The envelope of a NATS message: `ce-*` headers (any case) become attributes, `content-type`
  * the datacontenttype, the body the data (a Uint8Array; the Bus decodes it). Without
- * `ce-specversion` the message is not a CloudEvent: with `raw` an envelope is made up around the
- * payload (`type` = subject, `id` = Nats-Msg-Id or a new UUID), otherwise EnvelopeInvalidError.
+ * `ce-specversion` (or with a malformed set of `ce-*` headers) the message is not a CloudEvent: an
+ * envelope is made up around the payload (`type` = subject, `id` = Nats-Msg-Id or a new UUID) and
+ * `notCloudEvent` says why; the Bus decides what becomes of it.
  * When a header repeats, the first value counts.
  *
- * @example fromNatsMessage('a.b', [['ce-specversion', ['1.0']], …], body, false)
+ * @example fromNatsMessage('a.b', [['ce-specversion', ['1.0']], …], body)
  */
-export function fromNatsMessage(subject: string, headers: NatsHeaderEntries | undefined, body: Uint8Array, raw: boolean): DecodedNatsMessage {
+export function fromNatsMessage(subject: string, headers: NatsHeaderEntries | undefined, body: Uint8Array): DecodedNatsMessage {
   const c = new EnvelopeCollector();
   if (headers) for (const [key, values] of headers) if (values[0] !== undefined) c.add(key, values[0]);
-  return c.finish(subject, body, raw);
+  return c.finish(subject, body);
 }
 
 /**
  * Same as fromNatsMessage, reading the header block text (`NATS/1.0\r\nk: v\r\n…`) directly:
  * the hot path skips building nats.js' header map.
  *
- * @example fromNatsHeaderText('a.b', 'NATS/1.0\r\nce-specversion: 1.0\r\n…\r\n\r\n', body, false)
+ * @example fromNatsHeaderText('a.b', 'NATS/1.0\r\nce-specversion: 1.0\r\n…\r\n\r\n', body)
  */
-export function fromNatsHeaderText(subject: string, text: string, body: Uint8Array, raw: boolean): DecodedNatsMessage {
+export function fromNatsHeaderText(subject: string, text: string, body: Uint8Array): DecodedNatsMessage {
   const c = new EnvelopeCollector();
   let lineStart = text.indexOf('\r\n');
   const n = text.length;
@@ -150,5 +164,5 @@ export function fromNatsHeaderText(subject: string, text: string, body: Uint8Arr
     if (colon > lineStart && colon < lineEnd) c.add(text.slice(lineStart, colon), text.slice(colon + 1, lineEnd).trim());
     lineStart = lineEnd;
   }
-  return c.finish(subject, body, raw);
+  return c.finish(subject, body);
 }

@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import {
   connect, Events, jwtAuthenticator, nkeyAuthenticator,
   type ConnectionOptions, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type Msg, type MsgHdrs,
   type NatsConnection, type Subscription,
 } from 'nats';
 import {
-  BackpressureError, EnvelopeInvalidError, MessageTooLargeError, NoRespondersError, OptionsInvalidError, RequestTimeoutError,
+  BackpressureError, EnvelopeInvalidError, NoRespondersError, OptionsInvalidError, RequestTimeoutError,
   SignalbusError, TransportClosedError,
   reconnectDelayMs, type Envelope, type InboundHandler, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
@@ -142,16 +141,10 @@ export class NatsTransport implements Transport {
     return nc;
   }
 
-  /** Throws MessageTooLargeError over the server's max_payload; returns the header bytes. */
-  private encodeHeaders(subject: string, headerBlock: string, body: Uint8Array): Uint8Array {
+  /** The header block as bytes. Over the server's max_payload, nats.js' own check refuses the publish (MessageTooLargeError). */
+  private encodeHeaders(headerBlock: string): Uint8Array {
     // Header blocks are ASCII (values are percent-encoded), so latin1 is exact and cheaper than UTF-8.
-    const headers = Buffer.from(headerBlock, 'latin1');
-    const size = headers.byteLength + body.byteLength;
-    if (size > this.capabilities.maxMessageBytes) {
-      throw new MessageTooLargeError(`message for ${subject} is ${size} bytes; the server takes at most ${this.capabilities.maxMessageBytes}`,
-        { details: { bytes: size, limit: this.capabilities.maxMessageBytes } });
-    }
-    return headers;
+    return Buffer.from(headerBlock, 'latin1');
   }
 
   /**
@@ -187,7 +180,7 @@ export class NatsTransport implements Transport {
     try {
       const nc = this.ready();
       const body = toNatsBody(envelope);
-      const headers = this.encodeHeaders(subject, toNatsHeaders(envelope, this.options.jetstream !== undefined), body);
+      const headers = this.encodeHeaders(toNatsHeaders(envelope, this.options.jetstream !== undefined));
       if (this.options.jetstream) return this.publishDurable(nc, subject, body, headers);
       const opts = { headers: new EncodedHeaders(headers) as unknown as MsgHdrs };
       const held = this.holdWhileDisconnected(subject, headers.byteLength + body.byteLength);
@@ -260,23 +253,14 @@ export class NatsTransport implements Transport {
   }
 
   private subscribeCore(nc: NatsConnection, pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): TransportSubscription {
-    const raw = options.raw === true;
     let sub: Subscription;
     try {
       sub = nc.subscribe(pattern, {
         ...(options.group !== undefined ? { queue: options.group } : {}),
         callback: (err, msg) => {
           if (err) return;
-          let envelope: Envelope; let isRaw: boolean;
-          try {
-            const d = decodeDelivery(msg, raw);
-            envelope = d.envelope; isRaw = d.raw;
-          } catch (e) {
-            void this.deadLetterInvalid(msg.subject, msg.data, e as Error);
-            return;
-          }
           // Core NATS cannot hold messages back; the Bus queues them (bounded by maxInFlight + maxPending).
-          void onMessage(new CoreInbound(msg.subject, envelope, isRaw, this, msg.reply || undefined));
+          void onMessage(new CoreInbound(msg.subject, decodeDelivery(msg), this, msg.reply || undefined));
         },
       });
     } catch (err) {
@@ -299,22 +283,14 @@ export class NatsTransport implements Transport {
     const name = grouped ? durableName(options.group!, pattern) : ephemeralName();
     await ensureConsumer(this.jsm!, js.stream, consumerConfig(js, pattern, name, grouped, options.maxInFlight));
     const consumer = await this.js!.consumers.get(js.stream, name);
-    const raw = options.raw === true;
     const tracker = new InFlight();
     let messages: ConsumerMessages;
     try {
       messages = await consumer.consume({
         max_messages: options.maxInFlight,
         callback: (m) => {
-          let decoded;
-          try {
-            decoded = decodeDelivery(m, raw);
-          } catch (e) {
-            void this.deadLetterInvalid(m.subject, m.data, e as Error).then((ok) => (ok ? m.term() : m.nak(1000)));
-            return;
-          }
           tracker.started();
-          void onMessage(new JetStreamInbound(m.subject, decoded.envelope, decoded.raw, m, tracker, this, decoded.replyTo));
+          void onMessage(new JetStreamInbound(m.subject, decodeDelivery(m), m, tracker, this));
         },
       });
     } catch (err) {
@@ -352,7 +328,7 @@ export class NatsTransport implements Transport {
     const body = toNatsBody(envelope);
     let replied: Promise<Msg>;
     if (this.options.jetstream) {
-      const headers = this.encodeHeaders(subject, toNatsHeaders(envelope, true, replySubject), body);
+      const headers = this.encodeHeaders(toNatsHeaders(envelope, true, replySubject));
       replied = inbox.expect(token, subject, options.timeoutMs);
       try {
         await this.publishDurable(nc, subject, body, headers);
@@ -361,7 +337,7 @@ export class NatsTransport implements Transport {
         throw err;
       }
     } else {
-      const headers = this.encodeHeaders(subject, toNatsHeaders(envelope, false), body);
+      const headers = this.encodeHeaders(toNatsHeaders(envelope, false));
       replied = inbox.expect(token, subject, options.timeoutMs);
       const held = this.holdWhileDisconnected(subject, headers.byteLength + body.byteLength);
       if (held) await held.catch((err) => { inbox.cancel(token); throw err; });
@@ -374,11 +350,11 @@ export class NatsTransport implements Transport {
     }
     const msg = await replied;
     if (msg.headers?.code === 503) throw new NoRespondersError(`no responders for ${subject}`, { details: { subject } });
-    try {
-      return fromNatsMessage(subject, msg.headers, msg.data, false).envelope;
-    } catch (err) {
-      throw new EnvelopeInvalidError(`the reply to ${subject} is not a CloudEvent (after ${Date.now() - started} ms)`, { cause: err, details: { subject } });
+    const decoded = fromNatsMessage(subject, msg.headers, msg.data);
+    if (decoded.notCloudEvent) {
+      throw new EnvelopeInvalidError(`the reply to ${subject} is not a CloudEvent (after ${Date.now() - started} ms)`, { cause: decoded.notCloudEvent, details: { subject } });
     }
+    return decoded.envelope;
   }
 
   /** @internal Sends a handler's reply to a requester's reply subject (always core NATS). */
@@ -386,7 +362,7 @@ export class NatsTransport implements Transport {
     try {
       const nc = this.ready();
       const body = toNatsBody(reply);
-      const headers = this.encodeHeaders(replyTo, toNatsHeaders(reply, false), body);
+      const headers = this.encodeHeaders(toNatsHeaders(reply, false));
       const opts = { headers: new EncodedHeaders(headers) as unknown as MsgHdrs };
       const held = this.holdWhileDisconnected(replyTo, headers.byteLength + body.byteLength);
       if (held) return held.then(() => this.ready().publish(replyTo, body, opts));
@@ -394,25 +370,6 @@ export class NatsTransport implements Transport {
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(fromNatsError(err, `replying to ${replyTo}`));
-    }
-  }
-
-  /**
-   * A message that is not a CloudEvent (and the subscription is not raw) cannot reach the Bus;
-   * the transport dead-letters it to `<deadLetterPrefix>.<subject>` with the body unchanged.
-   */
-  private async deadLetterInvalid(subject: string, body: Uint8Array, err: Error): Promise<boolean> {
-    const code = err instanceof SignalbusError ? err.code : 'SB_ERR_ENVELOPE_INVALID';
-    const envelope: Envelope = {
-      specversion: '1.0', id: randomUUID(), source: 'signalbus/nats', type: 'signalbus.invalid', time: new Date().toISOString(),
-      datacontenttype: 'application/octet-stream', data: body,
-      dlqreason: code, dlqmessage: err.message.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 1024), dlqattempts: '1', dlqsubject: subject, dlqservice: 'nats-transport',
-    };
-    try {
-      await this.publish(`${this.options.deadLetterPrefix}.${subject}`, envelope);
-      return true;
-    } catch {
-      return false;
     }
   }
 

@@ -72,8 +72,6 @@ export interface NatsTransportOptions {
   maxBufferedBytes?: number;
   /** Prefix of the reply inbox subjects. Default `_INBOX`. */
   inboxPrefix?: string;
-  /** Messages that are not CloudEvents are dead-lettered by the transport to `<prefix>.<subject>`. Default `dlq`. */
-  deadLetterPrefix?: string;
   /** JetStream mode (durable, at least once); absent = core NATS (at most once). */
   jetstream?: NatsJetStreamOptions;
 }
@@ -177,7 +175,6 @@ export function resolveNatsOptions(o: NatsTransportOptions = {}): ResolvedNatsOp
     maxBufferedPublishes: positive('maxBufferedPublishes', o.maxBufferedPublishes, 10_000),
     maxBufferedBytes: positive('maxBufferedBytes', o.maxBufferedBytes, 8 * 1024 * 1024),
     inboxPrefix: o.inboxPrefix ?? '_INBOX',
-    deadLetterPrefix: o.deadLetterPrefix ?? 'dlq',
   };
   for (const k of ['name', 'token', 'user', 'pass', 'nkeySeed', 'creds', 'credsFile'] as const) if (o[k] !== undefined) r[k] = o[k];
   if (tls !== undefined) r.tls = tls;

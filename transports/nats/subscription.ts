@@ -4,7 +4,7 @@
  * the server) and the count of unsettled ones that `drain()` waits for.
  */
 import type { JsMsg, Msg } from 'nats';
-import type { Envelope, InboundMessage } from '../../core/index.js';
+import type { Envelope, EnvelopeInvalidError, InboundMessage } from '../../core/index.js';
 import { fromNatsHeaderText, fromNatsMessage, type DecodedNatsMessage } from './binding.js';
 
 /** Where a reply to a request goes: the transport that received it. */
@@ -20,21 +20,27 @@ interface RawMsg { _msg?: { hdr: number }; _rdata?: Uint8Array; msg?: RawMsg }
  * letting it build its header map (a regex and canonicalisation per header); falls back to the
  * public API if the internals ever change.
  */
-export function decodeDelivery(msg: Msg | JsMsg, raw: boolean): DecodedNatsMessage {
+export function decodeDelivery(msg: Msg | JsMsg): DecodedNatsMessage {
   const inner = (msg as unknown as RawMsg).msg ?? (msg as unknown as RawMsg);
   const hdr = inner._msg?.hdr;
   const bytes = inner._rdata;
   if (hdr !== undefined && bytes) {
     const text = hdr > 0 ? Buffer.from(bytes.buffer, bytes.byteOffset, hdr).toString('utf8') : '';
-    return fromNatsHeaderText(msg.subject, text, msg.data, raw);
+    return fromNatsHeaderText(msg.subject, text, msg.data);
   }
-  return fromNatsMessage(msg.subject, msg.headers, msg.data, raw);
+  return fromNatsMessage(msg.subject, msg.headers, msg.data);
 }
 /** A core NATS delivery: nothing to settle; a reply subject makes it a request. */
 export class CoreInbound implements InboundMessage {
   readonly attempt = 1;
   readonly reply?: (reply: Envelope) => Promise<void>;
-  constructor(readonly subject: string, readonly envelope: Envelope, readonly raw: boolean, private readonly transport: ReplySender, private readonly replyTo: string | undefined) {
+  readonly notCloudEvent?: EnvelopeInvalidError;
+  readonly envelope: Envelope;
+  private readonly replyTo: string | undefined;
+  constructor(readonly subject: string, decoded: DecodedNatsMessage, private readonly transport: ReplySender, replyTo: string | undefined) {
+    this.envelope = decoded.envelope;
+    if (decoded.notCloudEvent) this.notCloudEvent = decoded.notCloudEvent;
+    this.replyTo = replyTo;
     if (replyTo) this.reply = this.sendReply;
   }
   ack(): void {}
@@ -45,10 +51,16 @@ export class CoreInbound implements InboundMessage {
 export class JetStreamInbound implements InboundMessage {
   readonly attempt: number;
   readonly reply?: (reply: Envelope) => Promise<void>;
-  constructor(readonly subject: string, readonly envelope: Envelope, readonly raw: boolean, private readonly msg: JsMsg,
-    private readonly tracker: InFlight, private readonly transport: ReplySender, private readonly replyTo: string | undefined) {
+  readonly notCloudEvent?: EnvelopeInvalidError;
+  readonly envelope: Envelope;
+  private readonly replyTo: string | undefined;
+  constructor(readonly subject: string, decoded: DecodedNatsMessage, private readonly msg: JsMsg,
+    private readonly tracker: InFlight, private readonly transport: ReplySender) {
+    this.envelope = decoded.envelope;
+    if (decoded.notCloudEvent) this.notCloudEvent = decoded.notCloudEvent;
+    this.replyTo = decoded.replyTo;
     this.attempt = msg.info.redeliveryCount;
-    if (replyTo) this.reply = this.sendReply;
+    if (this.replyTo) this.reply = this.sendReply;
   }
   ack(): void { this.msg.ack(); this.tracker.settled(); }
   nak(delayMs: number): void { this.msg.nak(delayMs); this.tracker.settled(); }
