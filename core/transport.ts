@@ -87,6 +87,10 @@ export interface Transport {
   connect(): Promise<void>;
   /** Resolves once the transport has taken the message (and, in durable modes, the broker confirmed it). */
   publish(subject: string, envelope: Envelope): Promise<void>;
+  /**
+   * Resolves only once the subscription is live: a message published after that (from anywhere)
+   * reaches it. The conformance suite checks this with no wait between the two.
+   */
   subscribe(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): Promise<TransportSubscription>;
   /** Sends a request and resolves with the reply; RequestTimeoutError / NoRespondersError otherwise. */
   request?(subject: string, envelope: Envelope, options: { timeoutMs: number }): Promise<Envelope>;
