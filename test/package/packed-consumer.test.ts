@@ -104,8 +104,8 @@ describe('package - the packed tarball in a new project', function () {
       });
 
       it(`package - ${alias} output runs standard and legacy decorators`, () => {
-        expect(succeeds(run('node', [join(out(), 'standard-decorators.js')], project))).to.contain('standard decorators ok');
-        expect(succeeds(run('node', [join(outLegacy(), 'legacy-decorators.js')], project))).to.contain('legacy decorators ok');
+        expect(succeeds(run('node', [join(out(), 'decorators.js')], project)), 'standard').to.contain('decorators ok');
+        expect(succeeds(run('node', [join(outLegacy(), 'decorators.js')], project)), 'legacy').to.contain('decorators ok');
       });
 
       it(`package - ${alias} output passes signalbus/conformance with a custom transport under mocha`, () => {

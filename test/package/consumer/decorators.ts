@@ -1,4 +1,5 @@
-// The same service under experimentalDecorators (legacy decorators, reflect-metadata).
+// One decorated service, compiled twice: as a TypeScript 5+ project writes decorators by default
+// (tsconfig.json: standard decorators) and with experimentalDecorators (tsconfig.legacy.json).
 import { Bus, createLogger, Nanoservice, Request, startNanoservice, Subscribe, type Envelope, type HandlerContext } from 'signalbus';
 import { MemoryBroker, MemoryTransport } from 'signalbus/transports/memory';
 
@@ -15,11 +16,11 @@ class Greeter {
   async answer(m: Envelope<string>): Promise<string> { return `hello ${m.data}`; }
 }
 
-const bus = new Bus({ service: 'consumer@legacy', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: createLogger({ level: 'silent' }) });
+const bus = new Bus({ service: 'consumer@decorators', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: createLogger({ level: 'silent' }) });
 const greeter = new Greeter();
 await startNanoservice(bus, greeter);
 await bus.publish('greet.event', 'one');
 check((await bus.request('greet.ask', 'you', { timeoutMs: 2000 })).data === 'hello you', 'the request is answered');
 check(greeter.seen.join() === 'one', `the event is handled once, seen ${greeter.seen.join()}`);
 await bus.stop();
-console.log('legacy decorators ok');
+console.log('decorators ok');
