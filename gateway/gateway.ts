@@ -316,7 +316,8 @@ export class HttpGateway {
 
   /** Writes one message to a stream; returns a promise (holding the transport back) while the client is behind. */
   private relay(s: OpenStream, msg: InboundMessage): void | Promise<void> {
-    if (s.closed) return void msg.ack();
+    // A stream carries CloudEvents; a device payload on the same subjects is for raw subscribers (ingest), not for it.
+    if (s.closed || msg.notCloudEvent !== undefined) return void msg.ack();
     let frame = `subject: ${msg.subject}\nid: ${msg.envelope.id}\n`;
     if (msg.reply) {
       const token = randomUUID();

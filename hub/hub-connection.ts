@@ -78,6 +78,8 @@ class HubSubscription {
   private deliver(msg: InboundMessage): void | Promise<void> {
     const conn = this.conn;
     if (!this.active || conn.closed) return release(msg, conn);
+    // Clients get CloudEvents; a device payload on the same subjects is for raw subscribers (ingest), not for them.
+    if (msg.notCloudEvent !== undefined) return settle(msg.ack(), conn);
     if (this.bare) {
       conn.send(conn.textOf(msg.envelope));
       return settle(msg.ack(), conn);

@@ -9,12 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { SignJWT } from 'jose';
+import { connect } from 'nats';
 import { Bus, transportFromUrl, type Envelope } from '../../core/index.js';
 import { HttpGateway, hostGateway, startWebhook, type HttpGatewayOptions } from '../../gateway/index.js';
 import { HttpTransport } from '../../transports/http/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
+import { NatsTransport } from '../../transports/nats/index.js';
 import '../../transports/index.js';
-import { missingPrerequisite } from '../helpers/brokers.js';
+import { missingPrerequisite, requireBroker } from '../helpers/brokers.js';
 import { waitFor, sleep } from '../helpers/wait.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 
@@ -144,6 +146,28 @@ describe('http gateway', function () {
     expect(event).to.include({ specversion: '1.0', type: 'feed.item' });
     expect(event.data).to.deep.equal({ n: 1 });
     expect(frames[1]).to.include('subject: feed.b');
+  });
+
+  it('http gateway - a stream carries CloudEvents only: a device payload on its subjects (NATS) is not relayed', async function () {
+    await requireBroker(this, 'nats');
+    const prefix = `gwraw${randomUUID().slice(0, 8)}`;
+    const { bus, url } = await gateway({}, { transport: new NatsTransport({ servers: '127.0.0.1:4222' }) });
+    const plain = await connect({ servers: '127.0.0.1:4222' });
+    cleanups.push(() => plain.close());
+    const frames: string[] = [];
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      http.get(`${url}/v1/stream/${prefix}.*`, { agent: false }, resolve).on('error', reject);
+    });
+    cleanups.push(async () => res.destroy());
+    res.setEncoding('utf8');
+    let buf = '';
+    res.on('data', (t: string) => { buf += t; const parts = buf.split('\n\n'); buf = parts.pop()!; frames.push(...parts.filter((p) => !p.startsWith(':'))); });
+    plain.publish(`${prefix}.device`, new TextEncoder().encode('{"temperature":21.5}'));
+    await plain.flush();
+    // The CloudEvent follows the device payload on the same connection and subject space: once it is in, the payload was seen.
+    await bus.publish(`${prefix}.event`, { n: 1 }, { type: 'feed.item' });
+    await waitFor(() => frames.some((f) => f.includes(`subject: ${prefix}.event`)), { timeoutMs: 3000, what: 'the CloudEvent' });
+    expect(frames.filter((f) => f.includes(`subject: ${prefix}.device`)), 'the device payload').to.deep.equal([]);
   });
 
   it('http gateway - serves metrics, health and readiness', async () => {

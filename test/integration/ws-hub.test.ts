@@ -12,10 +12,12 @@ import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { Bus, type Envelope } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
+import { NatsTransport } from '../../transports/nats/index.js';
+import { connect } from 'nats';
 import { transportFromUrl } from '../../transports/index.js';
 import { hostHub, WebSocketHub, type WebSocketHubOptions } from '../../hub/index.js';
 import { CLOSE_CODES, SUBPROTOCOL, WebSocketTransport } from '../../transports/websocket/index.js';
-import { missingPrerequisite } from '../helpers/brokers.js';
+import { missingPrerequisite, requireBroker } from '../helpers/brokers.js';
 import { waitFor, sleep } from '../helpers/wait.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 
@@ -204,6 +206,25 @@ describe('websocket hub (integration)', function () {
     requester.send({ op: 'req', id: 'q2', subject: `${prefix}.nobody`, timeout: 200, event: event() });
     const none = await requester.next((f) => f.op === 'error' && f.ref === 'q2', 'the no-responders error');
     expect(none.code).to.equal('SB_ERR_REQUEST_NO_RESPONDERS');
+  });
+
+  it('ws hub - clients get CloudEvents only: a device payload on their subjects (NATS) is not relayed', async function () {
+    await requireBroker(this, 'nats');
+    const bus = new Bus({ service: 'hub@test', transport: new NatsTransport({ servers: '127.0.0.1:4222' }), metrics: false, logger: silentLogger });
+    const hub = new WebSocketHub({ bus, logger: silentLogger });
+    await hub.listen();
+    cleanups.push(async () => { await hub.close(); await bus.stop(); });
+    const plainNats = await connect({ servers: '127.0.0.1:4222' });
+    cleanups.push(() => plainNats.close());
+    const sub = await plain(hub.url);
+    sub.send({ op: 'sub', id: 1, sid: 's', pattern: `${prefix}.*` });
+    await sub.acked(1);
+    plainNats.publish(`${prefix}.device`, new TextEncoder().encode('{"temperature":21.5}'));
+    await plainNats.flush();
+    // The CloudEvent follows the device payload into the same subscription: once it is in, the payload was seen.
+    await bus.publish(`${prefix}.event`, { n: 1 });
+    await sub.next((f) => f.op === 'msg' && f.subject === `${prefix}.event`, 'the CloudEvent');
+    expect(sub.frames.filter((f) => f.op === 'msg' && f.subject === `${prefix}.device`), 'the device payload').to.deep.equal([]);
   });
 
   // ------------------------------------------------------------ bad input
