@@ -20,7 +20,11 @@ export interface NatsJetStreamOptions {
   duplicateWindowMs?: number;
   /** Oldest message the stream keeps, ms (0 = no limit). Default 0. */
   maxAgeMs?: number;
-  /** Redelivery of a message not acked within this time, ms. Default 30,000. */
+  /**
+   * Redelivery of a message not acked within this time, ms. Default 30,000. Keep it well above
+   * 1 s: an ordered subscription holding a message through a retry backoff tells the server it is
+   * still in progress once a second, and a shorter wait would let the server redeliver it meanwhile.
+   */
   ackWaitMs?: number;
   /** Where a new consumer starts: `new` (messages published from now) or `all` (the whole stream). Default `new`. */
   deliverPolicy?: 'new' | 'all';
