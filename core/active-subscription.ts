@@ -37,13 +37,13 @@ export class ActiveSubscription {
   async open(): Promise<void> {
     const { transport, owns, ordered, maxInFlight, maxPending } = this.o;
     const scheduler = this.scheduler;
+    // A transport that cannot redeliver may hand over what the scheduler holds pending, too (maxInFlight + maxPending).
     this.transportSub = await transport.subscribe(this.pattern, (msg) => {
       if (owns && !owns(msg.envelope.partitionkey)) {
         this.subjects.entry(msg.subject).skipped.add();
         return msg.ack();
       }
       return scheduler.push(msg, ordered ? msg.envelope.partitionkey : undefined);
-      // A transport that cannot redeliver hands over what the scheduler may hold pending, too.
     }, { group: this.o.group, maxInFlight: maxInFlight + (transport.capabilities.redelivery ? 0 : maxPending) });
   }
 

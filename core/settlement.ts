@@ -82,9 +82,10 @@ export class Settlement {
     const m = this.subjects.entry(msg.subject);
     m.delivered.add();
     let envelope = msg.envelope;
+    // `replyError` counts the message invalid itself; only the dead-letter branches count here.
     if (msg.notCloudEvent !== undefined && !h.raw) {
-      m.invalid.add();
       if (msg.reply) return this.replyError(msg, msg.notCloudEvent);
+      m.invalid.add();
       return this.deadLetter(msg, envelope, msg.notCloudEvent, msg.attempt);
     }
     try {
@@ -93,8 +94,8 @@ export class Settlement {
       }
       if (!h.raw && this.settings.contracts) envelope = this.settings.contracts.inbound(envelope, h.accept);
     } catch (err) {
-      m.invalid.add();
       if (msg.reply) return this.replyError(msg, err);
+      m.invalid.add();
       return this.deadLetter(msg, msg.envelope, err, msg.attempt);
     }
     return this.attempt(msg, envelope, msg.attempt, h, m);

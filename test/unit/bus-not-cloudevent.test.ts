@@ -80,5 +80,7 @@ describe('bus - payloads that are not CloudEvents', () => {
     await waitFor(() => transport.replies.length === 1, { timeoutMs: 1000, what: 'the error reply' });
     expect(transport.replies[0]!.sberrorcode).to.equal('SB_ERR_ENVELOPE_INVALID');
     expect(transport.published).to.deep.equal([]);
+    await waitFor(() => transport.settled.length === 1, { timeoutMs: 1000, what: 'the ack' });
+    expect(bus.metrics.totals().get('foreign@t:svc.add invalid deadlettered')?.count, 'counted once').to.equal(1);
   });
 });
