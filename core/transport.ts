@@ -19,6 +19,12 @@ export interface TransportCapabilities {
   encodesData: boolean;
   /** Largest message the transport accepts, in bytes (headers and body). */
   maxMessageBytes: number;
+  /**
+   * Messages are kept in an ordered log with positions: `subscribe` with `startAfter` replays
+   * from a stored position and every delivery carries its `position` (JetStream: the stream
+   * sequence). What scale-out checkpoints are made of; absent = false.
+   */
+  replay?: boolean;
 }
 
 /** A message as a transport hands it to the Bus. Settle it exactly once. */
@@ -29,6 +35,11 @@ export interface InboundMessage {
   envelope: Envelope;
   /** 1 on first delivery; counts redeliveries where the transport knows them. */
   attempt: number;
+  /**
+   * Its position in the transport's log (JetStream: the stream sequence), where
+   * `capabilities.replay`. Positions grow in delivery order within one subscription.
+   */
+  position?: number;
   /**
    * Set when the payload could not be read as a CloudEvent (a device's JSON, a foreign
    * publisher's bytes, a malformed header block): `envelope` was made up around the payload, its
@@ -65,6 +76,13 @@ export interface TransportSubscribeOptions {
   group?: string;
   /** Most messages handed over and not yet settled (broker prefetch / max ack pending). */
   maxInFlight: number;
+  /**
+   * Replay: deliver the stored messages after this position, in order, then new ones (0 = the
+   * whole log). Only where `capabilities.replay`; such a subscription takes no `group` (the
+   * position is its owner's, kept in a checkpoint) and leaves nothing behind on the broker
+   * when it ends.
+   */
+  startAfter?: number;
 }
 
 export interface TransportSubscription {
