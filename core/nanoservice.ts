@@ -21,6 +21,20 @@ export interface NanoserviceDefinition {
   start?(bus: Bus): Promise<void>;
   /** After the bus drained the handlers, before it closes the transports: stop timers, save state. */
   stop?(): Promise<void>;
+  /**
+   * The service's per-key state as a JSON-able value, for checkpoints taken while no message is
+   * being handled (scale-out: one checkpoint per owned partition, with the input position).
+   * Stateless services leave it out.
+   */
+  state?: NanoserviceState;
+}
+
+/** Snapshot and restore of a nanoservice's state (see `NanoserviceDefinition.state`). */
+export interface NanoserviceState {
+  /** The state now, JSON-able; taken between messages, never during one. */
+  snapshot(): unknown;
+  /** Replaces the state with a snapshot (before any message is handled). */
+  restore(snapshot: unknown): void;
 }
 
 export interface NanoserviceSpec {
