@@ -6,7 +6,7 @@ import { compose, type Middleware, type MiddlewareContext } from './middleware.j
 import { KeyedScheduler } from './ordering.js';
 import { UNSETTLED_MESSAGE, type Handling, type Settlement } from './settlement.js';
 import type { SubjectTable } from './subject-table.js';
-import type { InboundMessage, TransportSubscription } from './transport.js';
+import type { InboundMessage, TransportSubscribeOptions, TransportSubscription } from './transport.js';
 
 /**
  * One subscription as the Bus runs it: the transport's subscription feeding a bounded scheduler
@@ -17,14 +17,25 @@ export class ActiveSubscription {
   /** Aborted when the subscription is unsubscribed or the Bus' stop runs out of time. */
   readonly controller = new AbortController();
   private transportSub?: TransportSubscription;
+  /** Position of the last message handed to the scheduler (transports with replay). */
+  private lastPosition: number | undefined;
+  /** While paused: messages taken from the transport and not yet handed over, in order. */
+  private held: InboundMessage[] | undefined;
+  private releaseHeld?: () => void;
+  /** Set once `admit` said no: nothing more is handled. */
+  private refused = false;
 
   constructor(readonly pattern: string, private readonly o: ResolvedSubscribeOptions, middleware: Middleware[], handler: Handler,
-    settlement: Settlement, private readonly subjects: SubjectTable, logger: Logger) {
+    settlement: Settlement, private readonly subjects: SubjectTable, private readonly logger: Logger) {
     const handling: Handling = {
       chain: chainOf(middleware, handler), retry: o.retry, raw: o.raw, accept: o.accept, transport: o.transport, stopSignal: this.controller.signal,
-      brokerRetries: o.transport.capabilities.redelivery && !o.ordered, forEachWaiting: undefined,
+      brokerRetries: o.transport.capabilities.redelivery && !o.ordered, forEachWaiting: undefined, idSalt: o.idSalt,
     };
-    this.scheduler = new KeyedScheduler<InboundMessage>((msg) => settlement.process(msg, handling), {
+    const admit = o.admit;
+    const run = admit === undefined
+      ? (msg: InboundMessage) => settlement.process(msg, handling)
+      : (msg: InboundMessage) => (this.admitted(admit) ? settlement.process(msg, handling) : undefined);
+    this.scheduler = new KeyedScheduler<InboundMessage>(run, {
       concurrency: o.maxInFlight, maxPending: o.maxPending, onFull: o.onFull,
       // `process` settles every outcome itself; what still escapes is a settlement that failed (an ack,
       // nak, dead letter or error reply the transport could not take: usually a lost connection).
@@ -35,26 +46,88 @@ export class ActiveSubscription {
 
   /** Subscribes on the transport; resolves when it did. */
   async open(): Promise<void> {
-    const { transport, owns, ordered, maxInFlight, maxPending } = this.o;
-    const scheduler = this.scheduler;
-    // A transport that cannot redeliver may hand over what the scheduler holds pending, too (maxInFlight + maxPending).
-    this.transportSub = await transport.subscribe(this.pattern, (msg) => {
-      if (owns && !owns(msg.envelope.partitionkey)) {
-        this.subjects.entry(msg.subject).skipped.add();
-        return msg.ack();
+    const { transport, maxInFlight, maxPending, prefixLength, startAfter } = this.o;
+    const options: TransportSubscribeOptions = { group: this.o.group, maxInFlight: maxInFlight + (transport.capabilities.redelivery ? 0 : maxPending) };
+    if (startAfter !== undefined) options.startAfter = startAfter;
+    this.transportSub = await transport.subscribe(this.o.wirePattern, (msg) => {
+      // A partition's deliveries arrive as `<prefix>.<n>.<subject>`; everything above sees `<subject>`.
+      if (prefixLength > 0) msg.subject = msg.subject.slice(prefixLength);
+      if (this.held !== undefined) {
+        this.held.push(msg);
+        return this.whenResumed();
       }
-      return scheduler.push(msg, ordered ? msg.envelope.partitionkey : undefined);
-    }, { group: this.o.group, maxInFlight: maxInFlight + (transport.capabilities.redelivery ? 0 : maxPending) });
+      return this.take(msg);
+    }, options);
+  }
+
+  private take(msg: InboundMessage): void | Promise<void> {
+    const owns = this.o.owns;
+    if (owns && !owns(msg.envelope.partitionkey)) {
+      this.subjects.entry(msg.subject).skipped.add();
+      return msg.ack();
+    }
+    if (msg.position !== undefined) this.lastPosition = msg.position;
+    return this.scheduler.push(msg, this.o.ordered ? msg.envelope.partitionkey : undefined);
+  }
+
+  /** Checked before each message is handled: once `admit` says no, nothing more is (the lease is gone). */
+  private admitted(admit: () => boolean): boolean {
+    if (!this.refused && admit()) return true;
+    if (!this.refused) {
+      this.refused = true;
+      this.logger.warn('subscription no longer admitted (its partition lease lapsed): leaving its messages unsettled and stopping', { pattern: this.o.wirePattern });
+      this.controller.abort();
+      void this.transportSub?.unsubscribe().catch((err: unknown) => this.logger.warn('unsubscribe failed', { pattern: this.o.wirePattern, err }));
+    }
+    return false;
+  }
+
+  /**
+   * Holds new messages back and resolves once every message handed over before is settled, with
+   * the position of the last of them: a consistent point at which to checkpoint state and input
+   * position together. `resume()` hands the held messages over, in order.
+   */
+  async pause(): Promise<number | undefined> {
+    this.held ??= [];
+    await this.scheduler.idle();
+    return this.lastPosition;
+  }
+
+  resume(): void {
+    const held = this.held;
+    if (held === undefined) return;
+    this.held = undefined;
+    const release = this.releaseHeld;
+    this.releaseHeld = undefined;
+    for (const msg of held) {
+      const taken = this.take(msg);
+      // `take` waits only when the scheduler is full, which `maxInFlight + maxPending` prevents for what a pause can hold.
+      if (taken instanceof Promise) taken.catch((err: unknown) => this.logger.error(UNSETTLED_MESSAGE, { pattern: this.pattern, err }));
+    }
+    release?.();
+  }
+
+  /** The position of the last message handed over (transports with replay). */
+  get position(): number | undefined { return this.lastPosition; }
+
+  private whenResumed(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const previous = this.releaseHeld;
+      this.releaseHeld = () => { previous?.(); resolve(); };
+    });
   }
 
   /** Stops intake and waits for the handlers of what was taken in. */
   async drain(): Promise<void> {
+    this.resume();
     await this.transportSub?.drain();
     await this.scheduler.idle();
   }
 
   /** Stops intake at once and aborts what runs. */
   async unsubscribe(): Promise<void> {
+    this.held = undefined;
+    this.releaseHeld?.();
     await this.transportSub?.unsubscribe();
     this.controller.abort();
   }

@@ -4,7 +4,7 @@ import { CapabilityMissingError, OptionsInvalidError } from './errors.js';
 import { DEFAULT_HEADER_LIMITS, type HeaderLimits } from './headers.js';
 import { createLogger, type Logger } from './logger.js';
 import type { Middleware } from './middleware.js';
-import { partitionOf } from './partitions.js';
+import { partitionOf, PartitionedSubjects, type PartitionScheme } from './partitions.js';
 import { DEFAULT_RETRY, resolveRetryPolicy, type RetryPolicy } from './retry.js';
 import { resolveIdentity, sourceOf, type ServiceIdentity } from './service-identity.js';
 import { compilePattern, hasWildcards, type SubjectMatcher } from './subjects.js';
@@ -52,6 +52,12 @@ export interface BusOptions {
   logger?: Logger;
   /** Stop gracefully on SIGTERM/SIGINT. Default false. */
   handleSignals?: boolean;
+  /**
+   * Scale-out: subjects carried partitioned (`<prefix>.<partition>.<subject>`), so instances
+   * subscribe to the partitions they own (`SubscribeOptions.partition`). Every Bus publishing or
+   * consuming such subjects needs the same scheme.
+   */
+  partitioning?: PartitionScheme;
 }
 
 export interface SubscribeOptions {
@@ -87,6 +93,28 @@ export interface SubscribeOptions {
   accept?: string;
   /** A transport name from `BusOptions.transports`, over the routes. */
   transport?: string;
+  /**
+   * Scale-out: consume only this partition of the pattern (its subjects must be covered by
+   * `BusOptions.partitioning`). Handlers see the subject without the partition prefix.
+   */
+  partition?: number;
+  /**
+   * Replay: start after this log position (transports with `capabilities.replay`; each message's
+   * position is its `InboundMessage.position`); 0 = the whole log. Takes no `group`.
+   */
+  startAfter?: number;
+  /**
+   * Asked before each message is handled. `false` means this consumer lost the right to the
+   * messages (a partition lease lapsed): the message is left unsettled, not handled, and the
+   * subscription stops taking messages. The new owner replays it.
+   */
+  admit?: () => boolean;
+  /**
+   * Messages published from the handler get ids derived from the handled message's id and their
+   * order (unless given one), so handling the same message again (a retry, a replay after a
+   * takeover) re-creates the same ids and the broker's duplicate window absorbs the copies.
+   */
+  deriveIds?: boolean;
 }
 
 /** Every default of the Bus and its subscriptions, in one place. */
@@ -130,6 +158,7 @@ export interface ResolvedBusOptions {
   publishMetrics: boolean;
   labelQueryKeys: string[] | undefined;
   handleSignals: boolean;
+  partitioning: PartitionedSubjects | undefined;
 }
 
 /** Applies the defaults and checks BusOptions; a bad field is an OptionsInvalidError naming it. */
@@ -170,6 +199,7 @@ export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
     publishMetrics: metrics !== false,
     labelQueryKeys: metrics ? metrics.labelQueryKeys : undefined,
     handleSignals: options.handleSignals ?? false,
+    partitioning: options.partitioning === undefined ? undefined : new PartitionedSubjects(options.partitioning),
   };
 }
 
@@ -186,6 +216,14 @@ export interface ResolvedSubscribeOptions {
   retry: RetryPolicy;
   raw: boolean;
   accept: string | undefined;
+  /** The pattern subscribed on the transport: with `partition`, the partition's wire pattern. */
+  wirePattern: string;
+  /** Length of the partition prefix deliveries arrive with (0 = none), stripped before handling. */
+  prefixLength: number;
+  startAfter: number | undefined;
+  admit: (() => boolean) | undefined;
+  /** Salt of derived ids (the service name); undefined = ids are not derived. */
+  idSalt: string | undefined;
 }
 
 /** Applies the defaults and checks SubscribeOptions; `transport` is the one the pattern routes to. */
@@ -203,11 +241,29 @@ export function resolveSubscribeOptions(pattern: string, options: SubscribeOptio
   if (!transport.capabilities.wildcards && hasWildcards(pattern)) {
     throw new CapabilityMissingError(`transport ${transport.name} has no wildcard subscriptions; subscribe to "${pattern}" token by token`, { details: { transport: transport.name, pattern } });
   }
+  let wirePattern = pattern;
+  if (options.partition !== undefined) {
+    const scheme = bus.partitioning;
+    if (!scheme) throw new OptionsInvalidError('subscribe: "partition" needs BusOptions.partitioning', { details: { field: 'partition' } });
+    if (options.partitions !== undefined) throw new OptionsInvalidError('subscribe: give "partition" (owned through the broker) or "partitions" (a static filter), not both', { details: { field: 'partition' } });
+    wirePattern = scheme.partitionPattern(pattern, options.partition);
+  }
+  const startAfter = options.startAfter;
+  if (startAfter !== undefined) {
+    if (!(Number.isInteger(startAfter) && startAfter >= 0)) throw new OptionsInvalidError('startAfter must be an integer >= 0 (a log position)', { details: { field: 'startAfter' } });
+    if (!transport.capabilities.replay) {
+      throw new CapabilityMissingError(`transport ${transport.name} keeps no log to replay from; subscribe without "startAfter"`, { details: { transport: transport.name } });
+    }
+    if (options.group !== undefined) throw new OptionsInvalidError('subscribe: a replay ("startAfter") belongs to one consumer and takes no "group"', { details: { field: 'group' } });
+  }
+  if (options.admit !== undefined && typeof options.admit !== 'function') throw new OptionsInvalidError('admit must be a function', { details: { field: 'admit' } });
   return {
     transport, group: options.group, maxInFlight, maxPending, onFull: oneOf('onFull', options.onFull, ['wait', 'reject'], BUS_DEFAULTS.onFull), ordered,
     owns: partitionFilter(options.partitions),
     retry: options.retry ? resolveRetryPolicy({ ...bus.retry, ...options.retry }) : bus.retry,
     raw: options.raw === true, accept: options.accept,
+    wirePattern, prefixLength: wirePattern.length - pattern.length, startAfter, admit: options.admit,
+    idSalt: options.deriveIds === true ? bus.identity.app : undefined,
   };
 }
 

@@ -24,6 +24,15 @@ export interface Subscription {
   /** Stops intake and waits for in-flight handlers. */
   drain(): Promise<void>;
   unsubscribe(): Promise<void>;
+  /**
+   * Holds new messages back and resolves once every message handed over before is settled, with
+   * the log position of the last one (transports with replay; else undefined). Between `pause`
+   * and `resume` the handler's state covers exactly the messages up to that position: the point
+   * at which scale-out checkpoints state and input position together.
+   */
+  pause(): Promise<number | undefined>;
+  /** Hands over what `pause` held back, in order. */
+  resume(): void;
 }
 
 /**
@@ -154,6 +163,8 @@ export class Bus {
       pattern,
       drain: async () => { await active.drain(); this.subscriptions.delete(active); },
       unsubscribe: async () => { await active.unsubscribe(); this.subscriptions.delete(active); },
+      pause: () => active.pause(),
+      resume: () => active.resume(),
     };
   }
 

@@ -1,3 +1,4 @@
+import { derivedEventId } from './derived-id.js';
 import type { Envelope } from './envelope.js';
 import type { MetricOptions, PublishOptions, RequestOptions } from './handler.js';
 import type { Logger } from './logger.js';
@@ -18,8 +19,11 @@ export class MessageContext implements MiddlewareContext {
   /** True while this context listens on the subscription's stop signal (see `signal`). */
   private listening = false;
 
+  /** Messages published so far in this try: the ordinal of a derived id. */
+  private published = 0;
+
   constructor(private readonly services: ContextServices, readonly subject: string, readonly message: Envelope, readonly attempt: number,
-    private readonly stopSignal: AbortSignal) {}
+    private readonly stopSignal: AbortSignal, private readonly idSalt?: string) {}
 
   get signal(): AbortSignal {
     // Made on first use: most handlers never look at it.
@@ -50,6 +54,10 @@ export class MessageContext implements MiddlewareContext {
   abort(reason: unknown): void { (this.controller ??= new AbortController()).abort(reason); }
 
   publish<T>(subject: string, data: T, options?: PublishOptions): Promise<Envelope<T>> {
+    // Each try counts from 0, so a retry or a replay of the message re-creates the same ids.
+    if (this.idSalt !== undefined && options?.id === undefined) {
+      options = { ...options, id: derivedEventId(this.idSalt, this.message.id, String(this.published++)) };
+    }
     return this.services.publishCaused(this.message, subject, data, options);
   }
 

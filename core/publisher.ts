@@ -4,6 +4,7 @@ import { validateEnvelope, type Envelope } from './envelope.js';
 import { BackpressureError, MessageTooLargeError } from './errors.js';
 import type { PublishOptions } from './handler.js';
 import type { HeaderLimits } from './headers.js';
+import type { PartitionedSubjects } from './partitions.js';
 import { buildEnvelope, checkCallerHeaders, type CheckedHeaders } from './outbound-envelope.js';
 import type { SubjectEntry, SubjectTable } from './subject-table.js';
 import { validateSubject } from './subjects.js';
@@ -17,6 +18,8 @@ export interface PublisherSettings {
   headerLimits: HeaderLimits;
   maxPendingPublishes: number;
   onPublishFull: 'wait' | 'reject';
+  /** Subjects carried partitioned (scale-out); undefined = none. */
+  partitioning: PartitionedSubjects | undefined;
 }
 
 /**
@@ -88,7 +91,9 @@ export class Publisher {
       return Promise.reject(err);
     }
     this.pending++;
-    return e.transport.publish(subject, wire).then(() => {
+    const partitioning = this.settings.partitioning;
+    const wireSubject = partitioning === undefined ? subject : partitioning.wireSubject(subject, envelope.partitionkey);
+    return e.transport.publish(wireSubject, wire).then(() => {
       this.done();
       e.published.add();
       return envelope;

@@ -40,6 +40,8 @@ export interface Handling {
   stopSignal: AbortSignal;
   /** On an ordered subscription: calls `fn` for each message of `key` waiting behind the one handled. */
   forEachWaiting: ((key: string, fn: (msg: InboundMessage) => void) => void) | undefined;
+  /** Salt of the ids derived for what the handler publishes (`SubscribeOptions.deriveIds`); undefined = random ids. */
+  idSalt: string | undefined;
 }
 
 /** What settling needs from the Bus' options. */
@@ -103,7 +105,7 @@ export class Settlement {
 
   /** One try: the chain, then settlement; a throw and a rejection both go to `failed`. */
   private attempt(msg: InboundMessage, envelope: Envelope, attempt: number, h: Handling, m: SubjectCounters): Promise<void> | void {
-    const ctx = new MessageContext(this.services, msg.subject, envelope, attempt, h.stopSignal);
+    const ctx = new MessageContext(this.services, msg.subject, envelope, attempt, h.stopSignal, h.idSalt);
     let result: unknown;
     try {
       result = h.chain(ctx);
