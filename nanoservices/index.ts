@@ -12,6 +12,7 @@ export * from './ingest/index.js';
 export * from './filter/index.js';
 export * from './aggregate/index.js';
 export * from './alert/index.js';
+export { SnapshotInvalidError } from './snapshot.js';
 
 /** A started nanoservice. */
 export interface RunningNanoservice {

@@ -1,6 +1,6 @@
 import {
-  ContractInvalidError, defineNanoservice, OptionsInvalidError,
-  type Bus, type Envelope, type HandlerContext, type NanoserviceDefinition,
+  ContractInvalidError, defineNanoservice, derivedEventId, OptionsInvalidError,
+  type Bus, type Envelope, type HandlerContext, type NanoserviceDefinition, type NanoserviceState,
 } from '../../core/index.js';
 import { compileFieldPath, eventTime, readPath, type FieldPath } from '../filter/field-path.js';
 import { keyNameOf, positiveInt } from '../filter/service.js';
@@ -9,7 +9,7 @@ import { KeyedMetrics, type MetricSink } from '../keyed-metrics.js';
 import { EMIT_SLICE, nextTurn } from '../turns.js';
 import { processCheckpointStore, type CheckpointStore } from './checkpoint.js';
 import { LateEventError } from './errors.js';
-import { STAT_NAMES, WindowAggregator, type AggregatorSnapshot, type FieldStats, type StatName, type WindowResult, type WindowSpec } from './window.js';
+import { STAT_NAMES, WindowAggregator, type FieldStats, type StatName, type WindowResult, type WindowSpec } from './window.js';
 
 /** The stats the standard `sensor.aggregate` 1.0.0 contract requires. */
 const CONTRACT_STATS: readonly StatName[] = ['count', 'sum', 'min', 'max', 'avg'];
@@ -78,6 +78,11 @@ export interface AggregateService extends NanoserviceDefinition {
   stop(): Promise<void>;
   /** One run of the timer: closes idle keys' windows by the clock, saves a due checkpoint. */
   tick(): Promise<void>;
+  /**
+   * The aggregator's snapshot and restore (scale-out checkpoints, see `AggregatorSnapshot`). A
+   * `restore` before `start` wins over the checkpoint store: `start` then loads nothing.
+   */
+  readonly state: NanoserviceState;
 }
 
 const VERSION = /^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$/;
@@ -107,7 +112,8 @@ export function parseWindowSpec(w: unknown): WindowSpec {
  * The aggregate nanoservice: per-key event-time windows over numeric fields, emitted as one
  * `sensor.aggregate` per field when the key's watermark passes a window's end (or, for idle
  * keys, by the wall clock). Subscribes with `ordered: true`, so each key's events are handled in order.
- * Metric fields: `received accepted`, `windowclosed emitted`, `windowrevised emitted`,
+ * Each aggregate's id derives from the service name, key, metric, window bounds and revision, so
+ * a replay re-creates it. Metric fields: `received accepted`, `windowclosed emitted`, `windowrevised emitted`,
  * `late merged`, `late deadlettered`, `invalid deadlettered` (context = contract, query = key).
  *
  * @example
@@ -133,8 +139,9 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
   // Without them every window would be refused by the contract (and its reading dead-lettered).
   const stats = type === 'sensor.aggregate' && version === '1.0.0' ? [...new Set<StatName>([...CONTRACT_STATS, ...chosen])] : chosen;
   const output = compileSubjectTemplate(config.output ?? 'sensor.aggregate.{key}', 'output');
+  const name = config.name ?? 'aggregate';
   const tickInterval = nonNegative(config.tickIntervalMs, 1000, 'tickIntervalMs');
-  const checkpoint = config.checkpoint === false ? undefined : { name: config.checkpoint?.name ?? config.name ?? 'aggregate', intervalMs: nonNegative(config.checkpoint?.intervalMs, 0, 'checkpoint.intervalMs') };
+  const checkpoint = config.checkpoint === false ? undefined : { name: config.checkpoint?.name ?? name, intervalMs: nonNegative(config.checkpoint?.intervalMs, 0, 'checkpoint.intervalMs') };
   const store = config.checkpointStore ?? processCheckpointStore;
   const now = config.now ?? Date.now;
   const aggregator = new WindowAggregator({
@@ -162,10 +169,15 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
   /**
    * One `sensor.aggregate` per field with values; a revision carries a `revision` extension
    * attribute. `sink` is the handler's ctx, or the Bus for windows closed by the clock.
+   * Ids derive from what the window is, not from how it closed: a replay after a takeover may
+   * close it by the other path, and its copy must still meet the broker's duplicate window.
    */
-  const emit = async (r: WindowResult, publish: (subject: string, data: unknown, headers: Readonly<Record<string, string>>) => Promise<unknown>, sink: MetricSink) => {
+  const emit = async (r: WindowResult, publish: (subject: string, data: unknown, id: string, headers: Readonly<Record<string, string>>) => Promise<unknown>, sink: MetricSink) => {
     const headers = r.revision === 0 ? firstHeaders : Object.freeze({ dataschema, revision: String(r.revision) });
-    for (const data of aggregateData(r, windowOf(r))) await publish(output.renderKeyed(data, keyAs, r.key), data, headers);
+    const start = String(r.windowStart); const end = String(r.windowEnd); const revision = String(r.revision);
+    for (const data of aggregateData(r, windowOf(r))) {
+      await publish(output.renderKeyed(data, keyAs, r.key), data, derivedEventId(name, r.key, data.metric, start, end, revision), headers);
+    }
     (r.revision === 0 ? counted.closed : counted.revised).add(sink, outContext, r.key);
   };
 
@@ -176,7 +188,7 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
       // the event loop between slices lets other keys' messages and I/O in. This key waits.
       if (i > 0 && i % EMIT_SLICE === 0) await nextTurn();
       const r = emitted[i]!;
-      await emit(r, (subject, data, headers) => ctx.publish(subject, data, { type, version, partitionKey: r.key, headers }), ctx);
+      await emit(r, (subject, data, id, headers) => ctx.publish(subject, data, { id, type, version, partitionKey: r.key, headers }), ctx);
     }
   };
 
@@ -231,7 +243,7 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
           if (r.correlationId !== undefined) built.correlationid = r.correlationId;
           if (r.tenant !== undefined) built.tenant = r.tenant;
           const headers = Object.freeze(built);
-          await emit(r, (subject, data) => b.publish(subject, data, { type, version, partitionKey: r.key, headers }), b);
+          await emit(r, (subject, data, id) => b.publish(subject, data, { id, type, version, partitionKey: r.key, headers }), b);
         } catch (err) {
           b.logger.warn('aggregate: could not emit a window closed by the clock', { key: r.key, windowStart: r.windowStart, err });
         }
@@ -240,8 +252,10 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
     if (checkpoint && checkpoint.intervalMs > 0 && now() - lastCheckpoint >= checkpoint.intervalMs) await saveCheckpoint();
   };
 
+  // Set by `state.restore`: the state a takeover handed over is newer than the store's checkpoint.
+  let restoredByState = false;
   const def = defineNanoservice({
-    name: config.name ?? 'aggregate',
+    name,
     version: '1.0.0',
     subscriptions: [{ pattern: config.input, handler: handle as never, ordered: true, group: config.group, partitions: config.partitions, maxInFlight: positiveInt(config.maxInFlight, 64, 'maxInFlight') }],
   });
@@ -252,8 +266,8 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
       bus = b;
       metrics.bind(b);
       if (checkpoint) {
-        const snapshot = await store.load(checkpoint.name);
-        if (snapshot !== undefined) aggregator.restore(snapshot as AggregatorSnapshot);
+        const snapshot = restoredByState ? undefined : await store.load(checkpoint.name);
+        if (snapshot !== undefined) aggregator.restore(snapshot);
         lastCheckpoint = now();
       }
       if (tickInterval > 0 && !timer) {
@@ -269,6 +283,10 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
       metrics.unbind();
     },
     tick() { return ticking ??= runTick().finally(() => { ticking = undefined; }); },
+    state: {
+      snapshot: () => aggregator.snapshot(),
+      restore: (snapshot) => { aggregator.restore(snapshot); restoredByState = true; },
+    },
   };
 }
 

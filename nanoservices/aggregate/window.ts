@@ -1,3 +1,5 @@
+import { SnapshotReader } from '../snapshot.js';
+
 /** Tumbling windows tile time; sliding (hopping) windows of `sizeMs` start every `slideMs`. */
 export type WindowSpec = { kind: 'tumbling'; sizeMs: number } | { kind: 'sliding'; sizeMs: number; slideMs: number };
 
@@ -93,11 +95,18 @@ export interface WindowAggregatorOptions {
   keyRetentionMs?: number;
 }
 
-/** A JSON snapshot of every key's windows and watermark. */
+/**
+ * A JSON snapshot of everything `add` and `advanceIdle` depend on: per key its watermark, latest
+ * event time, last arrival (wall clock), open windows and the emitted windows still kept for
+ * late merges. `null` stands for -Infinity (nothing seen yet), which JSON cannot hold.
+ */
 export interface AggregatorSnapshot {
   v: 1;
   keys: Array<{ key: string; watermark: number | null; maxTs: number | null; lastArrival: number; open: WindowAcc[]; closed: WindowAcc[] }>;
 }
+
+// Typed explicitly: TypeScript narrows after a `never` call only through an annotated reference.
+const read: SnapshotReader = new SnapshotReader('aggregate snapshot');
 
 /**
  * Per-key event-time windows with watermarks: the pure logic of the aggregate nanoservice.
@@ -135,7 +144,7 @@ export class WindowAggregator {
   }
 
   /**
-   * Adds one event. `values[i]` is the value of `fields[i]` (undefined when absent). Returns
+   * Adds one event. `values[i]` is the value of `fields[i]` (undefined or not finite when absent). Returns
    * whether it was taken and the windows to emit now.
    */
   add(key: string, ts: number, values: ReadonlyArray<number | undefined>, wallNow: number, id?: string, correlationId?: string, tenant?: string): AddOutcome {
@@ -238,27 +247,72 @@ export class WindowAggregator {
     return w === undefined || w === -Infinity ? undefined : w;
   }
 
+  /** Every key's state as a JSON-able copy (later events do not change it); take it between events. */
   snapshot(): AggregatorSnapshot {
     const keys: AggregatorSnapshot['keys'] = [];
     for (const [key, s] of this.keys) {
       keys.push({
         key, watermark: Number.isFinite(s.watermark) ? s.watermark : null, maxTs: Number.isFinite(s.maxTs) ? s.maxTs : null,
-        lastArrival: s.lastArrival, open: [...s.open.values()], closed: [...s.closed.values()],
+        lastArrival: s.lastArrival, open: [...s.open.values()].map(copyWindow), closed: [...s.closed.values()].map(copyWindow),
       });
     }
     return { v: 1, keys };
   }
 
-  /** Replaces all state with a snapshot's (taken by `snapshot()`, possibly by another process). */
-  restore(snapshot: AggregatorSnapshot): void {
-    if (!snapshot || snapshot.v !== 1 || !Array.isArray(snapshot.keys)) throw new TypeError('not a window aggregator snapshot (v 1)');
-    this.keys.clear();
-    for (const k of snapshot.keys) {
-      this.keys.set(k.key, {
-        watermark: k.watermark ?? -Infinity, maxTs: k.maxTs ?? -Infinity, lastArrival: k.lastArrival,
-        open: new Map(k.open.map((w) => [w.start, w])), nextEnd: earliestEnd(k.open), closed: new Map(k.closed.map((w) => [w.start, w])),
+  /**
+   * Replaces all state with a snapshot's (taken by `snapshot()`, possibly by another process).
+   * The windows keep the bounds they were opened with, also when the window spec changed since.
+   * @throws SnapshotInvalidError when it is not a version 1 snapshot, or its windows hold another
+   *   number of fields than `fields` (nothing changes then).
+   */
+  restore(snapshot: unknown): void {
+    const s = read.object(snapshot, '(root)');
+    if (s.v !== 1) read.fail('v', `must be 1 (this version reads format 1, got ${JSON.stringify(s.v)})`);
+    const keys = new Map<string, KeyState>();
+    read.array(s.keys, 'keys').forEach((x, i) => {
+      const at = `keys[${i}]`;
+      const k = read.object(x, at);
+      const key = read.string(k.key, `${at}.key`);
+      if (keys.has(key)) read.fail(`${at}.key`, `repeats the key "${key}"`);
+      const open = read.array(k.open, `${at}.open`).map((w, j) => this.readWindow(w, `${at}.open[${j}]`));
+      const closed = read.array(k.closed, `${at}.closed`).map((w, j) => this.readWindow(w, `${at}.closed[${j}]`));
+      keys.set(key, {
+        watermark: read.finiteOrNull(k.watermark, `${at}.watermark`) ?? -Infinity, maxTs: read.finiteOrNull(k.maxTs, `${at}.maxTs`) ?? -Infinity,
+        lastArrival: read.finite(k.lastArrival, `${at}.lastArrival`),
+        open: new Map(open.map((w) => [w.start, w])), nextEnd: earliestEnd(open), closed: new Map(closed.map((w) => [w.start, w])),
       });
-    }
+    });
+    this.keys.clear();
+    for (const [key, state] of keys) this.keys.set(key, state);
+  }
+
+  /** Checks one saved window and copies it (the snapshot stays the caller's). */
+  private readWindow(x: unknown, at: string): WindowAcc {
+    const w = read.object(x, at);
+    const fields = read.array(w.fields, `${at}.fields`);
+    if (fields.length !== this.fieldNames.length) read.fail(`${at}.fields`, `must hold ${this.fieldNames.length} fields (${this.fieldNames.join(', ')}), as configured`);
+    const acc: WindowAcc = {
+      start: read.finite(w.start, `${at}.start`), end: read.finite(w.end, `${at}.end`),
+      count: read.integer(w.count, `${at}.count`), late: read.integer(w.late, `${at}.late`), revision: read.integer(w.revision, `${at}.revision`),
+      fields: fields.map((f, i) => {
+        const o = read.object(f, `${at}.fields[${i}]`);
+        const acc: FieldAcc = {
+          count: read.integer(o.count, `${at}.fields[${i}].count`), sum: read.finite(o.sum, `${at}.fields[${i}].sum`),
+          min: read.finite(o.min, `${at}.fields[${i}].min`), max: read.finite(o.max, `${at}.fields[${i}].max`),
+        };
+        // Percentiles need the values: a snapshot without them (stats changed) restarts them empty.
+        if (this.keepValues) acc.values = o.values === undefined ? [] : read.array(o.values, `${at}.fields[${i}].values`).map((v, j) => read.finite(v, `${at}.fields[${i}].values[${j}]`));
+        return acc;
+      }),
+    };
+    if (!(acc.end > acc.start)) read.fail(`${at}.end`, 'must be after start');
+    const lastId = read.optionalString(w.lastId, `${at}.lastId`);
+    const lastCorrelation = read.optionalString(w.lastCorrelation, `${at}.lastCorrelation`);
+    const lastTenant = read.optionalString(w.lastTenant, `${at}.lastTenant`);
+    if (lastId !== undefined) acc.lastId = lastId;
+    if (lastCorrelation !== undefined) acc.lastCorrelation = lastCorrelation;
+    if (lastTenant !== undefined) acc.lastTenant = lastTenant;
+    return acc;
   }
 
   private newWindow(start: number, end: number): WindowAcc {
@@ -274,7 +328,8 @@ export class WindowAggregator {
     if (tenant !== undefined) acc.lastTenant = tenant;
     for (let i = 0; i < acc.fields.length; i++) {
       const v = values[i];
-      if (v === undefined) continue;
+      // Not finite counts as absent, as in the alert: JSON (so a checkpoint) cannot carry it.
+      if (v === undefined || !Number.isFinite(v)) continue;
       const f = acc.fields[i]!;
       if (f.count === 0) { f.min = v; f.max = v; } else { if (v < f.min) f.min = v; if (v > f.max) f.max = v; }
       f.count++;
@@ -331,6 +386,10 @@ export class WindowAggregator {
 }
 
 const ascending = (a: number, b: number) => a - b;
+
+function copyWindow(w: WindowAcc): WindowAcc {
+  return { ...w, fields: w.fields.map((f) => (f.values ? { ...f, values: [...f.values] } : { ...f })) };
+}
 
 function earliestEnd(windows: Iterable<WindowAcc>): number {
   let end = Infinity;

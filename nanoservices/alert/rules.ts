@@ -1,4 +1,5 @@
 import { OptionsInvalidError } from '../../core/index.js';
+import { SnapshotReader } from '../snapshot.js';
 
 /** `above`: raise when the value goes above `raise.value`; `below`: when it goes below. */
 export type Direction = 'above' | 'below';
@@ -80,6 +81,18 @@ export interface AlertTransition {
 
 interface ResolvedLevel { value: number; forReadings: number; forMs: number }
 
+/** A `Hysteresis` machine's state, JSON-able. */
+export interface HysteresisState {
+  raised: boolean;
+  /** Event time it was raised (only while raised). */
+  raisedAt?: number;
+  /** Readings in the current streak past the level in force, and the event time of its first. */
+  streak: number;
+  streakStart: number;
+  /** Ids of the streak's readings (the last `maxIds`). */
+  ids: string[];
+}
+
 /**
  * A two-level state machine: raise once past `raise` for long enough, then resolve once back
  * behind `resolve` for long enough. Readings between the levels break a streak and change
@@ -119,7 +132,26 @@ export class Hysteresis {
     this.ids = [];
     return out;
   }
+
+  /** Its state, JSON-able. */
+  snapshot(): HysteresisState {
+    const s: HysteresisState = { raised: this.raised, streak: this.streak, streakStart: this.streakStart, ids: [...this.ids] };
+    if (this.raisedAt !== undefined) s.raisedAt = this.raisedAt;
+    return s;
+  }
+
+  /** Takes over a state from `snapshot()` (of a machine with the same levels, possibly elsewhere). */
+  restore(s: HysteresisState): void {
+    this.raised = s.raised;
+    this.raisedAt = s.raised ? s.raisedAt : undefined;
+    this.streak = s.streak;
+    this.streakStart = s.streakStart;
+    this.ids = s.ids.slice(-this.maxIds);
+  }
 }
+
+/** A z-score rule's rolling window, JSON-able: the running sums too, so a restore continues bit for bit. */
+export interface RollingStatsState { values: number[]; next: number; sum: number; sumSq: number; sinceRecompute: number }
 
 /** Rolling window of numbers with O(1) mean and standard deviation. */
 class RollingStats {
@@ -152,6 +184,17 @@ class RollingStats {
 
   mean(): number { return this.sum / this.ring.length; }
 
+  snapshot(): RollingStatsState {
+    return { values: [...this.ring], next: this.next, sum: this.sum, sumSq: this.sumSq, sinceRecompute: this.sinceRecompute };
+  }
+
+  /** `s` has been checked against this window's size (see `readStats`). */
+  restore(s: RollingStatsState): void {
+    this.ring.length = 0;
+    this.ring.push(...s.values);
+    this.next = s.next; this.sum = s.sum; this.sumSq = s.sumSq; this.sinceRecompute = s.sinceRecompute;
+  }
+
   std(): number {
     const m = this.mean();
     return Math.sqrt(Math.max(0, this.sumSq / this.ring.length - m * m));
@@ -162,6 +205,28 @@ class RollingStats {
 const MIN_STD = 1e-9;
 
 interface RuleState { machine: Hysteresis; prev?: { v: number; ts: number }; stats?: RollingStats }
+
+/**
+ * Everything `AlertEvaluator.evaluate` depends on, JSON-able: what a checkpoint stores and a
+ * takeover restores (`AlertEvaluator.snapshot()` / `restore()`).
+ */
+export interface AlertSnapshot {
+  /** Format version; `restore` reads 1. */
+  v: 1;
+  /** The rules the states were kept for, in the order of each key's `states`. */
+  rules: Array<{ name: string; kind: AlertRule['kind']; window?: number }>;
+  keys: Array<{ key: string; states: AlertRuleState[] }>;
+}
+
+/** One rule's state for one key: its hysteresis, plus the baseline reading (rate) or the rolling window (zscore). */
+export interface AlertRuleState extends HysteresisState {
+  prev?: { v: number; ts: number };
+  stats?: RollingStatsState;
+}
+
+const KINDS: Record<AlertRule['kind'], true> = { threshold: true, rate: true, zscore: true };
+// Typed explicitly: TypeScript narrows after a `never` call only through an annotated reference.
+const read: SnapshotReader = new SnapshotReader('alert snapshot');
 
 function fail(message: string, field: string): never {
   throw new OptionsInvalidError(`${field} ${message}`, { details: { field } });
@@ -222,14 +287,16 @@ export class AlertEvaluator {
     this.rules = validateRules(rules);
   }
 
-  /** `values[i]` is the value of `rules[i].field` in the reading (undefined when absent: the rule skips it). */
+  /** `values[i]` is the value of `rules[i].field` in the reading (undefined or not finite when absent: the rule skips it). */
   evaluate(key: string, ts: number, id: string, values: ReadonlyArray<number | undefined>): AlertTransition[] {
     let states = this.keys.get(key);
     if (!states) { states = this.rules.map((r) => this.newState(r)); this.keys.set(key, states); }
     let out: AlertTransition[] | undefined;
     for (let i = 0; i < this.rules.length; i++) {
       const v = values[i];
-      if (v === undefined) continue;
+      // NaN and ±Infinity count as absent: they would poison the rolling sums, and JSON (so a
+      // checkpoint) cannot carry them.
+      if (v === undefined || !Number.isFinite(v)) continue;
       const rule = this.rules[i]!;
       const state = states[i]!;
       const observed = this.observed(rule, state, v, ts);
@@ -250,6 +317,72 @@ export class AlertEvaluator {
   isRaised(key: string, rule: string): boolean {
     const i = this.rules.findIndex((r) => r.name === rule);
     return i >= 0 && this.keys.get(key)?.[i]?.machine.raised === true;
+  }
+
+  /**
+   * Every key's state, JSON-able; take it between readings. `restore` on an evaluator with the
+   * same rules continues exactly where this one stands.
+   * @example const next = new AlertEvaluator(rules); next.restore(JSON.parse(JSON.stringify(ev.snapshot())));
+   */
+  snapshot(): AlertSnapshot {
+    const keys: AlertSnapshot['keys'] = [];
+    for (const [key, states] of this.keys) {
+      keys.push({
+        key,
+        states: states.map((st) => {
+          const out: AlertRuleState = st.machine.snapshot();
+          if (st.prev) out.prev = { v: st.prev.v, ts: st.prev.ts };
+          if (st.stats) out.stats = st.stats.snapshot();
+          return out;
+        }),
+      });
+    }
+    return { v: 1, rules: this.rules.map((r) => (r.kind === 'zscore' ? { name: r.name, kind: r.kind, window: r.window } : { name: r.name, kind: r.kind })), keys };
+  }
+
+  /**
+   * Replaces every key's state with a snapshot's (from `snapshot()`, possibly of another process).
+   * States are matched to rules by name: a rule the snapshot lacks, or kept as another kind,
+   * starts fresh; a z-score rule whose window size changed keeps its hysteresis and starts its
+   * window empty; rules no longer configured are dropped.
+   * @throws SnapshotInvalidError when the snapshot is not a version 1 alert snapshot (nothing changes then).
+   */
+  restore(snapshot: unknown): void {
+    const s = read.object(snapshot, '(root)');
+    if (s.v !== 1) read.fail('v', `must be 1 (this version reads format 1, got ${JSON.stringify(s.v)})`);
+    const saved = read.array(s.rules, 'rules').map((r, i) => {
+      const o = read.object(r, `rules[${i}]`);
+      const kind = read.string(o.kind, `rules[${i}].kind`) as AlertRule['kind'];
+      if (!Object.hasOwn(KINDS, kind)) read.fail(`rules[${i}].kind`, 'must be threshold, rate or zscore');
+      return { name: read.string(o.name, `rules[${i}].name`), kind, window: o.window === undefined ? undefined : read.integer(o.window, `rules[${i}].window`, 2) };
+    });
+    // For each configured rule: where its state sits in the snapshot's lists, and whether its window carries over.
+    const from = this.rules.map((rule) => {
+      const j = saved.findIndex((r) => r.name === rule.name);
+      if (j < 0 || saved[j]!.kind !== rule.kind) return undefined;
+      return { j, window: rule.kind === 'zscore' && saved[j]!.window === rule.window ? rule.window : undefined };
+    });
+    const keys = new Map<string, RuleState[]>();
+    read.array(s.keys, 'keys').forEach((k, i) => {
+      const o = read.object(k, `keys[${i}]`);
+      const key = read.string(o.key, `keys[${i}].key`);
+      if (keys.has(key)) read.fail(`keys[${i}].key`, `repeats the key "${key}"`);
+      const states = read.array(o.states, `keys[${i}].states`);
+      if (states.length !== saved.length) read.fail(`keys[${i}].states`, `must hold one state per rule (${saved.length})`);
+      const checked = states.map((st, j) => readRuleState(st, saved[j]!, `keys[${i}].states[${j}]`));
+      keys.set(key, this.rules.map((rule, r) => {
+        const state = this.newState(rule);
+        const src = from[r];
+        if (!src) return state;
+        const c = checked[src.j]!;
+        state.machine.restore(c);
+        if (rule.kind === 'rate' && c.prev) state.prev = { v: c.prev.v, ts: c.prev.ts };
+        if (src.window !== undefined && c.stats) state.stats!.restore(c.stats);
+        return state;
+      }));
+    });
+    this.keys.clear();
+    for (const [key, states] of keys) this.keys.set(key, states);
   }
 
   private newState(rule: AlertRule): RuleState {
@@ -281,4 +414,38 @@ export class AlertEvaluator {
     stats.push(v);
     return z;
   }
+}
+
+/** Checks one saved rule state (of a rule of `kind`) field by field. */
+function readRuleState(x: unknown, rule: { kind: AlertRule['kind']; window?: number }, at: string): AlertRuleState {
+  const o = read.object(x, at);
+  const raised = read.boolean(o.raised, `${at}.raised`);
+  const state: AlertRuleState = {
+    raised,
+    streak: read.integer(o.streak, `${at}.streak`),
+    streakStart: read.finite(o.streakStart, `${at}.streakStart`),
+    ids: read.array(o.ids, `${at}.ids`).map((id, i) => read.string(id, `${at}.ids[${i}]`)),
+  };
+  if (raised) state.raisedAt = read.finite(o.raisedAt, `${at}.raisedAt`);
+  if (rule.kind === 'rate' && o.prev !== undefined) {
+    const p = read.object(o.prev, `${at}.prev`);
+    state.prev = { v: read.finite(p.v, `${at}.prev.v`), ts: read.finite(p.ts, `${at}.prev.ts`) };
+  }
+  if (rule.kind === 'zscore') {
+    if (rule.window === undefined) read.fail(`${at}`, 'belongs to a zscore rule saved without its window');
+    state.stats = readStats(o.stats, rule.window, `${at}.stats`);
+  }
+  return state;
+}
+
+/** Checks a saved rolling window against its size: at most `size` values, the ring position inside it. */
+function readStats(x: unknown, size: number, at: string): RollingStatsState {
+  const o = read.object(x, at);
+  const values = read.array(o.values, `${at}.values`).map((v, i) => read.finite(v, `${at}.values[${i}]`));
+  if (values.length > size) read.fail(`${at}.values`, `must hold at most ${size} values`);
+  const next = read.integer(o.next, `${at}.next`);
+  if (next >= size || (values.length < size && next !== 0)) read.fail(`${at}.next`, `must be 0 until the window is full, then below ${size}`);
+  const sinceRecompute = read.integer(o.sinceRecompute, `${at}.sinceRecompute`);
+  if (sinceRecompute >= size) read.fail(`${at}.sinceRecompute`, `must be below ${size}`);
+  return { values, next, sum: read.finite(o.sum, `${at}.sum`), sumSq: read.finite(o.sumSq, `${at}.sumSq`), sinceRecompute };
 }

@@ -1,6 +1,6 @@
 import {
-  ContractInvalidError, defineNanoservice, OptionsInvalidError,
-  type Envelope, type HandlerContext, type NanoserviceDefinition,
+  ContractInvalidError, defineNanoservice, derivedEventId, OptionsInvalidError,
+  type Envelope, type HandlerContext, type NanoserviceDefinition, type NanoserviceState,
 } from '../../core/index.js';
 import { compileFieldPath, eventTime, readPath, type FieldPath } from '../filter/field-path.js';
 import { keyNameOf, positiveInt } from '../filter/service.js';
@@ -53,7 +53,9 @@ const METRIC_EVENT: Record<AlertRule['kind'], string> = { threshold: 'threshold'
 /**
  * The alert nanoservice: threshold (held for N readings or a duration), rate-of-change and
  * z-score rules with hysteresis, per key; publishes `alert.raised` once and `alert.resolved` once
- * per episode, with rule, key, value, threshold and the causing message ids.
+ * per episode, with rule, key, value, threshold and the causing message ids. Event ids derive
+ * from the service name, `alertId` and the transition, so a replay re-creates them; `state`
+ * snapshots and restores the evaluator (scale-out checkpoints).
  * Metric fields: `received evaluated`, `threshold|rate|anomaly raised|resolved`,
  * `invalid deadlettered` (context = the input contract, query = key and rule).
  *
@@ -61,7 +63,7 @@ const METRIC_EVENT: Record<AlertRule['kind'], string> = { threshold: 'threshold'
  * await startNanoservice(bus, createAlertService({ input: 'sensor.valid.>', keyField: 'deviceId', rules: [
  *   { name: 'overheat', kind: 'threshold', field: 'temperature', raise: { value: 80, forReadings: 3 }, resolve: { value: 75, forReadings: 3 } }] }));
  */
-export function createAlertService(config: AlertConfig): NanoserviceDefinition & { readonly evaluator: AlertEvaluator } {
+export function createAlertService(config: AlertConfig): NanoserviceDefinition & { readonly evaluator: AlertEvaluator; readonly state: NanoserviceState } {
   if (config === null || typeof config !== 'object') throw new OptionsInvalidError('alert config must be an object', { details: { field: '' } });
   const maxIds = positiveInt(config.maxCausationIds, 20, 'maxCausationIds');
   if (maxIds > 50) throw new OptionsInvalidError('maxCausationIds must be at most 50 (they travel in one header)', { details: { field: 'maxCausationIds' } });
@@ -80,6 +82,7 @@ export function createAlertService(config: AlertConfig): NanoserviceDefinition &
   }
   const dataschemas = { raised: dataschemaOf(types.raised, version), resolved: dataschemaOf(types.resolved, version) };
   const values: Array<number | undefined> = new Array(fieldPaths.length);
+  const name = config.name ?? 'alert';
   const metrics = new KeyedMetrics(keyAs);
   const invalid = metrics.field('invalid', 'deadlettered');
   const evaluated = metrics.field('received', 'evaluated');
@@ -97,7 +100,10 @@ export function createAlertService(config: AlertConfig): NanoserviceDefinition &
       const data = alertData(t, rule.severity, extended ? keyAs : undefined);
       // Frozen: the Bus spreads `headers` into the envelope, which V8 does fast only for a frozen object.
       const headers = Object.freeze({ dataschema: dataschemas[t.type], causationids: t.causationIds.join(',') });
-      await ctx.publish(output.renderKeyed(data, keyAs, key), data, { type: types[t.type], version, partitionKey: key, headers });
+      // The same episode gets the same id on a replay (after a takeover), so the broker's
+      // duplicate window absorbs the second copy.
+      const id = derivedEventId(name, data.alertId as string, t.type);
+      await ctx.publish(output.renderKeyed(data, keyAs, key), data, { id, type: types[t.type], version, partitionKey: key, headers });
       rule[t.type].add(ctx, context, key);
     }
   };
@@ -122,11 +128,17 @@ export function createAlertService(config: AlertConfig): NanoserviceDefinition &
     return transitions.length === 0 ? undefined : publishAll(transitions, key, context, ctx);
   };
   const def = defineNanoservice({
-    name: config.name ?? 'alert',
+    name,
     version: '1.0.0',
     subscriptions: [{ pattern: config.input, handler: handle as never, ordered: true, group: config.group, partitions: config.partitions, maxInFlight: positiveInt(config.maxInFlight, 64, 'maxInFlight') }],
   });
-  return { ...def, evaluator, start: async (bus) => { metrics.bind(bus); }, stop: async () => { metrics.unbind(); } };
+  return {
+    ...def, evaluator,
+    start: async (bus) => { metrics.bind(bus); },
+    stop: async () => { metrics.unbind(); },
+    // Per-key hysteresis, rate baselines and z-score windows (see `AlertSnapshot`).
+    state: { snapshot: () => evaluator.snapshot(), restore: (s) => evaluator.restore(s) },
+  };
 }
 
 /**

@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { Bus, OptionsInvalidError, type Envelope } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
-import { AlertEvaluator, createAlertService, Hysteresis, runNanoservice, type AlertRule } from '../../nanoservices/index.js';
+import {
+  AlertEvaluator, createAlertService, Hysteresis, runNanoservice, SnapshotInvalidError, type AlertRule, type AlertTransition,
+} from '../../nanoservices/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 
@@ -96,6 +98,79 @@ describe('nanoservice alert', () => {
       expect(t!.readings).to.equal(30);
     });
 
+    it('snapshot - prefix, snapshot through JSON, restore into a fresh evaluator, suffix: the transitions of one uninterrupted evaluator (property)', () => {
+      const rulesArb = fc.record({
+        n: fc.integer({ min: 1, max: 3 }), m: fc.integer({ min: 1, max: 3 }), forMs: fc.integer({ min: 0, max: 3000 }),
+        absolute: fc.boolean(), window: fc.integer({ min: 2, max: 6 }), minSamples: fc.integer({ min: 2, max: 6 }),
+      }).map(({ n, m, forMs, absolute, window, minSamples }): AlertRule[] => [
+        { name: 'hot', kind: 'threshold', field: 'a', raise: { value: 60, forReadings: n, forMs }, resolve: { value: 40, forReadings: m } },
+        { name: 'cold', kind: 'threshold', field: 'a', direction: 'below', raise: { value: 20, forReadings: m }, resolve: { value: 30, forReadings: n, forMs } },
+        { name: 'jump', kind: 'rate', field: 'b', absolute, perMs: 1000, raise: { value: 20, forReadings: n }, resolve: { value: 5, forReadings: m } },
+        { name: 'odd', kind: 'zscore', field: 'c', window, minSamples: Math.min(window, minSamples), raise: { value: 1.5, forReadings: n }, resolve: { value: 1, forReadings: m } },
+      ]);
+      const value = fc.option(fc.double({ min: 0, max: 100, noNaN: true }).map((v) => v + 0), { nil: undefined }); // + 0: no -0, which JSON cannot keep
+      const reading = fc.record({ key: fc.constantFrom('k1', 'k2', 'k3'), dt: fc.integer({ min: -500, max: 2000 }), a: value, b: value, c: value });
+      fc.assert(fc.property(rulesArb, fc.array(reading, { maxLength: 120 }), fc.nat(), fc.integer({ min: 1, max: 4 }), (rules, readings, cut, maxIds) => {
+        const split = cut % (readings.length + 1);
+        let ts = 1_700_000_000_000;
+        const steps = readings.map((r, i) => ({ key: r.key, ts: ts += r.dt, id: `m${i}`, values: [r.a, r.a, r.b, r.c] }));
+        const feed = (ev: AlertEvaluator, from: number, to: number, into: AlertTransition[]) => {
+          for (const s of steps.slice(from, to)) into.push(...ev.evaluate(s.key, s.ts, s.id, s.values));
+        };
+        const whole = new AlertEvaluator(rules, maxIds);
+        const expected: AlertTransition[] = [];
+        feed(whole, 0, steps.length, expected);
+        const first = new AlertEvaluator(rules, maxIds);
+        const got: AlertTransition[] = [];
+        feed(first, 0, split, got);
+        const second = new AlertEvaluator(rules, maxIds);
+        second.restore(JSON.parse(JSON.stringify(first.snapshot())));
+        feed(second, split, steps.length, got);
+        expect(got).to.deep.equal(expected);
+        expect(second.snapshot()).to.deep.equal(whole.snapshot());
+      }), { numRuns: 400 });
+    });
+
+    it('snapshot - a snapshot it cannot read fails with SnapshotInvalidError naming the field, and the state stays', () => {
+      const ev = new AlertEvaluator([overheat]);
+      run(ev, [81, 82, 83]);
+      const good = JSON.parse(JSON.stringify(ev.snapshot()));
+      const cases: Array<[unknown, string]> = [
+        [null, '(root)'],
+        [{ ...good, v: 2 }, 'v'],
+        [{ ...good, rules: [{ name: 'overheat', kind: 'median' }] }, 'rules[0].kind'],
+        [{ ...good, keys: [{ key: 'd1', states: [] }] }, 'keys[0].states'],
+        [{ ...good, keys: [{ key: 'd1', states: [{ ...good.keys[0].states[0], raisedAt: undefined }] }] }, 'keys[0].states[0].raisedAt'],
+        [{ ...good, keys: [{ key: 'd1', states: [{ ...good.keys[0].states[0], streak: -1 }] }] }, 'keys[0].states[0].streak'],
+        [{ ...good, keys: [good.keys[0], good.keys[0]] }, 'keys[1].key'],
+      ];
+      for (const [snapshot, field] of cases) {
+        expect(() => ev.restore(snapshot), field).to.throw(SnapshotInvalidError).with.property('code', 'SB_ERR_SNAPSHOT_INVALID');
+        expect(() => ev.restore(snapshot), field).to.throw(SnapshotInvalidError).with.nested.property('details.field', field);
+      }
+      expect(ev.isRaised('d1', 'overheat'), 'a failed restore changes nothing').to.equal(true);
+      expect(ev.snapshot()).to.deep.equal(good);
+    });
+
+    it('snapshot - states follow their rules by name; a new rule, or one whose kind changed, starts fresh', () => {
+      const warm: AlertRule = { name: 'warm', kind: 'threshold', field: 'temperature', raise: { value: 70 } };
+      const before = new AlertEvaluator([warm, overheat]);
+      for (let i = 0; i < 3; i++) before.evaluate('d1', i, `m${i}`, [85, 85]);
+      expect(before.isRaised('d1', 'overheat') && before.isRaised('d1', 'warm')).to.equal(true);
+      const after = new AlertEvaluator([overheat, { ...warm, kind: 'rate' }, { ...warm, name: 'new' }]);
+      after.restore(JSON.parse(JSON.stringify(before.snapshot())));
+      expect([after.isRaised('d1', 'overheat'), after.isRaised('d1', 'warm'), after.isRaised('d1', 'new')]).to.deep.equal([true, false, false]);
+      // overheat resolves after three cool readings, as it would have on the first evaluator.
+      const resolved = [0, 1, 2].flatMap((i) => after.evaluate('d1', 10 + i, `c${i}`, [70, 70, 70]).filter((t) => t.rule === 'overheat'));
+      expect(resolved.map((t) => [t.type, t.raisedAt])).to.deep.equal([['resolved', 2]]);
+    });
+
+    it('rules - NaN and infinite values are skipped like absent ones', () => {
+      const ev = new AlertEvaluator([overheat]);
+      expect(run(ev, [81, 82, NaN, Infinity, 83])).to.deep.equal(['4:raised:m0,m1,m4']);
+      expect(() => JSON.parse(JSON.stringify(ev.snapshot()))).to.not.throw();
+    });
+
     it('rules - invalid rules fail with the field named', () => {
       const cases: Array<[unknown, string]> = [
         [[], 'rules'],
@@ -154,6 +229,44 @@ describe('nanoservice alert', () => {
       await waitFor(() => alerts.length === 1, { what: 'alerts.length === 1' });
       expect(alerts[0]!.data).to.deep.include({ deviceId: 'x', key: 'x', causationIds: [e.id], field: 'temperature', direction: 'above', readings: 1 });
       expect(subjects, 'default subject template alerts.{key}').to.deep.equal(['alerts.x']);
+    });
+
+    it('alert - an episode gets the same event ids on any instance, also when a takeover replays it from a checkpoint', async () => {
+      const temps = [81, 82, 83, 84, 70, 71, 72, 73];
+      const buses: Bus[] = [];
+      const instance = async (from: number, to: number, restore?: unknown) => {
+        const b = new Bus({ service: 'alert@other', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
+        buses.push(b);
+        const got: Envelope[] = [];
+        await b.subscribe('alerts.>', (m) => { got.push(m); });
+        const svc = createAlertService({ input: 'sensor.valid.>', keyField: 'deviceId', rules: [overheat] });
+        if (restore !== undefined) svc.state.restore(JSON.parse(JSON.stringify(restore)));
+        await runNanoservice(b, svc);
+        const evaluated = () => b.metrics.totals().get('alert@other:sensor.reading?deviceId=d-7 received evaluated')?.count ?? 0;
+        for (let i = from; i < to; i++) {
+          await b.publish('sensor.valid.d-7', { deviceId: 'd-7', ts: i * 1000, temperature: temps[i] }, { id: `reading-${i}`, type: 'sensor.reading', partitionKey: 'd-7' });
+          await waitFor(() => evaluated() === i - from + 1, { what: `reading ${i} evaluated` });
+        }
+        return { got, svc };
+      };
+      try {
+        const whole = await instance(0, temps.length);
+        expect(whole.got.map((a) => a.type)).to.deep.equal(['alert.raised', 'alert.resolved']);
+        const [raisedId, resolvedId] = whole.got.map((a) => a.id);
+        expect(raisedId).to.not.equal(resolvedId);
+
+        // The first owner checkpoints after two readings, raises on the third, then dies.
+        const first = await instance(0, 2);
+        const checkpoint = first.svc.state.snapshot();
+        const firstRest = await instance(2, 4, checkpoint);
+        // The next owner restores that checkpoint and replays from its position (the same input messages).
+        const taker = await instance(2, temps.length, checkpoint);
+        expect(firstRest.got.map((a) => a.id)).to.deep.equal([raisedId]);
+        expect(taker.got.map((a) => [a.type, a.id])).to.deep.equal([['alert.raised', raisedId], ['alert.resolved', resolvedId]]);
+        expect(taker.got.map((a) => a.data)).to.deep.equal(whole.got.map((a) => a.data));
+      } finally {
+        for (const b of buses) await b.stop();
+      }
     });
 
     it('alert - config errors name the field', () => {
