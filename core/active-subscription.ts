@@ -4,7 +4,7 @@ import type { Envelope } from './envelope.js';
 import type { Handler } from './handler.js';
 import { compose, type Middleware, type MiddlewareContext } from './middleware.js';
 import { KeyedScheduler } from './ordering.js';
-import { UNSETTLED_MESSAGE, type Handling, type Settlement } from './settlement.js';
+import { orderingKey, UNSETTLED_MESSAGE, type Handling, type Settlement } from './settlement.js';
 import type { SubjectTable } from './subject-table.js';
 import type { InboundMessage, TransportSubscribeOptions, TransportSubscription } from './transport.js';
 
@@ -67,7 +67,7 @@ export class ActiveSubscription {
       return msg.ack();
     }
     if (msg.position !== undefined) this.lastPosition = msg.position;
-    return this.scheduler.push(msg, this.o.ordered ? msg.envelope.partitionkey : undefined);
+    return this.scheduler.push(msg, this.o.ordered ? orderingKey(msg) : undefined);
   }
 
   /** Checked before each message is handled: once `admit` says no, nothing more is (the lease is gone). */

@@ -73,7 +73,8 @@ export interface SubscribeOptions {
    * Handle messages with the same `partitionkey` strictly in order (others concurrently). A failing
    * message is retried before any later message of its key is handled, on every transport: the Bus
    * retries it in process, holding its key (other keys go on), instead of handing it back to a
-   * broker that would redeliver it later. See `Handler`.
+   * broker that would redeliver it later. See `Handler`. A message without a `partitionkey` is
+   * kept in order with the others of its subject (a device's raw payloads name it in the subject).
    */
   ordered?: boolean;
   /** Static partition assignment: this instance handles only the keys of its partitions. */

@@ -55,6 +55,14 @@ export interface SettlementSettings {
   deadLetterPrefix: string;
 }
 
+/**
+ * The lane an ordered subscription keeps a message in: its `partitionkey`, else its subject (a
+ * device's raw payloads carry no key, but their subject names the device).
+ */
+export function orderingKey(msg: InboundMessage): string {
+  return msg.envelope.partitionkey ?? msg.subject;
+}
+
 /** Errors that will fail the same way on every retry: dead-letter at once. */
 function isPermanent(err: unknown): boolean {
   return err instanceof ContractInvalidError || err instanceof ContractVersionError || err instanceof ContractUnknownError
@@ -183,7 +191,7 @@ export class Settlement {
    * the messages of its key waiting behind it, which are held as long.
    */
   private inProgressReport(msg: InboundMessage, h: Handling): () => void {
-    const key = msg.envelope.partitionkey;
+    const key = orderingKey(msg);
     const forEachWaiting = h.forEachWaiting;
     if (forEachWaiting === undefined || key === undefined) return () => reportInProgress(msg);
     return () => { reportInProgress(msg); forEachWaiting(key, reportInProgress); };
