@@ -19,3 +19,4 @@ export {
   MemoryPartitionCheckpoints, claimCheckpoint, type CheckpointRecord, type PartitionCheckpoints,
 } from './partition-checkpoints.js';
 export { CheckpointFencedError } from './errors.js';
+export { PartitionWorker, type PartitionWorkerOptions } from './partition-worker.js';

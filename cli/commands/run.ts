@@ -6,7 +6,7 @@ import { loadPipeline } from '../pipeline/load.js';
 import { startPipeline } from '../pipeline/run-pipeline.js';
 import { parseDuration } from './demo.js';
 
-export const runHelp = `signalbus run <pipeline.json> [--duration 30s] [--log-level info]
+export const runHelp = `signalbus run <pipeline.json> [--instance <id>] [--duration 30s] [--log-level info]
 
 Starts the nanoservices and transports a pipeline file describes: transports by URL, routing
 rules subject → transport, each service's kind and config, and optionally an embedded MQTT
@@ -14,19 +14,25 @@ broker and HTTP gateway. The file is validated first; an error names the JSON pa
 was expected. Strings may use \${VAR} and \${VAR:-default} from the environment.
 Stops gracefully on SIGINT/SIGTERM (or after --duration).
 
+--instance <id> (or SIGNALBUS_INSTANCE): this process' instance id ([A-Za-z0-9._-]+). With a
+"scale" block in the file, every process of the same pipeline needs its own id (default:
+host-pid); the processes then share the work by partition and take over each other's partitions.
+
 Example:
   MQTT_URL=mqtt://127.0.0.1:1883 signalbus run examples/iot-mqtt/pipeline.json`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { duration: { type: 'string' }, 'log-level': { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { duration: { type: 'string' }, 'log-level': { type: 'string' }, instance: { type: 'string' } } });
   const [file] = positionals;
   if (!file || positionals.length > 1) throw new UsageError('usage: signalbus run <pipeline.json> (see signalbus run --help)');
   const durationMs = values.duration === undefined ? Infinity : parseDuration(values.duration);
   const level = (values['log-level'] ?? process.env.SIGNALBUS_LOG_LEVEL ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) throw new UsageError(`--log-level must be debug, info, warn, error or silent, got "${level}"`);
+  const instance = values.instance ?? (process.env.SIGNALBUS_INSTANCE || undefined);
+  if (instance !== undefined && !/^[A-Za-z0-9._-]+$/.test(instance)) throw new UsageError(`--instance must be letters, digits, ".", "_" or "-", got "${instance}"`);
   const logger = createLogger({ level });
   const pipeline = loadPipeline(file, nanoserviceConfigSchemas);
-  const running = await startPipeline(pipeline, { logger });
+  const running = await startPipeline(pipeline, { logger, ...(instance !== undefined ? { instance } : {}) });
   logger.info('pipeline started', { pipeline: pipeline.name, services: [...running.buses.keys()], hosted: running.hosted });
   process.stderr.write(`pipeline ${pipeline.name} running: ${[...running.buses.keys()].join(', ')}\n`);
   await new Promise<void>((resolve) => {

@@ -11,6 +11,16 @@ export interface PipelineService {
   config: Record<string, unknown>;
 }
 
+/** The `scale` block: how instances share the work. */
+export interface PipelineScale {
+  partitions?: number;
+  coordination: 'nats' | 'memory';
+  url?: string;
+  replicas?: number;
+  leaseTtlMs?: number;
+  checkpointIntervalMs?: number;
+}
+
 export interface Pipeline {
   name: string;
   description?: string;
@@ -20,6 +30,7 @@ export interface Pipeline {
   embedded?: { mqtt?: { port?: number; host?: string }; http?: { url: string; transport?: string; options?: Record<string, unknown> } };
   contracts?: { dirs?: string[] };
   metrics?: { intervalMs?: number };
+  scale?: PipelineScale;
   services: PipelineService[];
 }
 

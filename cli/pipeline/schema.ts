@@ -29,6 +29,18 @@ export const pipelineSchema = {
     },
     contracts: { type: 'object', additionalProperties: false, properties: { dirs: { type: 'array', items: { type: 'string' } } } },
     metrics: { type: 'object', additionalProperties: false, properties: { intervalMs: { type: 'integer', minimum: 100 } } },
+    scale: {
+      type: 'object', additionalProperties: false, required: ['coordination'],
+      description: 'Running more than one instance: services share work by partition, owned through leases in the engine.',
+      properties: {
+        partitions: { type: 'integer', minimum: 1, maximum: 4096, description: 'Partitions of each input the pipeline feeds itself (fixed for the pipeline\'s life). Default 16.' },
+        coordination: { enum: ['nats', 'memory'], description: 'Where leases and checkpoints live: NATS JetStream KV, or this process only.' },
+        url: { type: 'string', minLength: 1, description: 'NATS servers of the leases and checkpoints (default: the first nats transport).' },
+        replicas: { type: 'integer', minimum: 1, maximum: 5, description: 'Replicas of the KV buckets (3 on a 3-node cluster). Default 1.' },
+        leaseTtlMs: { type: 'integer', minimum: 1000, description: 'A lease not renewed for this long lapses and its partition moves. Default 5000.' },
+        checkpointIntervalMs: { type: 'integer', minimum: 100, description: 'How often each partition checkpoints state and input position. Default 1000.' },
+      },
+    },
     services: {
       type: 'array', minItems: 1,
       items: {
@@ -36,7 +48,7 @@ export const pipelineSchema = {
         properties: {
           kind: { type: 'string', description: 'ingest, filter, aggregate or alert' },
           name: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', description: 'Service name (default: the kind).' },
-          instances: { type: 'integer', minimum: 1, maximum: 64, description: 'Copies sharing the work through consumer groups.' },
+          instances: { type: 'integer', minimum: 1, maximum: 64, description: 'Copies in this process sharing the work by partition (as separate processes do with scale).' },
           config: { type: 'object' },
         },
       },

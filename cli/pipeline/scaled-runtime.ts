@@ -1,0 +1,91 @@
+import { OptionsInvalidError, type Bus, type Logger, type NanoserviceDefinition } from '../../core/index.js';
+import type { LeaseStore } from '../../scale/lease-store.js';
+import { MemoryLeaseStore } from '../../scale/memory-lease-store.js';
+import { MemoryPartitionCheckpoints, type PartitionCheckpoints } from '../../scale/partition-checkpoints.js';
+import type { Pipeline, PipelineScale } from './load.js';
+import type { ServicePlan } from './scale-plan.js';
+import { startScaledService, type ScaledService } from './scaled-service.js';
+
+/** First token of partitioned wire subjects (the Bus' default). */
+const PARTITION_PREFIX = 'part';
+
+/** Where a scaled pipeline keeps its leases and checkpoints, and how it starts a member of a service. */
+export interface ScaledRuntime {
+  startService(o: { plan: ServicePlan; member: string; bus: Bus; logger: Logger; create(): NanoserviceDefinition }): Promise<ScaledService>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the coordination a `scale` block names: NATS JetStream KV (leases with a TTL, checkpoints
+ * written compare-and-set), or memory (one process: `instances` copies sharing the work).
+ */
+export async function startScaledCoordination(p: Pipeline, scale: PipelineScale): Promise<ScaledRuntime> {
+  let leases: LeaseStore;
+  let checkpoints: PartitionCheckpoints;
+  let close = async () => {};
+  const leaseTtlMs = scale.leaseTtlMs ?? 5000;
+  if (scale.coordination === 'nats') {
+    const url = scale.url ?? Object.values(p.transports).find((u) => /^(nats|tls):/i.test(u));
+    if (!url) {
+      throw new OptionsInvalidError('scale.coordination "nats" needs scale.url or a nats:// transport for its leases and checkpoints', { details: { field: 'scale.url' } });
+    }
+    const { NatsCoordination } = await import('../../scale/nats-coordination.js');
+    const coordination = await NatsCoordination.open({
+      servers: natsServersOf(url), name: `sb-${p.name.replace(/[^A-Za-z0-9_-]/g, '_')}`, replicas: scale.replicas ?? 1, leaseTtlMs,
+    });
+    leases = coordination.leases;
+    checkpoints = coordination.checkpoints;
+    close = () => coordination.close();
+  } else {
+    leases = new MemoryLeaseStore({ ttlMs: leaseTtlMs });
+    checkpoints = new MemoryPartitionCheckpoints();
+  }
+  const partitions = scale.partitions ?? 16;
+  const checkpointIntervalMs = scale.checkpointIntervalMs ?? 1000;
+  return {
+    async startService({ plan, member, bus, logger, create }) {
+      const replay = bus.transportFor(plan.input).capabilities.replay === true;
+      if (scale.coordination === 'nats' && !replay) {
+        // Without a log to replay from, an instance's crash would lose what it held.
+        throw new OptionsInvalidError(`scale: service ${plan.name} reads ${plan.input} from transport ${bus.transportFor(plan.input).name}, which keeps no log to replay from; `
+          + 'route it to NATS with jetstream=1 (its stream capturing the subject)', { details: { field: 'scale', service: plan.name, input: plan.input } });
+      }
+      return startScaledService({ pipeline: p.name, plan, member, bus, leases, checkpoints, partitions, replay, checkpointIntervalMs, logger, create });
+    },
+    close,
+  };
+}
+
+/**
+ * A JetStream transport URL whose stream also captures the partitioned subjects
+ * (`part.*.<subject>` for each), so partitions travel in the same stream as the rest. Only the
+ * pipeline's own subjects, not all of `part.>`: streams may not overlap, and other pipelines
+ * have partitions too. Other URLs are returned as they are.
+ */
+export function withPartitionSubjects(url: string, partitioned: readonly string[]): string {
+  const q = url.indexOf('?');
+  if (!/^(nats|tls):/i.test(url) || q < 0) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  const js = params.get('jetstream');
+  const subjects = params.get('subjects');
+  if (!js || js === '0' || js === 'false' || subjects === null) return url;
+  const list = subjects.split(',').filter(Boolean);
+  const wanted = partitioned.map((s) => `${PARTITION_PREFIX}.*.${s}`).filter((s) => !list.includes(s));
+  if (wanted.length === 0) return url;
+  params.set('subjects', [...list, ...wanted].join(','));
+  return `${url.slice(0, q)}?${params.toString()}`;
+}
+
+/** The server URLs of a NATS URL: a comma-separated host list and a `servers` parameter both count. */
+export function natsServersOf(url: string): string[] {
+  const m = /^(nats|tls):\/\/(?:([^@/?]*)@)?([^/?]*)/i.exec(url);
+  if (!m) throw new OptionsInvalidError(`"${url}" is not a nats:// URL`, { details: { field: 'scale.url' } });
+  const [, scheme, userinfo, hosts] = m;
+  const auth = userinfo ? `${userinfo}@` : '';
+  const servers = hosts!.split(',').filter(Boolean).map((h) => `${scheme}://${auth}${h}`);
+  const q = url.indexOf('?');
+  const extra = q < 0 ? null : new URLSearchParams(url.slice(q + 1)).get('servers');
+  for (const s of (extra ?? '').split(',')) if (s) servers.push(s.includes('://') ? s : `${scheme}://${auth}${s}`);
+  if (servers.length === 0) throw new OptionsInvalidError(`"${url}" names no server`, { details: { field: 'scale.url' } });
+  return servers;
+}

@@ -1,0 +1,53 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { compilePattern } from '../../core/index.js';
+import { natsServersOf, withPartitionSubjects } from '../../cli/pipeline/scaled-runtime.js';
+import { outputPattern, patternsOverlap, planScale } from '../../cli/pipeline/scale-plan.js';
+
+const token = fc.constantFrom('a', 'b', 'c');
+const patternToken = fc.constantFrom('a', 'b', 'c', '*');
+const pattern = fc.tuple(fc.array(patternToken, { minLength: 1, maxLength: 4 }), fc.boolean())
+  .map(([tokens, tail]) => (tail ? [...tokens, '>'] : tokens).join('.'));
+
+describe('scale plan: which inputs travel partitioned', () => {
+  it('patternsOverlap agrees with matching every small subject (property)', () => {
+    const subjects: string[] = [];
+    const grow = (prefix: string[], depth: number) => {
+      if (prefix.length > 0) subjects.push(prefix.join('.'));
+      if (depth === 0) return;
+      for (const t of ['a', 'b', 'c']) grow([...prefix, t], depth - 1);
+    };
+    grow([], 6);
+    fc.assert(fc.property(pattern, pattern, (a, b) => {
+      const ma = compilePattern(a);
+      const mb = compilePattern(b);
+      const both = subjects.some((s) => ma(s) && mb(s));
+      expect(patternsOverlap(a, b)).to.equal(both);
+      expect(patternsOverlap(b, a)).to.equal(both);
+    }), { numRuns: 300 });
+    void token;
+  });
+
+  it('the IoT pipeline: device input is not partitioned, the stages fed inside are', () => {
+    const plan = planScale([
+      { kind: 'ingest', config: { input: 'devices.*.telemetry', output: 'sensor.reading.{deviceId}' } },
+      { kind: 'filter', config: { input: 'sensor.reading.>', output: 'sensor.valid.{data.deviceId}', where: {} } },
+      { kind: 'aggregate', config: { input: 'sensor.valid.>', output: 'aggregates.{deviceId}' } },
+      { kind: 'alert', config: { input: 'sensor.valid.>', output: 'alerts.{deviceId}' } },
+    ]);
+    expect(plan.services.map((s) => [s.name, s.partitioned])).to.deep.equal([['ingest', false], ['filter', true], ['aggregate', true], ['alert', true]]);
+    expect(plan.partitionedSubjects).to.deep.equal(['sensor.reading.>', 'sensor.valid.>']);
+    expect(outputPattern({ kind: 'alert', config: { input: 'x' } })).to.equal('alerts.*');
+    expect(outputPattern({ kind: 'filter', config: { input: 'x', output: 'a.dev-{id}.b' } })).to.equal('a.*.b');
+  });
+
+  it('adds part.> to a JetStream stream\'s subjects and reads server lists', () => {
+    const url = withPartitionSubjects('nats://h:1,h:2?jetstream=1&stream=S&subjects=devices.>,alerts.>', ['sensor.valid.>', 'sensor.reading.>']);
+    expect(url.startsWith('nats://h:1,h:2?')).to.equal(true);
+    expect(new URLSearchParams(url.split('?')[1]).get('subjects')).to.equal('devices.>,alerts.>,part.*.sensor.valid.>,part.*.sensor.reading.>');
+    expect(withPartitionSubjects('nats://h:1?subjects=a.>', ['a.>'])).to.equal('nats://h:1?subjects=a.>');
+    expect(withPartitionSubjects('mqtt://h:1?jetstream=1&subjects=a', ['a'])).to.equal('mqtt://h:1?jetstream=1&subjects=a');
+    expect(natsServersOf('nats://u:p@127.0.0.1:14222,127.0.0.1:14223?jetstream=1&servers=h3:4222'))
+      .to.deep.equal(['nats://u:p@127.0.0.1:14222', 'nats://u:p@127.0.0.1:14223', 'nats://u:p@h3:4222']);
+  });
+});
