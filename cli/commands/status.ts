@@ -1,0 +1,111 @@
+import { parseArgs } from 'node:util';
+import { connect, type NatsConnection } from 'nats';
+import { TransportConnectError } from '../../core/index.js';
+import { NatsCoordination } from '../../scale/nats-coordination.js';
+import { UsageError } from '../errors.js';
+import { natsServersOf } from '../pipeline/scaled-runtime.js';
+
+export const statusHelp = `signalbus status <nats-url> [--pipeline <name>] [--json]
+
+Shows who owns what in scaled pipelines (a "scale" block with coordination "nats"): per service,
+the live instances, the owner of each partition, and the position and age of each partition's
+last checkpoint. Without --pipeline, every scaled pipeline on that NATS is shown.
+
+Example:
+  signalbus status nats://127.0.0.1:4222 --pipeline iot-nats`;
+
+export interface PartitionStatus { partition: number; owner?: string; checkpoint?: { position: number; owner: string; ageMs: number } }
+export interface ServiceStatus { service: string; members: string[]; partitions: PartitionStatus[] }
+export interface PipelineStatus { pipeline: string; services: ServiceStatus[] }
+
+const LEASES = /^KV_sb-(.+)-leases$/;
+
+/** Reads the leases and checkpoints of one scaled pipeline, or of all (`pipeline` undefined). */
+export async function readStatus(servers: string[], pipeline?: string, now = Date.now()): Promise<PipelineStatus[]> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers, noAsyncTraces: true, name: 'signalbus-status', timeout: 5000 });
+  } catch (cause) {
+    throw new TransportConnectError(`could not connect to ${servers.join(', ')}: ${(cause as Error).message}`, { cause });
+  }
+  try {
+    const jsm = await nc.jetstreamManager();
+    const names: string[] = [];
+    for await (const s of jsm.streams.list()) {
+      const m = LEASES.exec(s.config.name);
+      if (m) names.push(m[1]!);
+    }
+    const wanted = pipeline === undefined ? names.sort() : names.filter((n) => n === bucketPart(pipeline));
+    const out: PipelineStatus[] = [];
+    for (const part of wanted) {
+      // Only buckets that exist are opened, so reading status never creates one.
+      const coordination = await NatsCoordination.open({ servers, connection: nc, name: `sb-${part}` });
+      const leases = await coordination.leases.list('');
+      const checkpoints = await coordination.checkpoints.list('');
+      const services = new Map<string, ServiceStatus>();
+      const serviceOf = (group: string): ServiceStatus => {
+        let s = services.get(group);
+        if (!s) services.set(group, s = { service: group, members: [], partitions: [] });
+        return s;
+      };
+      for (const l of leases) {
+        const member = /^(.+)\.m\.([^.]+)$/.exec(l.key);
+        const lease = /^(.+)\.p\.(\d+)$/.exec(l.key);
+        if (member) serviceOf(member[1]!).members.push(member[2]!);
+        else if (lease) partitionOf(serviceOf(lease[1]!), Number(lease[2])).owner = l.value;
+      }
+      for (const c of checkpoints) {
+        const m = /^(.+)\.p(\d+)$/.exec(c.name);
+        if (!m) continue;
+        partitionOf(serviceOf(m[1]!), Number(m[2])).checkpoint = { position: c.record.position, owner: c.record.owner, ageMs: Math.max(0, now - c.record.savedAt) };
+      }
+      for (const s of services.values()) { s.members.sort(); s.partitions.sort((a, b) => a.partition - b.partition); }
+      const groups = [...services.values()].sort((a, b) => a.service.localeCompare(b.service));
+      out.push({ pipeline: pipeline ?? part, services: groups });
+    }
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
+
+function partitionOf(s: ServiceStatus, partition: number): PartitionStatus {
+  let p = s.partitions.find((x) => x.partition === partition);
+  if (!p) s.partitions.push(p = { partition });
+  return p;
+}
+
+/** The bucket-name form of a pipeline name (what `scale` coordination names its buckets by). */
+function bucketPart(pipeline: string): string { return pipeline.replace(/[^A-Za-z0-9_-]/g, '_'); }
+
+/** Status as lines for a terminal. */
+export function formatStatus(status: PipelineStatus[]): string {
+  if (status.length === 0) return 'no scaled pipeline found (a pipeline with "scale": { "coordination": "nats" } that has run on this NATS)';
+  const lines: string[] = [];
+  for (const p of status) {
+    lines.push(`pipeline ${p.pipeline}`);
+    for (const s of p.services) {
+      lines.push(`  ${s.service}: ${s.members.length} live instance${s.members.length === 1 ? '' : 's'}${s.members.length ? ` (${s.members.join(', ')})` : ''}`);
+      lines.push(`    ${'partition'.padEnd(10)} ${'owner'.padEnd(24)} ${'checkpoint'.padEnd(12)} age`);
+      for (const x of s.partitions) {
+        const age = x.checkpoint ? `${(x.checkpoint.ageMs / 1000).toFixed(1)} s` : '-';
+        lines.push(`    ${String(x.partition).padEnd(10)} ${(x.owner ?? '(none)').padEnd(24)} ${String(x.checkpoint?.position ?? '-').padEnd(12)} ${age}`);
+      }
+    }
+  }
+  return lines.join('\n');
+}
+
+export async function status(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { pipeline: { type: 'string' }, json: { type: 'boolean' } } });
+  const [url] = positionals;
+  if (!url || positionals.length > 1) throw new UsageError('usage: signalbus status <nats-url> [--pipeline <name>] [--json]');
+  const result = await readStatus(natsServersOf(url), values.pipeline);
+  if (values.json) console.log(JSON.stringify(result, null, 2));
+  else console.log(formatStatus(result));
+  if (values.pipeline !== undefined && result.length === 0) {
+    process.stderr.write(`signalbus: no scaled pipeline "${values.pipeline}" on ${url}\n`);
+    return 1;
+  }
+  return 0;
+}
