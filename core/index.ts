@@ -8,6 +8,7 @@ export * from './codec.js';
 export * from './content-type.js';
 export * from './header-encoding.js';
 export * from './transport.js';
+export * from './server-list.js';
 export * from './transport-options.js';
 export * from './tls-options.js';
 export * from './handler.js';

@@ -1,5 +1,6 @@
 import type { Envelope } from './envelope.js';
 import { OptionsInvalidError, TransportUnknownError, type SignalbusError } from './errors.js';
+import { splitServerList } from './server-list.js';
 
 /** What a transport can do; the Bus and the conformance suite decide behaviour from these. */
 export interface TransportCapabilities {
@@ -134,14 +135,13 @@ export function registeredSchemes(): string[] {
 }
 
 /**
- * A transport for a URL (`nats://…`, `mqtt://…`, `amqp://…`, `ws://…`, `http://…`, `memory://`).
+ * A transport for a URL (`nats://…`, `mqtt://…`, `amqp://…`, `ws://…`, `http://…`, `memory://`). The
+ * authority may list several servers, `nats://u:p@h1:4222,h2:4222,h3:4222?…` (see splitServerList).
  * Import `signalbus/transports` once to register the built-in ones.
  */
 export async function transportFromUrl(url: string): Promise<Transport> {
-  let parsed: URL;
-  try { parsed = new URL(url); } catch (cause) {
-    throw new TransportUnknownError(`"${url}" is not a URL; expected e.g. nats://127.0.0.1:4222 or memory://`, { cause, details: { url } });
-  }
+  // A server list (`nats://h1:4222,h2:4222`) reaches the factory as the first host plus `servers=h2:4222`.
+  const parsed = splitServerList(url).url;
   const scheme = parsed.protocol.replace(/:$/, '');
   const factory = factories.get(scheme);
   if (!factory) {

@@ -5,7 +5,7 @@
  * anything outside printable ASCII, so they survive NATS' header parser (which trims and splits
  * on CR/LF) byte for byte. Pure: no I/O, golden-tested both ways.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { CodecEncodeError, EnvelopeInvalidError, percentDecodeHeaderValue, percentEncodeHeaderValue, type Envelope } from '../../core/index.js';
 
 /** Prefix of every attribute header. */
@@ -61,6 +61,28 @@ export function toNatsBody(envelope: Envelope): Uint8Array {
     { details: { type: envelope.type, datacontenttype: envelope.datacontenttype } });
 }
 
+/**
+ * The made-up envelope id of a stored JetStream message that is not a CloudEvent and carries no
+ * Nats-Msg-Id: UUID-shaped (version 5 layout) from a SHA-1 of stream name and sequence, so every
+ * replay of the same stored message gives the same id (and `dedupe()` and checkpoints downstream
+ * recognise it).
+ *
+ * @example storedMessageId('SENSORS', 42) // same string on every call
+ */
+export function storedMessageId(stream: string, sequence: number): string {
+  const h = createHash('sha1').update(`nats-jetstream:${stream}:${sequence}`).digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.toString('hex', 0, 16);
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
+/** Where a delivered message is stored (JetStream): what a made-up id is derived from. nats.js' `JsMsg.info` has this shape. */
+export interface StoredAt {
+  stream: string;
+  streamSequence: number;
+}
+
 /** NATS headers as nats.js decodes them: name → values. */
 export type NatsHeaderEntries = Iterable<[string, string[]]>;
 
@@ -92,20 +114,24 @@ class EnvelopeCollector {
     else if (lower === REPLY_TO_HEADER) this.replyTo ??= value;
   }
 
-  finish(subject: string, body: Uint8Array): DecodedNatsMessage {
+  finish(subject: string, body: Uint8Array, storedAt: StoredAt | undefined): DecodedNatsMessage {
     const env = this.env;
     if (this.contentType !== undefined && env.datacontenttype === undefined) env.datacontenttype = this.contentType;
     const problem = cloudEventProblem(subject, env);
-    if (problem !== undefined) return this.madeUp(subject, body, problem);
+    if (problem !== undefined) return this.madeUp(subject, body, problem, storedAt);
     if (body.byteLength > 0 || env.datacontenttype !== undefined) env.data = body;
     const replyTo = this.replyTo;
     return replyTo === undefined ? { envelope: env as Envelope } : { envelope: env as Envelope, replyTo };
   }
 
-  /** An envelope made up around a payload that is not a CloudEvent: `type` = subject, `id` = Nats-Msg-Id or a new UUID. */
-  private madeUp(subject: string, body: Uint8Array, notCloudEvent: EnvelopeInvalidError): DecodedNatsMessage {
+  /**
+   * An envelope made up around a payload that is not a CloudEvent: `type` = subject, `id` =
+   * Nats-Msg-Id, else derived from where it is stored (the same on every replay), else a new UUID.
+   */
+  private madeUp(subject: string, body: Uint8Array, notCloudEvent: EnvelopeInvalidError, storedAt: StoredAt | undefined): DecodedNatsMessage {
+    const id = this.msgId ?? (storedAt ? storedMessageId(storedAt.stream, storedAt.streamSequence) : randomUUID());
     const envelope: Envelope = {
-      specversion: '1.0', id: this.msgId ?? randomUUID(), source: `nats:${subject}`, type: subject, time: new Date().toISOString(), data: body,
+      specversion: '1.0', id, source: `nats:${subject}`, type: subject, time: new Date().toISOString(), data: body,
     };
     if (this.contentType !== undefined) envelope.datacontenttype = this.contentType;
     const replyTo = this.replyTo;
@@ -133,16 +159,17 @@ function cloudEventProblem(subject: string, env: Record<string, unknown>): Envel
  * The envelope of a NATS message: `ce-*` headers (any case) become attributes, `content-type`
  * the datacontenttype, the body the data (a Uint8Array; the Bus decodes it). Without
  * `ce-specversion` (or with a malformed set of `ce-*` headers) the message is not a CloudEvent: an
- * envelope is made up around the payload (`type` = subject, `id` = Nats-Msg-Id or a new UUID) and
- * `notCloudEvent` says why; the Bus decides what becomes of it.
+ * envelope is made up around the payload (`type` = subject, `id` = Nats-Msg-Id, else
+ * `storedMessageId(storedAt)` for a stored JetStream message, else a new UUID) and `notCloudEvent`
+ * says why; the Bus decides what becomes of it.
  * When a header repeats, the first value counts.
  *
  * @example fromNatsMessage('a.b', [['ce-specversion', ['1.0']], …], body)
  */
-export function fromNatsMessage(subject: string, headers: NatsHeaderEntries | undefined, body: Uint8Array): DecodedNatsMessage {
+export function fromNatsMessage(subject: string, headers: NatsHeaderEntries | undefined, body: Uint8Array, storedAt?: StoredAt): DecodedNatsMessage {
   const c = new EnvelopeCollector();
   if (headers) for (const [key, values] of headers) if (values[0] !== undefined) c.add(key, values[0]);
-  return c.finish(subject, body);
+  return c.finish(subject, body, storedAt);
 }
 
 /**
@@ -151,7 +178,7 @@ export function fromNatsMessage(subject: string, headers: NatsHeaderEntries | un
  *
  * @example fromNatsHeaderText('a.b', 'NATS/1.0\r\nce-specversion: 1.0\r\n…\r\n\r\n', body)
  */
-export function fromNatsHeaderText(subject: string, text: string, body: Uint8Array): DecodedNatsMessage {
+export function fromNatsHeaderText(subject: string, text: string, body: Uint8Array, storedAt?: StoredAt): DecodedNatsMessage {
   const c = new EnvelopeCollector();
   let lineStart = text.indexOf('\r\n');
   const n = text.length;
@@ -164,5 +191,5 @@ export function fromNatsHeaderText(subject: string, text: string, body: Uint8Arr
     if (colon > lineStart && colon < lineEnd) c.add(text.slice(lineStart, colon), text.slice(colon + 1, lineEnd).trim());
     lineStart = lineEnd;
   }
-  return c.finish(subject, body);
+  return c.finish(subject, body, storedAt);
 }

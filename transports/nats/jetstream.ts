@@ -17,7 +17,7 @@ const STORAGE = { file: StorageType.File, memory: StorageType.Memory } as const;
  * but the stream lacks are added; a different retention or storage (which JetStream cannot
  * change in place) is an OptionsInvalidError naming the field.
  */
-export async function ensureStream(jsm: JetStreamManager, o: JsOptions): Promise<void> {
+export async function ensureStream(jsm: JetStreamManager, o: JsOptions): Promise<StreamConfig> {
   let existing: StreamConfig | undefined;
   try {
     existing = (await jsm.streams.info(o.stream)).config;
@@ -29,14 +29,13 @@ export async function ensureStream(jsm: JetStreamManager, o: JsOptions): Promise
       throw new OptionsInvalidError(`stream ${o.stream} does not exist; jetstream.subjects is needed to create it`, { details: { field: 'jetstream.subjects' } });
     }
     try {
-      await jsm.streams.add({
+      return (await jsm.streams.add({
         name: o.stream, subjects: o.subjects, retention: RETENTION[o.retention], storage: STORAGE[o.storage], num_replicas: o.replicas,
         duplicate_window: nanos(o.duplicateWindowMs), max_age: nanos(o.maxAgeMs),
-      });
+      })).config;
     } catch (err) {
       throw fromNatsError(err, `creating stream ${o.stream}`);
     }
-    return;
   }
   if (existing.retention !== RETENTION[o.retention]) {
     throw new OptionsInvalidError(`stream ${o.stream} has retention ${existing.retention}, options say ${o.retention}`, { details: { field: 'jetstream.retention' } });
@@ -47,11 +46,12 @@ export async function ensureStream(jsm: JetStreamManager, o: JsOptions): Promise
   const missing = (o.subjects ?? []).filter((s) => !existing!.subjects?.includes(s));
   if (missing.length > 0) {
     try {
-      await jsm.streams.update(o.stream, { ...existing, subjects: [...(existing.subjects ?? []), ...missing] });
+      return (await jsm.streams.update(o.stream, { ...existing, subjects: [...(existing.subjects ?? []), ...missing] })).config;
     } catch (err) {
       throw fromNatsError(err, `adding subjects ${missing.join(', ')} to stream ${o.stream}`);
     }
   }
+  return existing;
 }
 
 /**
@@ -78,6 +78,31 @@ export function consumerConfig(o: JsOptions, pattern: string, name: string, dura
   };
   if (durable) config.durable_name = name;
   else { config.name = name; config.inactive_threshold = nanos(60_000); }
+  return config;
+}
+
+/** How long a replay consumer outlives its owner without pulls before the server removes it, ms. */
+export const REPLAY_INACTIVE_MS = 30_000;
+
+/**
+ * A replay consumer: ephemeral (named, removed `REPLAY_INACTIVE_MS` after its owner stops
+ * pulling), explicit ack, starting after `startAfter` (0 = the whole stream), filtered on the
+ * pattern. `replicas` = the stream's: its state then survives the loss of the node leading it
+ * (nats-server 2.9 makes ephemerals R1 unless asked).
+ */
+export function replayConsumerConfig(o: JsOptions, pattern: string, name: string, maxAckPending: number, startAfter: number, replicas: number): Partial<ConsumerConfig> {
+  const config: Partial<ConsumerConfig> = {
+    name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: startAfter === 0 ? DeliverPolicy.All : DeliverPolicy.StartSequence,
+    filter_subject: pattern,
+    max_ack_pending: maxAckPending,
+    ack_wait: nanos(o.ackWaitMs),
+    max_deliver: -1,
+    inactive_threshold: nanos(REPLAY_INACTIVE_MS),
+    num_replicas: replicas,
+  };
+  if (startAfter > 0) config.opt_start_seq = startAfter + 1;
   return config;
 }
 

@@ -4,7 +4,7 @@ import {
   type NatsConnection, type Subscription,
 } from 'nats';
 import {
-  BackpressureError, EnvelopeInvalidError, NoRespondersError, OptionsInvalidError, RequestTimeoutError,
+  BackpressureError, CapabilityMissingError, EnvelopeInvalidError, NoRespondersError, OptionsInvalidError, RequestTimeoutError,
   SignalbusError, TransportClosedError,
   reconnectDelayMs, type Envelope, type InboundHandler, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
@@ -15,6 +15,7 @@ import { fromConnectError, fromNatsError, NatsJetStreamError } from './errors.js
 import { consumerConfig, durableName, ensureConsumer, ensureStream, ephemeralName } from './jetstream.js';
 import { readOptionFile } from './option-file.js';
 import { resolveNatsOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js';
+import { ReplaySubscription } from './replay.js';
 import { ReplyInbox } from './reply-inbox.js';
 import { CoreInbound, decodeDelivery, InFlight, JetStreamInbound } from './subscription.js';
 import { natsTlsOptions } from './tls.js';
@@ -49,6 +50,8 @@ export class NatsTransport implements Transport {
   private nc?: NatsConnection;
   private js?: JetStreamClient;
   private jsm?: JetStreamManager;
+  /** The stream's replica count, which replay consumers take so they survive the loss of a node. */
+  private streamReplicas = 1;
   private inbox?: ReplyInbox;
   private connecting?: Promise<void>;
   private closing?: Promise<void>;
@@ -65,6 +68,7 @@ export class NatsTransport implements Transport {
     this.capabilities = {
       requestReply: true, queueGroups: true, durable, ordered: true, wildcards: true, redelivery: durable, encodesData: true,
       maxMessageBytes: 1024 * 1024, // replaced by the server's max_payload on connect
+      replay: durable,
     };
   }
 
@@ -110,7 +114,7 @@ export class NatsTransport implements Transport {
       try {
         this.jsm = await nc.jetstreamManager();
         this.js = nc.jetstream();
-        await ensureStream(this.jsm, o.jetstream);
+        this.streamReplicas = (await ensureStream(this.jsm, o.jetstream)).num_replicas ?? 1;
       } catch (err) {
         this.inbox.close();
         await nc.close();
@@ -242,6 +246,16 @@ export class NatsTransport implements Transport {
     if (!(Number.isInteger(options.maxInFlight) && options.maxInFlight > 0)) {
       throw new OptionsInvalidError('maxInFlight must be a positive integer', { details: { field: 'maxInFlight' } });
     }
+    if (options.startAfter !== undefined) {
+      if (!this.options.jetstream) throw new CapabilityMissingError(`replay (startAfter) needs JetStream mode: core NATS keeps no log (subscribing to ${pattern})`, { details: { field: 'startAfter' } });
+      if (!(Number.isSafeInteger(options.startAfter) && options.startAfter >= 0)) {
+        throw new OptionsInvalidError(`startAfter must be a stream position (an integer >= 0), got ${options.startAfter}`, { details: { field: 'startAfter' } });
+      }
+      if (options.group !== undefined) {
+        throw new OptionsInvalidError(`startAfter cannot be combined with group "${options.group}": a replayed subscription belongs to the one owner of its position`, { details: { field: 'group' } });
+      }
+      return this.subscribeReplay(pattern, onMessage, options.maxInFlight, options.startAfter);
+    }
     if (this.options.jetstream) return this.subscribeDurable(pattern, onMessage, options);
     const sub = this.subscribeCore(nc, pattern, onMessage, options);
     // Live only once the server has the SUB: the PONG to a flush's PING comes after it.
@@ -290,7 +304,7 @@ export class NatsTransport implements Transport {
         max_messages: options.maxInFlight,
         callback: (m) => {
           tracker.started();
-          void onMessage(new JetStreamInbound(m.subject, decodeDelivery(m), m, tracker, this));
+          void onMessage(new JetStreamInbound(m.subject, decodeDelivery(m, m.info), m, tracker, this));
         },
       });
     } catch (err) {
@@ -307,6 +321,23 @@ export class NatsTransport implements Transport {
         if (drain) await Promise.race([tracker.idle(), sleep(js.ackWaitMs)]);
         if (!grouped) await this.jsm!.consumers.delete(js.stream, name).catch(noop);
       },
+    };
+    this.subscriptions.add(entry);
+    return { pattern, drain: () => entry.stop(true), unsubscribe: () => entry.stop(false) };
+  }
+
+  /**
+   * Replay: an ephemeral consumer from `startAfter`, recreated after the last position handed
+   * over when a node failure takes it away (see ReplaySubscription).
+   */
+  private async subscribeReplay(pattern: string, onMessage: InboundHandler, maxInFlight: number, startAfter: number): Promise<TransportSubscription> {
+    const replay = new ReplaySubscription({
+      jsm: this.jsm!, js: this.js!, options: this.options.jetstream!, pattern, maxInFlight, startAfter,
+      replicas: this.streamReplicas, onMessage, transport: this,
+    });
+    await replay.start();
+    const entry = {
+      stop: async (drain: boolean) => { this.subscriptions.delete(entry); await replay.stop(drain); },
     };
     this.subscriptions.add(entry);
     return { pattern, drain: () => entry.stop(true), unsubscribe: () => entry.stop(false) };

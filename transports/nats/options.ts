@@ -215,7 +215,8 @@ export function resolveNatsOptions(o: NatsTransportOptions = {}): ResolvedNatsOp
 /**
  * Options from a `nats://` URL: `nats://[user:pass@|token@]host[:port][?jetstream=1&stream=NAME
  * &subjects=a.>,dlq.>&retention=limits&replicas=1&storage=file&ackWaitMs=30000&tls=1&name=…]`.
- * Further servers may follow in `servers=h2:4222,h3:4222`. `tls://host:port` (or `tls=1`) requires
+ * Further servers may follow in `servers=h2:4222,h3:4222`, or in the authority through
+ * `transportFromUrl` (`nats://h1:4222,h2:4222,h3:4222?…`, split by core's splitServerList). `tls://host:port` (or `tls=1`) requires
  * TLS; `caFile=`, `certFile=`, `keyFile=` (implying TLS) and `credsFile=` take file paths; also
  * `rejectUnauthorized`, `servername`, `handshakeFirst`, `connectTimeoutMs`, the `reconnect*`
  * parameters, `maxBufferedPublishes`, `maxBufferedBytes`.
@@ -226,7 +227,8 @@ export function natsOptionsFromUrl(url: URL): NatsTransportOptions {
   const p = url.searchParams;
   const scheme = url.protocol === 'tls:' ? 'tls' : 'nats';
   const servers = [`${scheme}://${url.hostname || '127.0.0.1'}:${url.port || '4222'}`];
-  for (const s of (p.get('servers') ?? '').split(',')) if (s) servers.push(s.includes('://') ? s : `nats://${s}`);
+  // The URL's credentials are connection options, so nats.js uses them on every server of the list.
+  for (const s of (p.get('servers') ?? '').split(',')) if (s) servers.push(s.includes('://') ? s : `${scheme}://${s}`);
   const o: NatsTransportOptions = { servers };
   const user = decodeURIComponent(url.username);
   const pass = decodeURIComponent(url.password);

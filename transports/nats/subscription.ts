@@ -5,7 +5,7 @@
  */
 import type { JsMsg, Msg } from 'nats';
 import type { Envelope, EnvelopeInvalidError, InboundMessage } from '../../core/index.js';
-import { fromNatsHeaderText, fromNatsMessage, type DecodedNatsMessage } from './binding.js';
+import { fromNatsHeaderText, fromNatsMessage, type DecodedNatsMessage, type StoredAt } from './binding.js';
 
 /** Where a reply to a request goes: the transport that received it. */
 export interface ReplySender {
@@ -18,17 +18,18 @@ interface RawMsg { _msg?: { hdr: number }; _rdata?: Uint8Array; msg?: RawMsg }
 /**
  * Decodes a delivered message. Reads the header block bytes nats.js already holds instead of
  * letting it build its header map (a regex and canonicalisation per header); falls back to the
- * public API if the internals ever change.
+ * public API if the internals ever change. `storedAt` (JetStream) makes the id of a payload that
+ * is not a CloudEvent deterministic.
  */
-export function decodeDelivery(msg: Msg | JsMsg): DecodedNatsMessage {
+export function decodeDelivery(msg: Msg | JsMsg, storedAt?: StoredAt): DecodedNatsMessage {
   const inner = (msg as unknown as RawMsg).msg ?? (msg as unknown as RawMsg);
   const hdr = inner._msg?.hdr;
   const bytes = inner._rdata;
   if (hdr !== undefined && bytes) {
     const text = hdr > 0 ? Buffer.from(bytes.buffer, bytes.byteOffset, hdr).toString('utf8') : '';
-    return fromNatsHeaderText(msg.subject, text, msg.data);
+    return fromNatsHeaderText(msg.subject, text, msg.data, storedAt);
   }
-  return fromNatsMessage(msg.subject, msg.headers, msg.data);
+  return fromNatsMessage(msg.subject, msg.headers, msg.data, storedAt);
 }
 /** A core NATS delivery: nothing to settle; a reply subject makes it a request. */
 export class CoreInbound implements InboundMessage {
@@ -47,9 +48,10 @@ export class CoreInbound implements InboundMessage {
   private sendReply(reply: Envelope): Promise<void> { return this.transport.sendReply(this.replyTo!, reply); }
 }
 
-/** A JetStream delivery: settled with ack / nak(delay) / term on the server. */
+/** A JetStream delivery: settled with ack / nak(delay) / term on the server; `position` = stream sequence. */
 export class JetStreamInbound implements InboundMessage {
   readonly attempt: number;
+  readonly position: number;
   readonly reply?: (reply: Envelope) => Promise<void>;
   readonly notCloudEvent?: EnvelopeInvalidError;
   readonly envelope: Envelope;
@@ -60,6 +62,7 @@ export class JetStreamInbound implements InboundMessage {
     if (decoded.notCloudEvent) this.notCloudEvent = decoded.notCloudEvent;
     this.replyTo = decoded.replyTo;
     this.attempt = msg.info.redeliveryCount;
+    this.position = msg.seq;
     if (this.replyTo) this.reply = this.sendReply;
   }
   ack(): void { this.msg.ack(); this.tracker.settled(); }

@@ -1,0 +1,216 @@
+/**
+ * A replay subscription (`subscribe(…, { startAfter })` in JetStream mode): an ephemeral consumer
+ * reading the stream from a position, in stream order, that outlives the consumer itself. When the
+ * consumer is lost (the node leading it died, the server deleted it, heartbeats stop and the
+ * server no longer knows it), a new one is made starting after the lowest position the Bus still
+ * owes a settlement for, and its deliveries are sorted against what was already handed over:
+ *
+ * - a position beyond the last one handed over is new: handed to the Bus;
+ * - a position the Bus still holds is not handed again: its settlement goes to the newest copy;
+ * - a position the Bus nak'd is handed again (a redelivery, same position, attempt + 1);
+ * - a position the Bus already acked or termed is acked silently.
+ *
+ * So the Bus sees every position once, in increasing order, except the redeliveries it asked for.
+ */
+import { ConsumerEvents, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
+import type { Envelope, EnvelopeInvalidError, InboundHandler, InboundMessage } from '../../core/index.js';
+import { fromNatsError } from './errors.js';
+import { ensureConsumer, ephemeralName, replayConsumerConfig } from './jetstream.js';
+import type { ResolvedNatsOptions } from './options.js';
+import { decodeDelivery, InFlight, type ReplySender } from './subscription.js';
+
+type JsOptions = NonNullable<ResolvedNatsOptions['jetstream']>;
+
+/** Pull expiry of a replay consumer, ms: heartbeats come every half of it, so a lost consumer shows within about this long. */
+const PULL_EXPIRES_MS = 5000;
+/** Backoff between attempts to make a new consumer while the cluster has none to offer, ms. */
+const RECREATE_DELAYS_MS = [100, 250, 500, 1000, 2000];
+
+const noop = () => {};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What a nak'd position is owed: redelivery not before `notBefore`, as attempt `attempt + 1`. */
+interface Owed { notBefore: number; attempt: number }
+
+export interface ReplaySettings {
+  jsm: JetStreamManager;
+  js: JetStreamClient;
+  options: JsOptions;
+  pattern: string;
+  maxInFlight: number;
+  startAfter: number;
+  /** Replicas of the consumer (the stream's). */
+  replicas: number;
+  onMessage: InboundHandler;
+  transport: ReplySender;
+}
+
+export class ReplaySubscription {
+  /** Highest position handed to the Bus. */
+  private lastHanded: number;
+  /** Positions handed over and not yet settled. */
+  private readonly held = new Map<number, ReplayInbound>();
+  /** Positions nak'd by the Bus and not yet redelivered. */
+  private readonly owed = new Map<number, Owed>();
+  private readonly tracker = new InFlight();
+  private messages?: ConsumerMessages;
+  private name = '';
+  /** Bumped for every consumer: deliveries of an older one are ignored. */
+  private generation = 0;
+  private recreating?: Promise<void>;
+  private stopped = false;
+  /** Consumers made (1 + recreations), for tests and logs. */
+  consumersMade = 0;
+
+  constructor(private readonly s: ReplaySettings) {
+    this.lastHanded = s.startAfter;
+  }
+
+  /** Makes the first consumer and starts consuming; rejects when that fails. */
+  async start(): Promise<void> {
+    await this.open(this.s.startAfter);
+  }
+
+  private async open(startAfter: number): Promise<void> {
+    const { jsm, js, options, pattern, maxInFlight, replicas } = this.s;
+    const name = ephemeralName();
+    await ensureConsumer(jsm, options.stream, replayConsumerConfig(options, pattern, name, maxInFlight, startAfter, replicas));
+    let messages: ConsumerMessages;
+    try {
+      const consumer = await js.consumers.get(options.stream, name);
+      const generation = ++this.generation;
+      messages = await consumer.consume({
+        max_messages: maxInFlight, expires: PULL_EXPIRES_MS,
+        callback: (m) => this.deliver(m, generation),
+      });
+    } catch (err) {
+      await jsm.consumers.delete(options.stream, name).catch(noop);
+      throw fromNatsError(err, `consuming ${pattern} from stream ${options.stream}`);
+    }
+    this.name = name;
+    this.messages = messages;
+    this.consumersMade++;
+    void this.watch(messages, name);
+  }
+
+  /** Recreates the consumer when nats.js reports it gone, or stops consuming on its own. */
+  private async watch(messages: ConsumerMessages, name: string): Promise<void> {
+    const ended = messages.closed().then(() => 'closed' as const, () => 'closed' as const);
+    const statuses = (async () => {
+      for await (const s of await messages.status()) {
+        if (this.stopped || this.name !== name) return;
+        if (s.type === ConsumerEvents.ConsumerDeleted || s.type === ConsumerEvents.ConsumerNotFound) return 'gone' as const;
+        // nats.js re-pulls after missed heartbeats; the consumer may no longer exist, or be unreachable for good (R1 on a dead node).
+        if (s.type === ConsumerEvents.HeartbeatsMissed && !(await this.consumerAnswers(name))) return 'gone' as const;
+      }
+      return 'closed' as const;
+    })();
+    const why = await Promise.race([ended, statuses]);
+    if (this.stopped || this.name !== name || why === undefined) return;
+    await this.recreate();
+  }
+
+  private async consumerAnswers(name: string): Promise<boolean> {
+    try { await this.s.jsm.consumers.info(this.s.options.stream, name); return true; } catch { return false; }
+  }
+
+  /** Closes the lost consumer and makes a new one after the lowest position still owed, until it works or the subscription stops. */
+  private recreate(): Promise<void> {
+    this.recreating ??= (async () => {
+      const old = this.messages;
+      const oldName = this.name;
+      this.name = '';
+      this.generation++;
+      await old?.close().catch(noop);
+      // Best effort: where its node is gone this cannot answer; the inactive threshold removes it later.
+      void this.s.jsm.consumers.delete(this.s.options.stream, oldName).catch(noop);
+      for (let attempt = 0; !this.stopped; attempt++) {
+        try { await this.open(this.resumeAfter()); return; } catch {
+          await sleep(RECREATE_DELAYS_MS[Math.min(attempt, RECREATE_DELAYS_MS.length - 1)]!);
+        }
+      }
+    })().finally(() => { this.recreating = undefined; });
+    return this.recreating;
+  }
+
+  /** The position a new consumer starts after: before everything the Bus still holds or is owed. */
+  private resumeAfter(): number {
+    let after = this.lastHanded;
+    for (const p of this.held.keys()) if (p - 1 < after) after = p - 1;
+    for (const p of this.owed.keys()) if (p - 1 < after) after = p - 1;
+    return after;
+  }
+
+  private deliver(m: JsMsg, generation: number): void {
+    // A late delivery of a consumer already replaced: the new one delivers it again.
+    if (generation !== this.generation || this.stopped) return;
+    const position = m.seq;
+    if (position > this.lastHanded) {
+      this.lastHanded = position;
+      this.hand(m, position, m.info.redeliveryCount);
+      return;
+    }
+    const held = this.held.get(position);
+    if (held) { held.msg = m; return; }
+    const owed = this.owed.get(position);
+    if (owed) {
+      const wait = owed.notBefore - Date.now();
+      // A new consumer redelivers at once; keep the delay the Bus asked for.
+      if (wait > 50) { m.nak(wait); return; }
+      this.owed.delete(position);
+      this.hand(m, position, Math.max(m.info.redeliveryCount, owed.attempt + 1));
+      return;
+    }
+    // Settled already, delivered again by a consumer that started before it.
+    m.ack();
+  }
+
+  private hand(m: JsMsg, position: number, attempt: number): void {
+    const inbound = new ReplayInbound(this, m, position, attempt, this.s.transport);
+    this.held.set(position, inbound);
+    this.tracker.started();
+    void this.s.onMessage(inbound);
+  }
+
+  /** @internal ReplayInbound settles through here. */
+  settled(inbound: ReplayInbound, nakDelayMs?: number): void {
+    if (this.held.get(inbound.position) !== inbound) return; // settled twice
+    this.held.delete(inbound.position);
+    if (nakDelayMs !== undefined) this.owed.set(inbound.position, { notBefore: Date.now() + nakDelayMs, attempt: inbound.attempt });
+    this.tracker.settled();
+  }
+
+  /** Stops consuming; `drain` waits (up to ackWait) for handed-over messages to be settled. Deletes the consumer. */
+  async stop(drain: boolean): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.recreating?.catch(noop);
+    await this.messages?.close().catch(noop);
+    if (drain) await Promise.race([this.tracker.idle(), sleep(this.s.options.ackWaitMs)]);
+    if (this.name) await this.s.jsm.consumers.delete(this.s.options.stream, this.name).catch(noop);
+  }
+}
+
+/** A replay delivery: settled on the newest copy of its position the subscription has. */
+export class ReplayInbound implements InboundMessage {
+  readonly subject: string;
+  readonly envelope: Envelope;
+  readonly notCloudEvent?: EnvelopeInvalidError;
+  readonly reply?: (reply: Envelope) => Promise<void>;
+  private readonly replyTo: string | undefined;
+  constructor(private readonly sub: ReplaySubscription, public msg: JsMsg, readonly position: number, readonly attempt: number,
+    private readonly transport: ReplySender) {
+    this.subject = msg.subject;
+    const decoded = decodeDelivery(msg, msg.info);
+    this.envelope = decoded.envelope;
+    if (decoded.notCloudEvent) this.notCloudEvent = decoded.notCloudEvent;
+    this.replyTo = decoded.replyTo;
+    if (this.replyTo) this.reply = this.sendReply;
+  }
+  ack(): void { this.msg.ack(); this.sub.settled(this); }
+  nak(delayMs: number): void { this.msg.nak(delayMs); this.sub.settled(this, delayMs); }
+  /** Resets the ack wait: the Bus holds the message through an ordered retry's backoff. */
+  inProgress(): void { this.msg.working(); }
+  term(): void { this.msg.term(); this.sub.settled(this); }
+  private sendReply(reply: Envelope): Promise<void> { return this.transport.sendReply(this.replyTo!, reply); }
+}
