@@ -25,13 +25,15 @@ export async function startScaledCoordination(p: Pipeline, scale: PipelineScale)
   let close = async () => {};
   const leaseTtlMs = scale.leaseTtlMs ?? 5000;
   if (scale.coordination === 'nats') {
-    const url = scale.url ?? Object.values(p.transports).find((u) => /^(nats|tls):/i.test(u));
+    // The first JetStream transport (its replicas are the ones to match), else the first NATS one.
+    const nats = Object.values(p.transports).filter((u) => /^(nats|tls):/i.test(u));
+    const url = scale.url ?? nats.find((u) => /[?&]jetstream=(1|true)/.test(u)) ?? nats[0];
     if (!url) {
       throw new OptionsInvalidError('scale.coordination "nats" needs scale.url or a nats:// transport for its leases and checkpoints', { details: { field: 'scale.url' } });
     }
     const { NatsCoordination } = await import('../../scale/nats-coordination.js');
     const coordination = await NatsCoordination.open({
-      servers: natsServersOf(url), name: `sb-${p.name.replace(/[^A-Za-z0-9_-]/g, '_')}`, replicas: scale.replicas ?? 1, leaseTtlMs,
+      servers: natsServersOf(url), name: `sb-${p.name.replace(/[^A-Za-z0-9_-]/g, '_')}`, replicas: scale.replicas ?? replicasOf(url), leaseTtlMs,
     });
     leases = coordination.leases;
     checkpoints = coordination.checkpoints;
@@ -88,4 +90,12 @@ export function natsServersOf(url: string): string[] {
   for (const s of (extra ?? '').split(',')) if (s) servers.push(s.includes('://') ? s : `${scheme}://${auth}${s}`);
   if (servers.length === 0) throw new OptionsInvalidError(`"${url}" names no server`, { details: { field: 'scale.url' } });
   return servers;
+}
+
+/** The `replicas` of a JetStream URL (the stream's), so the KV buckets match it; 1 when absent. */
+function replicasOf(url: string): number {
+  const q = url.indexOf('?');
+  const raw = q < 0 ? null : new URLSearchParams(url.slice(q + 1)).get('replicas');
+  const n = raw === null ? 1 : Number(raw);
+  return Number.isInteger(n) && n >= 1 ? n : 1;
 }

@@ -1,0 +1,108 @@
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, type JsMsg, type NatsConnection } from 'nats';
+import { readStatus } from '../../cli/commands/status.js';
+import { NatsCluster } from '../helpers/nats-cluster.js';
+import { waitFor } from '../helpers/wait.js';
+
+const DEVICES = 100;
+const READINGS = 300;
+const BASE = Date.UTC(2026, 0, 1);
+
+/** The reading a device sends: `hot` readings start an overheat episode (raised after 3, resolved after 3 cool ones). */
+function temperature(device: number, i: number): number {
+  // Episodes placed before, across the instance kill (30%) and across the node kill (60%); a quarter of the devices never overheat.
+  const start = [100, 88, 178][device % 4];
+  return start !== undefined && i >= start && i < start + 6 ? 90 : 20;
+}
+
+/**
+ * The promise of issue 16 under crashes: examples/iot-nats run as 3 `signalbus run` processes on
+ * a 3-node NATS cluster (R3 stream and KV), 100 devices x 300 readings; one instance SIGKILLed at
+ * ~30%, one NATS node SIGKILLed at ~60% and restarted later. Afterwards every reading is in
+ * exactly one closed window, each expected alert was raised once and resolved once, and no
+ * output id is stored twice.
+ */
+describe('scale-out on a 3-node NATS cluster: an instance and a node killed mid-stream', function () {
+  this.timeout(300_000);
+  let cluster: NatsCluster | undefined;
+  const instances: ChildProcess[] = [];
+  const logs: string[] = [];
+  let nc: NatsConnection | undefined;
+
+  before(async () => { cluster = await NatsCluster.start({ nodes: 3 }); });
+  after(async () => {
+    for (const child of instances) if (child.exitCode === null) child.kill('SIGKILL');
+    await nc?.close().catch(() => {});
+    await cluster?.stop();
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') process.stderr.write(`instance logs:\n${logs.slice(-60).join('\n')}\n`);
+  });
+
+  const startInstance = (id: string): ChildProcess => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', 'examples/iot-nats/pipeline.json', '--instance', id, '--log-level', 'warn'], {
+      env: { ...process.env, NATS_URL: cluster!.url, NATS_REPLICAS: '3', NATS_STREAM: 'IOT' }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr!.on('data', (d: Buffer) => { for (const line of d.toString().split('\n')) if (line) logs.push(`${id}: ${line.slice(0, 400)}`); });
+    instances.push(child);
+    return child;
+  };
+
+  it('loses nothing and duplicates nothing', async () => {
+    const ids = ['i0', 'i1', 'i2'];
+    for (const id of ids) startInstance(id);
+    // All three hold partitions of every service before the devices start (rebalancing done).
+    await waitFor(async () => {
+      const [status] = await readStatus(cluster!.urls, 'iot-nats').catch(() => []);
+      return status !== undefined && status.services.length === 4
+        && status.services.every((s) => s.members.length === 3 && s.partitions.filter((p) => p.owner).length === (s.service.endsWith('.ingest') ? 1 : 16))
+        && status.services.filter((s) => !s.service.endsWith('.ingest')).every((s) => new Set(s.partitions.map((p) => p.owner)).size === 3);
+    }, { timeoutMs: 60_000, intervalMs: 250, what: 'three instances sharing every service' });
+
+    nc = await connect({ servers: cluster!.urls, noAsyncTraces: true });
+    const js = nc.jetstream();
+    for (let i = 0; i < READINGS; i++) {
+      if (i === Math.floor(READINGS * 0.3)) instances[0]!.kill('SIGKILL');
+      if (i === Math.floor(READINGS * 0.6)) await cluster!.kill(1);
+      if (i === Math.floor(READINGS * 0.8)) await cluster!.restart(1);
+      await Promise.all(Array.from({ length: DEVICES }, (_, d) => js.publish(`devices.dev-${d}.telemetry`,
+        JSON.stringify({ ts: BASE + i * 1000, temperature: temperature(d, i), humidity: 40 }),
+        { msgID: `dev-${d}:${i}`, timeout: 30_000 })));
+    }
+
+    // What the pipeline stored: aggregates and alerts, read back from the stream.
+    const stored = new Map<string, { subject: string; type: string; data: Record<string, unknown> }>();
+    const duplicateIds: string[] = [];
+    const readers = await Promise.all(['aggregates.>', 'alerts.>'].map(async (filter) => {
+      const messages = await (await js.consumers.get('IOT', { filterSubjects: filter })).consume();
+      void (async () => {
+        for await (const m of messages as AsyncIterable<JsMsg>) {
+          const id = m.headers?.get('ce-id') ?? '';
+          if (stored.has(id)) duplicateIds.push(id);
+          stored.set(id, { subject: m.subject, type: m.headers?.get('ce-type') ?? '', data: m.json() });
+        }
+      })();
+      return messages;
+    }));
+    const windows = () => [...stored.values()].filter((o) => o.type === 'sensor.aggregate' && o.data.metric === 'temperature');
+    const counted = () => windows().reduce((n, w) => n + Number(w.data.count), 0);
+    const expectedAlerts = Array.from({ length: DEVICES }, (_, d) => d).filter((d) => d % 4 !== 3).length * 2;
+    const alerts = () => [...stored.values()].filter((o) => o.type.startsWith('alert.'));
+    await waitFor(() => counted() === DEVICES * READINGS && alerts().length === expectedAlerts, {
+      timeoutMs: 120_000, intervalMs: 500,
+      what: () => `${DEVICES * READINGS} readings in windows (got ${counted()}) and ${expectedAlerts} alerts (got ${alerts().length})`,
+    });
+    for (const r of readers) await r.close();
+
+    expect(duplicateIds, 'output ids stored twice').to.deep.equal([]);
+    for (let d = 0; d < DEVICES; d++) {
+      const mine = windows().filter((w) => w.subject === `aggregates.dev-${d}`);
+      const starts = mine.map((w) => (w.data.window as { start: number }).start);
+      expect(new Set(starts).size, `dev-${d}: one window per start`).to.equal(starts.length);
+      expect(mine.reduce((n, w) => n + Number(w.data.count), 0), `dev-${d}: readings in windows`).to.equal(READINGS);
+      const episode = alerts().filter((a) => a.subject === `alerts.dev-${d}`).map((a) => a.type).sort();
+      expect(episode, `dev-${d}: alerts`).to.deep.equal(d % 4 === 3 ? [] : ['alert.raised', 'alert.resolved']);
+    }
+  });
+});
