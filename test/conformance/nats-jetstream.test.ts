@@ -45,5 +45,6 @@ describe('nats-jetstream', function () {
     create: () => new NatsTransport({ servers: 'nats://127.0.0.1:4222', jetstream: { stream, subjects, storage: 'memory', ackWaitMs: 10_000 } }),
     after: deleteStream,
     restart: ownServer(),
+    replay: true,
   });
 });

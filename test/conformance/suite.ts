@@ -43,6 +43,11 @@ export interface ConformanceTarget {
    * only there; the case is registered where it is given.
    */
   restart?: BrokerRestartTarget;
+  /**
+   * The transport declares `capabilities.replay`: registers the replay case (which also checks
+   * the declaration). Where absent, the first case checks the transport does not declare it.
+   */
+  replay?: boolean;
 }
 
 /** A broker process the registering test owns, and transports on it. */
@@ -131,6 +136,9 @@ export function runConformance(target: ConformanceTarget): void {
         expect(typeof m.nak === 'function', `capabilities.redelivery is ${caps.redelivery}, a delivered message's nak is ${typeof m.nak}`)
           .to.equal(caps.redelivery);
         expect(caps.maxMessageBytes, 'capabilities.maxMessageBytes').to.be.a('number').and.greaterThan(0);
+        // The replay case is registered from the registration's `replay`: it must agree with the flag.
+        expect(caps.replay === true, `capabilities.replay is ${caps.replay}, the registration's replay is ${target.replay}`).to.equal(target.replay === true);
+        if (caps.replay) expect(m.position, 'a delivery\'s position where capabilities.replay').to.be.a('number');
       } finally {
         await Promise.all([sender.close(), receiver.close()]);
       }
@@ -410,6 +418,43 @@ export function runConformance(target: ConformanceTarget): void {
         release(); // held handlers must finish for the buses to stop
         await Promise.all(buses.splice(0).map((b) => b.stop()));
         await own.stop();
+      }
+    });
+
+    // Registered where the registration says its transport replays (capabilities are only known
+    // after `before`, too late to register a case; the first case checks the two agree). Nothing is skipped.
+    if (target.replay === true) it(`${target.name} - replays from a stored position, in order, with increasing positions`, async () => {
+      const sender = await target.create();
+      const receiver = await target.create();
+      const subs: Array<{ unsubscribe(): Promise<void> }> = [];
+      try {
+        expect(caps.replay, 'capabilities.replay').to.equal(true);
+        await sender.connect();
+        await receiver.connect();
+        const n = 8;
+        const ids: string[] = [];
+        for (let i = 0; i < n; i++) {
+          const e = createEnvelope({ source: 'urn:conformance', type: 'conf.replay', id: `${prefix}-r${i}` });
+          ids.push(e.id);
+          await sender.publish(`${prefix}.replay`, e);
+        }
+        const all: InboundMessage[] = [];
+        subs.push(await receiver.subscribe(`${prefix}.replay`, (m) => { all.push(m); return m.ack(); }, { maxInFlight: 4, startAfter: 0 }));
+        await waitFor(() => all.length >= n, { timeoutMs: settle, what: () => `${n} replayed messages (got ${all.length})` });
+        expect(all.map((m) => m.envelope.id), 'every message, in publish order').to.deep.equal(ids);
+        const positions = all.map((m) => m.position);
+        for (const [i, p] of positions.entries()) {
+          expect(p, `position of message ${i}`).to.be.a('number');
+          if (i > 0) expect(p!, `position of message ${i}`).to.be.greaterThan(positions[i - 1]!);
+        }
+        const tail: InboundMessage[] = [];
+        subs.push(await receiver.subscribe(`${prefix}.replay`, (m) => { tail.push(m); return m.ack(); }, { maxInFlight: 4, startAfter: positions[2]! }));
+        await waitFor(() => tail.length >= n - 3, { timeoutMs: settle, what: () => `${n - 3} messages after the third (got ${tail.length})` });
+        expect(tail.map((m) => m.envelope.id)).to.deep.equal(ids.slice(3));
+        expect(tail.map((m) => m.position)).to.deep.equal(positions.slice(3));
+      } finally {
+        await Promise.all(subs.map((s) => s.unsubscribe()));
+        await Promise.all([sender.close(), receiver.close()]);
       }
     });
 

@@ -10,6 +10,8 @@
  * - a position the Bus nak'd is handed again (a redelivery, same position, attempt + 1);
  * - a position the Bus already acked or termed is acked silently.
  *
+ * A gap in the consumer's delivery sequence (a delivery lost on the way) also makes a new consumer,
+ * so a lost delivery comes back in order rather than after ackWait behind later positions.
  * So the Bus sees every position once, in increasing order, except the redeliveries it asked for.
  */
 import { ConsumerEvents, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
@@ -58,6 +60,11 @@ export class ReplaySubscription {
   /** Bumped for every consumer: deliveries of an older one are ignored. */
   private generation = 0;
   private recreating?: Promise<void>;
+  private watchdog?: ReturnType<typeof setTimeout>;
+  /** Deliveries seen (any consumer), so the watchdog knows whether the consumer is alive. */
+  private deliveries = 0;
+  /** Delivery sequence of the current consumer's last delivery. */
+  private deliverySequence = 0;
   private stopped = false;
   /** Consumers made (1 + recreations), for tests and logs. */
   consumersMade = 0;
@@ -69,6 +76,26 @@ export class ReplaySubscription {
   /** Makes the first consumer and starts consuming; rejects when that fails. */
   async start(): Promise<void> {
     await this.open(this.s.startAfter);
+    this.armWatchdog(-1);
+  }
+
+  /**
+   * nats.js reports a lost consumer only in some cases: after a reconnect it retries the consumer
+   * lookup forever when the lookup times out (an R1 consumer on a dead node), silently. So every
+   * PULL_EXPIRES_MS without a delivery the consumer is asked for; no answer = lost.
+   */
+  private armWatchdog(seen: number): void {
+    this.watchdog = setTimeout(() => {
+      void (async () => {
+        const deliveries = this.deliveries;
+        if (this.stopped) return;
+        const name = this.name;
+        if (deliveries === seen && !this.recreating && name && !(await this.consumerAnswers(name)) && this.name === name && !this.stopped) {
+          await this.recreate();
+        }
+        if (!this.stopped) this.armWatchdog(this.deliveries);
+      })();
+    }, PULL_EXPIRES_MS);
   }
 
   private async open(startAfter: number): Promise<void> {
@@ -79,6 +106,7 @@ export class ReplaySubscription {
     try {
       const consumer = await js.consumers.get(options.stream, name);
       const generation = ++this.generation;
+      this.deliverySequence = 0;
       messages = await consumer.consume({
         max_messages: maxInFlight, expires: PULL_EXPIRES_MS,
         callback: (m) => this.deliver(m, generation),
@@ -144,6 +172,15 @@ export class ReplaySubscription {
   private deliver(m: JsMsg, generation: number): void {
     // A late delivery of a consumer already replaced: the new one delivers it again.
     if (generation !== this.generation || this.stopped) return;
+    this.deliveries++;
+    // Every delivery of a consumer, redeliveries too, takes the next delivery sequence from 1. A
+    // jump means a delivery was lost on the way (a dropped connection, a leader change): it would
+    // come back only after ackWait, behind later positions. Start over after the last position
+    // handed over instead, which keeps stream order.
+    if (m.info.deliverySequence !== ++this.deliverySequence) {
+      void this.recreate();
+      return;
+    }
     const position = m.seq;
     if (position > this.lastHanded) {
       this.lastHanded = position;
@@ -184,6 +221,7 @@ export class ReplaySubscription {
   async stop(drain: boolean): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    clearTimeout(this.watchdog);
     await this.recreating?.catch(noop);
     await this.messages?.close().catch(noop);
     if (drain) await Promise.race([this.tracker.idle(), sleep(this.s.options.ackWaitMs)]);
