@@ -158,9 +158,10 @@ async function listKeys(kv: KV, prefix: string): Promise<string[]> {
   const tokens = prefix.slice(0, prefix.lastIndexOf('.') + 1);
   const filter = tokens === '' ? '>' : `${tokens}>`;
   return kvCall(async () => {
-    const keys: string[] = [];
-    for await (const key of await kv.keys(filter)) if (key.startsWith(prefix)) keys.push(key);
-    return keys;
+    // A key written while the listing runs can come twice (the listing reads a stream).
+    const keys = new Set<string>();
+    for await (const key of await kv.keys(filter)) if (key.startsWith(prefix)) keys.add(key);
+    return [...keys];
   }, `listing keys ${prefix}*`);
 }
 

@@ -42,17 +42,30 @@ export async function startScaledService(o: ScaledServiceOptions): Promise<Scale
   const coordinator = new PartitionCoordinator({
     store: o.leases, group, member: o.member, partitions: o.plan.partitioned ? o.partitions : 1, logger: o.logger,
     onAcquired: async (partition, lease) => {
-      workers.set(partition, await PartitionWorker.start({
+      const starting = PartitionWorker.start({
         bus: o.bus, create: o.create, checkpoints: o.checkpoints, checkpointName: `${group}.p${partition}`,
         partition: o.plan.partitioned ? partition : undefined, lease, member: o.member,
         checkpointIntervalMs: o.checkpointIntervalMs, replay: o.replay, logger: o.logger,
-      }));
+      });
+      // A start that hangs (the broker failing over) must not hold up the lease rounds: past the
+      // lease's life it is given up (the lease goes back) and stopped whenever it does finish.
+      const worker = await withinTime(starting, o.leases.ttlMs, () => {
+        void starting.then((w) => w.abort(), () => {});
+        return new Error(`starting partition ${partition} of ${group} took longer than the lease (${o.leases.ttlMs} ms)`);
+      });
+      workers.set(partition, worker);
       count(partition, 'acquired');
     },
     onRevoked: async (partition) => {
       const worker = workers.get(partition);
       workers.delete(partition);
-      await worker?.release();
+      if (!worker) return;
+      // Handing over cleanly (drain, last checkpoint) gets the lease's life; then it is dropped
+      // as if lost: the next owner replays from the checkpoint before.
+      await withinTime(worker.release(), o.leases.ttlMs, () => new Error('release timed out')).catch(async (err: unknown) => {
+        o.logger.warn('handing a partition over took too long; dropping it', { group, partition, err });
+        await worker.abort();
+      });
       count(partition, 'released');
     },
     onLost: (partition) => {
@@ -64,4 +77,11 @@ export async function startScaledService(o: ScaledServiceOptions): Promise<Scale
   });
   await coordinator.start();
   return { coordinator, stop: () => coordinator.stop() };
+}
+
+/** `work`, or a rejection with `timedOut()` once `ms` passed first. */
+function withinTime<T>(work: Promise<T>, ms: number, timedOut: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(timedOut()), ms); });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -285,7 +285,8 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
     tick() { return ticking ??= runTick().finally(() => { ticking = undefined; }); },
     state: {
       snapshot: () => aggregator.snapshot(),
-      restore: (snapshot) => { aggregator.restore(snapshot); restoredByState = true; },
+      // A takeover: idle times start now, or every restored key would look idle before its replay.
+      restore: (snapshot) => { aggregator.restore(snapshot, now()); restoredByState = true; },
     },
   };
 }

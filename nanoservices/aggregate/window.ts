@@ -264,8 +264,11 @@ export class WindowAggregator {
    * The windows keep the bounds they were opened with, also when the window spec changed since.
    * @throws SnapshotInvalidError when it is not a version 1 snapshot, or its windows hold another
    *   number of fields than `fields` (nothing changes then).
+   * @param arrivedAt With it, every restored key counts as having just arrived then: its idle time
+   *   runs from the restore, not from the saving machine's clock (a takeover comes seconds after
+   *   the last save, and the keys' events are still to be replayed).
    */
-  restore(snapshot: unknown): void {
+  restore(snapshot: unknown, arrivedAt?: number): void {
     const s = read.object(snapshot, '(root)');
     if (s.v !== 1) read.fail('v', `must be 1 (this version reads format 1, got ${JSON.stringify(s.v)})`);
     const keys = new Map<string, KeyState>();
@@ -278,7 +281,7 @@ export class WindowAggregator {
       const closed = read.array(k.closed, `${at}.closed`).map((w, j) => this.readWindow(w, `${at}.closed[${j}]`));
       keys.set(key, {
         watermark: read.finiteOrNull(k.watermark, `${at}.watermark`) ?? -Infinity, maxTs: read.finiteOrNull(k.maxTs, `${at}.maxTs`) ?? -Infinity,
-        lastArrival: read.finite(k.lastArrival, `${at}.lastArrival`),
+        lastArrival: arrivedAt ?? read.finite(k.lastArrival, `${at}.lastArrival`),
         open: new Map(open.map((w) => [w.start, w])), nextEnd: earliestEnd(open), closed: new Map(closed.map((w) => [w.start, w])),
       });
     });
