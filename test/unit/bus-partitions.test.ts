@@ -1,37 +1,9 @@
 import { expect } from 'chai';
-import {
-  Bus, CapabilityMissingError, OptionsInvalidError, PartitionedSubjects, partitionOf,
-  type Envelope, type InboundHandler, type InboundMessage, type Transport, type TransportCapabilities, type TransportSubscribeOptions,
-} from '../../core/index.js';
+import { Bus, CapabilityMissingError, OptionsInvalidError, PartitionedSubjects, partitionOf } from '../../core/index.js';
+import { LogTransport } from '../helpers/log-transport.js';
 import { MemoryTransport } from '../../transports/memory/index.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 import { sleep, waitFor } from '../helpers/wait.js';
-
-/** A transport keeping an ordered log, as JetStream does: replay from a position, positions on deliveries. */
-class LogTransport implements Transport {
-  readonly name = 'log';
-  readonly capabilities: TransportCapabilities = {
-    requestReply: false, queueGroups: false, durable: true, ordered: true, wildcards: true, redelivery: false, encodesData: false, maxMessageBytes: 1 << 20, replay: true,
-  };
-  readonly log: Array<{ subject: string; envelope: Envelope }> = [];
-  readonly subscribed: Array<{ pattern: string; options: TransportSubscribeOptions }> = [];
-  readonly acked: number[] = [];
-  private handler?: InboundHandler;
-  async connect(): Promise<void> {}
-  async publish(subject: string, envelope: Envelope): Promise<void> { this.log.push({ subject, envelope }); }
-  async subscribe(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions) {
-    this.subscribed.push({ pattern, options });
-    this.handler = onMessage;
-    return { pattern, drain: async () => {}, unsubscribe: async () => { this.handler = undefined; } };
-  }
-  async close(): Promise<void> {}
-  /** Hands the log entry at `position` (1-based) to the subscriber. */
-  deliver(position: number): void {
-    const { subject, envelope } = this.log[position - 1]!;
-    const msg: InboundMessage = { subject, envelope, attempt: 1, position, ack: () => { this.acked.push(position); } };
-    void this.handler?.(msg);
-  }
-}
 
 describe('Bus partitioned subjects (scale-out)', () => {
   it('maps covered subjects to <prefix>.<partition>.<subject> and leaves the others alone', () => {
@@ -73,13 +45,13 @@ describe('Bus partitioned subjects (scale-out)', () => {
     const bus = new Bus({ service: 's', transport: new MemoryTransport(), metrics: false, logger: silentLogger });
     await expectReject(bus.subscribe('a.>', () => {}, { partition: 1 }), OptionsInvalidError);
     await expectReject(bus.subscribe('a.>', () => {}, { startAfter: 3 }), CapabilityMissingError);
-    const log = new Bus({ service: 's', transport: new LogTransport(), metrics: false, logger: silentLogger });
+    const log = new Bus({ service: 's', transport: new LogTransport({ manual: true }), metrics: false, logger: silentLogger });
     await expectReject(log.subscribe('a.>', () => {}, { startAfter: -1 }), OptionsInvalidError);
     await Promise.all([bus.stop(), log.stop()]);
   });
 
   it('replays from a position and pauses at a point where every message up to it is settled', async () => {
-    const transport = new LogTransport();
+    const transport = new LogTransport({ manual: true });
     const partitioning = { count: 2, subjects: ['r.>'] };
     const bus = new Bus({ service: 'agg', transport, partitioning, metrics: false, logger: silentLogger });
     for (let i = 1; i <= 6; i++) await bus.publish(`r.k${i}`, { i }, { partitionKey: 'same' });
@@ -106,7 +78,7 @@ describe('Bus partitioned subjects (scale-out)', () => {
   });
 
   it('stops handling, and leaves messages unsettled, once admit says no', async () => {
-    const transport = new LogTransport();
+    const transport = new LogTransport({ manual: true });
     const bus = new Bus({ service: 's', transport, metrics: false, logger: silentLogger });
     for (let i = 1; i <= 3; i++) await bus.publish('a.b', { i });
     let leased = true;
@@ -125,7 +97,7 @@ describe('Bus partitioned subjects (scale-out)', () => {
   });
 
   it('deriveIds: handling the same message again publishes the same ids', async () => {
-    const transport = new LogTransport();
+    const transport = new LogTransport({ manual: true });
     const ids: string[][] = [];
     for (let run = 0; run < 2; run++) {
       const bus = new Bus({ service: 'filter', transport, metrics: false, logger: silentLogger });

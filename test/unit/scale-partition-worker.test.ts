@@ -1,44 +1,11 @@
 import { expect } from 'chai';
-import {
-  Bus, compilePattern, defineNanoservice,
-  type Envelope, type InboundHandler, type InboundMessage, type NanoserviceDefinition, type Transport, type TransportCapabilities, type TransportSubscribeOptions,
-} from '../../core/index.js';
+import { Bus, defineNanoservice, type Envelope, type NanoserviceDefinition } from '../../core/index.js';
+import { LogTransport } from '../helpers/log-transport.js';
 import { MemoryPartitionCheckpoints } from '../../scale/partition-checkpoints.js';
 import { PartitionWorker } from '../../scale/partition-worker.js';
 import type { Lease } from '../../scale/coordinator.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** An in-process log with positions, replaying from `startAfter` as JetStream does. */
-class LogTransport implements Transport {
-  readonly name = 'log';
-  readonly capabilities: TransportCapabilities = {
-    requestReply: false, queueGroups: false, durable: true, ordered: true, wildcards: true, redelivery: false, encodesData: false, maxMessageBytes: 1 << 20, replay: true,
-  };
-  readonly log: Array<{ subject: string; envelope: Envelope }> = [];
-  private readonly subs = new Set<{ pattern: string; handler: InboundHandler; next: number }>();
-  async connect(): Promise<void> {}
-  async publish(subject: string, envelope: Envelope): Promise<void> {
-    this.log.push({ subject, envelope });
-    for (const s of this.subs) this.pump(s);
-  }
-  async subscribe(pattern: string, handler: InboundHandler, options: TransportSubscribeOptions) {
-    const sub = { pattern, handler, next: (options.startAfter ?? this.log.length) + 1 };
-    this.subs.add(sub);
-    this.pump(sub);
-    return { pattern, drain: async () => { this.subs.delete(sub); }, unsubscribe: async () => { this.subs.delete(sub); } };
-  }
-  async close(): Promise<void> { this.subs.clear(); }
-  private pump(s: { pattern: string; handler: InboundHandler; next: number }): void {
-    while (s.next <= this.log.length && this.subs.has(s)) {
-      const position = s.next++;
-      const { subject, envelope } = this.log[position - 1]!;
-      if (!compilePattern(s.pattern)(subject)) continue;
-      const msg: InboundMessage = { subject, envelope, attempt: 1, position, ack: () => {} };
-      void s.handler(msg);
-    }
-  }
-}
 
 /** A lease the test controls. */
 function lease(): Lease & { lapse(): void } {
