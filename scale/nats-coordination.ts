@@ -1,5 +1,5 @@
 import { connect, NatsError, type KV, type NatsConnection } from 'nats';
-import { OptionsInvalidError } from '../core/index.js';
+import { OptionsInvalidError, RequestTimeoutError } from '../core/index.js';
 import { fromConnectError, fromNatsError } from '../transports/nats/errors.js';
 import { assertKey, assertPrefix, type LeaseEntry, type LeaseStore } from './lease-store.js';
 import { fencedError, type CheckpointRecord, type PartitionCheckpoints } from './partition-checkpoints.js';
@@ -21,6 +21,8 @@ const DEFAULTS = { name: 'signalbus', replicas: 1, leaseTtlMs: 5000 } as const;
 const BUCKET_NAME = /^[-\w]+$/;
 // JetStream's "wrong last sequence": the compare-and-set on revision did not hold.
 const WRONG_LAST_SEQUENCE = 10071;
+/** Longest a key listing may take, ms. */
+const LIST_TIMEOUT_MS = 3000;
 
 /**
  * Leases and checkpoints in JetStream KV: what N instances of a pipeline coordinate through.
@@ -160,7 +162,15 @@ async function listKeys(kv: KV, prefix: string): Promise<string[]> {
   return kvCall(async () => {
     // A key written while the listing runs can come twice (the listing reads a stream).
     const keys = new Set<string>();
-    for await (const key of await kv.keys(filter)) if (key.startsWith(prefix)) keys.add(key);
+    const listing = await kv.keys(filter);
+    // nats.js ends a listing only when its consumer reports nothing pending: while the cluster
+    // fails over that can take forever, and a lease round must not wait that long.
+    const timer = setTimeout(() => listing.stop(new RequestTimeoutError(`listing keys ${prefix}* took over ${LIST_TIMEOUT_MS} ms`)), LIST_TIMEOUT_MS);
+    try {
+      for await (const key of listing) if (key.startsWith(prefix)) keys.add(key);
+    } finally {
+      clearTimeout(timer);
+    }
     return [...keys];
   }, `listing keys ${prefix}*`);
 }

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { connect, type JsMsg, type NatsConnection } from 'nats';
+import { formatStatus, readStatus } from '../../cli/commands/status.js';
 import { validatePipeline, type Pipeline } from '../../cli/pipeline/load.js';
 import { startPipeline, type RunningPipeline } from '../../cli/pipeline/run-pipeline.js';
 import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
@@ -60,6 +61,13 @@ describe('scale-out: a pipeline shared by two instances (NATS JetStream, KV leas
     running.push(a);
     const b = await startPipeline(pipeline(), { logger: silentLogger, instance: 'b' });
     running.push(b);
+    // `signalbus status` sees both instances in every service, and every partition owned.
+    await waitFor(async () => {
+      const [st] = await readStatus(['nats://127.0.0.1:4222'], pipelineName);
+      return st !== undefined && st.services.length === 4 && st.services.every((x) => x.members.join() === 'a,b' && x.partitions.every((p) => p.owner !== undefined));
+    }, { timeoutMs: 15_000, intervalMs: 200, what: 'status listing a and b in every service' });
+    const text = formatStatus(await readStatus(['nats://127.0.0.1:4222'], pipelineName));
+    expect(text).to.match(new RegExp(`${pipelineName}\\.aggregate: 2 live instances \\(a, b\\)`));
     const js = nc!.jetstream();
     const devices = Array.from({ length: 12 }, (_, i) => `dev-${i}`);
     const hot = new Set(devices.filter((_, i) => i % 2 === 0));

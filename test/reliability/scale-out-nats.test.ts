@@ -42,6 +42,7 @@ describe('scale-out on a 3-node NATS cluster: an instance and a node killed mid-
     if (this.currentTest?.state === 'failed') process.stderr.write(`instance logs:\n${logs.filter((l) => !l.includes('SB_ERR_AGGREGATE_LATE')).slice(-80).join('\n')}\n${logs.filter((l) => l.includes('SB_ERR_AGGREGATE_LATE')).length} late events\n`);
   });
 
+  const note = (what: string) => logs.push(`test: ${new Date().toISOString()} ${what}`);
   const startInstance = (id: string): ChildProcess => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', 'examples/iot-nats/pipeline.json', '--instance', id, '--log-level', process.env.SCALE_LOG_LEVEL ?? 'warn'], {
       env: { ...process.env, NATS_URL: cluster!.url, NATS_REPLICAS: '3', NATS_STREAM: 'IOT' }, stdio: ['ignore', 'ignore', 'pipe'],
@@ -62,12 +63,13 @@ describe('scale-out on a 3-node NATS cluster: an instance and a node killed mid-
         && status.services.filter((s) => !s.service.endsWith('.ingest')).every((s) => new Set(s.partitions.map((p) => p.owner)).size === 3);
     }, { timeoutMs: 60_000, intervalMs: 250, what: 'three instances sharing every service' });
 
+    note('all three hold partitions; devices start');
     nc = await connect({ servers: cluster!.urls, noAsyncTraces: true });
     const js = nc.jetstream();
     for (let i = 0; i < READINGS; i++) {
-      if (i === Math.floor(READINGS * 0.3)) instances[0]!.kill('SIGKILL');
-      if (i === Math.floor(READINGS * 0.6)) await cluster!.kill(1);
-      if (i === Math.floor(READINGS * 0.8)) await cluster!.restart(1);
+      if (i === Math.floor(READINGS * 0.3)) { note('SIGKILL instance i0'); instances[0]!.kill('SIGKILL'); }
+      if (i === Math.floor(READINGS * 0.6)) { note('SIGKILL node 1'); await cluster!.kill(1); }
+      if (i === Math.floor(READINGS * 0.8)) { note('restarting node 1'); await cluster!.restart(1); note('node 1 back'); }
       await Promise.all(Array.from({ length: DEVICES }, (_, d) => js.publish(`devices.dev-${d}.telemetry`,
         JSON.stringify({ ts: BASE + i * 1000, temperature: temperature(d, i), humidity: 40 }),
         { msgID: `dev-${d}:${i}`, timeout: 30_000 })));
@@ -77,6 +79,7 @@ describe('scale-out on a 3-node NATS cluster: an instance and a node killed mid-
     await Promise.all(Array.from({ length: DEVICES }, (_, d) => js.publish(`devices.dev-${d}.telemetry`,
       JSON.stringify({ ts: BASE + (READINGS + 60) * 1000, temperature: 20, humidity: 40 }), { msgID: `dev-${d}:flush`, timeout: 30_000 })));
 
+    note('every reading published');
     // What the pipeline stored: aggregates and alerts, read back from the stream.
     const stored = new Map<string, { subject: string; type: string; data: Record<string, unknown> }>();
     const duplicateIds: string[] = [];
@@ -95,10 +98,15 @@ describe('scale-out on a 3-node NATS cluster: an instance and a node killed mid-
     const counted = () => windows().reduce((n, w) => n + Number(w.data.count), 0);
     const expectedAlerts = Array.from({ length: DEVICES }, (_, d) => d).filter((d) => d % 4 !== 3).length * 2;
     const alerts = () => [...stored.values()].filter((o) => o.type.startsWith('alert.'));
-    await waitFor(() => counted() === DEVICES * READINGS && alerts().length === expectedAlerts, {
-      timeoutMs: 120_000, intervalMs: 500,
-      what: () => `${DEVICES * READINGS} readings in windows (got ${counted()}) and ${expectedAlerts} alerts (got ${alerts().length})`,
-    });
+    try {
+      await waitFor(() => counted() === DEVICES * READINGS && alerts().length === expectedAlerts, {
+        timeoutMs: 120_000, intervalMs: 500,
+        what: () => `${DEVICES * READINGS} readings in windows (got ${counted()}) and ${expectedAlerts} alerts (got ${alerts().length})`,
+      });
+    } catch (err) {
+      note(`ownership at the end: ${JSON.stringify(await readStatus(cluster!.urls, 'iot-nats').catch((e: unknown) => String(e)))}`);
+      throw err;
+    }
     for (const r of readers) await r.close();
 
     expect(duplicateIds, 'output ids stored twice').to.deep.equal([]);
