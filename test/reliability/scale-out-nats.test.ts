@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { connect, type JsMsg, type NatsConnection } from 'nats';
 import { readStatus } from '../../cli/commands/status.js';
 import { NatsCluster } from '../helpers/nats-cluster.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const DEVICES = 100;
 const READINGS = 300;
@@ -66,18 +66,29 @@ describe('scale-out on a 3-node NATS cluster: an instance and a node killed mid-
     note('all three hold partitions; devices start');
     nc = await connect({ servers: cluster!.urls, noAsyncTraces: true });
     const js = nc.jetstream();
-    for (let i = 0; i < READINGS; i++) {
+    // What a device that must lose nothing does: retry until the stream acknowledges; the same
+    // Nats-Msg-Id makes a retry of a publish that did land a duplicate the stream drops.
+    const publish = async (subject: string, body: string, msgID: string): Promise<void> => {
+      for (let attempt = 1; ; attempt++) {
+        try { await js.publish(subject, body, { msgID, timeout: 5000 }); return; } catch (err) {
+          if (attempt >= 20) throw err;
+          await sleep(250); // a real delay between retries while the cluster fails over
+        }
+      }
+    };
+    // Devices report every 100 ms (1,000 readings/s in all), so the faults land while the pipeline is busy.
+    for (let i = 0, next = Date.now(); i < READINGS; i++, next += 100) {
+      await sleep(Math.max(0, next - Date.now()));
       if (i === Math.floor(READINGS * 0.3)) { note('SIGKILL instance i0'); instances[0]!.kill('SIGKILL'); }
       if (i === Math.floor(READINGS * 0.6)) { note('SIGKILL node 1'); await cluster!.kill(1); }
       if (i === Math.floor(READINGS * 0.8)) { note('restarting node 1'); await cluster!.restart(1); note('node 1 back'); }
-      await Promise.all(Array.from({ length: DEVICES }, (_, d) => js.publish(`devices.dev-${d}.telemetry`,
-        JSON.stringify({ ts: BASE + i * 1000, temperature: temperature(d, i), humidity: 40 }),
-        { msgID: `dev-${d}:${i}`, timeout: 30_000 })));
+      await Promise.all(Array.from({ length: DEVICES }, (_, d) => publish(`devices.dev-${d}.telemetry`,
+        JSON.stringify({ ts: BASE + i * 1000, temperature: temperature(d, i), humidity: 40 }), `dev-${d}:${i}`)));
     }
     // One more reading per device, far ahead in event time: its watermark closes every window of
     // the 300 counted readings now, instead of the idle timeout (30 s) later. Its own window stays open.
-    await Promise.all(Array.from({ length: DEVICES }, (_, d) => js.publish(`devices.dev-${d}.telemetry`,
-      JSON.stringify({ ts: BASE + (READINGS + 60) * 1000, temperature: 20, humidity: 40 }), { msgID: `dev-${d}:flush`, timeout: 30_000 })));
+    await Promise.all(Array.from({ length: DEVICES }, (_, d) => publish(`devices.dev-${d}.telemetry`,
+      JSON.stringify({ ts: BASE + (READINGS + 60) * 1000, temperature: 20, humidity: 40 }), `dev-${d}:flush`)));
 
     note('every reading published');
     // What the pipeline stored: aggregates and alerts, read back from the stream.

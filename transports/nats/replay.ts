@@ -90,7 +90,7 @@ export class ReplaySubscription {
         const deliveries = this.deliveries;
         if (this.stopped) return;
         const name = this.name;
-        if (deliveries === seen && !this.recreating && name && !(await this.consumerAnswers(name)) && this.name === name && !this.stopped) {
+        if (deliveries === seen && !this.recreating && name && (await this.consumerStuck(name)) && this.name === name && !this.stopped) {
           await this.recreate();
         }
         if (!this.stopped) this.armWatchdog(this.deliveries);
@@ -136,6 +136,21 @@ export class ReplaySubscription {
     const why = await Promise.race([ended, statuses]);
     if (this.stopped || this.name !== name || why === undefined) return;
     await this.recreate();
+  }
+
+  /**
+   * Whether a consumer that delivered nothing for a while is lost: it does not answer, or it has
+   * messages to deliver (pending, or out and unacked) while the Bus holds none of them. The latter
+   * is a pull loop nats.js lost in a failover, or acks that went to a node that died: the
+   * consumer then waits for its max-ack-pending to clear, which only ackWait would do.
+   */
+  private async consumerStuck(name: string): Promise<boolean> {
+    try {
+      const info = await this.s.jsm.consumers.info(this.s.options.stream, name);
+      return this.held.size === 0 && (info.num_pending > 0 || info.num_ack_pending > 0);
+    } catch {
+      return true;
+    }
   }
 
   private async consumerAnswers(name: string): Promise<boolean> {
