@@ -107,6 +107,20 @@ describe('amqp binding', () => {
     expect(fromAmqpMessage({ routingKey: 'a', redelivered: true, ...wire }).attempt).to.equal(2);
   });
 
+  it('amqp binding - a quorum queue counts attempts by x-delivery-count, on top of a retried copy\'s count', () => {
+    const withCount = (count: unknown, extra: Record<string, unknown> = {}) => ({ ...wire.properties, headers: { ...wire.properties.headers, ...extra, 'x-delivery-count': count } });
+    expect(fromAmqpMessage({ routingKey: 'a', redelivered: false, content: body, properties: withCount(0), quorum: true }).attempt).to.equal(1);
+    expect(fromAmqpMessage({ routingKey: 'a', redelivered: true, content: body, properties: withCount(3), quorum: true }).attempt).to.equal(4);
+    expect(fromAmqpMessage({ routingKey: 'a', redelivered: true, content: body, properties: withCount(2, { [ATTEMPT_HEADER]: 3 }), quorum: true }).attempt).to.equal(5);
+    // Not a quorum queue: the header is a publisher's claim; only the redelivered flag counts.
+    expect(fromAmqpMessage({ routingKey: 'a', redelivered: true, content: body, properties: withCount(3) }).attempt).to.equal(2);
+    expect(fromAmqpMessage({ routingKey: 'a', redelivered: false, content: body, properties: withCount(3) }).attempt).to.equal(1);
+    // A quorum delivery without the header falls back to the flag.
+    expect(fromAmqpMessage({ routingKey: 'a', redelivered: true, ...wire, quorum: true }).attempt).to.equal(2);
+    const copy = retryCopyProperties(withCount(4), 'a', 2, 10, true);
+    expect(copy.headers, 'a retried copy starts its own delivery count').to.not.have.property('x-delivery-count');
+  });
+
   it('amqp binding - a retried copy keeps identity and body, counts the attempt and names its subject', () => {
     const original = { ...wire.properties, headers: { ...wire.properties.headers, 'x-death': [{ count: 1 }], 'x-first-death-queue': 'q' } };
     const props = retryCopyProperties(original, 'sensor.reading.berlin', 3, 250, false);

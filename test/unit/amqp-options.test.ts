@@ -47,4 +47,29 @@ describe('amqp options', () => {
     expect(t.capabilities).to.include({ requestReply: true, queueGroups: true, durable: true, redelivery: true, encodesData: true, wildcards: true });
     expect(await transportFromUrl('amqps://u:p@broker.example')).to.be.instanceOf(AmqpTransport);
   });
+
+  it('amqp options - queueType, singleActiveConsumer and deliveryLimit: defaults, checks and URL parameters', () => {
+    expect(resolveAmqpOptions({ url: 'amqp://x' })).to.include({ queueType: 'classic', singleActiveConsumer: false, deliveryLimit: undefined });
+    expect(resolveAmqpOptions({ url: 'amqp://x', durable: true, queueType: 'quorum', singleActiveConsumer: true, deliveryLimit: 20 }))
+      .to.include({ queueType: 'quorum', singleActiveConsumer: true, deliveryLimit: 20 });
+    expect(resolveAmqpOptions({ url: 'amqp://x', singleActiveConsumer: true })).to.include({ queueType: 'classic', singleActiveConsumer: true });
+    expect(fieldOf(() => resolveAmqpOptions({ url: 'amqp://x', durable: true, queueType: 'stream' as 'quorum' }))).to.equal('queueType');
+    // Quorum needs durable mode, refused rather than implied.
+    expect(fieldOf(() => resolveAmqpOptions({ url: 'amqp://x', queueType: 'quorum' }))).to.equal('durable');
+    expect(fieldOf(() => resolveAmqpOptions({ url: 'amqp://x', queueType: 'quorum', durable: false }))).to.equal('durable');
+    expect(fieldOf(() => resolveAmqpOptions({ url: 'amqp://x', durable: true, deliveryLimit: 5 }))).to.equal('deliveryLimit');
+    expect(fieldOf(() => resolveAmqpOptions({ url: 'amqp://x', durable: true, queueType: 'quorum', deliveryLimit: 0 }))).to.equal('deliveryLimit');
+    expect(fieldOf(() => resolveAmqpOptions({ url: 'amqp://x', singleActiveConsumer: 'yes' as unknown as boolean }))).to.equal('singleActiveConsumer');
+
+    const o = amqpOptionsFromUrl(new URL('amqp://h/v?durable=1&queueType=quorum&singleActiveConsumer=1&deliveryLimit=20&frameMax=8192'));
+    expect(o).to.include({ durable: true, queueType: 'quorum', singleActiveConsumer: true, deliveryLimit: 20 });
+    expect(o.url).to.equal('amqp://h/v?frameMax=8192');
+    const plain = amqpOptionsFromUrl(new URL('amqp://h'));
+    expect(plain).to.not.have.any.keys('queueType', 'singleActiveConsumer', 'deliveryLimit');
+    expect(fieldOf(() => amqpOptionsFromUrl(new URL('amqp://h?singleActiveConsumer=maybe')))).to.equal('singleActiveConsumer');
+    expect(fieldOf(() => new AmqpTransport(amqpOptionsFromUrl(new URL('amqp://h?queueType=lazy&durable=1'))))).to.equal('queueType');
+    expect(fieldOf(() => new AmqpTransport(amqpOptionsFromUrl(new URL('amqp://h?queueType=quorum'))))).to.equal('durable');
+    const t = new AmqpTransport(amqpOptionsFromUrl(new URL('amqp://h?durable=1&queueType=quorum&singleActiveConsumer=true')));
+    expect(t).to.include({ queueType: 'quorum', singleActiveConsumer: true, deliveryLimit: undefined });
+  });
 });

@@ -6,7 +6,7 @@ import {
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
 import { fromAmqpMessage, toAmqpMessage, type AmqpProperties } from './binding.js';
-import { connectTarget, resolveAmqpOptions, type AmqpConnectTarget, type AmqpTransportOptions, type ResolvedAmqpOptions } from './options.js';
+import { connectTarget, resolveAmqpOptions, type AmqpConnectTarget, type AmqpQueueType, type AmqpTransportOptions, type ResolvedAmqpOptions } from './options.js';
 import { ChannelPublisher } from './publisher.js';
 import { AmqpSubscription, type SubscriptionHost } from './subscription.js';
 import { declareExchangeTopology, declareRetryTier, deleteTopology, topologyNames, type TopologyNames } from './topology.js';
@@ -47,6 +47,9 @@ export class AmqpTransport implements Transport, SubscriptionHost {
   readonly logger: Logger;
   readonly durable: boolean;
   readonly groupQueueExpiresMs: number | undefined;
+  readonly queueType: AmqpQueueType;
+  readonly singleActiveConsumer: boolean;
+  readonly deliveryLimit: number | undefined;
   /** Durable group queues this transport declared (for operators and tear-down). */
   readonly groupQueues = new Set<string>();
   readonly retryPublisher: ChannelPublisher;
@@ -75,6 +78,9 @@ export class AmqpTransport implements Transport, SubscriptionHost {
     this.logger = this.options.logger ?? silentLogger;
     this.durable = this.options.durable;
     this.groupQueueExpiresMs = this.options.groupQueueExpiresMs;
+    this.queueType = this.options.queueType;
+    this.singleActiveConsumer = this.options.singleActiveConsumer;
+    this.deliveryLimit = this.options.deliveryLimit;
     this.publisher = new ChannelPublisher(this.durable, this.options.maxUnconfirmed);
     this.retryPublisher = new ChannelPublisher(true, 256);
     this.capabilities = {

@@ -13,6 +13,8 @@ const CE_HEADER_PREFIX_ALT = 'cloudEvents_';
 const PREFIX_LENGTH = CE_HEADER_PREFIX.length;
 /** Delivery count of a retried copy (the broker does not count for classic queues). */
 export const ATTEMPT_HEADER = 'x-sb-attempt';
+/** Set by a quorum queue on every delivery: how often the message was delivered before. */
+export const DELIVERY_COUNT_HEADER = 'x-delivery-count';
 /** The subject of a retried copy: its routing key then names the queue it returns to. */
 export const SUBJECT_HEADER = 'x-sb-subject';
 /**
@@ -108,12 +110,21 @@ export interface AmqpDeliveryInput {
   redelivered: boolean;
   content: Buffer;
   properties: AmqpProperties;
+  /**
+   * Delivered from a quorum queue: its `x-delivery-count` header, which RabbitMQ sets on every
+   * delivery (overwriting any a publisher sent), is the exact number of earlier deliveries.
+   * Elsewhere the header is a publisher's claim and ignored.
+   */
+  quorum?: boolean;
 }
 
 export interface DecodedDelivery {
   subject: string;
   envelope: Envelope;
-  /** 1 on first delivery; retried copies carry their count, broker redeliveries add one. */
+  /**
+   * 1 on first delivery; retried copies carry their count. Broker redeliveries add one (classic
+   * queue: only whether it was redelivered is known) or their exact count (quorum queue).
+   */
   attempt: number;
   /** Not a CloudEvent: `id`, `type` or `source` were made up around the payload. */
   raw: boolean;
@@ -146,7 +157,9 @@ export function fromAmqpMessage(input: AmqpDeliveryInput, newId: () => string = 
     const a = headers[ATTEMPT_HEADER];
     if (typeof a === 'number' && a >= 1) attempt = Math.floor(a);
   }
-  if (input.redelivered) attempt++;
+  const count = input.quorum ? headers?.[DELIVERY_COUNT_HEADER] : undefined;
+  if ((typeof count === 'number' || typeof count === 'bigint') && count >= 0) attempt += Number(count);
+  else if (input.redelivered) attempt++;
   env.specversion ??= '1.0';
   if (env.id === undefined && p.messageId != null) env.id = String(p.messageId);
   if (env.type === undefined && p.type != null) env.type = String(p.type);
@@ -184,9 +197,9 @@ function headerString(v: unknown): string | undefined {
   }
 }
 
-/** Headers a retried copy must not carry over: the broker's own dead-lettering history. */
+/** Headers a retried copy must not carry over: the broker's own dead-lettering history and delivery count. */
 export function isBrokerHeader(name: string): boolean {
-  return name === 'x-death' || name.startsWith('x-first-death') || name.startsWith('x-last-death');
+  return name === 'x-death' || name === DELIVERY_COUNT_HEADER || name.startsWith('x-first-death') || name.startsWith('x-last-death');
 }
 
 /**

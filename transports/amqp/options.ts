@@ -31,6 +31,25 @@ export interface AmqpTransportOptions {
   reconnect?: ReconnectOptions;
   /** Delete a group's queue after it had no consumer for this long, ms (`x-expires`). Default: keep it. */
   groupQueueExpiresMs?: number;
+  /**
+   * Type of the durable group queues: `classic` (default) or `quorum` (replicated Raft log,
+   * `x-queue-type: quorum`; needs `durable: true`). Subscriptions without a group keep their
+   * exclusive classic queue (a quorum queue cannot be exclusive). A queue's type cannot change:
+   * an existing group queue of the other type makes the subscribe fail with an OptionsInvalidError.
+   */
+  queueType?: AmqpQueueType;
+  /**
+   * Group queues get `x-single-active-consumer: true`: of all consumers of a group queue exactly
+   * one receives at a time; when it goes, RabbitMQ hands the queue (and its unacked messages) to
+   * the next. Default false (round-robin between members).
+   */
+  singleActiveConsumer?: boolean;
+  /**
+   * Quorum queues only: after this many returns of one message to its queue (its consumer died or
+   * requeued it) RabbitMQ dead-letters it to `<exchange>.dlq` (`x-delivery-limit`). Stops a message
+   * that kills its consumer from doing so forever. Default: no limit.
+   */
+  deliveryLimit?: number;
   /** Longest the dead-letter queue `<exchange>.dlq` grows before dropping its oldest. Default 100,000. */
   deadLetterQueueMaxLength?: number;
   /** Routing key pattern of dead letters the Bus publishes (kept in `<exchange>.dlq`). Default `dlq.#`. */
@@ -52,9 +71,12 @@ export interface AmqpTransportOptions {
   logger?: Logger;
 }
 
-export interface ResolvedAmqpOptions extends Required<Omit<AmqpTransportOptions, 'reconnect' | 'groupQueueExpiresMs' | 'tls' | 'logger'>> {
+export type AmqpQueueType = 'classic' | 'quorum';
+
+export interface ResolvedAmqpOptions extends Required<Omit<AmqpTransportOptions, 'reconnect' | 'groupQueueExpiresMs' | 'deliveryLimit' | 'tls' | 'logger'>> {
   reconnect: ResolvedReconnectOptions;
   groupQueueExpiresMs: number | undefined;
+  deliveryLimit: number | undefined;
   /** `tls` with its files read (at construction); undefined without TLS options. */
   tls: ResolvedTlsOptions | undefined;
   logger: Logger | undefined;
@@ -63,7 +85,7 @@ export interface ResolvedAmqpOptions extends Required<Omit<AmqpTransportOptions,
 const DEFAULTS = {
   exchange: 'signalbus', durable: false, maxUnconfirmed: 1000, heartbeatSeconds: 10, connectTimeoutMs: 5000,
   deadLetterQueueMaxLength: 100_000, deadLetterBinding: 'dlq.#', closeTimeoutMs: 10_000, maxMessageBytes: 128 * 1024 * 1024,
-  connectionName: 'signalbus',
+  connectionName: 'signalbus', queueType: 'classic' as AmqpQueueType, singleActiveConsumer: false,
 } as const;
 
 const RECONNECT_DEFAULTS: ResolvedReconnectOptions = {
@@ -96,13 +118,25 @@ export function resolveAmqpOptions(options: AmqpTransportOptions): ResolvedAmqpO
   positiveInteger('maxMessageBytes', o.maxMessageBytes);
   if (options.groupQueueExpiresMs !== undefined) positiveInteger('groupQueueExpiresMs', options.groupQueueExpiresMs);
   if (typeof o.deadLetterBinding !== 'string' || o.deadLetterBinding.length === 0) invalid('deadLetterBinding', 'must be a non-empty routing key pattern');
+  if (o.queueType !== 'classic' && o.queueType !== 'quorum') invalid('queueType', `must be "classic" or "quorum", got ${String(o.queueType)}`);
+  // Refused rather than implied: `durable` keeps one meaning whatever else is set, and a quorum
+  // queue is chosen for messages that must survive, which fast-mode publishes (no confirms) may not.
+  if (o.queueType === 'quorum' && o.durable !== true) {
+    invalid('durable', 'must be true with queueType "quorum" (URL durable=1): quorum queues keep every message, fast mode would lose unconfirmed publishes on the way');
+  }
+  if (typeof o.singleActiveConsumer !== 'boolean') invalid('singleActiveConsumer', `must be a boolean, got ${String(o.singleActiveConsumer)}`);
+  if (options.deliveryLimit !== undefined) {
+    positiveInteger('deliveryLimit', options.deliveryLimit);
+    if (o.queueType !== 'quorum') invalid('deliveryLimit', 'needs queueType "quorum" (classic queues have no x-delivery-limit)');
+  }
   const reconnect = resolveReconnectOptions('amqp', options.reconnect, RECONNECT_DEFAULTS);
   // amqplib ignores TLS options on amqp://: the user would get clear text while expecting TLS.
   if (options.tls !== undefined && url.protocol !== 'amqps:') invalid('tls', `needs an amqps:// URL (TLS), got ${url.protocol}//`);
   const tls = options.tls === undefined ? undefined : resolveTlsOptions('amqp', options.tls);
   const { tls: _tls, ...settings } = o;
   return {
-    ...settings, reconnect, url: options.url, groupQueueExpiresMs: options.groupQueueExpiresMs, tls, logger: options.logger,
+    ...settings, reconnect, url: options.url, groupQueueExpiresMs: options.groupQueueExpiresMs, deliveryLimit: options.deliveryLimit, tls,
+    logger: options.logger,
   };
 }
 
@@ -114,10 +148,12 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 /** Query parameters this transport reads; they are removed from the URL handed to the client. */
 const URL_PARAMS = ['durable', 'exchange', 'maxUnconfirmed', 'heartbeatSeconds', 'heartbeat', 'connectTimeoutMs', 'groupQueueExpiresMs',
-  'deadLetterQueueMaxLength', 'closeTimeoutMs', 'maxMessageBytes', 'connectionName', 'name', ...RECONNECT_URL_PARAMS, ...TLS_URL_PARAMS];
+  'deadLetterQueueMaxLength', 'closeTimeoutMs', 'maxMessageBytes', 'connectionName', 'name', 'queueType', 'singleActiveConsumer', 'deliveryLimit',
+  ...RECONNECT_URL_PARAMS, ...TLS_URL_PARAMS];
 
 /**
- * Options from a URL: `amqp://u:p@host:5672/vhost?durable=1&exchange=events&maxUnconfirmed=500&heartbeatSeconds=10`;
+ * Options from a URL: `amqp://u:p@host:5672/vhost?durable=1&exchange=events&maxUnconfirmed=500&heartbeatSeconds=10`,
+ * `?durable=1&queueType=quorum&singleActiveConsumer=1&deliveryLimit=20` for quorum group queues with one active consumer;
  * for TLS `amqps://u:p@host:5671/vhost?caFile=/etc/ssl/ca.pem&certFile=client.pem&keyFile=client-key.pem`.
  * Query parameters are the option names (`reconnect*` and the TLS ones flattened); the README's
  * older `heartbeat` and `name` are still read. `frameMax` stays in the URL for amqplib.
@@ -137,6 +173,9 @@ export function amqpOptionsFromUrl(url: URL): AmqpTransportOptions {
     deadLetterQueueMaxLength: numberParam(url, 'deadLetterQueueMaxLength', DEFAULTS.deadLetterQueueMaxLength),
     connectionName: p.get('connectionName') || p.get('name') || DEFAULTS.connectionName,
   };
+  if (p.has('queueType')) options.queueType = p.get('queueType') as AmqpQueueType; // checked by resolveAmqpOptions
+  if (p.has('singleActiveConsumer')) options.singleActiveConsumer = booleanParam(url, 'singleActiveConsumer', DEFAULTS.singleActiveConsumer);
+  if (p.has('deliveryLimit')) options.deliveryLimit = numberParam(url, 'deliveryLimit', 0);
   if (p.has('groupQueueExpiresMs')) options.groupQueueExpiresMs = numberParam(url, 'groupQueueExpiresMs', 0);
   if (p.has('closeTimeoutMs')) options.closeTimeoutMs = numberParam(url, 'closeTimeoutMs', DEFAULTS.closeTimeoutMs);
   if (p.has('maxMessageBytes')) options.maxMessageBytes = numberParam(url, 'maxMessageBytes', DEFAULTS.maxMessageBytes);

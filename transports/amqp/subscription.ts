@@ -2,6 +2,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { EnvelopeInvalidError, type Envelope, type InboundHandler, type InboundMessage, type Logger, type TransportSubscription } from '../../core/index.js';
 import { fromAmqpMessage, retryCopyProperties, type AmqpProperties } from './binding.js';
 import { declareSubscriptionQueue, retryTier, type TopologyNames } from './topology.js';
+import type { AmqpQueueType } from './options.js';
 import type { ChannelPublisher } from './publisher.js';
 
 /** What a subscription needs from its transport. */
@@ -9,6 +10,9 @@ export interface SubscriptionHost {
   readonly names: TopologyNames;
   readonly durable: boolean;
   readonly groupQueueExpiresMs: number | undefined;
+  readonly queueType: AmqpQueueType;
+  readonly singleActiveConsumer: boolean;
+  readonly deliveryLimit: number | undefined;
   readonly logger: Logger;
   readonly retryPublisher: ChannelPublisher;
   /** The live connection, if any. */
@@ -51,11 +55,14 @@ export class AmqpSubscription implements TransportSubscription {
   /** Deliveries on the current channel not yet acked to the broker, in delivery order. */
   private unacked: AmqpDelivery[] = [];
   private flushScheduled = false;
+  /** Its queue is a quorum queue, so deliveries carry the broker's exact delivery count. */
+  private readonly quorum: boolean;
   private readonly onDelivery = (msg: ConsumeMessage | null) => this.deliver(msg);
   private readonly flush = () => this.flushAcks();
 
   constructor(private readonly host: SubscriptionHost, private readonly spec: SubscriptionSpec, private readonly onMessage: InboundHandler) {
     this.pattern = spec.pattern;
+    this.quorum = spec.group !== undefined && host.queueType === 'quorum';
   }
 
   get active(): boolean { return this.state === 'active'; }
@@ -77,8 +84,10 @@ export class AmqpSubscription implements TransportSubscription {
     ch.on('error', (err: Error) => this.host.logger.warn('amqp consumer channel error', { pattern: this.pattern, err }));
     ch.on('close', () => this.channelClosed(model, ch));
     await ch.prefetch(this.spec.maxInFlight);
-    const queue = await declareSubscriptionQueue(ch, this.host.names, {
-      group: this.spec.group, pattern: this.spec.pattern, groupQueueExpiresMs: this.host.groupQueueExpiresMs,
+    const h = this.host;
+    const queue = await declareSubscriptionQueue(ch, h.names, {
+      group: this.spec.group, pattern: this.spec.pattern, groupQueueExpiresMs: h.groupQueueExpiresMs, queueType: h.queueType,
+      singleActiveConsumer: h.singleActiveConsumer, deliveryLimit: h.deliveryLimit,
     });
     if (this.spec.group !== undefined) this.host.groupQueueDeclared(queue);
     if (this.state !== 'active') { await ch.close().catch(() => {}); return; }
@@ -134,7 +143,7 @@ export class AmqpSubscription implements TransportSubscription {
     const ch = this.channel;
     if (!ch) return; // stopping: unacked, so the broker keeps it
     const props = msg.properties as unknown as AmqpProperties;
-    const decoded = fromAmqpMessage({ routingKey: msg.fields.routingKey, redelivered: msg.fields.redelivered, content: msg.content, properties: props });
+    const decoded = fromAmqpMessage({ routingKey: msg.fields.routingKey, redelivered: msg.fields.redelivered, content: msg.content, properties: props, quorum: this.quorum });
     const delivery = props.replyTo
       ? new AmqpRequestDelivery(this, ch, msg, decoded.subject, decoded.envelope, decoded.attempt, decoded.raw)
       : new AmqpDelivery(this, ch, msg, decoded.subject, decoded.envelope, decoded.attempt, decoded.raw);

@@ -8,17 +8,19 @@
  *                                       exchange, whose routing key (the origin queue) takes them home
  * <exchange>.dlx      fanout, durable    dead-letter exchange of group queues (overflow, rejects)
  * <exchange>.dlq      queue, durable     bound to <exchange>.dlx and to `dlq.#` on <exchange>
- * <group>.<pattern>   queue, durable     one per consumer group and pattern
- * (server-named)      queue, exclusive   one per subscription without a group
+ * <group>.<pattern>   queue, durable     one per consumer group and pattern; classic or quorum
+ *                                       (`queueType`), optionally single-active-consumer
+ * (server-named)      queue, exclusive   one per subscription without a group (always classic)
  *
  * Consumer queues dead-letter to <exchange>.dlx what the broker drops (overflow) and what the
  * transport refuses (a non-CloudEvent on a subscription that is not `raw`).
  * ```
  */
 import { createHash } from 'node:crypto';
-import { toAmqpRoutingKey } from '../../core/index.js';
+import { OptionsInvalidError, toAmqpRoutingKey } from '../../core/index.js';
 import type { Channel } from 'amqplib';
 import { DELAY_HEADER } from './binding.js';
+import type { AmqpQueueType } from './options.js';
 
 export interface TopologyNames {
   exchange: string;
@@ -98,6 +100,33 @@ export interface SubscriptionQueue {
   group?: string;
   pattern: string;
   groupQueueExpiresMs?: number;
+  /** Group queues only. Default classic. */
+  queueType?: AmqpQueueType;
+  /** Group queues only: `x-single-active-consumer`. */
+  singleActiveConsumer?: boolean;
+  /** Quorum group queues only: `x-delivery-limit`. */
+  deliveryLimit?: number;
+}
+
+/**
+ * The arguments a group queue is declared with. Classic without single active consumer is
+ * exactly what earlier versions declared, so their queues stay equivalent. Nothing a quorum queue
+ * refuses is ever set here (RabbitMQ 3.10: `x-max-priority`, exclusive, auto-delete, non-durable;
+ * `x-expires` and dead-lettering are accepted); global prefetch, which a quorum queue answers by
+ * closing the connection, is never used (prefetch is per consumer).
+ *
+ * @example groupQueueArguments(topologyNames('sb'), { group: 'g', pattern: 'a', queueType: 'quorum' })
+ * // { 'x-dead-letter-exchange': 'sb.dlx', 'x-queue-type': 'quorum' }
+ */
+export function groupQueueArguments(names: TopologyNames, s: SubscriptionQueue): Record<string, unknown> {
+  const args: Record<string, unknown> = { 'x-dead-letter-exchange': names.deadLetterExchange };
+  if (s.groupQueueExpiresMs !== undefined) args['x-expires'] = s.groupQueueExpiresMs;
+  if (s.queueType === 'quorum') {
+    args['x-queue-type'] = 'quorum';
+    if (s.deliveryLimit !== undefined) args['x-delivery-limit'] = s.deliveryLimit;
+  }
+  if (s.singleActiveConsumer) args['x-single-active-consumer'] = true;
+  return args;
 }
 
 /** Declares and binds a subscription's queue; resolves with its name. */
@@ -106,12 +135,46 @@ export async function declareSubscriptionQueue(ch: Channel, names: TopologyNames
   if (s.group === undefined) {
     queue = (await ch.assertQueue('', { exclusive: true, autoDelete: true, durable: false, arguments: { 'x-dead-letter-exchange': names.deadLetterExchange } })).queue;
   } else {
-    const args: Record<string, unknown> = { 'x-dead-letter-exchange': names.deadLetterExchange };
-    if (s.groupQueueExpiresMs !== undefined) args['x-expires'] = s.groupQueueExpiresMs;
-    queue = (await ch.assertQueue(groupQueueName(s.group, s.pattern), { durable: true, arguments: args })).queue;
+    const name = groupQueueName(s.group, s.pattern);
+    const args = groupQueueArguments(names, s);
+    try {
+      queue = (await ch.assertQueue(name, { durable: true, arguments: args })).queue;
+    } catch (err) {
+      throw groupQueueDeclareError(err, name, args) ?? err;
+    }
   }
   await ch.bindQueue(queue, names.exchange, toAmqpRoutingKey(s.pattern));
   return queue;
+}
+
+/** The option that sets each argument of a group queue, for errors a user can act on. */
+const ARGUMENT_OPTIONS: Record<string, string> = {
+  'x-queue-type': 'queueType',
+  'x-single-active-consumer': 'singleActiveConsumer',
+  'x-delivery-limit': 'deliveryLimit',
+  'x-expires': 'groupQueueExpiresMs',
+  'x-dead-letter-exchange': 'exchange',
+};
+
+/**
+ * A group queue declare refused with PRECONDITION_FAILED (406): the queue exists with other
+ * arguments (or properties), which RabbitMQ never changes on a redeclare. Becomes an
+ * OptionsInvalidError naming the argument, the option behind it and the two ways out; undefined
+ * for any other error.
+ */
+export function groupQueueDeclareError(err: unknown, queue: string, declared: Record<string, unknown>): OptionsInvalidError | undefined {
+  if (!(err instanceof Error) || (err as { code?: unknown }).code !== 406) return undefined;
+  const broker = /PRECONDITION_FAILED - (.*?)"?$/.exec(err.message)?.[1] ?? err.message;
+  const argument = /inequivalent arg '([^']+)'/.exec(broker)?.[1];
+  const field = (argument && ARGUMENT_OPTIONS[argument]) ?? 'group';
+  const ours = argument === undefined ? undefined : argument in declared ? JSON.stringify(declared[argument]) : 'none';
+  const vhost = /in vhost '([^']*)'/.exec(broker)?.[1] ?? '/';
+  const what = argument === undefined ? 'other arguments' : `another ${argument} (this transport declares ${ours}, from option "${field}")`;
+  return new OptionsInvalidError(
+    `amqp group queue "${queue}" already exists with ${what}; RabbitMQ said: ${broker}. A queue's arguments cannot be changed: `
+      + `delete the queue (rabbitmqctl delete_queue -p '${vhost}' '${queue}'; its messages go with it) or subscribe with another group name`,
+    { cause: err, details: { field, queue, ...(argument ? { argument } : {}) } },
+  );
 }
 
 /**
