@@ -26,7 +26,7 @@ export interface IngestConfig extends MappingConfig {
   dedupe?: { field: string; window?: number };
   /** Consumer group, so several instances share the work. */
   group?: string;
-  /** Payloads handled at once. Default 1, which keeps each device's readings in arrival order. */
+  /** Payloads handled at once. Default 64: one device at a time per subject (its readings stay in arrival order), 64 devices alongside. */
   maxInFlight?: number;
   /**
    * Validates mapped data against the contract; throws when it does not match. Code only, and
@@ -49,7 +49,7 @@ export const INGEST_DEFAULTS = {
   key: 'deviceId',
   subjectTokens: { deviceId: 1 },
   required: { deviceId: 'string', ts: 'integer', temperature: 'number', humidity: 'number' } as Record<string, FieldType>,
-  maxInFlight: 1,
+  maxInFlight: 64,
 } as const;
 
 const VERSION = /^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$/;
@@ -146,7 +146,8 @@ export function createIngestService(config: IngestConfig = {}): NanoserviceDefin
   const def = defineNanoservice({
     name: c.name,
     version: '1.0.0',
-    subscriptions: [{ pattern: c.input, handler: handle as never, raw: true, group: c.group, maxInFlight: positiveInt(c.maxInFlight, 1, 'maxInFlight') }],
+    // Ordered: a device's payloads (no partition key) stay in order per subject, other devices run alongside.
+    subscriptions: [{ pattern: c.input, handler: handle as never, raw: true, group: c.group, ordered: true, maxInFlight: positiveInt(c.maxInFlight, 64, 'maxInFlight') }],
   });
   return { ...def, start: async (bus) => { metrics.bind(bus); }, stop: async () => { metrics.unbind(); } };
 }

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, type JsMsg, type NatsConnection } from 'nats';
 import { readStatus } from '../../cli/commands/status.js';
 import { NatsCluster } from '../helpers/nats-cluster.js';
@@ -29,6 +31,8 @@ describe('scale-out on a 3-node NATS cluster: an instance and a node killed mid-
   let cluster: NatsCluster | undefined;
   const instances: ChildProcess[] = [];
   const logs: string[] = [];
+  const logDir = mkdtempSync(join(tmpdir(), 'signalbus-scale-out-'));
+  const logFiles: string[] = [];
   let nc: NatsConnection | undefined;
 
   before(async () => { cluster = await NatsCluster.start({ nodes: 3 }); });
@@ -36,18 +40,27 @@ describe('scale-out on a 3-node NATS cluster: an instance and a node killed mid-
     for (const child of instances) if (child.exitCode === null) child.kill('SIGKILL');
     await nc?.close().catch(() => {});
     await cluster?.stop();
+    rmSync(logDir, { recursive: true, force: true });
   });
   afterEach(function () {
+    for (const file of logFiles) {
+      const id = file.slice(file.lastIndexOf('/') + 1, -4);
+      for (const line of readFileSync(file, 'utf8').split('\n')) if (line) logs.push(`${id}: ${line.slice(0, 400)}`);
+    }
     if (process.env.SCALE_LOG_FILE) writeFileSync(process.env.SCALE_LOG_FILE, logs.join('\n'));
     if (this.currentTest?.state === 'failed') process.stderr.write(`instance logs:\n${logs.filter((l) => !l.includes('SB_ERR_AGGREGATE_LATE')).slice(-80).join('\n')}\n${logs.filter((l) => l.includes('SB_ERR_AGGREGATE_LATE')).length} late events\n`);
   });
 
   const note = (what: string) => logs.push(`test: ${new Date().toISOString()} ${what}`);
   const startInstance = (id: string): ChildProcess => {
+    // Logs go to a file, not a pipe: a child blocks on a full stderr pipe its parent is slow to read.
+    const file = join(logDir, `${id}.log`);
+    const fd = openSync(file, 'a');
     const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', 'examples/iot-nats/pipeline.json', '--instance', id, '--log-level', process.env.SCALE_LOG_LEVEL ?? 'warn'], {
-      env: { ...process.env, NATS_URL: cluster!.url, NATS_REPLICAS: '3', NATS_STREAM: 'IOT' }, stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NATS_URL: cluster!.url, NATS_REPLICAS: '3', NATS_STREAM: 'IOT' }, stdio: ['ignore', 'ignore', fd],
     });
-    child.stderr!.on('data', (d: Buffer) => { for (const line of d.toString().split('\n')) if (line) logs.push(`${id}: ${line.slice(0, 400)}`); });
+    closeSync(fd);
+    logFiles.push(file);
     instances.push(child);
     return child;
   };
@@ -71,7 +84,7 @@ describe('scale-out on a 3-node NATS cluster: an instance and a node killed mid-
     const publish = async (subject: string, body: string, msgID: string): Promise<void> => {
       for (let attempt = 1; ; attempt++) {
         try { await js.publish(subject, body, { msgID, timeout: 5000 }); return; } catch (err) {
-          if (attempt >= 20) throw err;
+          if (attempt >= 80) throw err;
           await sleep(250); // a real delay between retries while the cluster fails over
         }
       }
@@ -116,6 +129,10 @@ describe('scale-out on a 3-node NATS cluster: an instance and a node killed mid-
       });
     } catch (err) {
       note(`ownership at the end: ${JSON.stringify(await readStatus(cluster!.urls, 'iot-nats').catch((e: unknown) => String(e)))}`);
+      const jsm = await nc.jetstreamManager();
+      for await (const c of jsm.consumers.list('IOT')) {
+        note(`consumer ${c.name} filter=${c.config.filter_subject} pending=${c.num_pending} ackPending=${c.num_ack_pending} delivered=${c.delivered.stream_seq} ackFloor=${c.ack_floor.stream_seq} waiting=${c.num_waiting} cluster=${JSON.stringify(c.cluster)}`);
+      }
       throw err;
     }
     for (const r of readers) await r.close();

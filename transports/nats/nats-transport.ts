@@ -6,7 +6,7 @@ import {
 import {
   BackpressureError, CapabilityMissingError, EnvelopeInvalidError, NoRespondersError, OptionsInvalidError, RequestTimeoutError,
   SignalbusError, TransportClosedError,
-  reconnectDelayMs, type Envelope, type InboundHandler, type Transport, type TransportCapabilities,
+  compilePattern, reconnectDelayMs, type Envelope, type InboundHandler, type SubjectMatcher, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
 import { fromNatsMessage, toNatsBody, toNatsHeaders } from './binding.js';
@@ -52,6 +52,8 @@ export class NatsTransport implements Transport {
   private jsm?: JetStreamManager;
   /** The stream's replica count, which replay consumers take so they survive the loss of a node. */
   private streamReplicas = 1;
+  /** The stream's subjects, as it was found or made at connect. */
+  private streamSubjects: SubjectMatcher[] = [];
   private inbox?: ReplyInbox;
   private connecting?: Promise<void>;
   private closing?: Promise<void>;
@@ -114,7 +116,9 @@ export class NatsTransport implements Transport {
       try {
         this.jsm = await nc.jetstreamManager();
         this.js = nc.jetstream();
-        this.streamReplicas = (await ensureStream(this.jsm, o.jetstream)).num_replicas ?? 1;
+        const stream = await ensureStream(this.jsm, o.jetstream);
+        this.streamReplicas = stream.num_replicas ?? 1;
+        this.streamSubjects = (stream.subjects ?? []).map((p) => compilePattern(p));
       } catch (err) {
         this.inbox.close();
         await nc.close();
@@ -227,8 +231,11 @@ export class NatsTransport implements Transport {
           : err;
       }
       if (msg.headers?.code === 503) {
-        // Right after a reconnect JetStream may not be up yet; otherwise no stream captures the subject.
-        if (Date.now() - this.reconnectedAt < 15_000 && Date.now() < deadline) { await sleep(Math.min(1000, 50 * 2 ** attempt)); continue; }
+        // No responders: right after a reconnect JetStream may not be up yet, and a stream that
+        // captures the subject answers nobody while it elects a new leader (a node died). Both
+        // pass; otherwise no stream captures the subject.
+        const electing = this.streamSubjects.some((matches) => matches(subject));
+        if ((electing || Date.now() - this.reconnectedAt < 15_000) && Date.now() < deadline) { await sleep(Math.min(1000, 50 * 2 ** attempt)); continue; }
         throw new NoRespondersError(`no JetStream stream captures ${subject} (stream ${js.stream} has the subjects given in jetstream.subjects)`, { details: { subject, stream: js.stream } });
       }
       const ack = JSON.parse(decoder.decode(msg.data)) as { error?: { code: number; err_code?: number; description: string } };
