@@ -8,6 +8,7 @@ import { compileSubjectTemplate, dataschemaOf, metricContext } from '../ingest/n
 import { KeyedMetrics, type MetricSink } from '../keyed-metrics.js';
 import { EMIT_SLICE, nextTurn } from '../turns.js';
 import { processCheckpointStore, type CheckpointStore } from './checkpoint.js';
+import { SnapshotInvalidError } from '../snapshot.js';
 import { LateEventError } from './errors.js';
 import { STAT_NAMES, WindowAggregator, type FieldStats, type StatName, type WindowResult, type WindowSpec } from './window.js';
 
@@ -267,7 +268,15 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
       metrics.bind(b);
       if (checkpoint) {
         const snapshot = restoredByState ? undefined : await store.load(checkpoint.name);
-        if (snapshot !== undefined) aggregator.restore(snapshot);
+        try {
+          if (snapshot !== undefined) aggregator.restore(snapshot);
+        } catch (err) {
+          // A checkpoint from another configuration (other fields, an older format): a config change
+          // must not stop the service for good. Its open windows are not restored; say so.
+          if (!(err instanceof SnapshotInvalidError)) throw err;
+          b.logger.warn('aggregate: the checkpoint does not fit this configuration; starting without it (its open windows are not restored)',
+            { checkpoint: checkpoint.name, err });
+        }
         lastCheckpoint = now();
       }
       if (tickInterval > 0 && !timer) {

@@ -448,6 +448,20 @@ describe('nanoservice aggregate', () => {
       expect(out[0]!.data).to.deep.include({ count: 2, avg: 15 });
     });
 
+    it('aggregate - a checkpoint from another configuration is left out with a warning, and the service starts', async () => {
+      const store = new MemoryCheckpointStore();
+      const two = createAggregateService({ name: 'agg-cfg', input: 'x.>', fields: ['temperature', 'humidity'], window: tumbling5s, checkpoint: false, tickIntervalMs: 0 });
+      two.aggregator.add('d1', 1000, [10, 40], Date.now(), 'x');
+      await store.save('agg-cfg', two.state.snapshot());
+      const warnings: string[] = [];
+      const logged = { ...bus.logger, warn: (msg: string) => { warnings.push(msg); } };
+      const one = createAggregateService({ name: 'agg-cfg', input: 'sensor.reading.>', fields: ['temperature'], window: tumbling5s, checkpointStore: store, tickIntervalMs: 0 });
+      await one.start({ ...bus, logger: logged } as unknown as Bus);
+      expect(one.aggregator.openWindows).to.equal(0);
+      expect(warnings.join()).to.match(/does not fit this configuration/);
+      await one.stop();
+    });
+
     it('aggregate - events without a key or event time are dead-lettered as invalid', async () => {
       await runNanoservice(bus, createAggregateService({ input: 'sensor.reading.>', keyField: 'deviceId', fields: ['temperature'], window: tumbling5s, checkpoint: false, tickIntervalMs: 0 }));
       await bus.publish('sensor.reading.x', { ts: 1, temperature: 1 });
