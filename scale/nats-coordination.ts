@@ -21,6 +21,8 @@ const DEFAULTS = { name: 'signalbus', replicas: 1, leaseTtlMs: 5000 } as const;
 const BUCKET_NAME = /^[-\w]+$/;
 // JetStream's "wrong last sequence": the compare-and-set on revision did not hold.
 const WRONG_LAST_SEQUENCE = 10071;
+/** How long opening the buckets keeps trying while JetStream is busy or electing leaders, ms. */
+const OPEN_TIMEOUT_MS = 30_000;
 /** Longest a key listing may take, ms. */
 const LIST_TIMEOUT_MS = 3000;
 
@@ -59,14 +61,25 @@ export class NatsCoordination {
         throw fromConnectError(cause, `connecting to ${String(options.servers)} for coordination`);
       }
     }
-    try {
-      const js = nc.jetstream();
-      const leases = await js.views.kv(`${name}-leases`, { ttl, history: 1, replicas });
-      const checkpoints = await js.views.kv(`${name}-checkpoints`, { history: 1, replicas });
-      return new NatsCoordination(nc, !options.connection, new NatsLeaseStore(leases, ttl), new KvPartitionCheckpoints(checkpoints));
-    } catch (cause) {
-      if (!options.connection) await nc.close();
-      throw fromNatsError(cause, `opening KV buckets ${name}-leases and ${name}-checkpoints (is JetStream enabled?)`);
+    const js = nc.jetstream();
+    // Instances starting together on a fresh cluster all create the replicated buckets at once;
+    // JetStream answers late or not at all (503) until the buckets have leaders. A timeout or no
+    // responders is tried again for a while; anything else fails at once.
+    const deadline = Date.now() + OPEN_TIMEOUT_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const leases = await js.views.kv(`${name}-leases`, { ttl, history: 1, replicas });
+        const checkpoints = await js.views.kv(`${name}-checkpoints`, { history: 1, replicas });
+        return new NatsCoordination(nc, !options.connection, new NatsLeaseStore(leases, ttl), new KvPartitionCheckpoints(checkpoints));
+      } catch (cause) {
+        const code = (cause as { code?: string }).code;
+        if ((code === 'TIMEOUT' || code === '503') && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+          continue;
+        }
+        if (!options.connection) await nc.close();
+        throw fromNatsError(cause, `opening KV buckets ${name}-leases and ${name}-checkpoints (is JetStream enabled?)`);
+      }
     }
   }
 

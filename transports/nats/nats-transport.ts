@@ -1,7 +1,7 @@
 import {
   connect, Events, jwtAuthenticator, nkeyAuthenticator,
   type ConnectionOptions, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type Msg, type MsgHdrs,
-  type NatsConnection, type Subscription,
+  type NatsConnection, type StreamConfig, type Subscription,
 } from 'nats';
 import {
   BackpressureError, CapabilityMissingError, EnvelopeInvalidError, NoRespondersError, OptionsInvalidError, RequestTimeoutError,
@@ -114,9 +114,8 @@ export class NatsTransport implements Transport {
     this.inbox = new ReplyInbox(nc, o.inboxPrefix);
     if (o.jetstream) {
       try {
-        this.jsm = await nc.jetstreamManager();
         this.js = nc.jetstream();
-        const stream = await ensureStream(this.jsm, o.jetstream);
+        const stream = await this.settleStream(nc, o.jetstream);
         this.streamReplicas = stream.num_replicas ?? 1;
         this.streamSubjects = (stream.subjects ?? []).map((p) => compilePattern(p));
       } catch (err) {
@@ -124,6 +123,26 @@ export class NatsTransport implements Transport {
         await nc.close();
         this.nc = undefined;
         throw err instanceof SignalbusError ? err : fromNatsError(err, 'JetStream setup');
+      }
+    }
+  }
+
+  /**
+   * The stream, found or made. Several processes starting at once on a fresh cluster all ask for
+   * it while JetStream elects its leaders and answers late or not at all: a timeout or no
+   * responders is tried again for up to 15 s (so a server without JetStream takes that long to be
+   * reported); anything else (a stream with other settings) fails at once.
+   */
+  private async settleStream(nc: NatsConnection, o: NonNullable<ResolvedNatsOptions['jetstream']>): Promise<StreamConfig> {
+    const deadline = Date.now() + 15_000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.jsm ??= await nc.jetstreamManager();
+        return await ensureStream(this.jsm, o);
+      } catch (raw) {
+        const err = fromNatsError(raw, 'JetStream setup');
+        if (!(err instanceof RequestTimeoutError || err instanceof NoRespondersError) || Date.now() > deadline) throw err;
+        await sleep(Math.min(2000, 100 * 2 ** attempt));
       }
     }
   }
