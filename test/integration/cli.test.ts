@@ -15,7 +15,7 @@ describe('cli', function () {
   it('cli - --help lists the commands and every command has its own help', () => {
     const r = cli(['--help']);
     expect(r.status).to.equal(0);
-    for (const c of ['pub', 'sub', 'metrics', 'demo']) {
+    for (const c of ['pub', 'sub', 'metrics', 'demo', 'run', 'status']) {
       expect(r.stdout).to.include(c);
       const h = cli([c, '--help']);
       expect(h.status, c).to.equal(0);
@@ -32,6 +32,10 @@ describe('cli', function () {
       [['pub', 'memory://', 'a.b', '{}', '--header', 'nonsense'], 2, 'name=value'],
       [['sub', 'memory://'], 2, 'usage'],
       [['pub', 'memory://', 'a.b', '{}', '--bogus'], 2, 'bogus'],
+      [['status'], 2, 'usage'],
+      [['status', 'mqtt://127.0.0.1:1883'], 1, 'not a nats:// URL'],
+      [['status', 'nats://127.0.0.1:4222', '--pipeline', 'no-such-pipeline-here'], 1, 'no scaled pipeline "no-such-pipeline-here"'],
+      [['run', 'examples/iot-nats/pipeline.json', '--instance', 'a b'], 2, '--instance'],
     ];
     for (const [args, status, text] of cases) {
       const r = cli(args);
