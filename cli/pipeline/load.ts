@@ -19,6 +19,7 @@ export interface PipelineScale {
   replicas?: number;
   leaseTtlMs?: number;
   checkpointIntervalMs?: number;
+  partitionedInputs?: string[];
 }
 
 export interface Pipeline {

@@ -39,7 +39,7 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger; ins
   const instance = options.instance ?? p.instance;
   // `instances` > 1 in one process shares the work by partition, as separate processes do.
   const scale = p.scale ?? (p.services.some((s) => (s.instances ?? 1) > 1) ? { coordination: 'memory' as const } : undefined);
-  const plan = scale ? planScale(p.services) : undefined;
+  const plan = scale ? planScale(p.services, p.scale?.partitionedInputs ?? []) : undefined;
   const partitioning = scale && plan ? { count: scale.partitions ?? 16, subjects: plan.partitionedSubjects } : undefined;
   const transportUrls = partitioning ? Object.fromEntries(Object.entries(p.transports).map(([n, u]) => [n, withPartitionSubjects(u, partitioning.subjects)])) : p.transports;
   /** Scaled members, by bus key: given up (drained, checkpointed) before their bus stops. */

@@ -21,15 +21,17 @@ export interface ServicePlan {
 }
 
 /**
- * Which inputs travel partitioned: those some service of the same pipeline publishes into. The
- * pipeline's own outputs that nobody inside consumes (alerts, aggregates) keep their plain
- * subjects, so outside consumers subscribe to them as before.
+ * Which inputs travel partitioned: those some service of the same pipeline publishes into, and
+ * the outside inputs the server partitions itself (`partitionedInputs`: a NATS mapping to
+ * `part.{{partition(P,i)}}.<subject>`). The pipeline's own outputs that nobody inside consumes
+ * (alerts, aggregates) keep their plain subjects, so outside consumers subscribe to them as before.
  */
-export function planScale(services: readonly PipelineService[]): { services: ServicePlan[]; partitionedSubjects: string[] } {
+export function planScale(services: readonly PipelineService[], partitionedInputs: readonly string[] = []): { services: ServicePlan[]; partitionedSubjects: string[] } {
   const outputs = services.map((s) => outputPattern(s)).filter((o): o is string => o !== undefined);
   const plans = services.map((s) => {
     const input = String(s.config.input);
-    return { name: s.name ?? s.kind, input, partitioned: outputs.some((o) => patternsOverlap(o, input)) };
+    // Input from outside that the server itself partitions (a NATS subject mapping) counts as fed inside.
+    return { name: s.name ?? s.kind, input, partitioned: partitionedInputs.includes(input) || outputs.some((o) => patternsOverlap(o, input)) };
   });
   return { services: plans, partitionedSubjects: [...new Set(plans.filter((p) => p.partitioned).map((p) => p.input))] };
 }

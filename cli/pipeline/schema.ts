@@ -39,6 +39,10 @@ export const pipelineSchema = {
         replicas: { type: 'integer', minimum: 1, maximum: 5, description: 'Replicas of the KV buckets (3 on a 3-node cluster). Default 1.' },
         leaseTtlMs: { type: 'integer', minimum: 1000, description: 'A lease not renewed for this long lapses and its partition moves. Default 5000.' },
         checkpointIntervalMs: { type: 'integer', minimum: 100, description: 'How often each partition checkpoints state and input position. Default 1000.' },
+        partitionedInputs: {
+          type: 'array', items: { type: 'string', minLength: 1 },
+          description: 'Inputs from outside that the NATS server partitions itself, by a mapping to part.{{partition(<partitions>,<token>)}}.<subject>: their consumers share the work like the stages inside.',
+        },
       },
     },
     services: {

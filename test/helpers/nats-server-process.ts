@@ -6,7 +6,7 @@
  * @example const server = await NatsServerProcess.start({ jetstream: true }); … await server.stop();
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,8 @@ export interface NatsServerProcessOptions {
   jetstream?: boolean;
   /** Require this token from clients. */
   token?: string;
+  /** Subject mappings (server config `mappings`), e.g. partitioning device subjects. */
+  mappings?: Record<string, string>;
 }
 
 export class NatsServerProcess {
@@ -52,6 +54,12 @@ export class NatsServerProcess {
     const args = ['-a', '127.0.0.1', '-p', String(this.port)];
     if (this.options.jetstream) args.push('-js', '-sd', this.storeDir!);
     if (this.options.token) args.push('--auth', this.options.token);
+    if (this.options.mappings) {
+      // Mappings exist only in a config file; the flags above still apply.
+      const file = join(this.storeDir ?? tmpdir(), `mappings-${this.port}.conf`);
+      writeFileSync(file, `mappings = ${JSON.stringify(this.options.mappings)}\n`);
+      args.push('-c', file);
+    }
     this.child = spawn(NATS_SERVER_BINARY, args, { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
     while (!(await portOpen(this.port, '127.0.0.1', 200))) {

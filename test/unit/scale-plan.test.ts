@@ -37,6 +37,9 @@ describe('scale plan: which inputs travel partitioned', () => {
     ]);
     expect(plan.services.map((s) => [s.name, s.partitioned])).to.deep.equal([['ingest', false], ['filter', true], ['aggregate', true], ['alert', true]]);
     expect(plan.partitionedSubjects).to.deep.equal(['sensor.reading.>', 'sensor.valid.>']);
+    const mapped = planScale([{ kind: 'ingest', config: { input: 'devices.*.telemetry', output: 'sensor.reading.{deviceId}' } }], ['devices.*.telemetry']);
+    expect(mapped.services[0]!.partitioned, 'an input the server partitions').to.equal(true);
+    expect(mapped.partitionedSubjects).to.deep.equal(['devices.*.telemetry']);
     expect(outputPattern({ kind: 'alert', config: { input: 'x' } })).to.equal('alerts.*');
     expect(outputPattern({ kind: 'filter', config: { input: 'x', output: 'a.dev-{id}.b' } })).to.equal('a.*.b');
   });
