@@ -24,14 +24,16 @@ const DEVICES = 100;
 const READINGS = 20_000;
 const IN_FLIGHT = 256;
 
-async function scaled(instances: number): Promise<Measurement> {
-  const cluster = await NatsCluster.start({ nodes: 3 });
+/** `mapped`: the servers partition the device subjects (a mapping) and the ingest shares them by partition. */
+async function scaled(instances: number, mapped: boolean): Promise<Measurement> {
+  const cluster = await NatsCluster.start({ nodes: 3, ...(mapped ? { mappings: { 'devices.*.telemetry': 'part.{{partition(16,1)}}.devices.{{wildcard(1)}}.telemetry' } } : {}) });
   const dir = mkdtempSync(join(tmpdir(), 'signalbus-bench-scale-'));
   const children: ChildProcess[] = [];
-  const name = `bench-scale-${instances}`;
+  const name = `bench-scale-${mapped ? 'mapped-' : ''}${instances}`;
   try {
     const file = JSON.parse(readFileSync(join(root, 'examples/iot-nats/pipeline.json'), 'utf8')) as Record<string, unknown>;
     file.name = name;
+    if (mapped) (file.scale as Record<string, unknown>).partitionedInputs = ['devices.*.telemetry'];
     const pipeline = join(dir, 'pipeline.json');
     writeFileSync(pipeline, JSON.stringify(file));
     for (let i = 0; i < instances; i++) {
@@ -44,8 +46,8 @@ async function scaled(instances: number): Promise<Measurement> {
     for (;;) {
       const [status] = await readStatus(cluster.urls, name).catch(() => []);
       const ready = status !== undefined && status.services.length === 4 && status.services.every((s) => s.members.length === instances
-        && s.partitions.filter((p) => p.owner).length === (s.service.endsWith('.ingest') ? 1 : 16)
-        && (s.service.endsWith('.ingest') || new Set(s.partitions.map((p) => p.owner)).size === instances));
+        && s.partitions.filter((p) => p.owner).length === (s.service.endsWith('.ingest') && !mapped ? 1 : 16)
+        && ((s.service.endsWith('.ingest') && !mapped) || new Set(s.partitions.map((p) => p.owner)).size === instances));
       if (ready) break;
       if (Date.now() > deadline) throw new Error(`${instances} instances did not share the pipeline within 90 s`);
       await new Promise((r) => setTimeout(r, 250));
@@ -84,10 +86,12 @@ async function scaled(instances: number): Promise<Measurement> {
   }
 }
 
-const scenarios: Scenario[] = [1, 2, 3].map((n) => ({
-  name: `pipeline-scale-${n}`,
-  description: `examples/iot-nats as ${n} signalbus run process${n === 1 ? '' : 'es'} on a 3-node NATS cluster (R3 stream and KV), ${READINGS} readings from ${DEVICES} devices published with JetStream acks (${IN_FLIGHT} in flight); readings/s until every stage caught up. No raw baseline: compare the instance counts`,
-  run: () => scaled(n),
-}));
+const scenarios: Scenario[] = [false, true].flatMap((mapped) => [1, 2, 3].map((n) => ({
+  name: `pipeline-scale-${mapped ? 'mapped-' : ''}${n}`,
+  description: `examples/iot-nats as ${n} signalbus run process${n === 1 ? '' : 'es'} on a 3-node NATS cluster (R3 stream and KV), ${READINGS} readings from ${DEVICES} devices published with JetStream acks (${IN_FLIGHT} in flight); readings/s until every stage caught up. `
+    + (mapped ? 'The servers partition the device subjects (mapping to part.{{partition(16,1)}}.…) and the ingest shares them (scale.partitionedInputs). ' : 'One ingest owner for all device input. ')
+    + 'No raw baseline: compare the instance counts',
+  run: () => scaled(n, mapped),
+})));
 
 export default scenarios;

@@ -9,7 +9,7 @@
  * const transport = await transportFromUrl(`${cluster.url}?jetstream=1&stream=S&subjects=s.>&replicas=3`);
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
@@ -22,6 +22,8 @@ export interface NatsClusterOptions {
   nodes?: number;
   /** How long start/restart wait for the cluster to answer, ms. Default 30,000. */
   readyTimeoutMs?: number;
+  /** Subject mappings of every node (server config `mappings`). */
+  mappings?: Record<string, string>;
 }
 
 interface Node { name: string; port: number; routePort: number; storeDir: string; child?: ChildProcess }
@@ -31,7 +33,8 @@ const running = new Set<NatsCluster>();
 process.once('exit', () => { for (const c of running) c.killAllNow(); });
 
 export class NatsCluster {
-  private constructor(private readonly nodes: Node[], readonly clusterName: string, private readonly readyTimeoutMs: number) {}
+  private constructor(private readonly nodes: Node[], readonly clusterName: string, private readonly readyTimeoutMs: number,
+    private readonly mappings?: Record<string, string>) {}
 
   static async start(options: NatsClusterOptions = {}): Promise<NatsCluster> {
     const count = options.nodes ?? 3;
@@ -40,7 +43,7 @@ export class NatsCluster {
     for (let i = 0; i < count; i++) {
       nodes.push({ name: `${clusterName}_n${i}`, port: await freePort(), routePort: await freePort(), storeDir: mkdtempSync(join(tmpdir(), 'signalbus-nats-cluster-')) });
     }
-    const cluster = new NatsCluster(nodes, clusterName, options.readyTimeoutMs ?? 30_000);
+    const cluster = new NatsCluster(nodes, clusterName, options.readyTimeoutMs ?? 30_000, options.mappings);
     running.add(cluster);
     try {
       for (let i = 0; i < count; i++) cluster.spawn(i);
@@ -68,10 +71,17 @@ export class NatsCluster {
   private spawn(i: number): void {
     const n = this.nodes[i]!;
     const routes = this.nodes.map((o) => `nats://127.0.0.1:${o.routePort}`).join(',');
-    n.child = spawn(NATS_SERVER_BINARY, [
+    const args = [
       '-a', '127.0.0.1', '-p', String(n.port), '-n', n.name, '-js', '-sd', n.storeDir,
       '--cluster_name', this.clusterName, '--cluster', `nats://127.0.0.1:${n.routePort}`, '--routes', routes,
-    ], { stdio: 'ignore' });
+    ];
+    if (this.mappings) {
+      // Mappings exist only in a config file; the flags above still apply.
+      const file = join(n.storeDir, 'mappings.conf');
+      writeFileSync(file, `mappings = ${JSON.stringify(this.mappings)}\n`);
+      args.push('-c', file);
+    }
+    n.child = spawn(NATS_SERVER_BINARY, args, { stdio: 'ignore' });
   }
 
   private async waitListening(i: number): Promise<void> {
