@@ -40,7 +40,9 @@ const logger = process.env.SCALE_DEBUG ? createLogger({ level: 'info' }) : silen
 
 function pipelineOf(o: ScaleScenario): Pipeline {
   const { ns } = o;
-  const subjects = `${ns}.>,dlq.${ns}.>,dlq.devices.>`;
+  // Only this run's subjects: streams on a shared server may not overlap.
+  const inputRoot = o.ingestInput.split('.')[0]!;
+  const subjects = [`${ns}.>`, `dlq.${ns}.>`, ...(inputRoot === ns ? [] : [`dlq.${inputRoot}.>`])].join(',');
   return validatePipeline({
     name: o.pipelineName,
     transports: { nats: `${o.natsUrl}?jetstream=1&stream=${o.stream}&subjects=${subjects}&ackWaitMs=10000`, core: o.natsUrl },
