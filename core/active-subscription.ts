@@ -21,6 +21,8 @@ export class ActiveSubscription {
   private lastPosition: number | undefined;
   /** While paused: messages taken from the transport and not yet handed over, in order. */
   private held: InboundMessage[] | undefined;
+  /** While paused: resolves on resume, for transports that wait for room before the next message. */
+  private resumed?: Promise<void>;
   private releaseHeld?: () => void;
   /** Set once `admit` said no: nothing more is handled. */
   private refused = false;
@@ -54,7 +56,7 @@ export class ActiveSubscription {
       if (prefixLength > 0) msg.subject = msg.subject.slice(prefixLength);
       if (this.held !== undefined) {
         this.held.push(msg);
-        return this.whenResumed();
+        return this.resumed;
       }
       return this.take(msg);
     }, options);
@@ -88,7 +90,10 @@ export class ActiveSubscription {
    * position together. `resume()` hands the held messages over, in order.
    */
   async pause(): Promise<number | undefined> {
-    this.held ??= [];
+    if (this.held === undefined) {
+      this.held = [];
+      this.resumed = new Promise<void>((resolve) => { this.releaseHeld = resolve; });
+    }
     await this.scheduler.idle();
     return this.lastPosition;
   }
@@ -99,22 +104,13 @@ export class ActiveSubscription {
     this.held = undefined;
     const release = this.releaseHeld;
     this.releaseHeld = undefined;
+    this.resumed = undefined;
     for (const msg of held) {
       const taken = this.take(msg);
       // `take` waits only when the scheduler is full, which `maxInFlight + maxPending` prevents for what a pause can hold.
       if (taken instanceof Promise) taken.catch((err: unknown) => this.logger.error(UNSETTLED_MESSAGE, { pattern: this.pattern, err }));
     }
     release?.();
-  }
-
-  /** The position of the last message handed over (transports with replay). */
-  get position(): number | undefined { return this.lastPosition; }
-
-  private whenResumed(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const previous = this.releaseHeld;
-      this.releaseHeld = () => { previous?.(); resolve(); };
-    });
   }
 
   /** Stops intake and waits for the handlers of what was taken in. */
