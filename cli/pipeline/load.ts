@@ -14,7 +14,7 @@ export interface PipelineService {
 /** The `scale` block: how instances share the work. */
 export interface PipelineScale {
   partitions?: number;
-  coordination: 'nats' | 'memory';
+  coordination: 'nats' | 'amqp' | 'memory';
   url?: string;
   replicas?: number;
   leaseTtlMs?: number;

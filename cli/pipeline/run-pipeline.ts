@@ -6,6 +6,7 @@ import '../../transports/index.js';
 import type { Pipeline } from './load.js';
 import { planScale } from './scale-plan.js';
 import { startScaledCoordination, withPartitionSubjects, type ScaledRuntime } from './scaled-runtime.js';
+import type { ScaledService } from './scaled-service.js';
 
 export interface RunningPipeline {
   /** One bus per service instance, named `<service>@<instance>`. */
@@ -43,7 +44,7 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger; ins
   const partitioning = scale && plan ? { count: scale.partitions ?? 16, subjects: plan.partitionedSubjects } : undefined;
   const transportUrls = partitioning ? Object.fromEntries(Object.entries(p.transports).map(([n, u]) => [n, withPartitionSubjects(u, partitioning.subjects)])) : p.transports;
   /** Scaled members, by bus key: given up (drained, checkpointed) before their bus stops. */
-  const scaledMembers = new Map<string, { stop(): Promise<void>; coordinator: { owned(): number[] } }>();
+  const scaledMembers = new Map<string, ScaledService>();
   let scaled: ScaledRuntime | undefined;
 
   const connect = async (): Promise<Record<string, Transport>> => {
@@ -76,7 +77,7 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger; ins
       hosted.mqtt = broker.url;
     }
     if (scale) {
-      scaled = await startScaledCoordination(p, scale);
+      scaled = await startScaledCoordination(p, scale, logger);
       infrastructure.push({ close: () => scaled!.close() });
     }
     // With NATS in the pipeline, aggregate windows are checkpointed in JetStream KV, so they
@@ -131,7 +132,7 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger; ins
     await stop();
     throw err;
   }
-  const owned = () => new Map([...scaledMembers].map(([key, m]) => [key, m.coordinator.owned()]));
+  const owned = () => new Map([...scaledMembers].map(([key, m]) => [key, m.owned()]));
   return { buses, registry, hosted, stop, owned };
 }
 

@@ -4,6 +4,7 @@ import { MemoryLeaseStore } from '../../scale/memory-lease-store.js';
 import { MemoryPartitionCheckpoints, type PartitionCheckpoints } from '../../scale/partition-checkpoints.js';
 import type { Pipeline, PipelineScale } from './load.js';
 import type { ServicePlan } from './scale-plan.js';
+import { startSacScaledService, type SacCoordination } from './sac-scaled-service.js';
 import { startScaledService, type ScaledService } from './scaled-service.js';
 
 /** First token of partitioned wire subjects (the Bus' default). */
@@ -17,13 +18,18 @@ export interface ScaledRuntime {
 
 /**
  * Opens the coordination a `scale` block names: NATS JetStream KV (leases with a TTL, checkpoints
- * written compare-and-set), or memory (one process: `instances` copies sharing the work).
+ * written compare-and-set), RabbitMQ (single-active-consumer quorum queues own the partitions,
+ * checkpoints in quorum queues, heartbeats for the balance), or memory (one process: `instances`
+ * copies sharing the work).
  */
-export async function startScaledCoordination(p: Pipeline, scale: PipelineScale): Promise<ScaledRuntime> {
+export async function startScaledCoordination(p: Pipeline, scale: PipelineScale, logger: Logger): Promise<ScaledRuntime> {
   let leases: LeaseStore;
   let checkpoints: PartitionCheckpoints;
   let close = async () => {};
   const leaseTtlMs = scale.leaseTtlMs ?? 5000;
+  const partitions = scale.partitions ?? 16;
+  const checkpointIntervalMs = scale.checkpointIntervalMs ?? 1000;
+  if (scale.coordination === 'amqp') return startAmqpCoordination(p, scale, logger, { leaseTtlMs, partitions, checkpointIntervalMs });
   if (scale.coordination === 'nats') {
     // The first JetStream transport (its replicas are the ones to match), else the first NATS one.
     const nats = Object.values(p.transports).filter((u) => /^(nats|tls):/i.test(u));
@@ -42,8 +48,6 @@ export async function startScaledCoordination(p: Pipeline, scale: PipelineScale)
     leases = new MemoryLeaseStore({ ttlMs: leaseTtlMs });
     checkpoints = new MemoryPartitionCheckpoints();
   }
-  const partitions = scale.partitions ?? 16;
-  const checkpointIntervalMs = scale.checkpointIntervalMs ?? 1000;
   return {
     async startService({ plan, member, bus, logger, create }) {
       const replay = bus.transportFor(plan.input).capabilities.replay === true;
@@ -55,6 +59,39 @@ export async function startScaledCoordination(p: Pipeline, scale: PipelineScale)
       return startScaledService({ pipeline: p.name, plan, member, bus, leases, checkpoints, partitions, replay, checkpointIntervalMs, logger, create });
     },
     close,
+  };
+}
+
+/**
+ * RabbitMQ: every member subscribes to every partition's single-active-consumer quorum queue
+ * and RabbitMQ picks the active one; acks are held until a checkpoint covers them.
+ */
+async function startAmqpCoordination(p: Pipeline, scale: PipelineScale, logger: Logger,
+  o: { leaseTtlMs: number; partitions: number; checkpointIntervalMs: number }): Promise<ScaledRuntime> {
+  const url = scale.url ?? Object.values(p.transports).find((u) => /^amqps?:/i.test(u));
+  if (!url) {
+    throw new OptionsInvalidError('scale.coordination "amqp" needs scale.url or an amqp:// transport for its checkpoints and heartbeats', { details: { field: 'scale.url' } });
+  }
+  const { AmqpCoordination } = await import('../../scale/amqp-coordination.js');
+  const coordination: SacCoordination & { close(): Promise<void> } = await AmqpCoordination.open({
+    url, name: `sb-${p.name.replace(/[^A-Za-z0-9_-]/g, '_')}`, memberTtlMs: o.leaseTtlMs, logger,
+  });
+  return {
+    async startService({ plan, member, bus, logger: log, create }) {
+      const transport = bus.transportFor(plan.input);
+      const t = transport as { capabilities: { holdAcks?: boolean }; queueType?: string; singleActiveConsumer?: boolean };
+      if (t.capabilities.holdAcks !== true || t.queueType !== 'quorum' || t.singleActiveConsumer !== true) {
+        // Without a single active consumer two members would split a partition; without quorum
+        // queues and held acks a crash would lose what the dead member held.
+        throw new OptionsInvalidError(`scale: service ${plan.name} reads ${plan.input} from transport ${transport.name}; coordination "amqp" needs it on an AMQP transport `
+          + 'with quorum queues and a single active consumer (amqp://…?durable=1&queueType=quorum&singleActiveConsumer=1)', { details: { field: 'scale', service: plan.name, input: plan.input } });
+      }
+      return startSacScaledService({
+        pipeline: p.name, plan, member, bus, coordination, partitions: o.partitions, checkpointIntervalMs: o.checkpointIntervalMs,
+        roundMs: Math.max(250, Math.floor(o.leaseTtlMs / 4)), prefix: PARTITION_PREFIX, logger: log, create,
+      });
+    },
+    close: () => coordination.close(),
   };
 }
 

@@ -24,7 +24,8 @@ export interface ScaledServiceOptions {
 }
 
 export interface ScaledService {
-  readonly coordinator: PartitionCoordinator;
+  /** The partitions this member holds now. */
+  owned(): number[];
   /** Gives every partition up (drained, checkpointed) and leaves the group. */
   stop(): Promise<void>;
 }
@@ -76,7 +77,7 @@ export async function startScaledService(o: ScaledServiceOptions): Promise<Scale
     },
   });
   await coordinator.start();
-  return { coordinator, stop: () => coordinator.stop() };
+  return { owned: () => coordinator.owned(), stop: () => coordinator.stop() };
 }
 
 /** `work`, or a rejection with `timedOut()` once `ms` passed first. */

@@ -34,10 +34,10 @@ export const pipelineSchema = {
       description: 'Running more than one instance: services share work by partition, owned through leases in the engine.',
       properties: {
         partitions: { type: 'integer', minimum: 1, maximum: 4096, description: 'Partitions of each input the pipeline feeds itself (fixed for the pipeline\'s life). Default 16.' },
-        coordination: { enum: ['nats', 'memory'], description: 'Where leases and checkpoints live: NATS JetStream KV, or this process only.' },
-        url: { type: 'string', minLength: 1, description: 'NATS servers of the leases and checkpoints (default: the first nats transport).' },
+        coordination: { enum: ['nats', 'amqp', 'memory'], description: 'Who decides ownership and keeps checkpoints: NATS JetStream KV leases, RabbitMQ single-active-consumer quorum queues, or this process only.' },
+        url: { type: 'string', minLength: 1, description: 'Server of the coordination (default: the first nats:// or, for amqp, amqp:// transport).' },
         replicas: { type: 'integer', minimum: 1, maximum: 5, description: 'Replicas of the KV buckets (3 on a 3-node cluster). Default 1.' },
-        leaseTtlMs: { type: 'integer', minimum: 1000, description: 'A lease not renewed for this long lapses and its partition moves. Default 5000.' },
+        leaseTtlMs: { type: 'integer', minimum: 1000, description: 'A lease not renewed for this long lapses and its partition moves (amqp: a member silent this long leaves the balance). Default 5000.' },
         checkpointIntervalMs: { type: 'integer', minimum: 100, description: 'How often each partition checkpoints state and input position. Default 1000.' },
         partitionedInputs: {
           type: 'array', items: { type: 'string', minLength: 1 },
