@@ -51,6 +51,14 @@ export class ActiveSubscription {
     const { transport, maxInFlight, maxPending, prefixLength, startAfter } = this.o;
     const options: TransportSubscribeOptions = { group: this.o.group, maxInFlight: maxInFlight + (transport.capabilities.redelivery ? 0 : maxPending) };
     if (startAfter !== undefined) options.startAfter = startAfter;
+    if (this.o.holdAcks > 0) options.holdAcks = this.o.holdAcks;
+    const onInterrupted = this.o.onInterrupted;
+    if (onInterrupted) {
+      // Called inside the transport's connection handling: a throw must not break its recovery.
+      options.onInterrupted = () => {
+        try { onInterrupted(); } catch (err) { this.logger.error('onInterrupted threw', { pattern: this.pattern, err }); }
+      };
+    }
     this.transportSub = await transport.subscribe(this.o.wirePattern, (msg) => {
       // A partition's deliveries arrive as `<prefix>.<n>.<subject>`; everything above sees `<subject>`.
       if (prefixLength > 0) msg.subject = msg.subject.slice(prefixLength);
@@ -111,6 +119,12 @@ export class ActiveSubscription {
       if (taken instanceof Promise) taken.catch((err: unknown) => this.logger.error(UNSETTLED_MESSAGE, { pattern: this.pattern, err }));
     }
     release?.();
+  }
+
+  /** Acks what `holdAcks` held; false when some of it was lost with an interrupted consumer (it comes again). */
+  commit(): boolean {
+    if (this.o.holdAcks === 0) return true;
+    return this.transportSub?.commit?.() ?? true;
   }
 
   /** Stops intake and waits for the handlers of what was taken in. */

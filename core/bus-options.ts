@@ -116,6 +116,20 @@ export interface SubscribeOptions {
    * takeover) re-creates the same ids and the broker's duplicate window absorbs the copies.
    */
   deriveIds?: boolean;
+  /**
+   * Checkpointing without a log: settled messages stay unacknowledged on the broker until
+   * `Subscription.commit()`, so a consumer that dies before saving its state gets them redelivered.
+   * Up to this many held besides `maxInFlight` (a positive integer). Only on transports with
+   * `capabilities.holdAcks`. See `TransportSubscribeOptions.holdAcks`.
+   */
+  holdAcks?: number;
+  /**
+   * Called (synchronously, once per interruption) when the transport lost this subscription's
+   * consumer while it was active: the unacked messages, held ones included, go back to the broker
+   * and will be handled again, so state built from uncommitted messages is suspect. Called before
+   * any message of the replacement consumer is handed over; not on drain, unsubscribe or stop.
+   */
+  onInterrupted?: () => void;
 }
 
 /** Every default of the Bus and its subscriptions, in one place. */
@@ -223,6 +237,9 @@ export interface ResolvedSubscribeOptions {
   prefixLength: number;
   startAfter: number | undefined;
   admit: (() => boolean) | undefined;
+  /** How many settled messages' acks may wait for `commit()` (0 = acks are not held). */
+  holdAcks: number;
+  onInterrupted: (() => void) | undefined;
   /** Salt of derived ids (the service name); undefined = ids are not derived. */
   idSalt: string | undefined;
 }
@@ -258,12 +275,21 @@ export function resolveSubscribeOptions(pattern: string, options: SubscribeOptio
     if (options.group !== undefined) throw new OptionsInvalidError('subscribe: a replay ("startAfter") belongs to one consumer and takes no "group"', { details: { field: 'group' } });
   }
   if (options.admit !== undefined && typeof options.admit !== 'function') throw new OptionsInvalidError('admit must be a function', { details: { field: 'admit' } });
+  const holdAcks = options.holdAcks ?? 0;
+  if (options.holdAcks !== undefined) {
+    if (!(Number.isInteger(holdAcks) && holdAcks > 0)) throw new OptionsInvalidError('holdAcks must be a positive integer', { details: { field: 'holdAcks' } });
+    if (!transport.capabilities.holdAcks) {
+      throw new OptionsInvalidError(`transport ${transport.name} cannot hold acks until commit(); subscribe without "holdAcks"`, { details: { field: 'holdAcks', transport: transport.name } });
+    }
+  }
+  if (options.onInterrupted !== undefined && typeof options.onInterrupted !== 'function') throw new OptionsInvalidError('onInterrupted must be a function', { details: { field: 'onInterrupted' } });
   return {
     transport, group: options.group, maxInFlight, maxPending, onFull: oneOf('onFull', options.onFull, ['wait', 'reject'], BUS_DEFAULTS.onFull), ordered,
     owns: partitionFilter(options.partitions),
     retry: options.retry ? resolveRetryPolicy({ ...bus.retry, ...options.retry }) : bus.retry,
     raw: options.raw === true, accept: options.accept,
     wirePattern, prefixLength: wirePattern.length - pattern.length, startAfter, admit: options.admit,
+    holdAcks, onInterrupted: options.onInterrupted,
     idSalt: options.deriveIds === true ? bus.identity.app : undefined,
   };
 }

@@ -33,6 +33,17 @@ export interface Subscription {
   pause(): Promise<number | undefined>;
   /** Hands over what `pause` held back, in order. */
   resume(): void;
+  /**
+   * With `SubscribeOptions.holdAcks`: acks every message settled so far (call it once the state
+   * covering them is saved). False when some of them could not be acked because the consumer
+   * they came from was lost (see `onInterrupted`): the broker delivers them again. True when the
+   * subscription holds no acks.
+   *
+   * @example
+   * const sub = await bus.subscribe('orders.>', handle, { group: 'billing', holdAcks: 1000, onInterrupted: reload });
+   * await saveState(); if (!sub.commit()) reload();
+   */
+  commit(): boolean;
 }
 
 /**
@@ -165,6 +176,7 @@ export class Bus {
       unsubscribe: async () => { await active.unsubscribe(); this.subscriptions.delete(active); },
       pause: () => active.pause(),
       resume: () => active.resume(),
+      commit: () => active.commit(),
     };
   }
 

@@ -26,6 +26,12 @@ export interface TransportCapabilities {
    * sequence). What scale-out checkpoints are made of; absent = false.
    */
   replay?: boolean;
+  /**
+   * Settled deliveries can be held unacknowledged until the subscription's `commit()`
+   * (`TransportSubscribeOptions.holdAcks`), so the broker redelivers what a consumer that died
+   * before its checkpoint had handled; absent = false.
+   */
+  holdAcks?: boolean;
 }
 
 /** A message as a transport hands it to the Bus. Settle it exactly once. */
@@ -84,14 +90,40 @@ export interface TransportSubscribeOptions {
    * when it ends.
    */
   startAfter?: number;
+  /**
+   * When > 0 (only where `capabilities.holdAcks`): settling a message (ack, term) does not ack it
+   * to the broker; the ack is held until `commit()`, so whatever the consumer built from it is
+   * saved first. Up to this many held deliveries are allowed besides `maxInFlight`, so held
+   * messages do not stall intake (AMQP: prefetch = maxInFlight + holdAcks). Requeues behave as
+   * without it; a retry (`nak`) still parks its copy at once, and the ack of the original is held
+   * like any other, so a consumer that dies before committing gets both the original and the copy
+   * back: the dedupe middleware absorbs the second. Drain and unsubscribe ack nothing held: call
+   * `commit()` first to keep it, else the broker redelivers it.
+   */
+  holdAcks?: number;
+  /**
+   * Called once per interruption, synchronously when the transport notices, when the consumer is
+   * lost while the subscription is active (channel closed, connection lost, cancelled by the
+   * broker): its unacked deliveries (held ones included) go back to the broker, so state built
+   * from uncommitted messages is suspect. Always called before any delivery arrives on the
+   * replacement consumer; never on drain or unsubscribe.
+   */
+  onInterrupted?: () => void;
 }
 
 export interface TransportSubscription {
   readonly pattern: string;
-  /** Stops new deliveries and waits until delivered messages are settled. */
+  /** Stops new deliveries and waits until delivered messages are settled (held acks stay unsent). */
   drain(): Promise<void>;
-  /** Stops at once; unsettled messages go back to the broker where it keeps them. */
+  /** Stops at once; unsettled messages go back to the broker where it keeps them (held ones too). */
   unsubscribe(): Promise<void>;
+  /**
+   * With `holdAcks`: acks every delivery settled so far and still held. False when some held
+   * settled deliveries could not be acked because the channel they came from is gone (the
+   * subscription was interrupted since they were delivered, or it ended): the broker redelivers
+   * them. True otherwise, and always without `holdAcks`.
+   */
+  commit?(): boolean;
 }
 
 /**

@@ -127,8 +127,10 @@ export function runConformance(target: ConformanceTarget): void {
         await receiver.connect();
         const got: InboundMessage[] = [];
         // Grouped where the transport has groups: a group is where a broker keeps a message to redeliver.
-        await receiver.subscribe(`${prefix}.caps`, (m) => { got.push(m); return m.ack(); },
+        const sub = await receiver.subscribe(`${prefix}.caps`, (m) => { got.push(m); return m.ack(); },
           caps.queueGroups ? { group: `${prefix}-caps`, maxInFlight: 10 } : { maxInFlight: 10 });
+        expect(typeof sub.commit === 'function', `capabilities.holdAcks is ${caps.holdAcks}, a subscription's commit is ${typeof sub.commit}`)
+          .to.equal(caps.holdAcks === true);
         const data = caps.encodesData ? new TextEncoder().encode('{"n":1}') : { n: 1 };
         await sender.publish(`${prefix}.caps`, createEnvelope({ source: 'urn:conformance', type: 'conf.caps', data, datacontenttype: 'application/json' }));
         await waitFor(() => got.length === 1, { timeoutMs: settle, what: 'the message' });

@@ -84,12 +84,28 @@ describe('amqp binding', () => {
     });
   });
 
-  it('amqp binding - hands a message with no id or type on as raw, with a made-up id', () => {
-    const d = fromAmqpMessage({ routingKey: 'devices.7.telemetry', redelivered: false, content: Buffer.from('{"v":3}'), properties: {} }, () => 'fresh-id');
+  it('amqp binding - hands a message with no id or type on as raw, with an id derived from its subject and bytes', () => {
+    const d = fromAmqpMessage({ routingKey: 'devices.7.telemetry', redelivered: false, content: Buffer.from('{"v":3}'), properties: {} });
     expect(d.raw).to.equal(true);
+    // Golden: derivedEventId('amqp.raw', 'devices.7.telemetry', sha256 hex of '{"v":3}'), the same in every process.
+    const id = 'dac1e577-303c-847a-b433-f08733eef4f6';
     expect(d.envelope).to.deep.equal({
-      specversion: '1.0', id: 'fresh-id', type: RAW_TYPE, source: UNKNOWN_SOURCE, datacontenttype: 'application/json', data: Buffer.from('{"v":3}'),
+      specversion: '1.0', id, type: RAW_TYPE, source: UNKNOWN_SOURCE, datacontenttype: 'application/json', data: Buffer.from('{"v":3}'),
     });
+  });
+
+  it('amqp binding - a raw message keeps its id when delivered again; other bytes or another subject give another id', () => {
+    const raw = (routingKey: string, body: string, redelivered = false) =>
+      fromAmqpMessage({ routingKey, redelivered, content: Buffer.from(body), properties: {} }).envelope.id;
+    const first = raw('devices.7.telemetry', '{"v":3}');
+    expect(raw('devices.7.telemetry', '{"v":3}', true)).to.equal(first);
+    expect(raw('devices.7.telemetry', '{"v":4}')).to.not.equal(first);
+    expect(raw('devices.8.telemetry', '{"v":3}')).to.not.equal(first);
+    expect(first).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // A retried copy arrives with the queue as routing key and its subject in a header: same id.
+    const copy = fromAmqpMessage({ routingKey: 'grp.devices.*.telemetry', redelivered: false, content: Buffer.from('{"v":3}'),
+      properties: { headers: { [SUBJECT_HEADER]: 'devices.7.telemetry', [ATTEMPT_HEADER]: 2 } } });
+    expect(copy.envelope.id).to.equal(first);
   });
 
   it('amqp binding - accepts the cloudEvents_ prefix and header values of other AMQP types', () => {

@@ -85,7 +85,7 @@ export class AmqpTransport implements Transport, SubscriptionHost {
     this.retryPublisher = new ChannelPublisher(true, 256);
     this.capabilities = {
       requestReply: true, queueGroups: true, durable: true, ordered: true, wildcards: true, redelivery: true,
-      encodesData: true, maxMessageBytes: this.options.maxMessageBytes,
+      encodesData: true, maxMessageBytes: this.options.maxMessageBytes, holdAcks: true,
     };
   }
 
@@ -280,7 +280,9 @@ export class AmqpTransport implements Transport, SubscriptionHost {
   async subscribe(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): Promise<TransportSubscription> {
     validatePattern(pattern);
     await this.connect();
-    const sub = new AmqpSubscription(this, { pattern, group: options.group, maxInFlight: Math.min(options.maxInFlight, 65_535) }, onMessage);
+    const sub = new AmqpSubscription(this, {
+      pattern, group: options.group, maxInFlight: Math.min(options.maxInFlight, 65_535), holdAcks: options.holdAcks ?? 0, onInterrupted: options.onInterrupted,
+    }, onMessage);
     this.subs.add(sub);
     try {
       await sub.start(await this.whenOpen());

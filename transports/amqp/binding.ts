@@ -4,8 +4,8 @@
  * clients look at (`message_id`, `type`, `app_id`, `content_type`, `timestamp`,
  * `correlation_id`); the body is the encoded data. Pure: no I/O, golden-tested both ways.
  */
-import { randomUUID } from 'node:crypto';
-import { defaultCodecs, type Envelope } from '../../core/index.js';
+import { createHash } from 'node:crypto';
+import { defaultCodecs, derivedEventId, type Envelope } from '../../core/index.js';
 
 export const CE_HEADER_PREFIX = 'cloudEvents:';
 /** The CloudEvents AMQP binding also allows `cloudEvents_` (for JMS); accepted inbound. */
@@ -133,11 +133,17 @@ export interface DecodedDelivery {
 /**
  * AMQP message → envelope with `data` still bytes. Headers win; basic properties fill what the
  * headers do not say, so a plain AMQP publisher that sets `message_id`, `type` and `app_id`
- * produces a proper envelope. A message with neither is handed on as raw, with a fresh id.
+ * produces a proper envelope. A message with neither is handed on as raw.
+ *
+ * A message without an id (no `cloudEvents:id`, no `message_id`) gets one derived from its subject
+ * (the routing key it was published with) and its bytes, so a redelivery or a retried copy keeps
+ * its id and dedupe and a scale-out takeover recognise it. Two byte-identical payloads published on
+ * one routing key therefore share one id: a publisher whose repeated payloads are distinct events
+ * must set `message_id` (or put something distinct, like a timestamp, in the payload).
  *
  * @example fromAmqpMessage({ routingKey: 'a.b', redelivered: false, content, properties }).envelope.id
  */
-export function fromAmqpMessage(input: AmqpDeliveryInput, newId: () => string = randomUUID): DecodedDelivery {
+export function fromAmqpMessage(input: AmqpDeliveryInput): DecodedDelivery {
   const p = input.properties;
   const headers = p.headers;
   const env: Record<string, unknown> = {};
@@ -164,7 +170,7 @@ export function fromAmqpMessage(input: AmqpDeliveryInput, newId: () => string = 
   if (env.id === undefined && p.messageId != null) env.id = String(p.messageId);
   if (env.type === undefined && p.type != null) env.type = String(p.type);
   const raw = !cloudEvent && (env.id === undefined || env.type === undefined);
-  env.id ??= newId();
+  env.id ??= rawMessageId(subject, input.content);
   env.type ??= RAW_TYPE;
   if (env.source === undefined) env.source = p.appId != null ? String(p.appId) : UNKNOWN_SOURCE;
   if (env.time === undefined && typeof p.timestamp === 'number') env.time = new Date(p.timestamp * 1000).toISOString();
@@ -175,6 +181,11 @@ export function fromAmqpMessage(input: AmqpDeliveryInput, newId: () => string = 
     if (raw && env.datacontenttype === undefined) env.datacontenttype = looksLikeJson(input.content) ? 'application/json' : 'application/octet-stream';
   }
   return { subject, envelope: env as Envelope, attempt, raw };
+}
+
+/** The id of a message that brought none: the same subject and bytes give the same id, in every process. */
+export function rawMessageId(subject: string, content: Buffer): string {
+  return derivedEventId(RAW_TYPE, subject, createHash('sha256').update(content).digest('hex'));
 }
 
 function looksLikeJson(b: Buffer): boolean {

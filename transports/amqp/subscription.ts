@@ -27,6 +27,9 @@ export interface SubscriptionSpec {
   pattern: string;
   group?: string;
   maxInFlight: number;
+  /** Settled deliveries whose acks wait for `commit()`, besides `maxInFlight` (0 = acks go out at once). */
+  holdAcks: number;
+  onInterrupted?: () => void;
 }
 
 const RESUME_DELAY_MS = 250;
@@ -39,7 +42,12 @@ const REQUEUE = 2;
 
 /**
  * One consumer on its own channel (so one failing channel never takes others with it), with
- * prefetch = maxInFlight and manual acks. It is re-opened on every new connection.
+ * prefetch = maxInFlight (+ holdAcks) and manual acks. It is re-opened on every new connection.
+ *
+ * With `holdAcks`, an ack settles the delivery but is only sent by `commit()`; requeues still go
+ * out at once. Held acks belong to the channel the deliveries came on: when that channel goes
+ * (closed, connection lost, consumer cancelled) the broker takes them back, `onInterrupted` is
+ * called, and the next `commit()` says so by returning false.
  */
 export class AmqpSubscription implements TransportSubscription {
   readonly pattern: string;
@@ -55,14 +63,20 @@ export class AmqpSubscription implements TransportSubscription {
   /** Deliveries on the current channel not yet acked to the broker, in delivery order. */
   private unacked: AmqpDelivery[] = [];
   private flushScheduled = false;
+  /** Acks wait for `commit()`. */
+  private readonly holding: boolean;
+  /** Since the last commit, a held ack was lost with its channel (the broker redelivers that message). */
+  private heldAckLost = false;
   /** Its queue is a quorum queue, so deliveries carry the broker's exact delivery count. */
   private readonly quorum: boolean;
   private readonly onDelivery = (msg: ConsumeMessage | null) => this.deliver(msg);
-  private readonly flush = () => this.flushAcks();
+  // Holding, only requeues are flushed between commits.
+  private readonly flush = () => this.flushAcks(!this.holding);
 
   constructor(private readonly host: SubscriptionHost, private readonly spec: SubscriptionSpec, private readonly onMessage: InboundHandler) {
     this.pattern = spec.pattern;
     this.quorum = spec.group !== undefined && host.queueType === 'quorum';
+    this.holding = spec.holdAcks > 0;
   }
 
   get active(): boolean { return this.state === 'active'; }
@@ -83,7 +97,8 @@ export class AmqpSubscription implements TransportSubscription {
     const ch = await model.createChannel();
     ch.on('error', (err: Error) => this.host.logger.warn('amqp consumer channel error', { pattern: this.pattern, err }));
     ch.on('close', () => this.channelClosed(model, ch));
-    await ch.prefetch(this.spec.maxInFlight);
+    // Held deliveries stay unacked: room for them on top of the ones being handled.
+    await ch.prefetch(Math.min(this.spec.maxInFlight + this.spec.holdAcks, 65_535));
     const h = this.host;
     const queue = await declareSubscriptionQueue(ch, h.names, {
       group: this.spec.group, pattern: this.spec.pattern, groupQueueExpiresMs: h.groupQueueExpiresMs, queueType: h.queueType,
@@ -93,19 +108,48 @@ export class AmqpSubscription implements TransportSubscription {
     if (this.state !== 'active') { await ch.close().catch(() => {}); return; }
     this.channel = ch;
     this.queue = queue;
-    this.unacked = [];
+    this.forgetUnacked();
     this.consumerTag = (await ch.consume(queue, this.onDelivery, { noAck: false })).consumerTag;
   }
 
   /** The channel closed under us: re-open on the same connection if it still lives. */
   private channelClosed(model: ChannelModel, ch: Channel): void {
     if (this.channel !== ch) return;
+    this.consumerLost();
+    if (this.state === 'active') this.resumeLater(model);
+  }
+
+  /**
+   * The consumer is gone with its channel: what it delivered and was not acked goes back to the
+   * queue. While active that is an interruption the subscriber hears of now, before any
+   * delivery of the replacement consumer. Only a consumer that was there is reported, so a
+   * channel close followed by its connection's close (or a broker cancel closing its own channel)
+   * is one interruption.
+   */
+  private consumerLost(): void {
+    const hadConsumer = this.channel !== undefined;
     this.channel = undefined;
-    this.unacked = [];
+    this.forgetUnacked();
     this.consumerTag = undefined;
     this.startedOn = undefined;
     this.starting = undefined;
-    if (this.state === 'active') this.resumeLater(model);
+    if (hadConsumer && this.state === 'active') this.interrupted();
+  }
+
+  private interrupted(): void {
+    const notify = this.spec.onInterrupted;
+    if (!notify) return;
+    try {
+      notify();
+    } catch (err) {
+      this.host.logger.error('amqp onInterrupted threw', { pattern: this.pattern, err });
+    }
+  }
+
+  /** The unacked deliveries can no longer be acked (their channel is gone): a held settled one is a lost ack. */
+  private forgetUnacked(): void {
+    if (this.holding && !this.heldAckLost) this.heldAckLost = this.unacked.some((d) => d.outcome === ACK);
+    this.unacked = [];
   }
 
   /** Tries again shortly; gives up quietly when the connection is gone (reconnect resumes us). */
@@ -121,11 +165,7 @@ export class AmqpSubscription implements TransportSubscription {
 
   /** The connection is gone: deliveries in hand can no longer be acked (the broker redelivers them). */
   connectionLost(): void {
-    this.channel = undefined;
-    this.unacked = [];
-    this.consumerTag = undefined;
-    this.startedOn = undefined;
-    this.starting = undefined;
+    this.consumerLost();
   }
 
   private deliver(msg: ConsumeMessage | null): void {
@@ -133,9 +173,7 @@ export class AmqpSubscription implements TransportSubscription {
       // The broker cancelled the consumer (its queue was deleted): re-declare and consume again.
       const ch = this.channel;
       const model = this.startedOn;
-      this.channel = undefined;
-      this.startedOn = undefined;
-      this.starting = undefined;
+      this.consumerLost();
       ch?.close().catch(() => {});
       if (model && this.state === 'active') this.resumeLater(model);
       return;
@@ -168,7 +206,9 @@ export class AmqpSubscription implements TransportSubscription {
 
   private settle(delivery: AmqpDelivery, outcome: number): void {
     delivery.outcome = outcome;
-    if (delivery.channel === this.channel && !this.flushScheduled) {
+    if (delivery.channel !== this.channel) {
+      if (this.holding && outcome === ACK) this.heldAckLost = true; // its channel is gone: the broker redelivers it
+    } else if ((!this.holding || outcome === REQUEUE) && !this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
     }
@@ -176,15 +216,29 @@ export class AmqpSubscription implements TransportSubscription {
   }
 
   /**
+   * Acks every held delivery settled so far; false when a held ack was lost with its channel since
+   * the last commit (those messages come again). See `TransportSubscription.commit`.
+   */
+  commit(): boolean {
+    if (!this.holding) return true;
+    this.flushAcks(true);
+    const ok = !this.heldAckLost;
+    this.heldAckLost = false;
+    return ok;
+  }
+
+  /**
    * Sends the outcomes settled since the last flush: the settled run at the head as one
    * `multiple` ack (one frame for many messages, less work for the broker), requeues and
    * settled messages behind a still-running one individually, so prefetch never stalls.
+   * Without `acks` (holding between commits) only the requeues go out.
    */
-  private flushAcks(): void {
+  private flushAcks(acks: boolean): void {
     this.flushScheduled = false;
     const ch = this.channel;
     const q = this.unacked;
     if (!ch || q.length === 0) return;
+    if (!acks) { this.flushRequeues(ch, q); return; }
     try {
       let i = 0;
       let last: AmqpDelivery | undefined;
@@ -209,7 +263,18 @@ export class AmqpSubscription implements TransportSubscription {
       }
       this.unacked = running;
     } catch {
-      this.unacked = []; // the channel is gone: the broker redelivers what was not acked
+      this.forgetUnacked(); // the channel is gone: the broker redelivers what was not acked
+    }
+  }
+
+  /** Holding: requeues go back at once (nacked one by one, never `multiple`), acks stay held. */
+  private flushRequeues(ch: Channel, q: AmqpDelivery[]): void {
+    if (!q.some((d) => d.outcome === REQUEUE)) return;
+    try {
+      for (const d of q) if (d.outcome === REQUEUE) ch.nack(d.message, false, true);
+      this.unacked = q.filter((d) => d.outcome !== REQUEUE);
+    } catch {
+      this.forgetUnacked();
     }
   }
 
@@ -258,12 +323,17 @@ export class AmqpSubscription implements TransportSubscription {
     await this.stop();
   }
 
+  /**
+   * Holding, nothing held is acked here: a caller that wants it kept commits first, else it goes
+   * back to the queue with the channel (and a later `commit()` returns false).
+   */
   private async stop(): Promise<void> {
     this.state = 'stopped';
     this.host.forget(this);
-    this.flushAcks();
+    this.flushAcks(!this.holding);
     const ch = this.channel;
     this.channel = undefined;
+    this.forgetUnacked();
     // Unacked deliveries go back to the queue when the channel closes.
     if (ch) await ch.close().catch(() => {});
   }
