@@ -1,12 +1,17 @@
-import { connect, NatsError, type KV, type NatsConnection } from 'nats';
+import { connect, NatsError, type ConnectionOptions, type KV, type NatsConnection } from 'nats';
 import { OptionsInvalidError, RequestTimeoutError } from '../core/index.js';
 import { fromConnectError, fromNatsError } from '../transports/nats/errors.js';
 import { assertKey, assertPrefix, type LeaseEntry, type LeaseStore } from './lease-store.js';
 import { fencedError, type CheckpointRecord, type PartitionCheckpoints } from './partition-checkpoints.js';
 
 export interface NatsCoordinationOptions {
-  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. Ignored when `connection` is given. */
-  servers: string | string[];
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. Ignored when `connection` or `connectionOptions` is given. */
+  servers?: string | string[];
+  /**
+   * nats.js connection options (servers, credentials, TLS), e.g. from the transport's
+   * `natsConnectionOptions`: credentials as options apply to every server of a cluster list.
+   */
+  connectionOptions?: ConnectionOptions;
   /** Prefix of the two KV buckets, `<name>-leases` and `<name>-checkpoints`. Default `signalbus`. */
   name?: string;
   /** Replicas of both buckets: 1 on a single server, 3 on a cluster. Default 1. */
@@ -56,9 +61,10 @@ export class NatsCoordination {
     let nc = options.connection;
     if (!nc) {
       try {
-        nc = await connect({ servers: options.servers, noAsyncTraces: true, name: `${name}-coordination` });
+        const base = options.connectionOptions ?? { servers: options.servers };
+        nc = await connect({ ...base, noAsyncTraces: true, name: `${name}-coordination`, maxReconnectAttempts: -1 });
       } catch (cause) {
-        throw fromConnectError(cause, `connecting to ${String(options.servers)} for coordination`);
+        throw fromConnectError(cause, `connecting to ${String(options.connectionOptions?.servers ?? options.servers)} for coordination`);
       }
     }
     const js = nc.jetstream();

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
-import { connect, type NatsConnection } from 'nats';
+import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
 import { TransportConnectError } from '../../core/index.js';
 import { NatsCoordination } from '../../scale/nats-coordination.js';
 import { UsageError } from '../errors.js';
-import { natsServersOf } from '../pipeline/scaled-runtime.js';
+import { natsConnectionOptionsOf } from '../pipeline/scaled-runtime.js';
 
 export const statusHelp = `signalbus status <nats-url> [--pipeline <name>] [--json]
 
@@ -20,11 +20,16 @@ export interface PipelineStatus { pipeline: string; services: ServiceStatus[] }
 
 const LEASES = /^KV_sb-(.+)-leases$/;
 
-/** Reads the leases and checkpoints of one scaled pipeline, or of all (`pipeline` undefined). */
-export async function readStatus(servers: string[], pipeline?: string, now = Date.now()): Promise<PipelineStatus[]> {
+/**
+ * Reads the leases and checkpoints of one scaled pipeline, or of all (`pipeline` undefined), from
+ * the NATS servers given as URLs or as connection options (credentials, TLS).
+ */
+export async function readStatus(target: string[] | ConnectionOptions, pipeline?: string, now = Date.now()): Promise<PipelineStatus[]> {
+  const options: ConnectionOptions = Array.isArray(target) ? { servers: target } : target;
+  const servers = [options.servers ?? []].flat();
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers, noAsyncTraces: true, name: 'signalbus-status', timeout: 5000 });
+    nc = await connect({ ...options, noAsyncTraces: true, name: 'signalbus-status', timeout: 5000, maxReconnectAttempts: 0 });
   } catch (cause) {
     throw new TransportConnectError(`could not connect to ${servers.join(', ')}: ${(cause as Error).message}`, { cause });
   }
@@ -39,7 +44,7 @@ export async function readStatus(servers: string[], pipeline?: string, now = Dat
     const out: PipelineStatus[] = [];
     for (const part of wanted) {
       // Only buckets that exist are opened, so reading status never creates one.
-      const coordination = await NatsCoordination.open({ servers, connection: nc, name: `sb-${part}` });
+      const coordination = await NatsCoordination.open({ connection: nc, name: `sb-${part}` });
       const leases = await coordination.leases.list('');
       const checkpoints = await coordination.checkpoints.list('');
       const services = new Map<string, ServiceStatus>();
@@ -100,7 +105,7 @@ export async function status(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { pipeline: { type: 'string' }, json: { type: 'boolean' } } });
   const [url] = positionals;
   if (!url || positionals.length > 1) throw new UsageError('usage: signalbus status <nats-url> [--pipeline <name>] [--json]');
-  const result = await readStatus(natsServersOf(url), values.pipeline);
+  const result = await readStatus(await natsConnectionOptionsOf(url), values.pipeline);
   if (values.json) console.log(JSON.stringify(result, null, 2));
   else console.log(formatStatus(result));
   if (values.pipeline !== undefined && result.length === 0) {

@@ -1,4 +1,8 @@
+import type { ConnectionOptions } from 'nats';
 import { OptionsInvalidError, type Bus, type Logger, type NanoserviceDefinition } from '../../core/index.js';
+import { splitServerList } from '../../core/server-list.js';
+import { natsConnectionOptions } from '../../transports/nats/nats-transport.js';
+import { natsOptionsFromUrl, resolveNatsOptions } from '../../transports/nats/options.js';
 import type { LeaseStore } from '../../scale/lease-store.js';
 import { MemoryLeaseStore } from '../../scale/memory-lease-store.js';
 import { MemoryPartitionCheckpoints, type PartitionCheckpoints } from '../../scale/partition-checkpoints.js';
@@ -39,7 +43,7 @@ export async function startScaledCoordination(p: Pipeline, scale: PipelineScale,
     }
     const { NatsCoordination } = await import('../../scale/nats-coordination.js');
     const coordination = await NatsCoordination.open({
-      servers: natsServersOf(url), name: `sb-${p.name.replace(/[^A-Za-z0-9_-]/g, '_')}`, replicas: scale.replicas ?? replicasOf(url), leaseTtlMs,
+      connectionOptions: await natsConnectionOptionsOf(url), name: `sb-${p.name.replace(/[^A-Za-z0-9_-]/g, '_')}`, replicas: scale.replicas ?? replicasOf(url), leaseTtlMs,
     });
     leases = coordination.leases;
     checkpoints = coordination.checkpoints;
@@ -115,18 +119,17 @@ export function withPartitionSubjects(url: string, partitioned: readonly string[
   return `${url.slice(0, q)}?${params.toString()}`;
 }
 
-/** The server URLs of a NATS URL: a comma-separated host list and a `servers` parameter both count. */
-export function natsServersOf(url: string): string[] {
-  const m = /^(nats|tls):\/\/(?:([^@/?]*)@)?([^/?]*)/i.exec(url);
-  if (!m) throw new OptionsInvalidError(`"${url}" is not a nats:// URL`, { details: { field: 'scale.url' } });
-  const [, scheme, userinfo, hosts] = m;
-  const auth = userinfo ? `${userinfo}@` : '';
-  const servers = hosts!.split(',').filter(Boolean).map((h) => `${scheme}://${auth}${h}`);
-  const q = url.indexOf('?');
-  const extra = q < 0 ? null : new URLSearchParams(url.slice(q + 1)).get('servers');
-  for (const s of (extra ?? '').split(',')) if (s) servers.push(s.includes('://') ? s : `${scheme}://${auth}${s}`);
-  if (servers.length === 0) throw new OptionsInvalidError(`"${url}" names no server`, { details: { field: 'scale.url' } });
-  return servers;
+/**
+ * The nats.js connection options of a nats:// URL, exactly as its transport connects: a
+ * comma-separated host list and a `servers` parameter both count, and credentials, token, creds
+ * and TLS stay connection options (never written into each server URL).
+ */
+export async function natsConnectionOptionsOf(url: string): Promise<ConnectionOptions> {
+  if (!/^(nats|tls):\/\//i.test(url)) throw new OptionsInvalidError(`"${url.replace(/\/\/[^@/]*@/, '//***@')}" is not a nats:// URL`, { details: { field: 'scale.url' } });
+  const u = splitServerList(url).url;
+  // Only the connection matters here: the stream settings are the transport's business.
+  u.searchParams.delete('jetstream');
+  return natsConnectionOptions(resolveNatsOptions(natsOptionsFromUrl(u)));
 }
 
 /** The `replicas` of a JetStream URL (the stream's), so the KV buckets match it; 1 when absent. */

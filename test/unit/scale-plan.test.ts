@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { compilePattern } from '../../core/index.js';
-import { natsServersOf, withPartitionSubjects } from '../../cli/pipeline/scaled-runtime.js';
+import { natsConnectionOptionsOf, withPartitionSubjects } from '../../cli/pipeline/scaled-runtime.js';
 import { outputPattern, patternsOverlap, planScale } from '../../cli/pipeline/scale-plan.js';
 
 const token = fc.constantFrom('a', 'b', 'c');
@@ -50,7 +50,21 @@ describe('scale plan: which inputs travel partitioned', () => {
     expect(new URLSearchParams(url.split('?')[1]).get('subjects')).to.equal('devices.>,alerts.>,part.*.sensor.valid.>,part.*.sensor.reading.>');
     expect(withPartitionSubjects('nats://h:1?subjects=a.>', ['a.>'])).to.equal('nats://h:1?subjects=a.>');
     expect(withPartitionSubjects('mqtt://h:1?jetstream=1&subjects=a', ['a'])).to.equal('mqtt://h:1?jetstream=1&subjects=a');
-    expect(natsServersOf('nats://u:p@127.0.0.1:14222,127.0.0.1:14223?jetstream=1&servers=h3:4222'))
-      .to.deep.equal(['nats://u:p@127.0.0.1:14222', 'nats://u:p@127.0.0.1:14223', 'nats://u:p@h3:4222']);
+  });
+
+  it('connects the coordination as the transport does: every server of the list, credentials as options', async () => {
+    const o = await natsConnectionOptionsOf('nats://u:p%40ss@127.0.0.1:14222,127.0.0.1:14223?jetstream=1&stream=S&subjects=a.>&replicas=3&servers=h3:4222');
+    expect(o.servers).to.deep.equal(['nats://127.0.0.1:14222', 'nats://127.0.0.1:14223', 'nats://h3:4222']);
+    expect([o.user, o.pass]).to.deep.equal(['u', 'p@ss']);
+    expect(JSON.stringify(o.servers)).not.to.contain('p@ss');
+    const token = await natsConnectionOptionsOf('nats://127.0.0.1:4222?token=s3cret');
+    expect(token.token).to.equal('s3cret');
+    try {
+      await natsConnectionOptionsOf('amqp://u:p@h:5672');
+      expect.fail('an amqp URL was taken for NATS');
+    } catch (err) {
+      expect((err as { code?: string }).code).to.equal('SB_ERR_OPTIONS_INVALID');
+      expect(String(err)).not.to.contain('u:p');
+    }
   });
 });

@@ -88,20 +88,8 @@ export class NatsTransport implements Transport {
 
   private async open(): Promise<void> {
     const o = this.options;
-    const opts: ConnectionOptions = {
-      servers: o.servers, noAsyncTraces: true, timeout: o.connectTimeoutMs,
-      maxReconnectAttempts: o.reconnect.maxAttempts === Number.POSITIVE_INFINITY ? -1 : o.reconnect.maxAttempts,
-      reconnectDelayHandler: () => reconnectDelayMs(o.reconnect, ++this.reconnectAttempt),
-      inboxPrefix: o.inboxPrefix,
-    };
-    if (o.name) opts.name = o.name;
-    if (o.token) opts.token = o.token;
-    if (o.user !== undefined) { opts.user = o.user; opts.pass = o.pass; }
-    if (o.nkeySeed) opts.authenticator = nkeyAuthenticator(encoder.encode(o.nkeySeed.trim()));
-    const creds = o.creds !== undefined ? parseCreds(o.creds, 'creds')
-      : o.credsFile !== undefined ? parseCreds(await readOptionFile(o.credsFile, 'credsFile'), 'credsFile') : undefined;
-    if (creds) opts.authenticator = jwtAuthenticator(creds.jwt, encoder.encode(creds.seed));
-    if (o.tls) opts.tls = await natsTlsOptions(o.tls);
+    const opts = await natsConnectionOptions(o);
+    opts.reconnectDelayHandler = () => reconnectDelayMs(o.reconnect, ++this.reconnectAttempt);
     let nc: NatsConnection;
     try {
       nc = await connect(opts);
@@ -446,3 +434,26 @@ export class NatsTransport implements Transport {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The nats.js connection options of resolved transport options: servers, credentials (user and
+ * password, token, nkey, creds) and TLS as options that apply to every server of the list, never
+ * embedded in server URLs. Also what scale-out coordination connects with, so it authenticates as
+ * the transport does.
+ */
+export async function natsConnectionOptions(o: ResolvedNatsOptions): Promise<ConnectionOptions> {
+  const opts: ConnectionOptions = {
+    servers: o.servers, noAsyncTraces: true, timeout: o.connectTimeoutMs,
+    maxReconnectAttempts: o.reconnect.maxAttempts === Number.POSITIVE_INFINITY ? -1 : o.reconnect.maxAttempts,
+    inboxPrefix: o.inboxPrefix,
+  };
+  if (o.name) opts.name = o.name;
+  if (o.token) opts.token = o.token;
+  if (o.user !== undefined) { opts.user = o.user; opts.pass = o.pass; }
+  if (o.nkeySeed) opts.authenticator = nkeyAuthenticator(encoder.encode(o.nkeySeed.trim()));
+  const creds = o.creds !== undefined ? parseCreds(o.creds, 'creds')
+    : o.credsFile !== undefined ? parseCreds(await readOptionFile(o.credsFile, 'credsFile'), 'credsFile') : undefined;
+  if (creds) opts.authenticator = jwtAuthenticator(creds.jwt, encoder.encode(creds.seed));
+  if (o.tls) opts.tls = await natsTlsOptions(o.tls);
+  return opts;
+}
