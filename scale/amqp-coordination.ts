@@ -60,6 +60,10 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 const STARTUP_RETRY_MS = 30_000;
 /** A load takes at most this many messages (the queue keeps 8; saves landing during the load add some). */
 const MAX_LOAD_MESSAGES = 32;
+/** Checkpoints a queue keeps (`x-max-length`, dropping the oldest). */
+const KEPT_CHECKPOINTS = 8;
+/** Longest a load waits for the messages it read to be back in their queue, ms. */
+const RETURN_WAIT_MS = 2000;
 /** How long a leave waits for the broker's confirm before giving up (the others then wait for the TTL), ms. */
 const LEAVE_CONFIRM_MS = 2000;
 /**
@@ -69,7 +73,7 @@ const LEAVE_CONFIRM_MS = 2000;
  */
 const CHECKPOINT_QUEUE: Options.AssertQueue = {
   durable: true,
-  arguments: { 'x-queue-type': 'quorum', 'x-max-length': 8, 'x-overflow': 'drop-head', 'x-delivery-limit': 1_000_000_000 },
+  arguments: { 'x-queue-type': 'quorum', 'x-max-length': KEPT_CHECKPOINTS, 'x-overflow': 'drop-head', 'x-delivery-limit': 1_000_000_000 },
 };
 const NAME = /^[A-Za-z0-9_.-]+$/;
 const APP_ID = 'signalbus-scale';
@@ -244,30 +248,33 @@ export class AmqpCoordination {
   async loadCheckpoint(checkpointName: string): Promise<SacCheckpoint | undefined> {
     const queue = this.checkpointQueue(checkpointName);
     const live = this.requireLive(`loading checkpoint ${checkpointName}`);
-    let ch: Channel;
+    let control: Channel | undefined;
+    let reader: Channel | undefined;
     try {
-      ch = await live.model.createChannel();
-    } catch (err) {
-      throw new CoordinationUnavailableError(`loading checkpoint ${checkpointName}: no channel`, { cause: err, details: { queue } });
-    }
-    ch.on('error', (err: Error) => this.log.warn('coordination: checkpoint load channel error', { queue, err }));
-    try {
-      await ch.assertQueue(queue, CHECKPOINT_QUEUE);
+      control = await this.loadChannel(live, queue);
+      await control.assertQueue(queue, CHECKPOINT_QUEUE);
       live.declared.set(queue, Promise.resolve());
+      reader = await this.loadChannel(live, queue);
       const found: SacCheckpoint[] = [];
-      for (let i = 0; i < MAX_LOAD_MESSAGES; i++) {
-        const m = await ch.get(queue, { noAck: false });
+      let taken = 0;
+      for (; taken < MAX_LOAD_MESSAGES; taken++) {
+        const m = await reader.get(queue, { noAck: false });
         if (m === false) break;
         const cp = parseCheckpoint(m.content);
         if (cp) found.push(cp);
         else this.log.warn('coordination: skipping a checkpoint message that does not parse', { queue, messageId: m.properties.messageId, bytes: m.content.length });
       }
+      // Not acked: closing the reader puts every message back for the next load.
+      const closing = reader;
+      reader = undefined;
+      await closing.close();
+      await this.untilReturned(control, queue, Math.min(taken, KEPT_CHECKPOINTS));
       return latestCheckpoint(found);
     } catch (err) {
       throw queueError(err, `loading checkpoint ${checkpointName}`, queue);
     } finally {
-      // Not acked: closing the channel puts every message back for the next load.
-      await ch.close().catch(() => {});
+      await reader?.close().catch(() => {});
+      await control?.close().catch(() => {});
     }
   }
 
@@ -454,6 +461,28 @@ export class AmqpCoordination {
     if (this.closing) throw new CoordinationUnavailableError(`${what}: this coordination is closed`);
     if (!this.live) throw new CoordinationUnavailableError(`${what}: the connection to RabbitMQ is down (reconnecting)`, { details: { url: this.target.display } });
     return this.live;
+  }
+
+  private async loadChannel(live: Live, queue: string): Promise<Channel> {
+    const ch = await live.model.createChannel();
+    ch.on('error', (err: Error) => this.log.warn('coordination: checkpoint load channel error', { queue, err }));
+    return ch;
+  }
+
+  /**
+   * RabbitMQ answers a channel close before the quorum queue has taken that channel's unacked
+   * messages back (seen on 3.10.8 now and then, for ~20 ms): a load right after would find the
+   * queue empty. So a load ends only once what it read is ready again.
+   */
+  private async untilReturned(ch: Channel, queue: string, count: number): Promise<void> {
+    const deadline = performance.now() + RETURN_WAIT_MS;
+    while ((await ch.assertQueue(queue, CHECKPOINT_QUEUE)).messageCount < count) {
+      if (performance.now() > deadline) {
+        this.log.warn('coordination: checkpoint messages are not back in their queue yet (another load at the same time?)', { queue, count });
+        return;
+      }
+      await sleep(10);
+    }
   }
 
   private checkpointQueue(checkpointName: string): string {
