@@ -35,7 +35,7 @@ export interface AmqpCoordinationOptions {
   heartbeatMs?: number;
   /** Where a lost connection, reconnects and unreadable messages are logged. Default: silent. */
   logger?: Logger;
-  /** Time allowed for one connect (TCP/TLS + AMQP handshake), ms. Default 5000. */
+  /** Time allowed for one connect (TCP/TLS + AMQP handshake), ms. Default: the URL's `connectTimeoutMs`, else 5000. */
   connectTimeoutMs?: number;
 }
 
@@ -55,7 +55,6 @@ export interface Membership {
 export interface ObservedMember { group: string; member: string; info: unknown }
 
 const DEFAULT_MEMBER_TTL_MS = 5000;
-const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 /** How long `open()` keeps trying while the broker refuses connections (it may be starting), ms. */
 const STARTUP_RETRY_MS = 30_000;
 /** A load takes at most this many messages (the queue keeps 8; saves landing during the load add some). */
@@ -113,6 +112,13 @@ interface Live {
 interface Seen { seenAt: number; info: unknown }
 
 interface Heartbeat { group: string; member: string; info?: unknown; leaving?: boolean }
+
+interface MembershipHost {
+  membersOf(group: string, self: string | undefined): string[];
+  infoOf(group: string, member: string): unknown;
+  leave(m: JoinedMember): Promise<void>;
+  log(): Logger;
+}
 
 /**
  * Scale-out coordination on RabbitMQ alone: membership of service groups by heartbeats through a
@@ -173,7 +179,8 @@ export class AmqpCoordination {
     try { url = new URL(options.url); } catch { throw new OptionsInvalidError(`url is not a URL: ${String(options.url)}`, { details: { field: 'url' } }); }
     // The pipeline's transport URL: its transport parameters are dropped, its TLS ones kept.
     const amqp = resolveAmqpOptions({
-      ...amqpOptionsFromUrl(url), connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, connectionName: `${name}-coordination`,
+      ...amqpOptionsFromUrl(url), connectionName: `${name}-coordination`,
+      ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
     });
     const coord = new AmqpCoordination({ name, memberTtlMs, heartbeatMs, logger: options.logger ?? silentLogger }, amqp, connectTarget(amqp.url));
     await coord.connectAtStartup();
@@ -206,13 +213,13 @@ export class AmqpCoordination {
    * Member ids must be unique among running instances of the group.
    */
   join(group: string, member: string, info?: () => unknown): Membership {
-    if (this.closing) throw new OptionsInvalidError('this coordination is closed', { details: { field: 'coordination' } });
+    if (this.closing) throw new CoordinationUnavailableError(`joining ${group} as ${member}: this coordination is closed`);
     requireText('group', group);
     requireText('member', member);
     for (const m of this.joined) {
       if (m.group === group && m.member === member) throw new OptionsInvalidError(`member ${member} already joined group ${group} here`, { details: { field: 'member' } });
     }
-    const joined = new JoinedMember(group, member, info, this);
+    const joined = new JoinedMember(group, member, info, this.host);
     this.joined.add(joined);
     this.sendHeartbeat(joined);
     return joined;
@@ -313,8 +320,15 @@ export class AmqpCoordination {
 
   // ------------------------------------------------------------------ membership (for JoinedMember)
 
-  /** @internal */
-  membersOf(group: string, self: string | undefined): string[] {
+  /** What a JoinedMember may ask of its coordination. */
+  private readonly host: MembershipHost = {
+    membersOf: (group, self) => this.membersOf(group, self),
+    infoOf: (group, member) => this.infoOf(group, member),
+    leave: (m) => this.leave(m),
+    log: () => this.log,
+  };
+
+  private membersOf(group: string, self: string | undefined): string[] {
     const out: string[] = [];
     const members = this.seen.get(group);
     if (members) for (const [member, s] of members) if (member !== self && this.alive(s)) out.push(member);
@@ -322,14 +336,12 @@ export class AmqpCoordination {
     return out.sort(compare);
   }
 
-  /** @internal */
-  infoOf(group: string, member: string): unknown {
+  private infoOf(group: string, member: string): unknown {
     const s = this.seen.get(group)?.get(member);
     return s && this.alive(s) ? s.info : undefined;
   }
 
-  /** @internal */
-  async leave(m: JoinedMember): Promise<void> {
+  private async leave(m: JoinedMember): Promise<void> {
     if (!this.joined.delete(m)) return;
     this.seen.get(m.group)?.delete(m.member);
     const live = this.live;
@@ -400,7 +412,7 @@ export class AmqpCoordination {
   private sendHeartbeat(m: JoinedMember): void {
     const live = this.live;
     if (!live) return; // skipped while down; the TTL covers a short outage
-    const body: Heartbeat = { group: m.group, member: m.member, info: m.currentInfo(this.log) };
+    const body: Heartbeat = { group: m.group, member: m.member, info: m.currentInfo() };
     try {
       live.pub.publish(this.exchange, '', Buffer.from(JSON.stringify(body)), { appId: APP_ID, contentType: 'application/json' });
     } catch (err) {
@@ -524,24 +536,24 @@ class JoinedMember implements Membership {
     readonly group: string,
     readonly member: string,
     private readonly info: (() => unknown) | undefined,
-    private readonly coord: AmqpCoordination,
+    private readonly host: MembershipHost,
   ) {}
 
-  members(): string[] { return this.coord.membersOf(this.group, this.left ? undefined : this.member); }
+  members(): string[] { return this.host.membersOf(this.group, this.left ? undefined : this.member); }
 
   infoOf(member: string): unknown {
-    if (member === this.member && !this.left) return this.currentInfo(undefined);
-    return this.coord.infoOf(this.group, member);
+    if (member === this.member && !this.left) return this.currentInfo();
+    return this.host.infoOf(this.group, member);
   }
 
-  leave(): Promise<void> { this.left = true; return this.coord.leave(this); }
+  leave(): Promise<void> { this.left = true; return this.host.leave(this); }
 
-  /** @internal */
-  currentInfo(log: Logger | undefined): unknown {
+  /** What `info()` says now; a throwing callback costs the heartbeat its info, not the heartbeat. */
+  currentInfo(): unknown {
     try {
       return this.info?.();
     } catch (err) {
-      log?.warn('coordination: the info callback threw; heartbeat sent without info', { group: this.group, member: this.member, err });
+      this.host.log().warn('coordination: the info callback threw; heartbeat sent without info', { group: this.group, member: this.member, err });
       return undefined;
     }
   }

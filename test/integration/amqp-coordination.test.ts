@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp, { type ChannelModel } from 'amqplib';
@@ -233,6 +233,31 @@ describe('amqp scale-out coordination against RabbitMQ', function () {
         await c.probe(`sbcoord-missing-${run}`, 'iot.readings.3', 'a1');
       } finally {
         await ch.close();
+      }
+    });
+
+    it('amqp coordination - open() keeps trying while connections are refused (a broker starting)', async () => {
+      // A port nothing listens on yet; a TCP relay to RabbitMQ appears there after a while.
+      const port = await new Promise<number>((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); }); });
+      const sockets = new Set<Socket>();
+      const relay = net.createServer((client) => {
+        const upstream = net.connect(5672, '127.0.0.1');
+        for (const s of [client, upstream]) { sockets.add(s); s.on('error', () => {}); }
+        client.pipe(upstream).pipe(client);
+      });
+      const startedAt = Date.now();
+      const opening = AmqpCoordination.open({ url: `amqp://guest:guest@127.0.0.1:${port}`, name });
+      const timer = setTimeout(() => relay.listen(port, '127.0.0.1'), 800);
+      try {
+        const c = await opening;
+        coords.push(c);
+        expect(Date.now() - startedAt).to.be.at.least(800);
+        await c.saveCheckpoint(ckpt('via-relay'), cp(1, 1));
+        await c.close();
+      } finally {
+        clearTimeout(timer);
+        for (const s of sockets) s.destroy();
+        relay.close();
       }
     });
 
