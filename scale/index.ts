@@ -18,5 +18,9 @@ export {
 export {
   MemoryPartitionCheckpoints, claimCheckpoint, type CheckpointRecord, type PartitionCheckpoints,
 } from './partition-checkpoints.js';
-export { CheckpointFencedError } from './errors.js';
+export { CheckpointFencedError, CoordinationUnavailableError } from './errors.js';
+export {
+  AmqpCoordination, PROBE_TYPE, checkpointQueueName, latestCheckpoint, membersExchangeName,
+  type AmqpCoordinationOptions, type Membership, type ObservedMember, type SacCheckpoint,
+} from './amqp-coordination.js';
 export { PartitionWorker, type PartitionWorkerOptions } from './partition-worker.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type Message } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage, Message } from 'amqplib';
 import {
-  MessageTooLargeError, NoRespondersError, RequestTimeoutError, TransportAuthError, TransportClosedError, TransportConnectError,
+  MessageTooLargeError, NoRespondersError, RequestTimeoutError, TransportClosedError, TransportConnectError,
   validatePattern, type Envelope, type InboundHandler, type Logger, type SignalbusError, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
@@ -10,7 +10,7 @@ import { connectTarget, resolveAmqpOptions, type AmqpConnectTarget, type AmqpQue
 import { ChannelPublisher } from './publisher.js';
 import { AmqpSubscription, type SubscriptionHost } from './subscription.js';
 import { declareExchangeTopology, declareRetryTier, deleteTopology, topologyNames, type TopologyNames } from './topology.js';
-import { describeTlsFailure } from './tls.js';
+import { amqpConnectError, openAmqpConnection } from './connect.js';
 
 /** RabbitMQ's pseudo-queue for direct reply-to: replies skip queues entirely. */
 const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
@@ -104,13 +104,7 @@ export class AmqpTransport implements Transport, SubscriptionHost {
 
   /** One connection attempt: connect, declare, attach publishers, resume consumers. */
   private async open(): Promise<void> {
-    const t = this.target;
-    const model = await amqp.connect(
-      { protocol: t.protocol, hostname: t.hostname, port: t.port, username: t.username, password: t.password, vhost: t.vhost,
-        heartbeat: this.options.heartbeatSeconds, ...(t.frameMax ? { frameMax: t.frameMax } : {}) },
-      { timeout: this.options.connectTimeoutMs, clientProperties: { connection_name: this.options.connectionName },
-        ...(t.protocol === 'amqps' ? { servername: isIp(t.hostname) ? undefined : t.hostname, ...this.options.tls } : {}) },
-    );
+    const model = await openAmqpConnection(this.options, this.target);
     let lost = false;
     model.on('error', (err: Error) => this.logger.warn('amqp connection error', { err }));
     model.on('blocked', (reason: string) => this.logger.warn('amqp connection blocked by the broker (resource alarm)', { reason }));
@@ -216,20 +210,7 @@ export class AmqpTransport implements Transport, SubscriptionHost {
   currentModel(): ChannelModel | undefined { return this.model; }
 
   private connectError(err: unknown): SignalbusError {
-    if (err instanceof TransportAuthError || err instanceof TransportConnectError || err instanceof TransportClosedError) return err;
-    const text = err instanceof Error ? err.message : String(err);
-    const t = this.target;
-    if (/ACCESS[-_]REFUSED|\b403\b/.test(text)) {
-      return new TransportAuthError(`RabbitMQ at ${t.display} refused the credentials of user "${t.username}" (wrong user or password)`,
-        { cause: err, details: { url: t.display, user: t.username } });
-    }
-    if (/ConnectionOpenOk|NOT_ALLOWED|\b530\b/.test(text)) {
-      return new TransportAuthError(`RabbitMQ at ${t.display} refused access to vhost "${t.vhost}" for user "${t.username}" (missing vhost or no permission)`,
-        { cause: err, details: { url: t.display, vhost: t.vhost, user: t.username } });
-    }
-    const tls = describeTlsFailure(err);
-    if (tls) return new TransportConnectError(`cannot connect to RabbitMQ at ${t.display}: ${tls.text}`, { cause: err, details: { url: t.display, tlsCode: tls.code } });
-    return new TransportConnectError(`cannot connect to RabbitMQ at ${t.display}: ${text}`, { cause: err, details: { url: t.display } });
+    return amqpConnectError(err, this.target);
   }
 
   // ------------------------------------------------------------------ publish
@@ -406,8 +387,4 @@ export class AmqpTransport implements Transport, SubscriptionHost {
       await ch.close().catch(() => {});
     }
   }
-}
-
-function isIp(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(':');
 }

@@ -9,6 +9,7 @@ export * from './options.js';
 export * from './topology.js';
 export { ChannelPublisher } from './publisher.js';
 
+export { amqpConnectError, openAmqpConnection } from './connect.js';
 export { describeTlsFailure } from './tls.js';
 
 // `amqp://guest:guest@127.0.0.1:5672/?durable=1&exchange=signalbus`; `amqps://` for TLS.
