@@ -24,3 +24,4 @@ export {
   type AmqpCoordinationOptions, type Membership, type ObservedMember, type SacCheckpoint,
 } from './amqp-coordination.js';
 export { PartitionWorker, type PartitionWorkerOptions } from './partition-worker.js';
+export { SacPartitionWorker, type SacCheckpointStore, type SacPartitionWorkerOptions } from './sac-partition-worker.js';

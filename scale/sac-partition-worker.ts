@@ -1,22 +1,6 @@
 import type { Bus, Envelope, Handler, HandlerContext, Logger, NanoserviceDefinition, Subscription } from '../core/index.js';
 import { OptionsInvalidError } from '../core/index.js';
-
-/** The type of the probes a member sends to learn whether it is a partition's active consumer. */
-export const PROBE_TYPE = 'signalbus.scale.probe';
-
-/** What a checkpoint on RabbitMQ holds. Readers take the highest (epoch, seq): see `latestCheckpoint`. */
-export interface SacCheckpoint {
-  /** One more than the epoch the owner loaded: every activation writes under a new, higher epoch. */
-  epoch: number;
-  /** Counts the owner's saves within its epoch. */
-  seq: number;
-  owner: string;
-  savedAt: number;
-  /** The service's state (`NanoserviceDefinition.state.snapshot()`). */
-  state: unknown;
-  /** Input ids handled within the dedupe window: a redelivered or re-published input is skipped. */
-  ids: string[];
-}
+import { PROBE_TYPE, type SacCheckpoint } from './amqp-coordination.js';
 
 /** Where the worker keeps its checkpoints (`AmqpCoordination` on RabbitMQ). */
 export interface SacCheckpointStore {
@@ -70,6 +54,7 @@ export class SacPartitionWorker {
   private loaded = false;
   private ended = false;
   private handingOver = false;
+  private savedAt?: number;
   private epoch = 0;
   private seq = 0;
   private handledSinceSave = 0;
@@ -116,6 +101,11 @@ export class SacPartitionWorker {
       worker.timer.unref();
     }
     return worker;
+  }
+
+  /** When its last checkpoint was saved and under which epoch (undefined until active). */
+  get lastCheckpoint(): { savedAt: number; epoch: number } | undefined {
+    return this.savedAt === undefined ? undefined : { savedAt: this.savedAt, epoch: this.epoch };
   }
 
   /** True once it has been the active consumer and loaded the checkpoint. */
@@ -172,8 +162,9 @@ export class SacPartitionWorker {
       if (at >= cutoff) break;
       this.recent.delete(id);
     }
+    this.savedAt = Date.now();
     return {
-      epoch: this.epoch, seq: this.seq++, owner: this.o.member, savedAt: Date.now(),
+      epoch: this.epoch, seq: this.seq++, owner: this.o.member, savedAt: this.savedAt,
       state: this.def.state?.snapshot(), ids: [...this.recent.keys()],
     };
   }
@@ -252,11 +243,4 @@ export class SacPartitionWorker {
     await Promise.all(subs.map((s) => s.unsubscribe().catch((err: unknown) => this.o.logger.warn('unsubscribe failed', { checkpoint: this.o.checkpointName, err }))));
     await this.def.stop?.();
   }
-}
-
-/** The checkpoint to resume from: the highest epoch, then the highest seq (arrival order is irrelevant). */
-export function latestCheckpoint(list: readonly SacCheckpoint[]): SacCheckpoint | undefined {
-  let best: SacCheckpoint | undefined;
-  for (const cp of list) if (!best || cp.epoch > best.epoch || (cp.epoch === best.epoch && cp.seq > best.seq)) best = cp;
-  return best;
 }

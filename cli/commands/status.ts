@@ -3,18 +3,22 @@ import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
 import { TransportConnectError } from '../../core/index.js';
 import { NatsCoordination } from '../../scale/nats-coordination.js';
 import { UsageError } from '../errors.js';
+import type { SacMemberInfo } from '../pipeline/sac-scaled-service.js';
 import { natsConnectionOptionsOf } from '../pipeline/scaled-runtime.js';
 
-export const statusHelp = `signalbus status <nats-url> [--pipeline <name>] [--json]
+export const statusHelp = `signalbus status <nats-url|amqp-url> [--pipeline <name>] [--json]
 
-Shows who owns what in scaled pipelines (a "scale" block with coordination "nats"): per service,
-the live instances, the owner of each partition, and the position and age of each partition's
-last checkpoint. Without --pipeline, every scaled pipeline on that NATS is shown.
+Shows who owns what in scaled pipelines (a "scale" block): per service, the live instances, the
+owner of each partition, and the position (NATS) or epoch (RabbitMQ) and age of each partition's
+last checkpoint. On NATS the leases are read, and without --pipeline every scaled pipeline on that
+NATS is shown. On RabbitMQ (coordination "amqp") the instances' heartbeats are listened to for
+3 seconds, and --pipeline is required.
 
-Example:
-  signalbus status nats://127.0.0.1:4222 --pipeline iot-nats`;
+Examples:
+  signalbus status nats://127.0.0.1:4222 --pipeline iot-nats
+  signalbus status amqp://guest:guest@127.0.0.1:5672 --pipeline iot-amqp`;
 
-export interface PartitionStatus { partition: number; owner?: string; checkpoint?: { position: number; owner: string; ageMs: number } }
+export interface PartitionStatus { partition: number; owner?: string; checkpoint?: { position?: number; epoch?: number; owner: string; ageMs: number } }
 export interface ServiceStatus { service: string; members: string[]; partitions: PartitionStatus[] }
 export interface PipelineStatus { pipeline: string; services: ServiceStatus[] }
 
@@ -83,9 +87,36 @@ function partitionOf(s: ServiceStatus, partition: number): PartitionStatus {
 /** The bucket-name form of a pipeline name (what `scale` coordination names its buckets by). */
 function bucketPart(pipeline: string): string { return pipeline.replace(/[^A-Za-z0-9_-]/g, '_'); }
 
+/**
+ * Who owns what in one pipeline scaled on RabbitMQ: the heartbeats of its instances, listened to
+ * for `waitMs` (a few heartbeats). Only live instances are seen; a partition nobody is active on
+ * has no owner. Reads no checkpoint queue (a read holds the checkpoints for a moment, which an
+ * owner loading at that moment must not see).
+ */
+export async function readAmqpStatus(url: string, pipeline: string, waitMs = 3000, now = Date.now()): Promise<PipelineStatus[]> {
+  const { AmqpCoordination } = await import('../../scale/amqp-coordination.js');
+  const seen = await AmqpCoordination.observe(url, `sb-${bucketPart(pipeline)}`, waitMs);
+  const services = new Map<string, ServiceStatus>();
+  for (const { group, member, info } of seen) {
+    let s = services.get(group);
+    if (!s) services.set(group, s = { service: group, members: [], partitions: [] });
+    s.members.push(member);
+    const i = info as Partial<SacMemberInfo> | undefined;
+    for (const p of i?.active ?? []) {
+      const x = partitionOf(s, p);
+      x.owner = member;
+      const cp = i?.checkpoints?.[String(p)];
+      if (cp) x.checkpoint = { epoch: cp.epoch, owner: member, ageMs: Math.max(0, now - cp.savedAt) };
+    }
+  }
+  if (services.size === 0) return [];
+  for (const s of services.values()) { s.members.sort(); s.partitions.sort((a, b) => a.partition - b.partition); }
+  return [{ pipeline, services: [...services.values()].sort((a, b) => a.service.localeCompare(b.service)) }];
+}
+
 /** Status as lines for a terminal. */
 export function formatStatus(status: PipelineStatus[]): string {
-  if (status.length === 0) return 'no scaled pipeline found (a pipeline with "scale": { "coordination": "nats" } that has run on this NATS)';
+  if (status.length === 0) return 'no scaled pipeline found (a pipeline with a "scale" block running, or on NATS one that has run there)';
   const lines: string[] = [];
   for (const p of status) {
     lines.push(`pipeline ${p.pipeline}`);
@@ -94,7 +125,7 @@ export function formatStatus(status: PipelineStatus[]): string {
       lines.push(`    ${'partition'.padEnd(10)} ${'owner'.padEnd(24)} ${'checkpoint'.padEnd(12)} age`);
       for (const x of s.partitions) {
         const age = x.checkpoint ? `${(x.checkpoint.ageMs / 1000).toFixed(1)} s` : '-';
-        lines.push(`    ${String(x.partition).padEnd(10)} ${(x.owner ?? '(none)').padEnd(24)} ${String(x.checkpoint?.position ?? '-').padEnd(12)} ${age}`);
+        lines.push(`    ${String(x.partition).padEnd(10)} ${(x.owner ?? '(none)').padEnd(24)} ${String(x.checkpoint?.position ?? (x.checkpoint?.epoch !== undefined ? `epoch ${x.checkpoint.epoch}` : '-')).padEnd(12)} ${age}`);
       }
     }
   }
@@ -104,8 +135,10 @@ export function formatStatus(status: PipelineStatus[]): string {
 export async function status(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { pipeline: { type: 'string' }, json: { type: 'boolean' } } });
   const [url] = positionals;
-  if (!url || positionals.length > 1) throw new UsageError('usage: signalbus status <nats-url> [--pipeline <name>] [--json]');
-  const result = await readStatus(await natsConnectionOptionsOf(url), values.pipeline);
+  if (!url || positionals.length > 1) throw new UsageError('usage: signalbus status <nats-url|amqp-url> [--pipeline <name>] [--json]');
+  const amqp = /^amqps?:\/\//i.test(url);
+  if (amqp && values.pipeline === undefined) throw new UsageError('signalbus status on RabbitMQ needs --pipeline <name> (instances are found by their heartbeats)');
+  const result = amqp ? await readAmqpStatus(url, values.pipeline!) : await readStatus(await natsConnectionOptionsOf(url), values.pipeline);
   if (values.json) console.log(JSON.stringify(result, null, 2));
   else console.log(formatStatus(result));
   if (values.pipeline !== undefined && result.length === 0) {

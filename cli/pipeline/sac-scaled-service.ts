@@ -7,8 +7,14 @@ import type { ServicePlan } from './scale-plan.js';
 
 /** What a member needs from the RabbitMQ coordination (`AmqpCoordination`). */
 export interface SacCoordination extends SacCheckpointStore {
-  join(group: string, member: string, info?: () => unknown): Promise<{ members(): string[]; leave(): Promise<void> }>;
+  join(group: string, member: string, info?: () => unknown): { members(): string[]; leave(): Promise<void> };
   probe(queue: string, subject: string, member: string): Promise<void>;
+}
+
+/** The heartbeat info of a member: partitions it is the active consumer of, and their last checkpoints. */
+export interface SacMemberInfo {
+  active: number[];
+  checkpoints: Record<string, { savedAt: number; epoch: number }>;
 }
 
 export interface SacScaledServiceOptions {
@@ -52,7 +58,12 @@ export async function startSacScaledService(o: SacScaledServiceOptions): Promise
   });
   for (const p of partitions) workers.set(p ?? 0, await start(p));
   // Joined once subscribed everywhere: whoever counts this member as an owner finds it in the line.
-  const membership = await o.coordination.join(group, o.member, () => ({ active: active() }));
+  // What `signalbus status` shows: the partitions this member is active on and their last checkpoint.
+  const info = (): SacMemberInfo => ({
+    active: active(),
+    checkpoints: Object.fromEntries([...workers].flatMap(([p, w]) => (w.active && w.lastCheckpoint ? [[String(p), w.lastCheckpoint]] : []))),
+  });
+  const membership = o.coordination.join(group, o.member, info);
 
   const input = o.plan.input;
   const queueOf = (p: number | undefined) => groupQueueName(group, p === undefined ? input : `${o.prefix}.${p}.${input}`);

@@ -26,10 +26,3 @@ export async function deleteScaledPipeline(conn: ChannelModel, o: { pipeline: st
   for (const x of [o.exchange, `${o.exchange}.retry`, `${o.exchange}.dlx`, `sb-${o.pipeline}.members`]) await ch.deleteExchange(x).catch(() => {});
   await ch.close().catch(() => {});
 }
-
-/** Consumers of a queue, by a passive declare (0 when the queue is not there yet). */
-export async function consumersOf(conn: ChannelModel, queue: string): Promise<number> {
-  const ch = await conn.createChannel();
-  ch.on('error', () => {});
-  try { return (await ch.checkQueue(queue)).consumerCount; } catch { return 0; } finally { await ch.close().catch(() => {}); }
-}

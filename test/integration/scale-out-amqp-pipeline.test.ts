@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import amqp, { type ChannelModel } from 'amqplib';
 import { randomUUID } from 'node:crypto';
+import { formatStatus, readAmqpStatus } from '../../cli/commands/status.js';
 import { validatePipeline, type Pipeline } from '../../cli/pipeline/load.js';
 import { startPipeline, type RunningPipeline } from '../../cli/pipeline/run-pipeline.js';
 import { createLogger } from '../../core/index.js';
@@ -109,6 +110,8 @@ describe('scale-out: a pipeline shared by two instances (RabbitMQ, single active
     await a.stop();
     await send(20, readings);
 
+    const [st] = await readAmqpStatus(AMQP_URL, pipelineName, 1200);
+    expect(formatStatus(st ? [st] : [])).to.match(new RegExp(`${pipelineName}\\.aggregate: 1 live instance \\(b\\)`));
     const windowCount = () => [...outputs.values()].filter((x) => x.type === 'sensor.aggregate').reduce((n, x) => n + Number(x.data.count), 0);
     await waitFor(() => windowCount() === devices.length * readings, { timeoutMs: 40_000, what: () => `window counts summing to ${devices.length * readings} (got ${windowCount()})` });
     await waitFor(() => [...outputs.values()].filter((x) => x.type.startsWith('alert.')).length === hot.size * 2,

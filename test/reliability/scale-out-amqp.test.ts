@@ -4,7 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { consumersOf, deleteScaledPipeline, partitionQueues, type ScaledInput } from '../helpers/amqp-scale.js';
+import { formatStatus, readAmqpStatus, type PipelineStatus } from '../../cli/commands/status.js';
+import { rendezvousOwner } from '../../scale/coordinator.js';
+import { deleteScaledPipeline, type ScaledInput } from '../helpers/amqp-scale.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -87,12 +89,14 @@ describe('scale-out on RabbitMQ quorum queues: an instance killed mid-stream', f
   it('loses nothing, and a replayed output repeats its id and content', async () => {
     const ids = ['i0', 'i1', 'i2'];
     for (const id of ids) startInstance(id);
-    // Every member in the line of every partition queue before the devices start.
-    const queues = partitionQueues(pipelineName, INPUTS, PARTITIONS);
-    await waitFor(async () => {
-      for (const q of queues) if (await consumersOf(conn!, q) < 3) return false;
-      return true;
-    }, { timeoutMs: 60_000, intervalMs: 500, what: 'three consumers on every partition queue' });
+    // All three active on their rendezvous share of every service before the devices start.
+    const settled = (st: PipelineStatus | undefined, members: string[]) => st !== undefined && st.services.length === 4 && st.services.every((s) =>
+      s.members.join() === members.join() && s.partitions.length === (s.service.endsWith('.ingest') ? 1 : PARTITIONS)
+      && s.partitions.every((p) => p.owner === rendezvousOwner(p.partition, members)));
+    let last: PipelineStatus | undefined;
+    await waitFor(async () => settled(last = (await readAmqpStatus(AMQP_URL, pipelineName, 1500))[0], ids), {
+      timeoutMs: 60_000, intervalMs: 250, what: () => `three instances on their share (${formatStatus(last ? [last] : [])})`,
+    });
 
     // What the pipeline publishes: every aggregate and alert, in queues bound before the devices start.
     const stored = new Map<string, { subject: string; type: string; body: string; data: Record<string, unknown> }>();
@@ -152,7 +156,9 @@ describe('scale-out on RabbitMQ quorum queues: an instance killed mid-stream', f
       const episode = alerts().filter((a) => a.subject === `alerts.dev-${d}`).map((a) => a.type).sort();
       expect(episode, `dev-${d}: alerts`).to.deep.equal(d % 4 === 3 ? [] : ['alert.raised', 'alert.resolved']);
     }
-    // The survivors took every partition of the killed instance.
-    for (const q of queues) expect(await consumersOf(conn!, q), q).to.equal(2);
+    // The survivors took every partition of the killed instance, and settled on their share again.
+    await waitFor(async () => settled(last = (await readAmqpStatus(AMQP_URL, pipelineName, 1500))[0], ['i1', 'i2']), {
+      timeoutMs: 30_000, intervalMs: 250, what: () => `i1 and i2 on their share (${formatStatus(last ? [last] : [])})`,
+    });
   });
 });
