@@ -10,6 +10,7 @@ import type { Pipeline, PipelineScale } from './load.js';
 import type { ServicePlan } from './scale-plan.js';
 import { startSacScaledService, type SacCoordination } from './sac-scaled-service.js';
 import { startScaledService, type ScaledService } from './scaled-service.js';
+import { startSharedService } from './shared-service.js';
 
 /** First token of partitioned wire subjects (the Bus' default). */
 const PARTITION_PREFIX = 'part';
@@ -54,7 +55,11 @@ export async function startScaledCoordination(p: Pipeline, scale: PipelineScale,
   }
   return {
     async startService({ plan, member, bus, logger, create }) {
-      const replay = bus.transportFor(plan.input).capabilities.replay === true;
+      const input = bus.transportFor(plan.input);
+      const replay = input.capabilities.replay === true;
+      if (scale.coordination === 'nats' && !replay && !plan.partitioned && input.capabilities.queueGroups) {
+        return startSharedService({ pipeline: p.name, plan, bus, create });
+      }
       if (scale.coordination === 'nats' && !replay) {
         // Without a log to replay from, an instance's crash would lose what it held.
         throw new OptionsInvalidError(`scale: service ${plan.name} reads ${plan.input} from transport ${bus.transportFor(plan.input).name}, which keeps no log to replay from; `
@@ -83,6 +88,9 @@ async function startAmqpCoordination(p: Pipeline, scale: PipelineScale, logger: 
   return {
     async startService({ plan, member, bus, logger: log, create }) {
       const transport = bus.transportFor(plan.input);
+      if (transport.capabilities.holdAcks !== true && !plan.partitioned && transport.capabilities.queueGroups) {
+        return startSharedService({ pipeline: p.name, plan, bus, create });
+      }
       const t = transport as { capabilities: { holdAcks?: boolean }; queueType?: string; singleActiveConsumer?: boolean };
       if (t.capabilities.holdAcks !== true || t.queueType !== 'quorum' || t.singleActiveConsumer !== true) {
         // Without a single active consumer two members would split a partition; without quorum

@@ -2,12 +2,10 @@ import { expect } from 'chai';
 import amqp, { type ChannelModel } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { formatStatus, readAmqpStatus } from '../../cli/commands/status.js';
-import { validatePipeline, type Pipeline } from '../../cli/pipeline/load.js';
 import { startPipeline, type RunningPipeline } from '../../cli/pipeline/run-pipeline.js';
 import { createLogger } from '../../core/index.js';
-import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
 import { rendezvousOwner } from '../../scale/coordinator.js';
-import { deleteScaledPipeline, type ScaledInput } from '../helpers/amqp-scale.js';
+import { amqpScalePipeline, collectOutputs, deleteScaledPipeline, expectEachReadingOnce, readingsInWindows, type ScaledInput } from '../helpers/amqp-scale.js';
 import { requireBroker } from '../helpers/brokers.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 import { waitFor } from '../helpers/wait.js';
@@ -45,21 +43,7 @@ describe('scale-out: a pipeline shared by two instances (RabbitMQ, single active
     }
   });
 
-  const pipeline = (): Pipeline => validatePipeline({
-    name: pipelineName,
-    transports: { broker: `${AMQP_URL}?durable=1&queueType=quorum&singleActiveConsumer=1&exchange=${exchange}` },
-    scale: { partitions: PARTITIONS, coordination: 'amqp', leaseTtlMs: 2000, checkpointIntervalMs: 300 },
-    metrics: { intervalMs: 60_000 },
-    services: [
-      { kind: 'ingest', config: { input: 'devices.*.telemetry', subjectTokens: { deviceId: 1 }, output: 'sensor.reading.{deviceId}' } },
-      { kind: 'filter', config: { input: 'sensor.reading.>', output: 'sensor.valid.{data.deviceId}', keyField: 'data.deviceId', keyAs: 'deviceId',
-        where: { path: 'data.temperature', gte: -50, lte: 150 } } },
-      { kind: 'aggregate', config: { input: 'sensor.valid.>', output: 'aggregates.{deviceId}', keyField: 'deviceId', keyAs: 'deviceId',
-        fields: ['temperature'], window: { kind: 'tumbling', sizeMs: 5000 }, idleTimeoutMs: 1500, tickIntervalMs: 200 } },
-      { kind: 'alert', config: { input: 'sensor.valid.>', output: 'alerts.{deviceId}', keyField: 'deviceId', keyAs: 'deviceId',
-        rules: [{ name: 'overheat', kind: 'threshold', field: 'temperature', raise: { value: 80, forReadings: 3 }, resolve: { value: 75, forReadings: 3 } }] } },
-    ],
-  }, nanoserviceConfigSchemas);
+  const pipeline = () => amqpScalePipeline({ name: pipelineName, url: AMQP_URL, exchange, partitions: PARTITIONS, ingestInput: 'devices.*.telemetry', deviceToken: 1 });
 
   /** What each instance holds, by service: `{ aggregate: [0, 2], … }`. */
   const ownedBy = (r: RunningPipeline): Record<string, number[]> =>
@@ -78,20 +62,7 @@ describe('scale-out: a pipeline shared by two instances (RabbitMQ, single active
       return got[0]!.join() === share('a', service).join() && got[1]!.join() === share('b', service).join();
     }), { timeoutMs: 30_000, intervalMs: 200, what: () => `the rendezvous share (a: ${JSON.stringify(ownedBy(a))}, b: ${JSON.stringify(ownedBy(b))})` });
 
-    const outputs = new Map<string, { subject: string; type: string; body: string; data: Record<string, unknown> }>();
-    const changed: string[] = [];
-    const reader = await conn!.createChannel();
-    const { queue } = await reader.assertQueue('', { exclusive: true });
-    for (const key of ['aggregates.#', 'alerts.#']) await reader.bindQueue(queue, exchange, key);
-    await reader.consume(queue, (m) => {
-      if (!m) return;
-      const id = String(m.properties.messageId);
-      const body = m.content.toString();
-      const before = outputs.get(id);
-      if (before) { if (before.body !== body) changed.push(id); return; }
-      outputs.set(id, { subject: m.fields.routingKey, type: String(m.properties.type), body, data: JSON.parse(body) as Record<string, unknown> });
-    }, { noAck: true });
-
+    const { outputs, changed } = await collectOutputs(conn!, exchange);
     const devices = Array.from({ length: 12 }, (_, i) => `dev-${i}`);
     const hot = new Set(devices.filter((_, i) => i % 2 === 0));
     const readings = 40;
@@ -112,21 +83,25 @@ describe('scale-out: a pipeline shared by two instances (RabbitMQ, single active
 
     const [st] = await readAmqpStatus(AMQP_URL, pipelineName, 1200);
     expect(formatStatus(st ? [st] : [])).to.match(new RegExp(`${pipelineName}\\.aggregate: 1 live instance \\(b\\)`));
-    const windowCount = () => [...outputs.values()].filter((x) => x.type === 'sensor.aggregate').reduce((n, x) => n + Number(x.data.count), 0);
-    await waitFor(() => windowCount() === devices.length * readings, { timeoutMs: 40_000, what: () => `window counts summing to ${devices.length * readings} (got ${windowCount()})` });
+    await waitFor(() => readingsInWindows(outputs) === devices.length * readings, { timeoutMs: 40_000, what: () => `window counts summing to ${devices.length * readings} (got ${readingsInWindows(outputs)})` });
     await waitFor(() => [...outputs.values()].filter((x) => x.type.startsWith('alert.')).length === hot.size * 2,
       { timeoutMs: 10_000, what: 'one raise and one resolve per hot device' });
     await waitFor(() => inputs.every(({ service }) => (ownedBy(b)[service] ?? []).length === (service === 'ingest' ? 1 : PARTITIONS)),
       { timeoutMs: 10_000, what: () => `b holding everything (${JSON.stringify(ownedBy(b))})` });
 
     expect(changed, 'an output id published again with other content').to.deep.equal([]);
-    for (const d of devices) {
-      const alerts = [...outputs.values()].filter((x) => x.subject === `alerts.${d}`).map((x) => x.type).sort();
-      expect(alerts, d).to.deep.equal(hot.has(d) ? ['alert.raised', 'alert.resolved'] : []);
-      const windows = [...outputs.values()].filter((x) => x.subject === `aggregates.${d}`);
-      const starts = windows.map((w) => (w.data.window as { start: number }).start);
-      expect(new Set(starts).size, `${d}: one window per start`).to.equal(starts.length);
-      expect(windows.reduce((n, w) => n + Number(w.data.count), 0), d).to.equal(readings);
+    expectEachReadingOnce(outputs, devices, hot, readings);
+  });
+
+  it('refuses, at start, an AMQP input without quorum queues and a single active consumer', async () => {
+    const p = pipeline();
+    p.transports.broker = `${AMQP_URL}?durable=1&exchange=${exchange}`;
+    try {
+      running.push(await startPipeline(p, { logger, instance: 'c' }));
+      expect.fail('started without a single active consumer');
+    } catch (err) {
+      expect((err as { code?: string }).code).to.equal('SB_ERR_OPTIONS_INVALID');
+      expect((err as Error).message).to.contain('queueType=quorum&singleActiveConsumer=1');
     }
   });
 });
