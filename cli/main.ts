@@ -58,6 +58,8 @@ main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) =>
   const code = err instanceof SignalbusError ? ` [${err.code}]` : '';
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`signalbus: ${message}${code}\n`);
+  // SIGNALBUS_DEBUG=1: where it came from too (a report of a failure nobody can reproduce).
+  if (process.env.SIGNALBUS_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   // parseArgs' own errors (unknown option) are usage errors too.
   const usageLike = err instanceof UsageError || (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
   process.exit(usageLike ? 2 : 1);

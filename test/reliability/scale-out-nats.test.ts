@@ -1,11 +1,8 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect, type JsMsg, type NatsConnection } from 'nats';
 import { readStatus } from '../../cli/commands/status.js';
 import { NatsCluster } from '../helpers/nats-cluster.js';
+import { PipelineInstances } from '../helpers/pipeline-instances.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const DEVICES = 100;
@@ -29,45 +26,25 @@ function temperature(device: number, i: number): number {
 describe('scale-out on a 3-node NATS cluster: an instance and a node killed mid-stream', function () {
   this.timeout(300_000);
   let cluster: NatsCluster | undefined;
-  const instances: ChildProcess[] = [];
-  const logs: string[] = [];
-  const logDir = mkdtempSync(join(tmpdir(), 'signalbus-scale-out-'));
-  const logFiles: string[] = [];
+  let instances: PipelineInstances | undefined;
   let nc: NatsConnection | undefined;
 
-  before(async () => { cluster = await NatsCluster.start({ nodes: 3 }); });
+  before(async () => {
+    cluster = await NatsCluster.start({ nodes: 3 });
+    instances = new PipelineInstances('examples/iot-nats/pipeline.json', { NATS_URL: cluster.url, NATS_REPLICAS: '3', NATS_STREAM: 'IOT' });
+  });
   after(async () => {
-    for (const child of instances) if (child.exitCode === null) child.kill('SIGKILL');
+    await instances?.stop();
     await nc?.close().catch(() => {});
     await cluster?.stop();
-    rmSync(logDir, { recursive: true, force: true });
   });
-  afterEach(function () {
-    for (const file of logFiles) {
-      const id = file.slice(file.lastIndexOf('/') + 1, -4);
-      for (const line of readFileSync(file, 'utf8').split('\n')) if (line) logs.push(`${id}: ${line.slice(0, 400)}`);
-    }
-    if (process.env.SCALE_LOG_FILE) writeFileSync(process.env.SCALE_LOG_FILE, logs.join('\n'));
-    if (this.currentTest?.state === 'failed') process.stderr.write(`instance logs:\n${logs.filter((l) => !l.includes('SB_ERR_AGGREGATE_LATE')).slice(-80).join('\n')}\n${logs.filter((l) => l.includes('SB_ERR_AGGREGATE_LATE')).length} late events\n`);
-  });
+  afterEach(function () { instances?.collect(this.currentTest?.state === 'failed'); });
 
-  const note = (what: string) => logs.push(`test: ${new Date().toISOString()} ${what}`);
-  const startInstance = (id: string): ChildProcess => {
-    // Logs go to a file, not a pipe: a child blocks on a full stderr pipe its parent is slow to read.
-    const file = join(logDir, `${id}.log`);
-    const fd = openSync(file, 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', 'examples/iot-nats/pipeline.json', '--instance', id, '--log-level', process.env.SCALE_LOG_LEVEL ?? 'warn'], {
-      env: { ...process.env, NATS_URL: cluster!.url, NATS_REPLICAS: '3', NATS_STREAM: 'IOT' }, stdio: ['ignore', 'ignore', fd],
-    });
-    closeSync(fd);
-    logFiles.push(file);
-    instances.push(child);
-    return child;
-  };
+  const note = (what: string) => instances!.note(what);
 
   it('loses nothing and duplicates nothing', async () => {
     const ids = ['i0', 'i1', 'i2'];
-    for (const id of ids) startInstance(id);
+    for (const id of ids) instances!.start(id);
     // All three hold partitions of every service before the devices start (rebalancing done).
     await waitFor(async () => {
       const [status] = await readStatus(cluster!.urls, 'iot-nats').catch(() => []);
@@ -92,7 +69,7 @@ describe('scale-out on a 3-node NATS cluster: an instance and a node killed mid-
     // Devices report every 100 ms (1,000 readings/s in all), so the faults land while the pipeline is busy.
     for (let i = 0, next = Date.now(); i < READINGS; i++, next += 100) {
       await sleep(Math.max(0, next - Date.now()));
-      if (i === Math.floor(READINGS * 0.3)) { note('SIGKILL instance i0'); instances[0]!.kill('SIGKILL'); }
+      if (i === Math.floor(READINGS * 0.3)) { note('SIGKILL instance i0'); instances!.children[0]!.kill('SIGKILL'); }
       if (i === Math.floor(READINGS * 0.6)) { note('SIGKILL node 1'); await cluster!.kill(1); }
       if (i === Math.floor(READINGS * 0.8)) { note('restarting node 1'); await cluster!.restart(1); note('node 1 back'); }
       await Promise.all(Array.from({ length: DEVICES }, (_, d) => publish(`devices.dev-${d}.telemetry`,
