@@ -86,9 +86,26 @@ const cases: Case[] = [
   { name: 'proto field removed and reserved', old: proto('message M { string a = 1; int32 b = 2; }'), new: proto('message M { string a = 1; reserved 2; reserved "b"; }'), backward: true, forward: true },
   { name: 'proto field removed without reserving', old: proto('message M { string a = 1; int32 b = 2; }'), new: proto('message M { string a = 1; }'), backward: ['field-removed-not-reserved'], forward: ['field-removed-not-reserved'] },
   { name: 'proto int32 to int64 (varint group)', old: proto('message M { int32 a = 1; }'), new: proto('message M { int64 a = 1; }'), backward: true, forward: true },
-  { name: 'proto enum to int32 (varint group)', old: proto('enum E { E0 = 0; E1 = 1; } message M { E a = 1; }'), new: proto('message M { int32 a = 1; }'), backward: true, forward: true },
+  { name: 'proto enum to int32 (buf keeps enums out of the varint group)', old: proto('enum E { E0 = 0; E1 = 1; } message M { E a = 1; }'), new: proto('message M { int32 a = 1; }'), backward: ['field-type-changed'], forward: ['field-type-changed'] },
+  { name: 'proto int32 to enum', old: proto('message M { int32 a = 1; }'), new: proto('enum E { E0 = 0; E1 = 1; } message M { E a = 1; }'), backward: ['field-type-changed'], forward: ['field-type-changed'] },
   { name: 'proto int32 to sint32', old: proto('message M { int32 a = 1; }'), new: proto('message M { sint32 a = 1; }'), backward: ['field-type-changed'], forward: ['field-type-changed'] },
-  { name: 'proto string to bytes', old: proto('message M { string a = 1; }'), new: proto('message M { bytes a = 1; }'), backward: true, forward: true },
+  { name: 'proto string to bytes (readers of bytes read any string)', old: proto('message M { string a = 1; }'), new: proto('message M { bytes a = 1; }'), backward: true, forward: ['field-type-changed'] },
+  { name: 'proto bytes to string (bytes need not be UTF-8)', old: proto('message M { bytes a = 1; }'), new: proto('message M { string a = 1; }'), backward: ['field-type-changed'], forward: true },
+  { name: 'proto map key int32 to int64 (varint group)', old: proto('message M { map<int32, string> m = 1; }'), new: proto('message M { map<int64, string> m = 1; }'), backward: true, forward: true },
+  { name: 'proto map key string to int32', old: proto('message M { map<string, string> m = 1; }'), new: proto('message M { map<int32, string> m = 1; }'), backward: ['field-type-changed'], forward: ['field-type-changed'] },
+  { name: 'proto message field switched to an identical message of another name', old: proto('message N { int32 x = 1; } message O { int32 x = 1; } message M { N n = 1; }'), new: proto('message N { int32 x = 1; } message O { int32 x = 1; } message M { O n = 1; }'), backward: ['field-type-changed'], forward: ['field-type-changed'] },
+  { name: 'proto message field type moved into the message (another full name)', old: proto('message N { int32 x = 1; } message M { N n = 1; }'), new: proto('message M { message N { int32 x = 1; } N n = 1; }'), backward: ['field-type-changed'], forward: ['field-type-changed'] },
+  { name: 'proto enum field switched to an identical enum of another name', old: proto('enum E { E0 = 0; E1 = 1; } enum F { F0 = 0; F1 = 1; } message M { E a = 1; }'), new: proto('enum E { E0 = 0; E1 = 1; } enum F { F0 = 0; F1 = 1; } message M { F a = 1; }'), backward: ['field-type-changed'], forward: ['field-type-changed'] },
+  { name: 'proto enum value added', old: proto('enum E { E0 = 0; E1 = 1; } message M { E a = 1; }'), new: proto('enum E { E0 = 0; E1 = 1; E2 = 2; } message M { E a = 1; }'), backward: true, forward: true },
+  { name: 'proto enum value removed without reserving its number', old: proto('enum E { E0 = 0; E1 = 1; } message M { E a = 1; }'), new: proto('enum E { E0 = 0; } message M { E a = 1; }'), backward: ['enum-value-removed-not-reserved'], forward: ['enum-value-removed-not-reserved'] },
+  { name: 'proto enum value removed, its number reserved', old: proto('enum E { E0 = 0; E1 = 1; } message M { E a = 1; }'), new: proto('enum E { E0 = 0; reserved 1; } message M { E a = 1; }'), backward: true, forward: true },
+  { name: 'proto enum value removed, only its name reserved', old: proto('enum E { E0 = 0; E1 = 1; } message M { E a = 1; }'), new: proto('enum E { E0 = 0; reserved "E1"; } message M { E a = 1; }'), backward: ['enum-value-removed-not-reserved'], forward: ['enum-value-removed-not-reserved'] },
+  { name: 'proto enum value renamed (same number)', old: proto('enum E { E0 = 0; E1 = 1; } message M { E a = 1; }'), new: proto('enum E { E0 = 0; ONE = 1; } message M { E a = 1; }'), backward: true, forward: true },
+  { name: 'proto nested enum value removed', old: proto('message M { enum S { S0 = 0; S1 = 1; } message N { S s = 1; } N n = 1; }'), new: proto('message M { enum S { S0 = 0; } message N { S s = 1; } N n = 1; }'), backward: ['enum-value-removed-not-reserved'], forward: ['enum-value-removed-not-reserved'] },
+  { name: 'proto enum reserved number no longer reserved', old: proto('enum E { E0 = 0; reserved 5; } message M { E a = 1; }'), new: proto('enum E { E0 = 0; } message M { E a = 1; }'), backward: ['reserved-removed'], forward: ['reserved-removed'] },
+  { name: 'proto reserved number no longer reserved', old: proto('message M { string a = 1; reserved 5 to 7; }'), new: proto('message M { string a = 1; reserved 5, 7; }'), backward: ['reserved-removed'], forward: ['reserved-removed'] },
+  { name: 'proto reserved name no longer reserved', old: proto('message M { string a = 1; reserved "b"; }'), new: proto('message M { string a = 1; }'), backward: ['reserved-removed'], forward: ['reserved-removed'] },
+  { name: 'proto reserved range widened', old: proto('message M { string a = 1; reserved 5; }'), new: proto('message M { string a = 1; reserved 5 to max; }'), backward: true, forward: true },
   { name: 'proto fixed32 to sfixed32', old: proto('message M { fixed32 a = 1; }'), new: proto('message M { sfixed32 a = 1; }'), backward: true, forward: true },
   { name: 'proto double to float', old: proto('message M { double a = 1; }'), new: proto('message M { float a = 1; }'), backward: ['field-type-changed'], forward: ['field-type-changed'] },
   { name: 'proto field renamed (same number and type)', old: proto('message M { string device = 1; }'), new: proto('message M { string device_id = 1; }'), backward: true, forward: true },
@@ -98,7 +115,12 @@ const cases: Case[] = [
   { name: 'proto3 optional added (synthetic oneof ignored)', old: proto('message M { string a = 1; }'), new: proto('message M { optional string a = 1; }'), backward: true, forward: true },
   { name: 'proto reserved number reused', old: proto('message M { string a = 1; reserved 2; }'), new: proto('message M { string a = 1; int32 c = 2; }'), backward: ['reserved-number-reused'], forward: ['reserved-number-reused'] },
   { name: 'proto nested message field changed', old: proto('message N { int32 x = 1; } message M { N n = 1; }'), new: proto('message N { double x = 1; } message M { N n = 1; }'), backward: ['field-type-changed'], forward: ['field-type-changed'] },
-  { name: 'proto2 required field added', old: proto('message M { optional int32 a = 1; }', 'proto2'), new: proto('message M { optional int32 a = 1; required int32 b = 2; }', 'proto2'), backward: ['required-field-added'], forward: true },
+  { name: 'proto2 required field added', old: proto('message M { optional int32 a = 1; }', 'proto2'), new: proto('message M { optional int32 a = 1; required int32 b = 2; }', 'proto2'), backward: ['required-field-added'], forward: ['required-field-added'] },
+  { name: 'proto2 required field removed and reserved (buf: the required set changed)', old: proto('message M { optional int32 a = 1; required int32 b = 2; }', 'proto2'), new: proto('message M { optional int32 a = 1; reserved 2; }', 'proto2'), backward: ['required-field-removed'], forward: ['required-field-removed'] },
+  { name: 'proto2 required made optional', old: proto('message M { required int32 a = 1; }', 'proto2'), new: proto('message M { optional int32 a = 1; }', 'proto2'), backward: ['field-made-optional'], forward: ['field-made-optional'] },
+  { name: 'proto2 optional made required', old: proto('message M { optional int32 a = 1; }', 'proto2'), new: proto('message M { required int32 a = 1; }', 'proto2'), backward: ['field-made-required'], forward: ['field-made-required'] },
+  { name: 'proto2 default changed', old: proto('message M { optional int32 a = 1 [default = 1]; }', 'proto2'), new: proto('message M { optional int32 a = 1 [default = 2]; }', 'proto2'), backward: ['field-default-changed'], forward: ['field-default-changed'] },
+  { name: 'proto2 optional to proto3 implicit presence', old: proto('message M { optional int32 a = 1; repeated string b = 2; }', 'proto2'), new: proto('message M { int32 a = 1; repeated string b = 2; }'), backward: true, forward: true },
 ];
 
 function expectedVerdict(c: Case, mode: CompatibilityMode): boolean {
@@ -137,16 +159,36 @@ describe('contracts compatibility cases', () => {
     expect(p.changes[0]!.path).to.equal('n.x (#1)');
   });
 
-  it('contracts compatibility - a transitive mode checks against every earlier version', () => {
-    const v1 = proto('message M { string a = 1; int32 b = 2; }');
-    const v2 = proto('message M { string a = 1; reserved 2; }');
-    const v3 = proto('message M { string a = 1; }');
-    const history = [{ label: '1.0.0', doc: v1 }, { label: '1.1.0', doc: v2 }, { label: '1.2.0', doc: v3 }];
-    expect(checkHistory(history, 'BACKWARD')).to.deep.equal([]);
-    const transitive = checkHistory(history, 'BACKWARD_TRANSITIVE');
-    expect(transitive.map((f) => `${f.previous}->${f.next} ${f.changes[0]!.rule}`)).to.deep.equal(['1.0.0->1.2.0 field-removed-not-reserved']);
-    expect(checkHistory(history, 'FULL_TRANSITIVE')).to.have.length(1);
+  const series = (...docs: SchemaDocument[]) => docs.map((doc, i) => ({ label: `1.${i}.0`, doc }));
+  const summary = (findings: ReturnType<typeof checkHistory>) => findings.map((f) => `${f.previous}->${f.next} ${[...new Set(f.changes.map((c) => c.rule))].sort().join(',')}`);
+
+  it('contracts compatibility - a transitive mode checks against every earlier version: a reserved number un-reserved', () => {
+    const history = series(proto('message M { string a = 1; int32 b = 2; }'), proto('message M { string a = 1; reserved 2; }'), proto('message M { string a = 1; }'));
+    expect(summary(checkHistory(history, 'BACKWARD'))).to.deep.equal(['1.1.0->1.2.0 reserved-removed']);
+    expect(summary(checkHistory(history, 'BACKWARD_TRANSITIVE'))).to.deep.equal(['1.0.0->1.2.0 field-removed-not-reserved', '1.1.0->1.2.0 reserved-removed']);
+    expect(checkHistory(history, 'FULL_TRANSITIVE')).to.have.length(2);
     expect(checkHistory(history, 'NONE')).to.deep.equal([]);
+  });
+
+  it('contracts compatibility - a transitive mode checks against every earlier version: an enum narrowed, then restored (first = last)', () => {
+    const history = series(json({ enum: ['a', 'b', 'c'] }), json({ enum: ['a', 'b'] }), json({ enum: ['a', 'b', 'c'] }));
+    expect(summary(checkHistory(history, 'BACKWARD'))).to.deep.equal(['1.0.0->1.1.0 enum-value-removed']);
+    expect(summary(checkHistory(history, 'BACKWARD_TRANSITIVE'))).to.deep.equal(['1.0.0->1.1.0 enum-value-removed']);
+    expect(summary(checkHistory(history, 'FORWARD'))).to.deep.equal(['1.1.0->1.2.0 enum-value-added']);
+    // Against the first version only, 1.2.0 would pass (it equals 1.0.0); the one before it catches it.
+    expect(summary(checkHistory(history, 'FORWARD_TRANSITIVE'))).to.deep.equal(['1.1.0->1.2.0 enum-value-added']);
+    expect(summary(checkHistory(history, 'FULL_TRANSITIVE'))).to.deep.equal(['1.0.0->1.1.0 enum-value-removed', '1.1.0->1.2.0 enum-value-added']);
+  });
+
+  it('contracts compatibility - a transitive mode checks against every earlier version: a field deleted, then its number reused with another type', () => {
+    const history = series(proto('message M { string a = 1; int32 b = 2; }'), proto('message M { string a = 1; }'), proto('message M { string a = 1; string c = 2; }'));
+    expect(summary(checkHistory(history, 'BACKWARD'))).to.deep.equal(['1.0.0->1.1.0 field-removed-not-reserved']);
+    // Only the comparison with 1.0.0 sees that number 2 now means something else.
+    expect(summary(checkHistory(history, 'BACKWARD_TRANSITIVE'))).to.deep.equal(['1.0.0->1.1.0 field-removed-not-reserved', '1.0.0->1.2.0 field-number-reused']);
+    expect(summary(checkHistory(history, 'FORWARD_TRANSITIVE'))).to.deep.equal(['1.0.0->1.1.0 field-removed-not-reserved', '1.0.0->1.2.0 field-number-reused']);
+    expect(summary(checkHistory(series(...history.map((h) => h.doc), proto('message M { string a = 1; string c = 2; int64 d = 3; }')), 'FULL_TRANSITIVE'))).to.deep.equal([
+      '1.0.0->1.1.0 field-removed-not-reserved', '1.0.0->1.2.0 field-number-reused', '1.0.0->1.3.0 field-number-reused',
+    ]);
   });
 
   it('contracts compatibility - modes parse case-insensitively and refuse unknown names', () => {
