@@ -148,6 +148,12 @@ function jsonType(v: unknown): string {
   return typeof v;
 }
 
+/** All the values of a set of types, when they are finite (boolean and null): `type: boolean` spells `enum: [true, false]`. */
+function valuesOfTypes(types: Set<string>): unknown[] | undefined {
+  if (![...types].every((t) => t === 'boolean' || t === 'null')) return undefined;
+  return [...types].flatMap((t) => (t === 'boolean' ? [true, false] : [null]));
+}
+
 function enumOf(s: Obj): unknown[] | undefined {
   if (Array.isArray(s.enum)) return s.enum;
   if ('const' in s) return [s.const];
@@ -194,15 +200,31 @@ function reads(writerIn: JsonSchema, readerIn: JsonSchema, path: string, ctx: Co
   const rAlts = branches(r, ctx.readerRoot);
   if (wAlts.length === 1 && wAlts[0] === w && rAlts.length === 1 && rAlts[0] === r) return readsObject(w, r, path, ctx);
   // Every writer alternative must be read by some reader alternative (`oneOf` is read as `anyOf`).
+  // One that no reader alternative reads whole may still be read piece by piece: a type list is
+  // a union of its types and an enum a union of its values, as in Confluent's loader.
+  const fits = (wb: JsonSchema): boolean => rAlts.some((rb) => {
+    const probe: Context = { ...ctx, changes: [], seen: new Map() };
+    reads(wb, rb, path, probe);
+    return probe.changes.length === 0;
+  }) || (() => {
+    const pieces = typeof wb === 'object' ? splitAlternative(wb) : [];
+    return pieces.length > 1 && pieces.every(fits);
+  })();
   wAlts.forEach((wb, i) => {
     if (rAlts.length === 1) return reads(wb, rAlts[0]!, path, ctx);
-    const fits = rAlts.some((rb) => {
-      const probe: Context = { ...ctx, changes: [], seen: new Map() };
-      reads(wb, rb, path, probe);
-      return probe.changes.length === 0;
-    });
-    if (!fits) report(ctx, path, 'union-narrowed', 'union-widened', `writer alternative ${i} is not read by any reader alternative`);
+    if (!fits(wb)) report(ctx, path, 'union-narrowed', 'union-widened', `writer alternative ${i} is not read by any reader alternative`);
   });
+}
+
+/** One schema as the union it spells: a type list split by type, else an enum split by value; itself when it is not a union. */
+function splitAlternative(s: Obj): JsonSchema[] {
+  if (Array.isArray(s.type) && s.type.length > 1) return (s.type as string[]).map((t) => ({ ...s, type: t }));
+  const values = enumOf(s);
+  if (values && values.length > 1) {
+    const { enum: _e, const: _c, ...rest } = s;
+    return values.map((v) => ({ ...rest, const: v }));
+  }
+  return [s];
 }
 
 function readsObject(w: Obj, r: Obj, path: string, ctx: Context): void {
@@ -216,7 +238,7 @@ function readsObject(w: Obj, r: Obj, path: string, ctx: Context): void {
 
   const rEnum = enumOf(r);
   if (rEnum) {
-    const wEnum = enumOf(w);
+    const wEnum = enumOf(w) ?? valuesOfTypes(wTypes);
     if (!wEnum) report(ctx, path, 'enum-added', 'enum-removed', `reader allows only ${rEnum.map((v) => JSON.stringify(v)).join(', ')}`);
     else {
       const allowed = new Set(rEnum.map(stable));
@@ -270,6 +292,19 @@ function upperBound(w: Obj, r: Obj, path: string, ctx: Context): void {
 
 /** The effective bound from an inclusive and an exclusive keyword (the tighter one wins). */
 function bound(s: Obj, inclusive: string, exclusive: string, side: 'min' | 'max'): { value: number; exclusive: boolean } | undefined {
+  const b = rawBound(s, inclusive, exclusive, side);
+  if (!b || !onlyIntegers(s)) return b;
+  // Over integers, `exclusiveMinimum: 0` and `minimum: 0.5` both spell `minimum: 1`.
+  if (side === 'min') return { value: b.exclusive ? Math.floor(b.value) + 1 : Math.ceil(b.value), exclusive: false };
+  return { value: b.exclusive ? Math.ceil(b.value) - 1 : Math.floor(b.value), exclusive: false };
+}
+
+function onlyIntegers(s: Obj): boolean {
+  const types = typesOf(s);
+  return types.size === 1 && types.has('integer');
+}
+
+function rawBound(s: Obj, inclusive: string, exclusive: string, side: 'min' | 'max'): { value: number; exclusive: boolean } | undefined {
   const inc = typeof s[inclusive] === 'number' ? (s[inclusive] as number) : undefined;
   const exc = typeof s[exclusive] === 'number' ? (s[exclusive] as number) : undefined;
   if (inc === undefined && exc === undefined) return undefined;
@@ -350,11 +385,21 @@ function readsItems(w: Obj, r: Obj, path: string, ctx: Context): void {
   const rItems = (r.items ?? true) as JsonSchema;
   const wPrefix = (Array.isArray(w.prefixItems) ? w.prefixItems : []) as JsonSchema[];
   const rPrefix = (Array.isArray(r.prefixItems) ? r.prefixItems : []) as JsonSchema[];
-  for (let i = 0; i < Math.max(wPrefix.length, rPrefix.length); i++) {
+  const wMax = maxItemsOf(w);
+  // Positions the writer never fills need no reading: `items: false` after a tuple spells `maxItems`.
+  for (let i = 0; i < Math.min(Math.max(wPrefix.length, rPrefix.length), wMax); i++) {
     reads(wPrefix[i] ?? wItems, rPrefix[i] ?? rItems, `${path}/[${i}]`, ctx);
   }
-  reads(wItems, rItems, `${path}/[]`, ctx);
+  if (wMax > Math.max(wPrefix.length, rPrefix.length)) reads(wItems, rItems, `${path}/[]`, ctx);
   countBound(w, r, 'minItems', 'min', path, ctx, 'min-items-tightened', 'min-items-loosened');
-  countBound(w, r, 'maxItems', 'max', path, ctx, 'max-items-tightened', 'max-items-loosened');
-  if (r.uniqueItems === true && w.uniqueItems !== true) report(ctx, path, 'unique-items-added', 'unique-items-removed', 'the reader requires unique items');
+  const rMax = maxItemsOf(r);
+  if (rMax < wMax) report(ctx, path, 'max-items-tightened', 'max-items-loosened', `writer maxItems ${Number.isFinite(wMax) ? wMax : 'none'}, reader maxItems ${rMax}`);
+  if (r.uniqueItems === true && w.uniqueItems !== true && wMax > 1) report(ctx, path, 'unique-items-added', 'unique-items-removed', 'the reader requires unique items');
+}
+
+/** The most items an array may have: `maxItems`, or the tuple's length when `items` is false. */
+function maxItemsOf(s: Obj): number {
+  const max = typeof s.maxItems === 'number' ? s.maxItems : Infinity;
+  const prefix = Array.isArray(s.prefixItems) ? s.prefixItems.length : 0;
+  return s.items === false ? Math.min(max, prefix) : max;
 }

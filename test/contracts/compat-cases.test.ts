@@ -25,6 +25,11 @@ const obj = (properties: Record<string, JsonSchema>, required: string[] = [], cl
 const str = { type: 'string' };
 const int = { type: 'integer' };
 const num = { type: 'number' };
+/** Two spellings of one schema: FULL-compatible from either to the other. */
+const equivalent = (name: string, a: JsonSchema, b: JsonSchema): Case[] => [
+  { name: `${name} (first → second)`, old: json(a), new: json(b), backward: true, forward: true },
+  { name: `${name} (second → first)`, old: json(b), new: json(a), backward: true, forward: true },
+];
 const tree = (value: JsonSchema): JsonSchema => ({
   $defs: { node: { type: 'object', properties: { value, children: { type: 'array', items: { $ref: '#/$defs/node' } } }, required: ['value'], additionalProperties: false } },
   $ref: '#/$defs/node',
@@ -80,6 +85,22 @@ const cases: Case[] = [
   { name: '$ref replaced by the same schema inline', old: json({ $defs: { t: int }, ...obj({ t: { $ref: '#/$defs/t' } }, ['t']) }), new: json(obj({ t: int }, ['t'])), backward: true, forward: true },
   { name: 'recursive schema unchanged', old: json(tree(num)), new: json(tree(num)), backward: true, forward: true },
   { name: 'recursive schema value narrowed', old: json(tree(num)), new: json(tree(int)), backward: ['type-narrowed'], forward: true },
+  // ---- JSON Schema: one meaning, two spellings (each pair in both directions: FULL either way)
+  ...equivalent('nullable as a type list / as anyOf', { type: ['string', 'null'] }, { anyOf: [str, { type: 'null' }] }),
+  ...equivalent('a type list / oneOf of the types', { type: ['string', 'integer', 'boolean'] }, { oneOf: [str, int, { type: 'boolean' }] }),
+  ...equivalent('a type list with bounds / anyOf with the bounds on the number branch', { type: ['number', 'null'], minimum: 0 }, { anyOf: [{ type: 'number', minimum: 0 }, { type: 'null' }] }),
+  ...equivalent('nullable object property as a type list / as anyOf', obj({ a: { type: ['string', 'null'] } }, ['a']), obj({ a: { anyOf: [str, { type: 'null' }] } }, ['a'])),
+  ...equivalent('const / a one-value enum', { const: 'v1' }, { enum: ['v1'] }),
+  ...equivalent('an enum / anyOf of consts', { enum: ['a', 1, null] }, { anyOf: [{ const: 'a' }, { const: 1 }, { const: null }] }),
+  ...equivalent('type boolean / enum [true, false]', { type: 'boolean' }, { enum: [true, false] }),
+  ...equivalent('type null / const null', { type: 'null' }, { const: null }),
+  ...equivalent('items as a schema / prefixItems with the same items after', { type: 'array', items: str }, { type: 'array', prefixItems: [str, str], items: str }),
+  ...equivalent('a closed tuple as items: false / as maxItems', { type: 'array', prefixItems: [str, int], items: false }, { type: 'array', prefixItems: [str, int], maxItems: 2 }),
+  ...equivalent('$ref to $defs / the same schema inlined', { $defs: { t: { type: 'integer', minimum: 0 } }, ...obj({ t: { $ref: '#/$defs/t' } }, ['t']) }, obj({ t: { type: 'integer', minimum: 0 } }, ['t'])),
+  ...equivalent('$ref with sibling keywords / allOf of the target and the siblings', { $defs: { s: str }, $ref: '#/$defs/s', maxLength: 5 }, { allOf: [str, { maxLength: 5 }] }),
+  ...equivalent('additionalProperties: false / unevaluatedProperties: false', obj({ a: str }, ['a']), { type: 'object', properties: { a: str }, required: ['a'], unevaluatedProperties: false }),
+  ...equivalent('integer exclusiveMinimum 0 / minimum 1', { type: 'integer', exclusiveMinimum: 0 }, { type: 'integer', minimum: 1 }),
+  { name: 'type list narrowed inside anyOf (one alternative dropped)', old: json({ type: ['string', 'null', 'integer'] }), new: json({ anyOf: [str, { type: 'null' }] }), backward: ['union-narrowed'], forward: true },
   // ---- Protobuf (buf WIRE rules)
   { name: 'proto identical', old: proto('message M { string a = 1; int32 b = 2; }'), new: proto('message M { string a = 1; int32 b = 2; }'), backward: true, forward: true },
   { name: 'proto field added', old: proto('message M { string a = 1; }'), new: proto('message M { string a = 1; int32 b = 2; }'), backward: true, forward: true },
