@@ -65,8 +65,23 @@ function oneofOf(f: protobuf.Field): string | undefined {
   return o.name;
 }
 
+function hasDeclaredDefault(f: protobuf.Field): boolean {
+  return (f.options as Record<string, unknown> | undefined)?.default !== undefined;
+}
+
+/** A singular field's default as the reader sees it: the declared proto2 default, else its type's zero value. */
 function defaultOf(f: protobuf.Field): unknown {
-  return (f.options as Record<string, unknown> | undefined)?.default;
+  const declared = (f.options as Record<string, unknown> | undefined)?.default;
+  if (f.resolvedType instanceof protobuf.Enum) {
+    // By number: renaming an enum value does not change the default on the wire.
+    const values = f.resolvedType.values;
+    return typeof declared === 'string' && declared in values ? values[declared] : Object.values(values)[0];
+  }
+  if (f.repeated || f.resolvedType instanceof protobuf.Type) return undefined;
+  if (f.type === 'bool') return declared === true ? 1 : 0; // bool shares the varint group: false is 0 on the wire
+  if (declared !== undefined) return declared;
+  if (f.type === 'string' || f.type === 'bytes') return '';
+  return 0;
 }
 
 /**
@@ -96,7 +111,8 @@ export function protobufReads(writer: protobuf.Type, reader: protobuf.Type, dire
       }
       const at = fieldPath(rf);
       const push = (rule: string, message: string) => changes.push({ rule, path: at, message, category: 'read' });
-      const typeChanged = (note = '') => push(wf.name !== rf.name ? 'field-number-reused' : 'field-type-changed', `${describeType(wf)} ${wf.name} → ${describeType(rf)} ${rf.name}${note}`);
+      let typeOk = true;
+      const typeChanged = (note = '') => { typeOk = false; push(wf.name !== rf.name ? 'field-number-reused' : 'field-type-changed', `${describeType(wf)} ${wf.name} → ${describeType(rf)} ${rf.name}${note}`); };
       const wk = kindOf(wf), rk = kindOf(rf);
       const wMap = wf instanceof protobuf.MapField, rMap = rf instanceof protobuf.MapField;
       if (wMap !== rMap || (wMap && !scalarReads((wf as unknown as protobuf.MapField).keyType, (rf as unknown as protobuf.MapField).keyType))) {
@@ -115,12 +131,18 @@ export function protobufReads(writer: protobuf.Type, reader: protobuf.Type, dire
       if (wf.required && !rf.required) push(name('field-made-optional', 'field-made-required'), `the writer requires ${wf.name}; the reader does not (buf: the required set changed)`);
       const wo = oneofOf(wf), ro = oneofOf(rf);
       if (wo !== ro) push('field-oneof-changed', `oneof ${wo ?? '(none)'} → ${ro ?? '(none)'}`);
-      if (JSON.stringify(defaultOf(wf)) !== JSON.stringify(defaultOf(rf))) push('field-default-changed', `default ${JSON.stringify(defaultOf(wf)) ?? '(none)'} → ${JSON.stringify(defaultOf(rf)) ?? '(none)'}`);
+      const declared = hasDeclaredDefault(wf) || hasDeclaredDefault(rf);
+      if (declared && typeOk && !wf.repeated && !rf.repeated && JSON.stringify(defaultOf(wf)) !== JSON.stringify(defaultOf(rf))) push('field-default-changed', `default ${JSON.stringify(defaultOf(wf)) ?? '(none)'} → ${JSON.stringify(defaultOf(rf)) ?? '(none)'}`);
     }
     for (const rf of r.fieldsArray) {
       if (!wById.has(rf.id) && rf.required) {
         changes.push({ rule: name('required-field-added', 'required-field-removed'), path: fieldPath(rf), message: `the reader requires ${rf.name}, which the writer does not have`, category: 'read' });
       }
+    }
+    // Messages declared inside this one belong to the contract even when no field uses them yet (buf compares them by name).
+    for (const wn of w.nestedArray) {
+      const rn = r.nested?.[wn.name];
+      if (wn instanceof protobuf.Type && rn instanceof protobuf.Type) visit(wn, rn, `${path}${path ? '.' : ''}${wn.name}`);
     }
   };
   visit(writer, reader, '');

@@ -141,6 +141,11 @@ const cases: Case[] = [
   { name: 'proto2 required made optional', old: proto('message M { required int32 a = 1; }', 'proto2'), new: proto('message M { optional int32 a = 1; }', 'proto2'), backward: ['field-made-optional'], forward: ['field-made-optional'] },
   { name: 'proto2 optional made required', old: proto('message M { optional int32 a = 1; }', 'proto2'), new: proto('message M { required int32 a = 1; }', 'proto2'), backward: ['field-made-required'], forward: ['field-made-required'] },
   { name: 'proto2 default changed', old: proto('message M { optional int32 a = 1 [default = 1]; }', 'proto2'), new: proto('message M { optional int32 a = 1 [default = 2]; }', 'proto2'), backward: ['field-default-changed'], forward: ['field-default-changed'] },
+  { name: 'proto2 default 0 written out (the zero default)', old: proto('message M { optional int32 a = 1; }', 'proto2'), new: proto('message M { optional int64 a = 1 [default = 0]; }', 'proto2'), backward: true, forward: true },
+  { name: 'proto2 int32 default 1 to bool default true (one varint)', old: proto('message M { optional int32 a = 1 [default = 1]; }', 'proto2'), new: proto('message M { optional bool a = 1 [default = true]; }', 'proto2'), backward: true, forward: true },
+  { name: 'proto2 int64 default 3 to bool (default false)', old: proto('message M { optional int64 a = 1 [default = 3]; }', 'proto2'), new: proto('message M { optional bool a = 1; }', 'proto2'), backward: ['field-default-changed'], forward: ['field-default-changed'] },
+  { name: 'proto enum value 0 renamed (default unchanged on the wire)', old: proto('enum E { E0 = 0; } message M { E a = 1; }'), new: proto('enum E { ZERO = 0; } message M { E a = 1; }'), backward: true, forward: true },
+  { name: 'proto nested message not used by any field changed', old: proto('message M { message N { int32 x = 1; } string a = 1; }'), new: proto('message M { message N { string x = 1; } string a = 1; }'), backward: ['field-type-changed'], forward: ['field-type-changed'] },
   { name: 'proto2 optional to proto3 implicit presence', old: proto('message M { optional int32 a = 1; repeated string b = 2; }', 'proto2'), new: proto('message M { int32 a = 1; repeated string b = 2; }'), backward: true, forward: true },
 ];
 
