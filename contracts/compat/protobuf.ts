@@ -57,6 +57,12 @@ function describeType(f: protobuf.Field): string {
   return `${f.required ? 'required ' : ''}${f.repeated ? 'repeated ' : ''}${base}`;
 }
 
+/** The name protoc gives a map field's entry message: the field name in CamelCase, then `Entry`. */
+function mapEntryName(f: protobuf.Field): string {
+  const camel = f.name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+  return `${camel.charAt(0).toUpperCase()}${camel.slice(1)}Entry`;
+}
+
 /** The oneof a field really belongs to (proto3 `optional` makes a synthetic one, which does not count). */
 function oneofOf(f: protobuf.Field): string | undefined {
   const o = f.partOf;
@@ -119,6 +125,8 @@ export function protobufReads(writer: protobuf.Type, reader: protobuf.Type, dire
         typeChanged();
         continue;
       }
+      // A map is a repeated message named after its field (`map<…> tags` is `repeated TagsEntry`): buf sees a rename as a new type.
+      if (wMap && mapEntryName(wf) !== mapEntryName(rf)) push('map-field-renamed', `map ${wf.name} → ${rf.name}: its entry message ${mapEntryName(wf)} becomes ${mapEntryName(rf)}`);
       if (wk === 'message' || rk === 'message' || wk === 'enum' || rk === 'enum') {
         const sameName = wk === rk && relativeName(wf.resolvedType!, wPkg) === relativeName(rf.resolvedType!, rPkg);
         if (!sameName) typeChanged();

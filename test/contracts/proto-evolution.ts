@@ -16,6 +16,8 @@ export interface FileModel { syntax: Syntax; messages: Record<'M' | 'N' | 'N2', 
 
 export const SCALARS = ['int32', 'int64', 'uint32', 'uint64', 'bool', 'sint32', 'sint64', 'fixed32', 'sfixed32', 'fixed64', 'sfixed64', 'float', 'double', 'string', 'bytes'] as const;
 const NAMED = ['E', 'E2', 'N', 'N2'] as const;
+const MAPS = ['map<string, int32>', 'map<string, int64>', 'map<int32, string>', 'map<int64, string>', 'map<string, N>', 'map<string, E>', 'map<bool, sint32>'] as const;
+const isMap = (type: string) => type.startsWith('map<');
 const INT_TYPES = new Set(['int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64', 'fixed32', 'sfixed32', 'fixed64', 'sfixed64']);
 const FIELD_NAMES = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
 const MAX_NUMBER = 12;
@@ -24,7 +26,7 @@ const clone = <T>(v: T): T => structuredClone(v);
 
 /** Types a field of this message may have: M uses the nested enums and messages; N and N2 scalars and the enums. */
 function typesFor(message: keyof FileModel['messages']): string[] {
-  return message === 'M' ? [...SCALARS, ...NAMED] : [...SCALARS, 'E', 'E2'];
+  return message === 'M' ? [...SCALARS, ...NAMED, ...MAPS] : [...SCALARS, 'E', 'E2'];
 }
 
 // ------------------------------------------------------------------ generating a first version
@@ -145,7 +147,7 @@ export const evolutionArb: fc.Arbitrary<{ before: FileModel; after: FileModel }>
 /**
  * Makes a model valid: unique numbers and names, reservations that no field or value uses, labels
  * the syntax allows (proto3 has no `required`, proto2 no implicit presence), oneof members
- * singular, defaults on proto2 integer fields only, enums starting at 0.
+ * singular, maps unlabelled and outside oneofs, defaults on proto2 integer fields only, enums starting at 0.
  */
 export function normalize(input: FileModel): FileModel {
   const m = clone(input);
@@ -157,8 +159,9 @@ export function normalize(input: FileModel): FileModel {
       return true;
     });
     for (const f of msg.fields) {
+      if (isMap(f.type)) { f.label = 'implicit'; f.oneof = undefined; }
       if (m.syntax === 'proto3' && f.label === 'required') f.label = 'implicit';
-      if (m.syntax === 'proto2' && f.label === 'implicit') f.label = 'optional';
+      if (m.syntax === 'proto2' && f.label === 'implicit' && !isMap(f.type)) f.label = 'optional';
       if (f.oneof && (f.label === 'repeated' || f.label === 'required')) f.oneof = undefined;
       if (f.oneof) f.label = m.syntax === 'proto2' ? 'optional' : 'implicit';
       if (m.syntax === 'proto3' || !INT_TYPES.has(f.type) || f.label === 'repeated') f.defaultValue = undefined;
