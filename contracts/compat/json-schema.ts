@@ -56,8 +56,9 @@ function deref(s: JsonSchema, root: JsonSchema, depth = 0): JsonSchema {
   if (target === undefined) return s; // external refs are compared as opaque values
   const { $ref: _ref, ...siblings } = s;
   const resolved = deref(target, root, depth + 1);
-  if (Object.keys(siblings).length === 0) return resolved;
-  return typeof resolved === 'boolean' ? (resolved ? siblings : false) : { ...resolved, ...siblings };
+  if (Object.keys(siblings).every((k) => ANNOTATIONS.has(k))) return resolved;
+  // Both the target and the siblings apply: as allOf, not a merge in which a sibling replaces a target's keyword.
+  return typeof resolved === 'boolean' ? (resolved ? siblings : false) : { allOf: [resolved, siblings] };
 }
 
 function resolvePointer(root: JsonSchema, ref: string): JsonSchema | undefined {
@@ -123,13 +124,19 @@ function mergeAllOf(s: Obj, root: JsonSchema): JsonSchema {
 }
 
 /** The alternatives a schema allows: its `anyOf`/`oneOf` branches (each with the base keywords), or itself. */
-function branches(s: Obj, root: JsonSchema): JsonSchema[] {
+function branches(s: Obj, root: JsonSchema, side: 'writer' | 'reader'): JsonSchema[] {
   const alts = (Array.isArray(s.anyOf) ? s.anyOf : Array.isArray(s.oneOf) ? s.oneOf : undefined) as JsonSchema[] | undefined;
   if (!alts) return [s];
   const { anyOf: _a, oneOf: _o, ...base } = s;
+  const baseIsEmpty = Object.keys(base).every((k) => ANNOTATIONS.has(k));
   return alts.map((b) => {
     const d = deref(b, root);
-    return typeof d === 'boolean' ? (d ? base : false) : { ...base, ...d };
+    if (typeof d === 'boolean') return d ? base : false;
+    if (baseIsEmpty) return d;
+    // The base and the alternative both apply: a writer's are merged (types intersected), a
+    // reader's kept apart as allOf, which `reads` checks member by member (exact, where a merge
+    // that let the alternative's keywords replace the base's would make the reader look wider).
+    return side === 'writer' ? mergeAllOf({ allOf: [base, d] }, root) : { allOf: [base, d] };
   });
 }
 
@@ -188,6 +195,13 @@ function reads(writerIn: JsonSchema, readerIn: JsonSchema, path: string, ctx: Co
     pairs.add(r);
   }
   w = mergeAllOf(w, ctx.writerRoot);
+  if (Array.isArray(r.allOf) && r.unevaluatedProperties === undefined) {
+    // Each member of a reader's allOf validates the instance on its own (a member's
+    // additionalProperties sees only its own properties): the writer must satisfy every one.
+    const { allOf, ...base } = r;
+    for (const member of [base, ...(allOf as JsonSchema[])]) reads(w, member, path, ctx);
+    return;
+  }
   r = mergeAllOf(r, ctx.readerRoot);
   if (w === false || r === true || isAny(r)) return;
   if (r === false) {
@@ -196,8 +210,8 @@ function reads(writerIn: JsonSchema, readerIn: JsonSchema, path: string, ctx: Co
   }
   if (w === true) w = {};
 
-  const wAlts = branches(w, ctx.writerRoot);
-  const rAlts = branches(r, ctx.readerRoot);
+  const wAlts = branches(w, ctx.writerRoot, 'writer');
+  const rAlts = branches(r, ctx.readerRoot, 'reader');
   if (wAlts.length === 1 && wAlts[0] === w && rAlts.length === 1 && rAlts[0] === r) return readsObject(w, r, path, ctx);
   // Every writer alternative must be read by some reader alternative (`oneOf` is read as `anyOf`).
   // One that no reader alternative reads whole may still be read piece by piece: a type list is
