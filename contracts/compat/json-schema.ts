@@ -93,13 +93,16 @@ function mergeAllOf(s: Obj, root: JsonSchema): JsonSchema {
   }
   const closers: JsonSchema[] = [];
   for (const p of parts) {
-    if (p.additionalProperties === undefined) continue;
-    const extra = p.additionalProperties as JsonSchema;
+    // A member's own unevaluatedProperties (its allOf already merged) sees just what the member declares, as additionalProperties would.
+    const extra = (p.additionalProperties ?? (p !== base ? p.unevaluatedProperties : undefined)) as JsonSchema | undefined;
+    if (extra === undefined) continue;
     closers.push(extra);
     const own = (p.properties as Obj | undefined) ?? {};
     for (const k of Object.keys(props)) if (!(k in own) && extra !== true) props[k] = extra === false ? false : { allOf: [props[k]!, extra] };
   }
-  if (base.unevaluatedProperties !== undefined) closers.push(base.unevaluatedProperties as JsonSchema);
+  // unevaluatedProperties sees only properties nothing else evaluated; an additionalProperties
+  // anywhere evaluates them all, so it then has nothing left to judge.
+  if (base.unevaluatedProperties !== undefined && closers.length === 0) closers.push(base.unevaluatedProperties as JsonSchema);
   const out: Obj = Object.assign({}, ...[...parts].reverse());
   delete out.unevaluatedProperties;
   delete out.additionalProperties;
@@ -120,6 +123,26 @@ function mergeAllOf(s: Obj, root: JsonSchema): JsonSchema {
   if (closers.includes(false)) out.additionalProperties = false;
   else if (closers.length === 1) out.additionalProperties = closers[0];
   else if (closers.length > 1) out.additionalProperties = { allOf: closers };
+  return out;
+}
+
+/**
+ * The properties a schema and its allOf members evaluate, each as `true`; undefined when some part
+ * has additionalProperties (which evaluates every property, leaving unevaluatedProperties nothing).
+ */
+function evaluatedProperties(s: Obj, root: JsonSchema, depth = 0): { properties: Record<string, JsonSchema>; patterns: Record<string, JsonSchema> } | undefined {
+  const out = { properties: {} as Record<string, JsonSchema>, patterns: {} as Record<string, JsonSchema> };
+  if (s.additionalProperties !== undefined || (depth > 0 && s.unevaluatedProperties !== undefined)) return undefined;
+  for (const k of Object.keys((s.properties as Obj | undefined) ?? {})) out.properties[k] = true;
+  for (const k of Object.keys((s.patternProperties as Obj | undefined) ?? {})) out.patterns[k] = true;
+  for (const member of (s.allOf as JsonSchema[] | undefined) ?? []) {
+    const m = deref(member, root);
+    if (typeof m === 'boolean' || depth > 16) continue;
+    const inner = evaluatedProperties(m, root, depth + 1);
+    if (!inner) return undefined;
+    Object.assign(out.properties, inner.properties);
+    Object.assign(out.patterns, inner.patterns);
+  }
   return out;
 }
 
@@ -195,11 +218,17 @@ function reads(writerIn: JsonSchema, readerIn: JsonSchema, path: string, ctx: Co
     pairs.add(r);
   }
   w = mergeAllOf(w, ctx.writerRoot);
-  if (Array.isArray(r.allOf) && r.unevaluatedProperties === undefined) {
+  if (Array.isArray(r.allOf)) {
     // Each member of a reader's allOf validates the instance on its own (a member's
     // additionalProperties sees only its own properties): the writer must satisfy every one.
-    const { allOf, ...base } = r;
+    // A base unevaluatedProperties judges what no part evaluated: checked as its own schema
+    // that declares every property the parts declare (as anything) and closes the rest.
+    const { allOf, unevaluatedProperties, ...base } = r;
     for (const member of [base, ...(allOf as JsonSchema[])]) reads(w, member, path, ctx);
+    if (unevaluatedProperties !== undefined) {
+      const closure = evaluatedProperties(r, ctx.readerRoot);
+      if (closure) reads(w, { properties: closure.properties, patternProperties: closure.patterns, additionalProperties: unevaluatedProperties }, path, ctx);
+    }
     return;
   }
   r = mergeAllOf(r, ctx.readerRoot);

@@ -85,6 +85,12 @@ const cases: Case[] = [
   { name: '$ref replaced by the same schema inline', old: json({ $defs: { t: int }, ...obj({ t: { $ref: '#/$defs/t' } }, ['t']) }), new: json(obj({ t: int }, ['t'])), backward: true, forward: true },
   { name: 'recursive schema unchanged', old: json(tree(num)), new: json(tree(num)), backward: true, forward: true },
   { name: 'recursive schema value narrowed', old: json(tree(num)), new: json(tree(int)), backward: ['type-narrowed'], forward: true },
+  // ---- JSON Schema: found by the semantic oracle (test/contracts/json-schema-oracle.test.ts)
+  { name: 'reader type next to anyOf applies with each alternative (not replaced by it)', old: json({ anyOf: [num] }), new: json({ anyOf: [num], type: 'string' }), backward: ['type-narrowed'], forward: true },
+  { name: 'reader $ref siblings apply with the target (not replace it)', old: json(int), new: json({ $defs: { n: int }, $ref: '#/$defs/n', type: 'string' }), backward: ['type-narrowed'], forward: true },
+  { name: 'additionalProperties: true leaves unevaluatedProperties nothing to close', old: json({ allOf: [{}], unevaluatedProperties: false }), new: json({ allOf: [{}], unevaluatedProperties: false, additionalProperties: true }), backward: true, forward: ['content-model-opened'] },
+  { name: 'an allOf member additionalProperties schema is checked under unevaluatedProperties', old: json({ allOf: [{ type: 'object', additionalProperties: {} }], unevaluatedProperties: false }), new: json({ allOf: [{ type: 'object', additionalProperties: { type: 'null' } }], unevaluatedProperties: false }), backward: ['type-narrowed'], forward: true },
+  { name: 'each reader allOf member checked on its own (items of the second member)', old: json({ allOf: [{ type: 'array', items: {} }, { type: 'array', items: str }], unevaluatedProperties: false }), new: json({ allOf: [{ type: 'array', items: {} }, { type: 'array', items: { type: 'null' } }], unevaluatedProperties: false }), backward: ['type-narrowed'], forward: ['type-widened'] },
   // ---- JSON Schema: one meaning, two spellings (each pair in both directions: FULL either way)
   ...equivalent('nullable as a type list / as anyOf', { type: ['string', 'null'] }, { anyOf: [str, { type: 'null' }] }),
   ...equivalent('a type list / oneOf of the types', { type: ['string', 'integer', 'boolean'] }, { oneOf: [str, int, { type: 'boolean' }] }),

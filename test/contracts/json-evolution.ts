@@ -1,7 +1,7 @@
 /**
  * Generated JSON Schema evolutions for the semantic oracle: a random schema, then a copy with a
  * few edits at random places (types, bounds, enums, properties, content models, arrays, unions)
- * and re-spellings that keep the meaning (type list ↔ anyOf, const ↔ enum, items ↔ prefixItems,
+ * (also wrapping one in allOf with another) and re-spellings that keep the meaning (type list ↔ anyOf, const ↔ enum, items ↔ prefixItems,
  * inline ↔ $ref). Every schema generated compiles under the project's ajv.
  */
 import fc from 'fast-check';
@@ -29,7 +29,10 @@ export const { node: schemaArb } = fc.letrec<{ node: JsonSchema; object: JsonSch
     maxProperties: fc.integer({ min: 1, max: 5 }),
   }, { requiredKeys: ['type', 'properties'] }) as fc.Arbitrary<JsonSchema>,
   array: fc.record({ type: fc.constant('array'), items: tie('node'), prefixItems: fc.array(tie('node'), { maxLength: 2 }), minItems: fc.integer({ min: 0, max: 2 }), maxItems: fc.integer({ min: 1, max: 4 }), uniqueItems: fc.boolean() }, { requiredKeys: ['type'] }) as fc.Arbitrary<JsonSchema>,
-  union: fc.record({ anyOf: fc.array(tie('node'), { minLength: 1, maxLength: 3 }) }) as fc.Arbitrary<JsonSchema>,
+  union: fc.oneof(
+    fc.record({ anyOf: fc.array(tie('node'), { minLength: 1, maxLength: 3 }) }),
+    fc.record({ allOf: fc.array(tie('node'), { minLength: 1, maxLength: 2 }), unevaluatedProperties: fc.constant(false) }, { requiredKeys: ['allOf'] }),
+  ) as fc.Arbitrary<JsonSchema>,
 }));
 
 /** Every subschema position of a schema, as a getter and a setter. */
@@ -43,7 +46,7 @@ function positions(root: Obj): Array<{ get: () => JsonSchema; set: (s: JsonSchem
     if (props) for (const k of Object.keys(props)) walk(() => props[k]!, (v) => { props[k] = v; }, depth + 1);
     if (s.items !== undefined) walk(() => s.items as JsonSchema, (v) => { s.items = v; }, depth + 1);
     if (typeof s.additionalProperties === 'object') walk(() => s.additionalProperties as JsonSchema, (v) => { s.additionalProperties = v; }, depth + 1);
-    for (const k of ['anyOf', 'prefixItems'] as const) {
+    for (const k of ['anyOf', 'allOf', 'prefixItems'] as const) {
       const xs = s[k] as JsonSchema[] | undefined;
       if (Array.isArray(xs)) xs.forEach((_, i) => walk(() => xs[i]!, (v) => { xs[i] = v; }, depth + 1));
     }
@@ -63,7 +66,8 @@ function edit(root: Obj, kind: number, n: number, fresh: JsonSchema): void {
   const s0 = spot.get();
   const s: Obj = typeof s0 === 'object' ? s0 : {};
   const del = (k: string) => { delete s[k]; };
-  switch (kind % 22) {
+  switch (kind % 23) {
+    case 22: spot.set({ allOf: [structuredClone(s0), fresh] }); return;
     case 0: s.type = TYPES[n % TYPES.length]; break;
     case 1: s.type = [TYPES[n % TYPES.length], 'null']; break;
     case 2: del('type'); break;

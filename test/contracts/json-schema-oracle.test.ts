@@ -20,6 +20,18 @@ function compiles(s: JsonSchema): boolean {
   try { ajv.compile(s as object | boolean); return true; } catch { return false; } finally { if (typeof s === 'object') ajv.removeSchema(s); }
 }
 
+/**
+ * ajv 8.20 checks `uniqueItems` with a fast scalar comparison when `items` has a scalar type, even
+ * where `prefixItems` puts arrays or objects first (`[[], [], 3]` passes). Such schemas are left
+ * out: ajv, the oracle, would be wrong about them.
+ */
+function ajvMisjudgesUniqueItems(s: unknown): boolean {
+  if (s === null || typeof s !== 'object') return false;
+  const o = s as Record<string, unknown>;
+  if (o.uniqueItems === true && Array.isArray(o.prefixItems) && o.prefixItems.length > 0) return true;
+  return Object.values(o).some(ajvMisjudgesUniqueItems);
+}
+
 describe('contracts compatibility - JSON Schema semantic oracle', function () {
   this.timeout(10 * 60_000);
 
@@ -27,7 +39,7 @@ describe('contracts compatibility - JSON Schema semantic oracle', function () {
     const tally = { compatible: 0, breakingWithExample: 0, breakingOnRuleOnly: 0 };
     const ruleOnly = new Map<string, number>();
     fc.assert(fc.property(evolutionArb, fc.nat(), ({ before, after }, seed) => {
-      fc.pre(compiles(before) && compiles(after));
+      fc.pre(compiles(before) && compiles(after) && !ajvMisjudgesUniqueItems(before) && !ajvMisjudgesUniqueItems(after));
       for (const [mode, writer, reader] of [['BACKWARD', before, after], ['FORWARD', after, before]] as const) {
         const verdict = checkCompatibility(json(before), json(after), mode);
         const example = findCounterexample(writer, reader, { tries: 300, seed });
