@@ -190,7 +190,7 @@ function enumOf(s: Obj): unknown[] | undefined {
   return undefined;
 }
 
-const stable = (v: unknown): string => JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x));
+const stable = (v: unknown): string => JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x));
 
 /** True when a schema puts no constraint on data (true, {}, or only annotations). */
 function isAny(s: JsonSchema): boolean {
@@ -198,6 +198,10 @@ function isAny(s: JsonSchema): boolean {
   if (s === false) return false;
   return Object.keys(s).every((k) => ANNOTATIONS.has(k));
 }
+/** Keywords the subset test compares; a reader keyword outside these and ANNOTATIONS must equal the writer's. */
+const MODELLED = new Set(['type', 'enum', 'const', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'minLength', 'maxLength',
+  'pattern', 'format', 'properties', 'required', 'additionalProperties', 'unevaluatedProperties', 'patternProperties', 'minProperties', 'maxProperties',
+  'items', 'prefixItems', 'minItems', 'maxItems', 'uniqueItems', 'anyOf', 'oneOf', 'allOf', '$ref', 'not', 'contentMediaType', 'contentEncoding', 'contentSchema']);
 const ANNOTATIONS = new Set(['title', 'description', 'examples', 'default', '$comment', 'deprecated', 'readOnly', 'writeOnly', '$schema', '$id', '$defs', 'definitions', '$anchor']);
 
 // ------------------------------------------------------------------ the subset test
@@ -253,10 +257,37 @@ function reads(writerIn: JsonSchema, readerIn: JsonSchema, path: string, ctx: Co
     const pieces = typeof wb === 'object' ? splitAlternative(wb) : [];
     return pieces.length > 1 && pieces.every(fits);
   })();
+  // A reader's oneOf rejects data that two alternatives accept: read as anyOf only when its
+  // alternatives cannot overlap (disjoint types, or distinct constants), or the writer's is the same.
+  if (Array.isArray(r.oneOf) && r.oneOf.length > 1 && stable(w.oneOf) !== stable(r.oneOf) && !exclusive(rAlts)) {
+    report(ctx, path, 'one-of-not-exclusive', 'one-of-not-exclusive', 'the reader\'s oneOf alternatives may overlap, so data one of them reads may match two and be rejected');
+  }
   wAlts.forEach((wb, i) => {
     if (rAlts.length === 1) return reads(wb, rAlts[0]!, path, ctx);
     if (!fits(wb)) report(ctx, path, 'union-narrowed', 'union-widened', `writer alternative ${i} is not read by any reader alternative`);
   });
+}
+
+/** True when no instance can satisfy two of the alternatives: their types are disjoint, or all are distinct constants. */
+function exclusive(alts: JsonSchema[]): boolean {
+  if (alts.some((a) => typeof a !== 'object')) return false;
+  const objs = alts as Obj[];
+  const values = objs.map(enumOf);
+  if (values.every((v) => v !== undefined)) {
+    const all = values.flatMap((v) => v!.map(stable));
+    if (new Set(all).size === all.length) return true;
+  }
+  const seen = new Set<string>();
+  for (const o of objs) {
+    const types = typesOf(o);
+    if (types.has('number')) types.add('integer');
+    if (types.has('integer') && seen.has('number')) return false;
+    for (const t of types) {
+      if (seen.has(t)) return false;
+      seen.add(t);
+    }
+  }
+  return true;
 }
 
 /** One schema as the union it spells: a type list split by type, else an enum split by value; itself when it is not a union. */
@@ -313,6 +344,10 @@ function readsObject(w: Obj, r: Obj, path: string, ctx: Context): void {
   if (shared('object')) readsProperties(w, r, path, ctx);
   if (shared('array')) readsItems(w, r, path, ctx);
   if (r.not !== undefined && stable(w.not) !== stable(r.not)) report(ctx, path, 'not-changed', 'not-changed', 'reader has a different "not"');
+  // Keywords the subset test does not model: safe only when the writer has the very same constraint.
+  for (const k of Object.keys(r)) {
+    if (!MODELLED.has(k) && !ANNOTATIONS.has(k) && stable(w[k]) !== stable(r[k])) report(ctx, path, 'unchecked-keyword-changed', 'unchecked-keyword-changed', `reader has "${k}" ${JSON.stringify(r[k])}, which the checker cannot compare with the writer's ${JSON.stringify(w[k]) ?? '(none)'}`);
+  }
 }
 
 function lowerBound(w: Obj, r: Obj, path: string, ctx: Context): void {

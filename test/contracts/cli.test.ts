@@ -43,6 +43,28 @@ describe('contracts cli', () => {
     expect(await runContractsCommand(['diff', join(std, 'sensor.reading/2.0.0.json'), join(std, 'sensor.reading/2.0.0.json'), '--mode', 'FULL_TRANSITIVE'], capture().io)).to.equal(0);
   });
 
+  it('contracts diff - explains each failing direction with an instance one schema accepts and the other rejects', async () => {
+    const a = write('a.json', { type: 'object', properties: { x: { type: 'number' } }, additionalProperties: false });
+    const b = write('b.json', { type: 'object', properties: { x: { type: 'integer' } }, additionalProperties: false });
+    const c = capture();
+    expect(await runContractsCommand(['diff', a, b, '--mode', 'full'], c.io)).to.equal(1);
+    expect(c.out).to.deep.equal(['type-narrowed /x: writer type number is not all read as integer (number not accepted)']);
+    const example = c.err.find((l) => l.startsWith('backward example: '));
+    expect(example, c.err.join('\n')).to.match(/is valid under the old schema and rejected by the new \(\/x must be integer\)$/);
+    const instance = JSON.parse(/^backward example: (.*) is valid/.exec(example!)![1]!) as { x: number };
+    expect(Number.isInteger(instance.x)).to.equal(false);
+    expect(c.err.some((l) => l.startsWith('forward'))).to.equal(false); // integer data is number data
+  });
+
+  it('contracts diff - a breaking verdict without an example says it rests on the rules', async () => {
+    const a = write('a.json', { type: 'string', pattern: '^a' });
+    const b = write('b.json', { type: 'string', pattern: '^[a-z]' });
+    const c = capture();
+    expect(await runContractsCommand(['diff', a, b], c.io)).to.equal(1);
+    expect(c.out).to.deep.equal(['pattern-changed /: pattern ^a → ^[a-z]']);
+    expect(c.err.join('\n')).to.contain('backward: no example instance found; the verdict rests on the rules listed');
+  });
+
   it('contracts diff - exits 2 on unusable input', async () => {
     const good = write('good.json', { type: 'string' });
     const bad = write('bad.json', '{ not json');

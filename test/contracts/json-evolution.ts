@@ -31,6 +31,9 @@ export const { node: schemaArb } = fc.letrec<{ node: JsonSchema; object: JsonSch
   array: fc.record({ type: fc.constant('array'), items: tie('node'), prefixItems: fc.array(tie('node'), { maxLength: 2 }), minItems: fc.integer({ min: 0, max: 2 }), maxItems: fc.integer({ min: 1, max: 4 }), uniqueItems: fc.boolean() }, { requiredKeys: ['type'] }) as fc.Arbitrary<JsonSchema>,
   union: fc.oneof(
     fc.record({ anyOf: fc.array(tie('node'), { minLength: 1, maxLength: 3 }) }),
+    fc.record({ oneOf: fc.array(tie('node'), { minLength: 1, maxLength: 3 }) }),
+    fc.record({ type: fc.constant('object'), propertyNames: fc.constantFrom({ maxLength: 1 }, { pattern: '^[ab]' }), dependentRequired: fc.constantFrom({ a: ['b'] }, { c: ['a'] }) }, { requiredKeys: ['type'] }),
+    fc.record({ type: fc.constant('array'), contains: tie('node'), maxContains: fc.integer({ min: 1, max: 2 }) }, { requiredKeys: ['type', 'contains'] }),
     fc.record({ allOf: fc.array(tie('node'), { minLength: 1, maxLength: 2 }), unevaluatedProperties: fc.constant(false) }, { requiredKeys: ['allOf'] }),
   ) as fc.Arbitrary<JsonSchema>,
 }));
