@@ -9,9 +9,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SignalbusError } from '../core/errors.js';
 import { toAsyncApi, type AsyncApiService } from './asyncapi.js';
-import { checkCompatibility, checkHistory, directionsOf, isTransitive, parseMode } from './compat/check.js';
-import { jsonSchemaReads } from './compat/json-schema.js';
-import { findCounterexample } from './compat/witness.js';
+import { checkCompatibility, checkHistory, isTransitive, parseMode } from './compat/check.js';
+import { explainJsonBreak } from './compat/witness.js';
 import { documentsOf, loadSchemaFile } from './compat/schema-source.js';
 import { formatChange, type BreakingChange, type CompatibilityMode, type JsonSchema } from './compat/types.js';
 import type { ContractVersion } from './contract.js';
@@ -70,19 +69,9 @@ function diff(args: string[], io: CommandIo): number {
   return result.compatible ? 0 : 1;
 }
 
-/**
- * Why a JSON Schema change breaks, on stderr: per failing direction an instance one side accepts
- * and the other rejects, or, when the search finds none, that the verdict rests on the rules listed.
- */
+/** Why a JSON Schema change breaks, on stderr (see `explainJsonBreak`). */
 function explainJson(previous: JsonSchema, next: JsonSchema, mode: CompatibilityMode, io: CommandIo): void {
-  for (const direction of directionsOf(mode)) {
-    const [writer, reader] = direction === 'backward' ? [previous, next] : [next, previous];
-    if (jsonSchemaReads(writer, reader, direction).length === 0) continue;
-    const [writes, reads] = direction === 'backward' ? ['old', 'new'] : ['new', 'old'];
-    const example = findCounterexample(writer, reader);
-    if (example) io.err(`${direction} example: ${JSON.stringify(example.instance)} is valid under the ${writes} schema and rejected by the ${reads} (${example.reason})`);
-    else io.err(`${direction}: no example instance found; the verdict rests on the rules listed (some, such as pattern-changed, are reported because they cannot be proved safe)`);
-  }
+  for (const line of explainJsonBreak(previous, next, mode)) io.err(line);
 }
 
 interface Finding { contract: string; from: string; to: string; format: string; change: BreakingChange }

@@ -7,7 +7,9 @@
  */
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { createAjv } from '../json-schema-validator.js';
-import type { JsonSchema } from './types.js';
+import { directionsOf } from './check.js';
+import { jsonSchemaReads } from './json-schema.js';
+import type { CompatibilityMode, JsonSchema } from './types.js';
 
 type Obj = { [keyword: string]: unknown };
 
@@ -59,6 +61,24 @@ export function findCounterexample(writer: JsonSchema, reader: JsonSchema, optio
     if (found) return found;
   }
   return undefined;
+}
+
+/**
+ * Why a JSON Schema change breaks under a mode: per failing direction, an instance one side
+ * accepts and the other rejects, or, when the search finds none, that the verdict rests on the
+ * rules the checker applied. `contracts diff` prints these lines; `assertCompatible` adds them.
+ */
+export function explainJsonBreak(previous: JsonSchema, next: JsonSchema, mode: CompatibilityMode): string[] {
+  const lines: string[] = [];
+  for (const direction of directionsOf(mode)) {
+    const [writer, reader] = direction === 'backward' ? [previous, next] : [next, previous];
+    if (jsonSchemaReads(writer, reader, direction).length === 0) continue;
+    const [writes, reads] = direction === 'backward' ? ['old', 'new'] : ['new', 'old'];
+    const example = findCounterexample(writer, reader);
+    if (example) lines.push(`${direction} example: ${JSON.stringify(example.instance)} is valid under the ${writes} schema and rejected by the ${reads} (${example.reason})`);
+    else lines.push(`${direction}: no example instance found; the verdict rests on the rules listed (some, such as pattern-changed, are reported because they cannot be proved safe)`);
+  }
+  return lines;
 }
 
 let sharedAjv: ReturnType<typeof createAjv> | undefined;
