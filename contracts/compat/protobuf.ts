@@ -43,12 +43,17 @@ function packageOf(t: protobuf.ReflectionObject): string {
 }
 
 /**
- * A type's name relative to the package of the message being checked, so that a contract whose
- * package names its major (`x.v1` → `x.v2`) compares `N` with `N`; other packages' types keep their full name.
+ * A type's name as compared across versions: the message being checked is `` (so it may be
+ * renamed), types nested in it are named from it (`N` for `pkg.Reading.N`), others relative to
+ * its package, so that a contract whose package names its major (`x.v1` → `x.v2`) compares `N`
+ * with `N`; other packages' types keep their full name.
  */
-function relativeName(t: protobuf.ReflectionObject, pkg: string): string {
+function relativeName(t: protobuf.ReflectionObject, root: protobuf.Type): string {
   const full = t.fullName;
-  return pkg && full.startsWith(`${pkg}.`) ? full.slice(pkg.length + 1) : full.replace(/^\./, '');
+  if (t === root) return '';
+  if (full.startsWith(`${root.fullName}.`)) return full.slice(root.fullName.length + 1);
+  const pkg = packageOf(root);
+  return pkg && full.startsWith(`${pkg}.`) ? `^${full.slice(pkg.length + 1)}` : full.replace(/^\./, '');
 }
 
 function describeType(f: protobuf.Field): string {
@@ -98,7 +103,6 @@ export function protobufReads(writer: protobuf.Type, reader: protobuf.Type, dire
   const changes: BreakingChange[] = [];
   const seen = new Map<protobuf.Type, Set<protobuf.Type>>();
   const name = (backward: string, forward: string) => (direction === 'backward' ? backward : forward);
-  const wPkg = packageOf(writer), rPkg = packageOf(reader);
 
   const visit = (w: protobuf.Type, r: protobuf.Type, path: string) => {
     let pairs = seen.get(w);
@@ -128,7 +132,7 @@ export function protobufReads(writer: protobuf.Type, reader: protobuf.Type, dire
       // A map is a repeated message named after its field (`map<…> tags` is `repeated TagsEntry`): buf sees a rename as a new type.
       if (wMap && mapEntryName(wf) !== mapEntryName(rf)) push('map-field-renamed', `map ${wf.name} → ${rf.name}: its entry message ${mapEntryName(wf)} becomes ${mapEntryName(rf)}`);
       if (wk === 'message' || rk === 'message' || wk === 'enum' || rk === 'enum') {
-        const sameName = wk === rk && relativeName(wf.resolvedType!, wPkg) === relativeName(rf.resolvedType!, rPkg);
+        const sameName = wk === rk && relativeName(wf.resolvedType!, writer) === relativeName(rf.resolvedType!, reader);
         if (!sameName) typeChanged();
         else if (wk === 'message') visit(wf.resolvedType as protobuf.Type, rf.resolvedType as protobuf.Type, at.replace(/ \(#\d+\)$/, ''));
       } else if (!scalarReads(wk, rk)) {
@@ -184,11 +188,10 @@ function firstUncovered(start: number, end: number, reserved: Reserved): number 
  * keyed by its name relative to the root's package.
  */
 function reachableTypes(root: protobuf.Type): Map<string, protobuf.Type | protobuf.Enum> {
-  const pkg = packageOf(root);
   const out = new Map<string, protobuf.Type | protobuf.Enum>();
   const add = (t: protobuf.ReflectionObject | null) => {
     if (!(t instanceof protobuf.Type || t instanceof protobuf.Enum)) return;
-    const key = relativeName(t, pkg);
+    const key = relativeName(t, root);
     if (out.has(key)) return;
     out.set(key, t);
     if (t instanceof protobuf.Type) {
@@ -216,7 +219,8 @@ export function protobufEvolution(previous: protobuf.Type, next: protobuf.Type):
     const n = after.get(key);
     if (!n || (p instanceof protobuf.Type) !== (n instanceof protobuf.Type)) continue;
     // Paths are relative to the root message, as the read rules' field paths are.
-    const prefix = key === relativeName(previous, packageOf(previous)) ? '' : `${key}.`;
+    const label = key.replace(/^\^/, '');
+    const prefix = key === '' ? '' : `${label}.`;
     if (p instanceof protobuf.Type && n instanceof protobuf.Type) {
       const nById = new Map(n.fieldsArray.map((f) => [f.id, f]));
       for (const pf of p.fieldsArray) {
@@ -230,13 +234,13 @@ export function protobufEvolution(previous: protobuf.Type, next: protobuf.Type):
     } else if (p instanceof protobuf.Enum && n instanceof protobuf.Enum) {
       const numbers = new Set(Object.values(n.values));
       for (const [valueName, id] of Object.entries(p.values)) {
-        if (!numbers.has(id) && !reservedNumber(n.reserved, id)) push('enum-value-removed-not-reserved', `${key}.${valueName} (=${id})`, `enum value ${valueName} = ${id} was removed without "reserved ${id};"`);
+        if (!numbers.has(id) && !reservedNumber(n.reserved, id)) push('enum-value-removed-not-reserved', `${label}.${valueName} (=${id})`, `enum value ${valueName} = ${id} was removed without "reserved ${id};"`);
       }
       for (const [valueName, id] of Object.entries(n.values)) {
-        if (reservedNumber(p.reserved, id)) push('reserved-number-reused', `${key}.${valueName} (=${id})`, `number ${id} was reserved in the previous version`);
-        else if (reservedName(p.reserved, valueName)) push('reserved-name-reused', `${key}.${valueName} (=${id})`, `name ${valueName} was reserved in the previous version`);
+        if (reservedNumber(p.reserved, id)) push('reserved-number-reused', `${label}.${valueName} (=${id})`, `number ${id} was reserved in the previous version`);
+        else if (reservedName(p.reserved, valueName)) push('reserved-name-reused', `${label}.${valueName} (=${id})`, `name ${valueName} was reserved in the previous version`);
       }
-      reservationsKept(p.reserved, n.reserved, (id) => numbers.has(id), (nm) => nm in n.values, key, push);
+      reservationsKept(p.reserved, n.reserved, (id) => numbers.has(id), (nm) => nm in n.values, label, push);
     }
   }
   return changes;
