@@ -9,11 +9,13 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SignalbusError } from '../core/errors.js';
 import { toAsyncApi, type AsyncApiService } from './asyncapi.js';
-import { checkCompatibility, checkHistory, parseMode } from './compat/check.js';
+import { checkCompatibility, checkHistory, isTransitive, parseMode } from './compat/check.js';
+import { explainJsonBreak } from './compat/witness.js';
 import { documentsOf, loadSchemaFile } from './compat/schema-source.js';
-import { formatChange, type BreakingChange, type CompatibilityMode } from './compat/types.js';
+import { formatChange, type BreakingChange, type CompatibilityMode, type JsonSchema } from './compat/types.js';
 import type { ContractVersion } from './contract.js';
 import { ContractRegistry, standardSchemasDir } from './registry.js';
+import { compareVersions } from './semver.js';
 
 /** Where the command writes; tests pass their own. */
 export interface CommandIo {
@@ -58,11 +60,18 @@ function diff(args: string[], io: CommandIo): number {
     return 2;
   }
   const mode = parseMode(values.mode!);
-  const result = checkCompatibility(loadSchemaFile(positionals[0]!), loadSchemaFile(positionals[1]!), mode);
+  const [previous, next] = [loadSchemaFile(positionals[0]!), loadSchemaFile(positionals[1]!)];
+  const result = checkCompatibility(previous, next, mode);
   for (const c of result.changes) io.out(formatChange(c));
+  if (previous.format === 'json-schema' && next.format === 'json-schema') explainJson(previous.schema, next.schema, mode, io);
   if (result.compatible) io.err(`compatible (${mode})`);
   else io.err(`${result.changes.length} breaking change(s) under ${mode}`);
   return result.compatible ? 0 : 1;
+}
+
+/** Why a JSON Schema change breaks, on stderr (see `explainJsonBreak`). */
+function explainJson(previous: JsonSchema, next: JsonSchema, mode: CompatibilityMode, io: CommandIo): void {
+  for (const line of explainJsonBreak(previous, next, mode)) io.err(line);
 }
 
 interface Finding { contract: string; from: string; to: string; format: string; change: BreakingChange }
@@ -104,10 +113,10 @@ function checkContract(registry: ContractRegistry, name: string, forced: Compati
   const majors = new Map<number, ContractVersion[]>();
   for (const cv of versions) majors.set(cv.semver.major, [...(majors.get(cv.semver.major) ?? []), cv]);
   for (const chain of majors.values()) {
-    const mode = modeOf(chain[chain.length - 1]!, forced);
     for (const format of ['json-schema', 'protobuf'] as const) {
-      const docs = chain.flatMap((cv) => documentsOf(cv).filter((d) => d.format === format).map((doc) => ({ label: cv.version, doc })));
-      for (const f of checkHistory(docs, mode)) for (const change of f.changes) findings.push({ contract: name, from: f.previous, to: f.next, format, change });
+      // Each version is checked under the mode it declares (or the forced one).
+      const docs = chain.flatMap((cv) => documentsOf(cv).filter((d) => d.format === format).map((doc) => ({ label: cv.version, doc, mode: modeOf(cv, forced) })));
+      for (const f of checkHistory(docs, 'BACKWARD')) for (const change of f.changes) findings.push({ contract: name, from: f.previous, to: f.next, format, change });
     }
   }
   // A new major is a deliberate break: it must be reachable by upcasting, checked on examples.
@@ -152,14 +161,17 @@ function checkAgainst(current: ContractRegistry, against: string, dirs: string[]
     for (const name of current.names()) {
       for (const cv of current.versions(name).map((v) => current.get(name, v))) {
         if (baseline.find(name, cv.version)) continue;
-        const previous = baseline.versions(name).map((v) => baseline.get(name, v)).filter((b) => b.semver.major === cv.semver.major).pop();
-        if (!previous) continue;
+        const published = baseline.versions(name).map((v) => baseline.get(name, v)).filter((b) => b.semver.major === cv.semver.major && compareVersions(b.semver, cv.semver) < 0);
+        if (published.length === 0) continue;
         const mode = modeOf(cv, forced);
-        for (const next of documentsOf(cv)) {
-          const prev = documentsOf(previous).find((d) => d.format === next.format);
-          if (!prev) continue;
-          for (const change of checkCompatibility(prev, next, mode).changes) {
-            findings.push({ contract: name, from: `${previous.version}@baseline`, to: cv.version, format: next.format, change });
+        // A transitive mode holds the new version to every published one of its major, a plain mode to the newest.
+        for (const previous of isTransitive(mode) ? published : published.slice(-1)) {
+          for (const next of documentsOf(cv)) {
+            const prev = documentsOf(previous).find((d) => d.format === next.format);
+            if (!prev) continue;
+            for (const change of checkCompatibility(prev, next, mode).changes) {
+              findings.push({ contract: name, from: `${previous.version}@baseline`, to: cv.version, format: next.format, change });
+            }
           }
         }
       }

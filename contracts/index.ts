@@ -19,6 +19,7 @@ export { invalid as contractInvalidError } from './contract-errors.js';
 export * from './compat/types.js';
 export { checkCompatibility, checkHistory, parseMode, directionsOf, isTransitive, type HistoryFinding } from './compat/check.js';
 export { jsonSchemaReads } from './compat/json-schema.js';
+export { findCounterexample, explainJsonBreak, type Counterexample, type WitnessOptions } from './compat/witness.js';
 export { protobufReads, protobufEvolution } from './compat/protobuf.js';
 export { loadSchemaFile, documentsOf, jsonDocument } from './compat/schema-source.js';
 export { toAsyncApi, toAsyncApiSchema, type AsyncApiOptions, type AsyncApiService } from './asyncapi.js';

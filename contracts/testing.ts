@@ -5,6 +5,7 @@
 import { AssertionError } from 'node:assert';
 import { checkCompatibility, parseMode } from './compat/check.js';
 import { jsonDocument, loadSchemaFile } from './compat/schema-source.js';
+import { explainJsonBreak } from './compat/witness.js';
 import { formatChange, type CompatibilityMode, type CompatibilityResult, type JsonSchema, type SchemaDocument } from './compat/types.js';
 import { formatIssues, type ContractVersion } from './contract.js';
 import { ContractRegistry } from './registry.js';
@@ -49,10 +50,12 @@ function toContract(input: ContractInput, registry?: ContractRegistry): Contract
  */
 export function assertCompatible(previous: SchemaInput, next: SchemaInput, mode: CompatibilityMode | Lowercase<CompatibilityMode> = 'BACKWARD'): CompatibilityResult {
   const m = parseMode(mode);
-  const result = checkCompatibility(toDocument(previous), toDocument(next), m);
+  const [before, after] = [toDocument(previous), toDocument(next)];
+  const result = checkCompatibility(before, after, m);
   if (!result.compatible) {
+    const why = before.format === 'json-schema' && after.format === 'json-schema' ? explainJsonBreak(before.schema, after.schema, m) : [];
     throw new AssertionError({
-      message: `schemas are not ${m} compatible:\n${result.changes.map((c) => `  ${formatChange(c)}`).join('\n')}`,
+      message: `schemas are not ${m} compatible:\n${[...result.changes.map(formatChange), ...why].map((l) => `  ${l}`).join('\n')}`,
       actual: result.changes.map(formatChange),
       expected: [],
       operator: 'assertCompatible',

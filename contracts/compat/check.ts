@@ -60,16 +60,20 @@ export interface HistoryFinding {
 
 /**
  * Checks versions in order (oldest first): each against the one before it, or against every
- * earlier one for a transitive mode.
+ * earlier one for a transitive mode. A version may carry its own mode (the one its contract
+ * declares), which then governs its comparisons instead of `mode`, as a registry checks each
+ * new version under the mode in force when it is registered.
  * @example checkHistory([{ label: '1.0.0', doc: a }, { label: '1.1.0', doc: b }], 'BACKWARD_TRANSITIVE')
  */
-export function checkHistory(versions: ReadonlyArray<{ label: string; doc: SchemaDocument }>, mode: CompatibilityMode): HistoryFinding[] {
+export function checkHistory(versions: ReadonlyArray<{ label: string; doc: SchemaDocument; mode?: CompatibilityMode }>, mode: CompatibilityMode): HistoryFinding[] {
   const findings: HistoryFinding[] = [];
   for (let i = 1; i < versions.length; i++) {
-    const earlier = isTransitive(mode) ? versions.slice(0, i) : [versions[i - 1]!];
+    const next = versions[i]!;
+    const nextMode = next.mode ?? mode;
+    const earlier = isTransitive(nextMode) ? versions.slice(0, i) : [versions[i - 1]!];
     for (const prev of earlier) {
-      const r = checkCompatibility(prev.doc, versions[i]!.doc, mode);
-      if (!r.compatible) findings.push({ previous: prev.label, next: versions[i]!.label, changes: r.changes });
+      const r = checkCompatibility(prev.doc, next.doc, nextMode);
+      if (!r.compatible) findings.push({ previous: prev.label, next: next.label, changes: r.changes });
     }
   }
   return findings;

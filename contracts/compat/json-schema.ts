@@ -56,8 +56,9 @@ function deref(s: JsonSchema, root: JsonSchema, depth = 0): JsonSchema {
   if (target === undefined) return s; // external refs are compared as opaque values
   const { $ref: _ref, ...siblings } = s;
   const resolved = deref(target, root, depth + 1);
-  if (Object.keys(siblings).length === 0) return resolved;
-  return typeof resolved === 'boolean' ? (resolved ? siblings : false) : { ...resolved, ...siblings };
+  if (Object.keys(siblings).every((k) => ANNOTATIONS.has(k))) return resolved;
+  // Both the target and the siblings apply: as allOf, not a merge in which a sibling replaces a target's keyword.
+  return typeof resolved === 'boolean' ? (resolved ? siblings : false) : { allOf: [resolved, siblings] };
 }
 
 function resolvePointer(root: JsonSchema, ref: string): JsonSchema | undefined {
@@ -92,13 +93,16 @@ function mergeAllOf(s: Obj, root: JsonSchema): JsonSchema {
   }
   const closers: JsonSchema[] = [];
   for (const p of parts) {
-    if (p.additionalProperties === undefined) continue;
-    const extra = p.additionalProperties as JsonSchema;
+    // A member's own unevaluatedProperties (its allOf already merged) sees just what the member declares, as additionalProperties would.
+    const extra = (p.additionalProperties ?? (p !== base ? p.unevaluatedProperties : undefined)) as JsonSchema | undefined;
+    if (extra === undefined) continue;
     closers.push(extra);
     const own = (p.properties as Obj | undefined) ?? {};
     for (const k of Object.keys(props)) if (!(k in own) && extra !== true) props[k] = extra === false ? false : { allOf: [props[k]!, extra] };
   }
-  if (base.unevaluatedProperties !== undefined) closers.push(base.unevaluatedProperties as JsonSchema);
+  // unevaluatedProperties sees only properties nothing else evaluated; an additionalProperties
+  // anywhere evaluates them all, so it then has nothing left to judge.
+  if (base.unevaluatedProperties !== undefined && closers.length === 0) closers.push(base.unevaluatedProperties as JsonSchema);
   const out: Obj = Object.assign({}, ...[...parts].reverse());
   delete out.unevaluatedProperties;
   delete out.additionalProperties;
@@ -122,14 +126,40 @@ function mergeAllOf(s: Obj, root: JsonSchema): JsonSchema {
   return out;
 }
 
+/**
+ * The properties a schema and its allOf members evaluate, each as `true`; undefined when some part
+ * has additionalProperties (which evaluates every property, leaving unevaluatedProperties nothing).
+ */
+function evaluatedProperties(s: Obj, root: JsonSchema, depth = 0): { properties: Record<string, JsonSchema>; patterns: Record<string, JsonSchema> } | undefined {
+  const out = { properties: {} as Record<string, JsonSchema>, patterns: {} as Record<string, JsonSchema> };
+  if (s.additionalProperties !== undefined || (depth > 0 && s.unevaluatedProperties !== undefined)) return undefined;
+  for (const k of Object.keys((s.properties as Obj | undefined) ?? {})) out.properties[k] = true;
+  for (const k of Object.keys((s.patternProperties as Obj | undefined) ?? {})) out.patterns[k] = true;
+  for (const member of (s.allOf as JsonSchema[] | undefined) ?? []) {
+    const m = deref(member, root);
+    if (typeof m === 'boolean' || depth > 16) continue;
+    const inner = evaluatedProperties(m, root, depth + 1);
+    if (!inner) return undefined;
+    Object.assign(out.properties, inner.properties);
+    Object.assign(out.patterns, inner.patterns);
+  }
+  return out;
+}
+
 /** The alternatives a schema allows: its `anyOf`/`oneOf` branches (each with the base keywords), or itself. */
-function branches(s: Obj, root: JsonSchema): JsonSchema[] {
+function branches(s: Obj, root: JsonSchema, side: 'writer' | 'reader'): JsonSchema[] {
   const alts = (Array.isArray(s.anyOf) ? s.anyOf : Array.isArray(s.oneOf) ? s.oneOf : undefined) as JsonSchema[] | undefined;
   if (!alts) return [s];
   const { anyOf: _a, oneOf: _o, ...base } = s;
+  const baseIsEmpty = Object.keys(base).every((k) => ANNOTATIONS.has(k));
   return alts.map((b) => {
     const d = deref(b, root);
-    return typeof d === 'boolean' ? (d ? base : false) : { ...base, ...d };
+    if (typeof d === 'boolean') return d ? base : false;
+    if (baseIsEmpty) return d;
+    // The base and the alternative both apply: a writer's are merged (types intersected), a
+    // reader's kept apart as allOf, which `reads` checks member by member (exact, where a merge
+    // that let the alternative's keywords replace the base's would make the reader look wider).
+    return side === 'writer' ? mergeAllOf({ allOf: [base, d] }, root) : { allOf: [base, d] };
   });
 }
 
@@ -148,13 +178,19 @@ function jsonType(v: unknown): string {
   return typeof v;
 }
 
+/** All the values of a set of types, when they are finite (boolean and null): `type: boolean` spells `enum: [true, false]`. */
+function valuesOfTypes(types: Set<string>): unknown[] | undefined {
+  if (![...types].every((t) => t === 'boolean' || t === 'null')) return undefined;
+  return [...types].flatMap((t) => (t === 'boolean' ? [true, false] : [null]));
+}
+
 function enumOf(s: Obj): unknown[] | undefined {
   if (Array.isArray(s.enum)) return s.enum;
   if ('const' in s) return [s.const];
   return undefined;
 }
 
-const stable = (v: unknown): string => JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x));
+const stable = (v: unknown): string => JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x));
 
 /** True when a schema puts no constraint on data (true, {}, or only annotations). */
 function isAny(s: JsonSchema): boolean {
@@ -162,6 +198,10 @@ function isAny(s: JsonSchema): boolean {
   if (s === false) return false;
   return Object.keys(s).every((k) => ANNOTATIONS.has(k));
 }
+/** Keywords the subset test compares; a reader keyword outside these and ANNOTATIONS must equal the writer's. */
+const MODELLED = new Set(['type', 'enum', 'const', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'minLength', 'maxLength',
+  'pattern', 'format', 'properties', 'required', 'additionalProperties', 'unevaluatedProperties', 'patternProperties', 'minProperties', 'maxProperties',
+  'items', 'prefixItems', 'minItems', 'maxItems', 'uniqueItems', 'anyOf', 'oneOf', 'allOf', '$ref', 'not', 'contentMediaType', 'contentEncoding', 'contentSchema']);
 const ANNOTATIONS = new Set(['title', 'description', 'examples', 'default', '$comment', 'deprecated', 'readOnly', 'writeOnly', '$schema', '$id', '$defs', 'definitions', '$anchor']);
 
 // ------------------------------------------------------------------ the subset test
@@ -182,6 +222,19 @@ function reads(writerIn: JsonSchema, readerIn: JsonSchema, path: string, ctx: Co
     pairs.add(r);
   }
   w = mergeAllOf(w, ctx.writerRoot);
+  if (Array.isArray(r.allOf)) {
+    // Each member of a reader's allOf validates the instance on its own (a member's
+    // additionalProperties sees only its own properties): the writer must satisfy every one.
+    // A base unevaluatedProperties judges what no part evaluated: checked as its own schema
+    // that declares every property the parts declare (as anything) and closes the rest.
+    const { allOf, unevaluatedProperties, ...base } = r;
+    for (const member of [base, ...(allOf as JsonSchema[])]) reads(w, member, path, ctx);
+    if (unevaluatedProperties !== undefined) {
+      const closure = evaluatedProperties(r, ctx.readerRoot);
+      if (closure) reads(w, { properties: closure.properties, patternProperties: closure.patterns, additionalProperties: unevaluatedProperties }, path, ctx);
+    }
+    return;
+  }
   r = mergeAllOf(r, ctx.readerRoot);
   if (w === false || r === true || isAny(r)) return;
   if (r === false) {
@@ -190,19 +243,62 @@ function reads(writerIn: JsonSchema, readerIn: JsonSchema, path: string, ctx: Co
   }
   if (w === true) w = {};
 
-  const wAlts = branches(w, ctx.writerRoot);
-  const rAlts = branches(r, ctx.readerRoot);
+  const wAlts = branches(w, ctx.writerRoot, 'writer');
+  const rAlts = branches(r, ctx.readerRoot, 'reader');
   if (wAlts.length === 1 && wAlts[0] === w && rAlts.length === 1 && rAlts[0] === r) return readsObject(w, r, path, ctx);
   // Every writer alternative must be read by some reader alternative (`oneOf` is read as `anyOf`).
+  // One that no reader alternative reads whole may still be read piece by piece: a type list is
+  // a union of its types and an enum a union of its values, as in Confluent's loader.
+  const fits = (wb: JsonSchema): boolean => rAlts.some((rb) => {
+    const probe: Context = { ...ctx, changes: [], seen: new Map() };
+    reads(wb, rb, path, probe);
+    return probe.changes.length === 0;
+  }) || (() => {
+    const pieces = typeof wb === 'object' ? splitAlternative(wb) : [];
+    return pieces.length > 1 && pieces.every(fits);
+  })();
+  // A reader's oneOf rejects data that two alternatives accept: read as anyOf only when its
+  // alternatives cannot overlap (disjoint types, or distinct constants), or the writer's is the same.
+  if (Array.isArray(r.oneOf) && r.oneOf.length > 1 && stable(w.oneOf) !== stable(r.oneOf) && !exclusive(rAlts)) {
+    report(ctx, path, 'one-of-not-exclusive', 'one-of-not-exclusive', 'the reader\'s oneOf alternatives may overlap, so data one of them reads may match two and be rejected');
+  }
   wAlts.forEach((wb, i) => {
     if (rAlts.length === 1) return reads(wb, rAlts[0]!, path, ctx);
-    const fits = rAlts.some((rb) => {
-      const probe: Context = { ...ctx, changes: [], seen: new Map() };
-      reads(wb, rb, path, probe);
-      return probe.changes.length === 0;
-    });
-    if (!fits) report(ctx, path, 'union-narrowed', 'union-widened', `writer alternative ${i} is not read by any reader alternative`);
+    if (!fits(wb)) report(ctx, path, 'union-narrowed', 'union-widened', `writer alternative ${i} is not read by any reader alternative`);
   });
+}
+
+/** True when no instance can satisfy two of the alternatives: their types are disjoint, or all are distinct constants. */
+function exclusive(alts: JsonSchema[]): boolean {
+  if (alts.some((a) => typeof a !== 'object')) return false;
+  const objs = alts as Obj[];
+  const values = objs.map(enumOf);
+  if (values.every((v) => v !== undefined)) {
+    const all = values.flatMap((v) => v!.map(stable));
+    if (new Set(all).size === all.length) return true;
+  }
+  const seen = new Set<string>();
+  for (const o of objs) {
+    const types = typesOf(o);
+    if (types.has('number')) types.add('integer');
+    if (types.has('integer') && seen.has('number')) return false;
+    for (const t of types) {
+      if (seen.has(t)) return false;
+      seen.add(t);
+    }
+  }
+  return true;
+}
+
+/** One schema as the union it spells: a type list split by type, else an enum split by value; itself when it is not a union. */
+function splitAlternative(s: Obj): JsonSchema[] {
+  if (Array.isArray(s.type) && s.type.length > 1) return (s.type as string[]).map((t) => ({ ...s, type: t }));
+  const values = enumOf(s);
+  if (values && values.length > 1) {
+    const { enum: _e, const: _c, ...rest } = s;
+    return values.map((v) => ({ ...rest, const: v }));
+  }
+  return [s];
 }
 
 function readsObject(w: Obj, r: Obj, path: string, ctx: Context): void {
@@ -216,7 +312,7 @@ function readsObject(w: Obj, r: Obj, path: string, ctx: Context): void {
 
   const rEnum = enumOf(r);
   if (rEnum) {
-    const wEnum = enumOf(w);
+    const wEnum = enumOf(w) ?? valuesOfTypes(wTypes);
     if (!wEnum) report(ctx, path, 'enum-added', 'enum-removed', `reader allows only ${rEnum.map((v) => JSON.stringify(v)).join(', ')}`);
     else {
       const allowed = new Set(rEnum.map(stable));
@@ -248,6 +344,10 @@ function readsObject(w: Obj, r: Obj, path: string, ctx: Context): void {
   if (shared('object')) readsProperties(w, r, path, ctx);
   if (shared('array')) readsItems(w, r, path, ctx);
   if (r.not !== undefined && stable(w.not) !== stable(r.not)) report(ctx, path, 'not-changed', 'not-changed', 'reader has a different "not"');
+  // Keywords the subset test does not model: safe only when the writer has the very same constraint.
+  for (const k of Object.keys(r)) {
+    if (!MODELLED.has(k) && !ANNOTATIONS.has(k) && stable(w[k]) !== stable(r[k])) report(ctx, path, 'unchecked-keyword-changed', 'unchecked-keyword-changed', `reader has "${k}" ${JSON.stringify(r[k])}, which the checker cannot compare with the writer's ${JSON.stringify(w[k]) ?? '(none)'}`);
+  }
 }
 
 function lowerBound(w: Obj, r: Obj, path: string, ctx: Context): void {
@@ -270,6 +370,19 @@ function upperBound(w: Obj, r: Obj, path: string, ctx: Context): void {
 
 /** The effective bound from an inclusive and an exclusive keyword (the tighter one wins). */
 function bound(s: Obj, inclusive: string, exclusive: string, side: 'min' | 'max'): { value: number; exclusive: boolean } | undefined {
+  const b = rawBound(s, inclusive, exclusive, side);
+  if (!b || !onlyIntegers(s)) return b;
+  // Over integers, `exclusiveMinimum: 0` and `minimum: 0.5` both spell `minimum: 1`.
+  if (side === 'min') return { value: b.exclusive ? Math.floor(b.value) + 1 : Math.ceil(b.value), exclusive: false };
+  return { value: b.exclusive ? Math.ceil(b.value) - 1 : Math.floor(b.value), exclusive: false };
+}
+
+function onlyIntegers(s: Obj): boolean {
+  const types = typesOf(s);
+  return types.size === 1 && types.has('integer');
+}
+
+function rawBound(s: Obj, inclusive: string, exclusive: string, side: 'min' | 'max'): { value: number; exclusive: boolean } | undefined {
   const inc = typeof s[inclusive] === 'number' ? (s[inclusive] as number) : undefined;
   const exc = typeof s[exclusive] === 'number' ? (s[exclusive] as number) : undefined;
   if (inc === undefined && exc === undefined) return undefined;
@@ -350,11 +463,21 @@ function readsItems(w: Obj, r: Obj, path: string, ctx: Context): void {
   const rItems = (r.items ?? true) as JsonSchema;
   const wPrefix = (Array.isArray(w.prefixItems) ? w.prefixItems : []) as JsonSchema[];
   const rPrefix = (Array.isArray(r.prefixItems) ? r.prefixItems : []) as JsonSchema[];
-  for (let i = 0; i < Math.max(wPrefix.length, rPrefix.length); i++) {
+  const wMax = maxItemsOf(w);
+  // Positions the writer never fills need no reading: `items: false` after a tuple spells `maxItems`.
+  for (let i = 0; i < Math.min(Math.max(wPrefix.length, rPrefix.length), wMax); i++) {
     reads(wPrefix[i] ?? wItems, rPrefix[i] ?? rItems, `${path}/[${i}]`, ctx);
   }
-  reads(wItems, rItems, `${path}/[]`, ctx);
+  if (wMax > Math.max(wPrefix.length, rPrefix.length)) reads(wItems, rItems, `${path}/[]`, ctx);
   countBound(w, r, 'minItems', 'min', path, ctx, 'min-items-tightened', 'min-items-loosened');
-  countBound(w, r, 'maxItems', 'max', path, ctx, 'max-items-tightened', 'max-items-loosened');
-  if (r.uniqueItems === true && w.uniqueItems !== true) report(ctx, path, 'unique-items-added', 'unique-items-removed', 'the reader requires unique items');
+  const rMax = maxItemsOf(r);
+  if (rMax < wMax) report(ctx, path, 'max-items-tightened', 'max-items-loosened', `writer maxItems ${Number.isFinite(wMax) ? wMax : 'none'}, reader maxItems ${rMax}`);
+  if (r.uniqueItems === true && w.uniqueItems !== true && wMax > 1) report(ctx, path, 'unique-items-added', 'unique-items-removed', 'the reader requires unique items');
+}
+
+/** The most items an array may have: `maxItems`, or the tuple's length when `items` is false. */
+function maxItemsOf(s: Obj): number {
+  const max = typeof s.maxItems === 'number' ? s.maxItems : Infinity;
+  const prefix = Array.isArray(s.prefixItems) ? s.prefixItems.length : 0;
+  return s.items === false ? Math.min(max, prefix) : max;
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { cpSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runContractsCommand, standardSchemasDir, type CommandIo } from '../../contracts/index.js';
@@ -41,6 +41,28 @@ describe('contracts cli', () => {
     expect(await runContractsCommand(['diff', join(std, 'sensor.reading/1.0.0.proto'), join(std, 'sensor.reading/2.0.0.proto')], c.io)).to.equal(1);
     expect(c.out.join('\n')).to.contain('field-number-reused');
     expect(await runContractsCommand(['diff', join(std, 'sensor.reading/2.0.0.json'), join(std, 'sensor.reading/2.0.0.json'), '--mode', 'FULL_TRANSITIVE'], capture().io)).to.equal(0);
+  });
+
+  it('contracts diff - explains each failing direction with an instance one schema accepts and the other rejects', async () => {
+    const a = write('a.json', { type: 'object', properties: { x: { type: 'number' } }, additionalProperties: false });
+    const b = write('b.json', { type: 'object', properties: { x: { type: 'integer' } }, additionalProperties: false });
+    const c = capture();
+    expect(await runContractsCommand(['diff', a, b, '--mode', 'full'], c.io)).to.equal(1);
+    expect(c.out).to.deep.equal(['type-narrowed /x: writer type number is not all read as integer (number not accepted)']);
+    const example = c.err.find((l) => l.startsWith('backward example: '));
+    expect(example, c.err.join('\n')).to.match(/is valid under the old schema and rejected by the new \(\/x must be integer\)$/);
+    const instance = JSON.parse(/^backward example: (.*) is valid/.exec(example!)![1]!) as { x: number };
+    expect(Number.isInteger(instance.x)).to.equal(false);
+    expect(c.err.some((l) => l.startsWith('forward'))).to.equal(false); // integer data is number data
+  });
+
+  it('contracts diff - a breaking verdict without an example says it rests on the rules', async () => {
+    const a = write('a.json', { type: 'string', pattern: '^a' });
+    const b = write('b.json', { type: 'string', pattern: '^[a-z]' });
+    const c = capture();
+    expect(await runContractsCommand(['diff', a, b], c.io)).to.equal(1);
+    expect(c.out).to.deep.equal(['pattern-changed /: pattern ^a → ^[a-z]']);
+    expect(c.err.join('\n')).to.contain('backward: no example instance found; the verdict rests on the rules listed');
   });
 
   it('contracts diff - exits 2 on unusable input', async () => {
@@ -93,6 +115,72 @@ describe('contracts cli', () => {
     expect(await runContractsCommand(['check', '--dir', standardSchemasDir(), '--against', 'HEAD'], c.io)).to.equal(0);
     const bad = capture();
     expect(await runContractsCommand(['check', '--dir', standardSchemasDir(), '--against', 'no-such-ref-xyz'], bad.io)).to.equal(2);
+  });
+
+  /** Writes the versions of one contract `t.x` (JSON Schema only) into a fresh directory. */
+  const contractDir = (versions: Array<{ version: string; compatibility?: string; schema: unknown }>) => {
+    const d = join(dir, `c${Math.random().toString(36).slice(2)}`);
+    mkdirSync(join(d, 't.x'), { recursive: true });
+    for (const v of versions) writeFileSync(join(d, 't.x', `${v.version}.json`), JSON.stringify({ name: 't.x', ...v }));
+    return d;
+  };
+  const closed = (properties: Record<string, unknown>) => ({ type: 'object', properties, additionalProperties: false });
+
+  it('contracts check - each version is held to the mode it declares, not the newest one', async () => {
+    // 1.1.0 declares FORWARD and adds a property to a closed model (old readers refuse it); 1.2.0 declares NONE.
+    const d = contractDir([
+      { version: '1.0.0', compatibility: 'BACKWARD', schema: closed({ a: { type: 'string' } }) },
+      { version: '1.1.0', compatibility: 'FORWARD', schema: closed({ a: { type: 'string' }, b: { type: 'integer' } }) },
+      { version: '1.2.0', compatibility: 'NONE', schema: { type: 'integer' } },
+    ]);
+    const c = capture();
+    expect(await runContractsCommand(['check', '--dir', d], c.io)).to.equal(1);
+    expect(c.out).to.deep.equal(['t.x 1.0.0 -> 1.1.0 [json-schema] property-added-to-closed-model /b: "b" is written but the reader\'s content model is closed to it']);
+    const forced = capture();
+    expect(await runContractsCommand(['check', '--dir', d, '--mode', 'backward'], forced.io)).to.equal(1);
+    expect(forced.out.every((l) => l.startsWith('t.x 1.1.0 -> 1.2.0'))).to.equal(true);
+  });
+
+  it('contracts check - a declared FULL mode fails a change that only one direction reads; a declared NONE passes anything', async () => {
+    const widen = [{ type: 'integer' }, { type: 'number' }];
+    const full = contractDir(widen.map((schema, i) => ({ version: `1.${i}.0`, compatibility: 'FULL', schema })));
+    const c = capture();
+    expect(await runContractsCommand(['check', '--dir', full], c.io)).to.equal(1);
+    expect(c.out).to.deep.equal(['t.x 1.0.0 -> 1.1.0 [json-schema] type-widened /: writer type number is not all read as integer (number not accepted)']);
+    const none = contractDir([{ type: 'string' }, { type: 'integer' }].map((schema, i) => ({ version: `1.${i}.0`, compatibility: 'NONE', schema })));
+    expect(await runContractsCommand(['check', '--dir', none], capture().io)).to.equal(0);
+  });
+
+  it('contracts check - a declared transitive mode compares each version with every earlier one of its major', async () => {
+    const enumOf = (...values: string[]) => ({ enum: values });
+    const series = [enumOf('a', 'b', 'c'), enumOf('a', 'b'), enumOf('a', 'b', 'c')];
+    const forward = contractDir(series.map((schema, i) => ({ version: `1.${i}.0`, compatibility: 'FORWARD_TRANSITIVE', schema })));
+    const c = capture();
+    expect(await runContractsCommand(['check', '--dir', forward], c.io)).to.equal(1);
+    expect(c.out.map((l) => l.split(' [')[0])).to.deep.equal(['t.x 1.1.0 -> 1.2.0']);
+    const types = [{ type: 'integer' }, { type: 'number' }, { type: 'number', maximum: 10 }];
+    const backward = contractDir(types.map((schema, i) => ({ version: `1.${i}.0`, compatibility: 'BACKWARD_TRANSITIVE', schema })));
+    const b = capture();
+    expect(await runContractsCommand(['check', '--dir', backward], b.io)).to.equal(1);
+    expect(b.out.map((l) => l.split(' [')[0])).to.deep.equal(['t.x 1.0.0 -> 1.2.0', 't.x 1.1.0 -> 1.2.0']);
+    const plain = contractDir(types.map((schema, i) => ({ version: `1.${i}.0`, compatibility: 'BACKWARD', schema })));
+    const p = capture();
+    expect(await runContractsCommand(['check', '--dir', plain], p.io)).to.equal(1);
+    expect(p.out.map((l) => l.split(' [')[0])).to.deep.equal(['t.x 1.1.0 -> 1.2.0']);
+  });
+
+  it('contracts check --against - a declared transitive mode compares a new version with every baseline version of its major', async () => {
+    const baseline = contractDir([
+      { version: '1.0.0', compatibility: 'FULL_TRANSITIVE', schema: { enum: ['a', 'b', 'c'] } },
+      { version: '1.1.0', compatibility: 'FULL_TRANSITIVE', schema: { enum: ['a', 'b', 'c', 'd'] } },
+    ]);
+    const current = join(dir, 'current');
+    cpSync(baseline, current, { recursive: true });
+    writeFileSync(join(current, 't.x', '1.2.0.json'), JSON.stringify({ name: 't.x', version: '1.2.0', compatibility: 'FULL_TRANSITIVE', schema: { enum: ['a', 'b', 'c', 'd'] } }));
+    const c = capture();
+    expect(await runContractsCommand(['check', '--dir', current, '--against', baseline], c.io)).to.equal(1);
+    const pairs = [...new Set(c.out.map((l) => l.split(' [')[0]))];
+    expect(pairs).to.include('t.x 1.0.0@baseline -> 1.2.0');
   });
 
   it('contracts check - a malformed contract file exits 2 naming it', async () => {

@@ -21,6 +21,8 @@ describe('contracts testing helpers', () => {
     // `actual` lists the changes as `<rule> <path>: <explanation>`.
     const found = ((err as AssertionError).actual as string[]).map((c) => c.slice(0, c.indexOf(': ')));
     expect(found, 'rule and path of each change').to.include('required-added /deviceId');
+    // The message also shows data the old version accepts and the new one rejects.
+    expect((err as AssertionError).message).to.match(/backward example: \{.*\} is valid under the old schema and rejected by the new/);
   });
 
   it('testing - assertValid names the failing paths', () => {
