@@ -67,12 +67,19 @@ describe('scale-out on RabbitMQ quorum queues: an instance killed mid-stream', f
 
   it('loses nothing, and a replayed output repeats its id and content', async () => {
     const ids = ['i0', 'i1', 'i2'];
-    for (const id of ids) instances.start(id);
-    // All three active on their rendezvous share of every service before the devices start.
+    // The first instance alone declares the queues: RabbitMQ 3.10 fails (and has wedged) a consumer
+    // subscribing to a quorum queue that another client is still creating, and the queues are new here.
+    instances.start('i0');
     const settled = (st: PipelineStatus | undefined, members: string[]) => st !== undefined && st.services.length === 4 && st.services.every((s) =>
       s.members.join() === members.join() && s.partitions.length === (s.service.endsWith('.ingest') ? 1 : PARTITIONS)
       && s.partitions.every((p) => p.owner === rendezvousOwner(p.partition, members)));
     let last: PipelineStatus | undefined;
+    await waitFor(async () => settled(last = (await readAmqpStatus(AMQP_URL, pipelineName, 1500))[0], ['i0']), {
+      timeoutMs: 60_000, intervalMs: 250, what: () => `i0 active everywhere (${formatStatus(last ? [last] : [])})`,
+    });
+    instances.start('i1');
+    instances.start('i2');
+    // All three active on their rendezvous share of every service before the devices start.
     await waitFor(async () => settled(last = (await readAmqpStatus(AMQP_URL, pipelineName, 1500))[0], ids), {
       timeoutMs: 60_000, intervalMs: 250, what: () => `three instances on their share (${formatStatus(last ? [last] : [])})`,
     });

@@ -266,11 +266,23 @@ export class AmqpTransport implements Transport, SubscriptionHost {
     }, onMessage);
     this.subs.add(sub);
     try {
-      await sub.start(await this.whenOpen());
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await sub.start(await this.whenOpen());
+          break;
+        } catch (err) {
+          // The connection went while declaring (RabbitMQ 3.10 closes it with an internal error when
+          // a consumer subscribes to a quorum queue another client is still creating): declare again
+          // on the next connection. A refusal with a reply code (406, 404, 403) is final.
+          if (hasReplyCode(err) || attempt >= SUBSCRIBE_ATTEMPTS || this.state === 'closing' || this.state === 'closed') throw err;
+          this.logger.warn('amqp connection lost while subscribing; subscribing again once reconnected', { pattern, attempt, err });
+          await new Promise((r) => setTimeout(r, 250 * attempt));
+        }
+      }
     } catch (err) {
       this.subs.delete(sub);
       await sub.unsubscribe().catch(() => {});
-      throw err instanceof Error && 'code' in err && typeof err.code === 'number'
+      throw hasReplyCode(err)
         ? new TransportConnectError(`cannot subscribe to ${pattern}${options.group ? ` as group ${options.group}` : ''}: ${err.message}`, { cause: err, details: { pattern } })
         : err;
     }
@@ -387,4 +399,12 @@ export class AmqpTransport implements Transport, SubscriptionHost {
       await ch.close().catch(() => {});
     }
   }
+}
+
+/** How often a subscribe is tried when the connection goes while it declares. */
+const SUBSCRIBE_ATTEMPTS = 5;
+
+/** A channel or connection closed by the broker with an AMQP reply code (a refusal, not a lost connection). */
+function hasReplyCode(err: unknown): err is Error & { code: number } {
+  return err instanceof Error && 'code' in err && typeof err.code === 'number';
 }
