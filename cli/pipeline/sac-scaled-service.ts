@@ -83,6 +83,7 @@ export async function startSacScaledService(o: SacScaledServiceOptions): Promise
           workers.set(key, await start(p));
         } else if (worker.active && owner !== o.member) {
           await worker.handOver();
+          o.logger.info('partition handed over to its rendezvous owner', { group, partition: key, owner, member: o.member });
           count(key, 'released');
           if (!stopping) workers.set(key, await start(p));
         } else if (!worker.active && owner === o.member) {
