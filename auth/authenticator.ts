@@ -23,7 +23,9 @@
  * the hub call `checkSubjectAllowed(result, subjectOrPattern)` for every subject and pattern and
  * stamp `tenant` from the result onto every event, overwriting whatever the client sent.
  * A tenant name must be a single subject token (`A-Z a-z 0-9 _ - ~ : @ =`), so it can never
- * widen its own prefix with dots or wildcards.
+ * widen its own prefix with dots or wildcards. What a tenant reads is filtered by the event's
+ * `tenant` too (`mayRead`), since prefixes can be off (`subjectPrefix: false`) and a shared
+ * subject then carries every tenant's events; its consumer groups are its own (`groupFor`).
  *
  * @example
  * const authenticate = createAuthenticator({ jwt: { secret: process.env.JWT_SECRET! }, required: true });
@@ -154,6 +156,27 @@ export function checkSubjectAllowed(result: AuthResult, subjectOrPattern: string
   if (prefix === undefined || subjectOrPattern.startsWith(prefix)) return;
   throw new AuthForbiddenError(`tenant "${result.tenant ?? ''}" may only use subjects under "${prefix}"`,
     { details: { subject: subjectOrPattern, prefix } });
+}
+
+/**
+ * Whether a caller may read `event` on a stream or subscription: a caller with a tenant sees only
+ * events whose `tenant` is its own (an event without one is not its own), whatever the subject
+ * layout; a caller without a tenant (anonymous, `allowUntenanted`) is unscoped and sees all.
+ * The subject prefix alone cannot keep tenants apart: with `subjectPrefix: false` they share subjects.
+ * @example mayRead({ tenant: 'acme', principal: 'u' }, { ...event, tenant: 'globex' }) // false
+ */
+export function mayRead(result: AuthResult | undefined, event: { tenant?: unknown }): boolean {
+  return result?.tenant === undefined || event.tenant === result.tenant;
+}
+
+/**
+ * The consumer group a caller joins when it asks for `group`: a tenant's groups are its own
+ * (`<tenant>.<group>`), so two tenants naming the same group on a shared subject never split each
+ * other's events between them (each member drops what is not its tenant's, which would lose them).
+ * @example groupFor({ tenant: 'acme', principal: 'u' }, 'workers') // 'acme.workers'
+ */
+export function groupFor(result: AuthResult | undefined, group: string | undefined): string | undefined {
+  return group === undefined || result?.tenant === undefined ? group : `${result.tenant}.${group}`;
 }
 
 function scoped(tenant: string, principal: string, template: string | false): AuthResult {

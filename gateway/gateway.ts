@@ -17,7 +17,7 @@ import {
   SubjectInvalidError, defaultCodecs, mediaType, resolveTlsOptions, validatePattern, validateSubject, type Bus, type Envelope, type HeaderLimits,
   type InboundMessage, type TlsOptions, type TransportSubscription,
 } from '../core/index.js';
-import { checkSubjectAllowed, createAuthenticator, type Authenticate, type AuthenticatorOptions, type AuthResult } from '../auth/authenticator.js';
+import { checkSubjectAllowed, createAuthenticator, groupFor, mayRead, type Authenticate, type AuthenticatorOptions, type AuthResult } from '../auth/authenticator.js';
 import {
   BATCH_CONTENT_TYPE, EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, STRUCTURED_CONTENT_TYPE, TIMEOUT_HEADER, contentKind, fromHttpBinary, fromHttpStructured, fromHttpBatch, toHttpBinary, toJsonEvent,
 } from '../transports/http/binding.js';
@@ -71,7 +71,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 const EMPTY = Buffer.alloc(0);
 const GROUP_NAME = /^[A-Za-z0-9_\-~:@=.]{1,128}$/;
 
-interface OpenStream { res: ServerResponse; sub?: TransportSubscription; closed: boolean; principal: string }
+interface OpenStream { res: ServerResponse; sub?: TransportSubscription; closed: boolean; principal: string; who: AuthResult }
 interface PendingReply { reply: (envelope: Envelope) => Promise<void>; principal: string; timer: NodeJS.Timeout }
 
 /**
@@ -292,7 +292,7 @@ export class HttpGateway {
     if (this.streams.size >= maxStreams) {
       throw new BackpressureError(`${this.streams.size} streams are open, the most this gateway takes`, { details: { maxStreams } });
     }
-    const s: OpenStream = { res, closed: false, principal: who.principal };
+    const s: OpenStream = { res, closed: false, principal: who.principal, who };
     this.streams.add(s);
     req.on('close', () => { void this.endStream(s); });
     // A relay, not a handler: the gateway subscribes on the bus' transport directly, so requests
@@ -303,7 +303,7 @@ export class HttpGateway {
       throw new CapabilityMissingError(`the bus behind this gateway has no consumer groups for ${pattern}`, { details: { transport: transport.name } });
     }
     try {
-      s.sub = await transport.subscribe(pattern, (msg) => this.relay(s, msg), { group, maxInFlight: 1000 });
+      s.sub = await transport.subscribe(pattern, (msg) => this.relay(s, msg), { group: groupFor(who, group), maxInFlight: 1000 });
     } catch (err) {
       this.streams.delete(s);
       throw err;
@@ -317,7 +317,8 @@ export class HttpGateway {
   /** Writes one message to a stream; returns a promise (holding the transport back) while the client is behind. */
   private relay(s: OpenStream, msg: InboundMessage): void | Promise<void> {
     // A stream carries CloudEvents; a device payload on the same subjects is for raw subscribers (ingest), not for it.
-    if (s.closed || msg.notCloudEvent !== undefined) return void msg.ack();
+    // A tenant's stream carries its own events only: without subject prefixes tenants share subjects.
+    if (s.closed || msg.notCloudEvent !== undefined || !mayRead(s.who, msg.envelope)) return void msg.ack();
     let frame = `subject: ${msg.subject}\nid: ${msg.envelope.id}\n`;
     if (msg.reply) {
       const token = randomUUID();

@@ -8,7 +8,7 @@ import {
   validateEnvelope, validatePattern, validateSubject, type Bus, type CodecRegistry, type Envelope, type Logger, type InboundMessage, type SignalbusError, type Transport,
   type TransportSubscription,
 } from '../core/index.js';
-import { checkSubjectAllowed, type AuthResult } from '../auth/authenticator.js';
+import { checkSubjectAllowed, groupFor, mayRead, type AuthResult } from '../auth/authenticator.js';
 import {
   ackFrameText, deliveryFrameText, errorFrameText, toWebSocketEventText, parseClientFrame, replyFrameText,
   type ClientFrame, type FrameId, type RequestFrame, type SubscribeFrame, type UnsubscribeFrame,
@@ -80,6 +80,8 @@ class HubSubscription {
     if (!this.active || conn.closed) return release(msg, conn);
     // Clients get CloudEvents; a device payload on the same subjects is for raw subscribers (ingest), not for them.
     if (msg.notCloudEvent !== undefined) return settle(msg.ack(), conn);
+    // A tenant's subscription carries its own events only: without subject prefixes tenants share subjects.
+    if (!mayRead(conn.reader, msg.envelope)) return settle(msg.ack(), conn);
     if (this.bare) {
       conn.send(conn.textOf(msg.envelope));
       return settle(msg.ack(), conn);
@@ -153,7 +155,12 @@ export class HubConnection {
     if (ids.length > 0) this.send(ackFrameText(ids));
   };
 
-  constructor(readonly settings: HubSettings, readonly ws: WebSocket, readonly who: AuthResult | undefined) {}
+  /** Whose events this connection may read; undefined (all) without auth, where clients are trusted. */
+  readonly reader: AuthResult | undefined;
+
+  constructor(readonly settings: HubSettings, readonly ws: WebSocket, readonly who: AuthResult | undefined) {
+    this.reader = settings.authenticated ? who : undefined;
+  }
 
   /** The frame text of an event; one message fanned out to many subscriptions is serialised once. */
   textOf(envelope: Envelope): string {
@@ -283,7 +290,7 @@ export class HubConnection {
       sub = new HubSubscription(this, f.sid, transport, f.inflight ?? 0, f.bare === true);
       this.subs.set(f.sid, sub);
       const window = sub.window > 0 ? sub.window : 1000;
-      sub.transportSub = await transport.subscribe(f.pattern, sub.onMessage, { group: f.group, maxInFlight: window + this.settings.maxQueuedPerSubscription });
+      sub.transportSub = await transport.subscribe(f.pattern, sub.onMessage, { group: groupFor(this.reader, f.group), maxInFlight: window + this.settings.maxQueuedPerSubscription });
       if (!sub.active) { await sub.transportSub.unsubscribe(); return; }
       if (f.id !== undefined) this.queueAck(f.id);
     } catch (err) {

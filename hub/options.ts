@@ -24,7 +24,8 @@ export interface WebSocketHubOptions {
   /**
    * Authentication at upgrade: options for `createAuthenticator` (JWT / API keys) or a ready
    * `authenticate(headers)` function. Failures answer the upgrade with 401/403. With auth the
-   * `tenant` of every event is stamped from the credentials and subjects are tenant-scoped;
+   * `tenant` of every event is stamped from the credentials, subjects are tenant-scoped and a
+   * tenant's subscriptions deliver only events whose `tenant` is its own;
    * without it the hub is an internal broker that trusts its clients' headers.
    */
   auth?: AuthenticatorOptions | Authenticate;

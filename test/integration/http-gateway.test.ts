@@ -350,6 +350,92 @@ describe('http gateway', function () {
       expect(got.map((m) => m.tenant)).to.deep.equal(['acme', 'acme']);
     });
 
+    /** An open SSE stream and the events (parsed `data:` lines) it has carried so far, with their reply tokens. */
+    async function openStream(url: string, pattern: string, authorization: string, query = ''): Promise<Array<{ event: Record<string, unknown>; reply?: string }>> {
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        http.get(`${url}/v1/stream/${pattern}${query}`, { agent: false, headers: { authorization } }, resolve).on('error', reject);
+      });
+      cleanups.push(async () => res.destroy());
+      expect(res.statusCode).to.equal(200);
+      const events: Array<{ event: Record<string, unknown>; reply?: string }> = [];
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (t: string) => {
+        buf += t;
+        const parts = buf.split('\n\n');
+        buf = parts.pop()!;
+        for (const p of parts) {
+          const lines = p.split('\n');
+          const data = lines.find((l) => l.startsWith('data: '));
+          if (data) events.push({ event: JSON.parse(data.slice(6)) as Record<string, unknown>, reply: lines.find((l) => l.startsWith('reply: '))?.slice(7) });
+        }
+      });
+      return events;
+    }
+
+    // One shared subject, carrying every tenant's events: only the `tenant` attribute can keep them apart.
+    for (const subjectPrefix of [false, undefined] as const) {
+      const mode = subjectPrefix === false ? 'subjectPrefix false' : 'subjectPrefix on';
+      const sharedOf = (p: string) => (subjectPrefix === false ? `${p}.events` : `acme.${p}.events`);
+
+      it(`http gateway - a tenant's stream carries only its own tenant's events on a shared subject (${mode})`, async () => {
+        const { bus, url } = await gateway({ auth: { jwt: { secret }, subjectPrefix } });
+        const p = `t${randomUUID().slice(0, 8)}`;
+        const shared = sharedOf(p);
+        const acme = `Bearer ${await token({ tenant: 'acme' })}`;
+        const globex = `Bearer ${await token({ tenant: 'globex' })}`;
+        const acmeExact = await openStream(url, shared, acme);
+        const acmeWild = await openStream(url, shared.replace(/\.events$/, '.>'), acme);
+        const globexExact = subjectPrefix === false ? await openStream(url, shared, globex) : undefined;
+        if (globexExact) expect((await send(url, 'POST', `/v1/events/${shared}`, { ...ce, 'ce-id': 'g1', authorization: globex }, '"globex via gateway"')).status).to.equal(202);
+        expect((await send(url, 'POST', `/v1/events/${shared}`, { ...ce, 'ce-id': 'a1', authorization: acme }, '"acme via gateway"')).status).to.equal(202);
+        // From the bus behind the gateway: another tenant's event, an untenanted one, then one marker per tenant.
+        await bus.publish(shared, 'globex via bus', { headers: { tenant: 'globex' } });
+        await bus.publish(shared, 'no tenant');
+        await bus.publish(shared, 'acme marker', { headers: { tenant: 'acme' } });
+        await bus.publish(shared, 'globex marker', { headers: { tenant: 'globex' } });
+        const data = (events: Array<{ event: Record<string, unknown> }>) => events.map((e) => e.event.data);
+        // A stream keeps the order: once it has its marker, it would have had the others too.
+        await waitFor(() => data(acmeExact).includes('acme marker') && data(acmeWild).includes('acme marker'), { timeoutMs: 2000, what: 'the acme marker on both acme streams' });
+        expect(data(acmeExact), 'acme exact').to.deep.equal(['acme via gateway', 'acme marker']);
+        expect(data(acmeWild), 'acme wildcard').to.deep.equal(['acme via gateway', 'acme marker']);
+        if (globexExact) {
+          await waitFor(() => data(globexExact).includes('globex marker'), { timeoutMs: 2000, what: 'the globex marker' });
+          expect(data(globexExact), 'globex').to.deep.equal(['globex via gateway', 'globex via bus', 'globex marker']);
+        }
+      });
+
+      it(`http gateway - a tenant's request reaches no other tenant's stream on a shared subject (${mode})`, async () => {
+        const { bus, url } = await gateway({ auth: { jwt: { secret }, subjectPrefix } });
+        const p = `t${randomUUID().slice(0, 8)}`;
+        const svc = sharedOf(p).replace(/\.events$/, '.svc');
+        const acme = `Bearer ${await token({ tenant: 'acme' })}`;
+        const acmeRequests = await openStream(url, svc, acme);
+        // A request on behalf of globex (from the bus) must not be offered to acme's stream to answer.
+        const asked = bus.request(svc, 'globex asks', { timeoutMs: 300, headers: { tenant: 'globex' } }).then(() => 'answered', (e: unknown) => (e as { code?: string }).code);
+        await bus.publish(svc, 'acme marker', { headers: { tenant: 'acme' } });
+        await waitFor(() => acmeRequests.some((e) => e.event.data === 'acme marker'), { timeoutMs: 2000, what: 'the acme marker' });
+        expect(acmeRequests.map((e) => e.event.data), 'what acme was asked').to.deep.equal(['acme marker']);
+        expect(await asked).to.equal('SB_ERR_REQUEST_TIMEOUT');
+      });
+
+      // With prefixes on, two tenants cannot stream one subject, so only this mode can share a group.
+      if (subjectPrefix === false) it(`http gateway - tenants naming the same stream group on a shared subject each get all their own events (${mode})`, async () => {
+        const { bus, url } = await gateway({ auth: { jwt: { secret }, subjectPrefix } });
+        const shared = sharedOf(`t${randomUUID().slice(0, 8)}`);
+        const acme = await openStream(url, shared, `Bearer ${await token({ tenant: 'acme' })}`, '?group=workers');
+        const globex = await openStream(url, shared, `Bearer ${await token({ tenant: 'globex' })}`, '?group=workers');
+        for (let i = 0; i < 4; i++) {
+          await bus.publish(shared, `acme ${i}`, { headers: { tenant: 'acme' } });
+          await bus.publish(shared, `globex ${i}`, { headers: { tenant: 'globex' } });
+        }
+        const data = (events: Array<{ event: Record<string, unknown> }>) => events.map((e) => e.event.data);
+        await waitFor(() => data(acme).includes('acme 3') && data(globex).includes('globex 3'), { timeoutMs: 2000, what: 'the last event of each tenant' });
+        expect(data(acme)).to.deep.equal(['acme 0', 'acme 1', 'acme 2', 'acme 3']);
+        expect(data(globex)).to.deep.equal(['globex 0', 'globex 1', 'globex 2', 'globex 3']);
+      });
+    }
+
     it('http gateway - accepts API keys as the alternative', async () => {
       const { bus, url } = await gateway({ auth: { jwt: { secret }, apiKeys: { 'key-initech-1': 'initech' } } });
       const got = await collect(bus, 'initech.x');
@@ -469,10 +555,11 @@ describe('http gateway', function () {
     await bus.publish(shared, 1);
     await acme.publish(shared, 3);
     // The marker leaves the gateway after both events: once globex has it, globex would have had them too.
-    await bus.publish('globex.marker', 'marker');
-    await waitFor(() => markers.length === 1 && got.length === 2, { timeoutMs: 2000, what: 'the marker at globex and both events at acme' });
+    await bus.publish('globex.marker', 'marker', { headers: { tenant: 'globex' } });
+    await waitFor(() => markers.length === 1 && got.length === 1, { timeoutMs: 2000, what: 'the marker at globex and the event at acme' });
     expect(globexSeen, 'what globex saw of acme').to.deep.equal([]);
-    expect(got.map((m) => [m.data, m.tenant])).to.deep.equal([[1, undefined], [3, 'acme']]);
+    // The untenanted event (1) is no tenant's: a tenant's stream carries its own tenant's events only.
+    expect(got.map((m) => [m.data, m.tenant])).to.deep.equal([[3, 'acme']]);
   });
 
   // ------------------------------------------------------------ HTTPS

@@ -329,11 +329,104 @@ describe('websocket hub (integration)', function () {
       await globexBus.subscribe(`globex.${prefix}.marker`, async (m) => { markers.push(m.data); });
       await acmeBus.publish(shared, 'from acme');
       // The marker leaves the hub after acme's event: once globex has it, globex would have had the event too.
-      await bus.publish(`globex.${prefix}.marker`, 'marker');
+      await bus.publish(`globex.${prefix}.marker`, 'marker', { headers: { tenant: 'globex' } });
       await waitFor(() => markers.length === 1 && acmeSeen.length === 1, { timeoutMs: 2000, what: 'the marker at globex and the event at acme' });
       expect(globexSeen, 'what globex saw of acme').to.deep.equal([]);
       expect(acmeSeen).to.deep.equal(['from acme']);
     });
+
+    // One shared subject, carrying every tenant's events: only the `tenant` attribute can keep them apart.
+    for (const subjectPrefix of [false, undefined] as const) {
+      const mode = subjectPrefix === false ? 'subjectPrefix false' : 'subjectPrefix on';
+      const sharedOf = (p: string) => (subjectPrefix === false ? `${p}.events` : `acme.${p}.events`);
+
+      it(`ws hub - a tenant's subscription delivers only its own tenant's events on a shared subject (${mode})`, async () => {
+        const { hub, bus } = await hubWithBus({ auth: { ...auth, subjectPrefix } });
+        const shared = sharedOf(prefix);
+        const acme = await plain(hub.url, { headers: { authorization: `Bearer ${await jwt({ tenant: 'acme' })}` } });
+        acme.send({ op: 'sub', id: 1, sid: 'exact', pattern: shared });
+        acme.send({ op: 'sub', id: 2, sid: 'wild', pattern: shared.replace(/\.events$/, '.>') });
+        acme.send({ op: 'sub', id: 3, sid: 'bare', pattern: shared, bare: true });
+        await acme.acked(3);
+        let globex: PlainClient | undefined;
+        if (subjectPrefix === false) {
+          globex = await plain(hub.url, { headers: { 'x-api-key': 'key-globex-123' } });
+          globex.send({ op: 'sub', id: 1, sid: 'exact', pattern: shared });
+          await globex.acked(1);
+          globex.send({ op: 'pub', id: 2, subject: shared, event: event({ data: 'globex via hub' }) });
+          await globex.acked(2);
+        }
+        acme.send({ op: 'pub', id: 4, subject: shared, event: event({ data: 'acme via hub' }) });
+        await acme.acked(4);
+        // From the bus behind the hub: another tenant's event, an untenanted one, then one marker per tenant.
+        await bus.publish(shared, 'globex via bus', { headers: { tenant: 'globex' } });
+        await bus.publish(shared, 'no tenant');
+        await bus.publish(shared, 'acme marker', { headers: { tenant: 'acme' } });
+        await bus.publish(shared, 'globex marker', { headers: { tenant: 'globex' } });
+        const seen = (c: PlainClient, sid: string) => c.frames.filter((f) => (sid === 'bare' ? f.specversion !== undefined : f.op === 'msg' && f.sid === sid))
+          .map((f) => ((sid === 'bare' ? f : f.event) as Record<string, unknown>).data);
+        // Deliveries keep their order: once a subscription has its marker, it would have had the others too.
+        await waitFor(() => ['exact', 'wild', 'bare'].every((sid) => seen(acme, sid).includes('acme marker')), { timeoutMs: 2000, what: 'the acme marker on every acme subscription' });
+        for (const sid of ['exact', 'wild', 'bare']) expect(seen(acme, sid), `acme ${sid}`).to.deep.equal(['acme via hub', 'acme marker']);
+        if (globex) {
+          await waitFor(() => seen(globex, 'exact').includes('globex marker'), { timeoutMs: 2000, what: 'the globex marker' });
+          expect(seen(globex, 'exact'), 'globex').to.deep.equal(['globex via hub', 'globex via bus', 'globex marker']);
+        }
+      });
+
+      it(`ws hub - a tenant's request reaches no other tenant's responder on a shared subject (${mode})`, async () => {
+        const { hub, bus } = await hubWithBus({ auth: { ...auth, subjectPrefix } });
+        const svc = sharedOf(prefix).replace(/\.events$/, '.svc');
+        // The other tenant's responder: with prefixes on it stands behind the bus (a globex service), without them on the hub.
+        const globexSaw: unknown[] = [];
+        if (subjectPrefix === false) {
+          const globex = await plain(hub.url, { headers: { 'x-api-key': 'key-globex-123' } });
+          globex.send({ op: 'sub', id: 1, sid: 'svc', pattern: svc });
+          await globex.acked(1);
+          const answer = (f: Frame) => {
+            if (f.op !== 'msg') return;
+            globexSaw.push((f.event as Record<string, unknown>).data);
+            if (f.req === true) globex.send({ op: 'reply', ref: f.id, event: event({ data: 'answered by globex' }) });
+          };
+          globex.ws.on('message', (d) => answer(JSON.parse(d.toString()) as Frame));
+        }
+        const acme = await plain(hub.url, { headers: { authorization: `Bearer ${await jwt({ tenant: 'acme' })}` } });
+        acme.send({ op: 'sub', id: 1, sid: 'svc', pattern: svc, inflight: 1 });
+        await acme.acked(1);
+        acme.ws.on('message', (d) => {
+          const f = JSON.parse(d.toString()) as Frame;
+          if (f.op === 'msg' && f.req === true) acme.send({ op: 'reply', ref: f.id, event: event({ data: 'answered by acme' }) });
+        });
+        // A request from the bus on behalf of globex must not reach acme's responder either.
+        const globexRequest = await bus.request(svc, 'globex asks', { timeoutMs: 300, headers: { tenant: 'globex' } }).then((r) => r.data, (e: unknown) => (e as { code?: string }).code);
+        expect(globexRequest, 'a globex request answered by acme').to.not.equal('answered by acme');
+        acme.send({ op: 'req', id: 2, subject: svc, event: event({ data: 'acme asks' }), timeout: 2000 });
+        const reply = await acme.next((f) => f.op === 'reply' && f.ref === 2, 'the reply to acme');
+        expect((reply.event as Record<string, unknown>).data).to.equal('answered by acme');
+        expect((reply.event as Record<string, unknown>).tenant).to.equal('acme');
+        expect(globexSaw, 'acme requests seen by globex').to.not.include('acme asks');
+      });
+
+      // With prefixes on, two tenants cannot subscribe to one subject, so only this mode can share a group.
+      if (subjectPrefix === false) it(`ws hub - tenants naming the same consumer group on a shared subject each get all their own events (${mode})`, async () => {
+        const { hub, bus } = await hubWithBus({ auth: { ...auth, subjectPrefix } });
+        const shared = sharedOf(prefix);
+        const acme = await plain(hub.url, { headers: { authorization: `Bearer ${await jwt({ tenant: 'acme' })}` } });
+        const globex = await plain(hub.url, { headers: { 'x-api-key': 'key-globex-123' } });
+        acme.send({ op: 'sub', id: 1, sid: 'g', pattern: shared, group: 'workers' });
+        globex.send({ op: 'sub', id: 1, sid: 'g', pattern: shared, group: 'workers' });
+        await acme.acked(1);
+        await globex.acked(1);
+        for (let i = 0; i < 4; i++) {
+          await bus.publish(shared, `acme ${i}`, { headers: { tenant: 'acme' } });
+          await bus.publish(shared, `globex ${i}`, { headers: { tenant: 'globex' } });
+        }
+        const seen = (c: PlainClient) => c.frames.filter((f) => f.op === 'msg').map((f) => (f.event as Record<string, unknown>).data);
+        await waitFor(() => seen(acme).includes('acme 3') && seen(globex).includes('globex 3'), { timeoutMs: 2000, what: 'the last event of each tenant' });
+        expect(seen(acme)).to.deep.equal(['acme 0', 'acme 1', 'acme 2', 'acme 3']);
+        expect(seen(globex)).to.deep.equal(['globex 0', 'globex 1', 'globex 2', 'globex 3']);
+      });
+    }
 
     it('ws hub - accepts the bearer token as an access_token query parameter (browsers)', async () => {
       const { hub, bus } = await hubWithBus({ auth });

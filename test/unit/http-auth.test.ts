@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, SignJWT } from 'jose';
-import { checkSubjectAllowed, createAuthenticator } from '../../auth/authenticator.js';
+import { checkSubjectAllowed, createAuthenticator, groupFor, mayRead } from '../../auth/authenticator.js';
 
 const secret = 'a-test-secret-that-is-32-bytes-long!!';
 const hs = (claims: Record<string, unknown>, exp: string | number = '1h') =>
@@ -84,5 +84,17 @@ describe('http auth', () => {
     ] as const) {
       expect(() => createAuthenticator(o as never), field).to.throw().with.nested.property('details.field', field);
     }
+  });
+
+  it('http auth - a tenant reads only its own events and its groups are its own; an unscoped caller reads all', () => {
+    const acme = { tenant: 'acme', principal: 'u' };
+    expect(mayRead(acme, { tenant: 'acme' })).to.equal(true);
+    expect(mayRead(acme, { tenant: 'globex' })).to.equal(false);
+    expect(mayRead(acme, {}), 'an untenanted event is no tenant\'s').to.equal(false);
+    expect(mayRead({ principal: 'operator' }, { tenant: 'globex' })).to.equal(true);
+    expect(mayRead(undefined, {})).to.equal(true);
+    expect(groupFor(acme, 'workers')).to.equal('acme.workers');
+    expect(groupFor(acme, undefined)).to.equal(undefined);
+    expect(groupFor({ principal: 'operator' }, 'workers')).to.equal('workers');
   });
 });
