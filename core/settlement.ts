@@ -2,7 +2,7 @@
  * What happens to a delivered message: decode, contracts, the handler through its middleware,
  * then ack, reply, retry or dead-letter (the contract written on `Handler`).
  */
-import { holdThroughBackoff, reportInProgress, sleep } from './abortable-sleep.js';
+import { holdThroughBackoff, reportInProgress, sleep, sleepUntilStopped } from './abortable-sleep.js';
 import type { CodecRegistry } from './codec.js';
 import type { ContractHooks } from './contract-hooks.js';
 import type { Envelope } from './envelope.js';
@@ -15,6 +15,7 @@ import { MessageContext, type ContextServices } from './message-context.js';
 import type { MiddlewareContext } from './middleware.js';
 import { deadLetterCopy, errorReplyEnvelope, loggable, replyEnvelope } from './outbound-envelope.js';
 import { retryDelay, type RetryPolicy } from './retry.js';
+import type { StopNotice } from './stop-notice.js';
 import type { SubjectCounters, SubjectTable } from './subject-table.js';
 import { deadLetterSubject } from './subjects.js';
 import type { InboundMessage, Transport } from './transport.js';
@@ -36,8 +37,8 @@ export interface Handling {
    * retried here: the transport redelivers and the subscription is not ordered.
    */
   brokerRetries: boolean;
-  /** The subscription's: aborted when it is unsubscribed or the Bus' stop runs out of time. */
-  stopSignal: AbortSignal;
+  /** The subscription's stop: when it is unsubscribed or the Bus' stop runs out of time. */
+  stop: StopNotice;
   /** On an ordered subscription: calls `fn` for each message of `key` waiting behind the one handled. */
   forEachWaiting: ((key: string, fn: (msg: InboundMessage) => void) => void) | undefined;
   /** Salt of the ids derived for what the handler publishes (`SubscribeOptions.deriveIds`); undefined = random ids. */
@@ -113,7 +114,7 @@ export class Settlement {
 
   /** One try: the chain, then settlement; a throw and a rejection both go to `failed`. */
   private attempt(msg: InboundMessage, envelope: Envelope, attempt: number, h: Handling, m: SubjectCounters): Promise<void> | void {
-    const ctx = new MessageContext(this.services, msg.subject, envelope, attempt, h.stopSignal, h.idSalt);
+    const ctx = new MessageContext(this.services, msg.subject, envelope, attempt, h.stop, h.idSalt);
     let result: unknown;
     try {
       result = h.chain(ctx);
@@ -179,10 +180,10 @@ export class Settlement {
     this.logger.debug('handler failed, retrying', { subject: msg.subject, id: envelope.id, attempt, delay, err });
     if (h.brokerRetries && msg.nak) { await msg.nak(delay); return; }
     // A transport's messages all have `inProgress` or none do: without it there is nothing to report.
-    if (msg.inProgress === undefined) await sleep(delay, h.stopSignal);
-    else await holdThroughBackoff(delay, h.stopSignal, this.inProgressReport(msg, h));
+    if (msg.inProgress === undefined) await sleepUntilStopped(delay, h.stop);
+    else await holdThroughBackoff(delay, h.stop, this.inProgressReport(msg, h));
     // Stopped during the backoff: a broker that redelivers gets the message back rather than a hurried try.
-    if (h.stopSignal.aborted && h.transport.capabilities.redelivery && msg.nak) { await msg.nak(delay); return; }
+    if (h.stop.aborted && h.transport.capabilities.redelivery && msg.nak) { await msg.nak(delay); return; }
     return this.attempt(msg, envelope, attempt + 1, h, m);
   }
 
