@@ -8,12 +8,12 @@ import type { ContractHooks } from './contract-hooks.js';
 import type { Envelope } from './envelope.js';
 import {
   CodecDecodeError, ContractInvalidError, ContractUnknownError, ContractVersionError, EnvelopeInvalidError, HeaderInvalidError,
-  SignalbusError, errorCode, errorMessage,
+  MessageTooLargeError, SignalbusError, SubjectInvalidError, errorCode, errorMessage,
 } from './errors.js';
 import type { Logger } from './logger.js';
 import { MessageContext, type ContextServices } from './message-context.js';
 import type { MiddlewareContext } from './middleware.js';
-import { deadLetterCopy, errorReplyEnvelope, loggable, replyEnvelope } from './outbound-envelope.js';
+import { deadLetterCopy, errorReplyEnvelope, loggable, replyEnvelope, truncatedDeadLetter } from './outbound-envelope.js';
 import { retryDelay, type RetryPolicy } from './retry.js';
 import type { StopNotice } from './stop-notice.js';
 import type { SubjectCounters, SubjectTable } from './subject-table.js';
@@ -69,6 +69,11 @@ function isPermanent(err: unknown): boolean {
   return err instanceof ContractInvalidError || err instanceof ContractVersionError || err instanceof ContractUnknownError
     || err instanceof CodecDecodeError || err instanceof EnvelopeInvalidError || err instanceof HeaderInvalidError
     || (err instanceof SignalbusError && (err as { permanent?: boolean }).permanent === true);
+}
+
+/** A publish that fails the same way however often it is tried (too large, refused as invalid). */
+function neverSends(err: unknown): boolean {
+  return err instanceof MessageTooLargeError || err instanceof SubjectInvalidError || isPermanent(err);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -208,7 +213,10 @@ export class Settlement {
 
   /**
    * Publishes a copy with `dlq*` headers to the dead-letter subject, then settles the original.
-   * If the copy cannot be published the original is not acked, so it is not lost.
+   * A copy too large for the transport goes truncated (`truncatedDeadLetter`). If the copy cannot
+   * be published for a passing reason (a lost connection) a transport that redelivers gets the
+   * original back; if it never can, the original is settled all the same (`term`) and logged at
+   * error level with its reason: a poison message must not come back forever and hold its key.
    */
   private async deadLetter(msg: InboundMessage, envelope: Envelope, err: unknown, attempts: number): Promise<void> {
     if (typeof msg.envelope.dlqreason === 'string') {
@@ -221,25 +229,52 @@ export class Settlement {
       await (msg.term ?? msg.ack).call(msg);
       return;
     }
-    const copy = deadLetterCopy(envelope, err, attempts, msg.subject, this.settings.service);
+    let copy = deadLetterCopy(envelope, err, attempts, msg.subject, this.settings.service);
     const subject = deadLetterSubject(msg.subject, this.settings.deadLetterPrefix);
-    for (let i = 1; ; i++) {
-      try {
-        await this.send(subject, copy);
-        break;
-      } catch (sendErr) {
-        this.logger.error('dead-lettering failed', { subject, id: envelope.id, attempt: i, err: sendErr });
-        if (i >= 5) {
-          // Keep the original: a transport that redelivers gets it back; others log it loudly.
-          if (msg.nak) await msg.nak(1000);
-          else this.logger.error('message could not be dead-lettered and the transport cannot redeliver it', { subject: msg.subject, id: envelope.id, envelope });
-          return;
-        }
-        await sleep(100 * 2 ** i);
+    let sendErr = await this.sendDeadLetter(subject, copy);
+    if (sendErr instanceof MessageTooLargeError) {
+      copy = truncatedDeadLetter(copy, this.dataBytes(copy));
+      sendErr = await this.sendDeadLetter(subject, copy);
+    }
+    if (sendErr !== undefined) {
+      if (!neverSends(sendErr) && msg.nak) {
+        this.logger.error('message could not be dead-lettered; it is handed back to the transport', { subject: msg.subject, id: envelope.id, reason: copy.dlqreason, err: sendErr });
+        await msg.nak(1000);
+        return;
       }
+      this.logger.error('message could not be dead-lettered; it is settled without a dead letter', {
+        subject: msg.subject, id: envelope.id, reason: copy.dlqreason, deadLetterReason: errorCode(sendErr), err: sendErr, position: msg.position,
+        envelope: loggable(copy.dlqtruncated === undefined ? copy : { ...copy, data: undefined }),
+      });
+      this.subjects.entry(msg.subject).dropped.add();
+      await (msg.term ?? msg.ack).call(msg);
+      return;
     }
     await (msg.term ?? msg.ack).call(msg);
     this.subjects.entry(msg.subject).deadlettered.add();
-    this.logger.warn('message dead-lettered', { subject: msg.subject, id: envelope.id, reason: copy.dlqreason, attempts });
+    const fields: Record<string, unknown> = { subject: msg.subject, id: envelope.id, reason: copy.dlqreason, attempts };
+    if (copy.dlqtruncated !== undefined) fields.truncated = Number(copy.dlqtruncated);
+    this.logger.warn('message dead-lettered', fields);
+  }
+
+  /** Publishes a dead letter, trying again on a passing failure; the last failure, or undefined once sent. */
+  private async sendDeadLetter(subject: string, copy: Envelope): Promise<unknown> {
+    for (let i = 1; ; i++) {
+      try {
+        await this.send(subject, copy);
+        return undefined;
+      } catch (sendErr) {
+        if (neverSends(sendErr)) return sendErr;
+        this.logger.error('dead-lettering failed', { subject, id: copy.id, attempt: i, err: sendErr });
+        if (i >= 5) return sendErr;
+        await sleep(100 * 2 ** i);
+      }
+    }
+  }
+
+  /** A dead letter's data as bytes, for truncating it; undefined when there is none or it cannot be encoded. */
+  private dataBytes(copy: Envelope): Uint8Array | undefined {
+    if (copy.data === undefined || copy.data instanceof Uint8Array) return copy.data;
+    try { return this.settings.codecs.get(copy.datacontenttype).encode(copy.data, copy.type); } catch { return undefined; }
   }
 }
