@@ -1,3 +1,4 @@
+import type { StopNotice } from './stop-notice.js';
 import type { InboundMessage } from './transport.js';
 
 /**
@@ -15,6 +16,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** Resolves after `ms`, or at once when the subscription stops; it waits on `stop` only meanwhile. */
+export function sleepUntilStopped(ms: number, stop: StopNotice): Promise<void> {
+  return new Promise((resolve) => {
+    if (stop.aborted) { resolve(); return; }
+    const waiter = { stopped(): void { clearTimeout(timer); resolve(); } };
+    const timer = setTimeout(() => { stop.unwait(waiter); resolve(); }, ms);
+    stop.wait(waiter);
+  });
+}
+
 /** How often messages held through a retry backoff are reported still in progress. */
 export const IN_PROGRESS_EVERY_MS = 1000;
 
@@ -23,11 +34,11 @@ export const IN_PROGRESS_EVERY_MS = 1000;
  * worked on (a transport with an ack deadline, JetStream's ack wait, would otherwise redeliver
  * them): once when the backoff starts and every IN_PROGRESS_EVERY_MS until it ends.
  */
-export function holdThroughBackoff(ms: number, signal: AbortSignal, report: () => void): Promise<void> {
+export function holdThroughBackoff(ms: number, stop: StopNotice, report: () => void): Promise<void> {
   report();
-  if (ms <= IN_PROGRESS_EVERY_MS) return sleep(ms, signal);
+  if (ms <= IN_PROGRESS_EVERY_MS) return sleepUntilStopped(ms, stop);
   const ticker = setInterval(report, IN_PROGRESS_EVERY_MS);
-  return sleep(ms, signal).finally(() => clearInterval(ticker));
+  return sleepUntilStopped(ms, stop).finally(() => clearInterval(ticker));
 }
 
 /** Tells the transport `msg` is still being worked on, where it has a way to hear it. */

@@ -5,6 +5,7 @@ import type { Handler } from './handler.js';
 import { compose, type Middleware, type MiddlewareContext } from './middleware.js';
 import { KeyedScheduler } from './ordering.js';
 import { orderingKey, UNSETTLED_MESSAGE, type Handling, type Settlement } from './settlement.js';
+import { StopNotice } from './stop-notice.js';
 import type { SubjectTable } from './subject-table.js';
 import type { InboundMessage, TransportSubscribeOptions, TransportSubscription } from './transport.js';
 
@@ -30,7 +31,7 @@ export class ActiveSubscription {
   constructor(readonly pattern: string, private readonly o: ResolvedSubscribeOptions, middleware: Middleware[], handler: Handler,
     settlement: Settlement, private readonly subjects: SubjectTable, private readonly logger: Logger) {
     const handling: Handling = {
-      chain: chainOf(middleware, handler), retry: o.retry, raw: o.raw, accept: o.accept, transport: o.transport, stopSignal: this.controller.signal,
+      chain: chainOf(middleware, handler), retry: o.retry, raw: o.raw, accept: o.accept, transport: o.transport, stop: new StopNotice(this.controller.signal),
       brokerRetries: o.transport.capabilities.redelivery && !o.ordered, forEachWaiting: undefined, idSalt: o.idSalt,
     };
     const admit = o.admit;

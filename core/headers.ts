@@ -11,7 +11,7 @@ export const STANDARD_EXTENSIONS = [
 ] as const;
 
 /** Headers found on dead-lettered copies only. */
-export const DLQ_HEADERS = ['dlqreason', 'dlqmessage', 'dlqattempts', 'dlqsubject', 'dlqservice'] as const;
+export const DLQ_HEADERS = ['dlqreason', 'dlqmessage', 'dlqattempts', 'dlqsubject', 'dlqservice', 'dlqtruncated'] as const;
 
 /** Headers that carry a failed request's error back to the caller. */
 export const ERROR_HEADERS = { code: 'sberrorcode', message: 'sberrormessage' } as const;

@@ -3,6 +3,7 @@ import type { Envelope } from './envelope.js';
 import type { MetricOptions, PublishOptions, RequestOptions } from './handler.js';
 import type { Logger } from './logger.js';
 import type { MiddlewareContext } from './middleware.js';
+import type { StopNotice, StopWaiter } from './stop-notice.js';
 
 /** What a handler's context needs from the Bus: outbound messages caused by the one handled, metrics and a logger. */
 export interface ContextServices {
@@ -13,40 +14,40 @@ export interface ContextServices {
 }
 
 /** The per-message context handed to middleware and handlers; one per try. */
-export class MessageContext implements MiddlewareContext {
+export class MessageContext implements MiddlewareContext, StopWaiter {
   result?: unknown;
   private controller?: AbortController;
-  /** True while this context listens on the subscription's stop signal (see `signal`). */
+  /** True while this context waits on the subscription's stop (see `signal`). */
   private listening = false;
 
   /** Messages published so far in this try: the ordinal of a derived id. */
   private published = 0;
 
   constructor(private readonly services: ContextServices, readonly subject: string, readonly message: Envelope, readonly attempt: number,
-    private readonly stopSignal: AbortSignal, private readonly idSalt?: string) {}
+    private readonly stop: StopNotice, private readonly idSalt?: string) {}
 
   get signal(): AbortSignal {
     // Made on first use: most handlers never look at it.
     if (!this.controller) {
       this.controller = new AbortController();
-      if (this.stopSignal.aborted) this.controller.abort(this.stopSignal.reason);
-      else { this.stopSignal.addEventListener('abort', this, { once: true }); this.listening = true; }
+      if (this.stop.wait(this)) this.listening = true;
+      else this.controller.abort(this.stop.reason);
     }
     return this.controller.signal;
   }
 
-  /** The stop signal aborted (listener interface: an object, so no closure is made per message). */
-  handleEvent(): void {
+  /** The subscription stopped while this try was running. */
+  stopped(reason: unknown): void {
     this.listening = false;
-    this.controller!.abort(this.stopSignal.reason);
+    this.controller!.abort(reason);
   }
 
   /**
-   * The try is over: stop listening on the stop signal, which outlives it (a listener left there
-   * for every message would pile up until the subscription stops).
+   * The try is over: stop waiting on the subscription's stop, which outlives it (a waiter left
+   * there for every message would pile up until the subscription stops).
    */
   finished(): void {
-    if (this.listening) { this.listening = false; this.stopSignal.removeEventListener('abort', this); }
+    if (this.listening) { this.listening = false; this.stop.unwait(this); }
   }
 
   get logger(): Logger { return this.services.logger; }

@@ -127,6 +127,26 @@ export function deadLetterCopy(envelope: Envelope, err: unknown, attempts: numbe
   return copy;
 }
 
+/**
+ * Bytes of data a truncated dead letter keeps: enough to see what the message was, small enough
+ * to fit any transport's limit with the `dlq*` headers added.
+ */
+export const DLQ_TRUNCATED_DATA_BYTES = 4096;
+
+/**
+ * A dead-letter copy too large for its transport (the `dlq*` headers pushed a near-limit message
+ * over it) cut down to the first DLQ_TRUNCATED_DATA_BYTES of its data, as opaque bytes (a prefix
+ * does not decode), with `dlqtruncated` = the data's original size in bytes. `bytes` is the data
+ * encoded, when it was not bytes already; undefined drops the data.
+ */
+export function truncatedDeadLetter(copy: Envelope, bytes: Uint8Array | undefined): Envelope {
+  const cut: Envelope = { ...copy, dlqtruncated: String(bytes?.byteLength ?? 0) };
+  if (bytes === undefined) { delete cut.data; delete cut.datacontenttype; return cut; }
+  cut.data = bytes.subarray(0, DLQ_TRUNCATED_DATA_BYTES);
+  cut.datacontenttype = 'application/octet-stream';
+  return cut;
+}
+
 /** Header values may not hold control characters; error messages sometimes do. */
 export function headerSafe(text: string): string {
   // eslint-disable-next-line no-control-regex

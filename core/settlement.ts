@@ -2,19 +2,20 @@
  * What happens to a delivered message: decode, contracts, the handler through its middleware,
  * then ack, reply, retry or dead-letter (the contract written on `Handler`).
  */
-import { holdThroughBackoff, reportInProgress, sleep } from './abortable-sleep.js';
+import { holdThroughBackoff, reportInProgress, sleep, sleepUntilStopped } from './abortable-sleep.js';
 import type { CodecRegistry } from './codec.js';
 import type { ContractHooks } from './contract-hooks.js';
 import type { Envelope } from './envelope.js';
 import {
   CodecDecodeError, ContractInvalidError, ContractUnknownError, ContractVersionError, EnvelopeInvalidError, HeaderInvalidError,
-  SignalbusError, errorCode, errorMessage,
+  MessageTooLargeError, SignalbusError, SubjectInvalidError, errorCode, errorMessage,
 } from './errors.js';
 import type { Logger } from './logger.js';
 import { MessageContext, type ContextServices } from './message-context.js';
 import type { MiddlewareContext } from './middleware.js';
-import { deadLetterCopy, errorReplyEnvelope, loggable, replyEnvelope } from './outbound-envelope.js';
+import { deadLetterCopy, errorReplyEnvelope, loggable, replyEnvelope, truncatedDeadLetter } from './outbound-envelope.js';
 import { retryDelay, type RetryPolicy } from './retry.js';
+import type { StopNotice } from './stop-notice.js';
 import type { SubjectCounters, SubjectTable } from './subject-table.js';
 import { deadLetterSubject } from './subjects.js';
 import type { InboundMessage, Transport } from './transport.js';
@@ -36,8 +37,8 @@ export interface Handling {
    * retried here: the transport redelivers and the subscription is not ordered.
    */
   brokerRetries: boolean;
-  /** The subscription's: aborted when it is unsubscribed or the Bus' stop runs out of time. */
-  stopSignal: AbortSignal;
+  /** The subscription's stop: when it is unsubscribed or the Bus' stop runs out of time. */
+  stop: StopNotice;
   /** On an ordered subscription: calls `fn` for each message of `key` waiting behind the one handled. */
   forEachWaiting: ((key: string, fn: (msg: InboundMessage) => void) => void) | undefined;
   /** Salt of the ids derived for what the handler publishes (`SubscribeOptions.deriveIds`); undefined = random ids. */
@@ -68,6 +69,11 @@ function isPermanent(err: unknown): boolean {
   return err instanceof ContractInvalidError || err instanceof ContractVersionError || err instanceof ContractUnknownError
     || err instanceof CodecDecodeError || err instanceof EnvelopeInvalidError || err instanceof HeaderInvalidError
     || (err instanceof SignalbusError && (err as { permanent?: boolean }).permanent === true);
+}
+
+/** A publish that fails the same way however often it is tried (too large, refused as invalid). */
+function neverSends(err: unknown): boolean {
+  return err instanceof MessageTooLargeError || err instanceof SubjectInvalidError || isPermanent(err);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -113,7 +119,7 @@ export class Settlement {
 
   /** One try: the chain, then settlement; a throw and a rejection both go to `failed`. */
   private attempt(msg: InboundMessage, envelope: Envelope, attempt: number, h: Handling, m: SubjectCounters): Promise<void> | void {
-    const ctx = new MessageContext(this.services, msg.subject, envelope, attempt, h.stopSignal, h.idSalt);
+    const ctx = new MessageContext(this.services, msg.subject, envelope, attempt, h.stop, h.idSalt);
     let result: unknown;
     try {
       result = h.chain(ctx);
@@ -179,10 +185,10 @@ export class Settlement {
     this.logger.debug('handler failed, retrying', { subject: msg.subject, id: envelope.id, attempt, delay, err });
     if (h.brokerRetries && msg.nak) { await msg.nak(delay); return; }
     // A transport's messages all have `inProgress` or none do: without it there is nothing to report.
-    if (msg.inProgress === undefined) await sleep(delay, h.stopSignal);
-    else await holdThroughBackoff(delay, h.stopSignal, this.inProgressReport(msg, h));
+    if (msg.inProgress === undefined) await sleepUntilStopped(delay, h.stop);
+    else await holdThroughBackoff(delay, h.stop, this.inProgressReport(msg, h));
     // Stopped during the backoff: a broker that redelivers gets the message back rather than a hurried try.
-    if (h.stopSignal.aborted && h.transport.capabilities.redelivery && msg.nak) { await msg.nak(delay); return; }
+    if (h.stop.aborted && h.transport.capabilities.redelivery && msg.nak) { await msg.nak(delay); return; }
     return this.attempt(msg, envelope, attempt + 1, h, m);
   }
 
@@ -207,7 +213,10 @@ export class Settlement {
 
   /**
    * Publishes a copy with `dlq*` headers to the dead-letter subject, then settles the original.
-   * If the copy cannot be published the original is not acked, so it is not lost.
+   * A copy too large for the transport goes truncated (`truncatedDeadLetter`). If the copy cannot
+   * be published for a passing reason (a lost connection) a transport that redelivers gets the
+   * original back; if it never can, the original is settled all the same (`term`) and logged at
+   * error level with its reason: a poison message must not come back forever and hold its key.
    */
   private async deadLetter(msg: InboundMessage, envelope: Envelope, err: unknown, attempts: number): Promise<void> {
     if (typeof msg.envelope.dlqreason === 'string') {
@@ -220,25 +229,52 @@ export class Settlement {
       await (msg.term ?? msg.ack).call(msg);
       return;
     }
-    const copy = deadLetterCopy(envelope, err, attempts, msg.subject, this.settings.service);
+    let copy = deadLetterCopy(envelope, err, attempts, msg.subject, this.settings.service);
     const subject = deadLetterSubject(msg.subject, this.settings.deadLetterPrefix);
-    for (let i = 1; ; i++) {
-      try {
-        await this.send(subject, copy);
-        break;
-      } catch (sendErr) {
-        this.logger.error('dead-lettering failed', { subject, id: envelope.id, attempt: i, err: sendErr });
-        if (i >= 5) {
-          // Keep the original: a transport that redelivers gets it back; others log it loudly.
-          if (msg.nak) await msg.nak(1000);
-          else this.logger.error('message could not be dead-lettered and the transport cannot redeliver it', { subject: msg.subject, id: envelope.id, envelope });
-          return;
-        }
-        await sleep(100 * 2 ** i);
+    let sendErr = await this.sendDeadLetter(subject, copy);
+    if (sendErr instanceof MessageTooLargeError) {
+      copy = truncatedDeadLetter(copy, this.dataBytes(copy));
+      sendErr = await this.sendDeadLetter(subject, copy);
+    }
+    if (sendErr !== undefined) {
+      if (!neverSends(sendErr) && msg.nak) {
+        this.logger.error('message could not be dead-lettered; it is handed back to the transport', { subject: msg.subject, id: envelope.id, reason: copy.dlqreason, err: sendErr });
+        await msg.nak(1000);
+        return;
       }
+      this.logger.error('message could not be dead-lettered; it is settled without a dead letter', {
+        subject: msg.subject, id: envelope.id, reason: copy.dlqreason, deadLetterReason: errorCode(sendErr), err: sendErr, position: msg.position,
+        envelope: loggable(copy.dlqtruncated === undefined ? copy : { ...copy, data: undefined }),
+      });
+      this.subjects.entry(msg.subject).dropped.add();
+      await (msg.term ?? msg.ack).call(msg);
+      return;
     }
     await (msg.term ?? msg.ack).call(msg);
     this.subjects.entry(msg.subject).deadlettered.add();
-    this.logger.warn('message dead-lettered', { subject: msg.subject, id: envelope.id, reason: copy.dlqreason, attempts });
+    const fields: Record<string, unknown> = { subject: msg.subject, id: envelope.id, reason: copy.dlqreason, attempts };
+    if (copy.dlqtruncated !== undefined) fields.truncated = Number(copy.dlqtruncated);
+    this.logger.warn('message dead-lettered', fields);
+  }
+
+  /** Publishes a dead letter, trying again on a passing failure; the last failure, or undefined once sent. */
+  private async sendDeadLetter(subject: string, copy: Envelope): Promise<unknown> {
+    for (let i = 1; ; i++) {
+      try {
+        await this.send(subject, copy);
+        return undefined;
+      } catch (sendErr) {
+        if (neverSends(sendErr)) return sendErr;
+        this.logger.error('dead-lettering failed', { subject, id: copy.id, attempt: i, err: sendErr });
+        if (i >= 5) return sendErr;
+        await sleep(100 * 2 ** i);
+      }
+    }
+  }
+
+  /** A dead letter's data as bytes, for truncating it; undefined when there is none or it cannot be encoded. */
+  private dataBytes(copy: Envelope): Uint8Array | undefined {
+    if (copy.data === undefined || copy.data instanceof Uint8Array) return copy.data;
+    try { return this.settings.codecs.get(copy.datacontenttype).encode(copy.data, copy.type); } catch { return undefined; }
   }
 }
