@@ -1,4 +1,5 @@
 import { ActiveSubscription } from './active-subscription.js';
+import type { CodecRegistry } from './codec.js';
 import { resolveBusOptions, resolveSubscribeOptions, type BusOptions, type ResolvedBusOptions, type SubscribeOptions } from './bus-options.js';
 import type { Envelope } from './envelope.js';
 import { BusStoppedError } from './errors.js';
@@ -238,6 +239,9 @@ export class Bus {
   }
 
   get isStopping(): boolean { return this.stopping !== undefined; }
+
+  /** The codecs this bus turns `data` into bytes and back with, by `datacontenttype` (a gateway refuses types none takes). */
+  get codecs(): CodecRegistry { return this.options.codecs; }
 
   /** Stops gracefully on SIGTERM/SIGINT (then exits with 0). */
   handleSignals(): void {

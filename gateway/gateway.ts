@@ -24,6 +24,7 @@ import {
 import { BodyInvalidError, RateLimitedError, RouteNotFoundError, UnsupportedMediaTypeError } from '../transports/http/errors.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../transports/http/problem.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { AuthUnauthorizedError, HeaderInvalidError } from '../core/index.js';
 
 export interface HttpGatewayOptions {
   /** The bus events are published to, requests sent through and streams subscribed on. The caller owns (starts, stops) it. */
@@ -70,6 +71,8 @@ const ANONYMOUS: AuthResult = Object.freeze({ principal: 'anonymous' });
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const EMPTY = Buffer.alloc(0);
 const GROUP_NAME = /^[A-Za-z0-9_\-~:@=.]{1,128}$/;
+const CE_HEADER = /^ce-/i;
+const CREDENTIAL_HEADER = /^(?:authorization|x-api-key)$/i;
 
 interface OpenStream { res: ServerResponse; sub?: TransportSubscription; closed: boolean; principal: string; who: AuthResult }
 interface PendingReply { reply: (envelope: Envelope) => Promise<void>; principal: string; timer: NodeJS.Timeout }
@@ -184,6 +187,9 @@ export class HttpGateway {
   /** Who is calling, then whether they still have budget; no promise to wait for without an authenticator. */
   private identify(req: IncomingMessage): AuthResult | Promise<AuthResult> {
     if (!this.authenticate) return this.withinBudget(req, ANONYMOUS);
+    // Node keeps only the first of two Authorization headers: which one counts must not be a guess.
+    const repeated = repeatedHeader(req, CREDENTIAL_HEADER);
+    if (repeated !== undefined) throw new AuthUnauthorizedError(`header ${repeated} was sent more than once`, { details: { header: repeated } });
     return this.authenticate(req.headers).then((who) => this.withinBudget(req, who));
   }
 
@@ -225,7 +231,7 @@ export class HttpGateway {
     if (media === STRUCTURED_CONTENT_TYPE) return fromHttpStructured(body, this.limits);
     if (media === BATCH_CONTENT_TYPE) throw new UnsupportedMediaTypeError('a batch is only accepted on /v1/events/', { details: { contentType: media } });
     if (req.headers['ce-specversion'] !== undefined) {
-      const env = fromHttpBinary(req.headers, body.byteLength === 0 ? undefined : body, this.limits);
+      const env = fromHttpBinary(binaryHeaders(req), body.byteLength === 0 ? undefined : body, this.limits);
       return env;
     }
     if (media === 'application/json' || media.endsWith('+json')) {
@@ -243,6 +249,8 @@ export class HttpGateway {
 
   /** Stamps the tenant from the caller (never from the client) and checks JSON data where asked. */
   private admit(envelope: Envelope, who: AuthResult): void {
+    // Data no codec of the bus takes would be accepted here and fail at every subscriber: 415 now.
+    if (envelope.data !== undefined) this.bus.codecs.get(envelope.datacontenttype);
     if (who.tenant !== undefined) envelope.tenant = who.tenant;
     else if (!this.opts.trustClientTenant) delete envelope.tenant;
     if (this.opts.validateJson !== false && envelope.data instanceof Uint8Array && contentKind(envelope.datacontenttype) === 'json') {
@@ -365,7 +373,7 @@ export class HttpGateway {
       throw new RouteNotFoundError('no request is waiting for this reply (answered, expired or not yours)', { details: { path } });
     }
     const body = await readBody(req, this.maxBody);
-    const envelope = fromHttpBinary(req.headers, body.byteLength === 0 ? undefined : body, this.limits);
+    const envelope = fromHttpBinary(binaryHeaders(req), body.byteLength === 0 ? undefined : body, this.limits);
     this.pendingReplies.delete(token);
     clearTimeout(pending.timer);
     await pending.reply(envelope);
@@ -447,6 +455,28 @@ function subjectOf(path: string, prefix: string): string {
   if (subjectsByPath.size >= 10_000) subjectsByPath.clear();
   subjectsByPath.set(path, subject);
   return subject;
+}
+
+/** The headers of a binary-mode event; HeaderInvalidError for a repeated `ce-*` one, which Node would join into "a, b". */
+function binaryHeaders(req: IncomingMessage): IncomingMessage['headers'] {
+  const repeated = repeatedHeader(req, CE_HEADER);
+  if (repeated !== undefined) throw new HeaderInvalidError(`header ${repeated} must appear once`, { details: { header: repeated } });
+  return req.headers;
+}
+
+/** The first header named by `names` that the request carries more than once (lowercased), from the raw headers Node has not merged. */
+function repeatedHeader(req: IncomingMessage, names: RegExp): string | undefined {
+  const raw = req.rawHeaders;
+  let seen: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (!names.test(name)) continue;
+    const lower = name.toLowerCase();
+    seen ??= new Set();
+    if (seen.has(lower)) return lower;
+    seen.add(lower);
+  }
+  return undefined;
 }
 
 function singleHeader(req: IncomingMessage, name: string): string | undefined {

@@ -7,7 +7,8 @@
  * `Content-Type`, the data bytes as the body. Header values are percent-encoded where the binding
  * spec asks (space, `"`, `%`, and anything outside printable ASCII, as UTF-8) and decoded on the
  * way in. Structured mode: the whole event is one `application/cloudevents+json` document; data
- * goes in `data` when its content type is JSON (or text), else base64 in `data_base64`.
+ * goes in `data` when its content type is JSON (or text), else base64 in `data_base64` (read
+ * strictly: padded RFC 4648 §4 base64 only, since Node's decoder would skip what it cannot read).
  *
  * Inbound envelopes carry `data` as a Uint8Array: the Bus decodes it with the envelope's
  * `datacontenttype` (the transport declares `encodesData`). Everything read is validated with
@@ -50,6 +51,8 @@ export interface HttpMessage {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
+/** The base64 alphabet (RFC 4648 §4) then padding; with a length in whole quanta of 4 that is exactly padded base64. */
+const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
 
 // ------------------------------------------------------------------ binary
 
@@ -167,6 +170,8 @@ export function fromJsonEvent(event: unknown, limits: HeaderLimits = DEFAULT_HEA
   if (base64 !== undefined) {
     if (data !== undefined) throw new EnvelopeInvalidError('an event has either data or data_base64, not both', { details: { attribute: 'data_base64' } });
     if (typeof base64 !== 'string') throw new EnvelopeInvalidError('data_base64 must be a string', { details: { attribute: 'data_base64' } });
+    // Node's decoder skips what it cannot read ("@@@!!" decodes to nothing): check first.
+    if (!isBase64(base64)) throw new EnvelopeInvalidError('data_base64 is not base64 (RFC 4648 §4, padded)', { details: { attribute: 'data_base64' } });
     env.data = new Uint8Array(Buffer.from(base64, 'base64'));
     env.datacontenttype ??= 'application/octet-stream';
   } else if (data !== undefined) {
@@ -203,6 +208,15 @@ export function fromHttpBatch(body: Uint8Array, limits: HeaderLimits = DEFAULT_H
 export function contentKind(contentType: string | undefined): 'json' | 'text' | 'binary' {
   if (isJsonContentType(contentType)) return 'json';
   return mediaType(contentType).startsWith('text/') ? 'text' : 'binary';
+}
+
+/**
+ * Strict base64 as the CloudEvents JSON format asks: no base64url, no whitespace, padded. A
+ * simple character-class run, not a pattern of groups, which would exhaust the regex stack on a
+ * megabyte of data.
+ */
+function isBase64(text: string): boolean {
+  return text.length % 4 === 0 && BASE64_CHARS.test(text);
 }
 
 function parseJson(body: Uint8Array): unknown {
