@@ -71,7 +71,8 @@ const ANONYMOUS: AuthResult = Object.freeze({ principal: 'anonymous' });
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const EMPTY = Buffer.alloc(0);
 const GROUP_NAME = /^[A-Za-z0-9_\-~:@=.]{1,128}$/;
-const CE_HEADER = /^ce-/i;
+/** The headers binary mode reads attributes from; Content-Type is `datacontenttype` there. */
+const BINARY_HEADER = /^(?:ce-.*|content-type)$/i;
 const CREDENTIAL_HEADER = /^(?:authorization|x-api-key)$/i;
 
 interface OpenStream { res: ServerResponse; sub?: TransportSubscription; closed: boolean; principal: string; who: AuthResult }
@@ -457,9 +458,12 @@ function subjectOf(path: string, prefix: string): string {
   return subject;
 }
 
-/** The headers of a binary-mode event; HeaderInvalidError for a repeated `ce-*` one, which Node would join into "a, b". */
+/**
+ * The headers of a binary-mode event; HeaderInvalidError for a repeated `ce-*` or Content-Type one,
+ * which Node would join into "a, b" (ce-*) or keep the first of (Content-Type).
+ */
 function binaryHeaders(req: IncomingMessage): IncomingMessage['headers'] {
-  const repeated = repeatedHeader(req, CE_HEADER);
+  const repeated = repeatedHeader(req, BINARY_HEADER);
   if (repeated !== undefined) throw new HeaderInvalidError(`header ${repeated} must appear once`, { details: { header: repeated } });
   return req.headers;
 }
