@@ -1,4 +1,5 @@
 import { CodecDecodeError, CodecEncodeError, CodecUnknownError } from './errors.js';
+import { checkJsonDepth } from './json-depth.js';
 
 /**
  * Turns `data` into bytes for a content type and back. Codecs are chosen by the envelope's
@@ -23,9 +24,18 @@ export const jsonCodec: Codec = {
     // The result is a view (byteOffset may be non-zero), as any Uint8Array may be.
     return Buffer.from(text, 'utf8');
   },
+  /**
+   * UTF-8 JSON; a leading byte order mark is skipped (TextDecoder's default, as most JSON readers
+   * do). Data nested deeper than MAX_JSON_DEPTH is refused with CodecTooDeepError before parsing.
+   */
   decode(bytes) {
+    let text: string;
+    try { text = decoder.decode(bytes); } catch (cause) {
+      throw new CodecDecodeError('body is not valid UTF-8 JSON: not UTF-8', { cause });
+    }
+    checkJsonDepth(text);
     try {
-      return JSON.parse(decoder.decode(bytes));
+      return JSON.parse(text);
     } catch (cause) {
       throw new CodecDecodeError(`body is not valid UTF-8 JSON: ${(cause as Error).message}`, { cause });
     }
