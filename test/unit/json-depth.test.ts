@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { CodecDecodeError, CodecTooDeepError, MAX_JSON_DEPTH, checkJsonDepth, jsonCodec } from '../../core/index.js';
+import { fromMqttStructured } from '../../transports/mqtt/binding.js';
+import { parseClientFrame } from '../../transports/websocket/binding.js';
 
 const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -31,5 +33,19 @@ describe('json depth', () => {
 
   it('json codec - skips a leading UTF-8 byte order mark', () => {
     expect(jsonCodec.decode(new Uint8Array([0xef, 0xbb, 0xbf, ...bytes('{"a":1}')]), 't')).to.deep.equal({ a: 1 });
+  });
+
+  it('ws hub - a client frame whose event data nests past the limit is refused with SB_ERR_CODEC_TOO_DEEP (pub and bare event)', () => {
+    const event = (data: string) => `{"specversion":"1.0","id":"1","source":"s","type":"t","data":${data}}`;
+    expect(() => parseClientFrame(`{"op":"pub","id":1,"subject":"a.b","event":${event(nested(100_000))}}`)).to.throw(CodecTooDeepError);
+    expect(() => parseClientFrame(event(nested(MAX_JSON_DEPTH + 1)))).to.throw(CodecTooDeepError);
+    expect(parseClientFrame(`{"op":"pub","id":1,"subject":"a.b","event":${event(nested(MAX_JSON_DEPTH))}}`).op).to.equal('pub');
+    expect(parseClientFrame(event(nested(MAX_JSON_DEPTH))).op).to.equal('event');
+  });
+
+  it('mqtt - a structured payload whose data nests past the limit is not decoded (it goes on as raw bytes, dead-lettered)', () => {
+    const event = (data: string) => Buffer.from(`{"specversion":"1.0","id":"1","source":"s","type":"t","data":${data}}`);
+    expect(fromMqttStructured(event(nested(100_000)))).to.equal(undefined);
+    expect(fromMqttStructured(event(nested(MAX_JSON_DEPTH)))?.envelope.data).to.be.an('array');
   });
 });
