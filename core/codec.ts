@@ -18,7 +18,11 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 export const jsonCodec: Codec = {
   contentType: 'application/json',
   encode(data) {
-    const text = JSON.stringify(data);
+    let text: string | undefined;
+    // A cycle, a BigInt or a value nested too deep for the stack: the caller gets a typed error, not a TypeError or RangeError.
+    try { text = JSON.stringify(data); } catch (cause) {
+      throw new CodecEncodeError(`data has no JSON form: ${(cause as Error).message}`, { cause });
+    }
     if (text === undefined) throw new CodecEncodeError(`data of type ${typeof data} has no JSON form`);
     // Buffer.from draws small strings from a shared pool: ~25% cheaper than TextEncoder here.
     // The result is a view (byteOffset may be non-zero), as any Uint8Array may be.

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { CodecDecodeError, CodecTooDeepError, MAX_JSON_DEPTH, checkJsonDepth, jsonCodec } from '../../core/index.js';
+import { CodecDecodeError, CodecEncodeError, CodecTooDeepError, MAX_JSON_DEPTH, checkJsonDepth, jsonCodec } from '../../core/index.js';
 import { fromMqttStructured } from '../../transports/mqtt/binding.js';
 import { parseClientFrame } from '../../transports/websocket/binding.js';
 
@@ -29,6 +29,12 @@ describe('json depth', () => {
     const err = (() => { try { jsonCodec.decode(bytes(nested(100_000)), 't'); } catch (e) { return e; } return undefined; })();
     expect(err).to.be.instanceOf(CodecTooDeepError).and.instanceOf(CodecDecodeError);
     expect(jsonCodec.decode(bytes(nested(MAX_JSON_DEPTH)), 't')).to.be.an('array');
+  });
+
+  it('json codec - a value nested too deep to write out is a CodecEncodeError, not a RangeError', () => {
+    let deep: unknown[] = [];
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(() => jsonCodec.encode(deep, 't')).to.throw(CodecEncodeError).with.property('code', 'SB_ERR_CODEC_ENCODE');
   });
 
   it('json codec - skips a leading UTF-8 byte order mark', () => {
