@@ -1,4 +1,5 @@
 import { CodecDecodeError, CodecEncodeError, CodecUnknownError } from './errors.js';
+import { checkJsonDepth } from './json-depth.js';
 
 /**
  * Turns `data` into bytes for a content type and back. Codecs are chosen by the envelope's
@@ -17,15 +18,28 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 export const jsonCodec: Codec = {
   contentType: 'application/json',
   encode(data) {
-    const text = JSON.stringify(data);
+    let text: string | undefined;
+    // A cycle, a BigInt or a value nested too deep for the stack: the caller gets a typed error, not a TypeError or RangeError.
+    try { text = JSON.stringify(data); } catch (cause) {
+      throw new CodecEncodeError(`data has no JSON form: ${(cause as Error).message}`, { cause });
+    }
     if (text === undefined) throw new CodecEncodeError(`data of type ${typeof data} has no JSON form`);
     // Buffer.from draws small strings from a shared pool: ~25% cheaper than TextEncoder here.
     // The result is a view (byteOffset may be non-zero), as any Uint8Array may be.
     return Buffer.from(text, 'utf8');
   },
+  /**
+   * UTF-8 JSON; a leading byte order mark is skipped (TextDecoder's default, as most JSON readers
+   * do). Data nested deeper than MAX_JSON_DEPTH is refused with CodecTooDeepError before parsing.
+   */
   decode(bytes) {
+    let text: string;
+    try { text = decoder.decode(bytes); } catch (cause) {
+      throw new CodecDecodeError('body is not valid UTF-8 JSON: not UTF-8', { cause });
+    }
+    checkJsonDepth(text);
     try {
-      return JSON.parse(decoder.decode(bytes));
+      return JSON.parse(text);
     } catch (cause) {
       throw new CodecDecodeError(`body is not valid UTF-8 JSON: ${(cause as Error).message}`, { cause });
     }

@@ -40,7 +40,13 @@ export class RemoteHandlerError extends SignalbusError {
   constructor(message: string, readonly remoteCode: string) { super(message, { details: { remoteCode } }); }
 }
 export class CodecUnknownError extends SignalbusError { readonly code = 'SB_ERR_CODEC_UNKNOWN'; }
-export class CodecDecodeError extends SignalbusError { readonly code = 'SB_ERR_CODEC_DECODE'; }
+export class CodecDecodeError extends SignalbusError { readonly code: string = 'SB_ERR_CODEC_DECODE'; }
+/**
+ * JSON nested deeper than MAX_JSON_DEPTH (core/json-depth.ts). A decode failure like any other
+ * (dead-lettered at once, 400 at the gateway) with its own code: deep nesting overflows the stack
+ * of whatever walks the value next (JSON.stringify, structuredClone, a handler).
+ */
+export class CodecTooDeepError extends CodecDecodeError { override readonly code = 'SB_ERR_CODEC_TOO_DEEP'; }
 export class CodecEncodeError extends SignalbusError { readonly code = 'SB_ERR_CODEC_ENCODE'; }
 export class MetricFieldInvalidError extends SignalbusError { readonly code = 'SB_ERR_METRIC_INVALID'; }
 export class BusStoppedError extends SignalbusError { readonly code = 'SB_ERR_BUS_STOPPED'; }

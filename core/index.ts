@@ -5,6 +5,7 @@ export * from './headers.js';
 export * from './traceparent.js';
 export * from './subjects.js';
 export * from './codec.js';
+export * from './json-depth.js';
 export * from './content-type.js';
 export * from './header-encoding.js';
 export * from './transport.js';

@@ -13,7 +13,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import {
-  BackpressureError, CapabilityMissingError, DEFAULT_HEADER_LIMITS, MessageTooLargeError, OptionsInvalidError, PatternInvalidError,
+  BackpressureError, CapabilityMissingError, checkJsonDepth, DEFAULT_HEADER_LIMITS, MessageTooLargeError, OptionsInvalidError, PatternInvalidError,
   SubjectInvalidError, defaultCodecs, mediaType, resolveTlsOptions, validatePattern, validateSubject, type Bus, type Envelope, type HeaderLimits,
   type InboundMessage, type TlsOptions, type TransportSubscription,
 } from '../core/index.js';
@@ -255,7 +255,12 @@ export class HttpGateway {
     if (who.tenant !== undefined) envelope.tenant = who.tenant;
     else if (!this.opts.trustClientTenant) delete envelope.tenant;
     if (this.opts.validateJson !== false && envelope.data instanceof Uint8Array && contentKind(envelope.datacontenttype) === 'json') {
-      try { JSON.parse(decoder.decode(envelope.data)); } catch (cause) {
+      let text: string;
+      try { text = decoder.decode(envelope.data); } catch (cause) {
+        throw new BodyInvalidError(`data is declared ${envelope.datacontenttype ?? 'JSON'} but is not valid UTF-8 JSON`, { cause });
+      }
+      checkJsonDepth(text); // CodecTooDeepError, 400: subscribers would refuse it (dead letter) anyway
+      try { JSON.parse(text); } catch (cause) {
         throw new BodyInvalidError(`data is declared ${envelope.datacontenttype ?? 'JSON'} but is not valid UTF-8 JSON`, { cause });
       }
     }

@@ -1,4 +1,4 @@
-import { CodecDecodeError, ContractInvalidError, OptionsInvalidError } from '../../core/index.js';
+import { checkJsonDepth, CodecDecodeError, ContractInvalidError, OptionsInvalidError } from '../../core/index.js';
 import { compileFieldPath, readPath, type FieldPath } from '../filter/field-path.js';
 
 /** Types the built-in check knows; `integer` is a number with no fraction; numbers must be finite. */
@@ -28,13 +28,23 @@ export interface MappingConfig {
   required?: Record<string, FieldType>;
 }
 
-/** The mapping as one compiled function; throws CodecDecodeError / ContractInvalidError (dead-lettered at once). */
-export type Mapping = (payload: unknown, subject: string, tenant: string | undefined, receivedAt: number) => Record<string, unknown>;
+/**
+ * The mapping as one compiled function; throws CodecDecodeError / ContractInvalidError (dead-lettered at once).
+ * `overridden` hears of each subject-token field whose payload value differed and was replaced.
+ */
+export type Mapping = (payload: unknown, subject: string, tenant: string | undefined, receivedAt: number,
+  overridden?: (field: string) => void) => Record<string, unknown>;
 
 const FIELD_TYPES = new Set<FieldType>(['string', 'number', 'integer', 'boolean', 'object', 'array']);
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const hasOwn = Object.prototype.hasOwnProperty;
+
+function decodeUtf8(bytes: Uint8Array): string {
+  try { return decoder.decode(bytes); } catch (cause) {
+    throw new CodecDecodeError(`payload is not UTF-8 JSON: ${(cause as Error).message}`, { cause });
+  }
+}
 
 function fieldName(name: unknown, field: string): string {
   if (typeof name !== 'string' || !FIELD_NAME.test(name) || name === '__proto__') {
@@ -50,13 +60,18 @@ function record(value: unknown, field: string): Record<string, unknown> {
 
 /**
  * Decodes a payload: bytes or text as UTF-8 JSON, objects as they are. The result must be a
- * JSON object.
+ * JSON object. A leading byte order mark (U+FEFF, which some devices' firmware writes) is
+ * skipped, as most JSON parsers do; JSON nested deeper than MAX_JSON_DEPTH is refused
+ * (CodecTooDeepError, SB_ERR_CODEC_TOO_DEEP).
  */
 export function decodePayload(payload: unknown): Record<string, unknown> {
   let value = payload;
   if (payload instanceof Uint8Array || typeof payload === 'string') {
+    // The decoder drops a BOM from bytes itself; text gets the same treatment.
+    const text = typeof payload === 'string' ? (payload.charCodeAt(0) === 0xfeff ? payload.slice(1) : payload) : decodeUtf8(payload);
+    checkJsonDepth(text);
     try {
-      value = JSON.parse(typeof payload === 'string' ? payload : decoder.decode(payload));
+      value = JSON.parse(text);
     } catch (cause) {
       throw new CodecDecodeError(`payload is not UTF-8 JSON: ${(cause as Error).message}`, { cause });
     }
@@ -106,7 +121,7 @@ export function compileMapping(config: MappingConfig): Mapping {
     return { name, type: type as FieldType };
   });
 
-  return (payload, subject, tenant, receivedAt) => {
+  return (payload, subject, tenant, receivedAt, overridden) => {
     const source = decodePayload(payload);
     // A payload decoded here is a fresh object nobody else holds: it becomes the data itself
     // (one object less per reading). Renames read the source after writing, and a caller's
@@ -130,6 +145,8 @@ export function compileMapping(config: MappingConfig): Mapping {
     for (const t of tokens) {
       const v = subjectToken(subject, t.index);
       if (v === undefined) throw new ContractInvalidError(`subject ${subject} has no token ${t.index} for ${t.name}`, { details: { field: t.name } });
+      // The subject is what the broker vouches for (ACLs grant topics); a differing body value loses, and is reported.
+      if (overridden !== undefined && out[t.name] !== undefined && out[t.name] !== v) overridden(t.name);
       out[t.name] = v;
     }
     if (receivedField !== undefined) out[receivedField] = receivedAt;

@@ -63,9 +63,13 @@ function isContractRefusal(err: unknown): boolean {
  * The ingest nanoservice: takes raw payloads (subscribe with `raw: true`, so devices that know
  * nothing of CloudEvents can publish), maps and enriches them, validates them and publishes
  * contract envelopes keyed by device. Bad payloads are dead-lettered at once with the reason
- * (`dlqreason` SB_ERR_CODEC_DECODE or SB_ERR_CONTRACT_INVALID).
- * Metric fields: `received forwarded`, `invalid deadlettered`, `duplicate dropped`
- * (context = the contract, query = the key).
+ * (`dlqreason` SB_ERR_CODEC_DECODE, SB_ERR_CODEC_TOO_DEEP or SB_ERR_CONTRACT_INVALID).
+ * A payload starting with a UTF-8 byte order mark is read without it.
+ * Fields taken from the subject (`subjectTokens`, by default `deviceId`) win over the same field
+ * in the payload: the topic is what broker ACLs vouch for, a body can claim anything. A payload
+ * value that differs is replaced and counted (`mismatch overridden`, query `field=<name>`).
+ * Metric fields: `received forwarded`, `invalid deadlettered`, `duplicate dropped`,
+ * `mismatch overridden` (context = the contract, query = the key).
  *
  * @example
  * await startNanoservice(bus, createIngestService({ tenant: 'acme', static: { site: 'berlin' } }));
@@ -98,6 +102,11 @@ export function createIngestService(config: IngestConfig = {}): NanoserviceDefin
   const invalid = metrics.field('invalid', 'deadlettered');
   const duplicate = metrics.field('duplicate', 'dropped');
   const forwarded = metrics.field('received', 'forwarded');
+  // One field per subject-token field: `mismatch overridden` with field=<name>, e.g. field=deviceId.
+  const overrides = new Map(Object.keys(c.subjectTokens as Record<string, number>).map((name) => [name, metrics.field('mismatch', 'overridden', { field: name })]));
+  // Filled by the mapping and read before the handler's first await: one array serves every message.
+  const overridden: string[] = [];
+  const noteOverride = (field: string): void => { overridden.push(field); };
   let dedupe: { seen: KeyedDedupe; field: string } | undefined;
   if (c.dedupe !== undefined) {
     if (c.dedupe === null || typeof c.dedupe.field !== 'string' || c.dedupe.field.length === 0) throw new OptionsInvalidError('dedupe.field must be a data field name', { details: { field: 'dedupe.field' } });
@@ -111,8 +120,9 @@ export function createIngestService(config: IngestConfig = {}): NanoserviceDefin
   const handle = async (message: Envelope, ctx: HandlerContext): Promise<void> => {
     let data: Record<string, unknown>;
     let key: string;
+    overridden.length = 0;
     try {
-      data = mapping(message.data, ctx.subject, message.tenant, now());
+      data = mapping(message.data, ctx.subject, message.tenant, now(), noteOverride);
       const k = data[keyField];
       if (typeof k !== 'string' && typeof k !== 'number') throw new ContractInvalidError(`key field "${keyField}" must be a string or number`, { details: { field: keyField } });
       key = String(k);
@@ -125,6 +135,7 @@ export function createIngestService(config: IngestConfig = {}): NanoserviceDefin
       countInvalid(ctx);
       throw err;
     }
+    for (const field of overridden) overrides.get(field)!.add(ctx, context, key);
     const dedupeValue = dedupe ? data[dedupe.field] : undefined;
     if (dedupe && dedupeValue !== undefined && dedupe.seen.has(key, dedupeValue)) {
       duplicate.add(ctx, context, key);

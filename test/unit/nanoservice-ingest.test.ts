@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Bus, CodecDecodeError, ContractInvalidError, OptionsInvalidError, type Envelope } from '../../core/index.js';
+import { Bus, CodecDecodeError, CodecTooDeepError, ContractInvalidError, OptionsInvalidError, type Envelope } from '../../core/index.js';
 import { ContractRegistry } from '../../contracts/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { compileMapping, compileSubjectTemplate, createIngestService, KeyedDedupe, runNanoservice, subjectToken, withKey } from '../../nanoservices/index.js';
@@ -42,6 +42,22 @@ describe('nanoservice ingest', () => {
       }
       const { temperature: _t, ...missing } = good;
       expect(() => map(missing, 's', undefined, 0)).to.throw(ContractInvalidError).with.nested.property('details.field', 'temperature');
+    });
+
+    it('mapping - a leading BOM is skipped in bytes and in text; too-deep JSON is a CodecTooDeepError', () => {
+      const map = compileMapping({});
+      expect(map(new Uint8Array([0xef, 0xbb, 0xbf, ...bytes('{"ts":1}')]), 's', undefined, 0)).to.deep.equal({ ts: 1 });
+      expect(map('\ufeff{"ts":1}', 's', undefined, 0)).to.deep.equal({ ts: 1 });
+      expect(() => map(`{"a":${'['.repeat(200)}${']'.repeat(200)}}`, 's', undefined, 0)).to.throw(CodecTooDeepError);
+    });
+
+    it('mapping - reports a subject-token field whose payload value differed', () => {
+      const map = compileMapping({ subjectTokens: { deviceId: 1 } });
+      const heard: string[] = [];
+      map('{"deviceId":"spoofed"}', 'devices.real.telemetry', undefined, 0, (f) => heard.push(f));
+      map('{"deviceId":"real"}', 'devices.real.telemetry', undefined, 0, (f) => heard.push(f));
+      map('{}', 'devices.real.telemetry', undefined, 0, (f) => heard.push(f));
+      expect(heard).to.deep.equal(['deviceId']);
     });
 
     it('mapping - a subject without the token position is invalid data', () => {
@@ -153,6 +169,29 @@ describe('nanoservice ingest', () => {
       const totals = bus.metrics.totals();
       expect(totals.get('ingest@t1:sensor.reading?deviceId=d1 invalid deadlettered')?.count).to.equal(1);
       expect(totals.get('ingest@t1:sensor.reading?deviceId=d3 invalid deadlettered')?.count).to.equal(1);
+    });
+
+    it('ingest - a payload deviceId that differs from the topic\'s is replaced and counted mismatch overridden', async () => {
+      await runNanoservice(bus, createIngestService());
+      await bus.publish('devices.d7.telemetry', bytes('{"deviceId":"d9","ts":1,"temperature":20,"humidity":1}'));
+      await bus.publish('devices.d7.telemetry', bytes('{"deviceId":"d7","ts":2,"temperature":20,"humidity":1}'));
+      await bus.publish('devices.d7.telemetry', bytes('{"ts":3,"temperature":20,"humidity":1}'));
+      await waitFor(() => out.length === 3, { what: 'three readings forwarded' });
+      expect(out.map((m) => (m.data as { deviceId: string }).deviceId)).to.deep.equal(['d7', 'd7', 'd7']);
+      const totals = bus.metrics.totals();
+      expect(totals.get('ingest@t1:sensor.reading?deviceId=d7&field=deviceId mismatch overridden')?.count, 'only the differing one').to.equal(1);
+      expect(totals.get('ingest@t1:sensor.reading?deviceId=d7 received forwarded')?.count).to.equal(3);
+    });
+
+    it('ingest - a BOM-prefixed payload is read without the BOM; JSON nested too deep is dead-lettered SB_ERR_CODEC_TOO_DEEP', async () => {
+      await runNanoservice(bus, createIngestService());
+      const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...bytes('{"ts":1,"temperature":20,"humidity":1}')]);
+      await bus.publish('devices.d1.telemetry', bom);
+      await bus.publish('devices.d2.telemetry', bytes(`{"ts":1,"temperature":20,"humidity":1,"deep":${'['.repeat(100_000)}${']'.repeat(100_000)}}`));
+      await bus.publish('devices.d3.telemetry', bytes('{"ts":1,"temperature":20,"humidity":1}'));
+      await waitFor(() => out.length === 2 && dlq.length === 1, { what: 'two forwarded, one dead-lettered' });
+      expect(out.map((m) => m.partitionkey)).to.deep.equal(['d1', 'd3']);
+      expect(dlq[0]).to.include({ dlqsubject: 'devices.d2.telemetry', dlqreason: 'SB_ERR_CODEC_TOO_DEEP' });
     });
 
     it('ingest - a validate hook that throws dead-letters the payload as contract-invalid', async () => {

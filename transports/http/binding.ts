@@ -20,8 +20,8 @@
  * const env = fromHttpBinary(req.headers, bodyBytes);          // on the receiving side
  */
 import {
-  DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, isJsonContentType, mediaType, percentEncodeHeaderValue,
-  validateEnvelope, type Envelope, type HeaderLimits,
+  DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, MAX_JSON_DEPTH, checkJsonDepth, isJsonContentType, mediaType,
+  percentEncodeHeaderValue, validateEnvelope, type Envelope, type HeaderLimits,
 } from '../../core/index.js';
 import { BodyInvalidError } from './errors.js';
 
@@ -143,6 +143,8 @@ export function toJsonEvent(envelope: Envelope): Record<string, unknown> {
   if (kind !== 'binary') {
     try {
       const text = decoder.decode(data);
+      // Too deep to be written out again as JSON (stringify recurses): such data goes as bytes.
+      if (kind === 'json') checkJsonDepth(text);
       out.data = kind === 'json' ? JSON.parse(text) : text;
       return out;
     } catch { /* not what it claims to be: carry the bytes as they are */ }
@@ -156,7 +158,8 @@ export function toJsonEvent(envelope: Envelope): Record<string, unknown> {
  * EnvelopeInvalidError / HeaderInvalidError.
  */
 export function fromHttpStructured(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope {
-  return fromJsonEvent(parseJson(body), limits);
+  // One level for the event object around `data`.
+  return fromJsonEvent(parseJson(body, 1), limits);
 }
 
 /** The envelope of one CloudEvents JSON-format object, data turned into bytes. */
@@ -192,7 +195,8 @@ export function toHttpBatch(envelopes: Envelope[]): HttpMessage {
 
 /** The envelopes of a batch body; the first bad event fails it all (BodyInvalidError naming its index). */
 export function fromHttpBatch(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope[] {
-  const parsed = parseJson(body);
+  // Two levels for the batch array and the event object around `data`.
+  const parsed = parseJson(body, 2);
   if (!Array.isArray(parsed)) throw new BodyInvalidError('a batch must be a JSON array of events');
   return parsed.map((event, index) => {
     try { return fromJsonEvent(event, limits); } catch (cause) {
@@ -219,8 +223,17 @@ function isBase64(text: string): boolean {
   return text.length % 4 === 0 && BASE64_CHARS.test(text);
 }
 
-function parseJson(body: Uint8Array): unknown {
-  try { return JSON.parse(decoder.decode(body)); } catch (cause) {
+/**
+ * Parses a JSON body; CodecTooDeepError when its data nests past MAX_JSON_DEPTH under `enclosing`
+ * levels (checked first: the parsed value would overflow the next walk of it).
+ */
+function parseJson(body: Uint8Array, enclosing: number): unknown {
+  let text: string;
+  try { text = decoder.decode(body); } catch (cause) {
+    throw new BodyInvalidError('body is not valid UTF-8 JSON: not UTF-8', { cause });
+  }
+  checkJsonDepth(text, MAX_JSON_DEPTH, enclosing);
+  try { return JSON.parse(text); } catch (cause) {
     throw new BodyInvalidError(`body is not valid UTF-8 JSON: ${(cause as Error).message}`, { cause });
   }
 }

@@ -7,7 +7,7 @@
  * const { status, body } = problemOf(new BackpressureError('full')); // 503, application/problem+json
  */
 import {
-  BackpressureError, BusStoppedError, CapabilityMissingError, CodecDecodeError, CodecUnknownError, ContractInvalidError, ContractUnknownError,
+  BackpressureError, BusStoppedError, CapabilityMissingError, CodecDecodeError, CodecTooDeepError, CodecUnknownError, ContractInvalidError, ContractUnknownError,
   ContractVersionError, EnvelopeInvalidError, HeaderInvalidError, MessageTooLargeError, NoRespondersError, OptionsInvalidError,
   PatternInvalidError, RequestTimeoutError, SignalbusError, SubjectInvalidError, TransportAuthError, TransportClosedError,
   TransportConnectError, errorMessage, AuthForbiddenError, AuthUnauthorizedError,
@@ -33,7 +33,7 @@ type ErrorClass = new (message: string, options?: { cause?: unknown; details?: R
 
 const STATUS_BY_CLASS: Array<[ErrorClass, number]> = [
   [SubjectInvalidError, 400], [PatternInvalidError, 400], [HeaderInvalidError, 400], [EnvelopeInvalidError, 400],
-  [CodecDecodeError, 400], [ContractInvalidError, 400], [ContractVersionError, 400], [ContractUnknownError, 400],
+  [CodecTooDeepError, 400], [CodecDecodeError, 400], [ContractInvalidError, 400], [ContractVersionError, 400], [ContractUnknownError, 400],
   [OptionsInvalidError, 400], [CodecUnknownError, 415], [MessageTooLargeError, 413], [BackpressureError, 503],
   [TransportClosedError, 503], [TransportConnectError, 503], [BusStoppedError, 503], [NoRespondersError, 503],
   [TransportAuthError, 503], [RequestTimeoutError, 504], [CapabilityMissingError, 501],

@@ -10,7 +10,7 @@
  * Inbound, both forms are understood on either protocol version; a payload that is neither is a
  * raw device message, wrapped by `rawEnvelope`.
  */
-import { isJsonContentType, type Envelope } from '../../core/index.js';
+import { checkJsonDepth, isJsonContentType, MAX_JSON_DEPTH, type Envelope } from '../../core/index.js';
 
 /** The MQTT 5 publish properties the binding reads and writes. */
 export interface MqttWireProperties {
@@ -141,7 +141,13 @@ export function fromMqttStructured(payload: Buffer): StructuredDecoded | undefin
   while (i < payload.length && (payload[i] === 0x20 || payload[i] === 0x0a || payload[i] === 0x0d || payload[i] === 0x09)) i++;
   if (payload[i] !== 0x7b /* { */ || payload.indexOf('"specversion"') < 0) return undefined;
   let parsed: unknown;
-  try { parsed = JSON.parse(payload.toString('utf8')); } catch { return undefined; }
+  try {
+    const text = payload.toString('utf8');
+    // Data nested past the limit would overflow whoever walks it next; as raw bytes it is
+    // dead-lettered (or handed to a raw subscriber, whose JSON decode refuses it with SB_ERR_CODEC_TOO_DEEP).
+    checkJsonDepth(text, MAX_JSON_DEPTH, 1);
+    parsed = JSON.parse(text);
+  } catch { return undefined; }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
   const e = parsed as Record<string, unknown>;
   if (typeof e.specversion !== 'string' || typeof e.id !== 'string' || typeof e.source !== 'string' || typeof e.type !== 'string') return undefined;

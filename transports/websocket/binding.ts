@@ -6,6 +6,7 @@
 import type { Envelope } from '../../core/envelope.js';
 import { CodecDecodeError, EnvelopeInvalidError, errorCode, errorMessage } from '../../core/errors.js';
 import { isJsonContentType } from '../../core/content-type.js';
+import { checkJsonDepth, MAX_JSON_DEPTH } from '../../core/json-depth.js';
 
 /** The WebSocket subprotocol every frame follows. */
 export const SUBPROTOCOL = 'cloudevents.json';
@@ -177,10 +178,13 @@ function event(f: Record<string, unknown>, ref: FrameId | undefined): Envelope {
 }
 
 /**
- * A frame a client sent. Throws CodecDecodeError for bad JSON and EnvelopeInvalidError for a
- * malformed frame (`details.ref` holds the frame id when it could be read).
+ * A frame a client sent. Throws CodecDecodeError for bad JSON (CodecTooDeepError when an event's
+ * data nests deeper than MAX_JSON_DEPTH) and EnvelopeInvalidError for a malformed frame
+ * (`details.ref` holds the frame id when it could be read).
  */
 export function parseClientFrame(text: string): ClientFrame {
+  // Checked on the text, before parsing: the frame and the event wrap the data (2 levels).
+  checkJsonDepth(text, MAX_JSON_DEPTH, 2);
   if (text.startsWith(PUB_PREFIX)) {
     const fast = parseCanonicalPublish(text);
     if (fast) return fast;
@@ -189,6 +193,7 @@ export function parseClientFrame(text: string): ClientFrame {
   const op = f.op;
   if (op === undefined) {
     if (f.specversion === undefined) fail('a frame is a CloudEvent (with "specversion") or a control frame (with "op")', undefined, 'op');
+    checkJsonDepth(text, MAX_JSON_DEPTH, 1); // a bare event: only its own object wraps the data
     return { op: 'event', event: fromWebSocketEvent(f) };
   }
   switch (op) {

@@ -1,0 +1,43 @@
+/**
+ * A nesting limit for JSON, checked on the text before JSON.parse. V8 parses any depth, but the
+ * value it returns overflows the stack of the next recursive walk (JSON.stringify,
+ * structuredClone, a handler's own code): a 100,000-deep array was a 500 at the gateway and a
+ * lost message at a subscriber. The scan is one loop over the text, so it cannot overflow itself.
+ *
+ * @example
+ * checkJsonDepth('[[[1]]]');          // fine: depth 3
+ * checkJsonDepth('[[[1]]]', 2);       // throws CodecTooDeepError (SB_ERR_CODEC_TOO_DEEP)
+ */
+import { CodecTooDeepError } from './errors.js';
+
+/** The deepest nesting of arrays and objects JSON data may have. */
+export const MAX_JSON_DEPTH = 128;
+
+const QUOTE = 0x22, BACKSLASH = 0x5c, OPEN_ARRAY = 0x5b, OPEN_OBJECT = 0x7b, CLOSE_ARRAY = 0x5d, CLOSE_OBJECT = 0x7d;
+
+/**
+ * Throws CodecTooDeepError when `text` opens more than `maxDepth` arrays/objects inside each
+ * other (brackets inside strings do not count), not counting `enclosing` levels that wrap the
+ * data (1 for a structured event's object, 2 for a batch). Says nothing about whether the text
+ * is valid JSON.
+ */
+export function checkJsonDepth(text: string, maxDepth = MAX_JSON_DEPTH, enclosing = 0): void {
+  const limit = maxDepth + enclosing;
+  // Fewer brackets than the limit cannot pass it.
+  if (text.length <= limit) return;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) {
+      inString = true;
+    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      if (++depth > limit) throw new CodecTooDeepError(`JSON data is nested deeper than ${maxDepth} levels`, { details: { maxDepth } });
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
+      depth--;
+    }
+  }
+}

@@ -1,0 +1,74 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
+import { Bus, type Envelope, type Transport } from '../../core/index.js';
+import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
+import { NatsTransport } from '../../transports/nats/index.js';
+import { requireBroker } from '../helpers/brokers.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
+
+const NATS = 'nats://127.0.0.1:4222';
+const deep = new TextEncoder().encode('['.repeat(100_000) + ']'.repeat(100_000));
+
+/**
+ * A subscriber's side of item 7: JSON data nested 100,000 deep (what a binary-mode client could
+ * send) is dead-lettered with dlqreason SB_ERR_CODEC_TOO_DEEP, and the next message still flows.
+ * Before the limit the handler's walk of the value overflowed the stack and the message was lost.
+ */
+async function deadLettersDeepJson(transport: Transport, prefix: string, sendDeep: (subject: string) => Promise<void>): Promise<void> {
+  const bus = new Bus({ service: 'deep@t', transport, metrics: false, logger: silentLogger });
+  try {
+    const handled: unknown[] = [];
+    const deadLetters: Envelope[] = [];
+    // A handler that walks the data, as most do (logging, copying, validating).
+    await bus.subscribe(`${prefix}.in`, (m) => { handled.push(JSON.parse(JSON.stringify(m.data))); });
+    await bus.subscribe(`dlq.${prefix}.in`, (m) => { deadLetters.push(m); }, { raw: true });
+    await bus.start();
+    await sendDeep(`${prefix}.in`);
+    await bus.publish(`${prefix}.in`, { n: 1 });
+    await waitFor(() => handled.length === 1 && deadLetters.length === 1, {
+      timeoutMs: 10_000, what: () => `the next message and the dead letter (handled ${handled.length}, dead letters ${deadLetters.length})`,
+    });
+    expect(handled).to.deep.equal([{ n: 1 }]);
+    const dl = deadLetters[0]!;
+    expect(dl).to.include({ dlqreason: 'SB_ERR_CODEC_TOO_DEEP', dlqsubject: `${prefix}.in`, datacontenttype: 'application/octet-stream' });
+    expect((dl.data as Uint8Array).byteLength, 'the original bytes are kept').to.equal(deep.byteLength);
+  } finally {
+    await bus.stop();
+  }
+}
+
+describe('deep JSON - dead-lettered at a subscriber, never lost', function () {
+  this.timeout(30_000);
+
+  it('memory - JSON data nested 100,000 deep is dead-lettered SB_ERR_CODEC_TOO_DEEP and the next message flows', async () => {
+    const broker = new MemoryBroker();
+    const prefix = `deep.${randomUUID().slice(0, 8)}`;
+    const sender = new Bus({ service: 'sender@t', transport: new MemoryTransport({ broker }), metrics: false, logger: silentLogger });
+    try {
+      await deadLettersDeepJson(new MemoryTransport({ broker }), prefix, (subject) => sender.publishEnvelope(subject, {
+        specversion: '1.0', id: randomUUID(), source: 'urn:t', type: 't', datacontenttype: 'application/json', data: deep,
+      }));
+    } finally { await sender.stop(); }
+  });
+
+  describe('nats core', () => {
+    let nc: NatsConnection;
+    before(async function () {
+      await requireBroker(this, 'nats');
+      nc = await connect({ servers: NATS });
+    });
+    after(async () => { await nc?.close(); });
+
+    it('nats - a binary-mode message whose JSON data nests 100,000 deep is dead-lettered SB_ERR_CODEC_TOO_DEEP and the next message flows', async () => {
+      const prefix = `deep.${randomUUID().slice(0, 8)}`;
+      await deadLettersDeepJson(new NatsTransport({ servers: NATS }), prefix, async (subject) => {
+        const h = natsHeaders();
+        for (const [k, v] of [['ce-specversion', '1.0'], ['ce-id', randomUUID()], ['ce-source', 'urn:t'], ['ce-type', 't'], ['content-type', 'application/json']]) h.set(k!, v!);
+        nc.publish(subject, deep, { headers: h });
+        await nc.flush();
+      });
+    });
+  });
+});
