@@ -1,29 +1,12 @@
 import { expect } from 'chai';
-import http from 'node:http';
 import { Bus, MAX_JSON_DEPTH, type Envelope } from '../../core/index.js';
 import { HttpGateway } from '../../gateway/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
+import { send, type Answer } from '../helpers/http-send.js';
 import { waitFor } from '../helpers/wait.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 
-interface Answer { status: number; json?: Record<string, unknown>; text: string }
-
-function post(url: string, path: string, headers: Record<string, string>, body: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url + path, { method: 'POST', headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: Record<string, unknown> | undefined;
-        try { json = JSON.parse(text) as Record<string, unknown>; } catch { /* not JSON */ }
-        resolve({ status: res.statusCode ?? 0, json, text });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = (url: string, path: string, headers: Record<string, string>, body: string): Promise<Answer> => send(url, 'POST', path, headers, body);
 
 const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 const CE = { 'ce-specversion': '1.0', 'ce-id': 'deep-1', 'ce-source': 'urn:t', 'ce-type': 't', 'content-type': 'application/json' };

@@ -17,6 +17,7 @@ import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js'
 import { NatsTransport } from '../../transports/nats/index.js';
 import '../../transports/index.js';
 import { missingPrerequisite, requireBroker } from '../helpers/brokers.js';
+import { send, type Answer } from '../helpers/http-send.js';
 import { waitFor, sleep } from '../helpers/wait.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 
@@ -24,25 +25,6 @@ const secret = 'integration-secret-of-at-least-32-bytes!';
 const token = (claims: Record<string, unknown>, exp: string | number = '5m') =>
   new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(new TextEncoder().encode(secret));
 
-interface Answer { status: number; headers: http.IncomingHttpHeaders; text: string; json?: Record<string, unknown> }
-
-/** One request with node:http (no keep-alive), body as given. */
-function send(url: string, method: string, path: string, headers: Record<string, string | number> = {}, body?: string | Buffer): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url + path, { method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: Record<string, unknown> | undefined;
-        try { json = JSON.parse(text) as Record<string, unknown>; } catch { /* not JSON */ }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 function expectProblem(a: Answer, status: number, code: string): void {
   expect(a.status, a.text).to.equal(status);
