@@ -27,6 +27,8 @@ describe('scale-out: MQTT device input shared by the ingest instances ($share)',
   const exchange = `sb-scale-${suffix}`;
   const ns = `sm${suffix}`;
   const inputs: ScaledInput[] = [
+    // The refusal case routes the device input to RabbitMQ: its ingest queue is deleted too.
+    { service: 'ingest', input: `${ns}.devices.*.telemetry`, partitioned: false },
     { service: 'filter', input: 'sensor.reading.>', partitioned: true },
     { service: 'aggregate', input: 'sensor.valid.>', partitioned: true },
     { service: 'alert', input: 'sensor.valid.>', partitioned: true },
