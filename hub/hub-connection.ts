@@ -4,7 +4,7 @@
  */
 import type { RawData, WebSocket } from 'ws';
 import {
-  BackpressureError, CapabilityMissingError, EnvelopeInvalidError, OptionsInvalidError, SubjectInvalidError, isSubject,
+  CapabilityMissingError, EnvelopeInvalidError, OptionsInvalidError, SubjectInvalidError, isSubject,
   validateEnvelope, validatePattern, validateSubject, type Bus, type CodecRegistry, type Envelope, type Logger, type InboundMessage, type SignalbusError, type Transport,
   type TransportSubscription,
 } from '../core/index.js';
@@ -13,7 +13,7 @@ import {
   ackFrameText, deliveryFrameText, errorFrameText, toWebSocketEventText, parseClientFrame, replyFrameText,
   type ClientFrame, type FrameId, type RequestFrame, type SubscribeFrame, type UnsubscribeFrame,
 } from '../transports/websocket/binding.js';
-import { CLOSE_CODES } from '../transports/websocket/errors.js';
+import { CLOSE_CODES, SubscriptionLimitError } from '../transports/websocket/errors.js';
 
 /** Limits and collaborators the connections read; resolved once. */
 export interface HubSettings {
@@ -57,25 +57,35 @@ class Delivery {
   constructor(readonly sub: HubSubscription, readonly msg: InboundMessage) {}
 }
 
-/** One client subscription: a subscription on the bus transport plus its `inflight` window. */
+/** Bytes a delivery frame adds to its event text: `{"op":"msg","sid":…,"subject":…,"id":…,"event":…}`. */
+const FRAME_OVERHEAD_BYTES = 64;
+
+/**
+ * One client subscription: a subscription on the bus transport plus its `inflight` window.
+ * What a full window holds back waits in its own queue, bounded in messages
+ * (`maxQueuedPerSubscription`) and, with the connection's other queues and unsent bytes, in bytes
+ * (`maxBufferedBytes`); over either bound the client is dropped with 4008. It never makes the
+ * bus transport wait: on the in-memory bus that would hold back every publisher, and with them
+ * every other subscriber, behind the slowest client.
+ */
 class HubSubscription {
   readonly sidJson: string;
   transportSub?: TransportSubscription;
   active = true;
   inflight = 0;
   private readonly queue: InboundMessage[] = [];
-  /** The relayed frame text of each queued message, where there was one (`queue[i]` ⇔ `texts[i]`). */
-  private readonly texts: Array<string | undefined> = [];
-  private room?: Promise<void>;
-  private releaseRoom?: () => void;
+  /** The frame text of each queued message, encoded when it was queued (`queue[i]` ⇔ `texts[i]` ⇔ `sizes[i]`). */
+  private readonly texts: string[] = [];
+  /** The bytes each queued message counts against the connection's `maxBufferedBytes`. */
+  private readonly sizes: number[] = [];
   /** Handed to the bus transport once per subscription. */
-  readonly onMessage = (msg: InboundMessage): void | Promise<void> => this.deliver(msg);
+  readonly onMessage = (msg: InboundMessage): void => this.deliver(msg);
 
   constructor(readonly conn: HubConnection, readonly sid: string, readonly transport: Transport, readonly window: number, readonly bare: boolean) {
     this.sidJson = JSON.stringify(sid);
   }
 
-  private deliver(msg: InboundMessage): void | Promise<void> {
+  private deliver(msg: InboundMessage): void {
     const conn = this.conn;
     if (!this.active || conn.closed) return release(msg, conn);
     // Clients get CloudEvents; a device payload on the same subjects is for raw subscribers (ingest), not for them.
@@ -92,13 +102,15 @@ class HubSubscription {
     }
     if (this.window === 0 || this.inflight < this.window) return this.sendTracked(msg);
     if (this.queue.length >= conn.settings.maxQueuedPerSubscription) {
-      conn.drop(CLOSE_CODES.slowConsumer, 'slow consumer: deliveries held back over the bound');
+      conn.drop(CLOSE_CODES.slowConsumer, 'slow consumer: a subscription held back more deliveries than maxQueuedPerSubscription');
       return release(msg, conn);
     }
+    const text = conn.textOf(msg.envelope);
+    const bytes = conn.byteLengthOf(text) + msg.subject.length + this.sidJson.length + FRAME_OVERHEAD_BYTES;
+    if (!conn.hold(bytes)) return release(msg, conn);
     this.queue.push(msg);
-    this.texts.push(conn.relayTextOf(msg.envelope));
-    // One promise per full window, not per message: the bus transport waits on it.
-    return (this.room ??= new Promise<void>((resolve) => { this.releaseRoom = resolve; }));
+    this.texts.push(text);
+    this.sizes.push(bytes);
   }
 
   private sendTracked(msg: InboundMessage, text?: string): void {
@@ -113,21 +125,21 @@ class HubSubscription {
   settled(): void {
     if (this.window === 0) return;
     this.inflight--;
-    while (this.active && this.inflight < this.window && this.queue.length > 0) this.sendTracked(this.queue.shift()!, this.texts.shift());
-    if (this.queue.length === 0 && this.releaseRoom) {
-      const resolve = this.releaseRoom;
-      this.room = undefined;
-      this.releaseRoom = undefined;
-      resolve();
+    while (this.active && this.inflight < this.window && this.queue.length > 0) {
+      this.conn.unhold(this.sizes.shift()!);
+      this.sendTracked(this.queue.shift()!, this.texts.shift());
     }
   }
 
-  /** Ends it: held-back messages go back to the bus transport and whoever waits for room is released. */
+  /** Ends it: held-back messages go back to the bus transport and stop counting against the connection. */
   stop(): Promise<void> {
     this.active = false;
+    let bytes = 0;
+    for (const size of this.sizes) bytes += size;
+    this.conn.unhold(bytes);
     this.texts.length = 0;
+    this.sizes.length = 0;
     for (const msg of this.queue.splice(0)) release(msg, this.conn);
-    if (this.releaseRoom) { this.releaseRoom(); this.room = undefined; this.releaseRoom = undefined; }
     return this.transportSub ? this.transportSub.unsubscribe() : Promise.resolve();
   }
 }
@@ -148,6 +160,12 @@ export class HubConnection {
   };
   private lastEnvelope?: Envelope;
   private lastText = '';
+  /** `lastText`'s UTF-8 length once asked for (-1: not yet), shared by the subscriptions it fans out to. */
+  private lastBytes = -1;
+  /** Bytes of the delivery frames this connection's subscriptions hold back behind full `inflight` windows. */
+  private queuedBytes = 0;
+  /** The most this connection held (held back plus unsent) against `maxBufferedBytes`. */
+  peakBufferedBytes = 0;
   private readonly flushAcks = () => {
     this.ackScheduled = false;
     const ids = this.acks;
@@ -167,8 +185,41 @@ export class HubConnection {
     if (envelope !== this.lastEnvelope) {
       this.lastText = this.relayTextOf(envelope) ?? toWebSocketEventText(envelope);
       this.lastEnvelope = envelope;
+      this.lastBytes = -1;
     }
     return this.lastText;
+  }
+
+  /** The UTF-8 length of a frame text; the last event's is measured once for all its subscriptions. */
+  byteLengthOf(text: string): number {
+    if (text !== this.lastText) return Buffer.byteLength(text);
+    if (this.lastBytes < 0) this.lastBytes = Buffer.byteLength(text);
+    return this.lastBytes;
+  }
+
+  /** What the connection holds against `maxBufferedBytes`: frames held back plus the socket's unsent bytes. */
+  get bufferedBytes(): number {
+    return this.queuedBytes + this.ws.bufferedAmount;
+  }
+
+  /**
+   * Counts `bytes` of a held-back delivery against the connection's bound; false (and the client
+   * dropped with 4008) when they would take it over.
+   */
+  hold(bytes: number): boolean {
+    const total = this.bufferedBytes + bytes;
+    if (total > this.settings.maxBufferedBytes) {
+      this.drop(CLOSE_CODES.slowConsumer, 'slow consumer: held-back and unsent bytes over maxBufferedBytes');
+      return false;
+    }
+    this.queuedBytes += bytes;
+    if (total > this.peakBufferedBytes) this.peakBufferedBytes = total;
+    return true;
+  }
+
+  /** Held-back bytes that were sent or given back. */
+  unhold(bytes: number): void {
+    this.queuedBytes -= bytes;
   }
 
   /** The text a client sent `envelope` as, while the bus is handing that publish out. */
@@ -177,13 +228,16 @@ export class HubConnection {
     return relay.envelope === envelope ? relay.text : undefined;
   }
 
-  /** Sends a frame unless the client's unsent bytes are over the bound, in which case it is dropped. */
+  /** Sends a frame unless it would take the connection over `maxBufferedBytes`, in which case it is dropped. */
   send(text: string): void {
     if (this.closed) return;
-    if (this.ws.bufferedAmount > this.settings.maxBufferedBytes) {
-      this.drop(CLOSE_CODES.slowConsumer, 'slow consumer: send buffer over the bound');
+    // `text.length` for its bytes: exact for ASCII and cheap; the socket's count corrects it on the next send.
+    const total = this.bufferedBytes + text.length;
+    if (total > this.settings.maxBufferedBytes) {
+      this.drop(CLOSE_CODES.slowConsumer, 'slow consumer: unsent bytes over maxBufferedBytes');
       return;
     }
+    if (total > this.peakBufferedBytes) this.peakBufferedBytes = total;
     if (!this.corked) {
       const socket = (this.ws as unknown as { _socket?: { cork(): void } })._socket;
       if (socket) {
@@ -278,7 +332,8 @@ export class HubConnection {
     try {
       if (this.subs.has(f.sid)) throw new OptionsInvalidError(`subscription id "${f.sid}" is already in use on this connection`, { details: { field: 'sid' } });
       if (this.subs.size >= this.settings.maxSubscriptionsPerConnection) {
-        throw new BackpressureError(`a connection may hold ${this.settings.maxSubscriptionsPerConnection} subscriptions`, { details: { limit: this.settings.maxSubscriptionsPerConnection } });
+        throw new SubscriptionLimitError(`a connection may hold ${this.settings.maxSubscriptionsPerConnection} subscriptions (maxSubscriptionsPerConnection)`,
+          { details: { limit: this.settings.maxSubscriptionsPerConnection } });
       }
       validatePattern(f.pattern);
       if (f.group !== undefined && !isSubject(f.group)) throw new OptionsInvalidError(`group "${f.group}" must be subject tokens`, { details: { field: 'group' } });
@@ -371,7 +426,7 @@ export class HubConnection {
   /** Closes with `code` (e.g. 4008 slow consumer) and frees everything at once. */
   drop(code: number, reason: string): void {
     if (this.closed) return;
-    this.settings.logger.warn('dropping a connection', { code, reason, principal: this.who?.principal });
+    this.settings.logger.warn('dropping a connection', { code, reason, principal: this.who?.principal, bufferedBytes: this.bufferedBytes });
     this.cleanup();
     this.ws.close(code, reason);
   }

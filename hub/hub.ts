@@ -21,6 +21,19 @@ import { HUB_DEFAULTS, validateHubOptions, type WebSocketHubOptions } from './op
 
 export type { WebSocketHubOptions } from './options.js';
 
+/** One connection as `WebSocketHub.connectionStats()` reports it. */
+export interface HubConnectionStats {
+  /** Who it authenticated as (undefined without auth). */
+  principal: string | undefined;
+  subscriptions: number;
+  /** Deliveries sent and not yet acked or replied to. */
+  unacked: number;
+  /** Delivery frames held back behind full `inflight` windows plus the socket's unsent bytes (bounded by `maxBufferedBytes`). */
+  bufferedBytes: number;
+  /** The most `bufferedBytes` has been. */
+  peakBufferedBytes: number;
+}
+
 /**
  * A WebSocket hub speaking subprotocol `cloudevents.json` (frames and close codes: README.md).
  *
@@ -120,6 +133,24 @@ export class WebSocketHub {
     let n = 0;
     for (const c of this.connections) if (!c.closed) n++;
     return n;
+  }
+
+  /**
+   * What each connection served holds against its bounds, for monitoring: `bufferedBytes` (held
+   * back plus unsent) and its peak, both against `maxBufferedBytes`.
+   *
+   * @example for (const c of hub.connectionStats()) if (c.bufferedBytes > 1 << 20) log(c.principal);
+   */
+  connectionStats(): HubConnectionStats[] {
+    const stats: HubConnectionStats[] = [];
+    for (const c of this.connections) {
+      if (c.closed) continue;
+      stats.push({
+        principal: c.who?.principal, subscriptions: c.subs.size, unacked: c.deliveries.size,
+        bufferedBytes: c.bufferedBytes, peakBufferedBytes: c.peakBufferedBytes,
+      });
+    }
+    return stats;
   }
 
   /** Closes every connection with 1001, stops listening (own server only) and stops the private bus. Idempotent. */

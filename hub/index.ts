@@ -8,6 +8,6 @@
  * @example
  * const hub = await hostHub('ws://127.0.0.1:8080/', bus, { auth: { jwt: { secret } } });
  */
-export { WebSocketHub, hostHub } from './hub.js';
+export { WebSocketHub, hostHub, type HubConnectionStats } from './hub.js';
 export { HUB_DEFAULTS, type WebSocketHubOptions } from './options.js';
 export * from '../auth/index.js';

@@ -31,13 +31,20 @@ export interface WebSocketHubOptions {
   auth?: AuthenticatorOptions | Authenticate;
   /** Ping interval; a connection that has not answered the previous ping is terminated. Default 30,000 ms. */
   heartbeatMs?: number;
-  /** A connection whose unsent bytes exceed this is closed with 4008 (slow consumer). Default 4 MiB. */
+  /**
+   * Bytes one connection may hold: the delivery frames its subscriptions hold back behind full
+   * `inflight` windows (all of them together) plus the socket's unsent bytes. A connection that
+   * would go over is closed with 4008 (slow consumer). Default 8 MiB.
+   */
   maxBufferedBytes?: number;
   /** Largest frame accepted; larger ones close the connection with 1009. Default 1 MiB. */
   maxPayloadBytes?: number;
-  /** Deliveries a subscription holds back while its `inflight` window is full before the client is dropped with 4008. Default 10,000. */
+  /**
+   * Deliveries one subscription holds back while its `inflight` window is full; one more closes the
+   * connection with 4008 (slow consumer). Never a wait: publishers and other subscribers go on. Default 10,000.
+   */
   maxQueuedPerSubscription?: number;
-  /** Subscriptions one connection may hold. Default 1,000. */
+  /** Subscriptions one connection may hold; a `sub` frame over it is refused with `SB_ERR_HUB_SUBSCRIPTION_LIMIT`. Default 100. */
   maxSubscriptionsPerConnection?: number;
   /** Request timeout when a `req` frame names none, and the most it may ask for, ms. Default 5,000 / 60,000. */
   requestTimeoutMs?: number;
@@ -48,8 +55,8 @@ export interface WebSocketHubOptions {
 }
 
 export const HUB_DEFAULTS = {
-  port: 0, host: '127.0.0.1', path: '/', heartbeatMs: 30_000, maxBufferedBytes: 4 * 1024 * 1024, maxPayloadBytes: 1024 * 1024,
-  maxQueuedPerSubscription: 10_000, maxSubscriptionsPerConnection: 1000, requestTimeoutMs: 5000, maxRequestTimeoutMs: 60_000,
+  port: 0, host: '127.0.0.1', path: '/', heartbeatMs: 30_000, maxBufferedBytes: 8 * 1024 * 1024, maxPayloadBytes: 1024 * 1024,
+  maxQueuedPerSubscription: 10_000, maxSubscriptionsPerConnection: 100, requestTimeoutMs: 5000, maxRequestTimeoutMs: 60_000,
 } as const;
 
 export function validateHubOptions(o: WebSocketHubOptions): void {

@@ -17,9 +17,15 @@ export const CLOSE_CODES = {
   goingAway: 1001,
   /** A frame exceeded the hub's `maxPayloadBytes` (sent by `ws` itself). */
   messageTooBig: 1009,
-  /** The client's send buffer or held-back queue went over its bound: it reads too slowly. */
+  /**
+   * Slow consumer: the connection's held-back and unsent bytes went over `maxBufferedBytes`, or a
+   * subscription held back more than `maxQueuedPerSubscription` deliveries. It reads (or acks) too slowly.
+   */
   slowConsumer: 4008,
 } as const;
+
+/** A `sub` frame over the hub's `maxSubscriptionsPerConnection`: end one, or open another connection. */
+export class SubscriptionLimitError extends SignalbusError { readonly code = 'SB_ERR_HUB_SUBSCRIPTION_LIMIT'; }
 
 /** An error frame whose code has no class on this side; `code` is the hub's code unchanged. */
 export class RemoteHubError extends SignalbusError {
@@ -38,6 +44,7 @@ for (const cls of [
   ContractInvalidError, ContractUnknownError, ContractVersionError, EnvelopeInvalidError, HeaderInvalidError,
   MessageTooLargeError, NoRespondersError, OptionsInvalidError, PatternInvalidError, RequestTimeoutError,
   SubjectInvalidError, TransportAuthError, TransportClosedError, TransportConnectError, AuthForbiddenError, AuthUnauthorizedError,
+  SubscriptionLimitError,
 ] as ErrorClass[]) {
   BY_CODE.set(new cls('').code, cls);
 }

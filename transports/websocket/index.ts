@@ -13,7 +13,7 @@ import { webSocketOptionsFromUrl } from './options.js';
 import { WebSocketTransport } from './websocket-transport.js';
 
 export * from './binding.js';
-export { CLOSE_CODES, RemoteHubError, errorFromFrame } from './errors.js';
+export { CLOSE_CODES, RemoteHubError, SubscriptionLimitError, errorFromFrame } from './errors.js';
 export { CLIENT_DEFAULTS, resolveWebSocketOptions, webSocketOptionsFromUrl } from './options.js';
 export type { WebSocketTransportOptions, WebSocketConstructor, WebSocketLike } from './options.js';
 export { WebSocketTransport } from './websocket-transport.js';
