@@ -5,7 +5,9 @@
  * Clients are plain `ws` sockets speaking the documented frames; no broker needed.
  */
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { Bus } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
@@ -205,5 +207,19 @@ describe('websocket hub bounds (integration)', function () {
     expect(drops[0]!.details!.bufferedBytes, 'bytes held when dropped').to.be.above(limit * 0.9).and.at.most(limit);
     await waitFor(() => healthy.delivered === n, { timeoutMs: 10_000, what: () => `all ${n} events at the healthy subscriber (got ${healthy.delivered})` });
     for (const s of hub.connectionStats()) expect(s.bufferedBytes).to.be.at.most(limit);
+  });
+
+  it('ws hub - 1,000 never-acked inflight:1 subscriptions on one connection and 5,000 events grow the hub by megabytes, not a gigabyte', async () => {
+    // The issue's numbers (the subscription limit raised to 1,000 for it), in a process of its own
+    // so RSS is the hub's. Before the byte bound this grew by ~1 GiB; now it is ~10 MiB.
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--import', 'tsx', 'test/helpers/hub-memory-probe.ts', '1000', '5000', '15000'],
+        { cwd: fileURLToPath(new URL('../..', import.meta.url)), timeout: 25_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    });
+    const result = JSON.parse(out) as { subscribed: number; acks: number; closeCode?: number; rssGrowthMiB: number };
+    expect(result.subscribed, out).to.equal(1000);
+    expect(result.rssGrowthMiB, out).to.be.below(200);
+    expect(result.acks, out).to.equal(5000);
+    expect(result.closeCode, out).to.equal(CLOSE_CODES.slowConsumer);
   });
 });
