@@ -80,6 +80,10 @@ async function server(t: SoakTransport, c: RoleConfig): Promise<string> {
   const bus = new Bus({ service: 'soak-gateway', transport: new MemoryTransport({ broker: new MemoryBroker() }), logger: quiet });
   const gateway = new HttpGateway({ bus, port: c.port ?? 0 });
   const { url } = await gateway.start();
+  sampleMetrics = () => {
+    counters.streamsClosed = 0;
+    for (const [text, { count: n }] of bus.metrics.totals()) if (text.includes(' stream closed-')) counters.streamsClosed += n;
+  };
   stoppers.push(async () => { await gateway.close(); await bus.stop(); });
   return url;
 }

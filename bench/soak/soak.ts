@@ -130,7 +130,8 @@ function summary(): string[] {
     const stall = longestStallS(pub);
     const flat = subRss.end - subRss.settled < FLAT_MIB && (!serverRss || serverRss.end - serverRss.settled < FLAT_MIB);
     const hostileNotes = Object.entries(host.samples.at(-1)?.r.counters ?? {}).filter(([k]) => k !== 'sent').map(([k, v]) => `${k} ${v}`).join(', ');
-    rows.push(`| ${t} | ${subRss.settled} → ${subRss.max} → ${subRss.end} | ${serverRss ? `${serverRss.settled} → ${serverRss.max} → ${serverRss.end}` : '—'} | ${c(sub, 'handled')} | ${c(sub, 'dropped')} | ${c(sub, 'deadLettered')} | ${c(pub, 'published')} (${rate}/s; skipped ${c(pub, 'skipped')}, ${failures(pub)}max ${c(pub, 'maxLatencyMs')} ms) | ${stall} s | ${c(host, 'sent')}${hostileNotes ? ` (${hostileNotes})` : ''} | ${flat && stall < 2 && c(pub, 'skipped') === 0 ? 'flat, no stall' : 'FAILED'} |`);
+    const closed = server ? c(server, 'streamsClosed') : 0;
+    rows.push(`| ${t} | ${subRss.settled} → ${subRss.max} → ${subRss.end} | ${serverRss ? `${serverRss.settled} → ${serverRss.max} → ${serverRss.end}${closed ? ` (slow streams closed ${closed})` : ''}` : '—'} | ${c(sub, 'handled')} | ${c(sub, 'dropped')} | ${c(sub, 'deadLettered')} | ${c(pub, 'published')} (${rate}/s; skipped ${c(pub, 'skipped')}, ${failures(pub)}max ${c(pub, 'maxLatencyMs')} ms) | ${stall} s | ${c(host, 'sent')}${hostileNotes ? ` (${hostileNotes})` : ''} | ${flat && stall < 2 && c(pub, 'skipped') === 0 ? 'flat, no stall' : 'FAILED'} |`);
   }
   return rows;
 }

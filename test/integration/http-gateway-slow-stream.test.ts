@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import http from 'node:http';
-import { Bus, type LogFields } from '../../core/index.js';
+import { Bus, type Logger } from '../../core/index.js';
 import { HttpGateway, type HttpGatewayOptions } from '../../gateway/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { waitFor } from '../helpers/wait.js';
@@ -20,7 +20,7 @@ describe('http gateway - a slow stream', function () {
 
   async function gateway(options: Partial<HttpGatewayOptions>) {
     const warnings: string[] = [];
-    const logger = { ...silentLogger, warn: (message: string, _fields?: LogFields) => { warnings.push(message); }, child: () => logger };
+    const logger: Logger = { ...silentLogger, warn: (message: string) => { warnings.push(message); }, child: () => logger };
     const bus = new Bus({ service: 'gw@test', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger });
     const gw = new HttpGateway({ bus, ...options });
     const { url } = await gw.start();
