@@ -78,6 +78,7 @@ const EMPTY = Buffer.alloc(0);
 const GROUP_NAME = /^[A-Za-z0-9_\-~:@=.]{1,128}$/;
 /** The headers binary mode reads attributes from; Content-Type is `datacontenttype` there. */
 const BINARY_HEADER = /^(?:ce-.*|content-type)$/i;
+const IDEMPOTENCY_HEADER = /^idempotency-key$/i;
 const CREDENTIAL_HEADER = /^(?:authorization|x-api-key)$/i;
 
 interface OpenStream {
@@ -248,7 +249,7 @@ export class HttpGateway {
     if (media === 'application/json' || media.endsWith('+json')) {
       if (body.byteLength === 0) throw new BodyInvalidError('a plain JSON event needs a body');
       return {
-        specversion: '1.0', id: singleHeader(req, 'idempotency-key') ?? randomUUID(),
+        specversion: '1.0', id: idempotencyKey(req) ?? randomUUID(),
         source: this.opts.plainJsonSource ?? `${this.bus.source}/http`, type: this.opts.plainJsonType ?? subject,
         time: new Date().toISOString(), datacontenttype: 'application/json', data: body,
       };
@@ -512,6 +513,15 @@ function repeatedHeader(req: IncomingMessage, names: RegExp): string | undefined
 
 function singleHeader(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/** The plain JSON event's id from `Idempotency-Key`; two of them (Node would join them into "a, b") are a HeaderInvalidError. */
+function idempotencyKey(req: IncomingMessage): string | undefined {
+  if (repeatedHeader(req, IDEMPOTENCY_HEADER) !== undefined) {
+    throw new HeaderInvalidError('header idempotency-key must appear once', { details: { header: 'idempotency-key' } });
+  }
+  const v = req.headers['idempotency-key'];
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
