@@ -61,8 +61,13 @@ export interface HttpGatewayOptions {
   maxStreams?: number;
   /** Comment line sent on idle streams so proxies keep them open, ms. Default 15,000. */
   streamHeartbeatMs?: number;
-  /** A stream whose client reads nothing for this long is closed, ms (it would hold the bus back). Default 10,000. */
+  /** A stream whose client has read nothing of what waits for it for this long is closed, ms. Default 10,000. */
   streamStallMs?: number;
+  /**
+   * Bytes a stream may have waiting for its client; past this it is closed (a slow consumer). A
+   * stream never holds the bus back, so this bounds what a slow client costs. Default 1 MiB.
+   */
+  streamMaxBufferedBytes?: number;
   /** Header limits applied to inbound events. Default core's. */
   headerLimits?: HeaderLimits;
 }
@@ -73,9 +78,14 @@ const EMPTY = Buffer.alloc(0);
 const GROUP_NAME = /^[A-Za-z0-9_\-~:@=.]{1,128}$/;
 /** The headers binary mode reads attributes from; Content-Type is `datacontenttype` there. */
 const BINARY_HEADER = /^(?:ce-.*|content-type)$/i;
+const IDEMPOTENCY_HEADER = /^idempotency-key$/i;
 const CREDENTIAL_HEADER = /^(?:authorization|x-api-key)$/i;
 
-interface OpenStream { res: ServerResponse; sub?: TransportSubscription; closed: boolean; principal: string; who: AuthResult }
+interface OpenStream {
+  res: ServerResponse; sub?: TransportSubscription; closed: boolean; principal: string; who: AuthResult;
+  /** Set while the client is behind: closes the stream if it stays behind for `streamStallMs`. */
+  stallTimer?: NodeJS.Timeout;
+}
 interface PendingReply { reply: (envelope: Envelope) => Promise<void>; principal: string; timer: NodeJS.Timeout }
 
 /**
@@ -113,6 +123,7 @@ export class HttpGateway {
     positive('maxStreams', options.maxStreams ?? 1);
     positive('streamHeartbeatMs', options.streamHeartbeatMs ?? 1);
     positive('streamStallMs', options.streamStallMs ?? 1);
+    positive('streamMaxBufferedBytes', options.streamMaxBufferedBytes ?? 1);
     if (options.port !== undefined && !(Number.isInteger(options.port) && options.port >= 0 && options.port < 65536)) {
       throw new OptionsInvalidError('port must be an integer 0-65535', { details: { field: 'port' } });
     }
@@ -238,7 +249,7 @@ export class HttpGateway {
     if (media === 'application/json' || media.endsWith('+json')) {
       if (body.byteLength === 0) throw new BodyInvalidError('a plain JSON event needs a body');
       return {
-        specversion: '1.0', id: singleHeader(req, 'idempotency-key') ?? randomUUID(),
+        specversion: '1.0', id: idempotencyKey(req) ?? randomUUID(),
         source: this.opts.plainJsonSource ?? `${this.bus.source}/http`, type: this.opts.plainJsonType ?? subject,
         time: new Date().toISOString(), datacontenttype: 'application/json', data: body,
       };
@@ -328,7 +339,11 @@ export class HttpGateway {
     res.write(': subscribed\n\n');
   }
 
-  /** Writes one message to a stream; returns a promise (holding the transport back) while the client is behind. */
+  /**
+   * Writes one message to a stream. A stream is at most once and never holds the transport back
+   * (that would stall every publisher on a memory bus and every other stream): a client that falls
+   * `streamMaxBufferedBytes` behind, or stays behind for `streamStallMs`, loses its stream instead.
+   */
   private relay(s: OpenStream, msg: InboundMessage): void | Promise<void> {
     // A stream carries CloudEvents; a device payload on the same subjects is for raw subscribers (ingest), not for it.
     // A tenant's stream carries its own events only: without subject prefixes tenants share subjects.
@@ -343,29 +358,37 @@ export class HttpGateway {
     }
     frame += `data: ${JSON.stringify(toJsonEvent(msg.envelope))}\n\n`;
     const flowing = s.res.write(frame);
-    const acked = msg.ack();
-    if (flowing) return acked instanceof Promise ? acked : undefined;
-    return this.awaitDrain(s);
+    if (!flowing) this.watchBehind(s);
+    return msg.ack();
   }
 
-  private async awaitDrain(s: OpenStream): Promise<void> {
-    const stallMs = this.opts.streamStallMs ?? 10_000;
-    const drained = await new Promise<boolean>((resolve) => {
-      const onDrain = () => { clearTimeout(timer); s.res.off('close', onDrain); resolve(true); };
-      const timer = setTimeout(() => { s.res.off('drain', onDrain); s.res.off('close', onDrain); resolve(false); }, stallMs);
-      s.res.once('drain', onDrain);
-      s.res.once('close', onDrain);
-    });
-    // A client that reads nothing for that long would hold the whole bus back: let it go.
-    if (!drained) await this.endStream(s);
+  /** A client behind on its stream: closed once too far behind in bytes, or behind for too long. */
+  private watchBehind(s: OpenStream): void {
+    const maxBytes = this.opts.streamMaxBufferedBytes ?? 1024 * 1024;
+    if (s.res.writableLength > maxBytes) {
+      this.bus.logger.warn('http gateway: stream closed, its client is too slow', { principal: s.principal, bufferedBytes: s.res.writableLength, maxBytes });
+      this.bus.metric('stream', 'closed-slow', { context: 'http-gateway' });
+      void this.endStream(s, true);
+      return;
+    }
+    if (s.stallTimer) return;
+    s.stallTimer = setTimeout(() => {
+      this.bus.logger.warn('http gateway: stream closed, its client read nothing', { principal: s.principal, stallMs: this.opts.streamStallMs ?? 10_000 });
+      this.bus.metric('stream', 'closed-stalled', { context: 'http-gateway' });
+      void this.endStream(s, true);
+    }, this.opts.streamStallMs ?? 10_000);
+    s.stallTimer.unref();
+    s.res.once('drain', () => { clearTimeout(s.stallTimer); s.stallTimer = undefined; });
   }
 
-  private async endStream(s: OpenStream): Promise<void> {
+  /** `behind`: the client is not reading, so a graceful end would wait behind what it never reads. */
+  private async endStream(s: OpenStream, behind = false): Promise<void> {
     if (s.closed) return;
     s.closed = true;
+    clearTimeout(s.stallTimer);
     this.streams.delete(s);
     try { await s.sub?.unsubscribe(); } catch { /* the bus may be stopping already */ }
-    if (!s.res.headersSent) s.res.destroy();
+    if (behind || !s.res.headersSent) s.res.destroy();
     else if (!s.res.writableEnded) s.res.end();
   }
 
@@ -490,6 +513,15 @@ function repeatedHeader(req: IncomingMessage, names: RegExp): string | undefined
 
 function singleHeader(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/** The plain JSON event's id from `Idempotency-Key`; two of them (Node would join them into "a, b") are a HeaderInvalidError. */
+function idempotencyKey(req: IncomingMessage): string | undefined {
+  if (repeatedHeader(req, IDEMPOTENCY_HEADER) !== undefined) {
+    throw new HeaderInvalidError('header idempotency-key must appear once', { details: { header: 'idempotency-key' } });
+  }
+  const v = req.headers['idempotency-key'];
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 

@@ -115,6 +115,16 @@ describe('http gateway refuses', function () {
     await expectOnlyTheGoodOne(url, path, got);
   });
 
+  it('http gateway - answers 400 for a repeated Idempotency-Key on a plain JSON event instead of joining the keys into its id', async () => {
+    const { url, got } = await gateway('dup.y');
+    const path = '/v1/events/dup.y';
+    const plain: Array<[string, string]> = [['content-type', 'application/json']];
+    expectProblem(await sendRaw(url, path, [...plain, ['idempotency-key', 'a'], ['Idempotency-Key', 'b']], '{}'), 400, 'SB_ERR_HEADER_INVALID');
+    expect((await sendRaw(url, path, [...plain, ['idempotency-key', 'k-1']], '{}')).status).to.equal(202);
+    await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the plain event' });
+    expect(got.map((e) => e.id)).to.deep.equal(['k-1']);
+  });
+
   it('http gateway - answers 401 for repeated credentials instead of taking the first', async () => {
     const { url, got } = await gateway('acme.x', { auth: { jwt: { secret }, apiKeys: { 'key-acme-000001': 'acme' } } });
     const path = '/v1/events/acme.x';
