@@ -251,3 +251,23 @@ function compileJwt(o: JwtOptions): (token: string) => Promise<JWTPayload> {
     }
   };
 }
+
+const CREDENTIAL_HEADER = /^(?:authorization|x-api-key)$/i;
+
+/**
+ * Throws AuthUnauthorizedError when a request carries a credential header (`Authorization`,
+ * `X-Api-Key`) more than once: Node keeps only the first, and which one counts must not be a
+ * guess. Reads Node's `rawHeaders`, which still hold every copy.
+ *
+ * @example refuseRepeatedCredentials(req.rawHeaders);
+ */
+export function refuseRepeatedCredentials(rawHeaders: readonly string[]): void {
+  let seen: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (!CREDENTIAL_HEADER.test(name)) continue;
+    const lower = name.toLowerCase();
+    if (seen?.includes(`|${lower}|`)) throw new AuthUnauthorizedError(`header ${lower} was sent more than once`, { details: { header: lower } });
+    seen = `${seen ?? '|'}${lower}|`;
+  }
+}

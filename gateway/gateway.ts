@@ -17,7 +17,7 @@ import {
   SubjectInvalidError, defaultCodecs, mediaType, resolveTlsOptions, validatePattern, validateSubject, type Bus, type Envelope, type HeaderLimits,
   type InboundMessage, type TlsOptions, type TransportSubscription,
 } from '../core/index.js';
-import { checkSubjectAllowed, createAuthenticator, groupFor, mayRead, type Authenticate, type AuthenticatorOptions, type AuthResult } from '../auth/authenticator.js';
+import { checkSubjectAllowed, createAuthenticator, refuseRepeatedCredentials, groupFor, mayRead, type Authenticate, type AuthenticatorOptions, type AuthResult } from '../auth/authenticator.js';
 import {
   BATCH_CONTENT_TYPE, EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, STRUCTURED_CONTENT_TYPE, TIMEOUT_HEADER, contentKind, fromHttpBinary, fromHttpStructured, fromHttpBatch, toHttpBinary, toJsonEvent,
 } from '../transports/http/binding.js';
@@ -79,7 +79,6 @@ const GROUP_NAME = /^[A-Za-z0-9_\-~:@=.]{1,128}$/;
 /** The headers binary mode reads attributes from; Content-Type is `datacontenttype` there. */
 const BINARY_HEADER = /^(?:ce-.*|content-type)$/i;
 const IDEMPOTENCY_HEADER = /^idempotency-key$/i;
-const CREDENTIAL_HEADER = /^(?:authorization|x-api-key)$/i;
 
 interface OpenStream {
   res: ServerResponse; sub?: TransportSubscription; closed: boolean; principal: string; who: AuthResult;
@@ -199,9 +198,7 @@ export class HttpGateway {
   /** Who is calling, then whether they still have budget; no promise to wait for without an authenticator. */
   private identify(req: IncomingMessage): AuthResult | Promise<AuthResult> {
     if (!this.authenticate) return this.withinBudget(req, ANONYMOUS);
-    // Node keeps only the first of two Authorization headers: which one counts must not be a guess.
-    const repeated = repeatedHeader(req, CREDENTIAL_HEADER);
-    if (repeated !== undefined) throw new AuthUnauthorizedError(`header ${repeated} was sent more than once`, { details: { header: repeated } });
+    refuseRepeatedCredentials(req.rawHeaders);
     return this.authenticate(req.headers).then((who) => this.withinBudget(req, who));
   }
 

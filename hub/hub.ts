@@ -14,7 +14,7 @@ import {
 } from '../core/index.js';
 import { MemoryBroker } from '../transports/memory/broker.js';
 import { MemoryTransport } from '../transports/memory/memory-transport.js';
-import { createAuthenticator, type Authenticate } from '../auth/authenticator.js';
+import { AuthUnauthorizedError, createAuthenticator, refuseRepeatedCredentials, type Authenticate } from '../auth/authenticator.js';
 import { SUBPROTOCOL } from '../transports/websocket/binding.js';
 import { HubConnection, type HubSettings } from './hub-connection.js';
 import { HUB_DEFAULTS, validateHubOptions, type WebSocketHubOptions } from './options.js';
@@ -179,8 +179,19 @@ export class WebSocketHub {
       return;
     }
     // Browsers cannot set headers on a WebSocket: they pass the bearer token as ?access_token=.
-    const token = url.searchParams.get('access_token');
-    const headers: IncomingHttpHeaders = token && req.headers.authorization === undefined ? { ...req.headers, authorization: `Bearer ${token}` } : req.headers;
+    // One credential or none: with two (repeated headers, repeated tokens, or a header and a token)
+    // which one counts would be a guess.
+    const tokens = url.searchParams.getAll('access_token');
+    try {
+      refuseRepeatedCredentials(req.rawHeaders);
+      if (tokens.length > 1 || (tokens.length === 1 && req.headers.authorization !== undefined)) {
+        throw new AuthUnauthorizedError('send one credential: an Authorization header or one access_token', { details: { header: 'access_token' } });
+      }
+    } catch (err) {
+      return rejectUpgrade(socket, 401, errorCode(err), errorMessage(err));
+    }
+    const token = tokens[0];
+    const headers: IncomingHttpHeaders = token ? { ...req.headers, authorization: `Bearer ${token}` } : req.headers;
     this.authenticate(headers).then((who) => {
       if (socket.destroyed) return;
       if (this.closing) return rejectUpgrade(socket, 503, 'SB_ERR_TRANSPORT_CLOSED', 'the hub is shutting down');

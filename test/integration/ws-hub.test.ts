@@ -4,7 +4,8 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +72,24 @@ function upgradeStatus(url: string, headers: Record<string, string> = {}): Promi
     });
     ws.on('open', () => { ws.terminate(); reject(new Error('the upgrade was accepted')); });
     ws.on('error', () => {});
+  });
+}
+
+/** An upgrade request written by hand (so headers can repeat); resolves with the answer's head. */
+function rawUpgrade(url: string, path: string, lines: Array<[string, string]>): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => {
+      socket.write([`GET ${path} HTTP/1.1`, `Host: ${hostname}:${port}`, 'Upgrade: websocket', 'Connection: Upgrade',
+        'Sec-WebSocket-Version: 13', `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`, `Sec-WebSocket-Protocol: ${SUBPROTOCOL}`,
+        ...lines.map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n'));
+    });
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+      if (text.includes('\r\n\r\n')) { socket.destroy(); resolve(text); }
+    });
+    socket.on('error', reject);
   });
 }
 
@@ -279,6 +298,24 @@ describe('websocket hub (integration)', function () {
         .sign(new TextEncoder().encode('another-secret-that-is-at-least-32-bytes!!'));
       expect((await upgradeStatus(hub.url, { authorization: `Bearer ${forged}` })).status).to.equal(401);
       expect((await upgradeStatus(hub.url, { 'x-api-key': 'not-a-key-at-all' })).status).to.equal(401);
+    });
+
+    it('ws hub - refuses an upgrade with two credentials (repeated headers, or a header and ?access_token) with 401', async () => {
+      const { hub } = await hubWithBus({ auth });
+      const acme = `Bearer ${await jwt({ tenant: 'acme' })}`;
+      const token = await jwt({ tenant: 'acme' });
+      const expectRefused = async (path: string, lines: Array<[string, string]>) => {
+        const answer = await rawUpgrade(hub.url, path, lines);
+        expect(answer.split(' ', 2)[1], answer).to.equal('401');
+        expect(answer).to.include('SB_ERR_AUTH_UNAUTHORIZED');
+      };
+      await expectRefused('/', [['authorization', acme], ['Authorization', 'Bearer junk']]);
+      await expectRefused('/', [['x-api-key', 'key-globex-123'], ['X-Api-Key', 'key-globex-123']]);
+      await expectRefused(`/?access_token=${token}&access_token=${token}`, []);
+      await expectRefused(`/?access_token=${token}`, [['authorization', acme]]);
+      // One credential, either way, is let in.
+      expect((await rawUpgrade(hub.url, '/', [['authorization', acme]])).split(' ', 2)[1]).to.equal('101');
+      expect((await rawUpgrade(hub.url, `/?access_token=${token}`, [])).split(' ', 2)[1]).to.equal('101');
     });
 
     it('ws hub - stamps the tenant from the token and ignores a forged client tenant', async () => {
