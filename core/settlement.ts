@@ -64,6 +64,12 @@ export function orderingKey(msg: InboundMessage): string {
   return msg.envelope.partitionkey ?? msg.subject;
 }
 
+/**
+ * How often, past `maxAttempts`, a message whose dead letter failed for a passing reason is handed
+ * back to a transport that redelivers before it is settled without one (and logged whole).
+ */
+export const DEAD_LETTER_HANDBACKS = 8;
+
 /** Errors that will fail the same way on every retry: dead-letter at once. */
 function isPermanent(err: unknown): boolean {
   return err instanceof ContractInvalidError || err instanceof ContractVersionError || err instanceof ContractUnknownError
@@ -102,7 +108,7 @@ export class Settlement {
     if (msg.notCloudEvent !== undefined && !h.raw) {
       if (msg.reply) return this.replyError(msg, msg.notCloudEvent);
       m.invalid.add();
-      return this.deadLetter(msg, envelope, msg.notCloudEvent, msg.attempt);
+      return this.deadLetter(msg, envelope, msg.notCloudEvent, msg.attempt, h.retry);
     }
     try {
       if (!h.raw && envelope.data instanceof Uint8Array && envelope.datacontenttype !== 'application/octet-stream') {
@@ -112,7 +118,7 @@ export class Settlement {
     } catch (err) {
       if (msg.reply) return this.replyError(msg, err);
       m.invalid.add();
-      return this.deadLetter(msg, msg.envelope, err, msg.attempt);
+      return this.deadLetter(msg, msg.envelope, err, msg.attempt, h.retry);
     }
     return this.attempt(msg, envelope, msg.attempt, h, m);
   }
@@ -178,8 +184,8 @@ export class Settlement {
    */
   private async failed(msg: InboundMessage, envelope: Envelope, err: unknown, attempt: number, h: Handling, m: SubjectCounters): Promise<void> {
     if (msg.reply) return this.replyError(msg, err);
-    if (isPermanent(err)) { m.invalid.add(); return this.deadLetter(msg, envelope, err, attempt); }
-    if (attempt >= h.retry.maxAttempts) return this.deadLetter(msg, envelope, err, attempt);
+    if (isPermanent(err)) { m.invalid.add(); return this.deadLetter(msg, envelope, err, attempt, h.retry); }
+    if (attempt >= h.retry.maxAttempts) return this.deadLetter(msg, envelope, err, attempt, h.retry);
     const delay = retryDelay(h.retry, attempt);
     m.retried.add();
     this.logger.debug('handler failed, retrying', { subject: msg.subject, id: envelope.id, attempt, delay, err });
@@ -214,11 +220,13 @@ export class Settlement {
   /**
    * Publishes a copy with `dlq*` headers to the dead-letter subject, then settles the original.
    * A copy too large for the transport goes truncated (`truncatedDeadLetter`). If the copy cannot
-   * be published for a passing reason (a lost connection) a transport that redelivers gets the
-   * original back; if it never can, the original is settled all the same (`term`) and logged at
-   * error level with its reason: a poison message must not come back forever and hold its key.
+   * be published for a passing reason (a lost connection, a JetStream subject no stream captures)
+   * a transport that redelivers gets the original back, after the retry policy's delay, until it
+   * was delivered `maxAttempts + DEAD_LETTER_HANDBACKS` times; if the copy never can be published,
+   * or that budget is spent, the original is settled all the same (`term`) and logged at error
+   * level with its reason: a poison message must not come back forever and hold its key.
    */
-  private async deadLetter(msg: InboundMessage, envelope: Envelope, err: unknown, attempts: number): Promise<void> {
+  private async deadLetter(msg: InboundMessage, envelope: Envelope, err: unknown, attempts: number, retry: RetryPolicy): Promise<void> {
     if (typeof msg.envelope.dlqreason === 'string') {
       // A dead letter that fails again is not dead-lettered again: a `dlq.>` consumer would
       // otherwise feed itself forever. It is logged whole, so it is not lost silently.
@@ -231,15 +239,21 @@ export class Settlement {
     }
     let copy = deadLetterCopy(envelope, err, attempts, msg.subject, this.settings.service);
     const subject = deadLetterSubject(msg.subject, this.settings.deadLetterPrefix);
-    let sendErr = await this.sendDeadLetter(subject, copy);
+    // Where the transport redelivers, handing the original back is the retry: one try here each time.
+    const tries = msg.nak ? 1 : 5;
+    let sendErr = await this.sendDeadLetter(subject, copy, tries);
     if (sendErr instanceof MessageTooLargeError) {
       copy = truncatedDeadLetter(copy, this.dataBytes(copy));
-      sendErr = await this.sendDeadLetter(subject, copy);
+      sendErr = await this.sendDeadLetter(subject, copy, tries);
     }
     if (sendErr !== undefined) {
-      if (!neverSends(sendErr) && msg.nak) {
-        this.logger.error('message could not be dead-lettered; it is handed back to the transport', { subject: msg.subject, id: envelope.id, reason: copy.dlqreason, err: sendErr });
-        await msg.nak(1000);
+      const handbacks = msg.attempt - retry.maxAttempts;
+      if (!neverSends(sendErr) && msg.nak && handbacks < DEAD_LETTER_HANDBACKS) {
+        const delay = retryDelay(retry, Math.max(1, handbacks + 1));
+        this.logger.error('message could not be dead-lettered; it is handed back to the transport', {
+          subject: msg.subject, id: envelope.id, reason: copy.dlqreason, err: sendErr, delivery: msg.attempt, delay,
+        });
+        await msg.nak(delay);
         return;
       }
       this.logger.error('message could not be dead-lettered; it is settled without a dead letter', {
@@ -257,16 +271,16 @@ export class Settlement {
     this.logger.warn('message dead-lettered', fields);
   }
 
-  /** Publishes a dead letter, trying again on a passing failure; the last failure, or undefined once sent. */
-  private async sendDeadLetter(subject: string, copy: Envelope): Promise<unknown> {
+  /** Publishes a dead letter, up to `tries` times on a passing failure; the last failure, or undefined once sent. */
+  private async sendDeadLetter(subject: string, copy: Envelope, tries: number): Promise<unknown> {
     for (let i = 1; ; i++) {
       try {
         await this.send(subject, copy);
         return undefined;
       } catch (sendErr) {
         if (neverSends(sendErr)) return sendErr;
+        if (i >= tries) return sendErr;
         this.logger.error('dead-lettering failed', { subject, id: copy.id, attempt: i, err: sendErr });
-        if (i >= 5) return sendErr;
         await sleep(100 * 2 ** i);
       }
     }

@@ -86,4 +86,31 @@ describe('nats - a poison message (a near-max_payload body that is no CloudEvent
     expect(handled).to.deep.equal(['after']);
     expect(lines.some((l) => l.level === 'warn' && l.msg === 'message dead-lettered'), 'logged').to.equal(true);
   });
+
+  it('nats-jetstream - a message whose dead-letter subject no stream captures is handed back a bounded number of times, then settled and logged', async () => {
+    // The stream captures the subject but not `dlq.<subject>`: every dead letter is refused (no responders).
+    const lonely = `${prefix}-nodlq`;
+    const lines: Line[] = [];
+    const transport = new NatsTransport({ servers: NATS, jetstream: { stream: `${stream}_NODLQ`, subjects: [`${lonely}.>`], storage: 'memory', ackWaitMs: 5000 } });
+    const bus = new Bus({ service: 'poison@t', transport, metrics: false, logger: recordingLogger(lines), retry: { maxAttempts: 1, initialDelayMs: 10, maxDelayMs: 40, jitter: 0 } });
+    buses.push(bus);
+    const handled: unknown[] = [];
+    try {
+      await bus.subscribe(`${lonely}.x`, (m) => { handled.push(m.data); }, { ordered: true, group: 'nodlq' });
+      nc.publish(`${lonely}.x`, new TextEncoder().encode('{"not":"a cloudevent"}'));
+      await bus.publish(`${lonely}.x`, 'after');
+      await waitFor(() => handled.length === 1, { timeoutMs: 15_000, what: () => `the message behind it (log ${JSON.stringify(lines.map((l) => l.msg))})` });
+      expect(handled).to.deep.equal(['after']);
+      const handedBack = lines.filter((l) => l.msg === 'message could not be dead-lettered; it is handed back to the transport');
+      expect(handedBack.map((l) => l.fields?.delivery)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8]);
+      const settled = lines.filter((l) => l.level === 'error' && l.msg === 'message could not be dead-lettered; it is settled without a dead letter');
+      expect(settled).to.have.length(1);
+      expect(settled[0]!.fields).to.include({ reason: 'SB_ERR_ENVELOPE_INVALID', deadLetterReason: 'SB_ERR_REQUEST_NO_RESPONDERS' });
+      const info = await (await nc.jetstreamManager()).consumers.info(`${stream}_NODLQ`, durableName('nodlq', `${lonely}.x`));
+      expect(info.num_ack_pending + info.num_pending).to.equal(0);
+    } finally {
+      await bus.stop();
+      await (await nc.jetstreamManager()).streams.delete(`${stream}_NODLQ`).catch(() => false);
+    }
+  });
 });
