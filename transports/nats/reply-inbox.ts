@@ -63,6 +63,19 @@ export class ReplyInbox {
     if (w) { clearTimeout(w.timer); this.waiters.delete(token); }
   }
 
+  /**
+   * Rejects, with `err`, whatever waits for a reply to a message sent to `subject`: the server
+   * refused that publish (its permissions), so no reply or acknowledgement can come.
+   */
+  refuse(subject: string, err: Error): void {
+    for (const [token, w] of this.waiters) {
+      if (w.subject !== subject) continue;
+      clearTimeout(w.timer);
+      this.waiters.delete(token);
+      w.reject(err);
+    }
+  }
+
   /** Rejects every waiting request and unsubscribes. */
   close(): void {
     for (const w of this.waiters.values()) {
