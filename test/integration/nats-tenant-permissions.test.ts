@@ -78,6 +78,7 @@ describe('nats - tenant subject spaces under broker permissions', function () {
       const err = await acme.subscribe(pattern, () => {}).then(() => undefined, (e: unknown) => e);
       expect(err, pattern).to.be.instanceOf(TransportPermissionError);
       expect((err as TransportPermissionError).code).to.equal('SB_ERR_TRANSPORT_PERMISSION');
+      expect((err as TransportPermissionError).details).to.include({ operation: 'subscribe', subject: pattern });
     }
     // The refusals do not harm the connection: its own space still works.
     const got: unknown[] = [];

@@ -87,7 +87,9 @@ export function fromNatsError(err: unknown, context: string): Error {
  * (`-ERR 'Permissions Violation for Publish to "…"'`), as the error a caller can branch on.
  */
 export function permissionError(refused: { operation: string; subject: string } | undefined, context: string, cause?: unknown): TransportPermissionError {
-  const what = refused ? `${refused.operation === 'publish' ? 'publishing to' : 'subscribing to'} ${refused.subject}` : context;
+  // nats.js says `subscription`; signalbus says `publish` or `subscribe` on every transport.
+  const operation = refused?.operation === 'publish' ? 'publish' : 'subscribe';
+  const what = refused ? `${operation === 'publish' ? 'publishing to' : 'subscribing to'} ${refused.subject}` : context;
   return new TransportPermissionError(`nats: the server's permissions refuse ${what} for these credentials`,
-    { cause, details: { context, ...(refused ? { operation: refused.operation, subject: refused.subject } : {}) } });
+    { cause, details: { context, ...(refused ? { operation, subject: refused.subject } : {}) } });
 }
