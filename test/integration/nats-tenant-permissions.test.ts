@@ -112,6 +112,19 @@ describe('nats - tenant subject spaces under broker permissions', function () {
     expect(Date.now() - started).to.be.below(5000);
   });
 
+  it('nats tenants - a reply inbox outside the tenant\'s permissions fails requests at once with TransportPermissionError', async () => {
+    const service = busOf('acme');
+    await service.subscribe('acme.ask', () => 'yes');
+    // The default inbox prefix `_INBOX` is not acme's to read; `_INBOX.acme` is.
+    const transport = new NatsTransport({ servers: server.url, user: 'acme', pass: 'acme-secret', reconnect: { maxAttempts: 0 }, logger: silentLogger });
+    const client = new Bus({ service: 'acme-default-inbox@test', transport, metrics: false, logger: silentLogger, requestTimeoutMs: 10_000 });
+    buses.push(client);
+    const started = Date.now();
+    const err = await client.request('acme.ask', {}, { headers: { tenant: 'acme' } }).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(TransportPermissionError);
+    expect(Date.now() - started).to.be.below(5000);
+  });
+
   it('nats tenants - a tenant claimed inside another\'s space is dead-lettered by the checking Bus, never handled', async () => {
     const acmeService = busOf('acme');
     const handled: unknown[] = [];
