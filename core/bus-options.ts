@@ -8,6 +8,7 @@ import { partitionOf, PartitionedSubjects, type PartitionScheme } from './partit
 import { DEFAULT_RETRY, resolveRetryPolicy, type RetryPolicy } from './retry.js';
 import { resolveIdentity, sourceOf, type ServiceIdentity } from './service-identity.js';
 import { compilePattern, hasWildcards, type SubjectMatcher } from './subjects.js';
+import { TenantSubjects, type TenantSubjectsOptions } from './tenant-subjects.js';
 import type { Transport } from './transport.js';
 
 export interface RouteRule {
@@ -58,6 +59,16 @@ export interface BusOptions {
    * consuming such subjects needs the same scheme.
    */
   partitioning?: PartitionScheme;
+  /**
+   * Tenant isolation by subject (core/tenant-subjects.ts, SECURITY.md): each tenant's events travel
+   * under its prefix (`{tenant}.` by default). A publish whose `tenant` does not match the space of
+   * its subject (or that has one outside every space, or none inside one) is refused with
+   * TenantMismatchError; such a delivery is dead-lettered at once with `SB_ERR_TENANT_MISMATCH`,
+   * never reaching the handler. A raw payload (not a CloudEvent) on a raw subscription takes the
+   * tenant of its subject's space. Pair it with broker permissions that confine each tenant's
+   * credentials to its space: the check makes a forged `tenant` visible, the broker stops it.
+   */
+  tenantSubjects?: TenantSubjectsOptions;
 }
 
 export interface SubscribeOptions {
@@ -174,6 +185,7 @@ export interface ResolvedBusOptions {
   labelQueryKeys: string[] | undefined;
   handleSignals: boolean;
   partitioning: PartitionedSubjects | undefined;
+  tenantSubjects: TenantSubjects | undefined;
 }
 
 /** Applies the defaults and checks BusOptions; a bad field is an OptionsInvalidError naming it. */
@@ -200,12 +212,13 @@ export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
   const metrics = options.metrics;
   const metricsIntervalMs = metrics === false ? 0 : metrics?.intervalMs ?? BUS_DEFAULTS.metricsIntervalMs;
   if (!(Number.isFinite(metricsIntervalMs) && metricsIntervalMs >= 0)) throw new OptionsInvalidError('metrics.intervalMs must be a number >= 0', { details: { field: 'metrics.intervalMs' } });
+  const deadLetterPrefix = options.deadLetterPrefix ?? BUS_DEFAULTS.deadLetterPrefix;
   return {
     identity, source: sourceOf(identity), logger, transports, defaultTransport, routes, codecs,
     contracts: options.contracts, retry,
     headerLimits: options.headerLimits ?? BUS_DEFAULTS.headerLimits,
     middleware: [...(options.middleware ?? [])],
-    deadLetterPrefix: options.deadLetterPrefix ?? BUS_DEFAULTS.deadLetterPrefix,
+    deadLetterPrefix,
     requestTimeoutMs: positive('requestTimeoutMs'),
     maxPendingPublishes: positive('maxPendingPublishes'),
     onPublishFull: oneOf('onPublishFull', options.onPublishFull, ['wait', 'reject'], BUS_DEFAULTS.onPublishFull),
@@ -215,6 +228,7 @@ export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
     labelQueryKeys: metrics ? metrics.labelQueryKeys : undefined,
     handleSignals: options.handleSignals ?? false,
     partitioning: options.partitioning === undefined ? undefined : new PartitionedSubjects(options.partitioning),
+    tenantSubjects: options.tenantSubjects === undefined ? undefined : new TenantSubjects(options.tenantSubjects, deadLetterPrefix),
   };
 }
 

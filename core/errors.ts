@@ -28,6 +28,12 @@ export class TransportUnknownError extends SignalbusError { readonly code = 'SB_
 export class TransportClosedError extends SignalbusError { readonly code = 'SB_ERR_TRANSPORT_CLOSED'; }
 export class TransportConnectError extends SignalbusError { readonly code = 'SB_ERR_TRANSPORT_CONNECT'; }
 export class TransportAuthError extends SignalbusError { readonly code = 'SB_ERR_TRANSPORT_AUTH'; }
+/**
+ * The broker refused an operation the credentials are not permitted (a publish or subscribe
+ * outside the subjects its permissions or ACLs allow). `details.subject` and `details.operation`
+ * say what was refused.
+ */
+export class TransportPermissionError extends SignalbusError { readonly code = 'SB_ERR_TRANSPORT_PERMISSION'; }
 export class CapabilityMissingError extends SignalbusError { readonly code = 'SB_ERR_TRANSPORT_CAPABILITY'; }
 export class MessageTooLargeError extends SignalbusError { readonly code = 'SB_ERR_MESSAGE_TOO_LARGE'; }
 export class BackpressureError extends SignalbusError { readonly code = 'SB_ERR_BACKPRESSURE'; }
@@ -54,6 +60,11 @@ export class DefinitionInvalidError extends SignalbusError { readonly code = 'SB
 export class ContractInvalidError extends SignalbusError { readonly code = 'SB_ERR_CONTRACT_INVALID'; }
 export class ContractUnknownError extends SignalbusError { readonly code = 'SB_ERR_CONTRACT_UNKNOWN'; }
 export class ContractVersionError extends SignalbusError { readonly code = 'SB_ERR_CONTRACT_VERSION'; }
+/**
+ * An event's `tenant` does not match the tenant subject space it travels in (`BusOptions.
+ * tenantSubjects`): a publish is refused with it, a delivery is dead-lettered with it at once.
+ */
+export class TenantMismatchError extends SignalbusError { readonly code = 'SB_ERR_TENANT_MISMATCH'; readonly permanent = true; }
 export class ContractLoadError extends SignalbusError { readonly code = 'SB_ERR_CONTRACT_LOAD'; }
 
 /** The code of any thrown value: a remote failure's original code, a SignalbusError's own code, else a generic one. */

@@ -17,6 +17,7 @@ export * from './middleware.js';
 export * from './retry.js';
 export * from './ordering.js';
 export * from './partitions.js';
+export * from './tenant-subjects.js';
 export * from './derived-id.js';
 export * from './logger.js';
 export * from './metric-field.js';

@@ -8,6 +8,7 @@ import type { PartitionedSubjects } from './partitions.js';
 import { buildEnvelope, checkCallerHeaders, type CheckedHeaders } from './outbound-envelope.js';
 import type { SubjectEntry, SubjectTable } from './subject-table.js';
 import { validateSubject } from './subjects.js';
+import type { TenantSubjects } from './tenant-subjects.js';
 import type { Transport } from './transport.js';
 
 /** What publishing needs from the Bus' options. */
@@ -20,6 +21,8 @@ export interface PublisherSettings {
   onPublishFull: 'wait' | 'reject';
   /** Subjects carried partitioned (scale-out); undefined = none. */
   partitioning: PartitionedSubjects | undefined;
+  /** Tenant subject spaces whose match publishes must keep; undefined = not checked. */
+  tenantSubjects: TenantSubjects | undefined;
 }
 
 /**
@@ -52,7 +55,20 @@ export class Publisher {
   publishEnvelope(subject: string, envelope: Envelope): Promise<Envelope> {
     validateSubject(subject);
     validateEnvelope(envelope, this.settings.headerLimits);
+    this.checkTenant(subject, envelope);
     return this.send(subject, envelope);
+  }
+
+  /**
+   * With `tenantSubjects`: throws TenantMismatchError (counted as rejected) unless the envelope's
+   * `tenant` matches the space of `subject`. Dead letters and metric batches (`send`) are not
+   * checked: a dead letter keeps the space of its subject, a batch belongs to no tenant.
+   */
+  checkTenant(subject: string, envelope: Envelope): void {
+    const refused = this.settings.tenantSubjects?.mismatch(subject, envelope.tenant);
+    if (refused === undefined) return;
+    this.subjects.entry(subject).rejected.add();
+    throw refused;
   }
 
   /** Builds, checks and contract-stamps an outbound envelope; counts a rejection when it fails. */
@@ -60,6 +76,8 @@ export class Publisher {
     try {
       checkCallerHeaders(options, this.settings.headerLimits, this.checked);
       const envelope = buildEnvelope(this.settings.source, subject, data, options, cause);
+      const refused = this.settings.tenantSubjects?.mismatch(subject, envelope.tenant);
+      if (refused !== undefined) throw refused;
       this.settings.contracts?.outbound(envelope, options.version);
       return envelope;
     } catch (err) {

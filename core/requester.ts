@@ -43,6 +43,7 @@ export class Requester {
   async requestEnvelope(subject: string, envelope: Envelope, timeoutMs: number | undefined): Promise<Envelope> {
     validateSubject(subject);
     validateEnvelope(envelope, this.settings.headerLimits);
+    this.publisher.checkTenant(subject, envelope);
     if (!this.publisher.started) await this.start();
     const transport = this.requestTransport(subject);
     return this.send(transport, subject, envelope, timeoutMs);

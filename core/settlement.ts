@@ -18,6 +18,7 @@ import { retryDelay, type RetryPolicy } from './retry.js';
 import type { StopNotice } from './stop-notice.js';
 import type { SubjectCounters, SubjectTable } from './subject-table.js';
 import { deadLetterSubject } from './subjects.js';
+import type { TenantSubjects } from './tenant-subjects.js';
 import type { InboundMessage, Transport } from './transport.js';
 
 /** Logged when settling a message failed. */
@@ -54,6 +55,8 @@ export interface SettlementSettings {
   contracts: ContractHooks | undefined;
   logger: Logger;
   deadLetterPrefix: string;
+  /** Tenant subject spaces deliveries must match (`BusOptions.tenantSubjects`); undefined = not checked. */
+  tenantSubjects: TenantSubjects | undefined;
 }
 
 /**
@@ -80,6 +83,13 @@ function isPermanent(err: unknown): boolean {
 /** A publish that fails the same way however often it is tried (too large, refused as invalid). */
 function neverSends(err: unknown): boolean {
   return err instanceof MessageTooLargeError || err instanceof SubjectInvalidError || isPermanent(err);
+}
+
+/** A copy of `envelope` carrying `tenant` (none when undefined). */
+function withTenant(envelope: Envelope, tenant: string | undefined): Envelope {
+  const copy = { ...envelope };
+  if (tenant === undefined) delete copy.tenant; else copy.tenant = tenant;
+  return copy;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -109,6 +119,22 @@ export class Settlement {
       if (msg.reply) return this.replyError(msg, msg.notCloudEvent);
       m.invalid.add();
       return this.deadLetter(msg, envelope, msg.notCloudEvent, msg.attempt, h.retry);
+    }
+    const tenants = this.settings.tenantSubjects;
+    if (tenants !== undefined) {
+      // A raw payload names no tenant of its own: the space it arrived in, which the broker guards, does.
+      if (msg.notCloudEvent !== undefined) envelope = withTenant(envelope, tenants.tenantOf(msg.subject));
+      else {
+        const refused = tenants.mismatch(msg.subject, envelope.tenant);
+        if (refused !== undefined) {
+          if (msg.reply) return this.replyError(msg, refused);
+          m.invalid.add();
+          // The copy stays in the space it was refused from, so it carries that space's tenant; the claim goes in `dlqtenant`.
+          const copy = withTenant(envelope, tenants.tenantOf(msg.subject));
+          if (typeof envelope.tenant === 'string') copy.dlqtenant = envelope.tenant;
+          return this.deadLetter(msg, copy, refused, msg.attempt);
+        }
+      }
     }
     try {
       if (!h.raw && envelope.data instanceof Uint8Array && envelope.datacontenttype !== 'application/octet-stream') {

@@ -31,6 +31,8 @@ export interface NatsServerProcessOptions {
   token?: string;
   /** Subject mappings (server config `mappings`), e.g. partitioning device subjects. */
   mappings?: Record<string, string>;
+  /** More server configuration (e.g. an `authorization` block with users and permissions), written to its config file. */
+  config?: string;
 }
 
 export class NatsServerProcess {
@@ -54,15 +56,17 @@ export class NatsServerProcess {
     const args = ['-a', '127.0.0.1', '-p', String(this.port)];
     if (this.options.jetstream) args.push('-js', '-sd', this.storeDir!);
     if (this.options.token) args.push('--auth', this.options.token);
-    if (this.options.mappings) {
-      // Mappings exist only in a config file; the flags above still apply.
-      const file = join(this.storeDir ?? tmpdir(), `mappings-${this.port}.conf`);
-      writeFileSync(file, `mappings = ${JSON.stringify(this.options.mappings)}\n`);
+    if (this.options.mappings || this.options.config) {
+      // Mappings and permissions exist only in a config file; the flags above still apply.
+      const file = join(this.storeDir ?? tmpdir(), `server-${this.port}.conf`);
+      const mappings = this.options.mappings ? `mappings = ${JSON.stringify(this.options.mappings)}\n` : '';
+      writeFileSync(file, `${mappings}${this.options.config ?? ''}\n`);
       args.push('-c', file);
     }
-    this.child = spawn(NATS_SERVER_BINARY, args, { stdio: 'ignore' });
+    const child = this.child = spawn(NATS_SERVER_BINARY, args, { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
     while (!(await portOpen(this.port, '127.0.0.1', 200))) {
+      if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode} (a bad config file?)`);
       if (Date.now() > deadline) throw new Error(`nats-server on port ${this.port} did not come up`);
       await sleep(50); // polling: the process gives no other sign it is up
     }

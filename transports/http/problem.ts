@@ -10,7 +10,7 @@ import {
   BackpressureError, BusStoppedError, CapabilityMissingError, CodecDecodeError, CodecTooDeepError, CodecUnknownError, ContractInvalidError, ContractUnknownError,
   ContractVersionError, EnvelopeInvalidError, HeaderInvalidError, MessageTooLargeError, NoRespondersError, OptionsInvalidError,
   PatternInvalidError, RequestTimeoutError, SignalbusError, SubjectInvalidError, TransportAuthError, TransportClosedError,
-  TransportConnectError, errorMessage, AuthForbiddenError, AuthUnauthorizedError,
+  TransportConnectError, TransportPermissionError, TenantMismatchError, errorMessage, AuthForbiddenError, AuthUnauthorizedError,
 } from '../../core/index.js';
 import {
   BodyInvalidError, HttpStatusError, RateLimitedError, RouteNotFoundError,
@@ -37,6 +37,8 @@ const STATUS_BY_CLASS: Array<[ErrorClass, number]> = [
   [OptionsInvalidError, 400], [CodecUnknownError, 415], [MessageTooLargeError, 413], [BackpressureError, 503],
   [TransportClosedError, 503], [TransportConnectError, 503], [BusStoppedError, 503], [NoRespondersError, 503],
   [TransportAuthError, 503], [RequestTimeoutError, 504], [CapabilityMissingError, 501],
+  // Not permitted, whoever asks again: the event's tenant does not fit the subject, or the broker refuses these credentials there.
+  [TenantMismatchError, 403], [TransportPermissionError, 403],
 ];
 
 const TITLES: Record<number, string> = {

@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { MqttClient, type IClientOptions, type IClientPublishOptions, type IPublishPacket } from 'mqtt';
 import {
-  BackpressureError, reconnectDelayMs, TransportAuthError, TransportClosedError, TransportConnectError, type Logger,
+  BackpressureError, reconnectDelayMs, TransportAuthError, TransportClosedError, TransportConnectError, TransportPermissionError, type Logger,
 } from '../../core/index.js';
 import type { MqttWireProperties } from './binding.js';
 import type { ResolvedMqttOptions } from './options.js';
@@ -46,6 +46,9 @@ const CONNACK_REASONS: Record<number, string> = {
   133: 'client identifier not valid', 134: 'bad user name or password', 135: 'not authorized', 136: 'server unavailable',
   137: 'server busy', 138: 'banned', 140: 'bad authentication method', 149: 'packet too large', 151: 'quota exceeded',
 };
+
+/** PUBACK/SUBACK reason code 0x87: the broker's ACL does not permit this topic for these credentials (MQTT 5). */
+const NOT_AUTHORIZED = 135;
 
 const noop = () => {};
 
@@ -196,6 +199,9 @@ export class MqttConnection {
   }
 
   private publishError(topic: string, err: Error): Error {
+    if ((err as { code?: unknown }).code === NOT_AUTHORIZED) {
+      return new TransportPermissionError(`the MQTT broker does not permit publishing to ${topic} for these credentials`, { cause: err, details: { operation: 'publish', subject: topic, reasonCode: NOT_AUTHORIZED } });
+    }
     return this.ended ? new TransportClosedError(`mqtt connection ${this.clientId} closed before the publish completed`, { cause: err })
       : new TransportConnectError(`MQTT publish to ${topic} failed: ${err.message}`, { cause: err, details: { topic } });
   }
@@ -223,7 +229,11 @@ export class MqttConnection {
       ? { qos, properties: { subscriptionIdentifier } } : { qos };
     return new Promise<void>((resolve, reject) => {
       this.client.subscribe(filter, opts, (err, granted) => {
-        const code = granted?.[0]?.qos;
+        // mqtt.js types the granted code as a QoS or 128; MQTT 5 brokers send any reason code there.
+        const code = granted?.[0]?.qos as number | undefined;
+        if (code === NOT_AUTHORIZED) {
+          return reject(new TransportPermissionError(`the MQTT broker does not permit subscribing to ${filter} for these credentials`, { details: { operation: 'subscribe', subject: filter, reasonCode: code } }));
+        }
         if (err || code === undefined || code >= 128) {
           return reject(new TransportConnectError(`MQTT broker refused the subscription to ${filter}${code !== undefined ? ` (reason code ${code})` : ''}`,
             { cause: err ?? undefined, details: { filter, reasonCode: code } }));

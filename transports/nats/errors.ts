@@ -1,7 +1,7 @@
 import { ErrorCode, NatsError } from 'nats';
 import {
   MessageTooLargeError, NoRespondersError, RequestTimeoutError, SignalbusError, TransportAuthError, TransportClosedError,
-  TransportConnectError,
+  TransportConnectError, TransportPermissionError,
 } from '../../core/index.js';
 
 /** JetStream refused a publish or a stream/consumer operation (limits reached, bad config, server error). */
@@ -64,6 +64,7 @@ export function fromNatsError(err: unknown, context: string): Error {
   if (!(err instanceof NatsError)) return err instanceof Error ? err : new Error(String(err));
   const details = { natsCode: err.code, context };
   if (isNatsAuthError(err)) return new TransportAuthError(`nats: authentication failed (${context}): ${err.message}`, { cause: err, details });
+  if (err.isPermissionError()) return permissionError(err.permissionContext, context, err);
   switch (err.code) {
     case 'CONNECTION_REFUSED': case 'CONNECTION_TIMEOUT': case 'CONNECTION_DRAINING': case 'DISCONNECT':
       return new TransportConnectError(`nats: cannot reach the server (${context}): ${err.message}`, { cause: err, details });
@@ -79,4 +80,16 @@ export function fromNatsError(err: unknown, context: string): Error {
       if (err.isJetStreamError()) return new NatsJetStreamError(`nats: JetStream refused (${context}): ${err.message}`, { cause: err, details: { ...details, jsCode: err.api_error?.err_code } });
       return new TransportConnectError(`nats: ${context}: ${err.message}`, { cause: err, details });
   }
+}
+
+/**
+ * The server refused a publish or a subscription these credentials are not permitted
+ * (`-ERR 'Permissions Violation for Publish to "…"'`), as the error a caller can branch on.
+ */
+export function permissionError(refused: { operation: string; subject: string } | undefined, context: string, cause?: unknown): TransportPermissionError {
+  // nats.js says `subscription`; signalbus says `publish` or `subscribe` on every transport.
+  const operation = refused?.operation === 'publish' ? 'publish' : 'subscribe';
+  const what = refused ? `${operation === 'publish' ? 'publishing to' : 'subscribing to'} ${refused.subject}` : context;
+  return new TransportPermissionError(`nats: the server's permissions refuse ${what} for these credentials`,
+    { cause, details: { context, ...(refused ? { operation, subject: refused.subject } : {}) } });
 }

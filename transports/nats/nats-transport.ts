@@ -11,7 +11,7 @@ import {
 } from '../../core/index.js';
 import { fromNatsMessage, toNatsBody, toNatsHeaders } from './binding.js';
 import { parseCreds } from './credentials.js';
-import { fromConnectError, fromNatsError, NatsJetStreamError } from './errors.js';
+import { fromConnectError, fromNatsError, NatsJetStreamError, permissionError } from './errors.js';
 import { consumerConfig, durableName, ensureConsumer, ensureStream, ephemeralName } from './jetstream.js';
 import { readOptionFile } from './option-file.js';
 import { resolveNatsOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js';
@@ -135,6 +135,17 @@ export class NatsTransport implements Transport {
     }
   }
 
+  /**
+   * The server refused a publish to `subject` (permissions). A core publish resolved long ago, so
+   * the refusal is logged; requests and JetStream publishes waiting on that subject fail at once
+   * with TransportPermissionError instead of timing out.
+   */
+  private publishRefused(subject: string): void {
+    const err = permissionError({ operation: 'publish', subject }, `publishing to ${subject}`);
+    this.inbox?.refuse(subject, err);
+    this.options.logger?.error('nats: the server refused a publish (permissions); the message was dropped', { subject, err });
+  }
+
   /** Tracks disconnects for the publish buffer bound and resets the reconnect backoff. */
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
@@ -145,6 +156,8 @@ export class NatsTransport implements Transport {
         this.reconnectAttempt = 0;
         this.reconnectedAt = Date.now();
         this.releaseHeld();
+      } else if (s.type === Events.Error && s.permissionContext?.operation === 'publish') {
+        this.publishRefused(s.permissionContext.subject);
       }
     }
     this.releaseHeld(new TransportClosedError('nats connection closed before publishes held during a disconnect could be sent'));
@@ -271,22 +284,35 @@ export class NatsTransport implements Transport {
       return this.subscribeReplay(pattern, onMessage, options.maxInFlight, options.startAfter);
     }
     if (this.options.jetstream) return this.subscribeDurable(pattern, onMessage, options);
-    const sub = this.subscribeCore(nc, pattern, onMessage, options);
-    // Live only once the server has the SUB: the PONG to a flush's PING comes after it.
+    const refused: { err?: unknown; live?: boolean } = {};
+    const sub = this.subscribeCore(nc, pattern, onMessage, options, refused);
+    // Live only once the server has the SUB: the PONG to a flush's PING comes after it, and so
+    // does a refusal of it (permissions), which nats.js hands to the subscription's callback.
     try { await nc.flush(); } catch (err) {
       await sub.unsubscribe();
       throw fromNatsError(err, `subscribing to ${pattern}`);
     }
+    if (refused.err !== undefined) {
+      await sub.unsubscribe();
+      throw fromNatsError(refused.err, `subscribing to ${pattern}`);
+    }
+    refused.live = true;
     return sub;
   }
 
-  private subscribeCore(nc: NatsConnection, pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): TransportSubscription {
+  private subscribeCore(nc: NatsConnection, pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions, refused: { err?: unknown; live?: boolean }): TransportSubscription {
     let sub: Subscription;
     try {
       sub = nc.subscribe(pattern, {
         ...(options.group !== undefined ? { queue: options.group } : {}),
         callback: (err, msg) => {
-          if (err) return;
+          if (err) {
+            // nats.js closes the subscription after an error: subscribe() throws it, or, once live
+            // (permissions reloaded since), it is logged.
+            if (refused.live) this.options.logger?.error('nats: the server ended a subscription', { pattern, err: fromNatsError(err, `subscribing to ${pattern}`) });
+            else refused.err = err;
+            return;
+          }
           // Core NATS cannot hold messages back; the Bus queues them (bounded by maxInFlight + maxPending).
           void onMessage(new CoreInbound(msg.subject, decodeDelivery(msg), this, msg.reply || undefined));
         },

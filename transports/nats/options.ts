@@ -1,6 +1,6 @@
 import {
   booleanParam, numberParam, OptionsInvalidError, reconnectOptionsFromUrl, resolveReconnectOptions, tlsOptionsFromUrl,
-  type ReconnectOptions, type ResolvedReconnectOptions, type TlsOptions,
+  type Logger, type ReconnectOptions, type ResolvedReconnectOptions, type TlsOptions,
 } from '../../core/index.js';
 import { parseCreds, userPublicKey } from './credentials.js';
 
@@ -78,15 +78,21 @@ export interface NatsTransportOptions {
   inboxPrefix?: string;
   /** JetStream mode (durable, at least once); absent = core NATS (at most once). */
   jetstream?: NatsJetStreamOptions;
+  /**
+   * Where the transport reports what it cannot throw to a caller: a core publish the server's
+   * permissions refused (at error level, `err` a TransportPermissionError). Default: none.
+   */
+  logger?: Logger;
 }
 
-export interface ResolvedNatsOptions extends Required<Omit<NatsTransportOptions, 'token' | 'user' | 'pass' | 'nkeySeed' | 'creds' | 'credsFile' | 'tls' | 'jetstream' | 'name' | 'reconnect'>> {
+export interface ResolvedNatsOptions extends Required<Omit<NatsTransportOptions, 'token' | 'user' | 'pass' | 'nkeySeed' | 'creds' | 'credsFile' | 'tls' | 'jetstream' | 'name' | 'reconnect' | 'logger'>> {
   servers: string[];
   reconnect: ResolvedReconnectOptions;
   name?: string; token?: string; user?: string; pass?: string; nkeySeed?: string; creds?: string; credsFile?: string;
   /** TLS required (`{}` = system CAs); absent = only when the server requires or offers it. */
   tls?: NatsTlsOptions;
   jetstream?: Required<Omit<NatsJetStreamOptions, 'subjects'>> & { subjects?: string[] };
+  logger?: Logger;
 }
 
 const positive = (field: string, v: number | undefined, fallback: number): number => {
@@ -181,6 +187,7 @@ export function resolveNatsOptions(o: NatsTransportOptions = {}): ResolvedNatsOp
     inboxPrefix: o.inboxPrefix ?? '_INBOX',
   };
   for (const k of ['name', 'token', 'user', 'pass', 'nkeySeed', 'creds', 'credsFile'] as const) if (o[k] !== undefined) r[k] = o[k];
+  if (o.logger !== undefined) r.logger = o.logger;
   if (tls !== undefined) r.tls = tls;
   if (o.jetstream) {
     const j = o.jetstream;

@@ -1,6 +1,7 @@
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { nuid } from 'nats';
 import { RequestTimeoutError, TransportClosedError } from '../../core/index.js';
+import { fromNatsError } from './errors.js';
 
 interface Waiter {
   resolve(msg: Msg): void;
@@ -23,6 +24,8 @@ export class ReplyInbox {
   private readonly sub: Subscription;
   private readonly waiters = new Map<string, Waiter>();
   private counter = 0;
+  /** Why the server ended the inbox subscription (its permissions refuse the prefix): no reply can come. */
+  private refused?: Error;
   private readonly expire = (token: string) => {
     const w = this.waiters.get(token);
     if (!w) return;
@@ -33,7 +36,14 @@ export class ReplyInbox {
   constructor(nc: NatsConnection, inboxPrefix: string) {
     this.prefix = `${inboxPrefix}.${nuid.next()}.`;
     this.sub = nc.subscribe(`${this.prefix}*`, {
-      callback: (_err, msg) => {
+      callback: (err, msg) => {
+        if (err) {
+          // Permissions that do not allow subscribing to the prefix (`inboxPrefix`): fail requests now, not at their timeout.
+          this.refused = fromNatsError(err, `subscribing to the reply inbox ${this.prefix}* (see the inboxPrefix option)`);
+          for (const w of this.waiters.values()) { clearTimeout(w.timer); w.reject(this.refused); }
+          this.waiters.clear();
+          return;
+        }
         const token = msg.subject.slice(this.prefix.length);
         const w = this.waiters.get(token);
         if (!w) return; // a late reply after its timeout
@@ -49,8 +59,12 @@ export class ReplyInbox {
 
   subjectFor(token: string): string { return this.prefix + token; }
 
-  /** Resolves with the message sent to `token`'s subject, or rejects with RequestTimeoutError. */
+  /**
+   * Resolves with the message sent to `token`'s subject, or rejects with RequestTimeoutError (or
+   * TransportPermissionError when the server refused the inbox subscription).
+   */
   expect(token: string, subject: string, timeoutMs: number): Promise<Msg> {
+    if (this.refused) return Promise.reject(this.refused);
     return new Promise<Msg>((resolve, reject) => {
       const timer = setTimeout(this.expire, timeoutMs, token);
       this.waiters.set(token, { resolve, reject, timer, subject, timeoutMs });
@@ -61,6 +75,19 @@ export class ReplyInbox {
   cancel(token: string): void {
     const w = this.waiters.get(token);
     if (w) { clearTimeout(w.timer); this.waiters.delete(token); }
+  }
+
+  /**
+   * Rejects, with `err`, whatever waits for a reply to a message sent to `subject`: the server
+   * refused that publish (its permissions), so no reply or acknowledgement can come.
+   */
+  refuse(subject: string, err: Error): void {
+    for (const [token, w] of this.waiters) {
+      if (w.subject !== subject) continue;
+      clearTimeout(w.timer);
+      this.waiters.delete(token);
+      w.reject(err);
+    }
   }
 
   /** Rejects every waiting request and unsubscribes. */
