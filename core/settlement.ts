@@ -132,7 +132,7 @@ export class Settlement {
           // The copy stays in the space it was refused from, so it carries that space's tenant; the claim goes in `dlqtenant`.
           const copy = withTenant(envelope, tenants.tenantOf(msg.subject));
           if (typeof envelope.tenant === 'string') copy.dlqtenant = envelope.tenant;
-          return this.deadLetter(msg, copy, refused, msg.attempt);
+          return this.deadLetter(msg, copy, refused, msg.attempt, h.retry);
         }
       }
     }
