@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import amqplib from 'amqplib';
 import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
+import { AmqpTransport } from '../../transports/amqp/index.js';
 import { Bus, type Envelope, type Transport } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { NatsTransport } from '../../transports/nats/index.js';
@@ -61,14 +63,45 @@ describe('deep JSON - dead-lettered at a subscriber, never lost', function () {
     });
     after(async () => { await nc?.close(); });
 
+    const sendBinary = async (subject: string) => {
+      const h = natsHeaders();
+      for (const [k, v] of [['ce-specversion', '1.0'], ['ce-id', randomUUID()], ['ce-source', 'urn:t'], ['ce-type', 't'], ['content-type', 'application/json']]) h.set(k!, v!);
+      nc.publish(subject, deep, { headers: h });
+      await nc.flush();
+    };
+
     it('nats - a binary-mode message whose JSON data nests 100,000 deep is dead-lettered SB_ERR_CODEC_TOO_DEEP and the next message flows', async () => {
       const prefix = `deep.${randomUUID().slice(0, 8)}`;
-      await deadLettersDeepJson(new NatsTransport({ servers: NATS }), prefix, async (subject) => {
-        const h = natsHeaders();
-        for (const [k, v] of [['ce-specversion', '1.0'], ['ce-id', randomUUID()], ['ce-source', 'urn:t'], ['ce-type', 't'], ['content-type', 'application/json']]) h.set(k!, v!);
-        nc.publish(subject, deep, { headers: h });
-        await nc.flush();
-      });
+      await deadLettersDeepJson(new NatsTransport({ servers: NATS }), prefix, sendBinary);
     });
+
+    it('nats-jetstream - the same message through a stream is dead-lettered SB_ERR_CODEC_TOO_DEEP and the next message flows', async () => {
+      const prefix = `deep.${randomUUID().slice(0, 8)}`;
+      const stream = `SB_DEEP_${randomUUID().slice(0, 8)}`;
+      try {
+        await deadLettersDeepJson(new NatsTransport({ servers: NATS, jetstream: { stream, subjects: [`${prefix}.>`, `dlq.${prefix}.>`], storage: 'memory' } }), prefix, sendBinary);
+      } finally {
+        await (await nc.jetstreamManager()).streams.delete(stream).catch(() => false);
+      }
+    });
+  });
+
+  it('amqp - a message whose JSON data nests 100,000 deep is dead-lettered SB_ERR_CODEC_TOO_DEEP and the next message flows', async function () {
+    await requireBroker(this, 'rabbitmq');
+    const url = 'amqp://guest:guest@127.0.0.1:5672';
+    const conn = await amqplib.connect(url);
+    try {
+      const ch = await conn.createConfirmChannel();
+      const prefix = `deep.${randomUUID().slice(0, 8)}`;
+      await deadLettersDeepJson(new AmqpTransport({ url }), prefix, async (subject) => {
+        ch.publish('signalbus', subject, Buffer.from(deep), {
+          contentType: 'application/json',
+          headers: { 'cloudEvents:specversion': '1.0', 'cloudEvents:id': randomUUID(), 'cloudEvents:source': 'urn:t', 'cloudEvents:type': 't' },
+        });
+        await ch.waitForConfirms();
+      });
+    } finally {
+      await conn.close();
+    }
   });
 });
