@@ -44,7 +44,7 @@ describe('sink - PostgreSQL, restarted and cut off mid-stream', function () {
       }));
       return { bus, sink };
     };
-    const stopSink = async (s: { bus: Bus; sink: RunningNanoservice }) => { await s.sink.stop(); await s.bus.stop(); };
+    const stopSink = async (s: { bus: Bus; sink: RunningNanoservice }) => { await s.bus.stop(); };
 
     const pub = new Bus({ service: 'readings@t', transport: new NatsTransport(options), metrics: false, logger: silentLogger });
     const watcher = new Bus({ service: 'dlq-watch@t', transport: new NatsTransport(options), metrics: false, logger: silentLogger });
