@@ -4,7 +4,7 @@ import { reconnectDelayMs, type Logger, type ResolvedReconnectOptions } from '..
 import { SinkRowRefusedError, SinkSchemaError, SinkUnavailableError } from './errors.js';
 import type { SinkPool } from './pg-driver.js';
 import { classifyPgError } from './pg-errors.js';
-import { COLUMNS, type Row } from './rows.js';
+import type { Row } from './rows.js';
 import { insertStatement, prepareTable } from './table.js';
 
 /** What the writer reports, per table (the service turns these into metric fields). */
@@ -217,14 +217,12 @@ export class BatchWriter {
     }
   }
 
-  /** One INSERT of `rows` (column arrays, unnested); the number of rows that were new. */
+  /** One INSERT of `rows` (one JSON array); the number of rows that were new. */
   private async insert(table: string, rows: readonly PendingRow[]): Promise<number> {
-    const columns: Array<Array<string | null>> = COLUMNS.map(() => new Array<string | null>(rows.length));
-    for (let r = 0; r < rows.length; r++) {
-      const row = rows[r]!.row;
-      for (let c = 0; c < columns.length; c++) columns[c]![r] = row[c]!;
-    }
-    const result = await this.o.pool.query({ ...this.statement(table), values: columns });
+    let json = '[';
+    for (let r = 0; r < rows.length; r++) json += (r === 0 ? '' : ',') + rows[r]!.row;
+    json += ']';
+    const result = await this.o.pool.query({ ...this.statement(table), values: [json] });
     return result.rowCount ?? 0;
   }
 

@@ -32,15 +32,17 @@ export function qualified(schema: string, table: string): string {
 }
 
 /**
- * The insert of a batch: one array parameter per column, unnested into rows, so a statement has
- * 16 parameters however many rows it carries (a multi-row VALUES list would hit PostgreSQL's
- * 65,535 parameters at ~4,000 rows, and its text changes with the row count, so it cannot stay
- * prepared). A row already stored (same `source` and `id`) is skipped: redeliveries are absorbed.
+ * The insert of a batch: one parameter, a JSON array of row objects, turned into rows by
+ * `jsonb_to_recordset`. A statement then has one parameter however many rows it carries (a
+ * multi-row VALUES list would hit PostgreSQL's 65,535 parameters at ~4,000 rows, and its text
+ * changes with the row count, so it cannot stay prepared), and the event data, JSON already, is
+ * neither escaped again by the client nor parsed twice by the server. A row already stored (same
+ * `source` and `id`) is skipped: redeliveries are absorbed.
  */
 export function insertStatement(schema: string, table: string): string {
   const names = COLUMNS.map(([name]) => `"${name}"`).join(', ');
-  const arrays = COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
-  return `INSERT INTO ${qualified(schema, table)} (${names}) SELECT * FROM unnest(${arrays}) ON CONFLICT (source, id) DO NOTHING`;
+  const types = COLUMNS.map(([name, type]) => `"${name}" ${type}`).join(', ');
+  return `INSERT INTO ${qualified(schema, table)} (${names}) SELECT ${names} FROM jsonb_to_recordset($1::jsonb) AS r(${types}) ON CONFLICT (source, id) DO NOTHING`;
 }
 
 /** The DDL of a sink table and its indexes (event time, and tenant + time for per-tenant queries). */
