@@ -7,11 +7,14 @@ import { filterConfigSchema } from './filter/schema.js';
 import { createFilterService } from './filter/service.js';
 import { ingestConfigSchema } from './ingest/schema.js';
 import { createIngestService } from './ingest/service.js';
+import { sinkConfigSchema } from './sink/schema.js';
+import { createSinkService } from './sink/service.js';
 
 export * from './ingest/index.js';
 export * from './filter/index.js';
 export * from './aggregate/index.js';
 export * from './alert/index.js';
+export * from './sink/index.js';
 export { SnapshotInvalidError } from './snapshot.js';
 
 /** A started nanoservice. */
@@ -51,6 +54,7 @@ export const nanoserviceConfigSchemas = {
   filter: filterConfigSchema,
   aggregate: aggregateConfigSchema,
   alert: alertConfigSchema,
+  sink: sinkConfigSchema,
 } as const;
 
 /** The factory of each service kind: `nanoserviceFactories[kind](config)` makes its definition. */
@@ -59,6 +63,7 @@ export const nanoserviceFactories = {
   filter: createFilterService,
   aggregate: createAggregateService,
   alert: createAlertService,
+  sink: createSinkService,
 } as const;
 
 export type NanoserviceKind = keyof typeof nanoserviceFactories;

@@ -11,6 +11,9 @@ export const BROKERS = [
   { name: 'mosquitto', port: 1883, binary: '/usr/sbin/mosquitto', start: ['mosquitto', '-d', '-c', '/etc/mosquitto/mosquitto.conf'] },
   { name: 'redis', port: 6379, binary: '/usr/bin/redis-server',
     start: ['redis-server', '--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log'] },
+  // The sink's tests (database `test`, trust auth); the cluster's version is whatever is installed.
+  { name: 'postgresql', port: 5432, binary: '/usr/bin/pg_ctlcluster',
+    start: ['sh', '-c', 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'], wait: 30_000 },
 ];
 
 export function portOpen(port, host = '127.0.0.1', timeoutMs = 500) {

@@ -19,7 +19,7 @@ Stops gracefully on SIGINT/SIGTERM (or after --duration).
 host-pid); the processes then share the work by partition and take over each other's partitions.
 
 Example:
-  MQTT_URL=mqtt://127.0.0.1:1883 signalbus run examples/iot-mqtt/pipeline.json`;
+  MQTT_URL=mqtt://127.0.0.1:1883 PG_URL=postgres://postgres@127.0.0.1:5432/test signalbus run examples/iot-mqtt/pipeline.json`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { duration: { type: 'string' }, 'log-level': { type: 'string' }, instance: { type: 'string' } } });

@@ -50,7 +50,7 @@ export const pipelineSchema = {
       items: {
         type: 'object', additionalProperties: false, required: ['kind', 'config'],
         properties: {
-          kind: { type: 'string', description: 'ingest, filter, aggregate or alert' },
+          kind: { type: 'string', description: 'ingest, filter, aggregate, alert or sink' },
           name: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', description: 'Service name (default: the kind).' },
           instances: { type: 'integer', minimum: 1, maximum: 64, description: 'Copies in this process sharing the work by partition (as separate processes do with scale).' },
           config: { type: 'object' },

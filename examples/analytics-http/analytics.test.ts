@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { createServer } from 'node:net';
+import type pg from 'pg';
 import { startAnalytics, tokenFor } from './main.js';
-import type { AnalyticsAnswer } from './analytics-service.js';
+import { EVENTS_TABLE, type AnalyticsAnswer } from './analytics-service.js';
+import { dropSchema, PG_TEST_URL, requirePostgres, testSchema } from '../../test/helpers/postgres.js';
 import { waitFor } from '../../test/helpers/wait.js';
 
 const freePort = () => new Promise<number>((resolve) => {
@@ -11,9 +13,20 @@ const freePort = () => new Promise<number>((resolve) => {
 describe('example: analytics over HTTP', function () {
   this.timeout(20_000);
   let url = '';
-  let running: Awaited<ReturnType<typeof startAnalytics>>;
-  before(async () => { url = `http://127.0.0.1:${await freePort()}`; running = await startAnalytics(url); });
-  after(async () => { await running.stop(); });
+  let running: Awaited<ReturnType<typeof startAnalytics>> | undefined;
+  let admin: pg.Pool | undefined;
+  const schema = testSchema();
+  const start = async () => { running = await startAnalytics(url, { url: PG_TEST_URL, schema }); };
+  before(async function () {
+    admin = await requirePostgres(this);
+    url = `http://127.0.0.1:${await freePort()}`;
+    await start();
+  });
+  after(async () => {
+    await running?.stop();
+    await dropSchema(admin, schema);
+    await admin?.end();
+  });
 
   const post = (path: string, token: string, body: unknown, headers: Record<string, string> = {}) => fetch(`${url}${path}`, {
     method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body),
@@ -30,15 +43,27 @@ describe('example: analytics over HTTP', function () {
     // A forged tenant header is ignored: the token decides.
     expect((await post('/v1/events/analytics.events', globex, event('checkout', 1), { 'ce-tenant': 'acme' })).status).to.equal(202);
 
-    const reply = await post('/v1/requests/analytics.query', acme, { event_id: 'checkout' });
-    expect(reply.status).to.equal(200);
-    const answer = (await reply.json()) as AnalyticsAnswer;
-    expect(answer.tenant).to.equal('acme');
-    expect(answer.counts).to.deep.equal({ checkout: { '2026-11-23T10:01:00.000Z': 2, '2026-11-23T10:02:00.000Z': 1 } });
-    expect(answer.total).to.equal(3);
+    // Accepted (202) is not yet stored: the sink writes in batches a few ms apart.
+    const ask = async (token: string, q: unknown) => {
+      const reply = await post('/v1/requests/analytics.query', token, q);
+      expect(reply.status).to.equal(200);
+      return (await reply.json()) as AnalyticsAnswer;
+    };
+    let answer: AnalyticsAnswer | undefined;
+    await waitFor(async () => (answer = await ask(acme, { event_id: 'checkout' })).total === 3, { timeoutMs: 5000, what: () => `acme's three checkouts (got ${JSON.stringify(answer)})`, intervalMs: 20 });
+    expect(answer).to.deep.equal({ tenant: 'acme', counts: { checkout: { '2026-11-23T10:01:00.000Z': 2, '2026-11-23T10:02:00.000Z': 1 } }, total: 3 });
+    expect(await ask(acme, { from: '2026-11-23T10:01:59Z', to: '2026-11-23T10:02:00Z' })).to.deep.equal({ tenant: 'acme', counts: { checkout: { '2026-11-23T10:02:00.000Z': 1 } }, total: 1 });
 
-    const theirs = (await (await post('/v1/requests/analytics.query', globex, {})).json()) as AnalyticsAnswer;
+    let theirs: AnalyticsAnswer | undefined;
+    await waitFor(async () => (theirs = await ask(globex, {})).total === 2, { timeoutMs: 5000, what: () => `globex's two checkouts (got ${JSON.stringify(theirs)})`, intervalMs: 20 });
     expect(theirs).to.deep.equal({ tenant: 'globex', counts: { checkout: { '2026-11-23T10:01:00.000Z': 2 } }, total: 2 });
+
+    // The counts live in PostgreSQL: a restarted service answers the same.
+    await running!.stop();
+    running = undefined;
+    await start();
+    expect(await ask(acme, { event_id: 'checkout' })).to.deep.equal(answer);
+    expect(await ask(globex, {})).to.deep.equal(theirs);
   });
 
   it('analytics - refuses missing and expired tokens, and bad events get a 400 problem or a dead letter', async () => {
@@ -50,11 +75,13 @@ describe('example: analytics over HTTP', function () {
     const malformed = await fetch(`${url}/v1/events/analytics.events`, { method: 'POST', headers: { authorization: `Bearer ${await tokenFor('acme')}`, 'content-type': 'application/json' }, body: '{"user_id": ' });
     expect(malformed.status).to.equal(400);
     expect(((await malformed.json()) as { code: string }).code).to.match(/^SB_ERR_/);
-    const before = running.service.counts.size;
+    const stored = async () => Number((await admin!.query(`SELECT count(*) AS n FROM "${schema}"."${EVENTS_TABLE}"`)).rows[0].n);
+    const before = await stored();
     expect((await post('/v1/events/analytics.events', await tokenFor('acme'), { user_id: 'u1' })).status).to.equal(202); // accepted, then dead-lettered
-    const deadLettered = () => running.bus.metrics.totals().get(`analytics@${running.bus.identity.container}:analytics.events invalid deadlettered`)?.count ?? 0;
+    const bus = running!.bus;
+    const deadLettered = () => bus.metrics.totals().get(`analytics@${bus.identity.container}:analytics.events invalid deadlettered`)?.count ?? 0;
     await waitFor(() => deadLettered() >= 1, { what: 'the invalid event dead-lettered' });
     expect(deadLettered()).to.equal(1);
-    expect(running.service.counts.size).to.equal(before);
+    expect(await stored(), 'nothing stored').to.equal(before);
   });
 });

@@ -1,16 +1,18 @@
 /**
  * Runs the analytics example: an HTTP gateway on 127.0.0.1:8090 with JWT auth (HS256, tenant
- * claim `tenant`) in front of the analytics service, on the memory transport.
+ * claim `tenant`) in front of the analytics service and its PostgreSQL sink, on the memory
+ * transport. The events and counts live in PostgreSQL (PG_URL), so they survive a restart.
  *
- *   npx tsx examples/analytics-http/main.ts
+ *   PG_URL=postgres://postgres@127.0.0.1:5432/test npx tsx examples/analytics-http/main.ts
  *
  * It prints a token per demo tenant and the curl commands to try.
  */
 import { SignJWT } from 'jose';
-import { Bus, startNanoservice } from '../../core/index.js';
+import { Bus } from '../../core/index.js';
 import { hostGateway } from '../../gateway/index.js';
+import { runNanoservice } from '../../nanoservices/index.js';
 import { MemoryTransport } from '../../transports/memory/index.js';
-import { createAnalyticsService } from './analytics-service.js';
+import { createAnalyticsServices, type AnalyticsOptions } from './analytics-service.js';
 
 export const SECRET = new TextEncoder().encode(process.env.ANALYTICS_JWT_SECRET ?? 'analytics-example-secret-change-me');
 
@@ -18,14 +20,15 @@ export async function tokenFor(tenant: string, subject = 'web-app', expiresIn = 
   return new SignJWT({ tenant }).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setIssuedAt().setExpirationTime(expiresIn).sign(SECRET);
 }
 
-/** Starts the gateway and the service; returns a stopper. */
-export async function startAnalytics(url = 'http://127.0.0.1:8090') {
+/** Starts the gateway and the services (`store`: where PostgreSQL is); returns a stopper. */
+export async function startAnalytics(url = 'http://127.0.0.1:8090', store: AnalyticsOptions = {}) {
   const bus = new Bus({ service: 'analytics', transport: new MemoryTransport() });
-  const service = createAnalyticsService();
-  await startNanoservice(bus, service);
+  const { analytics, sink } = createAnalyticsServices(store);
+  await runNanoservice(bus, sink);
+  await runNanoservice(bus, analytics);
   // No subject scoping: every tenant posts to the same subjects; the stamped `tenant` separates them.
   const gateway = await hostGateway(url, bus, { auth: { jwt: { secret: SECRET }, tenantClaim: 'tenant', subjectPrefix: false, required: true } });
-  return { bus, service, stop: async () => { await gateway.close(); await bus.stop(); } };
+  return { bus, stop: async () => { await gateway.close(); await bus.stop(); } };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { loadPipeline } from '../../cli/pipeline/load.js';
 import { startPipeline, type RunningPipeline } from '../../cli/pipeline/run-pipeline.js';
 import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
+import type pg from 'pg';
 import { requireBroker } from '../../test/helpers/brokers.js';
+import { dropSchema, PG_TEST_URL, requirePostgres, testSchema } from '../../test/helpers/postgres.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { silentLogger } from '../../test/helpers/silent-logger.js';
 
@@ -41,6 +43,8 @@ describe('example: IoT over MQTT', function () {
   this.timeout(60_000);
   let running: RunningPipeline | undefined;
   const watchers: Array<ChildProcess & { subscribed?: boolean }> = [];
+  let admin: pg.Pool | undefined;
+  const schema = testSchema();
 
   before(async function () {
     await requireBroker(this, 'mosquitto');
@@ -48,14 +52,17 @@ describe('example: IoT over MQTT', function () {
       if (process.env.CI === 'true') throw new Error('mosquitto_pub is not installed (apt-get install mosquitto-clients)');
       this.skip(); // reason: mosquitto-clients is not installed on this machine
     }
+    admin = await requirePostgres(this);
   });
   after(async () => {
     for (const w of watchers) w.kill();
     await running?.stop();
+    await dropSchema(admin, schema);
+    await admin?.end();
   });
 
-  it('iot - raw device JSON in; alerts, dead letters and metric fields out on MQTT as structured CloudEvents', async () => {
-    const pipeline = loadPipeline(join(here, 'pipeline.json'), nanoserviceConfigSchemas, { ...process.env, MQTT_URL: 'mqtt://127.0.0.1:1883' });
+  it('iot - raw device JSON in; alerts, dead letters and metric fields out on MQTT as structured CloudEvents; readings, aggregates and alerts stored in PostgreSQL', async () => {
+    const pipeline = loadPipeline(join(here, 'pipeline.json'), nanoserviceConfigSchemas, { ...process.env, MQTT_URL: 'mqtt://127.0.0.1:1883', PG_URL: PG_TEST_URL, PG_SCHEMA: schema });
     expect(pipeline.transports.mqtt).to.equal('mqtt://127.0.0.1:1883?protocolVersion=4&qos=1');
     running = await startPipeline(pipeline, { logger: silentLogger });
     const device = `dev-${randomUUID().slice(0, 8)}`;
@@ -87,6 +94,13 @@ describe('example: IoT over MQTT', function () {
 
     await running.stop();
     running = undefined;
+    // Stored: every reading ingest forwarded (the impossible 200 °C too: filtering comes later), both
+    // alerts, and the windows the aggregate closed (by event time, or flushed on stop).
+    const rows = async (table: string, where: string) => Number((await admin!.query(`SELECT count(*) AS n FROM "${schema}"."${table}" WHERE ${where}`, [device])).rows[0].n);
+    expect(await rows('sensor_reading_v2', `data->>'deviceId' = $1`)).to.equal(10);
+    expect(await rows('alert_raised_v1', `data->>'key' = $1`)).to.equal(1);
+    expect(await rows('alert_resolved_v1', `data->>'key' = $1`)).to.equal(1);
+    expect(await rows('sensor_aggregate_v1', `data->>'key' = $1 AND data->>'metric' = 'temperature'`)).to.be.greaterThan(0);
     // Batches go out every 5 s and on stop; wait for the one that counts this device's dropped reading.
     const dropped = `filter@edge-1:sensor.reading?deviceId=${device} rejected dropped`;
     const filterFields = () => metrics.filter((l) => l.startsWith('signalbus/metrics/filter '))

@@ -11,7 +11,7 @@ export function portOpen(port: number, host = '127.0.0.1', timeoutMs = 1000): Pr
   });
 }
 
-export const BROKER_PORTS = { nats: 4222, rabbitmq: 5672, mosquitto: 1883, redis: 6379 } as const;
+export const BROKER_PORTS = { nats: 4222, rabbitmq: 5672, mosquitto: 1883, redis: 6379, postgres: 5432 } as const;
 
 /**
  * Call from a suite's `before` (with `function () {}` so `this` is mocha's context). When the broker

@@ -16,6 +16,7 @@ const iot: Record<NanoserviceKind, object> = {
       { name: 'odd', kind: 'zscore', field: 'humidity', window: 30, raise: { value: 4 }, resolve: { value: 3 } },
     ],
   },
+  sink: { input: 'sensor.>', url: 'postgres://postgres@127.0.0.1:5432/test', schema: 'iot', setup: 'create', maxBatchRows: 500, maxBatchDelayMs: 20, reconnect: { maxDelayMs: 2000 } },
 };
 
 /** Bad configs: the JSON path the schema must report, and the field the constructor must name. */
@@ -30,6 +31,9 @@ const bad: Array<[NanoserviceKind, object, string, string]> = [
   ['aggregate', { ...iot.aggregate, stats: ['median'] }, '/stats/0', 'stats'],
   ['alert', { ...iot.alert, rules: [{ name: 'x', kind: 'zscore', field: 't', raise: { value: 3 } }] }, '/rules/0', 'rules[0].window'],
   ['alert', { ...iot.alert, rules: [{ name: 'x', kind: 'threshold', field: 't', raise: { value: 'hot' } }] }, '/rules/0/raise/value', 'rules[0].raise.value'],
+  ['sink', { ...iot.sink, table: 'readings; drop table x' }, '/table', 'table'],
+  ['sink', { ...iot.sink, maxBatchRows: 0 }, '/maxBatchRows', 'maxBatchRows'],
+  ['sink', { ...iot.sink, setup: 'migrate' }, '/setup', 'setup'],
 ];
 
 describe('nanoservice config schemas', () => {
