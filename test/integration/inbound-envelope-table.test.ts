@@ -58,6 +58,8 @@ const ROWS: Row[] = [
   { name: 'bigtotal', attrs: many(5, 'y'.repeat(4000)), outcome: 'SB_ERR_HEADER_INVALID' },
   { name: 'tenthousand', attrs: many(10_000), outcome: 'SB_ERR_HEADER_INVALID' },
   { name: 'hugevalue', attrs: [['big', 'z'.repeat(900 * 1024)]], outcome: 'SB_ERR_HEADER_INVALID' },
+  // Sent last: the subscription still handles a good message after all of the above.
+  { name: 'controlafter', attrs: [['tenant', 'acme'], ['traceparent', TRACE], ['tracestate', 'k=v']], outcome: 'delivered' },
 ];
 
 const has = (row: Row, test: (v: Value, name: string, i: number) => boolean) => row.attrs.some(([n, v], i) => test(v, n, i));
@@ -239,7 +241,7 @@ function expectOutcome(transport: string, row: Row, handled: Envelope | undefine
   }
   expect(handled, `${what}: the handler must not see it`).to.equal(undefined);
   expect(dead, `${what}: dead-lettered`).to.not.equal(undefined);
-  expect(dead, what).to.include({ dlqreason: row.outcome });
+  expect(dead, what).to.include({ dlqreason: row.outcome, specversion: '1.0' });
 }
 
 describe('inbound envelope - one table of hostile envelopes, the same outcome on every transport', function () {
