@@ -1,5 +1,5 @@
-import { EnvelopeInvalidError } from './errors.js';
-import { DEFAULT_HEADER_LIMITS, validateHeader, type HeaderLimits } from './headers.js';
+import { EnvelopeInvalidError, HeaderInvalidError } from './errors.js';
+import { DEFAULT_HEADER_LIMITS, DEFAULT_MAX_ATTRIBUTES, validateHeader, type HeaderLimits } from './headers.js';
 import { checkTraceparent } from './traceparent.js';
 
 /**
@@ -48,9 +48,21 @@ const REQUIRED = ['id', 'source', 'type'] as const;
 
 /**
  * Checks an envelope against CloudEvents 1.0 and signalbus' header rules.
- * Throws EnvelopeInvalidError or HeaderInvalidError naming the offending attribute.
+ * Throws EnvelopeInvalidError, HeaderInvalidError or TraceparentInvalidError naming the offending
+ * attribute. Inbound envelopes go through `checkInboundEnvelope` (core/inbound-envelope.ts)
+ * instead, where a malformed traceparent starts a new trace rather than failing the message.
  */
 export function validateEnvelope(env: unknown, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): asserts env is Envelope {
+  validateEnvelopeAttributes(env, limits);
+  if (typeof env.traceparent === 'string') checkTraceparent(env.traceparent);
+}
+
+/**
+ * Every check of `validateEnvelope` but the traceparent's: the object, `specversion`, the required
+ * attributes, each header (name, string value, length, control characters), their count and total
+ * length (HeaderInvalidError), and `time`.
+ */
+export function validateEnvelopeAttributes(env: unknown, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): asserts env is Envelope {
   if (env === null || typeof env !== 'object' || Array.isArray(env)) {
     throw new EnvelopeInvalidError('an envelope must be an object');
   }
@@ -64,20 +76,25 @@ export function validateEnvelope(env: unknown, limits: HeaderLimits = DEFAULT_HE
     }
   }
   let total = 0;
+  let count = 0;
   for (const name in e) {
     if (name === 'data' || name === 'data_base64') continue;
     const value = e[name];
     if (value === undefined) continue;
     validateHeader(name, value, limits);
     total += name.length + (value as string).length;
+    count++;
+  }
+  const maxAttributes = limits.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES;
+  if (count > maxAttributes) {
+    throw new HeaderInvalidError(`envelope has ${count} attributes, over the limit of ${maxAttributes}`, { details: { limit: maxAttributes } });
   }
   if (total > limits.maxTotalLength) {
-    throw new EnvelopeInvalidError(`headers total ${total} characters, over the limit of ${limits.maxTotalLength}`, { details: { limit: limits.maxTotalLength } });
+    throw new HeaderInvalidError(`headers total ${total} characters, over the limit of ${limits.maxTotalLength}`, { details: { limit: limits.maxTotalLength } });
   }
   if (typeof e.time === 'string' && Number.isNaN(Date.parse(e.time))) {
     throw new EnvelopeInvalidError(`attribute "time" is not an RFC 3339 timestamp: ${e.time}`, { details: { attribute: 'time' } });
   }
-  if (typeof e.traceparent === 'string') checkTraceparent(e.traceparent);
 }
 
 /** The header attributes of an envelope (everything but data), as a plain string map. */

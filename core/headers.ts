@@ -21,9 +21,14 @@ export interface HeaderLimits {
   maxValueLength: number;
   /** Sum of all header name and value lengths. */
   maxTotalLength: number;
+  /** Most attributes an envelope carries (data aside). Default 64. */
+  maxAttributes?: number;
 }
 
-export const DEFAULT_HEADER_LIMITS: HeaderLimits = { maxValueLength: 4096, maxTotalLength: 16384 };
+export const DEFAULT_HEADER_LIMITS: HeaderLimits = { maxValueLength: 4096, maxTotalLength: 16384, maxAttributes: 64 };
+
+/** `maxAttributes` when a caller's limits leave it out. */
+export const DEFAULT_MAX_ATTRIBUTES = 64;
 
 /** CloudEvents attribute names: lowercase ASCII letters and digits, at most 20 characters. */
 export function isValidHeaderName(name: string): boolean {

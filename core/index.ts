@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './auth-errors.js';
 export * from './envelope.js';
+export * from './inbound-envelope.js';
 export * from './headers.js';
 export * from './traceparent.js';
 export * from './subjects.js';

@@ -10,6 +10,8 @@ import {
   CodecDecodeError, ContractInvalidError, ContractUnknownError, ContractVersionError, EnvelopeInvalidError, HeaderInvalidError,
   MessageTooLargeError, SignalbusError, SubjectInvalidError, errorCode, errorMessage,
 } from './errors.js';
+import type { HeaderLimits } from './headers.js';
+import { deadLetterable, inboundProblem, withValidTrace } from './inbound-envelope.js';
 import type { Logger } from './logger.js';
 import { MessageContext, type ContextServices } from './message-context.js';
 import type { MiddlewareContext } from './middleware.js';
@@ -57,6 +59,8 @@ export interface SettlementSettings {
   deadLetterPrefix: string;
   /** Tenant subject spaces deliveries must match (`BusOptions.tenantSubjects`); undefined = not checked. */
   tenantSubjects: TenantSubjects | undefined;
+  /** Inbound envelopes are held to these (core/inbound-envelope.ts). */
+  headerLimits: HeaderLimits;
 }
 
 /**
@@ -115,6 +119,14 @@ export class Settlement {
     m.delivered.add();
     let envelope = msg.envelope;
     // `replyError` counts the message invalid itself; only the dead-letter branches count here.
+    // The inbound rules come first and hold for raw subscriptions too: no handler sees a refused envelope.
+    const refusal = inboundProblem(envelope, this.settings.headerLimits);
+    if (refusal !== undefined) {
+      if (msg.reply) return this.replyError(msg, refusal);
+      m.invalid.add();
+      return this.deadLetter(msg, deadLetterable(envelope, this.settings.headerLimits), refusal, msg.attempt, h.retry);
+    }
+    envelope = withValidTrace(envelope);
     if (msg.notCloudEvent !== undefined && !h.raw) {
       if (msg.reply) return this.replyError(msg, msg.notCloudEvent);
       m.invalid.add();

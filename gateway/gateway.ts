@@ -13,7 +13,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import {
-  BackpressureError, CapabilityMissingError, checkJsonDepth, DEFAULT_HEADER_LIMITS, MessageTooLargeError, OptionsInvalidError, PatternInvalidError,
+  BackpressureError, CapabilityMissingError, checkJsonDepth, DEFAULT_HEADER_LIMITS, inboundProblem, MessageTooLargeError, OptionsInvalidError, PatternInvalidError,
   SubjectInvalidError, defaultCodecs, mediaType, resolveTlsOptions, validatePattern, validateSubject, type Bus, type Envelope, type HeaderLimits,
   type InboundMessage, type TlsOptions, type TransportSubscription,
 } from '../core/index.js';
@@ -344,7 +344,8 @@ export class HttpGateway {
   private relay(s: OpenStream, msg: InboundMessage): void | Promise<void> {
     // A stream carries CloudEvents; a device payload on the same subjects is for raw subscribers (ingest), not for it.
     // A tenant's stream carries its own events only: without subject prefixes tenants share subjects.
-    if (s.closed || msg.notCloudEvent !== undefined || !mayRead(s.who, msg.envelope)) return void msg.ack();
+    // Nor does it carry what the inbound rules refuse (subscribers dead-letter that; README, "Bad input").
+    if (s.closed || msg.notCloudEvent !== undefined || inboundProblem(msg.envelope, this.limits) !== undefined || !mayRead(s.who, msg.envelope)) return void msg.ack();
     let frame = `subject: ${msg.subject}\nid: ${msg.envelope.id}\n`;
     if (msg.reply) {
       const token = randomUUID();

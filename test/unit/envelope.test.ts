@@ -36,7 +36,13 @@ describe('envelope and headers', () => {
     expect(() => validateHeader('big', 'x'.repeat(4097))).to.throw(HeaderInvalidError);
     expect(() => validateHeader('ok', 'ünïcode and spaces % fine')).not.to.throw();
     const e = { specversion: '1.0', id: 'x', source: 's', type: 't', a1: 'x'.repeat(4000), a2: 'x'.repeat(4000), a3: 'x'.repeat(4000), a4: 'x'.repeat(4000), a5: 'x'.repeat(4000) };
-    expect(() => validateEnvelope(e)).to.throw(EnvelopeInvalidError);
+    // Too large in total, or too many attributes, is a header fault like one value too long.
+    expect(() => validateEnvelope(e)).to.throw(HeaderInvalidError);
+    const many: Record<string, string> = { specversion: '1.0', id: 'x', source: 's', type: 't' };
+    for (let i = 0; i < 61; i++) many[`x${i}`] = 'v';
+    expect(() => validateEnvelope(many)).to.throw(HeaderInvalidError);
+    delete many.x60;
+    expect(() => validateEnvelope(many)).not.to.throw();
   });
 
   it('traceparent - parses, formats and rejects what W3C forbids', () => {

@@ -3,9 +3,9 @@ import fc from 'fast-check';
 import { generate, parser, type IPublishPacket, type Packet } from 'mqtt-packet';
 import { createServer, connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { MessageTooLargeError } from '../../core/index.js';
-import type { MqttWireProperties } from '../../transports/mqtt/binding.js';
-import { decodePublish, encodePuback, encodePublish, fromMqttPacket, topicField, type InboundPublishProperties } from '../../transports/mqtt/packet-codec.js';
+import { inboundRefusal, MessageTooLargeError } from '../../core/index.js';
+import { fromMqttBinary, type MqttWireProperties } from '../../transports/mqtt/binding.js';
+import { MAX_USER_PAIRS, decodePublish, encodePuback, encodePublish, fromMqttPacket, topicField, type InboundPublishProperties } from '../../transports/mqtt/packet-codec.js';
 import { PacketStream } from '../../transports/mqtt/packet-stream.js';
 import { nextTurn, waitFor } from '../helpers/wait.js';
 
@@ -87,6 +87,18 @@ describe('mqtt packet codec', () => {
       // property whose first value is '' (it tests the value for truthiness).
       expect(asSent(decoded!.properties)).to.deep.equal(props && Object.keys(props).length > 0 ? props : undefined);
     }), { numRuns: 300 });
+  });
+
+  it('mqtt codec - decodes at most one user property more than an envelope may hold, and a late specversion', () => {
+    const userProperties: Record<string, string> = {};
+    for (let i = 0; i < 10_000; i++) userProperties[`x${i}`] = 'v';
+    userProperties.specversion = '1.0';
+    const bytes = generate({ cmd: 'publish', topic: 'a/b', payload: Buffer.alloc(0), qos: 0, dup: false, retain: false, properties: { userProperties } }, { protocolVersion: 5 });
+    const pairs = decodePublish(bytes, bytes[0]! & 0x0f, bodyStart(bytes), bytes.length, true)!.properties!.userPairs!;
+    expect(pairs.length).to.equal((MAX_USER_PAIRS + 1) * 2);
+    expect(pairs.slice(-2)).to.deep.equal(['specversion', '1.0']);
+    const envelope = fromMqttBinary(Buffer.alloc(0), { userPairs: pairs })!;
+    expect(inboundRefusal(envelope)).to.have.property('code', 'SB_ERR_HEADER_INVALID');
   });
 
   it('mqtt codec - a PUBLISH mqtt.js decoded (QoS 2, topic alias path) takes the same form as one decoded here (property)', () => {

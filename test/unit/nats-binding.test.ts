@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { MsgHdrsImpl } from 'nats';
-import { CodecEncodeError, EnvelopeInvalidError, type Envelope } from '../../core/index.js';
+import { CodecEncodeError, EnvelopeInvalidError, inboundRefusal, type Envelope } from '../../core/index.js';
 import { fromNatsMessage, fromNatsHeaderText, toNatsBody, toNatsHeaders, type NatsHeaderEntries } from '../../transports/nats/index.js';
 
 const te = new TextEncoder();
@@ -85,9 +85,13 @@ describe('nats binding', () => {
     expect(envelope).to.deep.equal({ specversion: '1.0', id: 'x', source: 's', type: 't' });
   });
 
-  it('nats binding - keeps a value that is not valid percent-encoding as it came', () => {
-    const { envelope } = fromNatsMessage('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't'], ['ce-note', '100%']]), new Uint8Array(0));
-    expect(envelope.note).to.equal('100%');
+  it('nats binding - refuses a value that is not valid percent-encoding, and a repeated attribute (as the HTTP gateway does)', () => {
+    const base: Array<[string, string]> = [['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't']];
+    const bad = fromNatsMessage('a.b', entries([...base, ['ce-note', '100%']]), new Uint8Array(0));
+    expect(inboundRefusal(bad.envelope)).to.have.property('code', 'SB_ERR_HEADER_INVALID');
+    const repeated = fromNatsHeaderText('a.b', 'NATS/1.0\r\nce-specversion: 1.0\r\nce-id: x\r\nce-source: s\r\nce-type: t\r\nCe-Id: y\r\n\r\n', new Uint8Array(0));
+    expect(inboundRefusal(repeated.envelope)).to.have.property('code', 'SB_ERR_HEADER_INVALID');
+    expect(inboundRefusal(fromNatsMessage('a.b', entries(base), new Uint8Array(0)).envelope)).to.equal(undefined);
   });
 
   it('nats binding - a message without ce-specversion, a required attribute or specversion 1.0 is not a CloudEvent, and says why', () => {

@@ -4,8 +4,9 @@
  * clients look at (`message_id`, `type`, `app_id`, `content_type`, `timestamp`,
  * `correlation_id`); the body is the encoded data. Pure: no I/O, golden-tested both ways.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { defaultCodecs, derivedEventId, type Envelope } from '../../core/index.js';
+import { AttributeReader, defaultCodecs, derivedEventId, HeaderInvalidError, refuseInbound, type Envelope } from '../../core/index.js';
 
 export const CE_HEADER_PREFIX = 'cloudEvents:';
 /** The CloudEvents AMQP binding also allows `cloudEvents_` (for JMS); accepted inbound. */
@@ -146,15 +147,19 @@ export interface DecodedDelivery {
 export function fromAmqpMessage(input: AmqpDeliveryInput): DecodedDelivery {
   const p = input.properties;
   const headers = p.headers;
-  const env: Record<string, unknown> = {};
+  // Attributes go through core's reader: `cloudEvents:id` and `cloudEvents_id` together are a
+  // repeat, and limits hold (core/inbound-envelope.ts).
+  const reader = new AttributeReader();
+  const env = reader.attributes;
   let subject = input.routingKey;
   let attempt = 1;
   let cloudEvent = false;
   if (headers) {
     for (const key in headers) {
       if (key.startsWith(CE_HEADER_PREFIX) || key.startsWith(CE_HEADER_PREFIX_ALT)) {
+        const name = key.slice(PREFIX_LENGTH);
         const value = headerString(headers[key]);
-        if (value !== undefined) env[key.slice(PREFIX_LENGTH)] = value;
+        if (!(typeof value === 'string' ? reader.add(name, value, false) : reader.refuse(headerProblem(key, value)))) break;
       }
     }
     cloudEvent = env.specversion !== undefined;
@@ -180,7 +185,13 @@ export function fromAmqpMessage(input: AmqpDeliveryInput): DecodedDelivery {
     env.data = input.content;
     if (raw && env.datacontenttype === undefined) env.datacontenttype = looksLikeJson(input.content) ? 'application/json' : 'application/octet-stream';
   }
+  if (reader.problem !== undefined) refuseInbound(env as Envelope, reader.problem);
   return { subject, envelope: env as Envelope, attempt, raw };
+}
+
+function headerProblem(key: string, value: NOT_A_STRING): HeaderInvalidError {
+  return new HeaderInvalidError(value === NOT_UTF8 ? `header ${key} holds bytes that are not UTF-8` : `header ${key} has no string form (a table, array or void)`,
+    { details: { header: key } });
 }
 
 /** The id of a message that brought none: the same subject and bytes give the same id, in every process. */
@@ -194,17 +205,21 @@ function looksLikeJson(b: Buffer): boolean {
   return b[i] === 0x7b || b[i] === 0x5b;
 }
 
-/** A header value as a CloudEvents string; tables, arrays and decimals have no string form here. */
-function headerString(v: unknown): string | undefined {
+const NOT_UTF8 = Symbol('not UTF-8');
+const NO_STRING_FORM = Symbol('no string form');
+type NOT_A_STRING = typeof NOT_UTF8 | typeof NO_STRING_FORM;
+
+/** A header value as a CloudEvents string; tables, arrays, void and bytes that are not UTF-8 have none. */
+function headerString(v: unknown): string | NOT_A_STRING {
   switch (typeof v) {
     case 'string': return v;
     case 'number': case 'boolean': case 'bigint': return String(v);
     case 'object':
-      if (v === null) return undefined;
-      if (Buffer.isBuffer(v)) return v.toString('utf8');
+      if (v === null) return NO_STRING_FORM;
+      if (Buffer.isBuffer(v)) return isUtf8(v) ? v.toString('utf8') : NOT_UTF8;
       if ((v as { '!'?: string })['!'] === 'timestamp') return new Date(Number((v as { value: number }).value) * 1000).toISOString();
-      return undefined;
-    default: return undefined;
+      return NO_STRING_FORM;
+    default: return NO_STRING_FORM;
   }
 }
 

@@ -11,17 +11,19 @@
  * strictly: padded RFC 4648 §4 base64 only, since Node's decoder would skip what it cannot read).
  *
  * Inbound envelopes carry `data` as a Uint8Array: the Bus decodes it with the envelope's
- * `datacontenttype` (the transport declares `encodesData`). Everything read is validated with
- * core's `validateEnvelope`, so control characters, bad names and oversized headers are refused
- * with HeaderInvalidError / EnvelopeInvalidError.
+ * `datacontenttype` (the transport declares `encodesData`). Everything read passes core's inbound
+ * rules (core/inbound-envelope.ts, the same on every transport), so control characters, bad names,
+ * repeats, malformed percent-encoding, header bytes that are not UTF-8 and oversized headers are
+ * refused with HeaderInvalidError / EnvelopeInvalidError; a malformed traceparent starts a new trace.
  *
  * @example
  * const { headers, body } = toHttpBinary(envelope);            // POST it
  * const env = fromHttpBinary(req.headers, bodyBytes);          // on the receiving side
  */
+import { isUtf8 } from 'node:buffer';
 import {
-  DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, MAX_JSON_DEPTH, checkJsonDepth, isJsonContentType, mediaType,
-  percentEncodeHeaderValue, validateEnvelope, type Envelope, type HeaderLimits,
+  checkInboundEnvelope, AttributeReader, DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, MAX_JSON_DEPTH, checkJsonDepth, isJsonContentType, mediaType,
+  percentEncodeHeaderValue, type Envelope, type HeaderLimits,
 } from '../../core/index.js';
 import { BodyInvalidError } from './errors.js';
 
@@ -77,7 +79,10 @@ export function toHttpBinary(envelope: Envelope): HttpMessage {
  * @example fromHttpBinary({ 'ce-id': '1', 'ce-source': 's', 'ce-type': 't', 'ce-specversion': '1.0' }, new Uint8Array())
  */
 export function fromHttpBinary(headers: HeaderMap, body: Uint8Array | undefined, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope {
-  const env: Record<string, unknown> = {};
+  // Through core's reader, as on every transport (core/inbound-envelope.ts): repeats, strict
+  // percent-decoding and limits; then the envelope rules, a malformed traceparent restarting the trace.
+  const reader = new AttributeReader(limits);
+  const env = reader.attributes;
   for (const key in headers) {
     // Node lowercases incoming names; plain maps from callers may not.
     const lower = key.length > 3 && (key.charCodeAt(0) | 32) === 99 && (key.charCodeAt(1) | 32) === 101 && key.charCodeAt(2) === 45 ? key.toLowerCase() : undefined;
@@ -87,13 +92,31 @@ export function fromHttpBinary(headers: HeaderMap, body: Uint8Array | undefined,
     if (typeof value !== 'string') {
       throw new HeaderInvalidError(`header ${lower} must appear once`, { details: { header: lower } });
     }
-    env[lower.slice(3)] = decodeHeaderValue(lower, value);
+    if (!reader.add(lower.slice(3), utf8HeaderValue(lower, value), true)) throw reader.problem!;
   }
   const contentType = headers['content-type'] ?? headers['Content-Type'];
   if (typeof contentType === 'string' && contentType.length > 0) env.datacontenttype = contentType;
   if (body !== undefined && body.byteLength > 0) env.data = body;
-  validateEnvelope(env, limits);
+  checkInboundEnvelope(env, limits);
   return env;
+}
+
+/**
+ * A header value as Node hands it (each byte one latin1 character) read as the UTF-8 it must be:
+ * HeaderInvalidError when those bytes are not UTF-8. Values with characters above U+00FF come
+ * from a caller's map, not from the wire, and are kept.
+ */
+function utf8HeaderValue(header: string, value: string): string {
+  let high = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 0xff) return value;
+    if (c >= 0x80) high = true;
+  }
+  if (!high) return value;
+  const bytes = Buffer.from(value, 'latin1');
+  if (!isUtf8(bytes)) throw new HeaderInvalidError(`header ${header} holds bytes that are not UTF-8`, { details: { header } });
+  return bytes.toString('utf8');
 }
 
 /** `ce-<attribute>`, made once per attribute name rather than once per message. */
@@ -182,7 +205,7 @@ export function fromJsonEvent(event: unknown, limits: HeaderLimits = DEFAULT_HEA
     const kind = contentKind(env.datacontenttype as string);
     env.data = encoder.encode(kind !== 'json' && typeof data === 'string' ? data : JSON.stringify(data));
   }
-  validateEnvelope(env, limits);
+  checkInboundEnvelope(env, limits);
   return env;
 }
 

@@ -10,7 +10,7 @@
  * Inbound, both forms are understood on either protocol version; a payload that is neither is a
  * raw device message, wrapped by `rawEnvelope`.
  */
-import { checkJsonDepth, isJsonContentType, MAX_JSON_DEPTH, type Envelope } from '../../core/index.js';
+import { AttributeReader, checkJsonDepth, isJsonContentType, MAX_JSON_DEPTH, refuseInbound, type Envelope } from '../../core/index.js';
 
 /** The MQTT 5 publish properties the binding reads and writes. */
 export interface MqttWireProperties {
@@ -79,17 +79,15 @@ export function toMqttBinary(envelope: Envelope, responseTopic?: string, correla
 export function fromMqttBinary(payload: Buffer, properties: MqttInboundProperties | undefined): Envelope | undefined {
   const pairs = properties?.userPairs;
   if (pairs === undefined) return undefined;
-  const attributes: Record<string, unknown> = {};
   let isEvent = false;
-  for (let i = 0; i < pairs.length; i += 2) {
-    const name = pairs[i]!;
-    // CloudEvents attributes are single-valued: the first of a repeated user property wins.
-    if (attributes[name] !== undefined && Object.hasOwn(attributes, name)) continue;
-    attributes[name] = pairs[i + 1];
-    if (name === 'specversion') isEvent = true;
-  }
+  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === 'specversion') { isEvent = true; break; }
   if (!isEvent) return undefined;
-  const envelope = attributes as Envelope;
+  // Through core's reader (core/inbound-envelope.ts): CloudEvents attributes are single-valued, so
+  // a repeated user property refuses the envelope, as do values past the limits.
+  const reader = new AttributeReader();
+  for (let i = 0; i < pairs.length; i += 2) if (!reader.add(pairs[i]!, pairs[i + 1]!, false)) break;
+  const envelope = reader.attributes as Envelope;
+  if (reader.problem !== undefined) refuseInbound(envelope, reader.problem);
   if (properties!.contentType !== undefined) envelope.datacontenttype = properties!.contentType;
   if (payload.length > 0 || envelope.datacontenttype !== undefined) envelope.data = payload;
   return envelope;

@@ -4,7 +4,7 @@
  * parses properties through a BufferList; here a packet is one Buffer out and one pass in.
  * Byte-for-byte equal to mqtt-packet's output (test/unit/mqtt-packet-codec.test.ts).
  */
-import { MessageTooLargeError } from '../../core/index.js';
+import { DEFAULT_MAX_ATTRIBUTES, MessageTooLargeError } from '../../core/index.js';
 import type { IPublishPacket } from 'mqtt';
 import type { MqttInboundProperties, MqttWireProperties } from './binding.js';
 
@@ -18,6 +18,13 @@ const PROP = {
 const MAX_FIELD = 0xffff;
 /** Largest MQTT Remaining Length (four-byte variable integer). */
 export const MAX_REMAINING_LENGTH = 268_435_455;
+
+/** User properties decoded at most (besides a late `specversion`): one more than core lets an envelope hold. */
+export const MAX_USER_PAIRS = DEFAULT_MAX_ATTRIBUTES + 1;
+
+function isSpecversion(buf: Buffer, start: number, end: number): boolean {
+  return end - start === 11 && buf.toString('latin1', start, end) === 'specversion';
+}
 
 /** A PUBLISH as the transport reads it: the fields of mqtt.js's IPublishPacket it uses. */
 export interface InboundPublish {
@@ -296,7 +303,11 @@ export function decodePublish(buf: Buffer, flags: number, start: number, end: nu
             if (nameEnd + 2 > propsEnd) return undefined;
             const valueEnd = nameEnd + 2 + ((buf[nameEnd]! << 8) | buf[nameEnd + 1]!);
             if (valueEnd > propsEnd) return undefined;
-            (properties.userPairs ??= []).push(nameAt(buf, o + 2, nameEnd), buf.toString('utf8', nameEnd + 2, valueEnd));
+            const pairs = (properties.userPairs ??= []);
+            // Past one more than an envelope may hold, only `specversion` is still taken: the count
+            // alone refuses the envelope (core/inbound-envelope.ts), so a hostile packet's thousands
+            // of properties are never made into strings.
+            if (pairs.length < MAX_USER_PAIRS * 2 || isSpecversion(buf, o + 2, nameEnd)) pairs.push(nameAt(buf, o + 2, nameEnd), buf.toString('utf8', nameEnd + 2, valueEnd));
             o = valueEnd;
             break;
           }

@@ -5,8 +5,12 @@
  * anything outside printable ASCII, so they survive NATS' header parser (which trims and splits
  * on CR/LF) byte for byte. Pure: no I/O, golden-tested both ways.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
-import { CodecEncodeError, EnvelopeInvalidError, percentDecodeHeaderValue, percentEncodeHeaderValue, type Envelope } from '../../core/index.js';
+import {
+  AttributeReader, CodecEncodeError, DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, percentDecodeHeaderValue, percentEncodeHeaderValue,
+  refuseInbound, type Envelope,
+} from '../../core/index.js';
 
 /** Prefix of every attribute header. */
 export const CE_HEADER_PREFIX = 'ce-';
@@ -95,26 +99,47 @@ export interface DecodedNatsMessage {
   notCloudEvent?: EnvelopeInvalidError;
 }
 
-/** Accumulates headers into an envelope; shared by the entry and the raw-text readers. */
+/**
+ * Accumulates headers into an envelope; shared by the entry and the raw-text readers. Attributes
+ * go through core's AttributeReader (repeats, strict percent-decoding, limits): once it finds a
+ * problem the readers stop and the envelope is refused (`refuseInbound`), as on every transport.
+ */
 class EnvelopeCollector {
-  readonly env: Record<string, unknown> = {};
+  readonly reader = new AttributeReader();
+  readonly env = this.reader.attributes;
   contentType?: string;
   msgId?: string;
   replyTo?: string;
 
-  add(key: string, value: string): void {
+  /** False once the headers were refused: stop reading. */
+  add(key: string, value: string): boolean {
     if (key.length > 3 && (key.charCodeAt(0) | 32) === 99 && (key.charCodeAt(1) | 32) === 101 && key.charCodeAt(2) === 45) {
-      const attr = key.slice(3).toLowerCase();
-      if (this.env[attr] === undefined) this.env[attr] = percentDecodeHeaderValue(value);
-      return;
+      return this.reader.add(key.slice(3).toLowerCase(), value, true);
     }
     const lower = key.toLowerCase();
-    if (lower === CONTENT_TYPE_HEADER) this.contentType ??= percentDecodeHeaderValue(value);
-    else if (lower === 'nats-msg-id') this.msgId ??= percentDecodeHeaderValue(value);
+    if (lower === CONTENT_TYPE_HEADER) {
+      if (this.contentType !== undefined) return this.reader.refuse(new HeaderInvalidError('header content-type must appear once', { details: { header: CONTENT_TYPE_HEADER } }));
+      return this.reader.add(CONTENT_TYPE_HEADER, value, true) && this.takeContentType();
+    }
+    if (lower === 'nats-msg-id') this.msgId ??= percentDecodeHeaderValue(value);
     else if (lower === REPLY_TO_HEADER) this.replyTo ??= value;
+    return true;
+  }
+
+  /** content-type went through the reader (its limits and decoding); it is kept aside, not as an attribute. */
+  private takeContentType(): boolean {
+    this.contentType = this.env[CONTENT_TYPE_HEADER] as string;
+    delete this.env[CONTENT_TYPE_HEADER];
+    return true;
   }
 
   finish(subject: string, body: Uint8Array, storedAt: StoredAt | undefined): DecodedNatsMessage {
+    const decoded = this.decode(subject, body, storedAt);
+    if (this.reader.problem !== undefined) refuseInbound(decoded.envelope, this.reader.problem);
+    return decoded;
+  }
+
+  private decode(subject: string, body: Uint8Array, storedAt: StoredAt | undefined): DecodedNatsMessage {
     const env = this.env;
     if (this.contentType !== undefined && env.datacontenttype === undefined) env.datacontenttype = this.contentType;
     const problem = cloudEventProblem(subject, env);
@@ -122,6 +147,11 @@ class EnvelopeCollector {
     if (body.byteLength > 0 || env.datacontenttype !== undefined) env.data = body;
     const replyTo = this.replyTo;
     return replyTo === undefined ? { envelope: env as Envelope } : { envelope: env as Envelope, replyTo };
+  }
+
+  /** Refuses the whole header block unread (too large, not UTF-8): the envelope is made up around the payload. */
+  refuseBlock(err: HeaderInvalidError): void {
+    this.reader.refuse(err);
   }
 
   /**
@@ -162,13 +192,17 @@ function cloudEventProblem(subject: string, env: Record<string, unknown>): Envel
  * envelope is made up around the payload (`type` = subject, `id` = Nats-Msg-Id, else
  * `storedMessageId(storedAt)` for a stored JetStream message, else a new UUID) and `notCloudEvent`
  * says why; the Bus decides what becomes of it.
- * When a header repeats, the first value counts.
+ * A repeated attribute, malformed percent-encoding or headers over core's limits refuse the
+ * envelope (core/inbound-envelope.ts): the Bus dead-letters it with SB_ERR_HEADER_INVALID.
  *
  * @example fromNatsMessage('a.b', [['ce-specversion', ['1.0']], …], body)
  */
 export function fromNatsMessage(subject: string, headers: NatsHeaderEntries | undefined, body: Uint8Array, storedAt?: StoredAt): DecodedNatsMessage {
   const c = new EnvelopeCollector();
-  if (headers) for (const [key, values] of headers) if (values[0] !== undefined) c.add(key, values[0]);
+  if (headers) {
+    // Every value of a repeated header is added: the reader refuses the repeat.
+    reading: for (const [key, values] of headers) for (const value of values) if (!c.add(key, value)) break reading;
+  }
   return c.finish(subject, body, storedAt);
 }
 
@@ -188,8 +222,40 @@ export function fromNatsHeaderText(subject: string, text: string, body: Uint8Arr
     if (lineEnd < 0) lineEnd = n;
     if (lineEnd === lineStart) break;
     const colon = text.indexOf(':', lineStart);
-    if (colon > lineStart && colon < lineEnd) c.add(text.slice(lineStart, colon), text.slice(colon + 1, lineEnd).trim());
+    if (colon > lineStart && colon < lineEnd && !c.add(text.slice(lineStart, colon), text.slice(colon + 1, lineEnd).trim())) break;
     lineStart = lineEnd;
   }
+  return c.finish(subject, body, storedAt);
+}
+
+/**
+ * Largest header block read, in bytes: room for core's 16 KiB of attributes percent-encoded, plus
+ * a publisher's own headers. A larger block is refused without being decoded (SB_ERR_HEADER_INVALID):
+ * core NATS lets a client send up to the server's max_payload (1 MB) of headers.
+ */
+export const MAX_HEADER_BLOCK_BYTES = 4 * DEFAULT_HEADER_LIMITS.maxTotalLength;
+
+
+/**
+ * Same as fromNatsHeaderText, from the header block's bytes (`bytes[0, length)`): a block over
+ * MAX_HEADER_BLOCK_BYTES or not valid UTF-8 refuses the envelope before any header is read.
+ *
+ * @example fromNatsHeaderBytes('a.b', raw, headerLength, body)
+ */
+export function fromNatsHeaderBytes(subject: string, bytes: Uint8Array, length: number, body: Uint8Array, storedAt?: StoredAt): DecodedNatsMessage {
+  if (length === 0) return fromNatsHeaderText(subject, '', body, storedAt);
+  let problem: HeaderInvalidError | undefined;
+  let text = '';
+  if (length > MAX_HEADER_BLOCK_BYTES) {
+    problem = new HeaderInvalidError(`header block is ${length} bytes, over the limit of ${MAX_HEADER_BLOCK_BYTES}`, { details: { limit: MAX_HEADER_BLOCK_BYTES } });
+  } else {
+    const block = Buffer.from(bytes.buffer, bytes.byteOffset, length);
+    text = block.toString('utf8');
+    // A replacement character is either sent as such (rare) or stands for bytes that are not UTF-8.
+    if (text.indexOf('\uFFFD') >= 0 && !isUtf8(block)) problem = new HeaderInvalidError('header block is not valid UTF-8');
+  }
+  if (problem === undefined) return fromNatsHeaderText(subject, text, body, storedAt);
+  const c = new EnvelopeCollector();
+  c.refuseBlock(problem);
   return c.finish(subject, body, storedAt);
 }

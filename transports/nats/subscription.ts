@@ -5,7 +5,7 @@
  */
 import type { JsMsg, Msg } from 'nats';
 import type { Envelope, EnvelopeInvalidError, InboundMessage } from '../../core/index.js';
-import { fromNatsHeaderText, fromNatsMessage, type DecodedNatsMessage, type StoredAt } from './binding.js';
+import { fromNatsHeaderBytes, fromNatsMessage, type DecodedNatsMessage, type StoredAt } from './binding.js';
 
 /** Where a reply to a request goes: the transport that received it. */
 export interface ReplySender {
@@ -17,7 +17,8 @@ interface RawMsg { _msg?: { hdr: number }; _rdata?: Uint8Array; msg?: RawMsg }
 
 /**
  * Decodes a delivered message. Reads the header block bytes nats.js already holds instead of
- * letting it build its header map (a regex and canonicalisation per header); falls back to the
+ * letting it build its header map (a regex and canonicalisation per header), and refuses a block
+ * too large or not UTF-8 before decoding it; falls back to the
  * public API if the internals ever change. `storedAt` (JetStream) makes the id of a payload that
  * is not a CloudEvent deterministic.
  */
@@ -25,10 +26,7 @@ export function decodeDelivery(msg: Msg | JsMsg, storedAt?: StoredAt): DecodedNa
   const inner = (msg as unknown as RawMsg).msg ?? (msg as unknown as RawMsg);
   const hdr = inner._msg?.hdr;
   const bytes = inner._rdata;
-  if (hdr !== undefined && bytes) {
-    const text = hdr > 0 ? Buffer.from(bytes.buffer, bytes.byteOffset, hdr).toString('utf8') : '';
-    return fromNatsHeaderText(msg.subject, text, msg.data, storedAt);
-  }
+  if (hdr !== undefined && bytes) return fromNatsHeaderBytes(msg.subject, bytes, hdr, msg.data, storedAt);
   return fromNatsMessage(msg.subject, msg.headers, msg.data, storedAt);
 }
 /** A core NATS delivery: nothing to settle; a reply subject makes it a request. */

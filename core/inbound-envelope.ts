@@ -1,0 +1,178 @@
+/**
+ * The rules every inbound envelope passes before a handler sees it, the same on every transport
+ * (README "Bad input"). Two layers, because some faults vanish once a binding has built the
+ * envelope (a repeated header keeps one value, bad percent-encoding and invalid UTF-8 become
+ * some string) and some are cheapest to stop before anything is built (a 900 KB header block):
+ *
+ * - while decoding, a binding feeds each attribute it reads through an `AttributeReader`, which
+ *   refuses repeats, malformed percent-encoding, oversized values, too many attributes and too
+ *   large a total as they come, and stops the binding reading more. What the binding finds wrong
+ *   with the wire itself (invalid UTF-8, an oversized header block) it reports with
+ *   `refuseInbound(envelope, err)`;
+ * - the Bus then takes every delivered envelope, on every transport, through `inboundProblem`
+ *   (the refusal a binding recorded, else CloudEvents and header rules) and dead-letters a refused
+ *   one at once with the error's code as `dlqreason`; the HTTP gateway answers 4xx with the same
+ *   code (`checkInboundEnvelope`).
+ *
+ * A malformed, all-zero or version-ff `traceparent` is no error: W3C Trace Context says to ignore
+ * it and start a new trace, so it is replaced (`withValidTrace`) and `tracestate` dropped with it.
+ */
+import { validateEnvelopeAttributes, type Envelope } from './envelope.js';
+import { HeaderInvalidError, type SignalbusError } from './errors.js';
+import { DEFAULT_HEADER_LIMITS, DEFAULT_MAX_ATTRIBUTES, controlCharIndex, isValidHeaderName, type HeaderLimits } from './headers.js';
+import { newEventId } from './random.js';
+import { checkTraceparent, newTraceparent } from './traceparent.js';
+
+/**
+ * Collects the attributes a binding reads off the wire, refusing as it goes what the built
+ * envelope could no longer show. `add` returns false once something is wrong: stop reading then
+ * (the rest of a hostile header block is never decoded or stored).
+ *
+ * @example
+ * const r = new AttributeReader();
+ * for (const [name, value] of pairs) if (!r.add(name, value, true)) break;
+ * if (r.problem) refuseInbound(envelope, r.problem);
+ */
+export class AttributeReader {
+  readonly attributes: Record<string, unknown> = {};
+  /** The first thing found wrong; nothing is added after it. */
+  problem: HeaderInvalidError | undefined;
+  private count = 0;
+  private total = 0;
+  private readonly maxAttributes: number;
+
+  constructor(private readonly limits: HeaderLimits = DEFAULT_HEADER_LIMITS) {
+    this.maxAttributes = limits.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES;
+  }
+
+  /**
+   * Adds attribute `name` with its value as it came; `percentEncoded` (HTTP, NATS) decodes it as
+   * UTF-8 percent-encoding, strictly.
+   */
+  add(name: string, raw: string, percentEncoded: boolean): boolean {
+    if (this.problem !== undefined) return false;
+    let value = raw;
+    if (percentEncoded && raw.indexOf('%') >= 0) {
+      try { value = decodeURIComponent(raw); } catch (cause) {
+        return this.refuse(new HeaderInvalidError(`header ${name} has malformed percent-encoding`, { cause, details: { header: name } }));
+      }
+    }
+    if (value.length > this.limits.maxValueLength) {
+      return this.refuse(new HeaderInvalidError(`header "${name}" is ${value.length} characters, over the limit of ${this.limits.maxValueLength}`,
+        { details: { header: name, limit: this.limits.maxValueLength } }));
+    }
+    if (Object.hasOwn(this.attributes, name)) {
+      return this.refuse(new HeaderInvalidError(`header ${name} must appear once`, { details: { header: name } }));
+    }
+    if (++this.count > this.maxAttributes) {
+      return this.refuse(new HeaderInvalidError(`more than ${this.maxAttributes} attributes`, { details: { limit: this.maxAttributes } }));
+    }
+    this.total += name.length + value.length;
+    if (this.total > this.limits.maxTotalLength) {
+      return this.refuse(new HeaderInvalidError(`headers total over the limit of ${this.limits.maxTotalLength} characters`, { details: { limit: this.limits.maxTotalLength } }));
+    }
+    this.attributes[name] = value;
+    return true;
+  }
+
+  /** Records `err` as the problem (a binding's own finding, e.g. a value that is not a string); returns false. */
+  refuse(err: HeaderInvalidError): false {
+    this.problem ??= err;
+    return false;
+  }
+}
+
+/** Envelopes a binding refused while decoding, and why. Not a property: copies of the envelope (a dead letter) must not inherit it. */
+const refused = new WeakMap<object, SignalbusError>();
+
+/**
+ * Marks a decoded envelope as refused with `err` (the Bus dead-letters it with `err`'s code, on
+ * raw subscriptions too). For bindings, whose InboundMessage shape belongs to their transport.
+ */
+export function refuseInbound(envelope: Envelope, err: SignalbusError): void {
+  refused.set(envelope, err);
+}
+
+/** Why the binding refused `envelope`, if it did. */
+export function inboundRefusal(envelope: Envelope): SignalbusError | undefined {
+  return refused.get(envelope);
+}
+
+/**
+ * What is wrong with a delivered envelope (the binding's refusal, else CloudEvents and header
+ * rules), or undefined. A bad traceparent is not wrong here: see `withValidTrace`.
+ */
+export function inboundProblem(envelope: Envelope, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): SignalbusError | undefined {
+  const marked = refused.get(envelope);
+  if (marked !== undefined) return marked;
+  try {
+    validateEnvelopeAttributes(envelope, limits);
+  } catch (err) {
+    return err as SignalbusError;
+  }
+  return undefined;
+}
+
+/** True for a traceparent W3C lets a receiver continue. */
+export function isValidTraceparent(value: string): boolean {
+  try { checkTraceparent(value); return true; } catch { return false; }
+}
+
+/**
+ * `envelope` itself when its traceparent is absent or valid; else a copy starting a new trace
+ * (W3C: an unparseable traceparent is ignored and so is the tracestate that goes with it).
+ */
+export function withValidTrace(envelope: Envelope): Envelope {
+  const tp = envelope.traceparent;
+  if (typeof tp !== 'string' || isValidTraceparent(tp)) return envelope;
+  const fixed: Envelope = { ...envelope, traceparent: newTraceparent() };
+  delete fixed.tracestate;
+  return fixed;
+}
+
+/**
+ * For a server decoding a request (the HTTP gateway): throws what `inboundProblem` finds and
+ * restarts a malformed trace in place (the envelope was just built from the request).
+ */
+export function checkInboundEnvelope(env: unknown, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): asserts env is Envelope {
+  const marked = env !== null && typeof env === 'object' ? refused.get(env) : undefined;
+  if (marked !== undefined) throw marked;
+  validateEnvelopeAttributes(env, limits);
+  const tp = env.traceparent;
+  if (typeof tp === 'string' && !isValidTraceparent(tp)) {
+    env.traceparent = newTraceparent();
+    delete env.tracestate;
+  }
+}
+
+/** Room kept for the `dlq*` headers a dead letter adds. */
+const DEAD_LETTER_ROOM = 2048;
+
+/**
+ * The envelope a refused inbound one is dead-lettered as: its data and every attribute that
+ * passes the rules, so the dead letter itself can be read by a signalbus consumer (`dlq.>`).
+ * Missing required attributes are made up (`id` new, `source`/`type` naming the refusal).
+ */
+export function deadLetterable(envelope: Envelope, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope {
+  const out: Record<string, unknown> = {};
+  const maxTotal = limits.maxTotalLength - DEAD_LETTER_ROOM;
+  const maxCount = (limits.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES) - 8;
+  let total = 0;
+  let count = 0;
+  for (const name in envelope) {
+    const value = envelope[name];
+    if (name === 'data') { out.data = value; continue; }
+    if (typeof value !== 'string' || value.length === 0 || !isValidHeaderName(name) || value.length > limits.maxValueLength || controlCharIndex(value) >= 0) continue;
+    if (name === 'time' && Number.isNaN(Date.parse(value))) continue;
+    if (name === 'traceparent' && !isValidTraceparent(value)) continue;
+    if (total + name.length + value.length > maxTotal || count >= maxCount) continue;
+    out[name] = value;
+    total += name.length + value.length;
+    count++;
+  }
+  out.specversion = '1.0';
+  out.id ??= newEventId();
+  out.source ??= 'urn:signalbus:inbound-refused';
+  out.type ??= 'signalbus.inbound.refused';
+  return out as Envelope;
+}
