@@ -65,4 +65,12 @@ describe('fuzz - HTTP gateway', function () {
       if (answer.status >= 400) expect(answer.json?.code, answer.text).to.match(/^SB_ERR_[A-Z0-9_]+$/).and.not.equal('SB_ERR_INTERNAL');
     }), fuzzParams(150, 0.1));
   });
+
+  it('gateway - a bad ce-traceparent is a 400 with SB_ERR_TRACEPARENT_INVALID, not a 500 (minimized counterexample)', async () => {
+    const answer = await send(url, 'POST', '/v1/events/a.b', {
+      'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': 's', 'ce-type': 't', 'ce-traceparent': '}00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    });
+    expect(answer.status, answer.text).to.equal(400);
+    expect(answer.json?.code).to.equal('SB_ERR_TRACEPARENT_INVALID');
+  });
 });
