@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expandEnv } from '../../cli/pipeline/expand.js';
 import { loadPipeline } from '../../cli/pipeline/load.js';
 import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
 import { arbitraryBytes, deepJson, expectEnvelopeOrTypedError, FUZZ_TIMEOUT_MS, fuzzParams, hostileString, mutated, oddValue } from '../helpers/fuzz.js';
@@ -43,7 +44,26 @@ describe('fuzz - pipeline file loader', function () {
   });
 });
 
+describe('fuzz - pipeline ${VAR} expansion', function () {
+  this.timeout(FUZZ_TIMEOUT_MS);
+
+  it('pipeline fuzz - a ${NAME} the environment does not hold expands to its default, else is a typed error, whatever the name', () => {
+    const name = fc.oneof(fc.constantFrom('constructor', 'toString', '__proto__', 'valueOf', 'hasOwnProperty', 'PATH_X'), fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,8}$/));
+    fc.assert(fc.property(name, fc.option(fc.stringMatching(/^[^}]{0,8}$/), { nil: undefined }), (n, fallback) => {
+      const text = fallback === undefined ? `x\${${n}}y` : `x\${${n}:-${fallback}}y`;
+      const { value, error } = expectEnvelopeOrTypedError(() => expandEnv({ v: text }, {}));
+      if (fallback === undefined) expect(error?.code, String((value as { v?: unknown })?.v)).to.equal('SB_ERR_CLI_USAGE');
+      else expect(value).to.deep.equal({ v: `x${fallback}y` });
+    }), fuzzParams(200));
+  });
+});
+
 describe('fuzz - pipeline file loader regressions (minimized counterexamples)', () => {
+  it('pipeline - ${toString} in an empty environment is an unset variable (SB_ERR_CLI_USAGE), not Object.prototype.toString\'s source', () => {
+    expect(() => expandEnv('${toString}', {})).to.throw().with.property('code', 'SB_ERR_CLI_USAGE');
+    expect(expandEnv('${constructor:-d}', {})).to.equal('d');
+  });
+
   let dir: string;
   before(() => { dir = mkdtempSync(join(tmpdir(), 'sb-fuzz-pipeline-')); });
   after(() => rmSync(dir, { recursive: true, force: true }));
