@@ -58,7 +58,7 @@ describe('fuzz - WebSocket frames', function () {
   });
 
   it('ws fuzz - any hub frame text gives a frame or a typed error (the client side)', () => {
-    fc.assert(fc.property(frameText, (text) => { expectEnvelopeOrTypedError(() => parseHubFrame(text)); }), fuzzParams(300));
+    fc.assert(fc.property(frameText, (text) => { expectEnvelopeOrTypedError(() => parseHubFrame(text)); }), fuzzParams(300, 0.2));
   });
 });
 
