@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
+import http from 'node:http';
 import { Bus } from '../../core/index.js';
 import { HttpGateway } from '../../gateway/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
@@ -72,5 +73,38 @@ describe('fuzz - HTTP gateway', function () {
     });
     expect(answer.status, answer.text).to.equal(400);
     expect(answer.json?.code).to.equal('SB_ERR_TRACEPARENT_INVALID');
+  });
+
+  it('gateway - a body declaring 1 GiB is refused with 413 SB_ERR_MESSAGE_TOO_LARGE before any of it is read', async () => {
+    const answer = await send(url, 'POST', '/v1/events/a.b', { 'content-type': 'application/json', 'content-length': 1 << 30 }, '{');
+    expect(answer.status).to.equal(413);
+    expect(answer.json?.code).to.equal('SB_ERR_MESSAGE_TOO_LARGE');
+  });
+
+  it('gateway - a chunked body that grows past maxBodyBytes is refused with 413 once it is over, not buffered to the end', async () => {
+    let writtenAtAnswer = 0;
+    const answer = await new Promise<{ status: number; code?: string }>((resolve, reject) => {
+      const req = http.request(`${url}/v1/events/a.b`, { method: 'POST', headers: { 'content-type': 'application/json' }, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, code: (JSON.parse(Buffer.concat(chunks).toString()) as { code?: string }).code }));
+      });
+      req.on('error', reject);
+      // Keeps writing until the gateway answers: 64 KiB is the bound, the writer would go on for 64 MiB.
+      let written = 0;
+      const more = () => {
+        while (written < 64 << 20 && !req.destroyed) {
+          written += 16 * 1024;
+          if (!req.write(Buffer.alloc(16 * 1024, 0x20))) { req.once('drain', more); return; }
+        }
+        req.end();
+      };
+      req.on('response', () => { writtenAtAnswer = written; written = 64 << 20; });
+      more();
+    });
+    expect(answer.status).to.equal(413);
+    expect(answer.code).to.equal('SB_ERR_MESSAGE_TOO_LARGE');
+    // Answered while the client was still writing (socket buffers hold a few MiB), not after all 64 MiB.
+    expect(writtenAtAnswer).to.be.below(32 << 20);
   });
 });

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import type { WebSocket } from 'ws';
+import WsClient, { type WebSocket } from 'ws';
+import { WebSocketHub } from '../../hub/index.js';
+import { CLOSE_CODES, SUBPROTOCOL } from '../../transports/websocket/index.js';
 import { Bus, defaultCodecs } from '../../core/index.js';
 import { HubConnection, type HubSettings } from '../../hub/hub-connection.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
@@ -103,5 +105,21 @@ describe('fuzz - hub protocol', function () {
       }
       expect(unhandled, 'unhandled rejections').to.deep.equal([]);
     }), fuzzParams(150, 0.1));
+  });
+});
+
+describe('fuzz - hub memory bound', () => {
+  it('hub - a frame over maxPayloadBytes closes the connection with 1009 instead of being buffered', async () => {
+    const hub = new WebSocketHub({ port: 0, maxPayloadBytes: 1024, logger: silentLogger });
+    await hub.listen();
+    try {
+      const ws = new WsClient(hub.url, SUBPROTOCOL);
+      await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      ws.send(JSON.stringify({ specversion: '1.0', id: '1', source: 's', type: 't', subject: 'a.b', data: 'x'.repeat(4096) }));
+      expect(await closed).to.equal(CLOSE_CODES.messageTooBig);
+    } finally {
+      await hub.close();
+    }
   });
 });
