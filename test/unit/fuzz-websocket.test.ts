@@ -86,9 +86,12 @@ describe('fuzz - hub protocol', function () {
   });
 
   it('hub fuzz - any sequence of frames on one connection is answered with JSON frames; every error frame carries the typed code of what refused it', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(frameText, { minLength: 1, maxLength: 6 }), fc.boolean(), async (texts, binary) => {
+    await fc.assert(fc.asyncProperty(fc.array(frameText, { minLength: 1, maxLength: 6 }), fc.boolean(), fc.boolean(), async (texts, binary, authed) => {
       const sent: string[] = [];
-      const conn = new HubConnection(settings, fakeWs(sent), undefined);
+      // Authenticated: a tenant scoped to `a.` subjects, stamped on what it publishes.
+      const conn = authed
+        ? new HubConnection({ ...settings, authenticated: true }, fakeWs(sent), { principal: 'fuzz', tenant: 'acme', subjectPrefix: 'a.' })
+        : new HubConnection(settings, fakeWs(sent), undefined);
       try {
         for (const text of texts) conn.onFrame(Buffer.from(text, 'utf8'), binary && text.length % 7 === 0);
         // Requests time out after 20 ms; everything else answers within a few turns.
