@@ -10,7 +10,8 @@ const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 export function expandEnv(value: unknown, env: NodeJS.ProcessEnv = process.env, path = ''): unknown {
   if (typeof value === 'string') {
     return value.replace(VAR, (_m, name: string, fallback: string | undefined) => {
-      const v = env[name];
+      // Own variables only: `${toString}` must not find Object.prototype's function.
+      const v = Object.hasOwn(env, name) ? env[name] : undefined;
       if (v !== undefined && v !== '') return v;
       if (fallback !== undefined) return fallback;
       throw new UsageError(`${path || '/'}: environment variable ${name} is not set and has no default (write \${${name}:-value})`,

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { checkJsonDepth, MAX_JSON_DEPTH } from '../../core/index.js';
 import { UsageError } from '../errors.js';
 import { expandEnv } from './expand.js';
 import { pipelineSchema } from './schema.js';
@@ -59,6 +60,10 @@ export function loadPipeline(file: string, kinds: KindSchemas, env: NodeJS.Proce
   try { text = readFileSync(file, 'utf8'); } catch (cause) {
     throw new PipelineInvalidError(`${file}: cannot read: ${(cause as Error).message}`, { cause, details: { file } });
   }
+  // Checked on the text: a deeply nested file parses, then overflows the stack of expandEnv and ajv.
+  try { checkJsonDepth(text); } catch (cause) {
+    throw new PipelineInvalidError(`${file}: nested deeper than ${MAX_JSON_DEPTH} levels`, { cause, details: { file } });
+  }
   let raw: unknown;
   try { raw = JSON.parse(text); } catch (cause) {
     throw new PipelineInvalidError(`${file}: not valid JSON: ${(cause as Error).message}`, { cause, details: { file } });
@@ -81,7 +86,8 @@ export function validatePipeline(value: unknown, kinds: KindSchemas, file = 'pip
   const compiled = new Map<string, ValidateFunction>();
   const names = new Set<string>();
   for (const [i, s] of p.services.entries()) {
-    const schema = kinds[s.kind];
+    // Own kinds only: `constructor` or `toString` would find Object.prototype's members.
+    const schema = Object.hasOwn(kinds, s.kind) ? kinds[s.kind] : undefined;
     if (!schema) {
       throw new PipelineInvalidError(`${file}: /services/${i}/kind: must be one of ${Object.keys(kinds).join(', ')}, got "${s.kind}"`,
         { details: { file, path: `/services/${i}/kind`, keyword: 'enum' } });

@@ -178,7 +178,10 @@ export function fromAmqpMessage(input: AmqpDeliveryInput): DecodedDelivery {
   env.id ??= rawMessageId(subject, input.content);
   env.type ??= RAW_TYPE;
   if (env.source === undefined) env.source = p.appId != null ? String(p.appId) : UNKNOWN_SOURCE;
-  if (env.time === undefined && typeof p.timestamp === 'number') env.time = new Date(p.timestamp * 1000).toISOString();
+  if (env.time === undefined && typeof p.timestamp === 'number') {
+    const time = isoTime(p.timestamp);
+    if (time !== undefined) env.time = time;
+  }
   if (env.datacontenttype === undefined && p.contentType != null) env.datacontenttype = String(p.contentType);
   if (env.correlationid === undefined && p.correlationId != null) env.correlationid = String(p.correlationId);
   if (input.content.length > 0) {
@@ -217,10 +220,19 @@ function headerString(v: unknown): string | NOT_A_STRING {
     case 'object':
       if (v === null) return NO_STRING_FORM;
       if (Buffer.isBuffer(v)) return isUtf8(v) ? v.toString('utf8') : NOT_UTF8;
-      if ((v as { '!'?: string })['!'] === 'timestamp') return new Date(Number((v as { value: number }).value) * 1000).toISOString();
+      if ((v as { '!'?: string })['!'] === 'timestamp') return isoTime(Number((v as { value: number }).value)) ?? NO_STRING_FORM;
       return NO_STRING_FORM;
     default: return NO_STRING_FORM;
   }
+}
+
+/**
+ * An AMQP timestamp (seconds) as RFC 3339, or undefined past what a Date holds: the field is 64
+ * bits, and toISOString throws a RangeError on anything beyond year 275760.
+ */
+function isoTime(seconds: number): string | undefined {
+  const date = new Date(seconds * 1000);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
 
 /** Headers a retried copy must not carry over: the broker's own dead-lettering history and delivery count. */

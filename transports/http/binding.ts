@@ -202,7 +202,9 @@ export function fromJsonEvent(event: unknown, limits: HeaderLimits = DEFAULT_HEA
     env.datacontenttype ??= 'application/octet-stream';
   } else if (data !== undefined) {
     if (env.datacontenttype === undefined) env.datacontenttype = 'application/json';
-    const kind = contentKind(env.datacontenttype as string);
+    // Checked before contentKind reads it: a number here was a TypeError (a 500 at the gateway).
+    if (typeof env.datacontenttype !== 'string') throw new EnvelopeInvalidError('datacontenttype must be a string', { details: { attribute: 'datacontenttype' } });
+    const kind = contentKind(env.datacontenttype);
     env.data = encoder.encode(kind !== 'json' && typeof data === 'string' ? data : JSON.stringify(data));
   }
   checkInboundEnvelope(env, limits);

@@ -9,7 +9,7 @@
 import {
   BackpressureError, BusStoppedError, CapabilityMissingError, CodecDecodeError, CodecTooDeepError, CodecUnknownError, ContractInvalidError, ContractUnknownError,
   ContractVersionError, EnvelopeInvalidError, HeaderInvalidError, MessageTooLargeError, NoRespondersError, OptionsInvalidError,
-  PatternInvalidError, RequestTimeoutError, SignalbusError, SubjectInvalidError, TransportAuthError, TransportClosedError,
+  PatternInvalidError, RequestTimeoutError, SignalbusError, SubjectInvalidError, TraceparentInvalidError, TransportAuthError, TransportClosedError,
   TransportConnectError, TransportPermissionError, TenantMismatchError, errorMessage, AuthForbiddenError, AuthUnauthorizedError,
 } from '../../core/index.js';
 import {
@@ -32,7 +32,7 @@ export interface Problem {
 type ErrorClass = new (message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) => SignalbusError;
 
 const STATUS_BY_CLASS: Array<[ErrorClass, number]> = [
-  [SubjectInvalidError, 400], [PatternInvalidError, 400], [HeaderInvalidError, 400], [EnvelopeInvalidError, 400],
+  [SubjectInvalidError, 400], [PatternInvalidError, 400], [HeaderInvalidError, 400], [EnvelopeInvalidError, 400], [TraceparentInvalidError, 400],
   [CodecTooDeepError, 400], [CodecDecodeError, 400], [ContractInvalidError, 400], [ContractVersionError, 400], [ContractUnknownError, 400],
   [OptionsInvalidError, 400], [CodecUnknownError, 415], [MessageTooLargeError, 413], [BackpressureError, 503],
   [TransportClosedError, 503], [TransportConnectError, 503], [BusStoppedError, 503], [NoRespondersError, 503],

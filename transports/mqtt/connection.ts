@@ -264,8 +264,13 @@ export class MqttConnection {
   }
 }
 
-/** A TCP or TLS socket to the broker, wrapped in the PacketStream that splits out inbound PUBLISH packets. */
+/**
+ * A TCP or TLS socket to the broker, wrapped in the PacketStream that splits out inbound PUBLISH
+ * packets. MQTT 5 announces `maxMessageBytes` as the Maximum Packet Size in CONNECT, so a longer
+ * packet breaks the protocol and is refused before it is buffered; 3.1.1 has no such promise.
+ */
 function openStream(o: ResolvedMqttOptions, tap: PublishTap): Duplex {
+  const maxPacket = o.protocolVersion === 5 ? o.maxMessageBytes : undefined;
   const url = new URL(o.url);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (url.protocol === 'mqtts:') {
@@ -273,11 +278,11 @@ function openStream(o: ResolvedMqttOptions, tap: PublishTap): Duplex {
       host, port: Number(url.port || 8883), servername: o.tls.servername ?? (/^[\d.:]+$/.test(host) ? undefined : host),
       rejectUnauthorized: o.tls.rejectUnauthorized, ca: o.tls.ca, cert: o.tls.cert, key: o.tls.key,
     });
-    return new PacketStream(socket, tap);
+    return new PacketStream(socket, tap, maxPacket);
   }
   const socket = netConnect({ host, port: Number(url.port || 1883) });
   socket.setNoDelay(true);
-  return new PacketStream(socket, tap);
+  return new PacketStream(socket, tap, maxPacket);
 }
 
 /** The URL without its password, for errors and logs. */

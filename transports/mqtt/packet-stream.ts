@@ -8,6 +8,8 @@
  */
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
+import { MessageTooLargeError } from '../../core/index.js';
+import { MAX_REMAINING_LENGTH } from './packet-codec.js';
 
 /**
  * Takes one PUBLISH (`buf[start, end)` is its variable header and payload, `flags` the low nibble
@@ -21,12 +23,24 @@ const PUBLISH = 3;
 export class PacketStream extends Duplex {
   /** Unparsed bytes: a packet cut by the chunk boundary, or what waits behind a busy tap. */
   private rest?: Buffer;
+  /**
+   * Chunks that arrived after `rest`, joined only once the packet `rest` starts is complete
+   * (`restNeeds` bytes in all): joining on every chunk copied a large packet once per chunk.
+   */
+  private restChunks: Buffer[] = [];
+  private restBytes = 0;
+  private restNeeds = 0;
   /** The tap's promise has not settled yet. */
   private waiting = false;
   /** mqtt.js asked for more (its side of the stream is not full). */
   private wanted = true;
 
-  constructor(readonly socket: Socket, private readonly tap: PublishTap) {
+  /**
+   * `maxPacketBytes`: the largest packet taken (the Maximum Packet Size the client announced in
+   * CONNECT). A longer Remaining Length destroys the stream with MessageTooLargeError as soon as
+   * it is read, before any of the packet is buffered.
+   */
+  constructor(readonly socket: Socket, private readonly tap: PublishTap, private readonly maxPacketBytes = MAX_REMAINING_LENGTH + 5) {
     super({ decodeStrings: false, allowHalfOpen: false, writableHighWaterMark: 256 * 1024 });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.push(null));
@@ -77,16 +91,42 @@ export class PacketStream extends Duplex {
   get usable(): boolean { return !this.destroyed && this.socket.writable; }
 
   private onData(chunk: Buffer): void {
-    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
-    this.rest = undefined;
-    if (this.waiting) { this.rest = buf; return; }
+    if (this.rest) {
+      this.restChunks.push(chunk);
+      this.restBytes += chunk.length;
+      if (this.waiting || this.restBytes < this.restNeeds) return;
+    } else if (this.waiting) {
+      this.keep(chunk, 0);
+      return;
+    }
+    const buf = this.takeRest() ?? chunk;
     this.split(buf);
+  }
+
+  /** Holds `bytes` back until `needs` bytes are there in all (0: until the next chunk). */
+  private keep(bytes: Buffer, needs: number): void {
+    this.rest = bytes;
+    this.restChunks = [bytes];
+    this.restBytes = bytes.length;
+    this.restNeeds = needs;
+  }
+
+  /** Everything held back, as one buffer. */
+  private takeRest(): Buffer | undefined {
+    if (!this.rest) return undefined;
+    const buf = this.restChunks.length === 1 ? this.rest : Buffer.concat(this.restChunks, this.restBytes);
+    this.rest = undefined;
+    this.restChunks = [];
+    this.restBytes = 0;
+    this.restNeeds = 0;
+    return buf;
   }
 
   /** Splits `buf` into packets until it runs out or a tap asks to wait. */
   private split(buf: Buffer): void {
     let offset = 0;
     let passFrom = 0;
+    let needs = 0;
     while (offset + 2 <= buf.length) {
       // Fixed header: type and flags, then Remaining Length (1 to 4 bytes, 7 bits each).
       let remaining = 0; let multiplier = 1; let i = offset + 1; let byte: number;
@@ -99,7 +139,12 @@ export class PacketStream extends Duplex {
       if (byte < 0) break;
       if (byte & 0x80) { offset = buf.length; break; } // malformed length: mqtt.js reports it
       const end = i + remaining;
-      if (end > buf.length) break;
+      if (end - offset > this.maxPacketBytes) {
+        this.destroy(new MessageTooLargeError(`MQTT packet of ${end - offset} bytes from the broker; at most ${this.maxPacketBytes}`,
+          { details: { bytes: end - offset, limit: this.maxPacketBytes } }));
+        return;
+      }
+      if (end > buf.length) { needs = end - offset; break; }
       const first = buf[offset]!;
       if (first >> 4 === PUBLISH) {
         const taken = this.tap(buf, first & 0x0f, i, end);
@@ -109,7 +154,7 @@ export class PacketStream extends Duplex {
           if (taken !== true) {
             this.waiting = true;
             this.socket.pause();
-            if (offset < buf.length) this.rest = buf.subarray(offset);
+            if (offset < buf.length) this.keep(buf.subarray(offset), 0);
             taken.then(() => this.afterTap(), () => this.afterTap());
             return;
           }
@@ -119,14 +164,13 @@ export class PacketStream extends Duplex {
       offset = end;
     }
     if (passFrom < offset) this.pass(buf.subarray(passFrom, offset));
-    if (offset < buf.length) this.rest = buf.subarray(offset);
+    if (offset < buf.length) this.keep(buf.subarray(offset), needs);
   }
 
   private afterTap(): void {
     this.waiting = false;
     if (this.destroyed) return;
-    const rest = this.rest;
-    this.rest = undefined;
+    const rest = this.takeRest();
     if (rest) this.split(rest);
     if (!this.waiting && this.wanted) this.socket.resume();
   }
