@@ -5,7 +5,7 @@
 import type { RawData, WebSocket } from 'ws';
 import {
   CapabilityMissingError, EnvelopeInvalidError, OptionsInvalidError, SubjectInvalidError, isSubject,
-  validateEnvelope, validatePattern, validateSubject, type Bus, type CodecRegistry, type Envelope, type Logger, type InboundMessage, type SignalbusError, type Transport,
+  checkInboundEnvelope, inboundProblem, validatePattern, validateSubject, type Bus, type CodecRegistry, type Envelope, type Logger, type InboundMessage, type SignalbusError, type Transport,
   type TransportSubscription,
 } from '../core/index.js';
 import { checkSubjectAllowed, groupFor, mayRead, type AuthResult } from '../auth/authenticator.js';
@@ -90,6 +90,8 @@ class HubSubscription {
     if (!this.active || conn.closed) return release(msg, conn);
     // Clients get CloudEvents; a device payload on the same subjects is for raw subscribers (ingest), not for them.
     if (msg.notCloudEvent !== undefined) return settle(msg.ack(), conn);
+    // An envelope the inbound rules refuse (core/inbound-envelope.ts) is for the Bus' dead letters, not for clients.
+    if (inboundProblem(msg.envelope) !== undefined) return settle(msg.ack(), conn);
     // A tenant's subscription carries its own events only: without subject prefixes tenants share subjects.
     if (!mayRead(conn.reader, msg.envelope)) return settle(msg.ack(), conn);
     if (this.bare) {
@@ -303,8 +305,12 @@ export class HubConnection {
         throw new SubjectInvalidError('no subject: set the "subject" of the pub frame or of the event', { details: { subject: target } });
       }
       const clientTenant = envelope.tenant;
+      const clientTrace = envelope.traceparent;
+      // The rules every binding applies to what comes in; a malformed traceparent starts a new trace.
+      checkInboundEnvelope(envelope);
       this.authorize(target, envelope);
-      await this.publishRelayed(target, envelope, text !== undefined && envelope.tenant === clientTenant ? text : undefined);
+      const unchanged = envelope.tenant === clientTenant && envelope.traceparent === clientTrace;
+      await this.publishRelayed(target, envelope, text !== undefined && unchanged ? text : undefined);
       if (id !== undefined) this.queueAck(id);
     } catch (err) {
       this.send(errorFrameText(err, id, typeof envelope.id === 'string' ? envelope.id : undefined));
@@ -370,8 +376,8 @@ export class HubConnection {
       const subject = f.subject ?? f.event.subject;
       if (typeof subject !== 'string') throw new SubjectInvalidError('no subject: set the "subject" of the req frame or of the event', { details: { subject } });
       validateSubject(subject);
+      checkInboundEnvelope(f.event);
       this.authorize(subject, f.event);
-      validateEnvelope(f.event);
       const transport = this.settings.bus.transportFor(subject);
       if (!transport.request) throw new CapabilityMissingError(`the hub's transport ${transport.name} has no request/reply`, { details: { transport: transport.name } });
       const timeoutMs = Math.min(f.timeout ?? this.settings.requestTimeoutMs, this.settings.maxRequestTimeoutMs);
@@ -402,7 +408,7 @@ export class HubConnection {
       if (this.settings.authenticated && this.who) {
         if (this.who.tenant === undefined) delete envelope.tenant; else envelope.tenant = this.who.tenant;
       }
-      validateEnvelope(envelope);
+      checkInboundEnvelope(envelope);
       await d.msg.reply(encodeFor(d.sub.transport, envelope, this.settings.codecs));
     } catch (err) {
       this.send(errorFrameText(err, ref));

@@ -5,7 +5,10 @@ import amqp from 'amqplib';
 import mqtt from 'mqtt';
 import { connect, type MsgHdrs, type NatsConnection } from 'nats';
 import { Bus, parseTraceparent, percentEncodeHeaderValue, type Envelope } from '../../core/index.js';
+import WebSocket from 'ws';
 import { HttpGateway } from '../../gateway/index.js';
+import { WebSocketHub } from '../../hub/index.js';
+import { SUBPROTOCOL } from '../../transports/websocket/index.js';
 import { AmqpTransport } from '../../transports/amqp/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { MqttTransport } from '../../transports/mqtt/index.js';
@@ -306,6 +309,57 @@ describe('inbound envelope - one table of hostile envelopes, the same outcome on
       }
     } finally {
       await gw.close();
+      await bus.stop();
+    }
+  });
+});
+
+/** The rows a JSON text frame cannot carry, with the reason; undefined when it can. */
+function jsonCannot(row: Row): string | undefined {
+  if (row.verbatim) return 'a JSON string carries attributes as they are: a % means nothing there';
+  if (bytes(row)) return 'a text frame must be UTF-8 (ws closes the connection with 1007 otherwise)';
+  if (repeats(row)) return 'JSON.parse keeps the last of a repeated member name, as every JSON reader may';
+  return undefined;
+}
+
+describe('inbound envelope - the same table through the WebSocket hub', function () {
+  this.timeout(30_000);
+
+  it('websocket hub - a raw ws client: an error frame with the same code, or an ack and a new trace', async () => {
+    const bus = new Bus({ service: 'hub@t', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
+    const hub = new WebSocketHub({ bus, logger: silentLogger });
+    await hub.listen();
+    const ws = new WebSocket(hub.url, SUBPROTOCOL);
+    try {
+      await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+      const frames: Array<{ op?: string; ids?: number[]; ref?: number; code?: string }> = [];
+      ws.on('message', (data) => frames.push(JSON.parse(data.toString()) as (typeof frames)[number]));
+      const prefix = `inb${randomUUID().slice(0, 8)}`;
+      const handled = new Map<string, Envelope>();
+      await bus.subscribe(`${prefix}.*`, (m, ctx) => { handled.set(ctx.subject.slice(prefix.length + 1), m); });
+      const rows = ROWS.filter((row) => jsonCannot(row) === undefined);
+      rows.forEach((row, i) => {
+        const event = Object.fromEntries([['specversion', '1.0'], ['id', `${row.name}-${randomUUID()}`], ['source', 'urn:hostile'], ['type', 'hostile.test'], ...row.attrs]);
+        ws.send(JSON.stringify({ op: 'pub', id: i + 1, subject: `${prefix}.${row.name}`, event }));
+      });
+      const answerOf = (id: number) => frames.find((f) => (f.op === 'ack' && f.ids?.includes(id)) || (f.op === 'error' && f.ref === id));
+      await waitFor(() => rows.every((_, i) => answerOf(i + 1) !== undefined), { timeoutMs: 5000, what: 'an answer to every pub frame' });
+      const passing = rows.filter((_, i) => answerOf(i + 1)!.op === 'ack');
+      await waitFor(() => passing.every((r) => handled.has(r.name)), { timeoutMs: 5000, what: 'the accepted rows' });
+      rows.forEach((row, i) => {
+        const what = `websocket hub, row ${row.name}`;
+        const answer = answerOf(i + 1)!;
+        if (row.outcome === 'delivered' || row.outcome === 'new trace') {
+          expect(answer, what).to.include({ op: 'ack' });
+          expectOutcome('websocket hub', row, handled.get(row.name), undefined);
+        } else {
+          expect(answer, what).to.include({ op: 'error', code: row.outcome });
+          expect(handled.has(row.name), `${what}: the handler must not see it`).to.equal(false);
+        }
+      });
+    } finally {
+      ws.terminate();
+      await hub.close();
       await bus.stop();
     }
   });
