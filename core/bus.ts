@@ -45,6 +45,12 @@ export interface Subscription {
    * await saveState(); if (!sub.commit()) reload();
    */
   commit(): boolean;
+  /**
+   * What the subscription holds right now: messages being handled (at most `maxInFlight`), queued
+   * (at most `maxPending`) and handed over by a transport that waits for room (at most one where
+   * the transport cannot hold its sender back: it drops the rest, counted as `intake dropped`).
+   */
+  load(): { running: number; pending: number; waiting: number };
 }
 
 /**
@@ -178,6 +184,7 @@ export class Bus {
       pause: () => active.pause(),
       resume: () => active.resume(),
       commit: () => active.commit(),
+      load: () => active.load,
     };
   }
 
