@@ -52,7 +52,7 @@ export class ActiveSubscription {
   }
 
   /** Messages being handled, queued, and handed over by the transport but still waiting for room. */
-  get load(): { running: number; pending: number; waiting: number } { return this.scheduler.load; }
+  get load(): { running: number; pending: number; waiting: number } { return { ...this.scheduler.load, waiting: this.scheduler.waiting }; }
 
   /** Subscribes on the transport; resolves when it did. */
   async open(): Promise<void> {

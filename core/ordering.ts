@@ -91,8 +91,11 @@ export class KeyedScheduler<T> {
     this.maxLanes = Math.max(1024, 2 * (options.concurrency + options.maxPending));
   }
 
-  /** Items handled right now / accepted and waiting / producers waiting for room (beyond `maxPending`). */
-  get load(): { running: number; pending: number; waiting: number } { return { running: this.running, pending: this.pending, waiting: this.waiters.length }; }
+  /** Items handled right now / accepted and waiting. */
+  get load(): { running: number; pending: number } { return { running: this.running, pending: this.pending }; }
+
+  /** Producers waiting for room (`push` returned them a promise), each with its item. */
+  get waiting(): number { return this.waiters.length; }
 
   /**
    * Queues an item (or starts it at once when there is room); returns a promise only when it has
