@@ -47,8 +47,9 @@ export interface Subscription {
   commit(): boolean;
   /**
    * What the subscription holds right now: messages being handled (at most `maxInFlight`), queued
-   * (at most `maxPending`) and handed over by a transport that waits for room (at most one where
-   * the transport cannot hold its sender back: it drops the rest, counted as `intake dropped`).
+   * (at most `maxPending`) and handed over by the transport while it was full (`waiting`: one where
+   * the transport cannot hold its sender back, which drops the rest, counted as `intake dropped`;
+   * up to another `maxInFlight + maxPending` on the WebSocket client, see its README).
    */
   load(): { running: number; pending: number; waiting: number };
 }
