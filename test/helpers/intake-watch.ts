@@ -33,7 +33,7 @@ export class LoadWatch {
   most = 0;
   mostWaiting = 0;
   private sub?: Subscription;
-  private timer?: NodeJS.Timeout;
+  private timer?: ReturnType<typeof setInterval>;
 
   watch(sub: Subscription): void {
     this.sub = sub;
