@@ -1,3 +1,4 @@
+import { IntakeDropReport } from './bounded-intake.js';
 import type { ResolvedSubscribeOptions } from './bus-options.js';
 import type { Logger } from './logger.js';
 import type { Envelope } from './envelope.js';
@@ -27,6 +28,8 @@ export class ActiveSubscription {
   private releaseHeld?: () => void;
   /** Set once `admit` said no: nothing more is handled. */
   private refused = false;
+  /** Counts and logs what a transport that cannot hold its sender back dropped for want of room. */
+  private readonly drops: IntakeDropReport;
 
   constructor(readonly pattern: string, private readonly o: ResolvedSubscribeOptions, middleware: Middleware[], handler: Handler,
     settlement: Settlement, private readonly subjects: SubjectTable, private readonly logger: Logger) {
@@ -45,12 +48,18 @@ export class ActiveSubscription {
       onError: (err) => logger.error(UNSETTLED_MESSAGE, { pattern, err }),
     });
     if (o.ordered) handling.forEachWaiting = (key, fn) => this.scheduler.forEachWaiting(key, fn);
+    this.drops = new IntakeDropReport(pattern, o.maxInFlight + o.maxPending, logger, (subject) => subjects.entry(subject).intakeDropped);
   }
+
+  /** Messages being handled, queued, and handed over by the transport but still waiting for room. */
+  get load(): { running: number; pending: number; waiting: number } { return { ...this.scheduler.load, waiting: this.scheduler.waiting }; }
 
   /** Subscribes on the transport; resolves when it did. */
   async open(): Promise<void> {
     const { transport, maxInFlight, maxPending, prefixLength, startAfter } = this.o;
-    const options: TransportSubscribeOptions = { group: this.o.group, maxInFlight: maxInFlight + (transport.capabilities.redelivery ? 0 : maxPending) };
+    const options: TransportSubscribeOptions = {
+      group: this.o.group, maxInFlight: maxInFlight + (transport.capabilities.redelivery ? 0 : maxPending), onDropped: this.drops.dropped,
+    };
     if (startAfter !== undefined) options.startAfter = startAfter;
     if (this.o.holdAcks > 0) options.holdAcks = this.o.holdAcks;
     const onInterrupted = this.o.onInterrupted;
@@ -133,6 +142,7 @@ export class ActiveSubscription {
     this.resume();
     await this.transportSub?.drain();
     await this.scheduler.idle();
+    this.drops.stop();
   }
 
   /** Stops intake at once and aborts what runs. */
@@ -141,6 +151,7 @@ export class ActiveSubscription {
     this.releaseHeld?.();
     await this.transportSub?.unsubscribe();
     this.controller.abort();
+    this.drops.stop();
   }
 }
 

@@ -45,6 +45,13 @@ export interface Subscription {
    * await saveState(); if (!sub.commit()) reload();
    */
   commit(): boolean;
+  /**
+   * What the subscription holds right now: messages being handled (at most `maxInFlight`), queued
+   * (at most `maxPending`) and handed over by the transport while it was full (`waiting`: one where
+   * the transport cannot hold its sender back, which drops the rest, counted as `intake dropped`;
+   * up to another `maxInFlight + maxPending` on the WebSocket client, see its README).
+   */
+  load(): { running: number; pending: number; waiting: number };
 }
 
 /**
@@ -178,6 +185,7 @@ export class Bus {
       pause: () => active.pause(),
       resume: () => active.resume(),
       commit: () => active.commit(),
+      load: () => active.load,
     };
   }
 

@@ -17,6 +17,7 @@ export * from './handler.js';
 export * from './middleware.js';
 export * from './retry.js';
 export * from './ordering.js';
+export * from './bounded-intake.js';
 export * from './partitions.js';
 export * from './tenant-subjects.js';
 export * from './derived-id.js';

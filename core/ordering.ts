@@ -94,6 +94,9 @@ export class KeyedScheduler<T> {
   /** Items handled right now / accepted and waiting. */
   get load(): { running: number; pending: number } { return { running: this.running, pending: this.pending }; }
 
+  /** Producers waiting for room (`push` returned them a promise), each with its item. */
+  get waiting(): number { return this.waiters.length; }
+
   /**
    * Queues an item (or starts it at once when there is room); returns a promise only when it has
    * to wait for room. Waiting producers get in in the order they came, before any later push.

@@ -7,6 +7,8 @@ import type { Transport } from './transport.js';
 export interface SubjectCounters {
   published: FieldCounter; rejected: FieldCounter; delivered: FieldCounter; acked: FieldCounter;
   retried: FieldCounter; deadlettered: FieldCounter; invalid: FieldCounter; skipped: FieldCounter; dropped: FieldCounter;
+  /** Dropped by a transport that cannot hold its sender back, because the subscription's queue was full. */
+  intakeDropped: FieldCounter;
 }
 
 /** What the Bus keeps per concrete subject, found with one lookup. */
@@ -72,6 +74,7 @@ export class SubjectTable {
       published: f('published', 'sent'), rejected: f('published', 'rejected'), delivered: f('received', 'delivered'),
       acked: f('handled', 'acked'), retried: f('failed', 'retried'), deadlettered: f('failed', 'deadlettered'),
       invalid: f('invalid', 'deadlettered'), skipped: f('received', 'skipped'), dropped: f('failed', 'dropped'),
+      intakeDropped: f('intake', 'dropped'),
       transport: this.route(subject), validated: false,
     };
     if (this.entries.size >= MAX_SUBJECTS) this.entries.clear();

@@ -74,7 +74,10 @@ export interface InboundMessage {
 
 /**
  * Called for each message. The returned promise resolves when the Bus has room for the next one;
- * transports that can hold messages back (in-process queues, paused streams) await it.
+ * transports that can hold messages back (in-process queues, paused streams) await it, and read no
+ * further message meanwhile. One that cannot (core NATS) passes its deliveries through a
+ * `BoundedIntake` (core/bounded-intake.ts), which drops what arrives while the promise is pending
+ * and reports it through `TransportSubscribeOptions.onDropped`.
  */
 export type InboundHandler = (message: InboundMessage) => void | Promise<void>;
 
@@ -109,6 +112,16 @@ export interface TransportSubscribeOptions {
    * replacement consumer; never on drain or unsubscribe.
    */
   onInterrupted?: () => void;
+  /**
+   * Given by the Bus: its bound (`maxInFlight` above, which for a transport without redelivery is
+   * the subscription's maxInFlight + maxPending) is to be kept. A transport that can hold its
+   * sender back (stop reading a socket, a broker's prefetch) does so while `onMessage`'s promise is
+   * pending and never calls this. One that cannot drops, newest first, what arrives while it is
+   * pending, and calls this once per dropped message with its subject (the Bus counts and logs).
+   * Absent (a caller that bounds its own queue: the hub, the gateway's streams), every message is
+   * handed over.
+   */
+  onDropped?: (subject: string) => void;
 }
 
 export interface TransportSubscription {

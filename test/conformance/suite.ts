@@ -18,9 +18,11 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
-  Bus, CapabilityMissingError, createEnvelope, type BusOptions, type Envelope, type InboundMessage, type Transport, type TransportCapabilities,
+  Bus, CapabilityMissingError, createEnvelope, type BusOptions, type Envelope, type InboundMessage, type Subscription, type Transport,
+  type TransportCapabilities,
 } from '../../core/index.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
+import { dropWarnings, intakeDropped, warningLog } from '../helpers/intake-watch.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -457,6 +459,50 @@ export function runConformance(target: ConformanceTarget): void {
       } finally {
         await Promise.all(subs.map((s) => s.unsubscribe()));
         await Promise.all([sender.close(), receiver.close()]);
+      }
+    });
+
+    it(`${target.name} - keeps a slow subscriber within maxInFlight + maxPending: holds the sender back, or drops what does not fit, counted and logged`, async () => {
+      // A transport that can hold its sender back (a paused socket, a broker's prefetch, an
+      // in-process wait) does; one that cannot (core NATS) drops newest and tells the Bus, which
+      // counts `<subject> intake dropped` and warns (rate-limited). Either way the queue is bounded.
+      const { logger, warnings } = warningLog();
+      const sub = await bus('sub', { logger });
+      const pub = await bus('pub');
+      const maxInFlight = 1; const maxPending = 20; const n = 300;
+      let handled = 0; let most = 0; let slow = true;
+      const markers = new Set<number>();
+      let s: Subscription | undefined;
+      s = await sub.subscribe(`${prefix}.bound`, async (m) => {
+        const load = s?.load();
+        if (load) most = Math.max(most, load.running + load.pending + load.waiting);
+        const d = m.data as { i?: number; marker?: number };
+        if (d.marker !== undefined) { markers.add(d.marker); return; }
+        if (slow) await sleep(2);
+        handled++;
+      }, { maxInFlight, maxPending });
+      for (let i = 0; i < n; i++) await pub.publish(`${prefix}.bound`, { i });
+      slow = false;
+      // Once the queue is worked off, a marker is handled (a transport that drops may drop one
+      // that meets a full queue, so send again); in order, it comes after everything before it.
+      await waitFor(() => { const l = s!.load(); return l.running + l.pending + l.waiting === 0; }, { timeoutMs: settle * 5, what: 'the queue to empty' });
+      let markersSent = 0;
+      for (let marker = 0; markers.size === 0; marker++) {
+        expect(marker, 'markers sent before one was handled').to.be.below(5);
+        markersSent++;
+        await pub.publish(`${prefix}.bound`, { marker });
+        await waitFor(() => markers.has(marker), { timeoutMs: settle, what: 'the marker' }).catch(() => undefined);
+      }
+      const dropped = intakeDropped(sub);
+      if (!caps.ordered) await waitFor(() => handled + dropped >= n, { timeoutMs: settle * 5, what: () => `${n} handled (got ${handled})` }).catch(() => undefined);
+      expect(most, 'most held at once: maxInFlight + maxPending and the one message that found the queue full').to.be.at.most(maxInFlight + maxPending + 1);
+      expect(handled + dropped, 'handled + dropped (markers may be dropped too)').to.be.at.most(n + markersSent - 1);
+      if (caps.durable) expect(handled, 'a durable transport holds the sender back: nothing lost').to.equal(n);
+      const lines = dropWarnings(warnings);
+      if (dropped === 0) expect(lines, 'no drop warning without drops').to.have.length(0);
+      else {
+        expect(lines.length, 'drop warnings: one at once, then at most one per 10 s').to.be.within(1, 2);
+        expect(lines[0]).to.include({ pattern: `${prefix}.bound`, bound: maxInFlight + maxPending });
       }
     });
 

@@ -6,7 +6,8 @@
  *
  * @example
  * const parser = new SseParser();
- * for (const ev of parser.push(chunkText)) handle(ev.subject, JSON.parse(ev.data));
+ * parser.feed(chunkText);
+ * for (let ev = parser.next(); ev; ev = parser.next()) handle(ev.subject, JSON.parse(ev.data));
  */
 
 export interface SseEvent {
@@ -18,25 +19,36 @@ export interface SseEvent {
   data: string;
 }
 
-/** Incremental parser: feed text chunks, get complete events (comments and heartbeats skipped). */
+/**
+ * Incremental parser: feed text chunks, take complete events one at a time (comments and
+ * heartbeats skipped). Text not yet taken stays text, so a reader that stops taking (its consumer
+ * is full) holds bytes, not parsed events.
+ */
 export class SseParser {
   private buffer = '';
+  /** Where the next unread line starts in `buffer`. */
+  private start = 0;
   private current: { subject?: string; reply?: string; id?: string; event?: string; data?: string } = {};
 
-  push(chunk: string): SseEvent[] {
-    this.buffer += chunk;
-    const out: SseEvent[] = [];
-    let start = 0;
+  /** Adds a chunk of the stream. */
+  feed(chunk: string): void {
+    this.buffer = this.start === 0 ? this.buffer + chunk : this.buffer.slice(this.start) + chunk;
+    this.start = 0;
+  }
+
+  /** The next complete event, or undefined until more text is fed. */
+  next(): SseEvent | undefined {
     for (;;) {
-      const nl = this.buffer.indexOf('\n', start);
-      if (nl < 0) break;
+      const nl = this.buffer.indexOf('\n', this.start);
+      if (nl < 0) return undefined;
       let end = nl;
-      if (end > start && this.buffer.charCodeAt(end - 1) === 13) end--;
-      const line = this.buffer.slice(start, end);
-      start = nl + 1;
+      if (end > this.start && this.buffer.charCodeAt(end - 1) === 13) end--;
+      const line = this.buffer.slice(this.start, end);
+      this.start = nl + 1;
       if (line.length === 0) {
-        if (this.current.data !== undefined) out.push(this.current as SseEvent);
+        const ev = this.current;
         this.current = {};
+        if (ev.data !== undefined) return ev as SseEvent;
         continue;
       }
       if (line.charCodeAt(0) === 58 /* : */) continue;
@@ -50,7 +62,13 @@ export class SseParser {
       else if (field === 'id') this.current.id = value;
       else if (field === 'event') this.current.event = value;
     }
-    this.buffer = start === 0 ? this.buffer : this.buffer.slice(start);
+  }
+
+  /** Feeds a chunk and takes every event it completes. */
+  push(chunk: string): SseEvent[] {
+    this.feed(chunk);
+    const out: SseEvent[] = [];
+    for (let ev = this.next(); ev !== undefined; ev = this.next()) out.push(ev);
     return out;
   }
 }

@@ -9,20 +9,30 @@ import { SseParser } from './sse.js';
 
 const noop = () => {};
 
-/** One SSE stream from the gateway, reopened (with backoff) when it breaks. */
+/**
+ * One SSE stream from the gateway, reopened (with backoff) when it breaks. It pushes back rather
+ * than drop: while the Bus has no room, no further event is parsed and the response is paused, so
+ * what waits here is unread text (at most the chunk that was being read) and TCP holds the gateway
+ * back, whose own stall limit decides about a reader that never catches up.
+ */
 export class StreamSubscription implements TransportSubscription {
   private controller = new AbortController();
   private response?: IncomingMessage;
+  private parser = new SseParser();
   private stopped = false;
+  /** The Bus asked to wait for room: no event is handed over until it has. */
+  private waiting = false;
   private pending = 0;
   private idleWaiters: Array<() => void> = [];
   private readonly settled: () => void;
+  private readonly roomMade: () => void;
 
   constructor(private readonly client: HttpClient, private readonly path: string, readonly pattern: string,
     private readonly headers: Record<string, string>, private readonly onMessage: InboundHandler,
     private readonly reconnect: ResolvedReconnectOptions, private readonly onStop: () => void,
     private readonly sendReply: (token: string, reply: Envelope) => Promise<void>) {
     this.settled = () => this.onSettled();
+    this.roomMade = () => this.onRoom();
   }
 
   /** Opens the stream; resolves once the gateway has subscribed (its headers arrived). */
@@ -36,14 +46,26 @@ export class StreamSubscription implements TransportSubscription {
     }
     this.response = res;
     res.setEncoding('utf8');
-    const parser = new SseParser();
+    // A new stream starts on an event boundary; whatever the broken one left half-read is gone with it.
+    // (A wait for room the Bus asked for on the broken one still holds: `waiting` stays as it is.)
+    this.parser = new SseParser();
     res.on('data', (text: string) => {
-      for (const ev of parser.push(text)) this.deliver(ev.subject, ev.data, ev.reply);
+      this.parser.feed(text);
+      this.handOver();
     });
     const broken = () => { if (!this.stopped) void this.reopen(); };
     res.on('end', broken);
     res.on('error', broken);
     res.on('aborted', broken);
+  }
+
+  /** Hands over parsed events until the text runs out or the Bus asks to wait. */
+  private handOver(): void {
+    while (!this.waiting && !this.stopped) {
+      const ev = this.parser.next();
+      if (ev === undefined) return;
+      this.deliver(ev.subject, ev.data, ev.reply);
+    }
   }
 
   private deliver(subject: string | undefined, data: string, replyToken: string | undefined): void {
@@ -55,15 +77,22 @@ export class StreamSubscription implements TransportSubscription {
     let r: void | Promise<void>;
     try { r = this.onMessage(msg); } catch { r = undefined; }
     if (r) {
-      // The bus is full: stop reading, so TCP holds the gateway (and its bus) back.
+      // The bus is full: read nothing more (parsed or not) until it has room, so TCP holds the gateway back.
+      this.waiting = true;
       this.response?.pause();
-      r.then(this.settled, this.settled);
+      r.then(this.roomMade, this.roomMade);
     } else this.onSettled();
+  }
+
+  private onRoom(): void {
+    this.waiting = false;
+    this.onSettled();
+    this.handOver();
+    if (!this.waiting && !this.stopped && this.response?.isPaused()) this.response.resume();
   }
 
   private onSettled(): void {
     this.pending--;
-    if (this.response?.isPaused() && !this.stopped) this.response.resume();
     if (this.pending === 0 && this.idleWaiters.length > 0) { const ws = this.idleWaiters; this.idleWaiters = []; for (const w of ws) w(); }
   }
 

@@ -4,7 +4,7 @@ import {
   type NatsConnection, type StreamConfig, type Subscription,
 } from 'nats';
 import {
-  BackpressureError, CapabilityMissingError, EnvelopeInvalidError, NoRespondersError, OptionsInvalidError, RequestTimeoutError,
+  BackpressureError, BoundedIntake, CapabilityMissingError, EnvelopeInvalidError, NoRespondersError, OptionsInvalidError, RequestTimeoutError,
   SignalbusError, TransportClosedError,
   compilePattern, reconnectDelayMs, type Envelope, type InboundHandler, type SubjectMatcher, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
@@ -302,6 +302,9 @@ export class NatsTransport implements Transport {
 
   private subscribeCore(nc: NatsConnection, pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions, refused: { err?: unknown; live?: boolean }): TransportSubscription {
     let sub: Subscription;
+    // Core NATS cannot hold the server back: what arrives while the Bus is full is dropped (newest),
+    // before it is decoded, and reported to the Bus, as nats-server itself treats a slow consumer.
+    const intake = new BoundedIntake(onMessage, options);
     try {
       sub = nc.subscribe(pattern, {
         ...(options.group !== undefined ? { queue: options.group } : {}),
@@ -313,8 +316,8 @@ export class NatsTransport implements Transport {
             else refused.err = err;
             return;
           }
-          // Core NATS cannot hold messages back; the Bus queues them (bounded by maxInFlight + maxPending).
-          void onMessage(new CoreInbound(msg.subject, decodeDelivery(msg), this, msg.reply || undefined));
+          if (intake.full) { intake.drop(msg.subject); return; }
+          intake.offer(new CoreInbound(msg.subject, decodeDelivery(msg), this, msg.reply || undefined));
         },
       });
     } catch (err) {

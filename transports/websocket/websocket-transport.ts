@@ -128,7 +128,7 @@ export class WebSocketTransport implements Transport {
   async subscribe(pattern: string, onMessage: InboundHandler, options: TransportSubscribeOptions): Promise<TransportSubscription> {
     if (this.closing) throw new TransportClosedError('websocket transport is closed');
     await this.connect(); // once connected, later drops are waited out below
-    const sub = new ClientSubscription(`s${this.nextSid++}`, pattern, options.group, options.maxInFlight, onMessage);
+    const sub = new ClientSubscription(`s${this.nextSid++}`, pattern, options.group, options, onMessage);
     this.subs.set(sub.sid, sub);
     try {
       // Resolves once the hub confirmed it. Offline, or cut off before the hub answered, the
@@ -396,6 +396,13 @@ export class WebSocketTransport implements Transport {
 
   private deliver(f: DeliveryFrame): void {
     const sub = this.subs.get(f.sid);
+    if (sub?.intake.full) {
+      // The hub sent past the window it was given and the Bus is full: drop it, and ack it so the
+      // hub's window (its count of unacked deliveries) frees instead of stalling the subscription.
+      sub.intake.drop(f.subject);
+      if (f.id !== undefined) this.queueAck(f.id);
+      return;
+    }
     let envelope: Envelope;
     try {
       if (!sub) throw new TransportClosedError('subscription ended');
@@ -407,9 +414,10 @@ export class WebSocketTransport implements Transport {
     }
     sub.inflight++;
     const msg = f.req ? new RequestDelivery(this, sub, this.epoch, f.id, f.subject, envelope) : new Delivery(this, sub, this.epoch, f.id, f.subject, envelope);
-    // The hub holds back deliveries beyond the `inflight` window, so a full Bus needs no pause here.
-    const wait = sub.onMessage(msg);
-    if (wait) wait.catch((err: unknown) => this.logger.error('message handler failed', { err }));
+    // The hub holds back deliveries beyond the `inflight` window, so a full Bus needs no pause here
+    // (pausing the socket would also stop the acks and replies the connection carries).
+    // Refused at once (`onFull: 'reject'`): dropped and counted by the intake, acked here like the others.
+    if (!sub.intake.offer(msg)) this._settle(msg);
   }
 
   private write(text: string): void {
