@@ -262,12 +262,17 @@ export class HttpGateway {
     if (envelope.data !== undefined) this.bus.codecs.get(envelope.datacontenttype);
     if (who.tenant !== undefined) envelope.tenant = who.tenant;
     else if (!this.opts.trustClientTenant) delete envelope.tenant;
-    if (this.opts.validateJson !== false && envelope.data instanceof Uint8Array && contentKind(envelope.datacontenttype) === 'json') {
+    if (envelope.data instanceof Uint8Array && contentKind(envelope.datacontenttype) === 'json') {
+      // `validateJson: false` skips the parse, not the depth limit: every subscriber would refuse
+      // (dead-letter) data nested that deep, so it gets its 400 here whatever the setting.
+      const validate = this.opts.validateJson !== false;
       let text: string;
       try { text = decoder.decode(envelope.data); } catch (cause) {
+        if (!validate) return;
         throw new BodyInvalidError(`data is declared ${envelope.datacontenttype ?? 'JSON'} but is not valid UTF-8 JSON`, { cause });
       }
-      checkJsonDepth(text); // CodecTooDeepError, 400: subscribers would refuse it (dead letter) anyway
+      checkJsonDepth(text); // CodecTooDeepError, 400
+      if (!validate) return;
       try { JSON.parse(text); } catch (cause) {
         throw new BodyInvalidError(`data is declared ${envelope.datacontenttype ?? 'JSON'} but is not valid UTF-8 JSON`, { cause });
       }

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import amqplib from 'amqplib';
+import mqtt from 'mqtt';
+import { MqttTransport } from '../../transports/mqtt/index.js';
 import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
 import { AmqpTransport } from '../../transports/amqp/index.js';
 import { Bus, type Envelope, type Transport } from '../../core/index.js';
@@ -18,7 +20,7 @@ const deep = new TextEncoder().encode('['.repeat(100_000) + ']'.repeat(100_000))
  * send) is dead-lettered with dlqreason SB_ERR_CODEC_TOO_DEEP, and the next message still flows.
  * Before the limit the handler's walk of the value overflowed the stack and the message was lost.
  */
-async function deadLettersDeepJson(transport: Transport, prefix: string, sendDeep: (subject: string) => Promise<void>): Promise<void> {
+async function deadLettersDeepJson(transport: Transport, prefix: string, sendDeep: (subject: string) => Promise<void>, keptBytes = deep.byteLength): Promise<void> {
   const bus = new Bus({ service: 'deep@t', transport, metrics: false, logger: silentLogger });
   try {
     const handled: unknown[] = [];
@@ -35,7 +37,7 @@ async function deadLettersDeepJson(transport: Transport, prefix: string, sendDee
     expect(handled).to.deep.equal([{ n: 1 }]);
     const dl = deadLetters[0]!;
     expect(dl).to.include({ dlqreason: 'SB_ERR_CODEC_TOO_DEEP', dlqsubject: `${prefix}.in`, datacontenttype: 'application/octet-stream' });
-    expect((dl.data as Uint8Array).byteLength, 'the original bytes are kept').to.equal(deep.byteLength);
+    expect((dl.data as Uint8Array).byteLength, 'the original bytes are kept').to.equal(keptBytes);
   } finally {
     await bus.stop();
   }
@@ -84,6 +86,21 @@ describe('deep JSON - dead-lettered at a subscriber, never lost', function () {
         await (await nc.jetstreamManager()).streams.delete(stream).catch(() => false);
       }
     });
+  });
+
+  it('mqtt - a structured-mode CloudEvent whose data nests 100,000 deep is dead-lettered SB_ERR_CODEC_TOO_DEEP (not as no CloudEvent) and the next message flows', async function () {
+    await requireBroker(this, 'mosquitto');
+    const url = 'mqtt://127.0.0.1:1883';
+    const client = await mqtt.connectAsync(url, { protocolVersion: 5, clientId: `deep-${randomUUID().slice(0, 8)}` });
+    const structured = Buffer.from(`{"specversion":"1.0","id":"${randomUUID()}","source":"urn:t","type":"t","datacontenttype":"application/json","data":${Buffer.from(deep).toString()}}`);
+    try {
+      const prefix = `deep.${randomUUID().slice(0, 8)}`;
+      await deadLettersDeepJson(new MqttTransport({ url, qos: 1, logger: silentLogger }), prefix, async (subject) => {
+        await client.publishAsync(subject.replaceAll('.', '/'), structured, { qos: 1 });
+      }, structured.byteLength);
+    } finally {
+      await client.endAsync();
+    }
   });
 
   it('amqp - a message whose JSON data nests 100,000 deep is dead-lettered SB_ERR_CODEC_TOO_DEEP and the next message flows', async function () {

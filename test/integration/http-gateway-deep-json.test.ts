@@ -45,6 +45,21 @@ describe('http gateway - deep JSON', function () {
     expect(got.map((e) => e.data)).to.deep.equal([{ n: 1 }]);
   });
 
+  it('http gateway - validateJson: false skips the parse, not the depth limit: binary and plain JSON data 100,000 deep still get 400', async () => {
+    const loose = new HttpGateway({ bus, maxBodyBytes: 4 << 20, validateJson: false });
+    const { url: looseUrl } = await loose.start();
+    try {
+      const deep = nested(100_000);
+      expectTooDeep(await post(looseUrl, '/v1/events/deep.x', CE, deep));
+      expectTooDeep(await post(looseUrl, '/v1/events/deep.p', { 'content-type': 'application/json' }, deep));
+      // What validateJson: false is for: malformed JSON is let through, to fail (dead-letter) later.
+      const malformed = await post(looseUrl, '/v1/events/deep.m', CE, '{"n":');
+      expect(malformed.status, malformed.text).to.equal(202);
+    } finally {
+      await loose.close();
+    }
+  });
+
   it('http gateway - data exactly MAX_JSON_DEPTH deep is accepted in every mode', async () => {
     const deep = nested(MAX_JSON_DEPTH);
     const event = `{"specversion":"1.0","id":"s2","source":"urn:t","type":"t","data":${deep}}`;

@@ -132,18 +132,19 @@ export interface StructuredDecoded {
 /**
  * The envelope of a structured-mode message, or undefined when the payload is not a CloudEvent in
  * JSON (a device's own JSON, text, bytes). JSON data is handed on decoded; `data_base64` as bytes.
+ * Throws CodecTooDeepError for a would-be CloudEvent nested past MAX_JSON_DEPTH, which is parsed
+ * by nobody: the transport hands it on as raw bytes refused with that code (a dead letter).
  */
 export function fromMqttStructured(payload: Buffer): StructuredDecoded | undefined {
   // Cheap checks first: most raw device payloads are rejected without parsing.
   let i = 0;
   while (i < payload.length && (payload[i] === 0x20 || payload[i] === 0x0a || payload[i] === 0x0d || payload[i] === 0x09)) i++;
   if (payload[i] !== 0x7b /* { */ || payload.indexOf('"specversion"') < 0) return undefined;
+  const text = payload.toString('utf8');
+  // Data nested past the limit would overflow whoever walks it next.
+  checkJsonDepth(text, MAX_JSON_DEPTH, 1);
   let parsed: unknown;
   try {
-    const text = payload.toString('utf8');
-    // Data nested past the limit would overflow whoever walks it next; as raw bytes it is
-    // dead-lettered (or handed to a raw subscriber, whose JSON decode refuses it with SB_ERR_CODEC_TOO_DEEP).
-    checkJsonDepth(text, MAX_JSON_DEPTH, 1);
     parsed = JSON.parse(text);
   } catch { return undefined; }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
-  createLogger, EnvelopeInvalidError, MessageTooLargeError, OptionsInvalidError, RequestTimeoutError, TransportClosedError,
+  CodecTooDeepError, createLogger, EnvelopeInvalidError, refuseInbound, MessageTooLargeError, OptionsInvalidError, RequestTimeoutError, TransportClosedError,
   type Envelope, type InboundHandler, type InboundMessage, type Logger, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
@@ -209,11 +209,17 @@ export class MqttTransport implements Transport {
     let envelope = fromMqttBinary(payload, props);
     let replyTopic: string | undefined;
     let structured = false;
+    let tooDeep: CodecTooDeepError | undefined;
     if (envelope !== undefined) {
       replyTopic = props!.responseTopic;
     } else {
-      const s = fromMqttStructured(payload);
-      if (s) { envelope = s.envelope; replyTopic = s.replyTo ?? props?.responseTopic; structured = true; }
+      try {
+        const s = fromMqttStructured(payload);
+        if (s) { envelope = s.envelope; replyTopic = s.replyTo ?? props?.responseTopic; structured = true; }
+      } catch (err) {
+        if (!(err instanceof CodecTooDeepError)) throw err;
+        tooDeep = err;
+      }
     }
     const subject = topicToSubject(topic);
     if (subject === undefined) {
@@ -223,6 +229,8 @@ export class MqttTransport implements Transport {
     // A device payload (no CloudEvent) is wrapped once, shared by every subscription it reaches; the Bus
     // hands it to raw subscriptions and dead-letters it on the others.
     const rawEnv = envelope === undefined ? rawEnvelope(topic, payload, props?.contentType, randomUUID(), new Date().toISOString()) : undefined;
+    // A CloudEvent too deep to parse is no device payload either: refused with its code, on raw subscriptions too.
+    if (tooDeep !== undefined) refuseInbound(rawEnv!, tooDeep);
     if (!Array.isArray(targets)) return this.deliver(targets, subject, envelope, rawEnv, replyTopic, structured, props);
     if (targets.length === 1) return this.deliver(targets[0]!, subject, envelope, rawEnv, replyTopic, structured, props);
     let waits: Promise<void>[] | undefined;
@@ -262,7 +270,9 @@ export class MqttTransport implements Transport {
     let envelope = fromMqttBinary(payload, props);
     let key: string | undefined;
     if (envelope !== undefined) key = props!.correlationData?.toString('utf8');
-    else envelope = fromMqttStructured(payload)?.envelope;
+    else {
+      try { envelope = fromMqttStructured(payload)?.envelope; } catch { return; } // a reply too deep to read: the request times out
+    }
     if (!envelope) return;
     key ??= envelope.causationid;
     const p = key === undefined ? undefined : this.pending.get(key);
