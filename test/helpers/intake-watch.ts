@@ -50,3 +50,19 @@ export class LoadWatch {
 
   stop(): void { clearInterval(this.timer); }
 }
+
+/**
+ * A raw subscription on `<prefix>.>` whose handler takes 5 ms while `slow` is set (1 in flight,
+ * 100 pending), watched by `watch`: what the intake-bound tests flood.
+ */
+export async function slowSubscriber(bus: Bus, prefix: string, watch: LoadWatch): Promise<{ sub: Subscription; bound: number; handled: () => number; speedUp: () => void }> {
+  const maxInFlight = 1; const maxPending = 100;
+  let handled = 0; let slow = true;
+  const sub = await bus.subscribe(`${prefix}.>`, async () => {
+    watch.sample();
+    if (slow) await new Promise((resolve) => setTimeout(resolve, 5));
+    handled++;
+  }, { raw: true, maxInFlight, maxPending });
+  watch.watch(sub);
+  return { sub, bound: maxInFlight + maxPending, handled: () => handled, speedUp: () => { slow = false; } };
+}

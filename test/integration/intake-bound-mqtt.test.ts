@@ -11,7 +11,7 @@ import mqtt from 'mqtt';
 import { Bus } from '../../core/index.js';
 import { MqttTransport } from '../../transports/mqtt/index.js';
 import { requireBroker } from '../helpers/brokers.js';
-import { intakeDropped, LoadWatch } from '../helpers/intake-watch.js';
+import { intakeDropped, LoadWatch, slowSubscriber } from '../helpers/intake-watch.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -27,14 +27,8 @@ describe('intake bound: mqtt QoS 0', function () {
       const prefix = `intake-${randomUUID().slice(0, 8)}`;
       const bus = new Bus({ service: 'slow@test', transport: new MqttTransport({ url: 'mqtt://127.0.0.1:1883', protocolVersion, qos: 0, logger: silentLogger }), metrics: false, logger: silentLogger });
       cleanups.push(() => bus.stop());
-      const maxInFlight = 1; const maxPending = 100; const n = 20_000;
-      let handled = 0; let slow = true;
-      const sub = await bus.subscribe(`${prefix}.>`, async () => {
-        watch.sample();
-        if (slow) await sleep(5);
-        handled++;
-      }, { raw: true, maxInFlight, maxPending });
-      watch.watch(sub);
+      const n = 20_000;
+      const { bound, handled, speedUp } = await slowSubscriber(bus, prefix, watch);
       const plain = await mqtt.connectAsync('mqtt://127.0.0.1:1883', { protocolVersion });
       cleanups.push(() => plain.endAsync());
       const body = Buffer.from(JSON.stringify({ temperature: 21.5, pad: 'x'.repeat(100) }));
@@ -44,12 +38,12 @@ describe('intake bound: mqtt QoS 0', function () {
         if (i % 500 === 499) await sleep(0);
       }
       // Let the flood meet the slow handler for a while, checking the bound meanwhile.
-      await waitFor(() => Date.now() - started > 2000 || watch.most > maxInFlight + maxPending + 1, { timeoutMs: 10_000, what: 'two seconds of flood' });
-      expect(watch.most, 'most held at once').to.be.at.most(maxInFlight + maxPending + 1);
+      await waitFor(() => Date.now() - started > 2000 || watch.most > bound + 1, { timeoutMs: 10_000, what: 'two seconds of flood' });
+      expect(watch.most, 'most held at once').to.be.at.most(bound + 1);
       expect(watch.mostWaiting, 'handed over while full').to.be.at.most(1);
-      expect(handled, 'handled meanwhile').to.be.greaterThan(50);
+      expect(handled(), 'handled meanwhile').to.be.greaterThan(50);
       // The process goes on: once the handler is fast again, what Mosquitto kept arrives, then a new message.
-      slow = false;
+      speedUp();
       const after = Buffer.from('{"after":true}');
       let sawAfter = false;
       await bus.subscribe(`${prefix}.after`, async () => { sawAfter = true; }, { raw: true });

@@ -9,8 +9,8 @@ import { connect, type NatsConnection } from 'nats';
 import { Bus } from '../../core/index.js';
 import { NatsTransport } from '../../transports/nats/index.js';
 import { requireBroker } from '../helpers/brokers.js';
-import { dropWarnings, intakeDropped, LoadWatch, warningLog } from '../helpers/intake-watch.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { dropWarnings, intakeDropped, LoadWatch, slowSubscriber, warningLog } from '../helpers/intake-watch.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('intake bound: nats core', function () {
   this.timeout(20_000);
@@ -26,14 +26,8 @@ describe('intake bound: nats core', function () {
     const { logger, warnings } = warningLog();
     bus = new Bus({ service: 'slow@test', transport: new NatsTransport({ servers: 'nats://127.0.0.1:4222' }), metrics: false, logger });
     plain = await connect({ servers: 'nats://127.0.0.1:4222' });
-    const maxInFlight = 1; const maxPending = 100; const n = 20_000;
-    let handled = 0; let slow = true;
-    const sub = await bus.subscribe(`${prefix}.>`, async () => {
-      watch.sample();
-      if (slow) await sleep(5);
-      handled++;
-    }, { raw: true, maxInFlight, maxPending });
-    watch.watch(sub);
+    const n = 20_000;
+    const { sub, bound: queueBound, handled, speedUp } = await slowSubscriber(bus, prefix, watch);
     const body = new TextEncoder().encode(JSON.stringify({ temperature: 21.5, pad: 'x'.repeat(100) }));
     for (let i = 0; i < n; i++) {
       plain.publish(`${prefix}.dev${i % 10}`, body);
@@ -41,23 +35,23 @@ describe('intake bound: nats core', function () {
     }
     await plain.flush();
     // Every message is either handled or dropped: the server kept up with this client, which reads at once.
-    const bound = maxInFlight + maxPending + 1;
-    await waitFor(() => handled + intakeDropped(bus) === n || watch.most > bound,
-      { timeoutMs: 10_000, what: () => `${n} handled or dropped (handled ${handled}, dropped ${intakeDropped(bus)})` });
+    const bound = queueBound + 1;
+    await waitFor(() => handled() + intakeDropped(bus) === n || watch.most > bound,
+      { timeoutMs: 10_000, what: () => `${n} handled or dropped (handled ${handled()}, dropped ${intakeDropped(bus)})` });
     expect(watch.most, 'most held at once').to.be.at.most(bound);
     expect(watch.mostWaiting, 'handed over while full').to.be.at.most(1);
     expect(intakeDropped(bus), 'drops counted as intake dropped').to.be.greaterThan(n / 2);
     const lines = dropWarnings(warnings);
     // One line at the first drop, then at most one per 10 s; the flood lasts well under that.
     expect(lines.length, 'drop warnings').to.be.within(1, 2);
-    expect(lines[0]).to.include({ pattern: `${prefix}.>`, bound: maxInFlight + maxPending });
+    expect(lines[0]).to.include({ pattern: `${prefix}.>`, bound: queueBound });
     // The process goes on handling: once the queue is worked off, a new message is handled.
-    slow = false;
+    speedUp();
     await waitFor(() => { const l = sub.load(); return l.running + l.pending + l.waiting === 0; }, { timeoutMs: 5000, what: 'the queue to empty' });
-    const before = handled;
+    const before = handled();
     plain.publish(`${prefix}.after`, body);
     await plain.flush();
-    await waitFor(() => handled === before + 1, { timeoutMs: 5000, what: 'a message after the flood' });
+    await waitFor(() => handled() === before + 1, { timeoutMs: 5000, what: 'a message after the flood' });
     // Draining logs what was dropped since the last line, so every drop is in some line.
     await sub.drain();
     const logged = dropWarnings(warnings).reduce((sum, f) => sum + (f.dropped as number), 0);
