@@ -90,5 +90,8 @@ export class ProcessMetrics {
   }
 }
 
-/** The process-wide view. */
-export const processMetrics = new ProcessMetrics();
+/**
+ * The process-wide view. Kept on `globalThis` so that signalbus loaded twice in one process (an
+ * ESM and a CommonJS copy, two bundles) still gives one view.
+ */
+export const processMetrics: ProcessMetrics = ((globalThis as Record<symbol, unknown>)[Symbol.for('signalbus.processMetrics')] ??= new ProcessMetrics()) as ProcessMetrics;
