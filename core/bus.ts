@@ -94,6 +94,7 @@ export class Bus {
       publishCaused: (cause, subject, data, opts) => this.publisher.publish(subject, data, opts ?? {}, cause),
       requestCaused: (cause, subject, data, opts) => this.requester.request(subject, data, opts ?? {}, cause),
       metric: (event, action, opts) => this.metric(event, action, opts),
+      metricContextOf: (subject) => this.subjects.entry(subject).context,
     };
     const service = `${o.identity.app}@${o.identity.container}`;
     this.settlement = new Settlement({ ...o, service }, this.subjects, (subject, envelope) => this.publisher.send(subject, envelope), services);

@@ -13,6 +13,8 @@ export interface SubjectCounters {
 export interface SubjectEntry extends SubjectCounters {
   /** The transport the routes send it to. */
   readonly transport: Transport;
+  /** Its bounded metric context (see `SubjectTable`). */
+  readonly context: string;
   /**
    * It passed `validateSubject`. The Bus checks a subject the first time it publishes to it;
    * subjects it only received came from a transport and are not checked.
@@ -90,13 +92,13 @@ export class SubjectTable {
     // Metric batches are not counted: counting them would publish a batch about batches forever.
     const counted = !subject.startsWith(METRICS_PREFIX);
     const { app, container } = this.identity;
-    const context = counted ? this.contextOf(subject) : '';
+    const context = this.contextOf(subject);
     const f = (event: string, action: string) => counted ? this.metrics.counter({ app, container, context, event, action }) : NOT_COUNTED;
     const e: SubjectEntry = {
       published: f('published', 'sent'), rejected: f('published', 'rejected'), delivered: f('received', 'delivered'),
       acked: f('handled', 'acked'), retried: f('failed', 'retried'), deadlettered: f('failed', 'deadlettered'),
       invalid: f('invalid', 'deadlettered'), skipped: f('received', 'skipped'), dropped: f('failed', 'dropped'),
-      transport: this.route(subject), validated: false,
+      transport: this.route(subject), context, validated: false,
     };
     if (this.entries.size >= MAX_SUBJECTS) this.entries.clear();
     this.entries.set(subject, e);

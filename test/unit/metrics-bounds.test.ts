@@ -55,6 +55,18 @@ describe('metrics - bounds and the process-wide exposition', function () {
     await bus.stop();
   });
 
+  it('metrics - ctx.metric without a context counts under the subscription pattern, not the subject', async () => {
+    const bus = new Bus({ service: 'svc@ctx', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
+    let handled = 0;
+    await bus.subscribe('orders.*.placed', (_m, ctx) => { ctx.metric('received', 'counted'); handled++; });
+    for (let i = 0; i < 50; i++) await bus.publish(`orders.o-${i}.placed`, i);
+    await waitFor(() => handled === 50, { what: '50 orders handled' });
+    const totals = bus.metrics.totals();
+    expect(totals.get('svc@ctx:orders.*.placed received counted')?.count).to.equal(50);
+    expect([...totals.keys()].filter((f) => f.includes('o-1')), 'no field names an order').to.deep.equal([]);
+    await bus.stop();
+  });
+
   it('metrics - past maxSeries new label sets fold into one _other_ series, with one warning', async () => {
     const logger = warnings();
     const rec = new MetricsRecorder('svc', { maxSeries: 100, logger });
