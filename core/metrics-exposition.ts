@@ -44,8 +44,7 @@ function add(m: Merged, s: FieldSeries): void {
  *   fields carried, for series that carry one (a unit, or values other than 1). The sum is a
  *   gauge because values may be negative; `rate()` of it over the count's is the mean.
  */
-export function fieldMetricsRegistry(queryKeys: readonly string[], recorders: () => Iterable<MetricsRecorder>): Registry {
-  const registry = new Registry();
+export function fieldMetricsRegistry(queryKeys: readonly string[], recorders: () => Iterable<MetricsRecorder>, registry = new Registry()): Registry {
   const labelNames = [...BASE, ...queryKeys];
   const each = (fill: (m: Merged) => void) => () => { for (const m of mergeSeries(recorders(), queryKeys)) fill(m); };
   const count: Counter<string> = new Counter({

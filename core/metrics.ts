@@ -111,6 +111,8 @@ export interface MetricsOptions {
   maxFields?: number;
   /** Where the one warning about a bound goes. */
   logger?: Logger;
+  /** Registry `registry` registers this recorder's metrics in (one recorder per registry); a new one by default. */
+  registry?: Registry;
 }
 
 /**
@@ -150,6 +152,7 @@ export class MetricsRecorder {
     this.maxSeries = bound(options.maxSeries, MAX_SERIES, 'maxSeries');
     this.maxFields = bound(options.maxFields, MAX_FIELDS, 'maxFields');
     this.logger = options.logger;
+    if (options.registry) this.ownRegistry = fieldMetricsRegistry(this.labelQueryKeys, () => [this], options.registry);
   }
 
   /** Field texts held now (bounded by `maxFields`, plus the overflow handles). */
