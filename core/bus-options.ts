@@ -43,7 +43,7 @@ export interface BusOptions {
   stopTimeoutMs?: number;
   /**
    * Metric field publication: a batch every `intervalMs` (default 10,000; 0 = none), Prometheus
-   * labels for `labelQueryKeys`. `false` counts locally but publishes nothing.
+   * labels for `labelQueryKeys` (see `MetricsOptions`). `false` counts locally but publishes nothing.
    */
   metrics?: false | { intervalMs?: number; labelQueryKeys?: string[] };
   /** Contract enforcement (from `contracts/`). */
@@ -168,7 +168,7 @@ export interface ResolvedBusOptions {
   transports: Map<string, Transport>;
   /** The first transport: subjects no route names go there. */
   defaultTransport: Transport;
-  routes: Array<{ match: SubjectMatcher; transport: Transport }>;
+  routes: Array<{ pattern: string; match: SubjectMatcher; transport: Transport }>;
   codecs: CodecRegistry;
   contracts: ContractHooks | undefined;
   retry: RetryPolicy;
@@ -198,7 +198,7 @@ export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
   const routes = (options.routes ?? []).map((r, i) => {
     const transport = transports.get(r.transport);
     if (!transport) throw new OptionsInvalidError(`routes[${i}] names transport "${r.transport}", which is not in options.transports`, { details: { field: `routes[${i}].transport` } });
-    return { match: compilePattern(r.pattern), transport };
+    return { pattern: r.pattern, match: compilePattern(r.pattern), transport };
   });
   const codecs = options.codecs ?? defaultCodecs;
   for (const c of options.contracts?.codecs?.() ?? []) codecs.register(c);

@@ -7,6 +7,7 @@ import type { Handler, HandlerContext, MetricOptions, PublishOptions, RequestOpt
 import type { Logger } from './logger.js';
 import type { ContextServices } from './message-context.js';
 import { MetricsRecorder, type MetricBatch } from './metrics.js';
+import { processMetrics } from './metrics-exposition.js';
 import type { Middleware } from './middleware.js';
 import { Publisher } from './publisher.js';
 import { newEventId } from './random.js';
@@ -89,7 +90,7 @@ export class Bus {
     this.identity = o.identity;
     this.source = o.source;
     this.logger = o.logger;
-    this.metrics = new MetricsRecorder(o.identity.app, { labelQueryKeys: o.labelQueryKeys });
+    this.metrics = new MetricsRecorder(o.identity.app, { labelQueryKeys: o.labelQueryKeys, logger: o.logger });
     this.subjects = new SubjectTable(o.routes, o.defaultTransport, this.metrics, o.identity);
     const start = () => this.start();
     this.publisher = new Publisher(o, this.subjects, start);
@@ -100,6 +101,7 @@ export class Bus {
       publishCaused: (cause, subject, data, opts) => this.publisher.publish(subject, data, opts ?? {}, cause),
       requestCaused: (cause, subject, data, opts) => this.requester.request(subject, data, opts ?? {}, cause),
       metric: (event, action, opts) => this.metric(event, action, opts),
+      metricContextOf: (subject) => this.subjects.entry(subject).context,
     };
     const service = `${o.identity.app}@${o.identity.container}`;
     this.settlement = new Settlement({ ...o, service }, this.subjects, (subject, envelope) => this.publisher.send(subject, envelope), services);
@@ -114,10 +116,14 @@ export class Bus {
   /** Adds middleware around every handler subscribed from now on. */
   use(mw: Middleware): this { this.options.middleware.push(mw); return this; }
 
-  /** Connects every transport and starts metric publication. Called on first use if not before. */
+  /**
+   * Connects every transport and starts metric publication; from now until it has stopped, the
+   * Bus's metric fields are in `processMetrics` (a gateway's `/metrics`). Called on first use if not before.
+   */
   start(): Promise<void> {
     this.started ??= (async () => {
       await Promise.all([...this.options.transports.values()].map((t) => t.connect()));
+      if (!this.stopping) processMetrics.join(this.metrics);
       const interval = this.options.metricsIntervalMs;
       if (interval > 0) {
         this.metricsTimer = setInterval(() => { void this.flushMetrics(); }, interval);
@@ -172,6 +178,7 @@ export class Bus {
   async subscribe<T = unknown, R = unknown>(pattern: string, handler: Handler<T, R>, options: SubscribeOptions = {}): Promise<Subscription> {
     if (this.stopping) throw this.stopped('subscribe to', pattern);
     validatePattern(pattern);
+    this.subjects.subscribed(pattern);
     const o = resolveSubscribeOptions(pattern, options, this.options, () => this.subjects.transportFor(pattern));
     const middleware = [...this.options.middleware, ...(options.middleware ?? [])];
     const active = new ActiveSubscription(pattern, o, middleware, handler as Handler, this.settlement, this.subjects, this.logger);
@@ -242,6 +249,7 @@ export class Bus {
       if (this.metricsTimer) clearInterval(this.metricsTimer);
       if (this.started) await this.flushMetrics();
       await Promise.all([...this.options.transports.values()].map((t) => t.close().catch((err) => this.logger.warn('close failed', { transport: t.name, err }))));
+      processMetrics.leave(this.metrics);
     })();
     return this.stopping;
   }

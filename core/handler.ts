@@ -23,7 +23,11 @@ export interface RequestOptions extends PublishOptions {
 }
 
 export interface MetricOptions {
-  /** Context: the subject or contract worked on. Default: the message's subject. */
+  /**
+   * Context: the contract or subject pattern worked on. Default: the subscription pattern the
+   * message matched (`sensor.reading.>`), never the concrete subject, so series stay bounded;
+   * put what varies (a device, a key) in `query`.
+   */
   context?: string;
   /** Parameters such as the key or rule; keys end up sorted. */
   query?: Record<string, string>;

@@ -24,6 +24,7 @@ export * from './derived-id.js';
 export * from './logger.js';
 export * from './metric-field.js';
 export * from './metrics.js';
+export * from './metrics-exposition.js';
 export * from './service-identity.js';
 export * from './contract-hooks.js';
 export * from './nanoservice.js';

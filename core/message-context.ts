@@ -11,6 +11,8 @@ export interface ContextServices {
   publishCaused<T>(cause: Envelope, subject: string, data: T, options: PublishOptions | undefined): Promise<Envelope<T>>;
   requestCaused<R, T>(cause: Envelope, subject: string, data: T, options: RequestOptions | undefined): Promise<Envelope<R>>;
   metric(event: string, action: string, options: MetricOptions & { context: string }): void;
+  /** The bounded metric context of a subject: the subscription pattern it matched, not the subject. */
+  metricContextOf(subject: string): string;
 }
 
 /** The per-message context handed to middleware and handlers; one per try. */
@@ -67,6 +69,6 @@ export class MessageContext implements MiddlewareContext, StopWaiter {
   }
 
   metric(event: string, action: string, options: MetricOptions = {}): void {
-    this.services.metric(event, action, { ...options, context: options.context ?? this.subject });
+    this.services.metric(event, action, { ...options, context: options.context ?? this.services.metricContextOf(this.subject) });
   }
 }

@@ -24,7 +24,7 @@ import {
 import { BodyInvalidError, RateLimitedError, RouteNotFoundError, UnsupportedMediaTypeError } from '../transports/http/errors.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../transports/http/problem.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
-import { AuthUnauthorizedError, HeaderInvalidError } from '../core/index.js';
+import { AuthUnauthorizedError, HeaderInvalidError, processMetrics, PROMETHEUS_CONTENT_TYPE } from '../core/index.js';
 
 export interface HttpGatewayOptions {
   /** The bus events are published to, requests sent through and streams subscribed on. The caller owns (starts, stops) it. */
@@ -90,7 +90,7 @@ interface PendingReply { reply: (envelope: Envelope) => Promise<void>; principal
 /**
  * Hosts CloudEvents over HTTP and bridges them into a Bus: publish (`POST /v1/events/<subject>`),
  * request/reply (`POST /v1/requests/<subject>`), live streams (`GET /v1/stream/<pattern>`, SSE),
- * `/metrics`, `/healthz`, `/readyz`. See README.md for the answers it gives.
+ * `/metrics` (every Bus in the process), `/healthz`, `/readyz`. See README.md for the answers it gives.
  *
  * @example
  * const gateway = new HttpGateway({ bus, port: 8080 });
@@ -190,7 +190,8 @@ export class HttpGateway {
       if (path.startsWith(STREAM_PATH) && method === 'GET') return this.stream(req, res, path, q < 0 ? '' : url.slice(q + 1));
       if (path === '/healthz') return this.text(res, 200, 'ok\n');
       if (path === '/readyz') return this.bus.isStopping || this.closing ? this.text(res, 503, 'stopping\n') : this.text(res, 200, 'ready\n');
-      if (path === '/metrics') return this.text(res, 200, await this.bus.metrics.prometheus(), 'text/plain; version=0.0.4; charset=utf-8');
+      // Every Bus in this process, so one scrape of `signalbus run` sees all its services.
+      if (path === '/metrics') return this.text(res, 200, await processMetrics.prometheus([this.bus.metrics]), PROMETHEUS_CONTENT_TYPE);
     }
     throw new RouteNotFoundError(`no route for ${method} ${path}`, { details: { method: method ?? '', path } });
   }

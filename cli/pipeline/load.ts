@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import { checkJsonDepth, MAX_JSON_DEPTH } from '../../core/index.js';
+import { BASE_LABELS, checkJsonDepth, MAX_JSON_DEPTH } from '../../core/index.js';
 import { UsageError } from '../errors.js';
 import { expandEnv } from './expand.js';
 import { pipelineSchema } from './schema.js';
@@ -31,7 +31,7 @@ export interface Pipeline {
   routes?: Array<{ pattern: string; transport: string }>;
   embedded?: { mqtt?: { port?: number; host?: string }; http?: { url: string; transport?: string; options?: Record<string, unknown> } };
   contracts?: { dirs?: string[] };
-  metrics?: { intervalMs?: number };
+  metrics?: { intervalMs?: number; labelQueryKeys?: string[] };
   scale?: PipelineScale;
   services: PipelineService[];
 }
@@ -81,6 +81,12 @@ export function validatePipeline(value: unknown, kinds: KindSchemas, file = 'pip
     if (!transportNames.includes(r.transport)) {
       throw new PipelineInvalidError(`${file}: /routes/${i}/transport: "${r.transport}" is not one of transports (${transportNames.join(', ')})`,
         { details: { file, path: `/routes/${i}/transport`, keyword: 'transport' } });
+    }
+  }
+  for (const [i, key] of (p.metrics?.labelQueryKeys ?? []).entries()) {
+    if ((BASE_LABELS as readonly string[]).includes(key)) {
+      throw new PipelineInvalidError(`${file}: /metrics/labelQueryKeys/${i}: "${key}" is a label already (${BASE_LABELS.join(', ')})`,
+        { details: { file, path: `/metrics/labelQueryKeys/${i}`, keyword: 'labelQueryKeys' } });
     }
   }
   const compiled = new Map<string, ValidateFunction>();

@@ -54,7 +54,7 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger; ins
   };
   const makeBus = async (service: string, container?: string) => new Bus({
     service: { app: service, ...(container ? { container } : {}) }, transports: await connect(), routes: p.routes ?? [],
-    contracts: hooks, logger, metrics: { intervalMs: p.metrics?.intervalMs ?? 5000 }, ...(partitioning ? { partitioning } : {}),
+    contracts: hooks, logger, metrics: { intervalMs: p.metrics?.intervalMs ?? 5000, ...(p.metrics?.labelQueryKeys ? { labelQueryKeys: p.metrics.labelQueryKeys } : {}) }, ...(partitioning ? { partitioning } : {}),
   });
 
   let stopping: Promise<void> | undefined;

@@ -28,7 +28,17 @@ export const pipelineSchema = {
       },
     },
     contracts: { type: 'object', additionalProperties: false, properties: { dirs: { type: 'array', items: { type: 'string' } } } },
-    metrics: { type: 'object', additionalProperties: false, properties: { intervalMs: { type: 'integer', minimum: 100 } } },
+    metrics: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        intervalMs: { type: 'integer', minimum: 100, description: 'How often each service publishes its metric.field batch, ms. Default 5000.' },
+        labelQueryKeys: {
+          type: 'array', uniqueItems: true,
+          items: { type: 'string', pattern: '^(?!__)[A-Za-z_][A-Za-z0-9_]*$' },
+          description: 'Metric field query keys that become Prometheus labels (e.g. "rule"); others are left out to bound cardinality.',
+        },
+      },
+    },
     scale: {
       type: 'object', additionalProperties: false, required: ['coordination'],
       description: 'Running more than one instance: services share work by partition, owned through leases in the engine.',

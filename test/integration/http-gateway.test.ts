@@ -162,10 +162,10 @@ describe('http gateway', function () {
     const metrics = await send(url, 'GET', '/metrics');
     expect(metrics.status).to.equal(200);
     expect(metrics.headers['content-type']).to.match(/^text\/plain/);
-    // Prometheus text: the bus' own fields and the gateway's refusals, labelled and counted.
+    // Prometheus text: the bus' own fields (under a bounded context: the subject's first token) and the gateway's refusals, labelled and counted.
     const lines = metrics.text.split('\n');
     expect(lines).to.include('# TYPE signalbus_metric_fields_total counter');
-    expect(lines).to.include('signalbus_metric_fields_total{service="gw",container="test",context="m.x",event="published",action="sent"} 2');
+    expect(lines).to.include('signalbus_metric_fields_total{service="gw",container="test",context="m.>",event="published",action="sent"} 2');
     expect(lines).to.include('signalbus_metric_fields_total{service="gw",container="test",context="http-gateway",event="rejected",action="http-400"} 1');
     await bus.stop();
     expect((await send(url, 'GET', '/readyz')).status).to.equal(503);

@@ -71,7 +71,7 @@ describe('bus - payloads that are not CloudEvents', () => {
     expect(envelope).to.include({ dlqreason: 'SB_ERR_ENVELOPE_INVALID', dlqsubject: 'devices.d1.telemetry', dlqattempts: '1', datacontenttype: 'application/json' });
     expect(envelope.data).to.equal(bytes);
     expect(transport.settled).to.deep.equal(['term raw-0']);
-    expect(bus.metrics.totals().get('foreign@t:devices.d1.telemetry invalid deadlettered')?.count).to.equal(1);
+    expect(bus.metrics.totals().get('foreign@t:devices.> invalid deadlettered')?.count).to.equal(1);
   });
 
   it('bus - a request that is not a CloudEvent is answered with the error instead of being dead-lettered', async () => {
@@ -81,6 +81,6 @@ describe('bus - payloads that are not CloudEvents', () => {
     expect(transport.replies[0]!.sberrorcode).to.equal('SB_ERR_ENVELOPE_INVALID');
     expect(transport.published).to.deep.equal([]);
     await waitFor(() => transport.settled.length === 1, { timeoutMs: 1000, what: 'the ack' });
-    expect(bus.metrics.totals().get('foreign@t:svc.add invalid deadlettered')?.count, 'counted once').to.equal(1);
+    expect(bus.metrics.totals().get('foreign@t:svc.* invalid deadlettered')?.count, 'counted once').to.equal(1);
   });
 });

@@ -31,6 +31,9 @@ describe('pipeline file', () => {
       [{ ...base, routes: [{ pattern: 'a.>', transport: 'other' }] }, { path: '/routes/0/transport', keyword: 'transport' }],
       [{ ...base, surprise: true }, { path: '/', keyword: 'additionalProperties' }],
       [{ ...base, services: [base.services[0], base.services[0]] }, { path: '/services/1/name', keyword: 'unique' }],
+      [{ ...base, metrics: { labelQueryKeys: ['rule', 'device-id'] } }, { path: '/metrics/labelQueryKeys/1', keyword: 'pattern' }],
+      [{ ...base, metrics: { labelQueryKeys: ['rule', 'service'] } }, { path: '/metrics/labelQueryKeys/1', keyword: 'labelQueryKeys' }],
+      [{ ...base, metrics: { labelQueryKeys: 'rule' } }, { path: '/metrics/labelQueryKeys', keyword: 'type' }],
     ];
     for (const [value, where] of cases) {
       expect(() => validatePipeline(structuredClone(value), kinds, 'p.json'), where.path).to.throw(PipelineInvalidError)
