@@ -79,4 +79,49 @@ describe('intake bound: http (SSE)', function () {
     expect(writtenAll).to.equal(true);
     expect(intakeDropped(bus)).to.equal(0);
   });
+
+  it('http - a stream reopened while the Bus is still full is paused too, so a flood after a reconnect waits in TCP, not in memory', async () => {
+    // The gateway drops a stream that falls behind; the client reconnects while its Bus still has no
+    // room. Before, the new response was never paused and its parser took in everything the server sent.
+    const event = (j: number) => `subject: reopen.dev\nid: e${j}\ndata: ${JSON.stringify({ specversion: '1.0', id: `e${j}`, source: 'urn:test', type: 't', data: { j, pad: 'x'.repeat(400) } })}\n\n`;
+    let connections = 0;
+    let floodBytes = 0;
+    let floodStarted = 0;
+    const server = http.createServer((req, res) => {
+      if (req.url === '/healthz') { res.end('ok'); return; }
+      const nth = ++connections;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': subscribed\n\n');
+      req.on('close', () => res.destroy());
+      if (nth === 1) {
+        // Enough to fill the Bus, then the stream breaks (as the gateway drops a slow one).
+        let text = '';
+        for (let j = 0; j < 200; j++) text += event(j);
+        res.write(text);
+        setTimeout(() => res.destroy(), 300);
+        return;
+      }
+      floodStarted = Date.now();
+      void (async () => {
+        for (let j = 0; floodBytes < 40 << 20 && !res.destroyed; j += 100) {
+          let text = '';
+          for (let k = j; k < j + 100; k++) text += event(k);
+          floodBytes += Buffer.byteLength(text);
+          if (!res.write(text)) await new Promise((r) => { res.once('drain', r); res.once('close', r); });
+        }
+      })();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    cleanups.push(async () => release());
+    const bus = new Bus({ service: 'slow@test', transport: new HttpTransport({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }), metrics: false, logger: silentLogger });
+    cleanups.push(() => bus.stop());
+    await bus.subscribe('reopen.>', async () => { await gate; }, { maxInFlight, maxPending });
+    await waitFor(() => floodStarted > 0, { timeoutMs: 10_000, what: 'the reconnected stream' });
+    await sleep(2000);
+    // What loopback TCP buffers hold is a few MiB; without the pause the client read all 40 MiB.
+    expect(floodBytes, 'bytes the server got to write after the reconnect').to.be.below(16 << 20);
+  });
 });

@@ -52,6 +52,8 @@ export class StreamSubscription implements TransportSubscription {
     res.on('data', (text: string) => {
       this.parser.feed(text);
       this.handOver();
+      // Also a stream reopened while the Bus still has no room: it reads no further either.
+      if (this.waiting) res.pause();
     });
     const broken = () => { if (!this.stopped) void this.reopen(); };
     res.on('end', broken);
