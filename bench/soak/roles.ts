@@ -46,7 +46,7 @@ let sampleMetrics = () => {};
 function report(): void {
   sampleMetrics();
   const m = process.memoryUsage();
-  process.send?.({ rss: m.rss, heapUsed: m.heapUsed, counters: { ...counters } } satisfies Report);
+  if (process.connected) process.send?.({ rss: m.rss, heapUsed: m.heapUsed, counters: { ...counters } } satisfies Report, () => {});
 }
 
 /** Set on stop: tickers stop first, so what is counted is what happened before the run ended. */
@@ -186,6 +186,8 @@ function unreadSseStream(base: string): void {
 const [role, transport, json] = process.argv.slice(2) as [SoakRole, SoakTransport, string];
 const config = JSON.parse(json) as RoleConfig;
 let reporter: NodeJS.Timeout | undefined;
+// The soak is gone (it crashed or was killed): nobody reads the reports, so leave too.
+process.on('disconnect', () => process.exit(0));
 process.on('message', async (m: { stop?: boolean }) => {
   if (!m.stop) return;
   stopping = true;

@@ -6,7 +6,7 @@
  * at its highest and at the end, and the publisher's longest stall: the verdict is flat RSS and no
  * stalled publisher.
  *
- *   npx tsx bench/soak/soak.ts [--duration 10m] [--only nats,ws] [--rate 1000] [--durable-rate 300] [--hostile-rate 50] [--write]
+ *   npx tsx bench/soak/soak.ts [--duration 10m] [--only nats,ws] [--rate 500] [--durable-rate 300] [--hostile-rate 50] [--write]
  *
  * `--write` puts the table in bench/RESULTS.md between the `soak` markers. A benchmark, not a
  * test: run it on a quiet machine. It uses the machine's brokers (NATS 4222 with JetStream,
@@ -29,7 +29,7 @@ const DURABLE = new Set<SoakTransport>(['jetstream', 'amqp']);
 const FLAT_MIB = 32;
 
 const { values } = parseArgs({ options: {
-  duration: { type: 'string', default: '10m' }, only: { type: 'string' }, rate: { type: 'string', default: '1000' },
+  duration: { type: 'string', default: '10m' }, only: { type: 'string' }, rate: { type: 'string', default: '500' },
   'durable-rate': { type: 'string', default: '300' }, 'hostile-rate': { type: 'string', default: '50' }, write: { type: 'boolean' },
 } });
 const durationMs = parseDuration(values.duration!);
@@ -39,11 +39,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 const logDir = mkdtempSync(join(tmpdir(), 'signalbus-soak-'));
 const runId = randomUUID().slice(0, 8);
 
-interface Proc { t: SoakTransport; role: SoakRole; child: ChildProcess; samples: Array<{ at: number; r: Report }> }
+interface Proc { t: SoakTransport; role: SoakRole; child: ChildProcess; samples: Array<{ at: number; r: Report }>; crashed?: string }
 const procs: Proc[] = [];
 const t0 = Date.now();
 /** When every process runs: the run's clock starts here. */
 let started = 0;
+/** Set once the run is over: processes exiting from now on were asked to. */
+let stopping = false;
 
 function parseDuration(s: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s);
@@ -67,7 +69,11 @@ function start(t: SoakTransport, role: SoakRole, config: RoleConfig): Promise<Pr
       proc.samples.push({ at: Date.now() - t0, r: m });
       if (proc.samples.length === 1 && role !== 'server') resolve(proc);
     });
-    child.once('exit', (code) => reject(new Error(`${t} ${role} exited with ${code} before it started; see ${join(logDir, `${t}-${role}.log`)}`)));
+    child.once('exit', (code, signal) => {
+      // Before the stop: a crash (out of memory, say), which fails the run; its log says why.
+      if (!stopping) proc.crashed = `exited with ${code ?? signal} at ${Math.round((Date.now() - t0) / 1000)} s; see ${join(logDir, `${t}-${role}.log`)}`;
+      reject(new Error(`${t} ${role} exited with ${code ?? signal} before it started; see ${join(logDir, `${t}-${role}.log`)}`));
+    });
   });
 }
 
@@ -128,18 +134,22 @@ function summary(): string[] {
     const rate = Math.round((c(pub, 'published') - atStart) / seconds);
     const subRss = rssOf(sub)!; const serverRss = rssOf(server);
     const stall = longestStallS(pub);
-    const flat = subRss.end - subRss.settled < FLAT_MIB && (!serverRss || serverRss.end - serverRss.settled < FLAT_MIB);
+    const crashed = [sub, pub, host, server].filter((p): p is Proc => p?.crashed !== undefined).map((p) => `${p.role} ${p.crashed}`);
+    const flat = crashed.length === 0 && subRss.end - subRss.settled < FLAT_MIB && (!serverRss || serverRss.end - serverRss.settled < FLAT_MIB);
     const hostileNotes = Object.entries(host.samples.at(-1)?.r.counters ?? {}).filter(([k]) => k !== 'sent').map(([k, v]) => `${k} ${v}`).join(', ');
     const closed = server ? c(server, 'streamsClosed') : 0;
-    rows.push(`| ${t} | ${subRss.settled} → ${subRss.max} → ${subRss.end} | ${serverRss ? `${serverRss.settled} → ${serverRss.max} → ${serverRss.end}${closed ? ` (slow streams closed ${closed})` : ''}` : '—'} | ${c(sub, 'handled')} | ${c(sub, 'dropped')} | ${c(sub, 'deadLettered')} | ${c(pub, 'published')} (${rate}/s; skipped ${c(pub, 'skipped')}, ${failures(pub)}max ${c(pub, 'maxLatencyMs')} ms) | ${stall} s | ${c(host, 'sent')}${hostileNotes ? ` (${hostileNotes})` : ''} | ${flat && stall < 2 && c(pub, 'skipped') === 0 ? 'flat, no stall' : 'FAILED'} |`);
+    rows.push(`| ${t} | ${subRss.settled} → ${subRss.max} → ${subRss.end} | ${serverRss ? `${serverRss.settled} → ${serverRss.max} → ${serverRss.end}${closed ? ` (slow streams closed ${closed})` : ''}` : '—'} | ${c(sub, 'handled')} | ${c(sub, 'dropped')} | ${c(sub, 'deadLettered')} | ${c(pub, 'published')} (${rate}/s; skipped ${c(pub, 'skipped')}, ${failures(pub)}max ${c(pub, 'maxLatencyMs')} ms) | ${stall} s | ${c(host, 'sent')}${hostileNotes ? ` (${hostileNotes})` : ''} | ${flat && stall < 2 && c(pub, 'skipped') === 0 ? 'flat, no stall' : `FAILED${crashed.length ? ` (${crashed.join('; ')})` : ''}`} |`);
   }
   return rows;
 }
 
-async function cleanUp(): Promise<void> {
+/** Deletes what soaks made on the machine's brokers: this run's, or (`leftovers`) any earlier run's that crashed before its clean-up. */
+async function cleanUp(leftovers = false): Promise<void> {
   if (transports.includes('jetstream')) {
     const nc = await natsConnect({ servers: '127.0.0.1:4222' });
-    await (await nc.jetstreamManager()).streams.delete(`SB_SOAK_${runId}`).catch(() => false);
+    const jsm = await nc.jetstreamManager();
+    const names = leftovers ? (await jsm.streams.names().next()).filter((n) => n.startsWith('SB_SOAK_')) : [`SB_SOAK_${runId}`];
+    for (const name of names) await jsm.streams.delete(name).catch(() => false);
     await nc.close();
   }
   if (transports.includes('amqp')) {
@@ -151,6 +161,7 @@ async function cleanUp(): Promise<void> {
 
 console.log(`soak: ${transports.join(', ')} for ${values.duration}; logs in ${logDir}`);
 try {
+  await cleanUp(true);
   await Promise.all(transports.map(startTransport));
   started = Date.now() - t0;
   console.log(`  every process runs after ${Math.round(started / 1000)} s`);
@@ -161,11 +172,12 @@ try {
   console.error((err as Error).message);
   process.exitCode = 1;
 }
+stopping = true;
 await Promise.all(procs.map((p) => new Promise<void>((resolve) => {
-  if (p.child.exitCode !== null) { resolve(); return; }
+  if (p.child.exitCode !== null || p.child.signalCode !== null || !p.child.connected) { p.child.kill('SIGKILL'); resolve(); return; }
   const kill = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
   p.child.once('exit', () => { clearTimeout(kill); resolve(); });
-  p.child.send({ stop: true });
+  p.child.send({ stop: true }, (err) => { if (err) p.child.kill('SIGKILL'); });
 })));
 await cleanUp().catch((err) => console.error(`clean-up: ${(err as Error).message}`));
 if (process.exitCode) process.exit();
