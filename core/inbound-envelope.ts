@@ -82,6 +82,26 @@ export class AttributeReader {
   }
 }
 
+/**
+ * On envelopes a Bus itself handed to a transport: the header limits its publish checks held them
+ * to. On an in-process transport the subscriber gets that very object, and checking it again
+ * would cost a third of the memory transport's throughput. A non-enumerable symbol property, so a
+ * spread copy (a dead letter, anything rebuilt) does not carry it and is checked like anything
+ * from outside; and cheaper than a WeakMap entry per message, which showed in profiles.
+ */
+const PUBLISHED_UNDER = Symbol('signalbus.publishedUnder');
+
+/** Records that a Bus sends `envelope` after its publish checks under `limits` (valid attributes, a valid traceparent). */
+export function markPublished(envelope: Envelope, limits: HeaderLimits): void {
+  // A frozen envelope (a caller's, via publishEnvelope) stays unmarked: its subscribers check it.
+  if (!Object.hasOwn(envelope, PUBLISHED_UNDER) && Object.isExtensible(envelope)) Object.defineProperty(envelope, PUBLISHED_UNDER, { value: limits });
+}
+
+/** True when a Bus published this very object under the same `limits`: the inbound rules hold for it already. */
+export function publishedUnder(envelope: Envelope, limits: HeaderLimits): boolean {
+  return (envelope as { [PUBLISHED_UNDER]?: HeaderLimits })[PUBLISHED_UNDER] === limits;
+}
+
 /** Envelopes a binding refused while decoding, and why. Not a property: copies of the envelope (a dead letter) must not inherit it. */
 const refused = new WeakMap<object, SignalbusError>();
 

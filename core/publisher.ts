@@ -1,6 +1,7 @@
 import type { CodecRegistry } from './codec.js';
 import type { ContractHooks } from './contract-hooks.js';
 import { validateEnvelope, type Envelope } from './envelope.js';
+import { markPublished } from './inbound-envelope.js';
 import { BackpressureError, MessageTooLargeError } from './errors.js';
 import type { PublishOptions } from './handler.js';
 import type { HeaderLimits } from './headers.js';
@@ -48,6 +49,7 @@ export class Publisher {
     } catch (err) {
       return Promise.reject(err);
     }
+    markPublished(envelope, this.settings.headerLimits);
     return this.send(subject, envelope, entry);
   }
 
@@ -56,6 +58,7 @@ export class Publisher {
     validateSubject(subject);
     validateEnvelope(envelope, this.settings.headerLimits);
     this.checkTenant(subject, envelope);
+    markPublished(envelope, this.settings.headerLimits);
     return this.send(subject, envelope);
   }
 

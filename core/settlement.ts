@@ -11,7 +11,7 @@ import {
   MessageTooLargeError, SignalbusError, SubjectInvalidError, errorCode, errorMessage,
 } from './errors.js';
 import type { HeaderLimits } from './headers.js';
-import { deadLetterable, inboundProblem, withValidTrace } from './inbound-envelope.js';
+import { deadLetterable, inboundProblem, publishedUnder, withValidTrace } from './inbound-envelope.js';
 import type { Logger } from './logger.js';
 import { MessageContext, type ContextServices } from './message-context.js';
 import type { MiddlewareContext } from './middleware.js';
@@ -120,13 +120,17 @@ export class Settlement {
     let envelope = msg.envelope;
     // `replyError` counts the message invalid itself; only the dead-letter branches count here.
     // The inbound rules come first and hold for raw subscriptions too: no handler sees a refused envelope.
-    const refusal = inboundProblem(envelope, this.settings.headerLimits);
-    if (refusal !== undefined) {
-      if (msg.reply) return this.replyError(msg, refusal);
-      m.invalid.add();
-      return this.deadLetter(msg, deadLetterable(envelope, this.settings.headerLimits), refusal, msg.attempt, h.retry);
+    // (An envelope this process' Buses published under the same limits passed them on the way out.)
+    const limits = this.settings.headerLimits;
+    if (!publishedUnder(envelope, limits)) {
+      const refusal = inboundProblem(envelope, limits);
+      if (refusal !== undefined) {
+        if (msg.reply) return this.replyError(msg, refusal);
+        m.invalid.add();
+        return this.deadLetter(msg, deadLetterable(envelope, limits), refusal, msg.attempt, h.retry);
+      }
+      envelope = withValidTrace(envelope);
     }
-    envelope = withValidTrace(envelope);
     if (msg.notCloudEvent !== undefined && !h.raw) {
       if (msg.reply) return this.replyError(msg, msg.notCloudEvent);
       m.invalid.add();

@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { Bus, DEFAULT_HEADER_LIMITS } from '../../core/index.js';
+import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
+import { markPublished, publishedUnder } from '../../core/inbound-envelope.js';
 import {
   AttributeReader, checkInboundEnvelope, deadLetterable, inboundProblem, inboundRefusal, refuseInbound, validateEnvelope, withValidTrace,
   HeaderInvalidError, type Envelope,
@@ -58,6 +61,38 @@ describe('inbound envelope', () => {
     }
     const good = { ...base(), traceparent: TRACE, tracestate: 'k=v' };
     expect(withValidTrace(good)).to.equal(good);
+  });
+
+  it('inbound envelope - what a Bus published is known by that very object only: a copy, a frozen envelope or other limits are checked again', () => {
+    const env = base();
+    markPublished(env, DEFAULT_HEADER_LIMITS);
+    expect(publishedUnder(env, DEFAULT_HEADER_LIMITS)).to.equal(true);
+    expect(publishedUnder({ ...env }, DEFAULT_HEADER_LIMITS), 'a spread copy').to.equal(false);
+    expect(publishedUnder(env, { ...DEFAULT_HEADER_LIMITS }), 'other limits').to.equal(false);
+    expect(Object.keys(env)).to.deep.equal(['specversion', 'id', 'source', 'type']);
+    expect(JSON.stringify(env)).to.not.include('published');
+    const frozen = Object.freeze(base());
+    expect(() => markPublished(frozen, DEFAULT_HEADER_LIMITS)).not.to.throw();
+    expect(publishedUnder(frozen, DEFAULT_HEADER_LIMITS)).to.equal(false);
+  });
+
+  it('inbound envelope - on the memory transport a peer that skips the Bus is still checked, and a frozen published envelope is delivered', async () => {
+    const broker = new MemoryBroker();
+    const bus = new Bus({ service: 'in@t', transport: new MemoryTransport({ broker }), metrics: false });
+    const hostile = new MemoryTransport({ broker });
+    try {
+      const got: string[] = [];
+      const dead: unknown[] = [];
+      await bus.subscribe('mark.*', (m) => { got.push(m.id); });
+      await bus.subscribe('dlq.mark.*', (m) => { dead.push(m.dlqreason); }, { raw: true });
+      await bus.publishEnvelope('mark.a', Object.freeze({ ...base(), id: 'frozen' }));
+      await hostile.publish('mark.b', { ...base(), id: 'hostile', tenant: 'a\u0007' });
+      expect(got).to.deep.equal(['frozen']);
+      expect(dead).to.deep.equal(['SB_ERR_HEADER_INVALID']);
+    } finally {
+      await bus.stop();
+      await hostile.close();
+    }
   });
 
   it('inbound envelope - a refused envelope is dead-lettered as one a consumer can read: data and the attributes that pass', () => {
