@@ -58,6 +58,13 @@ export function validateEnvelope(env: unknown, limits: HeaderLimits = DEFAULT_HE
 }
 
 /**
+ * An RFC 3339 timestamp with fields in range (no leap second, which Date.parse refuses): what every CloudEvents producer writes, accepted
+ * without `Date.parse` (a regex test is several times cheaper, and it runs on every delivery).
+ * Anything else is still accepted if `Date.parse` reads it.
+ */
+const RFC3339 = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+
+/**
  * Every check of `validateEnvelope` but the traceparent's: the object, `specversion`, the required
  * attributes, each header (name, string value, length, control characters), their count and total
  * length (HeaderInvalidError), and `time`.
@@ -92,7 +99,7 @@ export function validateEnvelopeAttributes(env: unknown, limits: HeaderLimits = 
   if (total > limits.maxTotalLength) {
     throw new HeaderInvalidError(`headers total ${total} characters, over the limit of ${limits.maxTotalLength}`, { details: { limit: limits.maxTotalLength } });
   }
-  if (typeof e.time === 'string' && Number.isNaN(Date.parse(e.time))) {
+  if (typeof e.time === 'string' && !RFC3339.test(e.time) && Number.isNaN(Date.parse(e.time))) {
     throw new EnvelopeInvalidError(`attribute "time" is not an RFC 3339 timestamp: ${e.time}`, { details: { attribute: 'time' } });
   }
 }
