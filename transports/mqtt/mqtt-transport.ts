@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
-  BoundedIntake, CodecTooDeepError, createLogger, EnvelopeInvalidError, refuseInbound, MessageTooLargeError, OptionsInvalidError, RequestTimeoutError, TransportClosedError,
+  CodecTooDeepError, createLogger, EnvelopeInvalidError, refuseInbound, MessageTooLargeError, OptionsInvalidError, RequestTimeoutError, TransportClosedError,
   type Envelope, type InboundHandler, type InboundMessage, type Logger, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
@@ -111,7 +111,7 @@ export class MqttTransport implements Transport {
     const main = await this.mainConnection();
     const connection = this.options.durable ? this.sessionFor(options.group, pattern) : main;
     const sub: LocalSubscription = {
-      id: this.nextSubscriptionId++, pattern, filter, brokerFilter: shared, handler: onMessage, intake: new BoundedIntake(onMessage, options), connection, active: true,
+      id: this.nextSubscriptionId++, pattern, filter, brokerFilter: shared, handler: onMessage, connection, active: true,
     };
     // Registered before the session connects: what the broker kept for it arrives right after CONNACK.
     this.add(sub);
@@ -231,19 +231,17 @@ export class MqttTransport implements Transport {
     const rawEnv = envelope === undefined ? rawEnvelope(topic, payload, props?.contentType, randomUUID(), new Date().toISOString()) : undefined;
     // A CloudEvent too deep to parse is no device payload either: refused with its code, on raw subscriptions too.
     if (tooDeep !== undefined) refuseInbound(rawEnv!, tooDeep);
-    const qos = packet.qos;
-    if (!Array.isArray(targets)) return this.deliver(targets, qos, subject, envelope, rawEnv, replyTopic, structured, props);
-    if (targets.length === 1) return this.deliver(targets[0]!, qos, subject, envelope, rawEnv, replyTopic, structured, props);
+    if (!Array.isArray(targets)) return this.deliver(targets, subject, envelope, rawEnv, replyTopic, structured, props);
+    if (targets.length === 1) return this.deliver(targets[0]!, subject, envelope, rawEnv, replyTopic, structured, props);
     let waits: Promise<void>[] | undefined;
-    for (const s of targets) { const r = this.deliver(s, qos, subject, envelope, rawEnv, replyTopic, structured, props); if (r) (waits ??= []).push(r); }
+    for (const s of targets) { const r = this.deliver(s, subject, envelope, rawEnv, replyTopic, structured, props); if (r) (waits ??= []).push(r); }
     return waits ? Promise.all(waits).then(noop) : undefined;
   }
 
   /** Hands one inbound message to one local subscription (a method, not a closure per message: this is the hot path). */
-  private deliver(s: LocalSubscription, qos: 0 | 1 | 2, subject: string, envelope: Envelope | undefined, rawEnv: Envelope | undefined,
+  private deliver(s: LocalSubscription, subject: string, envelope: Envelope | undefined, rawEnv: Envelope | undefined,
     replyTopic: string | undefined, structured: boolean, props: MqttInboundProperties | undefined): void | Promise<void> {
     if (!s.active) return s.connection === this.main ? undefined : HOLD;
-    if (qos === 0 && s.intake.full) return s.intake.drop(subject);
     let msg: InboundMessage;
     if (envelope) {
       msg = { subject, envelope, attempt: 1, ack: noop };
@@ -251,7 +249,6 @@ export class MqttTransport implements Transport {
     } else {
       msg = { subject, envelope: rawEnv!, attempt: 1, ack: noop, notCloudEvent: NOT_A_CLOUDEVENT };
     }
-    if (qos === 0) { s.intake.offer(msg); return; }
     return s.handler(msg);
   }
 

@@ -3,7 +3,7 @@
  * filters (local and as sent to the broker, `$share/<group>/…` for groups), the connection it
  * lives on (its own, for a persistent session).
  */
-import type { BoundedIntake, InboundHandler } from '../../core/index.js';
+import type { InboundHandler } from '../../core/index.js';
 import type { MqttConnection } from './connection.js';
 
 export interface LocalSubscription {
@@ -13,12 +13,6 @@ export interface LocalSubscription {
   readonly filter: string;
   readonly brokerFilter: string;
   readonly handler: InboundHandler;
-  /**
-   * QoS 0 deliveries pass here and are dropped (newest, counted) while the Bus is full: pausing the
-   * socket would leave the broker's PINGRESP behind what TCP holds, and mqtt.js would call a live
-   * connection dead. QoS 1 deliveries push back instead (the broker's inflight window bounds them).
-   */
-  readonly intake: BoundedIntake;
   readonly connection: MqttConnection;
   /** Stays true while messages may be handed over. */
   active: boolean;
