@@ -4,6 +4,8 @@
  * within maxInFlight + maxPending whatever the publisher does; what the subscriber cannot take
  * waits in Mosquitto, which drops QoS 0 for a client that does not read (its own slow-consumer
  * policy), never in this process. Nothing is dropped here, so nothing is counted as `intake dropped`.
+ * While held, the broker's PINGRESP waits behind the flood in TCP: the transport pings by hand and
+ * keeps mqtt.js from calling the live connection dead (the soak saw a reconnect every 45 s).
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
@@ -11,8 +13,7 @@ import mqtt from 'mqtt';
 import { Bus } from '../../core/index.js';
 import { MqttTransport } from '../../transports/mqtt/index.js';
 import { requireBroker } from '../helpers/brokers.js';
-import { intakeDropped, LoadWatch, slowSubscriber } from '../helpers/intake-watch.js';
-import { silentLogger } from '../helpers/silent-logger.js';
+import { intakeDropped, LoadWatch, slowSubscriber, warningLog } from '../helpers/intake-watch.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 describe('intake bound: mqtt QoS 0', function () {
@@ -25,7 +26,9 @@ describe('intake bound: mqtt QoS 0', function () {
   for (const protocolVersion of [5, 4] as const) {
     it(`mqtt v${protocolVersion === 5 ? 5 : '3.1.1'} - a slow QoS 0 subscriber under a flood keeps its queue within maxInFlight + maxPending and goes on handling`, async () => {
       const prefix = `intake-${randomUUID().slice(0, 8)}`;
-      const bus = new Bus({ service: 'slow@test', transport: new MqttTransport({ url: 'mqtt://127.0.0.1:1883', protocolVersion, qos: 0, logger: silentLogger }), metrics: false, logger: silentLogger });
+      const { logger, warnings } = warningLog();
+      // A short keepalive: the broker's PINGRESP waits behind the flood in TCP while the socket is paused.
+      const bus = new Bus({ service: 'slow@test', transport: new MqttTransport({ url: 'mqtt://127.0.0.1:1883', protocolVersion, qos: 0, keepaliveSeconds: 1, logger }), metrics: false, logger });
       cleanups.push(() => bus.stop());
       const n = 20_000;
       const { bound, handled, speedUp } = await slowSubscriber(bus, prefix, watch);
@@ -38,7 +41,7 @@ describe('intake bound: mqtt QoS 0', function () {
         if (i % 500 === 499) await sleep(0);
       }
       // Let the flood meet the slow handler for a while, checking the bound meanwhile.
-      await waitFor(() => Date.now() - started > 2000 || watch.most > bound + 1, { timeoutMs: 10_000, what: 'two seconds of flood' });
+      await waitFor(() => Date.now() - started > 4000 || watch.most > bound + 1, { timeoutMs: 10_000, what: 'four seconds of flood (past keepalive x 1.5)' });
       expect(watch.most, 'most held at once').to.be.at.most(bound + 1);
       expect(watch.mostWaiting, 'handed over while full').to.be.at.most(1);
       expect(handled(), 'handled meanwhile').to.be.greaterThan(50);
@@ -50,6 +53,7 @@ describe('intake bound: mqtt QoS 0', function () {
       await plain.publishAsync(`${prefix}/after`, after, { qos: 0 });
       await waitFor(() => sawAfter, { timeoutMs: 10_000, what: 'a message after the flood' });
       expect(intakeDropped(bus), 'the transport pushes back: it drops nothing itself').to.equal(0);
+      expect(warnings.map((w) => w.msg), 'the connection stayed up while held').to.not.include('mqtt connection lost; reconnecting');
     });
   }
 });

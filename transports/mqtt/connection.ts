@@ -19,7 +19,7 @@ import {
 import type { MqttWireProperties } from './binding.js';
 import type { ResolvedMqttOptions } from './options.js';
 import { decodePublish, encodePuback, encodePublish, fromMqttPacket, topicField, type InboundPublish } from './packet-codec.js';
-import { PacketStream, type PublishTap } from './packet-stream.js';
+import { PacketStream, type HeldKeepalive, type PublishTap } from './packet-stream.js';
 
 /** Handles one inbound PUBLISH; a returned promise holds back the next one until it settles. */
 export type PublishHandler = (packet: InboundPublish) => void | Promise<void>;
@@ -79,7 +79,9 @@ export class MqttConnection {
       opts.properties = { sessionExpiryInterval: clean ? 0 : o.sessionExpirySeconds, maximumPacketSize: o.maxMessageBytes };
     }
     this.v5 = o.protocolVersion === 5;
-    this.client = new MqttClient(() => openStream(o, this.tap) as never, opts);
+    // While the inbound tap holds the socket paused, the keepalive is kept by hand (packet-stream.ts).
+    const held = { intervalMs: (o.keepaliveSeconds * 1000) / 2, ping: () => { this.client.sendPing(); this.client.reschedulePing(true); } };
+    this.client = new MqttClient(() => openStream(o, this.tap, held) as never, opts);
     this.internals = this.client as unknown as ClientInternals;
     this.client.handleMessage = (packet, done) => {
       let r: void | Promise<void> = undefined;
@@ -269,7 +271,7 @@ export class MqttConnection {
  * packets. MQTT 5 announces `maxMessageBytes` as the Maximum Packet Size in CONNECT, so a longer
  * packet breaks the protocol and is refused before it is buffered; 3.1.1 has no such promise.
  */
-function openStream(o: ResolvedMqttOptions, tap: PublishTap): Duplex {
+function openStream(o: ResolvedMqttOptions, tap: PublishTap, held: HeldKeepalive): Duplex {
   const maxPacket = o.protocolVersion === 5 ? o.maxMessageBytes : undefined;
   const url = new URL(o.url);
   const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -278,11 +280,11 @@ function openStream(o: ResolvedMqttOptions, tap: PublishTap): Duplex {
       host, port: Number(url.port || 8883), servername: o.tls.servername ?? (/^[\d.:]+$/.test(host) ? undefined : host),
       rejectUnauthorized: o.tls.rejectUnauthorized, ca: o.tls.ca, cert: o.tls.cert, key: o.tls.key,
     });
-    return new PacketStream(socket, tap, maxPacket);
+    return new PacketStream(socket, tap, maxPacket, held);
   }
   const socket = netConnect({ host, port: Number(url.port || 1883) });
   socket.setNoDelay(true);
-  return new PacketStream(socket, tap, maxPacket);
+  return new PacketStream(socket, tap, maxPacket, held);
 }
 
 /** The URL without its password, for errors and logs. */

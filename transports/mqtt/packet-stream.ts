@@ -20,6 +20,14 @@ export type PublishTap = (buf: Buffer, flags: number, start: number, end: number
 
 const PUBLISH = 3;
 
+/** How the stream keeps the connection alive while a tap holds the socket paused. */
+export interface HeldKeepalive {
+  /** Half the keepalive, ms. */
+  intervalMs: number;
+  /** Sends a PINGREQ and restarts the client's keepalive clock. */
+  ping(): void;
+}
+
 export class PacketStream extends Duplex {
   /** Unparsed bytes: a packet cut by the chunk boundary, or what waits behind a busy tap. */
   private rest?: Buffer;
@@ -40,7 +48,11 @@ export class PacketStream extends Duplex {
    * CONNECT). A longer Remaining Length destroys the stream with MessageTooLargeError as soon as
    * it is read, before any of the packet is buffered.
    */
-  constructor(readonly socket: Socket, private readonly tap: PublishTap, private readonly maxPacketBytes = MAX_REMAINING_LENGTH + 5) {
+  /** While a tap holds the socket paused: the keepalive kept by hand (see `HeldKeepalive`). */
+  private heldTimer?: ReturnType<typeof setInterval>;
+
+  constructor(readonly socket: Socket, private readonly tap: PublishTap, private readonly maxPacketBytes = MAX_REMAINING_LENGTH + 5,
+    private readonly held?: HeldKeepalive) {
     super({ decodeStrings: false, allowHalfOpen: false, writableHighWaterMark: 256 * 1024 });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.push(null));
@@ -154,6 +166,7 @@ export class PacketStream extends Duplex {
           if (taken !== true) {
             this.waiting = true;
             this.socket.pause();
+            this.keepAliveWhileHeld();
             if (offset < buf.length) this.keep(buf.subarray(offset), 0);
             taken.then(() => this.afterTap(), () => this.afterTap());
             return;
@@ -167,9 +180,30 @@ export class PacketStream extends Duplex {
     if (offset < buf.length) this.keep(buf.subarray(offset), needs);
   }
 
+  /**
+   * A paused socket leaves the broker's PINGRESP behind everything it sent before it (a QoS 0
+   * flood puts megabytes in TCP), and mqtt.js would call a live connection dead after a keepalive
+   * and a half. So while held: ping every half keepalive (the broker sees the client) and tell
+   * mqtt.js not to wait for the answers, which are read when the socket flows again.
+   */
+  private keepAliveWhileHeld(): void {
+    const held = this.held;
+    if (held === undefined || this.heldTimer !== undefined) return;
+    this.heldTimer = setInterval(() => {
+      if (!this.waiting || this.destroyed) { this.stopHeldKeepalive(); return; }
+      held.ping();
+    }, held.intervalMs);
+    this.heldTimer.unref?.();
+  }
+
+  private stopHeldKeepalive(): void {
+    clearInterval(this.heldTimer);
+    this.heldTimer = undefined;
+  }
+
   private afterTap(): void {
     this.waiting = false;
-    if (this.destroyed) return;
+    if (this.destroyed) { this.stopHeldKeepalive(); return; }
     const rest = this.takeRest();
     if (rest) this.split(rest);
     if (!this.waiting && this.wanted) this.socket.resume();
