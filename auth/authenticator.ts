@@ -255,19 +255,35 @@ function compileJwt(o: JwtOptions): (token: string) => Promise<JWTPayload> {
 const CREDENTIAL_HEADER = /^(?:authorization|x-api-key)$/i;
 
 /**
+ * The first header named by `names` that a request carries more than once (lowercased), read from
+ * Node's `rawHeaders`, which still hold every copy (`headers` joins some into "a, b" and keeps only
+ * the first of others).
+ *
+ * @example repeatedHeader(req.rawHeaders, /^idempotency-key$/i) // 'idempotency-key' when sent twice
+ */
+export function repeatedHeader(rawHeaders: readonly string[], names: RegExp): string | undefined {
+  let seen: Set<string> | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (!names.test(name)) continue;
+    const lower = name.toLowerCase();
+    seen ??= new Set();
+    if (seen.has(lower)) return lower;
+    seen.add(lower);
+  }
+  return undefined;
+}
+
+/**
  * Throws AuthUnauthorizedError when a request carries a credential header (`Authorization`,
  * `X-Api-Key`) more than once: Node keeps only the first, and which one counts must not be a
- * guess. Reads Node's `rawHeaders`, which still hold every copy.
+ * guess.
  *
  * @example refuseRepeatedCredentials(req.rawHeaders);
  */
 export function refuseRepeatedCredentials(rawHeaders: readonly string[]): void {
-  let seen: string | undefined;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (!CREDENTIAL_HEADER.test(name)) continue;
-    const lower = name.toLowerCase();
-    if (seen?.includes(`|${lower}|`)) throw new AuthUnauthorizedError(`header ${lower} was sent more than once`, { details: { header: lower } });
-    seen = `${seen ?? '|'}${lower}|`;
+  const repeated = repeatedHeader(rawHeaders, CREDENTIAL_HEADER);
+  if (repeated !== undefined) {
+    throw new AuthUnauthorizedError(`header ${repeated} was sent more than once; send one credential`, { details: { header: repeated } });
   }
 }

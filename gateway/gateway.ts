@@ -17,7 +17,7 @@ import {
   SubjectInvalidError, defaultCodecs, mediaType, resolveTlsOptions, validatePattern, validateSubject, type Bus, type Envelope, type HeaderLimits,
   type InboundMessage, type TlsOptions, type TransportSubscription,
 } from '../core/index.js';
-import { checkSubjectAllowed, createAuthenticator, refuseRepeatedCredentials, groupFor, mayRead, type Authenticate, type AuthenticatorOptions, type AuthResult } from '../auth/authenticator.js';
+import { checkSubjectAllowed, createAuthenticator, refuseRepeatedCredentials, repeatedHeader, groupFor, mayRead, type Authenticate, type AuthenticatorOptions, type AuthResult } from '../auth/authenticator.js';
 import {
   BATCH_CONTENT_TYPE, EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, STRUCTURED_CONTENT_TYPE, TIMEOUT_HEADER, contentKind, fromHttpBinary, fromHttpStructured, fromHttpBatch, toHttpBinary, toJsonEvent,
 } from '../transports/http/binding.js';
@@ -495,24 +495,9 @@ function subjectOf(path: string, prefix: string): string {
  * which Node would join into "a, b" (ce-*) or keep the first of (Content-Type).
  */
 function binaryHeaders(req: IncomingMessage): IncomingMessage['headers'] {
-  const repeated = repeatedHeader(req, BINARY_HEADER);
+  const repeated = repeatedHeader(req.rawHeaders, BINARY_HEADER);
   if (repeated !== undefined) throw new HeaderInvalidError(`header ${repeated} must appear once`, { details: { header: repeated } });
   return req.headers;
-}
-
-/** The first header named by `names` that the request carries more than once (lowercased), from the raw headers Node has not merged. */
-function repeatedHeader(req: IncomingMessage, names: RegExp): string | undefined {
-  const raw = req.rawHeaders;
-  let seen: Set<string> | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (!names.test(name)) continue;
-    const lower = name.toLowerCase();
-    seen ??= new Set();
-    if (seen.has(lower)) return lower;
-    seen.add(lower);
-  }
-  return undefined;
 }
 
 function singleHeader(req: IncomingMessage, name: string): string | undefined {
@@ -522,11 +507,10 @@ function singleHeader(req: IncomingMessage, name: string): string | undefined {
 
 /** The plain JSON event's id from `Idempotency-Key`; two of them (Node would join them into "a, b") are a HeaderInvalidError. */
 function idempotencyKey(req: IncomingMessage): string | undefined {
-  if (repeatedHeader(req, IDEMPOTENCY_HEADER) !== undefined) {
+  if (repeatedHeader(req.rawHeaders, IDEMPOTENCY_HEADER) !== undefined) {
     throw new HeaderInvalidError('header idempotency-key must appear once', { details: { header: 'idempotency-key' } });
   }
-  const v = req.headers['idempotency-key'];
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
+  return singleHeader(req, 'idempotency-key');
 }
 
 function positive(field: string, value: number): void {
