@@ -23,9 +23,10 @@ export interface MetricField {
 }
 
 const NAME = /^[A-Za-z0-9._-]+$/;
-const CONTEXT = /^[A-Za-z0-9._/*>-]+$/;
+// A context may be any subject or pattern (tokens carry `~ : @ =` too) or a contract name.
+const CONTEXT = /^[A-Za-z0-9._/*>~:@=-]+$/;
 const VERB = /^[a-z][a-z0-9_.-]*$/;
-const LINE = /^([A-Za-z0-9._-]+)(?:@([A-Za-z0-9._-]+))?:([A-Za-z0-9._/*>-]+)(?:\?([^ ]*))? ([a-z][a-z0-9_.-]*) ([a-z][a-z0-9_.-]*)$/;
+const LINE = /^([A-Za-z0-9._-]+)(?:@([A-Za-z0-9._-]+))?:([A-Za-z0-9._/*>~:@=-]+)(?:\?([^ ]*))? ([a-z][a-z0-9_.-]*) ([a-z][a-z0-9_.-]*)$/;
 
 function fail(message: string, field?: string): never {
   throw new MetricFieldInvalidError(message, field === undefined ? undefined : { details: { field } });
@@ -35,7 +36,7 @@ function fail(message: string, field?: string): never {
 export function validateMetricField(f: MetricField): void {
   if (typeof f.app !== 'string' || !NAME.test(f.app)) fail(`metric field app "${f.app}" must match [A-Za-z0-9._-]+`, 'app');
   if (f.container !== undefined && !NAME.test(f.container)) fail(`metric field container "${f.container}" must match [A-Za-z0-9._-]+`, 'container');
-  if (typeof f.context !== 'string' || !CONTEXT.test(f.context)) fail(`metric field context "${f.context}" must match [A-Za-z0-9._/*>-]+`, 'context');
+  if (typeof f.context !== 'string' || !CONTEXT.test(f.context)) fail(`metric field context "${f.context}" must match [A-Za-z0-9._/*>~:@=-]+`, 'context');
   if (typeof f.event !== 'string' || !VERB.test(f.event)) fail(`metric field event "${f.event}" must match [a-z][a-z0-9_.-]*`, 'event');
   if (typeof f.action !== 'string' || !VERB.test(f.action)) fail(`metric field action "${f.action}" must match [a-z][a-z0-9_.-]*`, 'action');
   if (f.query !== undefined) {

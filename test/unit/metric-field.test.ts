@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { formatMetricField, MetricFieldInvalidError, MetricsRecorder, parseMetricField, type MetricField } from '../../core/index.js';
 
 const name = fc.stringMatching(/^[A-Za-z0-9._-]{1,12}$/);
-const context = fc.stringMatching(/^[A-Za-z0-9._/-]{1,20}$/);
+// Any subject or pattern is a context: tokens carry `~ : @ =` too.
+const context = fc.stringMatching(/^[A-Za-z0-9._/*>~:@=-]{1,20}$/);
 const verb = fc.stringMatching(/^[a-z][a-z0-9_.-]{0,10}$/);
 const query = fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.string({ maxLength: 12 }), { minKeys: 1, maxKeys: 4 });
 const field: fc.Arbitrary<MetricField> = fc.record({ app: name, container: fc.option(name, { nil: undefined }), context, query: fc.option(query, { nil: undefined }), event: verb, action: verb })
@@ -19,6 +20,23 @@ describe('metric fields', () => {
 
   it('metric fields - parse(format(x)) = x (property)', () => {
     fc.assert(fc.property(field, (f) => { expect(parseMetricField(formatMetricField(f))).to.deep.equal(f); }), { numRuns: 2000 });
+  });
+
+  it('metric fields - every subject the Bus accepts is a valid context (a gateway POST to /v1/events/%3A was a 500)', async () => {
+    const { Bus } = await import('../../core/index.js');
+    const { MemoryBroker, MemoryTransport } = await import('../../transports/memory/index.js');
+    const bus = new Bus({ service: 'ctx', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false });
+    await bus.start();
+    try {
+      for (const subject of [':', 'a:b', 'user@host.x', 'k=v.~tilde']) {
+        await bus.publish(subject, 1);
+        const sent = bus.countersFor(subject).published;
+        expect(sent.count + sent.totalCount, subject).to.equal(1);
+      }
+    } finally {
+      await bus.stop();
+    }
+    expect(parseMetricField('bus:a:b.@x=1~ published sent')).to.deep.equal({ app: 'bus', context: 'a:b.@x=1~', event: 'published', action: 'sent' });
   });
 
   it('metric fields - the strict parser rejects malformed lines with a typed error', () => {
