@@ -55,6 +55,7 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger; ins
   const makeBus = async (service: string, container?: string) => new Bus({
     service: { app: service, ...(container ? { container } : {}) }, transports: await connect(), routes: p.routes ?? [],
     contracts: hooks, logger, metrics: { intervalMs: p.metrics?.intervalMs ?? 5000, ...(p.metrics?.labelQueryKeys ? { labelQueryKeys: p.metrics.labelQueryKeys } : {}) }, ...(partitioning ? { partitioning } : {}),
+    ...(p.tenantSubjects ? { tenantSubjects: p.tenantSubjects } : {}),
   });
 
   let stopping: Promise<void> | undefined;
