@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   Bus, parseMetricField, type Envelope, type Logger, type MetricField, type NanoserviceDefinition,
 } from '../../core/index.js';
@@ -80,12 +81,13 @@ export class PipelineHarness {
       return bus;
     };
 
-    const inputIds = new Set<string>();
+    /** `subject id` of each input: its dead-lettered copy keeps the id but not the subject. */
+    const inputs = new Set<string>();
     const outputs: Output[] = [];
     let recording = true;
     const observer = new MemoryTransport({ broker });
     await observer.subscribe('>', (msg) => {
-      if (recording && !inputIds.has(msg.envelope.id) && !msg.subject.startsWith('signalbus.metrics.')) outputs.push({ subject: msg.subject, envelope: msg.envelope });
+      if (recording && !inputs.has(`${msg.subject} ${msg.envelope.id}`) && !msg.subject.startsWith('signalbus.metrics.')) outputs.push({ subject: msg.subject, envelope: msg.envelope });
     }, { maxInFlight: Number.MAX_SAFE_INTEGER });
 
     try {
@@ -112,8 +114,10 @@ export class PipelineHarness {
         if ('advance' in step) { await moveTo(clock.now() + step.advance); continue; }
         const eventTime = step.ts ?? (step.at !== undefined ? start + step.at : undefined);
         if (eventTime !== undefined) await moveTo(eventTime);
-        const sent = await publishInput(sender, step, eventTime, timeField);
-        inputIds.add(sent.id);
+        // Known before the publish: the observer sees the input while it is being published.
+        const id = randomUUID();
+        inputs.add(`${step.subject} ${id}`);
+        await publishInput(sender, step, id, eventTime, timeField);
         await settle(inFlight);
       }
       if (c.advance !== undefined) await moveTo(clock.now() + c.advance);
@@ -131,8 +135,8 @@ export class PipelineHarness {
 
 const encoder = new TextEncoder();
 
-function publishInput(bus: Bus, step: TestInput, eventTime: number | undefined, timeField: string): Promise<Envelope> {
-  const options = { type: step.type ?? step.subject, ...(step.headers ? { headers: step.headers } : {}) };
+function publishInput(bus: Bus, step: TestInput, id: string, eventTime: number | undefined, timeField: string): Promise<Envelope> {
+  const options = { id, type: step.type ?? step.subject, ...(step.headers ? { headers: step.headers } : {}) };
   if (step.raw !== undefined) return bus.publish(step.subject, encoder.encode(step.raw), options);
   let data = step.data;
   // A device stamps its reading; the test gives the time as `at` or `ts` and the runner writes it in.
