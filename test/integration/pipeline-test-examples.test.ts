@@ -11,7 +11,15 @@ const cli = (args: string[]) =>
 const examplePipelines = readdirSync('examples').map((d) => join('examples', d, 'pipeline.json')).filter((f) => existsSync(f));
 const IOT = 'examples/iot-mqtt/pipeline.json';
 
-interface TestFileShape { cases: Array<{ name: string; expect?: Array<{ data?: Record<string, unknown> }> }> }
+interface CaseShape { name: string; expect?: Array<{ data?: Record<string, unknown> }> }
+/** A case of the IoT example's test file, by a part of its name. */
+function iotCase(part: string): CaseShape {
+  const file = JSON.parse(readFileSync('examples/iot-mqtt/pipeline.test.json', 'utf8')) as { cases: CaseShape[] };
+  const found = file.cases.find((c) => c.name.includes(part));
+  if (!found) throw new Error(`examples/iot-mqtt/pipeline.test.json has no case named *${part}*`);
+  return found;
+}
+
 
 describe('signalbus test on the examples', function () {
   this.timeout(120_000);
@@ -31,11 +39,11 @@ describe('signalbus test on the examples', function () {
   });
 
   it('pipeline test - a wrong expectation fails (exit 1) with a diff: expected against got, and the closest output', () => {
-    const good = JSON.parse(readFileSync('examples/iot-mqtt/pipeline.test.json', 'utf8')) as TestFileShape;
-    const overheat = structuredClone(good.cases[0]!);
+    const overheat = iotCase('raised once');
+    const window = iotCase('window closes with its readings');
     overheat.expect![0]!.data!.value = 99; // the alert is raised at 87
     const wrong = join(dir, 'wrong.test.json');
-    writeFileSync(wrong, JSON.stringify({ cases: [overheat, good.cases[2]] }));
+    writeFileSync(wrong, JSON.stringify({ cases: [overheat, window] }));
     const junit = join(dir, 'report.xml');
     const r = cli(['test', IOT, wrong, '--junit', junit]);
     expect(r.status, r.stdout + r.stderr).to.equal(1);
@@ -43,7 +51,7 @@ describe('signalbus test on the examples', function () {
     expect(r.stdout).to.include('expect[0]: wanted exactly 1 output on alerts.d1 of type alert.raised with data');
     expect(r.stdout).to.match(/closest \(of \d+\): alerts\.d1 alert\.raised \{/);
     expect(r.stdout).to.include('data/value: expected 99, got 87');
-    expect(r.stdout).to.include(`ok   ${good.cases[2]!.name}`);
+    expect(r.stdout).to.include(`ok   ${window.name}`);
     expect(r.stdout).to.include('1 passed, 1 failed');
     const xml = readFileSync(junit, 'utf8');
     expect(xml).to.include('tests="2" failures="1" errors="0"');
@@ -70,8 +78,8 @@ describe('signalbus test on the examples', function () {
 
   it('pipeline test - --watch runs again when the test file changes', async () => {
     const file = join(dir, 'watched.test.json');
-    const good = JSON.parse(readFileSync('examples/iot-mqtt/pipeline.test.json', 'utf8')) as TestFileShape;
-    writeFileSync(file, JSON.stringify({ cases: [good.cases[2]] }));
+    const window = iotCase('window closes with its readings');
+    writeFileSync(file, JSON.stringify({ cases: [window] }));
     const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'test', IOT, file, '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -79,7 +87,7 @@ describe('signalbus test on the examples', function () {
     try {
       await waitFor(() => out.includes('watching'), { timeoutMs: 30_000, what: () => `the first run and the watch (got: ${out})` });
       expect(out).to.include('1 passed, 0 failed');
-      const broken = structuredClone(good.cases[2]!);
+      const broken = structuredClone(window);
       broken.expect![0]!.data!.count = 4;
       writeFileSync(file, JSON.stringify({ cases: [broken] }));
       await waitFor(() => out.includes('0 passed, 1 failed'), { timeoutMs: 30_000, what: () => `the second run (got: ${out})` });
