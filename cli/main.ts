@@ -24,6 +24,7 @@ const commands: Record<string, Command> = {
     help: async () => asyncapiHelp,
     run: async (a) => (await import('../contracts/cli.js')).runAsyncapiCommand(a),
   },
+  test: { summary: 'test a pipeline against cases, on memory with a virtual clock', help: async () => (await import('./commands/test.js')).testHelp, run: async (a) => (await import('./commands/test.js')).test(a) },
   demo: { summary: 'run the demo pipeline on embedded defaults', help: async () => (await import('./commands/demo.js')).demoHelp, run: async (a) => (await import('./commands/demo.js')).demo(a) },
 };
 

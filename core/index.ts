@@ -21,6 +21,7 @@ export * from './bounded-intake.js';
 export * from './partitions.js';
 export * from './tenant-subjects.js';
 export * from './derived-id.js';
+export { type Clock, systemClock } from './clock.js';
 export * from './logger.js';
 export * from './metric-field.js';
 export * from './metrics.js';

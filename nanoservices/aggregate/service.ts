@@ -1,5 +1,5 @@
 import {
-  ContractInvalidError, defineNanoservice, derivedEventId, OptionsInvalidError,
+  ContractInvalidError, defineNanoservice, derivedEventId, OptionsInvalidError, systemClock,
   type Bus, type Envelope, type HandlerContext, type NanoserviceDefinition, type NanoserviceState,
 } from '../../core/index.js';
 import { compileFieldPath, eventTime, readPath, type FieldPath } from '../filter/field-path.js';
@@ -55,7 +55,7 @@ export interface AggregateConfig {
   checkpoint?: { name?: string; intervalMs?: number } | false;
   /** Where checkpoints go. Default: a process-wide memory store. Code only. */
   checkpointStore?: CheckpointStore;
-  /** Wall clock (tests inject one). Default `Date.now`. Code only. */
+  /** Wall clock (`Clock.now`: `signalbus test` injects a virtual one). Default `systemClock.now`. Code only. */
   now?: () => number;
   /**
    * Several instances: give each the same `count` and `instanceCount` and its own `instanceIndex`;
@@ -144,7 +144,7 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
   const tickInterval = nonNegative(config.tickIntervalMs, 1000, 'tickIntervalMs');
   const checkpoint = config.checkpoint === false ? undefined : { name: config.checkpoint?.name ?? name, intervalMs: nonNegative(config.checkpoint?.intervalMs, 0, 'checkpoint.intervalMs') };
   const store = config.checkpointStore ?? processCheckpointStore;
-  const now = config.now ?? Date.now;
+  const now = config.now ?? systemClock.now;
   const aggregator = new WindowAggregator({
     window, fields: config.fields, stats,
     watermarkDelayMs: nonNegative(config.watermarkDelayMs, 0, 'watermarkDelayMs'),
