@@ -130,7 +130,9 @@ export function toAsyncApi(options: AsyncApiOptions): Json {
     for (const m of ids) c.messages[m] = { $ref: `#/components/messages/${m}` };
     return id;
   };
-  const operation = (service: string, action: 'send' | 'receive', channelKey: string, ids: string[], extra: Json = {}) => {
+  /** One operation per service, direction and channel; tagged with the service, so tools group them by it. */
+  const operation = (s: AsyncApiService, action: 'send' | 'receive', channelKey: string, ids: string[], extra: Json = {}) => {
+    const service = s.name;
     const key = safeId(`${service}.${action}.${channelKey}`);
     const existing = operations[key] as { messages: Array<{ $ref: string }> } | undefined;
     const refs = ids.map((m) => ({ $ref: `#/channels/${channelKey}/messages/${m}` }));
@@ -142,6 +144,7 @@ export function toAsyncApi(options: AsyncApiOptions): Json {
       action, channel: { $ref: `#/channels/${channelKey}` },
       messages: refs,
       title: `${service} ${action === 'send' ? 'publishes on' : 'consumes'} ${(channels[channelKey] as Json)['x-signalbus-subject']}`,
+      tags: [{ name: service, ...(s.description ? { description: s.description } : {}) }],
       ...extra,
     };
   };
@@ -151,11 +154,11 @@ export function toAsyncApi(options: AsyncApiOptions): Json {
       const ids = messageIds(sub, sub.type ?? (sub.contracts || sub.raw ? undefined : guessContract(registry, sub.pattern)), undefined, sub.accept);
       const key = channel(sub.pattern, ids, sub);
       const description = [sub.description, sub.accept ? `accepts contract versions ${sub.accept}` : undefined].filter(Boolean).join('; ');
-      operation(s.name, 'receive', key, ids, { ...(description ? { description } : {}), ...(sub.bindings ? { bindings: sub.bindings } : {}) });
+      operation(s, 'receive', key, ids, { ...(description ? { description } : {}), ...(sub.bindings ? { bindings: sub.bindings } : {}) });
     }
     for (const pub of s.publishes ?? []) {
       const ids = messageIds(pub, pub.type, pub.version ?? (pub.type !== undefined ? registry.find(pub.type)?.version : undefined));
-      operation(s.name, 'send', channel(pub.subject, ids, pub), ids, { ...(pub.description ? { description: pub.description } : {}), ...(pub.bindings ? { bindings: pub.bindings } : {}) });
+      operation(s, 'send', channel(pub.subject, ids, pub), ids, { ...(pub.description ? { description: pub.description } : {}), ...(pub.bindings ? { bindings: pub.bindings } : {}) });
     }
   }
   if (options.services.length === 0) for (const name of registry.names()) channel(`${name}.>`, messageIds({}, name), {});
@@ -215,7 +218,7 @@ function deadLetterMessage(messages: Json, baseId: string, cv: ContractVersion |
     title: `${cv ? `${cv.name} ${cv.version}` : baseId} (dead-lettered)`,
     summary: `A dead-letter copy of ${base}: the event as it was consumed, with dlq* headers saying why and where.`,
     description: 'Data too large for the transport with the dlq* headers added is cut to its first 4096 bytes as application/octet-stream (`dlqtruncated` = its original size); bytes nobody could decode stay application/octet-stream.',
-    contentType: 'application/json',
+    contentType: cv?.definition.schema === undefined && cv?.protoType ? 'application/protobuf' : 'application/json',
     headers,
     payload: cv ? payloadOf(cv) : {},
   };
@@ -295,7 +298,11 @@ function messageOf(cv: ContractVersion): Json {
     headers: headersSchema(cv),
     payload: payloadOf(cv),
   };
-  if (cv.definition.schema === undefined && cv.protoType) m.contentType = 'application/protobuf';
+  if (cv.definition.schema === undefined && cv.protoType) {
+    m.contentType = 'application/protobuf';
+    m.description = `The data is message ${cv.protoType.fullName.replace(/^\./, '')} of the .proto payload.`;
+    m['x-signalbus-proto-message'] = cv.protoType.fullName.replace(/^\./, '');
+  }
   if (cv.definition.description) m.summary = cv.definition.description;
   if (cv.protoType && cv.definition.schema !== undefined) m.description = `Also sent as application/protobuf: message ${cv.protoType.fullName.replace(/^\./, '')}.`;
   const examples = cv.definition.examples ?? [];
@@ -310,7 +317,7 @@ function messageOf(cv: ContractVersion): Json {
 function payloadOf(cv: ContractVersion): unknown {
   if (cv.definition.schema !== undefined) return toAsyncApiSchema(cv.definition.schema);
   if (cv.protoFile !== undefined) {
-    return { schemaFormat: 'application/vnd.google.protobuf;version=3', schema: `${readFileSync(cv.protoFile, 'utf8')}\n// message: ${cv.definition.proto?.message ?? ''}\n` };
+    return { schemaFormat: 'application/vnd.google.protobuf;version=3', schema: readFileSync(cv.protoFile, 'utf8') };
   }
   return { type: 'object' };
 }

@@ -1,7 +1,7 @@
 import { Parser } from '@asyncapi/parser';
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPipelineForAsyncApi } from '../../cli/pipeline/asyncapi.js';
@@ -9,7 +9,8 @@ import { loadPipeline, PipelineInvalidError, type Pipeline } from '../../cli/pip
 import { runAsyncapiCommand, type CommandIo } from '../../contracts/index.js';
 import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
 
-const ERROR = 0;
+/** Diagnostic severities (0 error, 1 warning, 2 information, 3 hint): errors and warnings fail. */
+const WARNING = 1;
 
 const cli = (args: string[]) =>
   spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -24,7 +25,7 @@ const DEFAULT_INPUTS: Record<string, string | undefined> = { ingest: 'devices.*.
 
 async function parse(text: string) {
   const { document, diagnostics } = await new Parser().parse(text);
-  const errors = diagnostics.filter((d) => d.severity === ERROR).map((d) => `${d.code} ${d.message} at ${JSON.stringify(d.path)}`);
+  const errors = diagnostics.filter((d) => d.severity <= WARNING).map((d) => `${d.code} ${d.message} at ${JSON.stringify(d.path)}`);
   return { document, errors };
 }
 
@@ -39,7 +40,7 @@ function channelOf(doc: Doc, subject: string): [string, any] | undefined {
 function operationOf(doc: Doc, service: string, action: 'send' | 'receive', subject: string): any {
   const channel = channelOf(doc, subject);
   if (!channel) return undefined;
-  return Object.entries(doc.operations).find(([key, o]) => key.startsWith(`${service}.${action}.`) && o.action === action && o.channel.$ref === `#/channels/${channel[0]}`)?.[1];
+  return Object.values(doc.operations).find((o) => o.tags?.some((t: { name: string }) => t.name === service) && o.action === action && o.channel.$ref === `#/channels/${channel[0]}`);
 }
 
 function messagesOn(doc: Doc, subject: string): string[] {
@@ -65,6 +66,11 @@ describe('asyncapi from pipelines', function () {
       const { document, errors } = await parse(text);
       expect(errors).to.deep.equal([]);
       expect(document, 'parsed document').to.not.equal(undefined);
+      // The parser does not check that an address's {parameters} are declared: this test does.
+      for (const [key, c] of Object.entries(doc.channels)) {
+        const inAddress = [...String(c.address).matchAll(/\{([^{}]*)\}/g)].map((m) => m[1]);
+        expect(Object.keys(c.parameters ?? {}), key).to.have.members(inAddress);
+      }
       const pipeline: Pipeline = loadPipeline(file, nanoserviceConfigSchemas);
       for (const s of pipeline.services) {
         const name = s.name ?? s.kind;
@@ -80,8 +86,9 @@ describe('asyncapi from pipelines', function () {
       const parsedOps = document!.operations().all();
       for (const s of pipeline.services) {
         const name = s.name ?? s.kind;
-        expect(parsedOps.some((o) => (o.id() ?? '').startsWith(`${name}.receive.`) && o.isReceive()), `${name} receive`).to.equal(true);
-        expect(parsedOps.some((o) => (o.id() ?? '').startsWith(`${name}.send.`) && o.isSend()), `${name} send`).to.equal(true);
+        const mine = parsedOps.filter((o) => o.tags().all().some((t) => t.name() === name));
+        expect(mine.some((o) => o.isReceive()), `${name} receive`).to.equal(true);
+        expect(mine.some((o) => o.isSend()), `${name} send`).to.equal(true);
       }
       // Every transport is a server; every channel lives on one of them.
       expect(Object.keys(doc.servers ?? {})).to.have.members(Object.keys(pipeline.transports));
@@ -134,7 +141,12 @@ describe('asyncapi from pipelines', function () {
     const dir = mkdtempSync(join(tmpdir(), 'sb-asyncapi-pipeline-'));
     try {
       const file = join(dir, 'pipeline.json');
+      // A contract of the user's own with only a proto: its payload is the .proto under the protobuf schema format.
+      mkdirSync(join(dir, 'contracts', 'shop.order'), { recursive: true });
+      writeFileSync(join(dir, 'contracts', 'shop.order', '1.0.0.proto'), 'syntax = "proto3";\npackage shop;\nmessage Order { string id = 1; double total = 2; }\n');
+      writeFileSync(join(dir, 'contracts', 'shop.order', '1.0.0.json'), JSON.stringify({ name: 'shop.order', version: '1.0.0', proto: { file: '1.0.0.proto', message: 'shop.Order' }, examples: [{ id: 'o-1', total: 3 }] }));
       writeFileSync(file, JSON.stringify({
+        contracts: { dirs: [join(dir, 'contracts')] },
         name: 'edge', description: 'http in, ws out',
         transports: { web: 'http://127.0.0.1:8080', hub: 'ws://127.0.0.1:8081', local: 'memory://edge' },
         routes: [{ pattern: 'alerts.>', transport: 'hub' }, { pattern: 'sensor.>', transport: 'local' }],
@@ -144,6 +156,7 @@ describe('asyncapi from pipelines', function () {
           { kind: 'filter', name: 'warm', config: { input: 'sensor.plausible.>', output: 'sensor.warm.{data.site}-{data.deviceId}', where: { path: 'data.temperature', gt: 30 } } },
           { kind: 'alert', config: { input: 'sensor.warm.>', keyField: 'deviceId', output: 'alerts.{rule}.{key}', extendedData: false, rules: [{ name: 'hot', kind: 'threshold', field: 'temperature', raise: { value: 40 } }] } },
           { kind: 'filter', name: 'orders', config: { input: 'orders.>', output: 'orders.checked', where: { path: 'data.total', gt: 0 } } },
+          { kind: 'filter', name: 'shop', config: { input: 'shop.order.*', output: 'shop.paid', where: { path: 'data.total', gt: 0 } } },
         ],
       }));
       const { doc, text } = generate(file);
@@ -158,6 +171,12 @@ describe('asyncapi from pipelines', function () {
       expect(channelOf(doc, 'sensor.warm.{data.site}-{data.deviceId}')?.[1].address).to.equal('sensor.warm.{data_site}-{data_deviceId}');
       expect(messagesOn(doc, 'alerts.{rule}.{key}')).to.have.members(['alert.raised-v1.0.0', 'alert.resolved-v1.0.0']);
       expect(channelOf(doc, 'alerts.{rule}.{key}')![1].servers).to.deep.equal([{ $ref: '#/servers/hub' }]);
+      expect(messagesOn(doc, 'shop.paid')).to.deep.equal(['shop.order-v1.0.0']);
+      const order = doc.components.messages['shop.order-v1.0.0'];
+      expect(order.contentType).to.equal('application/protobuf');
+      expect(order.payload.schemaFormat).to.match(/^application\/vnd\.google\.protobuf/);
+      expect(order.payload.schema).to.include('message Order');
+      expect(order['x-signalbus-proto-message']).to.equal('shop.Order');
       // No contract known: a CloudEvent of any type.
       expect(messagesOn(doc, 'orders.checked')).to.deep.equal(['cloudevent']);
       expect(messagesOn(doc, 'dlq.orders.>')).to.deep.equal(['cloudevent-deadletter']);
