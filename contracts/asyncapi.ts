@@ -99,18 +99,18 @@ export function toAsyncApi(options: AsyncApiOptions): Json {
       return deadLetters ? deadLetterMessage(messages, id, cv) : id;
     });
   });
+  /** The contract versions `type` names: exactly `version`, those `accept` allows, else all; an unknown type is any CloudEvent. */
+  const refsOf = (type: string | undefined, version?: string, accept?: string): AsyncApiContractRef[] => {
+    if (type === undefined || !registry.has(type)) return [{ type: type ?? ANY_CLOUDEVENT }];
+    if (version !== undefined || accept === undefined) return [{ type, version }];
+    const accepted = registry.versions(type).filter((v) => satisfiesLoose(registry.get(type, v), accept));
+    return accepted.length ? accepted.map((v) => ({ type, version: v })) : [{ type }];
+  };
   const messageIds = (hints: AsyncApiChannelHints, type: string | undefined, version?: string, accept?: string): string[] => {
+    const deadLetters = hints.deadLetters === true;
     const ids: string[] = [];
-    if (hints.raw) ids.push(hints.deadLetters ? deadLetterMessage(messages, RAW, undefined) : RAW);
-    if (hints.contracts) ids.push(...contractIds(hints.contracts, hints.deadLetters === true));
-    else if (!hints.raw) {
-      if (type === undefined || !registry.has(type)) ids.push(...contractIds([{ type: type ?? ANY_CLOUDEVENT }], hints.deadLetters === true));
-      else {
-        const versions = registry.versions(type).map((v) => registry.get(type, v));
-        const chosen = version !== undefined ? versions.filter((c) => c.version === version) : accept !== undefined ? versions.filter((c) => satisfiesLoose(c, accept)) : versions;
-        ids.push(...contractIds((chosen.length ? chosen : versions).map((c) => ({ type, version: c.version })), hints.deadLetters === true));
-      }
-    }
+    if (hints.raw) ids.push(deadLetters ? deadLetterMessage(messages, RAW, undefined) : RAW);
+    ids.push(...contractIds(hints.contracts ?? (hints.raw ? [] : refsOf(type, version, accept)), deadLetters));
     return [...new Set(ids)];
   };
   const channel = (subject: string, ids: string[], hints: AsyncApiChannelHints): string => {
