@@ -22,7 +22,10 @@ const commands: Record<string, Command> = {
   asyncapi: {
     summary: 'write an AsyncAPI 3.0 document of the contracts and services',
     help: async () => asyncapiHelp,
-    run: async (a) => (await import('../contracts/cli.js')).runAsyncapiCommand(a),
+    run: async (a) => {
+      const [{ runAsyncapiCommand }, { readPipelineForAsyncApi }] = await Promise.all([import('../contracts/cli.js'), import('./pipeline/asyncapi.js')]);
+      return runAsyncapiCommand(a, undefined, readPipelineForAsyncApi);
+    },
   },
   test: { summary: 'test a pipeline against cases, on memory with a virtual clock', help: async () => (await import('./commands/test.js')).testHelp, run: async (a) => (await import('./commands/test.js')).test(a) },
   demo: { summary: 'run the demo pipeline on embedded defaults', help: async () => (await import('./commands/demo.js')).demoHelp, run: async (a) => (await import('./commands/demo.js')).demo(a) },
@@ -34,8 +37,16 @@ signalbus contracts check [--dir contracts/schemas] [--against <dir or git ref>]
   checks every contract's version chain (and against a baseline)
 Modes: backward, forward, full, none, backward_transitive, forward_transitive, full_transitive`;
 
-const asyncapiHelp = `signalbus asyncapi [--out file] [--dir contracts/schemas]
-  writes an AsyncAPI 3.0 document of services, channels, operations and messages`;
+const asyncapiHelp = `signalbus asyncapi [--pipeline pipeline.json] [--out file] [--dir contracts/schemas]... [--services services.json] [--server name=url]... [--title t] [--version v]
+  writes an AsyncAPI 3.0 document (JSON; stdout without --out) of servers, channels, operations and messages
+  --pipeline   every service of the pipeline: receive on its input, send on its output, on dlq.<input>
+               (dead letters) and on signalbus.metrics.<service> (metric.field); transports become servers
+               (mqtt, amqp, nats, http, ws), routes place each channel; templates like sensor.reading.{deviceId}
+               and patterns (* and >) become addresses with parameters, x-signalbus-subject keeps the original
+  --dir        more contract directories (the pipeline's contracts.dirs are added); contracts become messages
+               with their JSON Schema payload and CloudEvents headers
+  --services   services described by hand (JSON), added to the pipeline's
+  exits 2 on unusable input (an SB_ERR_* code on stderr)`;
 
 const usage = `signalbus — nanoservices over any transport
 

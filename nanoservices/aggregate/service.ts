@@ -12,6 +12,9 @@ import { SnapshotInvalidError } from '../snapshot.js';
 import { LateEventError } from './errors.js';
 import { STAT_NAMES, WindowAggregator, type FieldStats, type StatName, type WindowResult, type WindowSpec } from './window.js';
 
+/** What an aggregate publishes when its config names nothing else. */
+export const AGGREGATE_DEFAULTS = { output: 'sensor.aggregate.{key}', type: 'sensor.aggregate', version: '1.0.0' } as const;
+
 /** The stats the standard `sensor.aggregate` 1.0.0 contract requires. */
 const CONTRACT_STATS: readonly StatName[] = ['count', 'sum', 'min', 'max', 'avg'];
 
@@ -133,13 +136,13 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
   const chosen = config.stats ?? [...STAT_NAMES];
   if (!Array.isArray(chosen) || !chosen.every((s) => STAT_NAMES.includes(s))) throw new OptionsInvalidError(`stats must list some of ${STAT_NAMES.join(' ')}`, { details: { field: 'stats' } });
   if (config.late !== undefined && config.late !== 'deadletter' && config.late !== 'merge') throw new OptionsInvalidError('late must be "deadletter" or "merge"', { details: { field: 'late' } });
-  const type = config.type ?? 'sensor.aggregate';
-  const version = config.version ?? '1.0.0';
+  const type = config.type ?? AGGREGATE_DEFAULTS.type;
+  const version = config.version ?? AGGREGATE_DEFAULTS.version;
   if (typeof type !== 'string' || type.length === 0) throw new OptionsInvalidError('type must be a contract name', { details: { field: 'type' } });
   if (typeof version !== 'string' || !VERSION.test(version)) throw new OptionsInvalidError('version must be a semver version', { details: { field: 'version' } });
   // Without them every window would be refused by the contract (and its reading dead-lettered).
   const stats = type === 'sensor.aggregate' && version === '1.0.0' ? [...new Set<StatName>([...CONTRACT_STATS, ...chosen])] : chosen;
-  const output = compileSubjectTemplate(config.output ?? 'sensor.aggregate.{key}', 'output');
+  const output = compileSubjectTemplate(config.output ?? AGGREGATE_DEFAULTS.output, 'output');
   const name = config.name ?? 'aggregate';
   const tickInterval = nonNegative(config.tickIntervalMs, 1000, 'tickIntervalMs');
   const checkpoint = config.checkpoint === false ? undefined : { name: config.checkpoint?.name ?? name, intervalMs: nonNegative(config.checkpoint?.intervalMs, 0, 'checkpoint.intervalMs') };
