@@ -15,9 +15,9 @@ const WARNING = 1;
 const cli = (args: string[]) =>
   spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
 
-/** Every example pipeline file: examples/<name>/pipeline*.json. */
+/** Every example pipeline file: examples/<name>/pipeline*.json, not the test files beside them (pipeline.test.json). */
 const examplePipelines = readdirSync('examples', { withFileTypes: true }).filter((d) => d.isDirectory())
-  .flatMap((d) => readdirSync(join('examples', d.name)).filter((f) => /^pipeline.*\.json$/.test(f)).map((f) => join('examples', d.name, f)));
+  .flatMap((d) => readdirSync(join('examples', d.name)).filter((f) => /^pipeline.*\.json$/.test(f) && !f.endsWith('.test.json')).map((f) => join('examples', d.name, f)));
 
 /** What the test itself expects each kind to publish to when its config names no output (the kinds' documented defaults). */
 const DEFAULT_OUTPUTS: Record<string, string | undefined> = { ingest: 'sensor.reading.{deviceId}', aggregate: 'sensor.aggregate.{key}', alert: 'alerts.{key}' };
