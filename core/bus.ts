@@ -16,6 +16,7 @@ import type { ServiceIdentity } from './service-identity.js';
 import { Settlement, UNSETTLED_MESSAGE } from './settlement.js';
 import { METRICS_PREFIX, SubjectTable, type SubjectEntry } from './subject-table.js';
 import { validatePattern } from './subjects.js';
+import { resolveTracing } from './tracing.js';
 import type { Transport } from './transport.js';
 
 export type { BusOptions, RouteRule, SubscribeOptions } from './bus-options.js';
@@ -122,7 +123,8 @@ export class Bus {
    */
   start(): Promise<void> {
     this.started ??= (async () => {
-      await Promise.all([...this.options.transports.values()].map((t) => t.connect()));
+      const [tracing] = await Promise.all([resolveTracing(this.options.tracing), ...[...this.options.transports.values()].map((t) => t.connect())]);
+      this.publisher.tracing = this.settlement.tracing = tracing;
       if (!this.stopping) processMetrics.join(this.metrics);
       const interval = this.options.metricsIntervalMs;
       if (interval > 0) {

@@ -28,7 +28,22 @@ export class Requester {
     if (!this.publisher.started) await this.start();
     const transport = this.requestTransport(subject);
     const envelope = this.publisher.prepare(subject, data, options, cause);
-    const reply = await this.send(transport, subject, envelope, options.timeoutMs);
+    const tracing = this.publisher.tracing;
+    if (tracing === undefined) return this.sendDecoded(transport, subject, envelope, options.timeoutMs);
+    const span = tracing.startSend('request', subject, envelope, transport.name, cause ? cause.traceparent : options.headers?.traceparent);
+    try {
+      const reply = await this.sendDecoded<R>(transport, subject, envelope, options.timeoutMs);
+      tracing.endSend(span);
+      return reply;
+    } catch (err) {
+      tracing.endSend(span, err);
+      throw err;
+    }
+  }
+
+  /** Sends a request; resolves with the reply, data decoded; an error reply rejects with RemoteHandlerError. */
+  private async sendDecoded<R>(transport: RequestTransport, subject: string, envelope: Envelope, timeoutMs: number | undefined): Promise<Envelope<R>> {
+    const reply = await this.send(transport, subject, envelope, timeoutMs);
     const code = reply[ERROR_HEADERS.code];
     if (typeof code === 'string') {
       throw new RemoteHandlerError(String(reply[ERROR_HEADERS.message] ?? 'remote handler failed'), code);
