@@ -55,14 +55,15 @@ export class Publisher {
       return Promise.reject(err);
     }
     const tracing = this.tracing;
-    if (tracing !== undefined) return this.sendTraced(tracing, subject, envelope, entry, cause ? cause.traceparent : options.headers?.traceparent);
+    if (tracing !== undefined) return this.sendTraced(tracing, subject, envelope, entry, cause ? cause.traceparent : options.headers?.traceparent, options.traceLinks);
     markPublished(envelope, this.settings.headerLimits);
     return this.send(subject, envelope, entry);
   }
 
   /** `send` inside a publish span, which continues `parent` and puts itself in the envelope's traceparent. */
-  private sendTraced<T>(tracing: Tracing, subject: string, envelope: Envelope<T>, entry: SubjectEntry, parent: string | undefined): Promise<Envelope<T>> {
-    const span = tracing.startSend('publish', subject, envelope, entry.transport.name, parent);
+  private sendTraced<T>(tracing: Tracing, subject: string, envelope: Envelope<T>, entry: SubjectEntry, parent: string | undefined,
+    links: readonly string[] | undefined): Promise<Envelope<T>> {
+    const span = tracing.startSend('publish', subject, envelope, entry.transport.name, parent, links);
     markPublished(envelope, this.settings.headerLimits);
     return this.send(subject, envelope, entry).then((sent) => { tracing.endSend(span); return sent; }, (err: unknown) => { tracing.endSend(span, err); throw err; });
   }

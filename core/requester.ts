@@ -30,7 +30,7 @@ export class Requester {
     const envelope = this.publisher.prepare(subject, data, options, cause);
     const tracing = this.publisher.tracing;
     if (tracing === undefined) return this.sendDecoded(transport, subject, envelope, options.timeoutMs);
-    const span = tracing.startSend('request', subject, envelope, transport.name, cause ? cause.traceparent : options.headers?.traceparent);
+    const span = tracing.startSend('request', subject, envelope, transport.name, cause ? cause.traceparent : options.headers?.traceparent, options.traceLinks);
     try {
       const reply = await this.sendDecoded<R>(transport, subject, envelope, options.timeoutMs);
       tracing.endSend(span);

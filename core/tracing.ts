@@ -70,6 +70,12 @@ export async function resolveTracing(setting: false | 'global' | TracerProviderL
   return tracer === undefined ? undefined : new Tracing(api, tracer);
 }
 
+/** The span context a traceparent names; undefined when it is malformed. */
+function remoteSpanContext(traceparent: string): Otel.SpanContext | undefined {
+  try { checkTraceparent(traceparent); } catch { return undefined; }
+  return { traceId: traceparent.slice(3, 35), spanId: traceparent.slice(36, 52), traceFlags: parseInt(traceparent.slice(53, 55), 16) & 1, isRemote: true };
+}
+
 /** W3C traceparent of a span's context. */
 function traceparentOf(sc: Otel.SpanContext): string {
   return `00-${sc.traceId}-${sc.spanId}-${sc.traceFlags & 1 ? '01' : '00'}`;
@@ -96,16 +102,20 @@ export class Tracing {
   /**
    * Starts the span of a publish (`operation` 'publish', PRODUCER) or request ('request', CLIENT)
    * and writes its context into `envelope.traceparent`. `parent` is the traceparent it continues
-   * (the handled message's, a caller's); undefined = the active context.
+   * (the handled message's, a caller's); undefined = the active context. `links`: traceparents
+   * of other messages it derives from.
    */
-  startSend(operation: 'publish' | 'request', subject: string, envelope: Envelope, transport: string, parent: string | undefined): MessageSpan {
+  startSend(operation: 'publish' | 'request', subject: string, envelope: Envelope, transport: string, parent: string | undefined,
+    links: readonly string[] | undefined): MessageSpan {
     const api = this.api;
     const attributes = messageAttributes({
       'messaging.system': transport, 'messaging.destination.name': subject, 'messaging.operation.type': 'send', 'messaging.operation.name': operation,
     }, envelope);
     const kind = operation === 'publish' ? api.SpanKind.PRODUCER : api.SpanKind.CLIENT;
     const context = parent === undefined ? api.context.active() : this.remoteContext(parent, envelope.tracestate);
-    const span = this.tracer.startSpan(`${subject} ${operation}`, { kind, attributes }, context);
+    const options: Otel.SpanOptions = { kind, attributes };
+    if (links !== undefined && links.length > 0) options.links = this.linksTo(links);
+    const span = this.tracer.startSpan(`${subject} ${operation}`, options, context);
     const sc = span.spanContext();
     if (api.trace.isSpanContextValid(sc)) {
       envelope.traceparent = traceparentOf(sc);
@@ -178,11 +188,19 @@ export class Tracing {
   /** The context a traceparent continues; a malformed one continues nothing (a new root, as W3C says). */
   private remoteContext(traceparent: string, tracestate: string | undefined): Otel.Context {
     const api = this.api;
-    try { checkTraceparent(traceparent); } catch { return api.ROOT_CONTEXT; }
-    const sc: Otel.SpanContext = {
-      traceId: traceparent.slice(3, 35), spanId: traceparent.slice(36, 52), traceFlags: parseInt(traceparent.slice(53, 55), 16), isRemote: true,
-    };
+    const sc = remoteSpanContext(traceparent);
+    if (sc === undefined) return api.ROOT_CONTEXT;
     if (tracestate) sc.traceState = api.createTraceState(tracestate);
     return api.trace.setSpanContext(api.ROOT_CONTEXT, sc);
+  }
+
+  /** Span links to the valid ones of `traceparents`. */
+  private linksTo(traceparents: readonly string[]): Otel.Link[] {
+    const links: Otel.Link[] = [];
+    for (const tp of traceparents) {
+      const context = typeof tp === 'string' ? remoteSpanContext(tp) : undefined;
+      if (context !== undefined) links.push({ context });
+    }
+    return links;
   }
 }

@@ -119,6 +119,9 @@ describe('tracing with OpenTelemetry', function () {
     const firstTrace = spans().filter((s) => s.spanContext().traceId === traceIdOf(r.first.traceparent)).map((s) => s.name);
     expect(firstTrace).to.include(`${prefix}sensor.valid.d-1 process`);
     expect(firstTrace.some((n) => n.includes('sensor.aggregate'))).to.equal(false);
+    // The aggregate's publish links to the readings of its window: the first one's aggregate process span.
+    const firstHeld = spans().find((s) => s.name === `${prefix}sensor.valid.d-1 process` && s.spanContext().traceId === traceIdOf(r.first.traceparent))!;
+    expect(aggregatePublish.links.map((l) => l.context.spanId)).to.deep.equal([firstHeld.spanContext().spanId]);
   }
 
   it('tracing - one reading through ingest, filter, aggregate and alert on the memory transport is one trace, each hop the child of the one before', async () => {
@@ -134,6 +137,26 @@ describe('tracing with OpenTelemetry', function () {
       const r = await onePipelineReading(prefix, () => new NatsTransport());
       expectOneTrace(prefix, 'nats', r);
     });
+  });
+
+  it('tracing - a window the clock closes is published as a new root that links every reading of the window', async () => {
+    let clock = Date.now();
+    const aggregates: Envelope[] = [];
+    await bus('watcher@test').subscribe('sensor.aggregate.>', (m) => { aggregates.push(m); });
+    const aggregate = createAggregateService({
+      name: 'aggregate-clock', input: 'sensor.valid.>', keyField: 'deviceId', fields: ['temperature'], window: { kind: 'tumbling', sizeMs: 5000 },
+      tickIntervalMs: 0, checkpoint: false, now: () => clock,
+    });
+    running.push(await runNanoservice(bus('aggregate@clock'), aggregate));
+    const producer = bus('producer@test');
+    for (const i of [0, 1]) await producer.publish('sensor.valid.d-2', { deviceId: 'd-2', ts: T0 + i * 1000, temperature: 20 + i }, { type: 'sensor.reading', partitionKey: 'd-2' });
+    await waitFor(() => named('sensor.valid.d-2 process').length === 2, { what: 'both readings handled' });
+    clock += 10_000;
+    await aggregate.tick();
+    await waitFor(() => aggregates.length === 1, { what: 'the aggregate closed by the clock' });
+    const [published] = named('sensor.aggregate.d-2 publish');
+    expect(published!.parentSpanContext, 'no handler published it: a new root').to.equal(undefined);
+    expect(published!.links.map((l) => l.context.spanId).sort()).to.deep.equal(named('sensor.valid.d-2 process').map((s) => s.spanContext().spanId).sort());
   });
 
   it('tracing - a handler that keeps failing ends its process span in ERROR with an exception per try, and its dead letter descends from it', async () => {
