@@ -55,19 +55,8 @@ function loadOtelApi(): Promise<OtelApi | undefined> {
  * The Bus' tracing, decided when it starts: `false` = none; `'global'` = the provider registered
  * with `@opentelemetry/api` by then, if any; else the provider given. Undefined = no spans.
  */
-export async function resolveTracing(setting: false | 'global' | TracerProviderLike): Promise<Tracing | undefined> {
-  if (setting === false) return undefined;
-  const api = await loadOtelApi();
-  if (api === undefined) return undefined;
-  let tracer: Otel.Tracer | undefined;
-  if (setting === 'global') {
-    const provider = api.trace.getTracerProvider() as Otel.TracerProvider & Partial<Pick<Otel.ProxyTracerProvider, 'getDelegateTracer'>>;
-    // The global provider is a proxy whose tracers are no-ops until an SDK registers a delegate.
-    tracer = typeof provider.getDelegateTracer === 'function' ? provider.getDelegateTracer(TRACER_NAME) : provider.getTracer(TRACER_NAME);
-  } else {
-    tracer = setting.getTracer(TRACER_NAME) as Otel.Tracer;
-  }
-  return tracer === undefined ? undefined : new Tracing(api, tracer);
+export function resolveTracing(setting: false | 'global' | TracerProviderLike): Promise<Tracing | undefined> {
+  return Tracing.resolve(setting);
 }
 
 /** The span context a traceparent names; undefined when it is malformed. */
@@ -97,7 +86,24 @@ export class Tracing {
   /** The process span of each delivery being handled, for settlement to report its outcome on. */
   private readonly processing = new WeakMap<InboundMessage, Otel.Span>();
 
-  constructor(private readonly api: OtelApi, private readonly tracer: Otel.Tracer) {}
+  // Private, so signalbus' published declarations never name `@opentelemetry/api` (it may be absent).
+  private constructor(private readonly api: OtelApi, private readonly tracer: Otel.Tracer) {}
+
+  /** See `resolveTracing`. */
+  static async resolve(setting: false | 'global' | TracerProviderLike): Promise<Tracing | undefined> {
+    if (setting === false) return undefined;
+    const api = await loadOtelApi();
+    if (api === undefined) return undefined;
+    let tracer: Otel.Tracer | undefined;
+    if (setting === 'global') {
+      const provider = api.trace.getTracerProvider() as Otel.TracerProvider & Partial<Pick<Otel.ProxyTracerProvider, 'getDelegateTracer'>>;
+      // The global provider is a proxy whose tracers are no-ops until an SDK registers a delegate.
+      tracer = typeof provider.getDelegateTracer === 'function' ? provider.getDelegateTracer(TRACER_NAME) : provider.getTracer(TRACER_NAME);
+    } else {
+      tracer = setting.getTracer(TRACER_NAME) as Otel.Tracer;
+    }
+    return tracer === undefined ? undefined : new Tracing(api, tracer);
+  }
 
   /**
    * Starts the span of a publish (`operation` 'publish', PRODUCER) or request ('request', CLIENT)

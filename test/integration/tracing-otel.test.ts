@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -243,6 +245,13 @@ describe('tracing with OpenTelemetry', function () {
     await waitFor(() => more.length === 1, { what: 'the untraced message' });
     expect(spans().length, 'no spans without a provider').to.equal(before);
     expect(traceIdOf(more[0]!.traceparent)).to.equal(traceIdOf(plain.traceparent));
+  });
+
+  it('tracing - without @opentelemetry/api installed a Bus starts, publishes and handles as before', function () {
+    this.timeout(30_000);
+    const probe = spawnSync(process.execPath, ['--import', 'tsx', '--import', './test/helpers/without-otel-api.mjs', 'test/helpers/otel-absent-probe.ts'],
+      { encoding: 'utf8', timeout: 25_000, cwd: fileURLToPath(new URL('../..', import.meta.url)) });
+    expect(probe.stdout.trim(), probe.stderr).to.match(/^ok 00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
   });
 
   it('tracing - a tracing option that is not a provider is refused, naming the field', () => {
