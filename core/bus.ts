@@ -61,7 +61,8 @@ export interface Subscription {
  * middleware. Publishes, subscribes (with groups, ordering and retries), does request/reply and
  * shuts down gracefully. The work is done by its parts: `Publisher` (outbound, backpressure),
  * `Requester` (request/reply), `Settlement` (a delivered message to its ack, retry or dead
- * letter) and `SubjectTable` (routes and per-subject counters).
+ * letter), `SubjectTable` (routes and per-subject counters) and, when a tracer provider is
+ * registered, `Tracing` (OpenTelemetry spans; `BusOptions.tracing`).
  *
  * @example
  * const bus = new Bus({ service: 'filter@edge-1', transport: new MemoryTransport() });

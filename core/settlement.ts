@@ -297,8 +297,8 @@ export class Settlement {
    * level with its reason: a poison message must not come back forever and hold its key.
    */
   private async deadLetter(msg: InboundMessage, envelope: Envelope, err: unknown, attempts: number, retry: RetryPolicy): Promise<void> {
-    this.tracing?.failed(msg, err, 'dead-lettered');
     if (typeof msg.envelope.dlqreason === 'string') {
+      this.tracing?.failed(msg, err, 'dropped');
       // A dead letter that fails again is not dead-lettered again: a `dlq.>` consumer would
       // otherwise feed itself forever. It is logged whole, so it is not lost silently.
       this.logger.error('handling a dead letter failed; it is not dead-lettered again', {
@@ -308,6 +308,7 @@ export class Settlement {
       await (msg.term ?? msg.ack).call(msg);
       return;
     }
+    this.tracing?.failed(msg, err, 'dead-lettered');
     let copy = deadLetterCopy(envelope, err, attempts, msg.subject, this.settings.service);
     const subject = deadLetterSubject(msg.subject, this.settings.deadLetterPrefix);
     // Where the transport redelivers, handing the original back is the retry: one try here each time.
@@ -321,12 +322,14 @@ export class Settlement {
       const handbacks = msg.attempt - retry.maxAttempts;
       if (!neverSends(sendErr) && msg.nak && handbacks < DEAD_LETTER_HANDBACKS) {
         const delay = retryDelay(retry, Math.max(1, handbacks + 1));
+        this.tracing?.failed(msg, err, 'handed-back');
         this.logger.error('message could not be dead-lettered; it is handed back to the transport', {
           subject: msg.subject, id: envelope.id, reason: copy.dlqreason, err: sendErr, delivery: msg.attempt, delay,
         });
         await msg.nak(delay);
         return;
       }
+      this.tracing?.failed(msg, err, 'dropped');
       this.logger.error('message could not be dead-lettered; it is settled without a dead letter', {
         subject: msg.subject, id: envelope.id, reason: copy.dlqreason, deadLetterReason: errorCode(sendErr), err: sendErr, position: msg.position,
         envelope: loggable(copy.dlqtruncated === undefined ? copy : { ...copy, data: undefined }),
