@@ -196,7 +196,7 @@ export class Settlement {
     const ctx = new MessageContext(this.services, msg.subject, envelope, attempt, h.stop, h.idSalt);
     let result: unknown;
     try {
-      result = h.chain(ctx);
+      result = this.tracing === undefined ? h.chain(ctx) : this.tracing.run(msg, () => h.chain(ctx));
     } catch (err) {
       ctx.finished();
       return this.failed(msg, envelope, err, attempt, h, m);

@@ -161,6 +161,18 @@ export class Tracing {
     return this.api.trace.isSpanContextValid(sc) ? { ...envelope, traceparent: traceparentOf(sc) } : envelope;
   }
 
+  /**
+   * Runs a try of the handler with the process span as the active context, so spans the handler
+   * makes itself (a database call, an HTTP client) are its children where a context manager is
+   * registered (`@opentelemetry/context-async-hooks` in Node).
+   */
+  run<T>(msg: InboundMessage, handler: () => T): T {
+    const span = this.processing.get(msg);
+    if (span === undefined) return handler();
+    const api = this.api;
+    return api.context.with(api.trace.setSpan(api.context.active(), span), handler);
+  }
+
   /** A try failed (a later one may still succeed): an exception event on the process span. */
   tryFailed(msg: InboundMessage, err: unknown, attempt: number): void {
     // The semconv `exception` event, written out so it can carry the try it belongs to.

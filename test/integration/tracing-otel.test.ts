@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace, type Context, type ContextManager } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Bus, RemoteHandlerError, type BusOptions, type Envelope, type Transport } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
@@ -19,6 +19,23 @@ const T0 = 1_700_000_000_000; // a multiple of the 5 s window
 /** The span id a traceparent names. */
 const spanIdOf = (traceparent: unknown) => String(traceparent).slice(36, 52);
 const traceIdOf = (traceparent: unknown) => String(traceparent).slice(3, 35);
+
+/**
+ * The least context manager: synchronous, a stack. Enough for a handler that makes its spans
+ * before its first await (Node applications register @opentelemetry/context-async-hooks).
+ */
+class StackContext implements ContextManager {
+  private current: Context = ROOT_CONTEXT;
+  active(): Context { return this.current; }
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(ctx: Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
+    const before = this.current;
+    this.current = ctx;
+    try { return fn.call(thisArg, ...args); } finally { this.current = before; }
+  }
+  bind<T>(_ctx: Context, target: T): T { return target; }
+  enable(): this { return this; }
+  disable(): this { this.current = ROOT_CONTEXT; return this; }
+}
 
 /** `span` and its ancestors, root first, as far as the exporter saw them. */
 function chainTo(span: ReadableSpan, spans: readonly ReadableSpan[]): ReadableSpan[] {
@@ -52,6 +69,7 @@ describe('tracing with OpenTelemetry', function () {
     for (const r of running.splice(0)) await r.stop();
     for (const b of buses.splice(0)) await b.stop();
     trace.disable();
+    context.disable();
     await provider.shutdown();
   });
 
@@ -159,6 +177,16 @@ describe('tracing with OpenTelemetry', function () {
     const [published] = named('sensor.aggregate.d-2 publish');
     expect(published!.parentSpanContext, 'no handler published it: a new root').to.equal(undefined);
     expect(published!.links.map((l) => l.context.spanId).sort()).to.deep.equal(named('sensor.valid.d-2 process').map((s) => s.spanContext().spanId).sort());
+  });
+
+  it('tracing - a handler runs with its process span active: spans it makes itself are its children', async () => {
+    context.setGlobalContextManager(new StackContext());
+    const tracer = provider.getTracer('app');
+    await bus('store@test').subscribe('orders.paid', () => { tracer.startSpan('db insert').end(); });
+    await bus('shop@test').publish('orders.paid', { n: 1 });
+    await waitFor(() => named('orders.paid process').length === 1, { what: 'the process span' });
+    const [db] = named('db insert');
+    expect(db!.parentSpanContext?.spanId).to.equal(named('orders.paid process')[0]!.spanContext().spanId);
   });
 
   it('tracing - a handler that keeps failing ends its process span in ERROR with an exception per try, and its dead letter descends from it', async () => {
