@@ -70,14 +70,17 @@ function traceparentOf(sc: Otel.SpanContext): string {
   return `00-${sc.traceId}-${sc.spanId}-${sc.traceFlags & 1 ? '01' : '00'}`;
 }
 
-/** The CloudEvents attributes every span of a message carries. */
+/**
+ * The CloudEvents attributes every span of a message carries. Only strings: a delivered envelope
+ * is looked at before the inbound rules refuse a malformed one (its span records the refusal).
+ */
 function messageAttributes(attributes: Otel.Attributes, envelope: Envelope): Otel.Attributes {
-  attributes['messaging.message.id'] = envelope.id;
-  attributes['cloudevents.event_id'] = envelope.id;
-  attributes['cloudevents.event_source'] = envelope.source;
-  attributes['cloudevents.event_type'] = envelope.type;
-  attributes['cloudevents.event_spec_version'] = envelope.specversion;
-  if (typeof envelope.correlationid === 'string') attributes['messaging.message.conversation_id'] = envelope.correlationid;
+  const { id, source, type, specversion, correlationid } = envelope as Record<string, unknown>;
+  if (typeof id === 'string') { attributes['messaging.message.id'] = id; attributes['cloudevents.event_id'] = id; }
+  if (typeof source === 'string') attributes['cloudevents.event_source'] = source;
+  if (typeof type === 'string') attributes['cloudevents.event_type'] = type;
+  if (typeof specversion === 'string') attributes['cloudevents.event_spec_version'] = specversion;
+  if (typeof correlationid === 'string') attributes['messaging.message.conversation_id'] = correlationid;
   return attributes;
 }
 

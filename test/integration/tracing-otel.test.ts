@@ -250,6 +250,19 @@ describe('tracing with OpenTelemetry', function () {
     expect(seen[0]!.tracestate, 'the tracestate of a malformed trace is dropped with it').to.equal(undefined);
   });
 
+  it('tracing - an envelope the inbound rules refuse ends its process span in ERROR with the refusal code', async () => {
+    await bus('consumer@test').subscribe('in.orders', () => { throw new Error('never called'); });
+    const foreign = new MemoryTransport({ broker });
+    await foreign.connect();
+    await foreign.publish('in.orders', { specversion: '1.0', id: 'no-type', source: 'urn:foreign', 'Bad-Name': 'x' } as never);
+    await foreign.close();
+    await waitFor(() => named('in.orders process').length === 1, { what: 'the process span' });
+    const [refused] = named('in.orders process');
+    expect(refused!.status.code).to.equal(SpanStatusCode.ERROR);
+    expect(refused!.attributes['error.type']).to.match(/^SB_ERR_/);
+    expect(refused!.attributes).to.include({ 'signalbus.outcome': 'dead-lettered', 'messaging.message.id': 'no-type' });
+  });
+
   it('tracing - a Bus finds the provider registered globally when it starts; `tracing: false` and no provider make no spans and messages still carry their trace', async () => {
     trace.setGlobalTracerProvider(provider);
     const traced = bus('traced@test', new MemoryTransport({ broker }), {});
