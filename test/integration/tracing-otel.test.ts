@@ -84,26 +84,26 @@ describe('tracing with OpenTelemetry', function () {
    * its own Bus and transport; two readings of d-1, the second closing the first 5 s window,
    * whose aggregate (max 90) raises the alert. Resolves with the alert and the second reading.
    */
-  async function onePipelineReading(prefix: string, transport: () => Transport): Promise<{ alert: Envelope; reading: Envelope; first: Envelope }> {
+  async function onePipelineReading(prefix: string, busFor: (service: string) => Bus): Promise<{ alert: Envelope; reading: Envelope; first: Envelope }> {
     const alerts: Envelope[] = [];
-    await bus('watcher@test', transport()).subscribe(`${prefix}alerts.>`, (m) => { alerts.push(m); });
+    await busFor('watcher@test').subscribe(`${prefix}alerts.>`, (m) => { alerts.push(m); });
     running.push(
-      await runNanoservice(bus('ingest@edge-1', transport()), createIngestService({
+      await runNanoservice(busFor('ingest@edge-1'), createIngestService({
         input: `${prefix}devices.*.telemetry`, output: `${prefix}sensor.reading.{deviceId}`, subjectTokens: { deviceId: prefix === '' ? 1 : 2 }, group: 'ingest',
       })),
-      await runNanoservice(bus('filter@edge-1', transport()), createFilterService({
+      await runNanoservice(busFor('filter@edge-1'), createFilterService({
         input: `${prefix}sensor.reading.>`, output: `${prefix}sensor.valid.{data.deviceId}`, keyField: 'data.deviceId', where: { path: 'data.temperature', gte: -50, lte: 150 },
       })),
-      await runNanoservice(bus('aggregate@edge-1', transport()), createAggregateService({
+      await runNanoservice(busFor('aggregate@edge-1'), createAggregateService({
         name: 'aggregate-traced', input: `${prefix}sensor.valid.>`, output: `${prefix}sensor.aggregate.{key}`, keyField: 'deviceId', fields: ['temperature'],
         window: { kind: 'tumbling', sizeMs: 5000 }, tickIntervalMs: 0, checkpoint: false,
       })),
-      await runNanoservice(bus('alert@edge-1', transport()), createAlertService({
+      await runNanoservice(busFor('alert@edge-1'), createAlertService({
         input: `${prefix}sensor.aggregate.>`, keyField: 'key', timeField: 'window.end', output: `${prefix}alerts.{key}`,
         rules: [{ name: 'overheat', kind: 'threshold', field: 'max', raise: { value: 80, forReadings: 1 }, resolve: { value: 75, forReadings: 1 } }],
       })),
     );
-    const devices = bus('devices@sim', transport());
+    const devices = busFor('devices@sim');
     const send = (ts: number, temperature: number) => devices.publish(`${prefix}devices.d-1.telemetry`, encoder.encode(JSON.stringify({ ts, temperature, humidity: 40 })));
     const first = await send(T0, 90);
     const reading = await send(T0 + 5000, 91);
@@ -111,8 +111,11 @@ describe('tracing with OpenTelemetry', function () {
     return { alert: alerts[0]!, reading, first };
   }
 
-  /** Checks that the alert's trace runs from the device's publish through every service, hop by hop. */
-  function expectOneTrace(prefix: string, system: string, r: { alert: Envelope; reading: Envelope; first: Envelope }): void {
+  /**
+   * Checks that the alert's trace runs from the device's publish through every service, hop by
+   * hop; `systems` names the transport of each hop (device, reading, valid, aggregate, alert).
+   */
+  function expectOneTrace(prefix: string, systems: string[], r: { alert: Envelope; reading: Envelope; first: Envelope }): void {
     const chain = chainTo(named(`${prefix}alerts.d-1 process`)[0]!, spans());
     const hops = ['devices.d-1.telemetry', 'sensor.reading.d-1', 'sensor.valid.d-1', 'sensor.aggregate.d-1', 'alerts.d-1'];
     expect(chain.map((s) => s.name)).to.deep.equal(hops.flatMap((h) => [`${prefix}${h} publish`, `${prefix}${h} process`]));
@@ -123,7 +126,7 @@ describe('tracing with OpenTelemetry', function () {
     expect(chain[0]!.spanContext().spanId).to.equal(spanIdOf(r.reading.traceparent));
     expect(chain[9]!.spanContext().spanId).to.equal(spanIdOf(r.alert.traceparent));
     expect(chain[0]!.attributes).to.include({ 'messaging.message.id': r.reading.id, 'cloudevents.event_source': r.reading.source });
-    for (const s of chain) expect(s.attributes['messaging.system'], s.name).to.equal(system);
+    expect(chain.map((s) => s.attributes['messaging.system'])).to.deep.equal(systems.flatMap((system) => [system, system]));
     const [aggregatePublish, aggregateProcess] = [chain[6]!, chain[7]!];
     expect(aggregatePublish.attributes).to.include({
       'messaging.destination.name': `${prefix}sensor.aggregate.d-1`, 'messaging.operation.type': 'send', 'cloudevents.event_type': 'sensor.aggregate',
@@ -145,8 +148,8 @@ describe('tracing with OpenTelemetry', function () {
   }
 
   it('tracing - one reading through ingest, filter, aggregate and alert on the memory transport is one trace, each hop the child of the one before', async () => {
-    const r = await onePipelineReading('', () => new MemoryTransport({ broker }));
-    expectOneTrace('', 'memory', r);
+    const r = await onePipelineReading('', (service) => bus(service));
+    expectOneTrace('', Array(5).fill('memory'), r);
   });
 
   describe('over NATS', () => {
@@ -154,8 +157,22 @@ describe('tracing with OpenTelemetry', function () {
 
     it('tracing - one reading through the pipeline over NATS is one trace, its context carried in the wire headers', async () => {
       const prefix = `tr${process.pid}x${Date.now()}.`;
-      const r = await onePipelineReading(prefix, () => new NatsTransport());
-      expectOneTrace(prefix, 'nats', r);
+      const r = await onePipelineReading(prefix, (service) => bus(service, new NatsTransport()));
+      expectOneTrace(prefix, Array(5).fill('nats'), r);
+    });
+
+    it('tracing - one reading is one trace across two transports: ingest and filter in memory, the aggregate routed to NATS for the alert', async () => {
+      const prefix = `tr${process.pid}y${Date.now()}.`;
+      const onNats = new Set(['alert@edge-1', 'watcher@test']);
+      const r = await onePipelineReading(prefix, (service) => {
+        if (onNats.has(service)) return bus(service, new NatsTransport());
+        if (service !== 'aggregate@edge-1') return bus(service);
+        return bus(service, new MemoryTransport({ broker }), {
+          transports: { nats: new NatsTransport() }, routes: [{ pattern: `${prefix}sensor.aggregate.>`, transport: 'nats' }],
+          tracing: { tracerProvider: provider },
+        });
+      });
+      expectOneTrace(prefix, ['memory', 'memory', 'memory', 'nats', 'nats'], r);
     });
   });
 
