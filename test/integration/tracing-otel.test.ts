@@ -107,7 +107,9 @@ describe('tracing with OpenTelemetry', function () {
     const send = (ts: number, temperature: number) => devices.publish(`${prefix}devices.d-1.telemetry`, encoder.encode(JSON.stringify({ ts, temperature, humidity: 40 })));
     const first = await send(T0, 90);
     const reading = await send(T0 + 5000, 91);
-    await waitFor(() => alerts.length === 1 && named(`${prefix}alerts.d-1 process`).length === 1, { timeoutMs: 10_000, what: 'the alert and its process span' });
+    // A span is exported when it ends, and a publish span may end after its consumer's: wait for the whole chain.
+    const chainLength = () => { const [last] = named(`${prefix}alerts.d-1 process`); return last === undefined ? 0 : chainTo(last, spans()).length; };
+    await waitFor(() => alerts.length === 1 && chainLength() === 10, { timeoutMs: 10_000, what: () => `the alert and its chain of 10 spans (${chainLength()})` });
     return { alert: alerts[0]!, reading, first };
   }
 
@@ -190,7 +192,7 @@ describe('tracing with OpenTelemetry', function () {
     await waitFor(() => named('sensor.valid.d-2 process').length === 2, { what: 'both readings handled' });
     clock += 10_000;
     await aggregate.tick();
-    await waitFor(() => aggregates.length === 1, { what: 'the aggregate closed by the clock' });
+    await waitFor(() => aggregates.length === 1 && named('sensor.aggregate.d-2 publish').length === 1, { what: 'the aggregate closed by the clock' });
     const [published] = named('sensor.aggregate.d-2 publish');
     expect(published!.parentSpanContext, 'no handler published it: a new root').to.equal(undefined);
     expect(published!.links.map((l) => l.context.spanId).sort()).to.deep.equal(named('sensor.valid.d-2 process').map((s) => s.spanContext().spanId).sort());
@@ -213,7 +215,7 @@ describe('tracing with OpenTelemetry', function () {
     await watcher.subscribe('dlq.orders.>', (m) => { deadLetters.push(m); });
     await service.subscribe('orders.created', () => { throw new Error('boom'); }, { group: 'billing' });
     const sent = await service.publish('orders.created', { n: 1 });
-    await waitFor(() => named('dlq.orders.created process').length === 1, { what: 'the dead letter handled' });
+    await waitFor(() => named('dlq.orders.created process').length === 1 && named('orders.created process').length === 1, { what: 'the dead letter handled' });
 
     const [failed] = named('orders.created process');
     expect(failed!.status).to.deep.include({ code: SpanStatusCode.ERROR, message: 'boom' });
