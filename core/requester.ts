@@ -29,28 +29,23 @@ export class Requester {
     const transport = this.requestTransport(subject);
     const envelope = this.publisher.prepare(subject, data, options, cause);
     const tracing = this.publisher.tracing;
-    if (tracing === undefined) return this.sendDecoded(transport, subject, envelope, options.timeoutMs);
-    const span = tracing.startSend('request', subject, envelope, transport.name, cause ? cause.traceparent : options.headers?.traceparent, options.traceLinks);
+    // Without tracing: no span and no extra promise on the request/reply path.
+    const span = tracing?.startSend('request', subject, envelope, transport.name, cause ? cause.traceparent : options.headers?.traceparent, options.traceLinks);
+    let reply: Envelope;
     try {
-      const reply = await this.sendDecoded<R>(transport, subject, envelope, options.timeoutMs);
-      tracing.endSend(span);
-      return reply;
+      reply = await this.send(transport, subject, envelope, options.timeoutMs);
+      const code = reply[ERROR_HEADERS.code];
+      if (typeof code === 'string') {
+        throw new RemoteHandlerError(String(reply[ERROR_HEADERS.message] ?? 'remote handler failed'), code);
+      }
+      if (reply.data instanceof Uint8Array && reply.datacontenttype !== 'application/octet-stream') {
+        reply.data = this.settings.codecs.get(reply.datacontenttype).decode(reply.data, reply.type);
+      }
     } catch (err) {
-      tracing.endSend(span, err);
+      if (span !== undefined) tracing!.endSend(span, err);
       throw err;
     }
-  }
-
-  /** Sends a request; resolves with the reply, data decoded; an error reply rejects with RemoteHandlerError. */
-  private async sendDecoded<R>(transport: RequestTransport, subject: string, envelope: Envelope, timeoutMs: number | undefined): Promise<Envelope<R>> {
-    const reply = await this.send(transport, subject, envelope, timeoutMs);
-    const code = reply[ERROR_HEADERS.code];
-    if (typeof code === 'string') {
-      throw new RemoteHandlerError(String(reply[ERROR_HEADERS.message] ?? 'remote handler failed'), code);
-    }
-    if (reply.data instanceof Uint8Array && reply.datacontenttype !== 'application/octet-stream') {
-      reply.data = this.settings.codecs.get(reply.datacontenttype).decode(reply.data, reply.type);
-    }
+    if (span !== undefined) tracing!.endSend(span);
     return reply as Envelope<R>;
   }
 
