@@ -30,3 +30,4 @@ export * from './service-identity.js';
 export * from './contract-hooks.js';
 export * from './nanoservice.js';
 export { Bus, type BusOptions, type SubscribeOptions, type Subscription, type RouteRule } from './bus.js';
+export type { TracerProviderLike } from './tracing.js';

@@ -192,7 +192,7 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
       // the event loop between slices lets other keys' messages and I/O in. This key waits.
       if (i > 0 && i % EMIT_SLICE === 0) await nextTurn();
       const r = emitted[i]!;
-      await emit(r, (subject, data, id, headers) => ctx.publish(subject, data, { id, type, version, partitionKey: r.key, headers }), ctx);
+      await emit(r, (subject, data, id, headers) => ctx.publish(subject, data, { id, type, version, partitionKey: r.key, headers, traceLinks: r.traceparents }), ctx);
     }
   };
 
@@ -211,7 +211,7 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
       const v = readPath(message.data, fieldPaths[i]!);
       values[i] = typeof v === 'number' && Number.isFinite(v) ? v : undefined;
     }
-    const outcome = aggregator.add(key, ts, values, now(), message.id, message.correlationid, message.tenant);
+    const outcome = aggregator.add(key, ts, values, now(), message.id, message.correlationid, message.tenant, message.traceparent);
     if (outcome.status === 'late-rejected') {
       counted.lateRejected.add(ctx, context, key);
       throw new LateEventError(`event time ${ts} of ${key} is behind its watermark ${aggregator.watermarkOf(key)}; its windows were emitted`,
@@ -247,7 +247,7 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
           if (r.correlationId !== undefined) built.correlationid = r.correlationId;
           if (r.tenant !== undefined) built.tenant = r.tenant;
           const headers = Object.freeze(built);
-          await emit(r, (subject, data, id) => b.publish(subject, data, { id, type, version, partitionKey: r.key, headers }), b);
+          await emit(r, (subject, data, id) => b.publish(subject, data, { id, type, version, partitionKey: r.key, headers, traceLinks: r.traceparents }), b);
         } catch (err) {
           b.logger.warn('aggregate: could not emit a window closed by the clock', { key: r.key, windowStart: r.windowStart, err });
         }
