@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { BASE_LABELS, checkJsonDepth, compilePattern, hasWildcards, MAX_JSON_DEPTH, SignalbusError, transportFromUrl, validatePattern, type TransportCapabilities } from '../../core/index.js';
 import { ContractRegistry, type ContractVersion } from '../../contracts/index.js';
 import { nanoserviceConfigSchemas, nanoserviceFactories } from '../../nanoservices/index.js';
@@ -103,10 +103,14 @@ export async function lintPipeline(value: unknown, options: LintOptions = {}): P
   return findings;
 }
 
+// Compiled once per schema object: the kinds' schemas serve every lint of a process.
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+const compiledSchemas = new WeakMap<object, ValidateFunction>();
+
 /** Validates with ajv (the truth), explained by `explainSchema`; ajv's own words if the explainer finds nothing. */
 function checkShape(schema: object, value: unknown, base = ''): LintFinding[] {
-  const ajv = new Ajv2020({ allErrors: true, strict: false });
-  const validate = ajv.compile(schema);
+  let validate = compiledSchemas.get(schema);
+  if (!validate) { validate = ajv.compile(schema); compiledSchemas.set(schema, validate); }
   if (validate(value)) return [];
   const explained = explainSchema(schema as Record<string, unknown>, value, base);
   if (explained.length > 0) return explained;

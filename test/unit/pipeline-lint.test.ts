@@ -1,10 +1,13 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { registerTransport, type Transport } from '../../core/index.js';
 import { closest, editDistance } from '../../cli/pipeline/did-you-mean.js';
 import { expandEnv } from '../../cli/pipeline/expand.js';
 import { lintPipeline, lintPipelineFile, type LintFinding } from '../../cli/pipeline/lint.js';
+import { ContractRegistry } from '../../contracts/index.js';
+import { fuzzParams, hostileString, oddValue } from '../helpers/fuzz.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const IOT = `${EXAMPLES}iot-mqtt/pipeline.json`;
@@ -177,6 +180,19 @@ describe('pipeline lint', function () {
     expect(missing.pipeline).to.equal(undefined);
     const unset = await lintPipelineFile(IOT, { env: {} });
     expect(errors(unset.findings)).to.deep.equal([]);
+  });
+
+  it('pipeline lint - any value anywhere in a service config gives findings with a JSON path, never a throw', async () => {
+    const registry = new ContractRegistry();
+    const keys = ['input', 'output', 'where', 'keyField', 'timeField', 'fields', 'rules', 'window', 'key', 'static', 'rename', 'type', 'version', 'group', 'keyAs'];
+    await fc.assert(fc.asyncProperty(fc.nat(6), fc.constantFrom(...keys), fc.oneof(oddValue, hostileString, fc.jsonValue({ maxDepth: 3 })), async (i, key, value) => {
+      const findings = await lintPipeline(iot((p) => { p.services[i].config[key] = value; }), { registry });
+      for (const f of findings) {
+        expect(f.path).to.match(/^\//);
+        expect(f.message).to.be.a('string').and.not.equal('');
+        expect(['error', 'warning']).to.include(f.severity);
+      }
+    }), fuzzParams(60, 0.05));
   });
 
   it('did you mean - edit distance counts a transposition as one step and suggests only close names', () => {
