@@ -57,33 +57,33 @@ function deref(schema: Schema, root: Schema): Schema {
 export function explainSchema(schema: Schema, value: unknown, path: string, root: Schema = schema): LintFinding[] {
   const s = deref(schema, root);
   if (s === true) return [];
-  if (s === false) return [error(path, 'is not allowed here')];
+  if (s === false) return [errorAt(path, 'is not allowed here')];
   const out: LintFinding[] = [];
-  if ('const' in s && value !== s.const) out.push(error(path, `must be ${show(s.const)}, got ${show(value)}`));
+  if ('const' in s && value !== s.const) out.push(errorAt(path, `must be ${show(s.const)}, got ${show(value)}`));
   if (Array.isArray(s.enum) && !s.enum.some((e) => e === value)) {
     const allowed = s.enum as unknown[];
     const hint = typeof value === 'string' ? didYouMean(value, allowed.filter((a): a is string => typeof a === 'string')) : '';
-    out.push(error(path, `must be one of ${allowed.map(show).join(', ')}, got ${show(value)}${hint}`));
+    out.push(errorAt(path, `must be one of ${allowed.map(show).join(', ')}, got ${show(value)}${hint}`));
   }
-  if (typeof s.type === 'string' && !hasType(value, s.type)) return [...out, error(path, `must be ${article(s.type)}, got ${typeOf(value)}`)];
+  if (typeof s.type === 'string' && !hasType(value, s.type)) return [...out, errorAt(path, `must be ${article(s.type)}, got ${typeOf(value)}`)];
   for (const key of ['oneOf', 'anyOf'] as const) {
     if (Array.isArray(s[key])) out.push(...explainBranches(s[key] as Schema[], key, value, path, root));
   }
   if (Array.isArray(s.allOf)) for (const part of s.allOf as Schema[]) out.push(...explainSchema(part, value, path, root));
   if (typeof value === 'string') {
-    if (typeof s.minLength === 'number' && value.length < s.minLength) out.push(error(path, s.minLength === 1 ? 'must not be empty' : `must be at least ${s.minLength} characters`));
-    if (typeof s.maxLength === 'number' && value.length > s.maxLength) out.push(error(path, `must be at most ${s.maxLength} characters`));
-    if (typeof s.pattern === 'string' && !new RegExp(s.pattern, 'u').test(value)) out.push(error(path, `${show(value)} must match the pattern ${s.pattern}`));
+    if (typeof s.minLength === 'number' && value.length < s.minLength) out.push(errorAt(path, s.minLength === 1 ? 'must not be empty' : `must be at least ${s.minLength} characters`));
+    if (typeof s.maxLength === 'number' && value.length > s.maxLength) out.push(errorAt(path, `must be at most ${s.maxLength} characters`));
+    if (typeof s.pattern === 'string' && !new RegExp(s.pattern, 'u').test(value)) out.push(errorAt(path, `${show(value)} must match the pattern ${s.pattern}`));
   }
   if (typeof value === 'number') {
-    if (typeof s.minimum === 'number' && value < s.minimum) out.push(error(path, `must be >= ${s.minimum}, got ${value}`));
-    if (typeof s.maximum === 'number' && value > s.maximum) out.push(error(path, `must be <= ${s.maximum}, got ${value}`));
+    if (typeof s.minimum === 'number' && value < s.minimum) out.push(errorAt(path, `must be >= ${s.minimum}, got ${value}`));
+    if (typeof s.maximum === 'number' && value > s.maximum) out.push(errorAt(path, `must be <= ${s.maximum}, got ${value}`));
   }
   if (Array.isArray(value)) {
-    if (typeof s.minItems === 'number' && value.length < s.minItems) out.push(error(path, `must have at least ${s.minItems} item${s.minItems === 1 ? '' : 's'}`));
+    if (typeof s.minItems === 'number' && value.length < s.minItems) out.push(errorAt(path, `must have at least ${s.minItems} item${s.minItems === 1 ? '' : 's'}`));
     if (s.uniqueItems === true) {
       const seen = new Set<string>();
-      value.forEach((v, i) => { const k = JSON.stringify(v); if (seen.has(k)) out.push(error(`${path}/${i}`, `${k} is listed twice`)); seen.add(k); });
+      value.forEach((v, i) => { const k = JSON.stringify(v); if (seen.has(k)) out.push(errorAt(`${path}/${i}`, `${k} is listed twice`)); seen.add(k); });
     }
     if (s.items !== undefined) value.forEach((v, i) => out.push(...explainSchema(s.items as Schema, v, `${path}/${i}`, root)));
   }
@@ -99,21 +99,21 @@ function explainObject(s: Record<string, unknown>, value: Record<string, unknown
   // A misspelled property also leaves its right spelling missing: one finding says both.
   const meant = new Set(unknown.map((k) => closest(k, known)).filter((k): k is string => k !== undefined && !Object.hasOwn(value, k)));
   for (const name of Array.isArray(s.required) ? s.required as string[] : []) {
-    if (!Object.hasOwn(value, name) && !meant.has(name)) out.push(error(path || '/', `missing "${name}"`));
+    if (!Object.hasOwn(value, name) && !meant.has(name)) out.push(errorAt(path || '/', `missing "${name}"`));
   }
   if (typeof s.minProperties === 'number' && Object.keys(value).length < s.minProperties) {
-    out.push(error(path || '/', `needs at least ${s.minProperties} properties`));
+    out.push(errorAt(path || '/', `needs at least ${s.minProperties} properties`));
   }
   for (const [k, v] of Object.entries(value)) {
     const at = `${path}${pointer(k)}`;
     if (s.propertyNames !== undefined) {
       const names = explainSchema(s.propertyNames as Schema, k, at, root);
-      if (names.length > 0) out.push(error(at, `property name: ${names[0]!.message}`));
+      if (names.length > 0) out.push(errorAt(at, `property name: ${names[0]!.message}`));
     }
     if (Object.hasOwn(properties, k)) { out.push(...explainSchema(properties[k]!, v, at, root)); continue; }
     if (s.additionalProperties === false) {
       const hint = didYouMean(k, known);
-      out.push(error(at, `unknown property "${k}"${hint || ` (allowed: ${known.join(', ')})`}`));
+      out.push(errorAt(at, `unknown property "${k}"${hint || ` (allowed: ${known.join(', ')})`}`));
     } else if (s.additionalProperties !== undefined && s.additionalProperties !== true) {
       out.push(...explainSchema(s.additionalProperties as Schema, v, at, root));
     }
@@ -131,7 +131,7 @@ function explainBranches(branches: Schema[], key: 'oneOf' | 'anyOf', value: unkn
   const explained = branches.map((b) => explainSchema(b, value, path, root));
   const matching = explained.filter((e) => e.length === 0).length;
   if (matching === 1 || (key === 'anyOf' && matching > 1)) return [];
-  if (matching > 1) return [error(path || '/', `matches ${matching} of the alternatives; it must match exactly one`)];
+  if (matching > 1) return [errorAt(path || '/', `matches ${matching} of the alternatives; it must match exactly one`)];
   const resolved = branches.map((b) => deref(b, root));
   if (isObject(value)) {
     const discriminator = discriminatorOf(resolved);
@@ -141,9 +141,9 @@ function explainBranches(branches: Schema[], key: 'oneOf' | 'anyOf', value: unkn
       if (chosen >= 0) return explained[chosen]!;
       const got = value[discriminator];
       const at = `${path}${pointer(discriminator)}`;
-      if (got === undefined) return [error(path || '/', `missing "${discriminator}" (one of ${allowed.map(show).join(', ')})`)];
+      if (got === undefined) return [errorAt(path || '/', `missing "${discriminator}" (one of ${allowed.map(show).join(', ')})`)];
       const hint = typeof got === 'string' ? didYouMean(got, allowed.filter((a): a is string => typeof a === 'string')) : '';
-      return [error(at, `must be one of ${allowed.map(show).join(', ')}, got ${show(got)}${hint}`)];
+      return [errorAt(at, `must be one of ${allowed.map(show).join(', ')}, got ${show(got)}${hint}`)];
     }
     const complete = resolved.findIndex((b, i) => isObject(b) && Array.isArray(b.required) && (b.required as string[]).every((r) => Object.hasOwn(value, r)) && explained[i]!.length > 0);
     if (complete >= 0) return explained[complete]!;
@@ -152,7 +152,7 @@ function explainBranches(branches: Schema[], key: 'oneOf' | 'anyOf', value: unkn
   const candidates = sameType.filter((c) => c.typed);
   if (candidates.length === 0) {
     const types = [...new Set(resolved.map(describe))];
-    return [error(path || '/', `must be ${types.join(' or ')}, got ${show(value)}`)];
+    return [errorAt(path || '/', `must be ${types.join(' or ')}, got ${show(value)}`)];
   }
   candidates.sort((a, b) => a.e.length - b.e.length);
   return candidates[0]!.e;
@@ -177,6 +177,10 @@ function article(type: string): string {
   return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
 }
 
-function error(path: string, message: string): LintFinding {
+export function errorAt(path: string, message: string): LintFinding {
   return { severity: 'error', path: path || '/', message };
+}
+
+export function warningAt(path: string, message: string): LintFinding {
+  return { severity: 'warning', path: path || '/', message };
 }
