@@ -148,8 +148,9 @@ function explainBranches(branches: Schema[], key: 'oneOf' | 'anyOf', value: unkn
     const complete = resolved.findIndex((b, i) => isObject(b) && Array.isArray(b.required) && (b.required as string[]).every((r) => Object.hasOwn(value, r)) && explained[i]!.length > 0);
     if (complete >= 0) return explained[complete]!;
   }
-  const sameType = explained.map((e, i) => ({ e, i, typed: !(isObject(resolved[i]) && typeof (resolved[i] as Record<string, unknown>).type === 'string' && !hasType(value, (resolved[i] as Record<string, unknown>).type as string)) }));
-  const candidates = sameType.filter((c) => c.typed);
+  // Branches of another type than the value (`false` against an object) are no candidates.
+  const candidates = explained.map((e, i) => ({ e, b: resolved[i]! })).filter(({ b }) => !isObject(b)
+    || ((typeof b.type !== 'string' || hasType(value, b.type)) && (!('const' in b) || typeOf(b.const) === typeOf(value))));
   if (candidates.length === 0) {
     const types = [...new Set(resolved.map(describe))];
     return [errorAt(path || '/', `must be ${types.join(' or ')}, got ${show(value)}`)];
