@@ -10,7 +10,8 @@ service's config (a misspelled property gets a did-you-mean, an enum lists its v
 paths (filter predicates, key, time, aggregate and alert fields, output placeholders) resolved
 against the contract of the subject each service reads, contracts that are not registered,
 subscriptions routed to a transport that cannot carry them (a wildcard without wildcards, a group
-without groups), and, as warnings, input no service produces and output nobody consumes.
+without groups, a scaled input where its coordination cannot replay or share it), and, as
+warnings, input no service produces and output nobody consumes.
 signalbus run lints first and refuses to start on an error.
 
 Output: one line per finding, "error|warning <JSON path>: message"; --json prints

@@ -3,13 +3,13 @@
  * where, who receives it, which transport carries each subscription, and what nobody produces
  * or consumes.
  */
-import { compilePattern, hasWildcards, type TransportCapabilities } from '../../core/index.js';
+import { compilePattern, hasWildcards, type Transport } from '../../core/index.js';
 import type { ContractRegistry } from '../../contracts/index.js';
 import { INGEST_DEFAULTS } from '../../nanoservices/index.js';
 import { didYouMean } from './did-you-mean.js';
 import type { Pipeline, PipelineService } from './load.js';
 import { errorAt, pointer, warningAt, type LintFinding } from './lint-schema.js';
-import { outputPattern, patternsOverlap } from './scale-plan.js';
+import { outputPattern, patternsOverlap, planScale } from './scale-plan.js';
 
 /** A contract version one service publishes or receives. */
 export interface ContractRef { name: string; version: string }
@@ -104,19 +104,60 @@ function routeOf(p: Pipeline, pattern: string): { transport: string; by: string 
   return { transport: Object.keys(p.transports)[0]!, by: 'default' };
 }
 
+/** `transport "mqtt" (by /routes/0)`, or `the default transport "local"`. */
+function viaOf(route: { transport: string; by: string }): string {
+  return route.by === 'default' ? `the default transport "${route.transport}"` : `transport "${route.transport}" (by ${route.by})`;
+}
+
 /** A subscription the transport it is routed to cannot carry: a wildcard without wildcards, a group without groups. */
-export function checkCarriage(flow: ServiceFlow, p: Pipeline, capabilities: Map<string, TransportCapabilities>, findings: LintFinding[]): void {
+export function checkCarriage(flow: ServiceFlow, p: Pipeline, transports: Map<string, Transport>, findings: LintFinding[]): void {
   const route = routeOf(p, flow.input);
-  const caps = capabilities.get(route.transport);
+  const caps = transports.get(route.transport)?.capabilities;
   if (!caps) return;
   const base = pointer('services', flow.index, 'config');
-  const via = route.by === 'default' ? `the default transport "${route.transport}"` : `transport "${route.transport}" (by ${route.by})`;
+  const via = viaOf(route);
   if (hasWildcards(flow.input) && !caps.wildcards) {
     findings.push(errorAt(`${base}/input`, `"${flow.input}" is routed to ${via}, which has no wildcard subscriptions; route it to a transport with wildcards or subscribe to a concrete subject`));
   }
   const group = (flow.service.config as Record<string, unknown>).group;
   if (typeof group === 'string' && !caps.queueGroups) {
     findings.push(errorAt(`${base}/group`, `"${flow.input}" is routed to ${via}, which has no consumer groups; remove "group" or route it to a transport with groups`));
+  }
+}
+
+/**
+ * A scaled pipeline (`scale`) asks more of the transports its inputs travel on, as
+ * `signalbus run` checks when each service starts: coordination "nats" needs a NATS server and
+ * inputs on a log it can replay (JetStream); "amqp" needs a RabbitMQ and partitioned inputs on
+ * quorum queues with a single active consumer. Input from outside with consumer groups is shared instead.
+ */
+export function checkScaleCarriage(p: Pipeline, flows: ServiceFlow[], transports: Map<string, Transport>, findings: LintFinding[]): void {
+  const scale = p.scale;
+  if (!scale || scale.coordination === 'memory') return;
+  const urls = Object.values(p.transports);
+  if (scale.url === undefined && !urls.some((u) => (scale.coordination === 'nats' ? /^(nats|tls):/i : /^amqps?:/i).test(u))) {
+    findings.push(errorAt('/scale/coordination', scale.coordination === 'nats'
+      ? 'coordination "nats" needs scale.url or a nats:// transport for its leases and checkpoints'
+      : 'coordination "amqp" needs scale.url or an amqp:// transport for its checkpoints and heartbeats'));
+  }
+  const plan = safe(() => planScale(p.services, scale.partitionedInputs ?? []));
+  if (!plan) return;
+  for (const f of flows) {
+    const route = routeOf(p, f.input);
+    const transport = transports.get(route.transport);
+    if (!transport) continue;
+    const caps = transport.capabilities;
+    const partitioned = plan.services[f.index]?.partitioned === true;
+    const at = `${pointer('services', f.index, 'config')}/input`;
+    if (scale.coordination === 'nats') {
+      if (caps.replay === true || (!partitioned && caps.queueGroups)) continue;
+      findings.push(errorAt(at, `scaled by NATS, "${f.input}" is routed to ${viaOf(route)}, which keeps no log to replay from; route it to NATS with jetstream=1 (its stream capturing the subject)`));
+    } else {
+      if (caps.holdAcks !== true && !partitioned && caps.queueGroups) continue;
+      const t = transport as unknown as { queueType?: string; singleActiveConsumer?: boolean };
+      if (caps.holdAcks === true && t.queueType === 'quorum' && t.singleActiveConsumer === true) continue;
+      findings.push(errorAt(at, `scaled by AMQP, "${f.input}" is routed to ${viaOf(route)}; it needs an AMQP transport with quorum queues and a single active consumer (amqp://…?durable=1&queueType=quorum&singleActiveConsumer=1)`));
+    }
   }
 }
 

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { BASE_LABELS, checkJsonDepth, MAX_JSON_DEPTH, SignalbusError, transportFromUrl, validatePattern, type TransportCapabilities } from '../../core/index.js';
+import { BASE_LABELS, checkJsonDepth, MAX_JSON_DEPTH, SignalbusError, transportFromUrl, validatePattern, type Transport } from '../../core/index.js';
 import { ContractRegistry } from '../../contracts/index.js';
 import { nanoserviceConfigSchemas, nanoserviceFactories } from '../../nanoservices/index.js';
 import '../../transports/index.js';
 import { didYouMean } from './did-you-mean.js';
 import { expandEnv } from './expand.js';
 import { checkFields } from './lint-fields.js';
-import { checkCarriage, checkProducersAndConsumers, inputOf, traceFlows } from './lint-flow.js';
+import { checkCarriage, checkProducersAndConsumers, checkScaleCarriage, inputOf, traceFlows } from './lint-flow.js';
 import { errorAt, explainSchema, pointer, type LintFinding } from './lint-schema.js';
 import type { KindSchemas, Pipeline } from './load.js';
 import { pipelineSchema } from './schema.js';
@@ -65,7 +65,7 @@ export async function lintPipeline(value: unknown, options: LintOptions = {}): P
   if (shape.length > 0) return shape;
   const p = value as Pipeline;
   const findings: LintFinding[] = [];
-  const capabilities = await checkTransports(p, findings);
+  const transports = await checkTransports(p, findings);
   checkRoutes(p, findings);
   checkMetrics(p, findings);
   const valid = checkServices(p, kinds, findings);
@@ -73,8 +73,9 @@ export async function lintPipeline(value: unknown, options: LintOptions = {}): P
   const flows = traceFlows(p, valid, registry);
   for (const flow of flows) {
     if (registry) checkFields(flow, registry, findings);
-    checkCarriage(flow, p, capabilities, findings);
+    checkCarriage(flow, p, transports, findings);
   }
+  checkScaleCarriage(p, flows, transports, findings);
   checkProducersAndConsumers(p, flows, findings);
   return findings;
 }
@@ -93,13 +94,13 @@ function checkShape(schema: object, value: unknown, base = ''): LintFinding[] {
   return (validate.errors ?? []).slice(0, 1).map((e) => ({ severity: 'error' as const, path: `${base}${e.instancePath}` || '/', message: e.message ?? 'invalid' }));
 }
 
-async function checkTransports(p: Pipeline, findings: LintFinding[]): Promise<Map<string, TransportCapabilities>> {
-  const out = new Map<string, TransportCapabilities>();
+/** Each transport made from its URL (never connected): its options checked, its capabilities known. */
+async function checkTransports(p: Pipeline, findings: LintFinding[]): Promise<Map<string, Transport>> {
+  const out = new Map<string, Transport>();
   for (const [name, url] of Object.entries(p.transports)) {
     try {
-      // Made, never connected: its URL options are checked and its capabilities read.
       const transport = await transportFromUrl(url);
-      out.set(name, transport.capabilities);
+      out.set(name, transport);
       await transport.close().catch(() => undefined);
     } catch (cause) {
       findings.push(errorAt(pointer('transports', name), messageOf(cause)));

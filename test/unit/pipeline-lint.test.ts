@@ -171,6 +171,22 @@ describe('pipeline lint', function () {
     expect(at(route, '/routes/0/transport')[0]?.message).to.equal('"mqt" is not one of transports (local, mqtt, bad); did you mean mqtt?');
   });
 
+  it('pipeline lint - a scaled pipeline whose inputs travel where the coordination cannot replay or share them', async () => {
+    const example = (name: string, edit: (p: Json) => void) => {
+      const p = expandEnv(JSON.parse(readFileSync(`${EXAMPLES}${name}/pipeline.json`, 'utf8')), {}) as Json;
+      edit(p);
+      return p;
+    };
+    const coreNats = await lintPipeline(example('iot-nats', (p) => { p.transports.stream = 'nats://127.0.0.1:4222'; }));
+    expect(errors(coreNats).map((f) => f.path)).to.deep.equal(['/services/1/config/input', '/services/2/config/input', '/services/3/config/input']);
+    expect(errors(coreNats)[0]!.message).to.equal('scaled by NATS, "sensor.reading.>" is routed to the default transport "stream", which keeps no log to replay from; route it to NATS with jetstream=1 (its stream capturing the subject)');
+    const classic = await lintPipeline(example('iot-amqp', (p) => { p.transports.broker = 'amqp://guest:guest@127.0.0.1:5672?durable=1'; }));
+    // Held acks make even ingest's outside input a single-active-consumer queue.
+    expect(errors(classic).map((f) => f.path)).to.deep.equal(['/services/0/config/input', '/services/1/config/input', '/services/2/config/input', '/services/3/config/input']);
+    const noServer = await lintPipeline(example('iot-nats', (p) => { p.transports = { local: 'memory://x' }; p.routes = []; }));
+    expect(at(noServer, '/scale/coordination')[0]?.message).to.equal('coordination "nats" needs scale.url or a nats:// transport for its leases and checkpoints');
+  });
+
   it('pipeline lint - what a service refuses at start and files that cannot be read are findings with a JSON path too', async () => {
     const slide = await lintPipeline(iot((p) => { p.services[2].config.window = { kind: 'sliding', sizeMs: 5000, slideMs: 10_000 }; }));
     expect(errors(slide)).to.deep.equal([{ severity: 'error', path: '/services/2/config/window/slideMs', message: 'window.slideMs must be a positive integer <= sizeMs' }]);
