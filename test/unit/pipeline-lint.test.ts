@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { registerTransport, type Transport } from '../../core/index.js';
 import { closest, editDistance } from '../../cli/pipeline/did-you-mean.js';
@@ -80,6 +82,21 @@ describe('pipeline lint', function () {
     ]);
     const windowEnd = await lintPipeline(iot((p) => { p.services[3].config.input = 'sensor.aggregate.>'; p.services[3].config.rules[0].field = 'avg'; p.services[3].config.timeField = 'window.ned'; }));
     expect(at(windowEnd, '/services/3/config/timeField')[0]?.message).to.equal('no such field in sensor.aggregate 1.0.0; did you mean window.end?');
+  });
+
+  it('pipeline lint - output placeholders are resolved against what each service renders them from', async () => {
+    const findings = await lintPipeline(iot((p) => {
+      p.services[0].config.output = 'sensor.reading.{devceId}';
+      p.services[1].config.output = 'sensor.valid.{data.deviceid}';
+      p.services[2].config.output = 'sensor.aggregate.{metrc}.{deviceId}';
+      p.services[3].config.output = 'alerts.{rul}.{deviceId}';
+    }));
+    expect(errors(findings).map((f) => `${f.path}: ${f.message}`)).to.deep.equal([
+      '/services/0/config/output: {devceId}: no such field in sensor.reading 2.0.0; did you mean deviceId?',
+      '/services/1/config/output: {data.deviceid}: no such field in sensor.reading 2.0.0; did you mean data.deviceId?',
+      '/services/2/config/output: {metrc}: no such field in sensor.aggregate 1.0.0; did you mean metric?',
+      '/services/3/config/output: {rul}: no such field in alert.raised 1.1.0 or alert.resolved 1.1.0; did you mean rule?',
+    ]);
   });
 
   it('pipeline lint - what ingest writes and publishes must exist in its contract', async () => {
@@ -194,8 +211,13 @@ describe('pipeline lint', function () {
     expect(missing.findings).to.have.length(1);
     expect(missing.findings[0]).to.include({ severity: 'error', path: '/' });
     expect(missing.pipeline).to.equal(undefined);
-    const unset = await lintPipelineFile(IOT, { env: {} });
-    expect(errors(unset.findings)).to.deep.equal([]);
+    const defaults = await lintPipelineFile(IOT, { env: {} });
+    expect(errors(defaults.findings), 'every ${VAR} of the example has a default').to.deep.equal([]);
+    const file = join(mkdtempSync(join(tmpdir(), 'sb-lint-')), 'pipeline.json');
+    writeFileSync(file, JSON.stringify(iot((p) => { p.transports.mqtt = '${NO_SUCH_URL}'; })));
+    const unset = await lintPipelineFile(file, { env: {} });
+    expect(unset.findings).to.deep.equal([{ severity: 'error', path: '/transports/mqtt', message: 'environment variable NO_SUCH_URL is not set and has no default (write ${NO_SUCH_URL:-value})' }]);
+    rmSync(dirname(file), { recursive: true });
   });
 
   it('pipeline lint - any value anywhere in a service config gives findings with a JSON path, never a throw', async () => {
