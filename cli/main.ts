@@ -11,6 +11,7 @@ interface Command { summary: string; help: () => Promise<string>; run: (argv: st
 const commands: Record<string, Command> = {
   pub: { summary: 'publish one event', help: async () => (await import('./commands/pub.js')).pubHelp, run: async (a) => (await import('./commands/pub.js')).pub(a) },
   sub: { summary: 'print events matching a pattern', help: async () => (await import('./commands/sub.js')).subHelp, run: async (a) => (await import('./commands/sub.js')).sub(a) },
+  lint: { summary: 'check a pipeline file before running it', help: async () => (await import('./commands/lint.js')).lintHelp, run: async (a) => (await import('./commands/lint.js')).lint(a) },
   run: { summary: 'run the nanoservices a pipeline file describes', help: async () => (await import('./commands/run.js')).runHelp, run: async (a) => (await import('./commands/run.js')).run(a) },
   status: { summary: 'who owns which partitions of scaled pipelines', help: async () => (await import('./commands/status.js')).statusHelp, run: async (a) => (await import('./commands/status.js')).status(a) },
   metrics: { summary: 'tail metric fields', help: async () => (await import('./commands/metrics.js')).metricsHelp, run: async (a) => (await import('./commands/metrics.js')).metrics(a) },

@@ -20,7 +20,7 @@ export interface AlertConfig {
   keyField?: string;
   /** Name of the key in metric queries, subject placeholders and extended data. Default: the last segment of `keyField`, else `deviceId`. */
   keyAs?: string;
-  /** Data path of the event time (ms since the epoch or RFC 3339). Default `ts`; `windowEnd` for aggregates. */
+  /** Data path of the event time (ms since the epoch or RFC 3339). Default `ts`; `window.end` for aggregates (`sensor.aggregate` has no `ts`). */
   timeField?: string;
   rules: AlertRule[];
   /** Contract names and version of the alerts. Default `alert.raised` / `alert.resolved` 1.1.0 (1.0.0 with `extendedData: false`). */
