@@ -67,6 +67,7 @@ export async function demo(argv: string[]): Promise<number> {
   const pipeline = demoPipeline(mqttPort, httpPort);
   const running = await startPipeline(pipeline, { logger });
   const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(`console: open ${running.hosted.http}/ in a browser`);
   out(`signalbus demo: MQTT broker ${running.hosted.mqtt}, HTTP gateway ${running.hosted.http} (/metrics, /v1/stream/%3E), ${deviceCount} devices`);
 
   // A watcher on the same transports, as an operator's tool would be.
