@@ -49,7 +49,7 @@ export interface ConsoleSnapshot {
 /** Bounds: what the console holds and sends, whatever the event rate. */
 export const CONSOLE_LIMITS = {
   fieldRows: 5000, fieldRowsSent: 1000, activeAlerts: 5000, activeAlertsSent: 200, resolvedKept: 500, resolvedSent: 20,
-  deadLettersKept: 500, deadLettersSent: 20, historySeconds: 300,
+  deadLettersKept: 500, deadLettersSent: 20, historySeconds: 300, charts: 200,
 } as const;
 
 interface StoredField extends FieldRow { tenant: string | undefined; updated: number; intervalMs: number }
@@ -81,7 +81,7 @@ export class ConsoleState {
       if (!row) {
         let parsed;
         try { parsed = parseMetricField(f.field); } catch { continue; }
-        if (this.fields.size >= CONSOLE_LIMITS.fieldRows) this.evictOldestField();
+        if (this.fields.size >= CONSOLE_LIMITS.fieldRows) this.evictIdleFields();
         row = {
           service: parsed.app, container: parsed.container ?? '', context: parsed.context,
           query: parsed.query ? new URLSearchParams(parsed.query).toString() : '', event: parsed.event, action: parsed.action,
@@ -97,7 +97,11 @@ export class ConsoleState {
     }
     const hkey = `${tenant ?? ''}\n${batch.service}`;
     let h = this.history.get(hkey);
-    if (!h) { h = { tenant, service: batch.service, points: [] }; this.history.set(hkey, h); }
+    if (!h) {
+      if (this.history.size >= CONSOLE_LIMITS.charts) { this.version++; return; }
+      h = { tenant, service: batch.service, points: [] };
+      this.history.set(hkey, h);
+    }
     // Instances of one service add up in the second their batches end in.
     const second = Math.floor((Date.parse(batch.end) || now) / 1000);
     const rate = received / (intervalMs / 1000);
@@ -184,11 +188,10 @@ export class ConsoleState {
     };
   }
 
-  private evictOldestField(): void {
-    let oldestKey: string | undefined;
-    let oldest = Infinity;
-    for (const [k, f] of this.fields) if (f.updated < oldest) { oldest = f.updated; oldestKey = k; }
-    if (oldestKey !== undefined) this.fields.delete(oldestKey);
+  /** Lets go of the tenth of the rows idle longest: one sort per many new fields, not a scan per field. */
+  private evictIdleFields(): void {
+    const byIdle = [...this.fields].sort((a, b) => a[1].updated - b[1].updated);
+    for (const [key] of byIdle.slice(0, Math.max(1, Math.floor(CONSOLE_LIMITS.fieldRows / 10)))) this.fields.delete(key);
   }
 }
 
