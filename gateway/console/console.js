@@ -225,6 +225,7 @@ function renderCharts(throughput, now) {
     return chart;
   });
   box.replaceChildren(...charts);
+  if (charts.length === 0) box.append(el('p', latest?.tenant === null ? 'no metric batches yet' : 'metric batches carry no tenant: operators see them, tenants do not', 'empty'));
 }
 
 /** Services in columns by their distance from the sources; subjects at the ends. */

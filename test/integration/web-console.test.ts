@@ -13,7 +13,10 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import type { Browser, Page } from 'playwright-core';
 import { Bus, type Envelope } from '../../core/index.js';
+import { validatePipeline } from '../../cli/pipeline/load.js';
+import { startPipeline } from '../../cli/pipeline/run-pipeline.js';
 import { HttpGateway } from '../../gateway/index.js';
+import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
 import { silentLogger } from '../helpers/silent-logger.js';
@@ -93,6 +96,42 @@ describe('web console', function () {
     } finally {
       demo.kill('SIGTERM');
       await exited;
+    }
+  });
+
+  it('web console - a scaled-out pipeline shows which member holds which partitions', async () => {
+    const httpPort = await freePort();
+    const pipeline = validatePipeline({
+      name: 'console-scaled', instance: 'edge-1',
+      transports: { local: `memory://console-scaled-${Date.now()}` },
+      embedded: { http: { url: `http://127.0.0.1:${httpPort}` } },
+      metrics: { intervalMs: 500 },
+      services: [
+        { kind: 'filter', config: { input: 'sensor.reading.>', output: 'sensor.valid.{data.deviceId}', where: { path: 'data.temperature', gte: -50, lte: 150 } } },
+        { kind: 'aggregate', instances: 2, config: { input: 'sensor.valid.>', keyField: 'deviceId', fields: ['temperature'], window: { kind: 'tumbling', sizeMs: 5000 } } },
+      ],
+    }, nanoserviceConfigSchemas);
+    const running = await startPipeline(pipeline, { logger: silentLogger });
+    try {
+      const page = await browser!.newPage();
+      const errors = pageErrors(page);
+      await page.goto(`http://127.0.0.1:${httpPort}/`);
+      const partitionsOf = async (member: string) => {
+        const rows: string[][] = await page.locator('#ownership-table tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent ?? '')));
+        const cells = rows.find((r) => r[0] === member)?.[1] ?? '';
+        return cells.split(',').map((p) => p.trim()).filter((p) => /^\d+$/.test(p)).map(Number);
+      };
+      // The first copy up takes every partition and hands half over at its next lease round.
+      await waitFor(async () => (await partitionsOf('aggregate@edge-1-0')).length > 0 && (await partitionsOf('aggregate@edge-1-1')).length > 0,
+        { timeoutMs: 15_000, intervalMs: 250, what: 'both aggregate copies holding partitions on the page' });
+      const held = [...await partitionsOf('aggregate@edge-1-0'), ...await partitionsOf('aggregate@edge-1-1')].sort((a, b) => a - b);
+      expect(held, 'each of the 16 partitions held by one member').to.deep.equal([...Array(16).keys()]);
+      expect(await page.locator('#pipeline-graph g.service').allTextContents()).to.include.members(['filterfilter (filter)', 'aggregate ×2aggregate (aggregate)']);
+      await page.screenshot({ path: join(dir, 'web-console-scaled.png'), fullPage: true });
+      expect(errors, 'console errors in the page').to.deep.equal([]);
+      await page.close();
+    } finally {
+      await running.stop();
     }
   });
 
