@@ -59,7 +59,14 @@ interface History { tenant: string | undefined; service: string; points: Array<[
 
 type Who = AuthResult | undefined;
 
-/** The console's bounded view of the pipeline's events. `version` grows with every change. */
+/**
+ * The console's bounded view of the pipeline's events. `version` grows with every change.
+ *
+ * @example
+ * const state = new ConsoleState();
+ * state.addDeadLetter('dlq.devices.d1.telemetry', { dlqreason: 'SB_ERR_CODEC_DECODE' }, 'acme');
+ * state.snapshot({ principal: 'u', tenant: 'acme' }, {}).deadLetters.byReason; // { SB_ERR_CODEC_DECODE: 1 }
+ */
 export class ConsoleState {
   version = 0;
   private readonly fields = new Map<string, StoredField>();

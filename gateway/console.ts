@@ -37,12 +37,12 @@ export interface ConsoleOptions {
   maxStreams?: number;
 }
 
-const STATIC: Record<string, { file: string; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/console/console.js': { file: 'console.js', type: 'text/javascript; charset=utf-8' },
-  '/console/console.css': { file: 'console.css', type: 'text/css; charset=utf-8' },
-};
+const STATIC = new Map<string, { file: string; type: string }>([
+  ['/', { file: 'index.html', type: 'text/html; charset=utf-8' }],
+  ['/index.html', { file: 'index.html', type: 'text/html; charset=utf-8' }],
+  ['/console/console.js', { file: 'console.js', type: 'text/javascript; charset=utf-8' }],
+  ['/console/console.css', { file: 'console.css', type: 'text/css; charset=utf-8' }],
+]);
 /** Next to this module in the source and in dist/ (the build copies them). */
 const STATIC_DIR = new URL('./console/', import.meta.url);
 const SESSION_PATH = '/v1/console/session';
@@ -52,7 +52,16 @@ const decoder = new TextDecoder();
 
 interface ConsoleStream { res: ServerResponse; who: AuthResult; sentVersion: number }
 
-/** Serves the console for one gateway; see the module comment. */
+/**
+ * Serves the console for one gateway; see the module comment. `HttpGateway` makes one when its
+ * `console` option is on, starts it with the gateway and hands it the GET requests it does not
+ * answer itself.
+ *
+ * @example
+ * const gateway = new HttpGateway({ bus, console: { pipeline: { name: 'edge', services: [] } } });
+ * await gateway.start();
+ * gateway.console?.state.snapshot(undefined, {}).alerts.active; // what an operator sees now
+ */
 export class GatewayConsole {
   readonly state = new ConsoleState();
   private readonly subs: TransportSubscription[] = [];
@@ -92,7 +101,7 @@ export class GatewayConsole {
    * `identify` is the gateway's: credentials, rate limit, typed errors.
    */
   async route(req: IncomingMessage, res: ServerResponse, path: string, identify: () => AuthResult | Promise<AuthResult>): Promise<boolean> {
-    const asset = STATIC[path];
+    const asset = STATIC.get(path);
     if (asset) {
       // The page and its code hold no data: it asks for a token before it reads anything.
       const body = await this.file(asset.file);
