@@ -55,7 +55,8 @@ export const CONSOLE_LIMITS = {
 interface StoredField extends FieldRow { tenant: string | undefined; updated: number; intervalMs: number }
 interface StoredAlert extends AlertRow { tenant: string | undefined }
 interface StoredDeadLetter extends DeadLetterRow { tenant: string | undefined }
-interface History { tenant: string | undefined; service: string; points: Array<[number, number]> }
+/** What one instance of a service received per second, batch by batch. */
+interface History { tenant: string | undefined; service: string; intervalSec: number; points: Array<[number, number]> }
 
 type Who = AuthResult | undefined;
 
@@ -81,6 +82,7 @@ export class ConsoleState {
     if (!batch || typeof batch.service !== 'string' || !Array.isArray(batch.fields)) return;
     const intervalMs = Math.max(1, Date.parse(batch.end) - Date.parse(batch.start)) || 1000;
     let received = 0;
+    let container: string | undefined;
     for (const f of batch.fields) {
       if (typeof f?.field !== 'string' || typeof f.count !== 'number') continue;
       const key = `${tenant ?? ''}\n${f.field}`;
@@ -101,17 +103,18 @@ export class ConsoleState {
       row.updated = now;
       row.intervalMs = intervalMs;
       if (row.event === 'received' && row.action === 'delivered') received += f.count;
+      container ??= row.container;
     }
-    const hkey = `${tenant ?? ''}\n${batch.service}`;
+    const hkey = `${tenant ?? ''}\n${batch.service}\n${container ?? ''}`;
     let h = this.history.get(hkey);
     if (!h) {
       if (this.history.size >= CONSOLE_LIMITS.charts) { this.version++; return; }
-      h = { tenant, service: batch.service, points: [] };
+      h = { tenant, service: batch.service, intervalSec: 1, points: [] };
       this.history.set(hkey, h);
     }
-    // Instances of one service add up in the second their batches end in.
     const second = Math.floor((Date.parse(batch.end) || now) / 1000);
     const rate = received / (intervalMs / 1000);
+    h.intervalSec = Math.max(1, Math.round(intervalMs / 1000));
     const last = h.points[h.points.length - 1];
     if (last && last[0] === second) last[1] += rate; else h.points.push([second, rate]);
     const oldest = Math.floor(now / 1000) - CONSOLE_LIMITS.historySeconds;
@@ -170,14 +173,10 @@ export class ConsoleState {
     fields.sort((a, b) => a.service.localeCompare(b.service) || a.context.localeCompare(b.context) || a.query.localeCompare(b.query)
       || a.event.localeCompare(b.event) || a.action.localeCompare(b.action) || a.container.localeCompare(b.container));
 
+    const instances = new Map<string, History[]>();
+    for (const h of this.history.values()) if (visible(h)) instances.set(h.service, [...(instances.get(h.service) ?? []), h]);
     const throughput: ConsoleSnapshot['throughput'] = {};
-    const oldest = Math.floor(now / 1000) - CONSOLE_LIMITS.historySeconds;
-    for (const h of this.history.values()) {
-      if (!visible(h)) continue;
-      const into = (throughput[h.service] ??= []);
-      for (const p of h.points) if (p[0] >= oldest) into.push([p[0], Math.round(p[1] * 10) / 10]);
-      into.sort((a, b) => a[0] - b[0]);
-    }
+    for (const [service, list] of instances) throughput[service] = serviceRate(list, Math.floor(now / 1000) - CONSOLE_LIMITS.historySeconds);
 
     const active = [...this.active.values()].filter(visible);
     const byReason: Record<string, number> = {};
@@ -200,6 +199,26 @@ export class ConsoleState {
     const byIdle = [...this.fields].sort((a, b) => a[1].updated - b[1].updated);
     for (const [key] of byIdle.slice(0, Math.max(1, Math.floor(CONSOLE_LIMITS.fieldRows / 10)))) this.fields.delete(key);
   }
+}
+
+/**
+ * A service's rate at each second one of its instances reported: the sum of every instance's
+ * latest rate then (instances end their batches in different seconds; adding only the batches
+ * of the same second would zigzag between one instance's rate and all of theirs).
+ */
+function serviceRate(list: History[], oldest: number): Array<[number, number]> {
+  const seconds = [...new Set(list.flatMap((h) => h.points.map((p) => p[0])))].filter((t) => t >= oldest).sort((a, b) => a - b);
+  const at = list.map(() => 0);
+  return seconds.map((t) => {
+    let sum = 0;
+    list.forEach((h, i) => {
+      while (at[i]! + 1 < h.points.length && h.points[at[i]! + 1]![0] <= t) at[i]!++;
+      const p = h.points[at[i]!];
+      // An instance that stopped reporting stops counting after three of its intervals.
+      if (p && p[0] <= t && t - p[0] < 3 * h.intervalSec) sum += p[1];
+    });
+    return [t, Math.round(sum * 10) / 10];
+  });
 }
 
 function strip<T extends { tenant: string | undefined }>(x: T): Omit<T, 'tenant'> {

@@ -156,17 +156,22 @@ export class GatewayConsole {
   /** Sends each stream what changed since its last snapshot; a comment now and then keeps idle ones open. */
   private push(): void {
     const beat = ++this.heartbeats % 15 === 0;
+    // What a caller sees depends on its tenant only: one snapshot per tenant per push, however many pages are open.
+    const byTenant = new Map<string, string>();
     for (const s of this.streams) {
-      if (s.sentVersion !== this.state.version) this.send(s);
+      if (s.sentVersion !== this.state.version) this.send(s, byTenant);
       else if (beat) s.res.write(': ping\n\n');
     }
   }
 
-  private send(s: ConsoleStream): void {
+  private send(s: ConsoleStream, byTenant = new Map<string, string>()): void {
     // A client that has not read the last snapshots gets no more piled up behind them.
     if (s.res.writableLength > 1024 * 1024) { s.res.destroy(); this.streams.delete(s); return; }
     s.sentVersion = this.state.version;
-    s.res.write(`event: snapshot\ndata: ${JSON.stringify(this.snapshotFor(s.who))}\n\n`);
+    const key = s.who.tenant === undefined ? '' : `t:${s.who.tenant}`;
+    let json = byTenant.get(key);
+    if (json === undefined) { json = JSON.stringify(this.snapshotFor(s.who)); byTenant.set(key, json); }
+    s.res.write(`event: snapshot\ndata: ${json}\n\n`);
   }
 
   private async subscribe(pattern: string, take: (msg: InboundMessage) => void): Promise<void> {

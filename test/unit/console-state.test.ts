@@ -28,12 +28,18 @@ describe('console state', () => {
     expect(s.snapshot(operator, {}).fields.map((f) => f.context)).to.deep.equal(['a.b']);
   });
 
-  it('console state - throughput per service is what it receives per second, instances added up', () => {
+  it('console state - throughput per service is what it receives per second, its instances added up', () => {
     const s = new ConsoleState();
-    const end = Math.floor(Date.now() / 1000) * 1000;
-    s.addMetrics(batch('alert', [['alert@a:sensor.valid.> received delivered', 100], ['alert@a:alerts.> published sent', 7]], end), undefined, end);
-    s.addMetrics(batch('alert', [['alert@b:sensor.valid.> received delivered', 50]], end), undefined, end);
-    expect(s.snapshot(operator, {}, end).throughput).to.deep.equal({ alert: [[end / 1000, 150]] });
+    const t = Math.floor(Date.now() / 1000) * 1000;
+    const [a, b] = ['alert@a:sensor.valid.> received delivered', 'alert@b:sensor.valid.> received delivered'];
+    s.addMetrics(batch('alert', [[a, 100], ['alert@a:alerts.> published sent', 7]], t), undefined, t);
+    s.addMetrics(batch('alert', [[b, 50]], t + 1000), undefined, t + 1000);
+    s.addMetrics(batch('alert', [[a, 120]], t + 2000), undefined, t + 2000);
+    const sec = t / 1000;
+    expect(s.snapshot(operator, {}, t + 2000).throughput).to.deep.equal({ alert: [[sec, 100], [sec + 1, 150], [sec + 2, 170]] });
+    // b stopped reporting: it no longer counts three of its intervals after its last batch.
+    s.addMetrics(batch('alert', [[a, 80]], t + 4000), undefined, t + 4000);
+    expect(s.snapshot(operator, {}, t + 4000).throughput.alert!.at(-1)).to.deep.equal([sec + 4, 80]);
   });
 
   it('console state - an alert is active from raised to resolved, then listed as resolved with when it began', () => {
