@@ -9,9 +9,11 @@ const SVG = 'http://www.w3.org/2000/svg';
 
 let token = sessionStorage.getItem(TOKEN_KEY) ?? '';
 let latest = null;
+let latestAt = 0;
 let stream = null;
 
-const authHeaders = () => (token ? { authorization: `Bearer ${token}` } : {});
+/** A JWT (three dot-separated parts) goes as a bearer token, anything else as an API key. */
+const authHeaders = () => (!token ? {} : token.split('.').length === 3 ? { authorization: `Bearer ${token}` } : { 'x-api-key': token });
 
 function setStatus(text, kind) {
   const s = $('status');
@@ -147,6 +149,7 @@ function ago(ms, now) {
 
 function render(snap) {
   latest = snap;
+  latestAt = Date.now();
   $('pipeline-name').textContent = snap.pipeline?.name ?? '';
   renderPipeline(snap.pipeline);
   renderCharts(snap.throughput, snap.now);
@@ -201,6 +204,8 @@ function renderFields() {
   ]);
 }
 $('fields-service').addEventListener('change', renderFields);
+// "since" keeps counting while nothing changes (no snapshot is sent then).
+setInterval(() => { if (latest) renderAlerts(latest.alerts, latest.now + Date.now() - latestAt); }, 5000);
 $('fields-search').addEventListener('input', renderFields);
 
 function renderCharts(throughput, now) {

@@ -135,9 +135,9 @@ describe('web console', function () {
     }
   });
 
-  it('web console - with JWT on, the page asks for a token and shows that tenant\'s alerts and dead letters only', async () => {
+  it('web console - with JWT on, the page asks for a token and shows that tenant\'s alerts and dead letters only (an API key works too)', async () => {
     const bus = new Bus({ service: 'gateway', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
-    const gateway = new HttpGateway({ bus, auth: { jwt: { secret } }, console: { pushIntervalMs: 200 } });
+    const gateway = new HttpGateway({ bus, auth: { jwt: { secret }, apiKeys: { 'key-of-globex-1': 'globex' } }, console: { pushIntervalMs: 200 } });
     const { url } = await gateway.start();
     try {
       const event = (type: string, tenant: string | undefined, extra: Partial<Envelope> = {}): Envelope => ({
@@ -165,7 +165,7 @@ describe('web console', function () {
       await page.locator('#token-form').waitFor({ state: 'visible', timeout: 10_000 });
       expect(await page.locator('#console').isHidden(), 'nothing shown before a token').to.equal(true);
 
-      await page.fill('#token', 'not-a-jwt');
+      await page.fill('#token', 'not.a.jwt');
       await page.click('#token-form button[type=submit]');
       await waitFor(async () => /bearer token rejected/.test(await page.locator('#token-problem').textContent() ?? ''), { timeoutMs: 10_000, what: 'the refusal of a bad token' });
 
@@ -186,6 +186,14 @@ describe('web console', function () {
       expect((await fetch(`${url}/v1/console/snapshot`)).status, 'no token, no snapshot').to.equal(401);
 
       await page.screenshot({ path: join(dir, 'web-console-jwt.png'), fullPage: true });
+
+      // Another tenant's API key in the same page: globex's events only.
+      await page.click('#sign-out');
+      await page.fill('#token', 'key-of-globex-1');
+      await page.click('#token-form button[type=submit]');
+      await waitFor(async () => (await page.locator('#tenant').textContent()) === 'tenant globex'
+        && (await cellTexts(page, '#alerts-active tbody tr')).some((t) => t.includes('globex-sensor-9')), { timeoutMs: 10_000, what: 'globex\'s alert' });
+      expect(await page.locator('main').innerText()).not.to.include('acme');
       expect(errors, 'console errors in the page').to.deep.equal([]);
       await page.close();
     } finally {
