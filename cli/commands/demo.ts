@@ -11,9 +11,10 @@ export const demoHelp = `signalbus demo [--duration 20s] [--devices 20] [--mqtt-
 The main job on embedded defaults, no external broker: an embedded MQTT broker (aedes) on
 127.0.0.1:18830, simulated devices publishing raw JSON telemetry to devices/<id>/telemetry (some
 overheat, some send malformed payloads), the ingest → filter → aggregate → alert pipeline, an HTTP
-gateway on 127.0.0.1:8080 (GET /metrics, GET /v1/stream/%3E), and a live summary of alerts,
-dead letters, per-service metric fields and msgs/s. With --duration it stops gracefully, prints
-a final summary and exits 0.
+gateway on 127.0.0.1:8080 (the web console at /, GET /metrics, GET /v1/stream/%3E), and a live
+summary of alerts, dead letters, per-service metric fields and msgs/s. The first line printed is
+the console's URL: open it in a browser. With --duration it stops gracefully, prints a final
+summary and exits 0.
 
 While it runs:
   mosquitto_sub -h 127.0.0.1 -p 18830 -t 'alerts/#' -v
@@ -67,6 +68,7 @@ export async function demo(argv: string[]): Promise<number> {
   const pipeline = demoPipeline(mqttPort, httpPort);
   const running = await startPipeline(pipeline, { logger });
   const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(`console: open ${running.hosted.http}/ in a browser`);
   out(`signalbus demo: MQTT broker ${running.hosted.mqtt}, HTTP gateway ${running.hosted.http} (/metrics, /v1/stream/%3E), ${deviceCount} devices`);
 
   // A watcher on the same transports, as an operator's tool would be.

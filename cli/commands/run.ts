@@ -13,6 +13,7 @@ Starts the nanoservices and transports a pipeline file describes: transports by 
 rules subject → transport, each service's kind and config, and optionally an embedded MQTT
 broker and HTTP gateway. The file is linted first (see signalbus lint): an error stops the start,
 each one naming the JSON path and what was expected; warnings are printed and the start goes on. Strings may use \${VAR} and \${VAR:-default} from the environment.
+The embedded HTTP gateway serves the web console at / (its options: "console": false to turn it off).
 Stops gracefully on SIGINT/SIGTERM (or after --duration).
 
 --instance <id> (or SIGNALBUS_INSTANCE): this process' instance id ([A-Za-z0-9._-]+). With a
