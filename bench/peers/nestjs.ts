@@ -20,8 +20,8 @@ const NATS_V3 = '@nats-io/transport-node';
 let nestNatsClient: Promise<'nats.js v3' | 'nats 2.x'> | undefined;
 
 /**
- * NestJS 12's NATS transport loads nats.js v3 (`@nats-io/transport-node`), which this project
- * does not depend on. When it is missing, Nest's package cache is seeded with the nats 2.x client
+ * NestJS 12's NATS transport loads nats.js v3 (`@nats-io/transport-node`, a dev dependency of
+ * this project for the bench). When it is missing, Nest's package cache is seeded with the nats 2.x client
  * that signalbus and Moleculer use: Nest calls only connect, createInbox and headers on the module
  * and subscribe/publish/respond/json/status on the connection, which nats 2.29 has with the same
  * shapes. Returns which one Nest runs on.
