@@ -1,0 +1,175 @@
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { BROKER_PORTS, requireBroker } from '../helpers/brokers.js';
+import { runCli } from '../helpers/cli-process.js';
+import { freePort, NatsServerProcess } from '../helpers/nats-server-process.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * Every `signalbus` command README.md shows in a code block is run here, as written, through a
+ * shell (environment prefixes, quoting). What is changed, and why:
+ * - `npx signalbus` / `signalbus` becomes `node --import tsx cli/main.ts` (the sources; npx
+ *   runs the built copy of the same file), and a leading `npm ci &&` is left out;
+ * - the demo's fixed ports move to free ones (other suites may hold 8080 and 18830 meanwhile);
+ * - commands on NATS go to a nats-server of this test's own: the iot-nats pipeline creates a
+ *   JetStream stream on devices.>, sensor.>, alerts.> that would catch other suites' subjects.
+ * The synopsis block of the CLI section is checked against each command's --help.
+ */
+
+const CLI = 'node --import tsx cli/main.ts';
+
+interface Shown { line: string; block: 'shell' | 'synopsis' }
+
+/** The `signalbus` lines of README.md's code blocks, comments stripped. */
+export function readmeCommands(markdown: string): Shown[] {
+  const shown: Shown[] = [];
+  for (const m of markdown.matchAll(/^```(\w*)\n([^]*?)^```/gm)) {
+    const lang = m[1]!;
+    if (!['', 'sh', 'bash', 'shell'].includes(lang)) continue;
+    for (const raw of m[2]!.split('\n')) {
+      const line = raw.replace(/\s+#.*$/, '').trim();
+      if (!/(^|\s|&&\s)(npx\s+)?signalbus\s/.test(line)) continue;
+      shown.push({ line, block: lang === '' && /[<[]/.test(line) ? 'synopsis' : 'shell' });
+    }
+  }
+  return shown;
+}
+
+/** A README line as a shell command on the sources: `exec` so the process we signal is the command itself. */
+function asShell(line: string, rewrite: Array<[string, string]>): string {
+  let cmd = line.replace(/^npm ci && /, '').replace(/(^|\s)(npx\s+)?signalbus\s/, `$1${CLI} `);
+  for (const [from, to] of rewrite) cmd = cmd.split(from).join(to);
+  // Environment assignments stay in front of `exec`, where sh applies them to the command.
+  const env = /^((?:[A-Z_][A-Z0-9_]*=\S*\s+)*)(.*)$/.exec(cmd)!;
+  return `${env[1]}exec ${env[2]}`;
+}
+
+class Shell {
+  stdout = '';
+  stderr = '';
+  status: number | null | undefined;
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+  constructor(readonly command: string, env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    this.child.stdout!.on('data', (d) => { this.stdout += d; });
+    this.child.stderr!.on('data', (d) => { this.stderr += d; });
+    this.exited = new Promise((resolve) => this.child.on('close', (s) => { this.status = s; resolve(s); }));
+  }
+  async waitFor(stream: 'stdout' | 'stderr', text: RegExp, timeoutMs = 30_000): Promise<void> {
+    await waitFor(() => text.test(this[stream]) || this.status !== undefined, { timeoutMs, intervalMs: 20,
+      what: () => `${String(text)} from \`${this.command}\` (stdout: ${this.stdout.slice(-1500)}; stderr: ${this.stderr.slice(-1500)})` });
+    expect(this[stream], `${this.command} exited ${String(this.status)}: ${this.stderr}`).to.match(text);
+  }
+  async stop(): Promise<number | null> {
+    if (this.status === undefined) this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+    const status = await this.exited;
+    clearTimeout(timer);
+    return status;
+  }
+}
+
+describe('cli README commands', function () {
+  this.timeout(240_000);
+  const shown = readmeCommands(readFileSync('README.md', 'utf8'));
+  const started: Shell[] = [];
+  let nats: NatsServerProcess | undefined;
+  afterEach(async () => {
+    for (const s of started.splice(0)) await s.stop();
+    await nats?.stop();
+    nats = undefined;
+  });
+
+  it('cli - README shows signalbus commands (the extraction finds them)', () => {
+    expect(shown.filter((s) => s.block === 'shell').map((s) => s.line)).to.include('npm ci && npx signalbus demo --duration 15s');
+    expect(shown.filter((s) => s.block === 'synopsis').length).to.be.at.least(8);
+  });
+
+  it('cli - every command of the README CLI synopsis has a --help that names each of its options', async () => {
+    for (const { line } of shown.filter((s) => s.block === 'synopsis')) {
+      const command = /^signalbus (\S+)/.exec(line)![1]!;
+      const help = await runCli([command, '--help']);
+      expect(help.status, line).to.equal(0);
+      expect(help.stdout, line).to.include(`signalbus ${command}`);
+      for (const option of line.match(/--[a-z][a-z-]*/g) ?? []) expect(help.stdout, `${line}: ${option}`).to.include(option);
+    }
+  });
+
+  it('cli - every README shell command runs: one-shot ones to a clean end, long-running ones start, print their first lines and stop cleanly', async function () {
+    const lines = shown.filter((s) => s.block === 'shell').map((s) => s.line);
+    const needs = new Set(lines.flatMap((l) => (/mqtt:\/\/127\.0\.0\.1:1883/.test(l) ? ['mosquitto'] : []).concat(/postgres:\/\//.test(l) ? ['postgres'] : [])));
+    for (const broker of needs) await requireBroker(this, broker as keyof typeof BROKER_PORTS);
+    const rewrite: Array<[string, string]> = [];
+    let env: NodeJS.ProcessEnv = {};
+    if (lines.some((l) => /nats/.test(l))) {
+      nats = await NatsServerProcess.start({ jetstream: true });
+      rewrite.push(['nats://127.0.0.1:4222', nats.url]);
+      env = { NATS_URL: nats.url };
+    }
+    const ran: string[] = [];
+    for (const line of lines) {
+      const sub = /signalbus\s+(\S+)/.exec(line)![1];
+      if (sub === 'demo') {
+        const [mqttPort, httpPort] = [await freePort(), await freePort()];
+        const shell = new Shell(`${asShell(line, rewrite)} --mqtt-port ${mqttPort} --http-port ${httpPort}`, env);
+        const status = await Promise.race([shell.exited, new Promise<'slow'>((r) => setTimeout(() => r('slow'), 90_000))]);
+        if (status === 'slow') await shell.stop();
+        expect(status, `${line}: ${shell.stderr}`).to.equal(0);
+        expect(shell.stdout).to.match(/^signalbus demo: console http:\/\/127\.0\.0\.1:\d+\/\n/);
+        expect(shell.stdout).to.match(/Final summary[^]*alerts raised [1-9]/);
+      } else if (sub === 'run') {
+        // Runs until stopped: it must come up, and stop cleanly on SIGTERM (after the commands below).
+        const shell = new Shell(asShell(line, rewrite), env);
+        started.push(shell);
+        await shell.waitFor('stderr', /^pipeline [\w-]+ running: /m, 60_000);
+      } else if (sub === 'status') {
+        const pipeline = /--pipeline (\S+)/.exec(line)?.[1];
+        // Shown after the instances start; it reads their leases, which they take within moments.
+        let shell!: Shell;
+        await waitFor(async () => {
+          shell = new Shell(asShell(line, rewrite), env);
+          await shell.exited;
+          return shell.status !== 0 || (/\b(a|b)\b/.test(shell.stdout) && shell.stdout.includes(pipeline ?? ''));
+        }, { timeoutMs: 30_000, intervalMs: 500, what: () => `status to show the instances (${shell.stdout} ${shell.stderr})` });
+        expect(shell.status, `${line}: ${shell.stderr}`).to.equal(0);
+      } else {
+        expect.fail(`README shows "${line}" and this test has no way to run it yet: add one`);
+      }
+      ran.push(line);
+    }
+    for (const s of started.splice(0)) expect(await s.stop(), `${s.command}: ${s.stderr.slice(-1500)}`).to.equal(0);
+    expect(ran).to.deep.equal(lines);
+  });
+
+  it('cli - the commands demo --help and the demo itself suggest work while it runs', async () => {
+    const help = (await runCli(['demo', '--help'])).stdout;
+    const suggested = help.slice(help.indexOf('While it runs')).split('\n').slice(1).map((l) => l.trim()).filter(Boolean);
+    expect(suggested.length).to.be.at.least(3);
+    const [mqttPort, httpPort] = [await freePort(), await freePort()];
+    const demo = new Shell(`exec ${CLI} demo --duration 120s --mqtt-port ${mqttPort} --http-port ${httpPort}`);
+    started.push(demo);
+    await demo.waitFor('stdout', /^\s+\d+ devices/m);
+    const printed = demo.stdout.split('\n').slice(1).map((l) => /^\s+\w+:\s+(.*?)(\s{2,}\(.*)?$/.exec(l)?.[1]).filter((c): c is string => c !== undefined);
+    expect(printed.length, demo.stdout).to.be.at.least(3);
+    const ports: Array<[string, string]> = [['127.0.0.1:8080', `127.0.0.1:${httpPort}`], ['-p 18830', `-p ${mqttPort}`], ['127.0.0.1:18830', `127.0.0.1:${mqttPort}`]];
+    const commands = [...suggested.map((c) => ({ from: 'demo --help', c })), ...printed.map((c) => ({ from: 'the demo', c }))];
+    for (const { from, c } of commands) {
+      const line = asShell(c, ports);
+      // What each must show: an alert (raised or resolved), or the demo's metric series.
+      const expected = /metrics$/.test(c) ? /signalbus_metric_fields_total\{service="alert"/
+        : /curl -N/.test(c) ? /^id: [^\n]+\nevent: alerts\.sensor-\d+\ndata: \{[^\n]*"type":"alert\.(raised|resolved)"/m
+          : /^alerts[./]sensor-\d+ .*alert\.(raised|resolved)/m;
+      const shell = new Shell(line);
+      try {
+        await shell.waitFor('stdout', expected, 40_000);
+      } catch (err) {
+        throw new Error(`${from} suggests \`${c}\`, which did not show ${String(expected)}: ${(err as Error).message}`);
+      } finally {
+        await shell.stop();
+      }
+    }
+    expect(await demo.stop()).to.equal(0);
+  });
+});
