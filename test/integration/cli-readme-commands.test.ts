@@ -124,6 +124,10 @@ describe('cli README commands', function () {
         const shell = new Shell(asShell(line, rewrite), env);
         started.push(shell);
         await shell.waitFor('stderr', /^pipeline [\w-]+ running: /m, 60_000);
+      } else if (sub === '--version') {
+        const shell = new Shell(asShell(line, rewrite), env);
+        expect(await shell.exited, shell.stderr).to.equal(0);
+        expect(shell.stdout).to.equal(`${(JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version}\n`);
       } else if (sub === 'status') {
         const pipeline = /--pipeline (\S+)/.exec(line)?.[1];
         // Shown after the instances start; it reads their leases, which they take within moments.
@@ -131,9 +135,11 @@ describe('cli README commands', function () {
         await waitFor(async () => {
           shell = new Shell(asShell(line, rewrite), env);
           await shell.exited;
-          return shell.status !== 0 || (/\b(a|b)\b/.test(shell.stdout) && shell.stdout.includes(pipeline ?? ''));
+          // Both instances of the README (a and b) are seen, and the partitions have owners.
+          return shell.status !== 0 || /live instances \(a, b\)/.test(shell.stdout);
         }, { timeoutMs: 30_000, intervalMs: 500, what: () => `status to show the instances (${shell.stdout} ${shell.stderr})` });
         expect(shell.status, `${line}: ${shell.stderr}`).to.equal(0);
+        expect(shell.stdout).to.include(`pipeline ${pipeline ?? ''}`).and.to.match(/live instances \(a, b\)/);
       } else {
         expect.fail(`README shows "${line}" and this test has no way to run it yet: add one`);
       }
