@@ -17,25 +17,16 @@ const commands: Record<string, Command> = {
   metrics: { summary: 'tail metric fields', help: async () => (await import('./commands/metrics.js')).metricsHelp, run: async (a) => (await import('./commands/metrics.js')).metrics(a) },
   contracts: {
     summary: 'diff two schemas or check every contract version chain',
-    help: async () => contractsHelp,
+    help: async () => (await import('../contracts/cli.js')).CONTRACTS_USAGE,
     run: async (a) => (await import('../contracts/cli.js')).runContractsCommand(a),
   },
   asyncapi: {
     summary: 'write an AsyncAPI 3.0 document of the contracts and services',
-    help: async () => asyncapiHelp,
+    help: async () => (await import('../contracts/cli.js')).ASYNCAPI_USAGE,
     run: async (a) => (await import('../contracts/cli.js')).runAsyncapiCommand(a),
   },
   demo: { summary: 'run the demo pipeline on embedded defaults', help: async () => (await import('./commands/demo.js')).demoHelp, run: async (a) => (await import('./commands/demo.js')).demo(a) },
 };
-
-const contractsHelp = `signalbus contracts diff <old-schema-file> <new-schema-file> [--mode backward]
-  exits 0 when compatible, 1 when breaking (one change per line), 2 on unusable input
-signalbus contracts check [--dir contracts/schemas] [--against <dir or git ref>] [--mode …]
-  checks every contract's version chain (and against a baseline)
-Modes: backward, forward, full, none, backward_transitive, forward_transitive, full_transitive`;
-
-const asyncapiHelp = `signalbus asyncapi [--out file] [--dir contracts/schemas]
-  writes an AsyncAPI 3.0 document of services, channels, operations and messages`;
 
 const usage = `signalbus — nanoservices over any transport
 

@@ -25,9 +25,11 @@ export interface CommandIo {
 
 const defaultIo: CommandIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
 
-const CONTRACTS_USAGE = `usage:
+/** `signalbus contracts --help`. */
+export const CONTRACTS_USAGE = `usage:
   signalbus contracts diff <old-schema-file> <new-schema-file> [--mode backward]
   signalbus contracts check [--dir contracts/schemas]... [--against <dir or git ref>] [--mode <mode>]
+diff exits 0 when compatible, 1 when breaking (one change per line), 2 on unusable input
 modes: backward, backward_transitive, forward, forward_transitive, full, full_transitive, none
 schema files: contract files (*.json with name, version, schema | proto), bare JSON Schemas, or file.proto[#pkg.Message]`;
 
@@ -221,7 +223,8 @@ function loadBaseline(against: string, dirs: string[]): { registry: ContractRegi
   }
 }
 
-const ASYNCAPI_USAGE = `usage: signalbus asyncapi [--out file] [--dir contracts-dir]... [--services services.json] [--server name=url]... [--title t] [--version v]
+/** `signalbus asyncapi --help`. */
+export const ASYNCAPI_USAGE = `usage: signalbus asyncapi [--out file] [--dir contracts-dir]... [--services services.json] [--server name=url]... [--title t] [--version v]
 services.json: [{ "name": "filter", "version": "1.0.0", "subscriptions": [{ "pattern": "sensor.reading.>", "type": "sensor.reading", "accept": "^2" }],
                   "publishes": [{ "subject": "sensor.filtered.berlin", "type": "sensor.reading" }] }]`;
 

@@ -1,20 +1,24 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { BROKER_PORTS, requireBroker } from '../helpers/brokers.js';
 import { runCli } from '../helpers/cli-process.js';
 import { freePort, NatsServerProcess } from '../helpers/nats-server-process.js';
 import { waitFor } from '../helpers/wait.js';
 
+/** The READMEs whose `signalbus` commands are run here (the top one and those that show commands). */
+const READMES = ['README.md', 'examples/iot-mqtt/README.md', 'examples/contract-tests/README.md', 'contracts/README.md'];
+
 /**
- * Every `signalbus` command README.md shows in a code block is run here, as written, through a
+ * Every `signalbus` command these READMEs show in a code block is run here, as written, through a
  * shell (environment prefixes, quoting). What is changed, and why:
  * - `npx signalbus` / `signalbus` becomes `node --import tsx cli/main.ts` (the sources; npx
  *   runs the built copy of the same file), and a leading `npm ci &&` is left out;
  * - the demo's fixed ports move to free ones (other suites may hold 8080 and 18830 meanwhile);
  * - commands on NATS go to a nats-server of this test's own: the iot-nats pipeline creates a
  *   JetStream stream on devices.>, sensor.>, alerts.> that would catch other suites' subjects.
- * The synopsis block of the CLI section is checked against each command's --help.
+ * - `--against origin/main` compares with HEAD where the clone has no origin/main.
+ * The synopsis blocks (CLI sections) are checked against each command's --help.
  */
 
 const CLI = 'node --import tsx cli/main.ts';
@@ -27,8 +31,8 @@ export function readmeCommands(markdown: string): Shown[] {
   for (const m of markdown.matchAll(/^```(\w*)\n([^]*?)^```/gm)) {
     const lang = m[1]!;
     if (!['', 'sh', 'bash', 'shell'].includes(lang)) continue;
-    for (const raw of m[2]!.split('\n')) {
-      const line = raw.replace(/\s+#.*$/, '').trim();
+    for (const raw of m[2]!.replace(/\\\n\s*/g, '').split('\n')) {
+      const line = raw.replace(/\s+#.*$/, '').replace(/\s*&$/, '').trim();
       if (!/(^|\s|&&\s)(npx\s+)?signalbus\s/.test(line)) continue;
       shown.push({ line, block: lang === '' && /[<[]/.test(line) ? 'synopsis' : 'shell' });
     }
@@ -73,7 +77,8 @@ class Shell {
 
 describe('cli README commands', function () {
   this.timeout(240_000);
-  const shown = readmeCommands(readFileSync('README.md', 'utf8'));
+  const shownIn = new Map(READMES.map((file) => [file, readmeCommands(readFileSync(file, 'utf8'))]));
+  const shown = [...shownIn.values()].flat();
   const started: Shell[] = [];
   let nats: NatsServerProcess | undefined;
   afterEach(async () => {
@@ -85,9 +90,10 @@ describe('cli README commands', function () {
   it('cli - README shows signalbus commands (the extraction finds them)', () => {
     expect(shown.filter((s) => s.block === 'shell').map((s) => s.line)).to.include('npm ci && npx signalbus demo --duration 15s');
     expect(shown.filter((s) => s.block === 'synopsis').length).to.be.at.least(8);
+    for (const [file, commands] of shownIn) expect(commands, file).not.to.deep.equal([]);
   });
 
-  it('cli - every command of the README CLI synopsis has a --help that names each of its options', async () => {
+  it('cli - every command of the READMEs\' CLI synopses has a --help that names each of its options', async () => {
     for (const { line } of shown.filter((s) => s.block === 'synopsis')) {
       const command = /^signalbus (\S+)/.exec(line)![1]!;
       const help = await runCli([command, '--help']);
@@ -97,11 +103,20 @@ describe('cli README commands', function () {
     }
   });
 
-  it('cli - every README shell command runs: one-shot ones to a clean end, long-running ones start, print their first lines and stop cleanly', async function () {
-    const lines = shown.filter((s) => s.block === 'shell').map((s) => s.line);
+  for (const [file, commands] of shownIn) {
+    const lines = commands.filter((s) => s.block === 'shell').map((s) => s.line);
+    if (lines.length === 0) continue;
+    it(`cli - every shell command of ${file} runs: one-shot ones to their end, long-running ones start, print their first lines and stop cleanly`, async function () {
+      await runShown(this, lines);
+    });
+  }
+
+  async function runShown(ctx: Mocha.Context, lines: string[]): Promise<void> {
     const needs = new Set(lines.flatMap((l) => (/mqtt:\/\/127\.0\.0\.1:1883/.test(l) ? ['mosquitto'] : []).concat(/postgres:\/\//.test(l) ? ['postgres'] : [])));
-    for (const broker of needs) await requireBroker(this, broker as keyof typeof BROKER_PORTS);
+    for (const broker of needs) await requireBroker(ctx, broker as keyof typeof BROKER_PORTS);
     const rewrite: Array<[string, string]> = [];
+    const hasOriginMain = spawnSync('git', ['rev-parse', '--verify', '-q', 'origin/main']).status === 0;
+    if (!hasOriginMain) rewrite.push(['--against origin/main', '--against HEAD']);
     let env: NodeJS.ProcessEnv = {};
     if (lines.some((l) => /nats/.test(l))) {
       nats = await NatsServerProcess.start({ jetstream: true });
@@ -124,6 +139,12 @@ describe('cli README commands', function () {
         const shell = new Shell(asShell(line, rewrite), env);
         started.push(shell);
         await shell.waitFor('stderr', /^pipeline [\w-]+ running: /m, 60_000);
+      } else if (sub === 'contracts') {
+        const shell = new Shell(asShell(line, rewrite), env);
+        const status = await shell.exited;
+        // diff: 0 compatible, 1 breaking (what the README shows it finding); 2 would be unusable input.
+        expect(status, `${line}: ${shell.stderr}`).to.be.oneOf(/\bdiff\b/.test(line) ? [0, 1] : [0]);
+        expect(shell.stdout + shell.stderr, line).not.to.match(/SB_ERR_|usage:/);
       } else if (sub === '--version') {
         const shell = new Shell(asShell(line, rewrite), env);
         expect(await shell.exited, shell.stderr).to.equal(0);
@@ -147,7 +168,7 @@ describe('cli README commands', function () {
     }
     for (const s of started.splice(0)) expect(await s.stop(), `${s.command}: ${s.stderr.slice(-1500)}`).to.equal(0);
     expect(ran).to.deep.equal(lines);
-  });
+  }
 
   it('cli - the commands demo --help and the demo itself suggest work while it runs', async () => {
     const help = (await runCli(['demo', '--help'])).stdout;
