@@ -34,7 +34,8 @@ modes: backward, backward_transitive, forward, forward_transitive, full, full_tr
 schema files: contract files (*.json with name, version, schema | proto), bare JSON Schemas, or file.proto[#pkg.Message]`;
 
 /**
- * Runs `signalbus contracts …` and resolves with the exit code.
+ * Runs `signalbus contracts …` and resolves with the exit code; rejects only with parseArgs'
+ * error for an unknown or value-less option (the `signalbus` command turns it into its usage line).
  * @example process.exitCode = await runContractsCommand(['diff', 'old.json', 'new.json', '--mode', 'full']);
  */
 export async function runContractsCommand(argv: string[], io: CommandIo = defaultIo): Promise<number> {
@@ -45,9 +46,15 @@ export async function runContractsCommand(argv: string[], io: CommandIo = defaul
     io.err(sub === undefined || sub === '--help' || sub === 'help' ? CONTRACTS_USAGE : `unknown subcommand "${sub}"\n${CONTRACTS_USAGE}`);
     return 2;
   } catch (err) {
+    if (isArgumentError(err)) throw err;
     io.err(describeError(err));
     return 2;
   }
+}
+
+/** node:util parseArgs' own errors (an unknown option): the `signalbus` command words them, like every usage error. */
+function isArgumentError(err: unknown): boolean {
+  return typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('ERR_PARSE_ARGS');
 }
 
 function describeError(err: unknown): string {
@@ -229,7 +236,8 @@ services.json: [{ "name": "filter", "version": "1.0.0", "subscriptions": [{ "pat
                   "publishes": [{ "subject": "sensor.filtered.berlin", "type": "sensor.reading" }] }]`;
 
 /**
- * Runs `signalbus asyncapi …`: writes an AsyncAPI 3.0 document (JSON) to `--out` or stdout.
+ * Runs `signalbus asyncapi …`: writes an AsyncAPI 3.0 document (JSON) to `--out` or stdout. Rejects only
+ * with parseArgs' error for an unknown or value-less option, as `runContractsCommand`.
  * @example await runAsyncapiCommand(['--out', 'asyncapi.json', '--server', 'nats=nats://localhost:4222']);
  */
 export async function runAsyncapiCommand(argv: string[], io: CommandIo = defaultIo): Promise<number> {
@@ -259,6 +267,7 @@ export async function runAsyncapiCommand(argv: string[], io: CommandIo = default
     } else io.out(text.trimEnd());
     return 0;
   } catch (err) {
+    if (isArgumentError(err)) throw err;
     io.err(`${describeError(err)}\n${ASYNCAPI_USAGE}`);
     return 2;
   }

@@ -18,6 +18,8 @@ describe('cli errors', function () {
       [['demo', '--nope'], 'unknown option --nope for signalbus demo; see signalbus demo --help'],
       [['sub', 'memory://', 'a.b', '--count'], 'see signalbus sub --help'],
       [['--frob'], 'unknown option --frob; see signalbus --help'],
+      [['contracts', 'diff', 'a.json', 'b.json', '--bogus'], 'unknown option --bogus for signalbus contracts; see signalbus contracts --help'],
+      [['asyncapi', '--bogus'], 'unknown option --bogus for signalbus asyncapi; see signalbus asyncapi --help'],
     ];
     for (const [args, text] of cases) {
       const r = await runCli(args);
