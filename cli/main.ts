@@ -36,7 +36,8 @@ Usage: signalbus <command> [options]     (signalbus <command> --help for more)
 Commands:
 ${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n')}
 
-Transport URLs: memory://  nats://host:4222  mqtt://host:1883  amqp://user:pass@host:5672  http://host:port  ws://host:port`;
+Transport URLs: memory://  nats://host:4222  mqtt://host:1883 (MQTT 5; 3.1.1: ?protocolVersion=4)
+                amqp://user:pass@host:5672  http://host:port  ws://host:port`;
 
 /** The package's version: package.json sits one level above cli/ in the sources, two above dist/cli/. */
 function version(): string {
