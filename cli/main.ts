@@ -12,21 +12,43 @@ interface Command { summary: string; help: () => Promise<string>; run: (argv: st
 const commands: Record<string, Command> = {
   pub: { summary: 'publish one event', help: async () => (await import('./commands/pub.js')).pubHelp, run: async (a) => (await import('./commands/pub.js')).pub(a) },
   sub: { summary: 'print events matching a pattern', help: async () => (await import('./commands/sub.js')).subHelp, run: async (a) => (await import('./commands/sub.js')).sub(a) },
+  lint: { summary: 'check a pipeline file before running it', help: async () => (await import('./commands/lint.js')).lintHelp, run: async (a) => (await import('./commands/lint.js')).lint(a) },
   run: { summary: 'run the nanoservices a pipeline file describes', help: async () => (await import('./commands/run.js')).runHelp, run: async (a) => (await import('./commands/run.js')).run(a) },
   status: { summary: 'who owns which partitions of scaled pipelines', help: async () => (await import('./commands/status.js')).statusHelp, run: async (a) => (await import('./commands/status.js')).status(a) },
   metrics: { summary: 'tail metric fields', help: async () => (await import('./commands/metrics.js')).metricsHelp, run: async (a) => (await import('./commands/metrics.js')).metrics(a) },
   contracts: {
     summary: 'diff two schemas or check every contract version chain',
-    help: async () => (await import('../contracts/cli.js')).CONTRACTS_USAGE,
+    help: async () => contractsHelp,
     run: async (a) => (await import('../contracts/cli.js')).runContractsCommand(a),
   },
   asyncapi: {
     summary: 'write an AsyncAPI 3.0 document of the contracts and services',
-    help: async () => (await import('../contracts/cli.js')).ASYNCAPI_USAGE,
-    run: async (a) => (await import('../contracts/cli.js')).runAsyncapiCommand(a),
+    help: async () => asyncapiHelp,
+    run: async (a) => {
+      const [{ runAsyncapiCommand }, { readPipelineForAsyncApi }] = await Promise.all([import('../contracts/cli.js'), import('./pipeline/asyncapi.js')]);
+      return runAsyncapiCommand(a, undefined, readPipelineForAsyncApi);
+    },
   },
+  test: { summary: 'test a pipeline against cases, on memory with a virtual clock', help: async () => (await import('./commands/test.js')).testHelp, run: async (a) => (await import('./commands/test.js')).test(a) },
   demo: { summary: 'run the demo pipeline on embedded defaults', help: async () => (await import('./commands/demo.js')).demoHelp, run: async (a) => (await import('./commands/demo.js')).demo(a) },
 };
+
+const contractsHelp = `signalbus contracts diff <old-schema-file> <new-schema-file> [--mode backward]
+  exits 0 when compatible, 1 when breaking (one change per line), 2 on unusable input
+signalbus contracts check [--dir contracts/schemas] [--against <dir or git ref>] [--mode …]
+  checks every contract's version chain (and against a baseline)
+Modes: backward, forward, full, none, backward_transitive, forward_transitive, full_transitive`;
+
+const asyncapiHelp = `signalbus asyncapi [--pipeline pipeline.json] [--out file] [--dir contracts/schemas]... [--services services.json] [--server name=url]... [--title t] [--version v]
+  writes an AsyncAPI 3.0 document (JSON; stdout without --out) of servers, channels, operations and messages
+  --pipeline   every service of the pipeline: receive on its input, send on its output, on dlq.<input>
+               (dead letters) and on signalbus.metrics.<service> (metric.field); transports become servers
+               (mqtt, amqp, nats, http, ws), routes place each channel; templates like sensor.reading.{deviceId}
+               and patterns (* and >) become addresses with parameters, x-signalbus-subject keeps the original
+  --dir        more contract directories (the pipeline's contracts.dirs are added); contracts become messages
+               with their JSON Schema payload and CloudEvents headers
+  --services   services described by hand (JSON), added to the pipeline's
+  exits 2 on unusable input (an SB_ERR_* code on stderr)`;
 
 const usage = `signalbus — nanoservices over any transport
 

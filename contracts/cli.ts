@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SignalbusError } from '../core/errors.js';
-import { toAsyncApi, type AsyncApiService } from './asyncapi.js';
+import { toAsyncApi, type AsyncApiOptions, type AsyncApiService } from './asyncapi.js';
 import { checkCompatibility, checkHistory, isTransitive, parseMode } from './compat/check.js';
 import { explainJsonBreak } from './compat/witness.js';
 import { documentsOf, loadSchemaFile } from './compat/schema-source.js';
@@ -25,8 +25,7 @@ export interface CommandIo {
 
 const defaultIo: CommandIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
 
-/** `signalbus contracts --help`. */
-export const CONTRACTS_USAGE = `usage:
+const CONTRACTS_USAGE = `usage:
   signalbus contracts diff <old-schema-file> <new-schema-file> [--mode backward]
   signalbus contracts check [--dir contracts/schemas]... [--against <dir or git ref>] [--mode <mode>]
 diff exits 0 when compatible, 1 when breaking (one change per line), 2 on unusable input
@@ -230,27 +229,37 @@ function loadBaseline(against: string, dirs: string[]): { registry: ContractRegi
   }
 }
 
-/** `signalbus asyncapi --help`. */
-export const ASYNCAPI_USAGE = `usage: signalbus asyncapi [--out file] [--dir contracts-dir]... [--services services.json] [--server name=url]... [--title t] [--version v]
+const ASYNCAPI_USAGE = `usage: signalbus asyncapi [--pipeline pipeline.json] [--out file] [--dir contracts-dir]... [--services services.json] [--server name=url]... [--title t] [--version v]
+--pipeline: the pipeline's services as send/receive operations (input, output, dlq.<input>, signalbus.metrics.<service>),
+            its transports as servers (routes decide each channel's), the contracts flowing between services as messages
 services.json: [{ "name": "filter", "version": "1.0.0", "subscriptions": [{ "pattern": "sensor.reading.>", "type": "sensor.reading", "accept": "^2" }],
                   "publishes": [{ "subject": "sensor.filtered.berlin", "type": "sensor.reading" }] }]`;
 
 /**
- * Runs `signalbus asyncapi …`: writes an AsyncAPI 3.0 document (JSON) to `--out` or stdout. Rejects only
- * with parseArgs' error for an unknown or value-less option, as `runContractsCommand`.
+ * Reads a pipeline file into the export's input (cli/pipeline/asyncapi.ts provides it: contracts/
+ * does not depend on the CLI). `contractDirs` are loaded into the registry before `options` runs.
+ */
+export type PipelineReader = (file: string) => { contractDirs: string[]; options: (registry: ContractRegistry) => Omit<AsyncApiOptions, 'registry'> };
+
+/**
+ * Runs `signalbus asyncapi …`: writes an AsyncAPI 3.0 document (JSON) to `--out` or stdout.
+ * `--pipeline` needs `readPipeline` (the CLI passes it). Rejects only with parseArgs' error for an
+ * unknown or value-less option, as `runContractsCommand`.
  * @example await runAsyncapiCommand(['--out', 'asyncapi.json', '--server', 'nats=nats://localhost:4222']);
  */
-export async function runAsyncapiCommand(argv: string[], io: CommandIo = defaultIo): Promise<number> {
+export async function runAsyncapiCommand(argv: string[], io: CommandIo = defaultIo, readPipeline?: PipelineReader): Promise<number> {
   try {
     const { values } = parseArgs({
       args: argv,
       options: {
-        out: { type: 'string' }, dir: { type: 'string', multiple: true }, services: { type: 'string' },
+        out: { type: 'string' }, dir: { type: 'string', multiple: true }, services: { type: 'string' }, pipeline: { type: 'string' },
         server: { type: 'string', multiple: true }, title: { type: 'string' }, version: { type: 'string' }, help: { type: 'boolean' },
       },
     });
     if (values.help) { io.err(ASYNCAPI_USAGE); return 0; }
-    const registry = new ContractRegistry({ directories: values.dir ?? [] });
+    if (values.pipeline !== undefined && readPipeline === undefined) throw new Error('--pipeline is read by the signalbus CLI (cli/main.ts); call runAsyncapiCommand with a PipelineReader');
+    const pipeline = values.pipeline !== undefined ? readPipeline!(values.pipeline) : undefined;
+    const registry = new ContractRegistry({ directories: [...(values.dir ?? []), ...(pipeline?.contractDirs ?? [])] });
     const services = values.services ? (JSON.parse(readFileSync(values.services, 'utf8')) as AsyncApiService[]) : [];
     if (!Array.isArray(services)) throw new Error(`${values.services} must hold an array of services`);
     const servers: Record<string, string> = {};
@@ -259,7 +268,15 @@ export async function runAsyncapiCommand(argv: string[], io: CommandIo = default
       if (eq <= 0) throw new Error(`--server ${s}: use name=url`);
       servers[s.slice(0, eq)] = s.slice(eq + 1);
     }
-    const doc = toAsyncApi({ services, registry, servers, title: values.title, version: values.version });
+    const fromPipeline = pipeline?.options(registry);
+    const doc = toAsyncApi({
+      ...fromPipeline,
+      registry,
+      services: [...(fromPipeline?.services ?? []), ...services],
+      servers: { ...fromPipeline?.servers, ...servers },
+      title: values.title ?? fromPipeline?.title,
+      version: values.version ?? fromPipeline?.version,
+    });
     const text = `${JSON.stringify(doc, null, 2)}\n`;
     if (values.out) {
       writeFileSync(values.out, text);

@@ -22,6 +22,6 @@ export { jsonSchemaReads } from './compat/json-schema.js';
 export { findCounterexample, explainJsonBreak, type Counterexample, type WitnessOptions } from './compat/witness.js';
 export { protobufReads, protobufEvolution } from './compat/protobuf.js';
 export { loadSchemaFile, documentsOf, jsonDocument } from './compat/schema-source.js';
-export { toAsyncApi, toAsyncApiSchema, type AsyncApiOptions, type AsyncApiService } from './asyncapi.js';
+export { toAsyncApi, toAsyncApiSchema, type AsyncApiContractRef, type AsyncApiOptions, type AsyncApiServerSpec, type AsyncApiService } from './asyncapi.js';
 export { assertCompatible, assertValid, assertUpcasts, type SchemaInput, type ContractInput } from './testing.js';
-export { runContractsCommand, runAsyncapiCommand, type CommandIo } from './cli.js';
+export { runContractsCommand, runAsyncapiCommand, type CommandIo, type PipelineReader } from './cli.js';

@@ -35,7 +35,7 @@ export class ActiveSubscription {
     settlement: Settlement, private readonly subjects: SubjectTable, private readonly logger: Logger) {
     const handling: Handling = {
       chain: chainOf(middleware, handler), retry: o.retry, raw: o.raw, accept: o.accept, transport: o.transport, stop: new StopNotice(this.controller.signal),
-      brokerRetries: o.transport.capabilities.redelivery && !o.ordered, forEachWaiting: undefined, idSalt: o.idSalt,
+      brokerRetries: o.transport.capabilities.redelivery && !o.ordered, forEachWaiting: undefined, idSalt: o.idSalt, pattern, group: o.group,
     };
     const admit = o.admit;
     const run = admit === undefined

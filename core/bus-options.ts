@@ -9,6 +9,7 @@ import { DEFAULT_RETRY, resolveRetryPolicy, type RetryPolicy } from './retry.js'
 import { resolveIdentity, sourceOf, type ServiceIdentity } from './service-identity.js';
 import { compilePattern, hasWildcards, type SubjectMatcher } from './subjects.js';
 import { TenantSubjects, type TenantSubjectsOptions } from './tenant-subjects.js';
+import type { TracerProviderLike } from './tracing.js';
 import type { Transport } from './transport.js';
 
 export interface RouteRule {
@@ -69,6 +70,13 @@ export interface BusOptions {
    * credentials to its space: the check makes a forged `tenant` visible, the broker stops it.
    */
   tenantSubjects?: TenantSubjectsOptions;
+  /**
+   * OpenTelemetry spans (core/tracing.ts, README "Tracing with OpenTelemetry"). Default `true`:
+   * when the Bus starts, the tracer provider registered with `@opentelemetry/api` (an optional
+   * peer dependency) makes them; without the package or a registered provider there are none and
+   * the hot path does no tracing work. `false` makes none; `{ tracerProvider }` uses that provider.
+   */
+  tracing?: boolean | { tracerProvider: TracerProviderLike };
 }
 
 export interface SubscribeOptions {
@@ -186,6 +194,8 @@ export interface ResolvedBusOptions {
   handleSignals: boolean;
   partitioning: PartitionedSubjects | undefined;
   tenantSubjects: TenantSubjects | undefined;
+  /** `false` = no spans; `'global'` = the provider registered with `@opentelemetry/api`, if any. */
+  tracing: false | 'global' | TracerProviderLike;
 }
 
 /** Applies the defaults and checks BusOptions; a bad field is an OptionsInvalidError naming it. */
@@ -229,7 +239,17 @@ export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
     handleSignals: options.handleSignals ?? false,
     partitioning: options.partitioning === undefined ? undefined : new PartitionedSubjects(options.partitioning),
     tenantSubjects: options.tenantSubjects === undefined ? undefined : new TenantSubjects(options.tenantSubjects, deadLetterPrefix),
+    tracing: resolveTracingOption(options.tracing),
   };
+}
+
+function resolveTracingOption(tracing: BusOptions['tracing']): ResolvedBusOptions['tracing'] {
+  if (tracing === undefined || tracing === true) return 'global';
+  if (tracing === false) return false;
+  if (typeof tracing?.tracerProvider?.getTracer !== 'function') {
+    throw new OptionsInvalidError('tracing must be true, false or { tracerProvider } with a getTracer method', { details: { field: 'tracing.tracerProvider' } });
+  }
+  return tracing.tracerProvider;
 }
 
 /** SubscribeOptions with every default applied and every field checked against its transport. */

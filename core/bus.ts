@@ -16,6 +16,7 @@ import type { ServiceIdentity } from './service-identity.js';
 import { Settlement, UNSETTLED_MESSAGE } from './settlement.js';
 import { METRICS_PREFIX, SubjectTable, type SubjectEntry } from './subject-table.js';
 import { validatePattern } from './subjects.js';
+import { resolveTracing } from './tracing.js';
 import type { Transport } from './transport.js';
 
 export type { BusOptions, RouteRule, SubscribeOptions } from './bus-options.js';
@@ -60,7 +61,8 @@ export interface Subscription {
  * middleware. Publishes, subscribes (with groups, ordering and retries), does request/reply and
  * shuts down gracefully. The work is done by its parts: `Publisher` (outbound, backpressure),
  * `Requester` (request/reply), `Settlement` (a delivered message to its ack, retry or dead
- * letter) and `SubjectTable` (routes and per-subject counters).
+ * letter), `SubjectTable` (routes and per-subject counters) and, when a tracer provider is
+ * registered, `Tracing` (OpenTelemetry spans; `BusOptions.tracing`).
  *
  * @example
  * const bus = new Bus({ service: 'filter@edge-1', transport: new MemoryTransport() });
@@ -122,7 +124,8 @@ export class Bus {
    */
   start(): Promise<void> {
     this.started ??= (async () => {
-      await Promise.all([...this.options.transports.values()].map((t) => t.connect()));
+      const [tracing] = await Promise.all([resolveTracing(this.options.tracing), ...[...this.options.transports.values()].map((t) => t.connect())]);
+      this.publisher.tracing = this.settlement.tracing = tracing;
       if (!this.stopping) processMetrics.join(this.metrics);
       const interval = this.options.metricsIntervalMs;
       if (interval > 0) {

@@ -15,6 +15,12 @@ export interface PublishOptions {
   version?: string;
   /** More CloudEvents attributes or extensions (lowercase names, string values). */
   headers?: Record<string, string>;
+  /**
+   * Traceparents of other messages this one derives from (an aggregate's inputs). With tracing on
+   * (README "Tracing with OpenTelemetry") its publish span links to them; malformed ones are
+   * skipped. They do not travel in the envelope.
+   */
+  traceLinks?: readonly string[];
 }
 
 export interface RequestOptions extends PublishOptions {

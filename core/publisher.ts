@@ -10,6 +10,7 @@ import { buildEnvelope, checkCallerHeaders, type CheckedHeaders } from './outbou
 import type { SubjectEntry, SubjectTable } from './subject-table.js';
 import { validateSubject } from './subjects.js';
 import type { TenantSubjects } from './tenant-subjects.js';
+import type { Tracing } from './tracing.js';
 import type { Transport } from './transport.js';
 
 /** What publishing needs from the Bus' options. */
@@ -33,6 +34,8 @@ export interface PublisherSettings {
 export class Publisher {
   /** Set once the transports are connected; until then a send starts the Bus first. */
   started = false;
+  /** Set when the Bus starts with a tracer (core/tracing.ts); undefined = no spans. */
+  tracing: Tracing | undefined;
   private pending = 0;
   private waiters: Array<() => void> = [];
   private readonly checked: CheckedHeaders = { length: 0 };
@@ -41,6 +44,8 @@ export class Publisher {
 
   /** Builds an envelope for `data` (caused by `cause`, if given) and sends it. */
   publish<T>(subject: string, data: T, options: PublishOptions, cause: Envelope | undefined): Promise<Envelope<T>> {
+    // Whether a publish makes a span is known once the Bus has started.
+    if (!this.started) return this.start().then(() => this.publish(subject, data, options, cause));
     let envelope: Envelope<T>;
     let entry: SubjectEntry;
     try {
@@ -49,8 +54,18 @@ export class Publisher {
     } catch (err) {
       return Promise.reject(err);
     }
+    const tracing = this.tracing;
+    if (tracing !== undefined) return this.sendTraced(tracing, subject, envelope, entry, cause ? cause.traceparent : options.headers?.traceparent, options.traceLinks);
     markPublished(envelope, this.settings.headerLimits);
     return this.send(subject, envelope, entry);
+  }
+
+  /** `send` inside a publish span, which continues `parent` and puts itself in the envelope's traceparent. */
+  private sendTraced<T>(tracing: Tracing, subject: string, envelope: Envelope<T>, entry: SubjectEntry, parent: string | undefined,
+    links: readonly string[] | undefined): Promise<Envelope<T>> {
+    const span = tracing.startSend('publish', subject, envelope, entry.transport.name, parent, links);
+    markPublished(envelope, this.settings.headerLimits);
+    return this.send(subject, envelope, entry).then((sent) => { tracing.endSend(span); return sent; }, (err: unknown) => { tracing.endSend(span, err); throw err; });
   }
 
   /** Sends an envelope as it is (a relay, a replay); only the headers are checked. */

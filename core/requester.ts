@@ -28,14 +28,24 @@ export class Requester {
     if (!this.publisher.started) await this.start();
     const transport = this.requestTransport(subject);
     const envelope = this.publisher.prepare(subject, data, options, cause);
-    const reply = await this.send(transport, subject, envelope, options.timeoutMs);
-    const code = reply[ERROR_HEADERS.code];
-    if (typeof code === 'string') {
-      throw new RemoteHandlerError(String(reply[ERROR_HEADERS.message] ?? 'remote handler failed'), code);
+    const tracing = this.publisher.tracing;
+    // Without tracing: no span and no extra promise on the request/reply path.
+    const span = tracing?.startSend('request', subject, envelope, transport.name, cause ? cause.traceparent : options.headers?.traceparent, options.traceLinks);
+    let reply: Envelope;
+    try {
+      reply = await this.send(transport, subject, envelope, options.timeoutMs);
+      const code = reply[ERROR_HEADERS.code];
+      if (typeof code === 'string') {
+        throw new RemoteHandlerError(String(reply[ERROR_HEADERS.message] ?? 'remote handler failed'), code);
+      }
+      if (reply.data instanceof Uint8Array && reply.datacontenttype !== 'application/octet-stream') {
+        reply.data = this.settings.codecs.get(reply.datacontenttype).decode(reply.data, reply.type);
+      }
+    } catch (err) {
+      if (span !== undefined) tracing!.endSend(span, err);
+      throw err;
     }
-    if (reply.data instanceof Uint8Array && reply.datacontenttype !== 'application/octet-stream') {
-      reply.data = this.settings.codecs.get(reply.datacontenttype).decode(reply.data, reply.type);
-    }
+    if (span !== undefined) tracing!.endSend(span);
     return reply as Envelope<R>;
   }
 

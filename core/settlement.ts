@@ -21,6 +21,7 @@ import type { StopNotice } from './stop-notice.js';
 import type { SubjectCounters, SubjectTable } from './subject-table.js';
 import { deadLetterSubject } from './subjects.js';
 import type { TenantSubjects } from './tenant-subjects.js';
+import type { Tracing } from './tracing.js';
 import type { InboundMessage, Transport } from './transport.js';
 
 /** Logged when settling a message failed. */
@@ -46,6 +47,9 @@ export interface Handling {
   forEachWaiting: ((key: string, fn: (msg: InboundMessage) => void) => void) | undefined;
   /** Salt of the ids derived for what the handler publishes (`SubscribeOptions.deriveIds`); undefined = random ids. */
   idSalt: string | undefined;
+  /** The subscription's pattern and consumer group, for its spans. */
+  pattern: string;
+  group: string | undefined;
 }
 
 /** What settling needs from the Bus' options. */
@@ -102,6 +106,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 /** Runs delivered messages through their handling and settles each exactly once. */
 export class Settlement {
+  /** Set when the Bus starts with a tracer (core/tracing.ts); undefined = no spans. */
+  tracing: Tracing | undefined;
   private readonly logger: Logger;
 
   constructor(private readonly settings: SettlementSettings, private readonly subjects: SubjectTable,
@@ -115,6 +121,25 @@ export class Settlement {
    * one), so does this: no promise is made and nothing waits for a microtask.
    */
   process(msg: InboundMessage, h: Handling): Promise<void> | void {
+    const tracing = this.tracing;
+    return tracing === undefined ? this.handle(msg, h) : this.handleTraced(tracing, msg, h);
+  }
+
+  /** `handle` inside the delivery's process span, which ends once the message is settled. */
+  private handleTraced(tracing: Tracing, msg: InboundMessage, h: Handling): Promise<void> | void {
+    tracing.startProcess(msg, h.transport.name, h.pattern, h.group);
+    let handled: Promise<void> | void;
+    try {
+      handled = this.handle(msg, h);
+    } catch (err) {
+      tracing.endProcess(msg, err);
+      throw err;
+    }
+    if (handled === undefined) { tracing.endProcess(msg); return; }
+    return handled.then(() => tracing.endProcess(msg), (err: unknown) => { tracing.endProcess(msg, err); throw err; });
+  }
+
+  private handle(msg: InboundMessage, h: Handling): Promise<void> | void {
     const m = this.subjects.entry(msg.subject);
     m.delivered.add();
     let envelope = msg.envelope;
@@ -162,6 +187,7 @@ export class Settlement {
       m.invalid.add();
       return this.deadLetter(msg, msg.envelope, err, msg.attempt, h.retry);
     }
+    if (this.tracing !== undefined) envelope = this.tracing.handled(msg, envelope);
     return this.attempt(msg, envelope, msg.attempt, h, m);
   }
 
@@ -170,7 +196,7 @@ export class Settlement {
     const ctx = new MessageContext(this.services, msg.subject, envelope, attempt, h.stop, h.idSalt);
     let result: unknown;
     try {
-      result = h.chain(ctx);
+      result = this.tracing === undefined ? h.chain(ctx) : this.tracing.run(msg, () => h.chain(ctx));
     } catch (err) {
       ctx.finished();
       return this.failed(msg, envelope, err, attempt, h, m);
@@ -225,18 +251,19 @@ export class Settlement {
    * next try here after a backoff (holding the message's key when the subscription is ordered).
    */
   private async failed(msg: InboundMessage, envelope: Envelope, err: unknown, attempt: number, h: Handling, m: SubjectCounters): Promise<void> {
+    this.tracing?.tryFailed(msg, err, attempt);
     if (msg.reply) return this.replyError(msg, err);
     if (isPermanent(err)) { m.invalid.add(); return this.deadLetter(msg, envelope, err, attempt, h.retry); }
     if (attempt >= h.retry.maxAttempts) return this.deadLetter(msg, envelope, err, attempt, h.retry);
     const delay = retryDelay(h.retry, attempt);
     m.retried.add();
     this.logger.debug('handler failed, retrying', { subject: msg.subject, id: envelope.id, attempt, delay, err });
-    if (h.brokerRetries && msg.nak) { await msg.nak(delay); return; }
+    if (h.brokerRetries && msg.nak) { this.tracing?.failed(msg, err, 'handed-back'); await msg.nak(delay); return; }
     // A transport's messages all have `inProgress` or none do: without it there is nothing to report.
     if (msg.inProgress === undefined) await sleepUntilStopped(delay, h.stop);
     else await holdThroughBackoff(delay, h.stop, this.inProgressReport(msg, h));
     // Stopped during the backoff: a broker that redelivers gets the message back rather than a hurried try.
-    if (h.stop.aborted && h.transport.capabilities.redelivery && msg.nak) { await msg.nak(delay); return; }
+    if (h.stop.aborted && h.transport.capabilities.redelivery && msg.nak) { this.tracing?.failed(msg, err, 'handed-back'); await msg.nak(delay); return; }
     return this.attempt(msg, envelope, attempt + 1, h, m);
   }
 
@@ -252,6 +279,7 @@ export class Settlement {
   }
 
   private async replyError(msg: InboundMessage, err: unknown): Promise<void> {
+    this.tracing?.failed(msg, err, 'error-replied');
     try { await msg.reply!(errorReplyEnvelope(this.settings.source, msg.envelope, err)); } catch (replyErr) {
       this.logger.warn('could not send an error reply', { subject: msg.subject, err: replyErr });
     }
@@ -270,6 +298,7 @@ export class Settlement {
    */
   private async deadLetter(msg: InboundMessage, envelope: Envelope, err: unknown, attempts: number, retry: RetryPolicy): Promise<void> {
     if (typeof msg.envelope.dlqreason === 'string') {
+      this.tracing?.failed(msg, err, 'dropped');
       // A dead letter that fails again is not dead-lettered again: a `dlq.>` consumer would
       // otherwise feed itself forever. It is logged whole, so it is not lost silently.
       this.logger.error('handling a dead letter failed; it is not dead-lettered again', {
@@ -279,6 +308,7 @@ export class Settlement {
       await (msg.term ?? msg.ack).call(msg);
       return;
     }
+    this.tracing?.failed(msg, err, 'dead-lettered');
     let copy = deadLetterCopy(envelope, err, attempts, msg.subject, this.settings.service);
     const subject = deadLetterSubject(msg.subject, this.settings.deadLetterPrefix);
     // Where the transport redelivers, handing the original back is the retry: one try here each time.
@@ -292,12 +322,14 @@ export class Settlement {
       const handbacks = msg.attempt - retry.maxAttempts;
       if (!neverSends(sendErr) && msg.nak && handbacks < DEAD_LETTER_HANDBACKS) {
         const delay = retryDelay(retry, Math.max(1, handbacks + 1));
+        this.tracing?.failed(msg, err, 'handed-back');
         this.logger.error('message could not be dead-lettered; it is handed back to the transport', {
           subject: msg.subject, id: envelope.id, reason: copy.dlqreason, err: sendErr, delivery: msg.attempt, delay,
         });
         await msg.nak(delay);
         return;
       }
+      this.tracing?.failed(msg, err, 'dropped');
       this.logger.error('message could not be dead-lettered; it is settled without a dead letter', {
         subject: msg.subject, id: envelope.id, reason: copy.dlqreason, deadLetterReason: errorCode(sendErr), err: sendErr, position: msg.position,
         envelope: loggable(copy.dlqtruncated === undefined ? copy : { ...copy, data: undefined }),

@@ -24,6 +24,7 @@ import {
 import { BodyInvalidError, RateLimitedError, RouteNotFoundError, UnsupportedMediaTypeError } from '../transports/http/errors.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../transports/http/problem.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { GatewayConsole, type ConsoleOptions } from './console.js';
 import { AuthUnauthorizedError, HeaderInvalidError, processMetrics, PROMETHEUS_CONTENT_TYPE } from '../core/index.js';
 
 export interface HttpGatewayOptions {
@@ -70,6 +71,12 @@ export interface HttpGatewayOptions {
   streamMaxBufferedBytes?: number;
   /** Header limits applied to inbound events. Default core's. */
   headerLimits?: HeaderLimits;
+  /**
+   * Serve the web console at `/` (gateway/console.ts): live metric fields, throughput, alerts,
+   * dead letters and the pipeline graph, behind the same auth. Default false; `signalbus run` and
+   * `signalbus demo` turn it on.
+   */
+  console?: boolean | ConsoleOptions;
 }
 
 const ANONYMOUS: AuthResult = Object.freeze({ principal: 'anonymous' });
@@ -110,6 +117,8 @@ export class HttpGateway {
   private listening?: Promise<{ port: number; url: string }>;
   private closing?: Promise<void>;
   private boundPort = 0;
+  /** The web console served at `/`, when the `console` option is on. */
+  readonly console?: GatewayConsole;
 
   constructor(options: HttpGatewayOptions) {
     this.opts = options;
@@ -130,6 +139,7 @@ export class HttpGateway {
     this.authenticate = typeof options.auth === 'function' ? options.auth : options.auth ? createAuthenticator(options.auth) : undefined;
     this.limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
     this.limits = options.headerLimits ?? DEFAULT_HEADER_LIMITS;
+    if (options.console) this.console = new GatewayConsole(this.bus, options.console === true ? {} : options.console);
     const onRequest = (req: IncomingMessage, res: ServerResponse) => { this.route(req, res).catch((err) => this.fail(req, res, err)); };
     this.server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert, ca: tls.ca }, onRequest) : createHttpServer(onRequest);
   }
@@ -144,6 +154,7 @@ export class HttpGateway {
   start(): Promise<{ port: number; url: string }> {
     this.listening ??= (async () => {
       await this.bus.start();
+      await this.console?.start();
       await new Promise<void>((resolve, reject) => {
         this.server.once('error', reject);
         this.server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => { this.server.off('error', reject); resolve(); });
@@ -161,6 +172,7 @@ export class HttpGateway {
   close(graceMs = 5000): Promise<void> {
     this.closing ??= (async () => {
       if (this.heartbeat) clearInterval(this.heartbeat);
+      await this.console?.close();
       const closed = this.listening ? new Promise<void>((r) => this.server.close(() => r())) : Promise.resolve();
       await Promise.all([...this.streams].map((s) => this.endStream(s)));
       for (const p of this.pendingReplies.values()) clearTimeout(p.timer);
@@ -192,6 +204,7 @@ export class HttpGateway {
       if (path === '/readyz') return this.bus.isStopping || this.closing ? this.text(res, 503, 'stopping\n') : this.text(res, 200, 'ready\n');
       // Every Bus in this process, so one scrape of `signalbus run` sees all its services.
       if (path === '/metrics') return this.text(res, 200, await processMetrics.prometheus([this.bus.metrics]), PROMETHEUS_CONTENT_TYPE);
+      if (this.console && await this.console.route(req, res, path, () => this.identify(req))) return;
     }
     throw new RouteNotFoundError(`no route for ${method} ${path}`, { details: { method: method ?? '', path } });
   }

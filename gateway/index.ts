@@ -10,5 +10,6 @@
  */
 export * from './gateway.js';
 export * from './rate-limit.js';
+export * from './console.js';
 export * from './webhook.js';
 export * from '../auth/index.js';

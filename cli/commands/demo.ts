@@ -12,12 +12,12 @@ export const demoHelp = `signalbus demo [--duration 20s] [--devices 20] [--mqtt-
 The main job on embedded defaults, no external broker: an embedded MQTT broker (aedes) on
 127.0.0.1:18830, simulated devices publishing raw JSON telemetry to devices/<id>/telemetry (some
 overheat, some send malformed payloads), the ingest → filter → aggregate → alert pipeline, an HTTP
-gateway on 127.0.0.1:8080 (the console at /, GET /metrics, GET /v1/stream/<pattern>), and a live
-view: alerts as they are raised and resolved, dead letters (the first 5, then sampled, each
+gateway on 127.0.0.1:8080 (the web console at /, GET /metrics, GET /v1/stream/<pattern>), and a
+live view: alerts as they are raised and resolved, dead letters (the first 5, then sampled, each
 sampled line saying so), and every 5s msgs/s and the 10 busiest metric fields, as the services
-report them (service:context?query event action, per second over the last 10s). With --duration
-it stops gracefully, prints a final summary and exits 0. The first lines it prints are the
-console URL and these commands, with the ports it really uses.
+report them (service:context?query event action, per second over the last 10s). The first line
+printed is the console's URL: open it in a browser; the next ones are these commands, with the
+ports it really uses. With --duration it stops gracefully, prints a final summary and exits 0.
 
 While it runs (default ports; alerts are on the subjects alerts.<device>):
   curl -N http://127.0.0.1:8080/v1/stream/alerts.%3E
@@ -74,7 +74,7 @@ export async function demo(argv: string[]): Promise<number> {
   const running = await startPipeline(pipeline, { logger });
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const gateway = running.hosted.http ?? `http://127.0.0.1:${httpPort}`;
-  out(`signalbus demo: console ${gateway}/`);
+  out(`console: open ${gateway}/ in a browser`);
   out(`  alerts:   curl -N ${gateway}/v1/stream/alerts.%3E`);
   out(`  metrics:  curl ${gateway}/metrics`);
   out(`  MQTT:     mosquitto_sub -h 127.0.0.1 -p ${mqttPort} -t 'alerts/#' -v   (MQTT 3.1.1 broker: signalbus URLs need ?protocolVersion=4)`);

@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { createLogger, type LogLevel } from '../../core/index.js';
 import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
 import { UsageError } from '../errors.js';
-import { loadPipeline } from '../pipeline/load.js';
+import { loadPipeline, PipelineInvalidError } from '../pipeline/load.js';
+import { formatFinding, lintPipelineFile } from '../pipeline/lint.js';
 import { startPipeline } from '../pipeline/run-pipeline.js';
 import { parseDuration } from './demo.js';
 
@@ -10,8 +11,9 @@ export const runHelp = `signalbus run <pipeline.json> [--instance <id>] [--durat
 
 Starts the nanoservices and transports a pipeline file describes: transports by URL, routing
 rules subject → transport, each service's kind and config, and optionally an embedded MQTT
-broker and HTTP gateway. The file is validated first; an error names the JSON path and what
-was expected. Strings may use \${VAR} and \${VAR:-default} from the environment.
+broker and HTTP gateway. The file is linted first (see signalbus lint): an error stops the start,
+each one naming the JSON path and what was expected; warnings are printed and the start goes on. Strings may use \${VAR} and \${VAR:-default} from the environment.
+The embedded HTTP gateway serves the web console at / (its options: "console": false to turn it off).
 Stops gracefully on SIGINT/SIGTERM (or after --duration).
 
 --instance <id> (or SIGNALBUS_INSTANCE): this process' instance id ([A-Za-z0-9._-]+). With a
@@ -31,6 +33,13 @@ export async function run(argv: string[]): Promise<number> {
   const instance = values.instance ?? (process.env.SIGNALBUS_INSTANCE || undefined);
   if (instance !== undefined && !/^[A-Za-z0-9._-]+$/.test(instance)) throw new UsageError(`--instance must be letters, digits, ".", "_" or "-", got "${instance}"`);
   const logger = createLogger({ level });
+  // Everything a run would find only while running, found before anything connects.
+  const { findings } = await lintPipelineFile(file, { kinds: nanoserviceConfigSchemas });
+  for (const f of findings) process.stderr.write(`${formatFinding(f)}\n`);
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  if (errors > 0) {
+    throw new PipelineInvalidError(`${file}: ${errors} lint error${errors === 1 ? '' : 's'} (above); the pipeline was not started`, { details: { file, errors } });
+  }
   const pipeline = loadPipeline(file, nanoserviceConfigSchemas);
   const running = await startPipeline(pipeline, { logger, ...(instance !== undefined ? { instance } : {}) });
   logger.info('pipeline started', { pipeline: pipeline.name, services: [...running.buses.keys()], hosted: running.hosted });

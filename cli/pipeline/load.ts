@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import { BASE_LABELS, checkJsonDepth, MAX_JSON_DEPTH } from '../../core/index.js';
+import { BASE_LABELS, checkJsonDepth, MAX_JSON_DEPTH, TenantSubjects } from '../../core/index.js';
 import { UsageError } from '../errors.js';
 import { expandEnv } from './expand.js';
 import { pipelineSchema } from './schema.js';
@@ -32,6 +32,7 @@ export interface Pipeline {
   embedded?: { mqtt?: { port?: number; host?: string }; http?: { url: string; transport?: string; options?: Record<string, unknown> } };
   contracts?: { dirs?: string[] };
   metrics?: { intervalMs?: number; labelQueryKeys?: string[] };
+  tenantSubjects?: { prefix?: string };
   scale?: PipelineScale;
   services: PipelineService[];
 }
@@ -87,6 +88,12 @@ export function validatePipeline(value: unknown, kinds: KindSchemas, file = 'pip
     if ((BASE_LABELS as readonly string[]).includes(key)) {
       throw new PipelineInvalidError(`${file}: /metrics/labelQueryKeys/${i}: "${key}" is a label already (${BASE_LABELS.join(', ')})`,
         { details: { file, path: `/metrics/labelQueryKeys/${i}`, keyword: 'labelQueryKeys' } });
+    }
+  }
+  if (p.tenantSubjects) {
+    // The Bus's own check, so the file names the path instead of the first Bus failing at start.
+    try { new TenantSubjects(p.tenantSubjects, 'dlq'); } catch (err) {
+      throw new PipelineInvalidError(`${file}: /tenantSubjects/prefix: ${(err as Error).message}`, { details: { file, path: '/tenantSubjects/prefix', keyword: 'tenantSubjects' } });
     }
   }
   const compiled = new Map<string, ValidateFunction>();

@@ -7,6 +7,7 @@ import type { Pipeline } from './load.js';
 import { planScale } from './scale-plan.js';
 import { startScaledCoordination, withPartitionSubjects, type ScaledRuntime } from './scaled-runtime.js';
 import type { ScaledService } from './scaled-service.js';
+import { consolePipeline } from './console-graph.js';
 
 export interface RunningPipeline {
   /** One bus per service instance, named `<service>@<instance>`. */
@@ -46,6 +47,7 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger; ins
   /** Scaled members, by bus key: given up (drained, checkpointed) before their bus stops. */
   const scaledMembers = new Map<string, ScaledService>();
   let scaled: ScaledRuntime | undefined;
+  const owned = () => new Map([...scaledMembers].map(([key, m]) => [key, m.owned()]));
 
   const connect = async (): Promise<Record<string, Transport>> => {
     const out: Record<string, Transport> = {};
@@ -55,6 +57,7 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger; ins
   const makeBus = async (service: string, container?: string) => new Bus({
     service: { app: service, ...(container ? { container } : {}) }, transports: await connect(), routes: p.routes ?? [],
     contracts: hooks, logger, metrics: { intervalMs: p.metrics?.intervalMs ?? 5000, ...(p.metrics?.labelQueryKeys ? { labelQueryKeys: p.metrics.labelQueryKeys } : {}) }, ...(partitioning ? { partitioning } : {}),
+    ...(p.tenantSubjects ? { tenantSubjects: p.tenantSubjects } : {}),
   });
 
   let stopping: Promise<void> | undefined;
@@ -124,7 +127,9 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger; ins
       const { hostGateway } = await import('../../gateway/index.js');
       const bus = await makeBus('gateway', instance);
       buses.set(`gateway@${bus.identity.container}`, bus);
-      const gateway = await hostGateway(p.embedded.http.url, bus, p.embedded.http.options ?? {});
+      // The web console at `/`, showing this pipeline; `"options": { "console": false }` turns it off.
+      const consoleOptions = { pipeline: consolePipeline(p), ownership: () => owned() };
+      const gateway = await hostGateway(p.embedded.http.url, bus, { console: consoleOptions, ...p.embedded.http.options });
       intake.push({ close: () => gateway.close() });
       hosted.http = p.embedded.http.url;
     }
@@ -132,7 +137,6 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger; ins
     await stop();
     throw err;
   }
-  const owned = () => new Map([...scaledMembers].map(([key, m]) => [key, m.owned()]));
   return { buses, registry, hosted, stop, owned };
 }
 

@@ -39,7 +39,8 @@ export function planScale(services: readonly PipelineService[], partitionedInput
 /** A service's output template as a pattern: every token holding a placeholder becomes `*`. */
 export function outputPattern(s: PipelineService): string | undefined {
   const template = typeof s.config.output === 'string' ? s.config.output : DEFAULT_OUTPUT[s.kind];
-  return template?.split('.').map((t) => (t.includes('{') ? '*' : t)).join('.');
+  // Placeholders first: `{data.deviceId}` is one token, its dot included.
+  return template?.replace(/\{[^{}]*\}/g, '{}').split('.').map((t) => (t.includes('{') ? '*' : t)).join('.');
 }
 
 /** Whether some subject matches both patterns (`*` one token, `>` one or more trailing tokens). */

@@ -39,6 +39,11 @@ export const pipelineSchema = {
         },
       },
     },
+    tenantSubjects: {
+      type: 'object', additionalProperties: false,
+      description: 'Every tenant\'s events under its own subject prefix (SECURITY.md): a delivery whose tenant header disagrees with its subject is dead-lettered (SB_ERR_TENANT_MISMATCH), such a publish refused.',
+      properties: { prefix: { type: 'string', description: 'Whole subject tokens ending in ".", one of them "{tenant}". Default "{tenant}.".' } },
+    },
     scale: {
       type: 'object', additionalProperties: false, required: ['coordination'],
       description: 'Running more than one instance: services share work by partition, owned through leases in the engine.',

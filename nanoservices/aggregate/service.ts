@@ -1,5 +1,5 @@
 import {
-  ContractInvalidError, defineNanoservice, derivedEventId, OptionsInvalidError,
+  ContractInvalidError, defineNanoservice, derivedEventId, OptionsInvalidError, systemClock,
   type Bus, type Envelope, type HandlerContext, type NanoserviceDefinition, type NanoserviceState,
 } from '../../core/index.js';
 import { compileFieldPath, eventTime, readPath, type FieldPath } from '../filter/field-path.js';
@@ -11,6 +11,9 @@ import { processCheckpointStore, type CheckpointStore } from './checkpoint.js';
 import { SnapshotInvalidError } from '../snapshot.js';
 import { LateEventError } from './errors.js';
 import { STAT_NAMES, WindowAggregator, type FieldStats, type StatName, type WindowResult, type WindowSpec } from './window.js';
+
+/** What an aggregate publishes when its config names nothing else. */
+export const AGGREGATE_DEFAULTS = { output: 'sensor.aggregate.{key}', type: 'sensor.aggregate', version: '1.0.0' } as const;
 
 /** The stats the standard `sensor.aggregate` 1.0.0 contract requires. */
 const CONTRACT_STATS: readonly StatName[] = ['count', 'sum', 'min', 'max', 'avg'];
@@ -55,7 +58,7 @@ export interface AggregateConfig {
   checkpoint?: { name?: string; intervalMs?: number } | false;
   /** Where checkpoints go. Default: a process-wide memory store. Code only. */
   checkpointStore?: CheckpointStore;
-  /** Wall clock (tests inject one). Default `Date.now`. Code only. */
+  /** Wall clock (`Clock.now`: `signalbus test` injects a virtual one). Default `systemClock.now`. Code only. */
   now?: () => number;
   /**
    * Several instances: give each the same `count` and `instanceCount` and its own `instanceIndex`;
@@ -133,18 +136,18 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
   const chosen = config.stats ?? [...STAT_NAMES];
   if (!Array.isArray(chosen) || !chosen.every((s) => STAT_NAMES.includes(s))) throw new OptionsInvalidError(`stats must list some of ${STAT_NAMES.join(' ')}`, { details: { field: 'stats' } });
   if (config.late !== undefined && config.late !== 'deadletter' && config.late !== 'merge') throw new OptionsInvalidError('late must be "deadletter" or "merge"', { details: { field: 'late' } });
-  const type = config.type ?? 'sensor.aggregate';
-  const version = config.version ?? '1.0.0';
+  const type = config.type ?? AGGREGATE_DEFAULTS.type;
+  const version = config.version ?? AGGREGATE_DEFAULTS.version;
   if (typeof type !== 'string' || type.length === 0) throw new OptionsInvalidError('type must be a contract name', { details: { field: 'type' } });
   if (typeof version !== 'string' || !VERSION.test(version)) throw new OptionsInvalidError('version must be a semver version', { details: { field: 'version' } });
   // Without them every window would be refused by the contract (and its reading dead-lettered).
   const stats = type === 'sensor.aggregate' && version === '1.0.0' ? [...new Set<StatName>([...CONTRACT_STATS, ...chosen])] : chosen;
-  const output = compileSubjectTemplate(config.output ?? 'sensor.aggregate.{key}', 'output');
+  const output = compileSubjectTemplate(config.output ?? AGGREGATE_DEFAULTS.output, 'output');
   const name = config.name ?? 'aggregate';
   const tickInterval = nonNegative(config.tickIntervalMs, 1000, 'tickIntervalMs');
   const checkpoint = config.checkpoint === false ? undefined : { name: config.checkpoint?.name ?? name, intervalMs: nonNegative(config.checkpoint?.intervalMs, 0, 'checkpoint.intervalMs') };
   const store = config.checkpointStore ?? processCheckpointStore;
-  const now = config.now ?? Date.now;
+  const now = config.now ?? systemClock.now;
   const aggregator = new WindowAggregator({
     window, fields: config.fields, stats,
     watermarkDelayMs: nonNegative(config.watermarkDelayMs, 0, 'watermarkDelayMs'),
@@ -189,7 +192,7 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
       // the event loop between slices lets other keys' messages and I/O in. This key waits.
       if (i > 0 && i % EMIT_SLICE === 0) await nextTurn();
       const r = emitted[i]!;
-      await emit(r, (subject, data, id, headers) => ctx.publish(subject, data, { id, type, version, partitionKey: r.key, headers }), ctx);
+      await emit(r, (subject, data, id, headers) => ctx.publish(subject, data, { id, type, version, partitionKey: r.key, headers, traceLinks: r.traceparents }), ctx);
     }
   };
 
@@ -208,7 +211,7 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
       const v = readPath(message.data, fieldPaths[i]!);
       values[i] = typeof v === 'number' && Number.isFinite(v) ? v : undefined;
     }
-    const outcome = aggregator.add(key, ts, values, now(), message.id, message.correlationid, message.tenant);
+    const outcome = aggregator.add(key, ts, values, now(), message.id, message.correlationid, message.tenant, message.traceparent);
     if (outcome.status === 'late-rejected') {
       counted.lateRejected.add(ctx, context, key);
       throw new LateEventError(`event time ${ts} of ${key} is behind its watermark ${aggregator.watermarkOf(key)}; its windows were emitted`,
@@ -244,7 +247,7 @@ export function createAggregateService(config: AggregateConfig): AggregateServic
           if (r.correlationId !== undefined) built.correlationid = r.correlationId;
           if (r.tenant !== undefined) built.tenant = r.tenant;
           const headers = Object.freeze(built);
-          await emit(r, (subject, data, id) => b.publish(subject, data, { id, type, version, partitionKey: r.key, headers }), b);
+          await emit(r, (subject, data, id) => b.publish(subject, data, { id, type, version, partitionKey: r.key, headers, traceLinks: r.traceparents }), b);
         } catch (err) {
           b.logger.warn('aggregate: could not emit a window closed by the clock', { key: r.key, windowStart: r.windowStart, err });
         }

@@ -34,7 +34,15 @@ interface WindowAcc {
   lastId?: string;
   lastCorrelation?: string;
   lastTenant?: string;
+  /**
+   * Traceparents of the window's first TRACE_LINKS events, which its aggregate's publish span
+   * links to. Not in snapshots: a window restored after a takeover links to what came since.
+   */
+  traces?: string[];
 }
+
+/** Most events a window's aggregate links its span to (the rest of a busy window goes unlinked). */
+export const TRACE_LINKS = 32;
 
 interface KeyState {
   /** Event time up to which windows are complete; -Infinity before the first event. */
@@ -67,6 +75,8 @@ export interface WindowResult {
   causationId?: string;
   correlationId?: string;
   tenant?: string;
+  /** Traceparents of up to TRACE_LINKS of its events (links of the aggregate's span). */
+  traceparents?: string[];
 }
 
 export type AddStatus = 'accepted' | 'late-merged' | 'late-rejected';
@@ -147,7 +157,8 @@ export class WindowAggregator {
    * Adds one event. `values[i]` is the value of `fields[i]` (undefined or not finite when absent). Returns
    * whether it was taken and the windows to emit now.
    */
-  add(key: string, ts: number, values: ReadonlyArray<number | undefined>, wallNow: number, id?: string, correlationId?: string, tenant?: string): AddOutcome {
+  add(key: string, ts: number, values: ReadonlyArray<number | undefined>, wallNow: number, id?: string, correlationId?: string, tenant?: string,
+    traceparent?: string): AddOutcome {
     let state = this.keys.get(key);
     if (!state) {
       state = { watermark: -Infinity, maxTs: -Infinity, lastArrival: wallNow, open: new Map(), nextEnd: Infinity, closed: new Map() };
@@ -168,12 +179,12 @@ export class WindowAggregator {
           state.open.set(start, acc);
           if (end < state.nextEnd) state.nextEnd = end;
         }
-        this.addTo(acc, values, id, correlationId, tenant);
+        this.addTo(acc, values, id, correlationId, tenant, traceparent);
         opened++;
       } else if (this.merge) {
         const acc = state.closed.get(start);
         if (acc) {
-          this.addTo(acc, values, id, correlationId, tenant);
+          this.addTo(acc, values, id, correlationId, tenant, traceparent);
           acc.late++;
           acc.revision++;
           (emitted ??= []).push(this.result(key, acc));
@@ -324,8 +335,13 @@ export class WindowAggregator {
     return { start, end, count: 0, late: 0, revision: 0, fields };
   }
 
-  private addTo(acc: WindowAcc, values: ReadonlyArray<number | undefined>, id: string | undefined, correlationId: string | undefined, tenant: string | undefined): void {
+  private addTo(acc: WindowAcc, values: ReadonlyArray<number | undefined>, id: string | undefined, correlationId: string | undefined, tenant: string | undefined,
+    traceparent: string | undefined): void {
     acc.count++;
+    if (traceparent !== undefined) {
+      if (acc.traces === undefined) acc.traces = [traceparent];
+      else if (acc.traces.length < TRACE_LINKS) acc.traces.push(traceparent);
+    }
     if (id !== undefined) acc.lastId = id;
     if (correlationId !== undefined) acc.lastCorrelation = correlationId;
     if (tenant !== undefined) acc.lastTenant = tenant;
@@ -368,6 +384,7 @@ export class WindowAggregator {
     if (acc.lastId !== undefined) r.causationId = acc.lastId;
     if (acc.lastCorrelation !== undefined) r.correlationId = acc.lastCorrelation;
     if (acc.lastTenant !== undefined) r.tenant = acc.lastTenant;
+    if (acc.traces !== undefined) r.traceparents = acc.traces.slice();
     return r;
   }
 
@@ -391,7 +408,9 @@ export class WindowAggregator {
 const ascending = (a: number, b: number) => a - b;
 
 function copyWindow(w: WindowAcc): WindowAcc {
-  return { ...w, fields: w.fields.map((f) => (f.values ? { ...f, values: [...f.values] } : { ...f })) };
+  const copy = { ...w, fields: w.fields.map((f) => (f.values ? { ...f, values: [...f.values] } : { ...f })) };
+  delete copy.traces; // spans of this process: no use to the one restoring it
+  return copy;
 }
 
 function earliestEnd(windows: Iterable<WindowAcc>): number {

@@ -1,3 +1,3 @@
 export * from './rules.js';
-export { createAlertService, alertData, type AlertConfig } from './service.js';
+export { ALERT_DEFAULTS, createAlertService, alertData, type AlertConfig } from './service.js';
 export { alertConfigSchema } from './schema.js';

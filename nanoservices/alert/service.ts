@@ -20,7 +20,7 @@ export interface AlertConfig {
   keyField?: string;
   /** Name of the key in metric queries, subject placeholders and extended data. Default: the last segment of `keyField`, else `deviceId`. */
   keyAs?: string;
-  /** Data path of the event time (ms since the epoch or RFC 3339). Default `ts`; `windowEnd` for aggregates. */
+  /** Data path of the event time (ms since the epoch or RFC 3339). Default `ts`; `window.end` for aggregates (`sensor.aggregate` has no `ts`). */
   timeField?: string;
   rules: AlertRule[];
   /** Contract names and version of the alerts. Default `alert.raised` / `alert.resolved` 1.1.0 (1.0.0 with `extendedData: false`). */
@@ -48,6 +48,9 @@ export interface AlertConfig {
   maxInFlight?: number;
 }
 
+/** What an alert publishes when its config names nothing else (`version`: 1.0.0 with `extendedData: false`). */
+export const ALERT_DEFAULTS = { output: 'alerts.{key}', raisedType: 'alert.raised', resolvedType: 'alert.resolved', version: '1.1.0', plainVersion: '1.0.0' } as const;
+
 const METRIC_EVENT: Record<AlertRule['kind'], string> = { threshold: 'threshold', rate: 'rate', zscore: 'anomaly' };
 
 /**
@@ -74,9 +77,9 @@ export function createAlertService(config: AlertConfig): NanoserviceDefinition &
   const keyPath: FieldPath | undefined = config.keyField === undefined ? undefined : compileFieldPath(config.keyField, 'keyField');
   const keyAs = config.keyAs === undefined && !keyPath ? 'deviceId' : keyNameOf(config.keyAs, keyPath);
   const timePath = compileFieldPath(config.timeField ?? 'ts', 'timeField');
-  const output = compileSubjectTemplate(config.output ?? 'alerts.{key}', 'output');
-  const version = config.version ?? (config.extendedData === false ? '1.0.0' : '1.1.0');
-  const types = { raised: config.raisedType ?? 'alert.raised', resolved: config.resolvedType ?? 'alert.resolved' };
+  const output = compileSubjectTemplate(config.output ?? ALERT_DEFAULTS.output, 'output');
+  const version = config.version ?? (config.extendedData === false ? ALERT_DEFAULTS.plainVersion : ALERT_DEFAULTS.version);
+  const types = { raised: config.raisedType ?? ALERT_DEFAULTS.raisedType, resolved: config.resolvedType ?? ALERT_DEFAULTS.resolvedType };
   for (const [field, t] of [['raisedType', types.raised], ['resolvedType', types.resolved]] as const) {
     if (typeof t !== 'string' || t.length === 0) throw new OptionsInvalidError(`${field} must be a contract name`, { details: { field } });
   }

@@ -1,5 +1,5 @@
 import {
-  ContractInvalidError, ContractUnknownError, ContractVersionError, defineNanoservice, OptionsInvalidError, SignalbusError,
+  ContractInvalidError, ContractUnknownError, ContractVersionError, defineNanoservice, OptionsInvalidError, systemClock, SignalbusError,
   type Envelope, type HandlerContext, type NanoserviceDefinition,
 } from '../../core/index.js';
 import { keyNameOf, positiveInt } from '../filter/service.js';
@@ -35,7 +35,7 @@ export interface IngestConfig extends MappingConfig {
    * SignalbusErrors become ContractInvalidError.
    */
   validate?: (type: string, version: string, data: unknown) => void;
-  /** Wall clock for `receivedAt` (tests inject one). Default `Date.now`. */
+  /** Wall clock for `receivedAt` (`Clock.now`: `signalbus test` injects a virtual one). Default `systemClock.now`. */
   now?: () => number;
 }
 
@@ -88,7 +88,7 @@ export function createIngestService(config: IngestConfig = {}): NanoserviceDefin
   if (typeof c.version !== 'string' || !VERSION.test(c.version)) throw new OptionsInvalidError('version must be a semver version', { details: { field: 'version' } });
   if (typeof c.key !== 'string' || c.key.length === 0) throw new OptionsInvalidError('key must be a data field name', { details: { field: 'key' } });
   if (c.validate !== undefined && typeof c.validate !== 'function') throw new OptionsInvalidError('validate must be a function', { details: { field: 'validate' } });
-  const now = c.now ?? Date.now;
+  const now = c.now ?? systemClock.now;
   const { type, version, key: keyField, validate } = c;
   const keyAs = keyNameOf(undefined, [keyField]);
   const keyToken = (c.subjectTokens as Record<string, number>)[keyField];

@@ -39,3 +39,50 @@ export async function openPool(options: SinkPoolOptions): Promise<SinkPool> {
     connectionTimeoutMillis: options.connectionTimeoutMillis,
   });
 }
+
+interface SharedEntry { pool: Promise<SinkPool>; holders: number }
+const shared = new Map<string, SharedEntry>();
+
+/** One process-wide pool per database URL and application name, counted by its holders. */
+export interface SharedPool {
+  pool: SinkPool;
+  /** Gives the pool back; the last holder's release ends it. */
+  release(): Promise<void>;
+}
+
+/**
+ * The pool every copy of a sink in this process shares: a scaled pipeline runs one copy per
+ * partition lease (16 by default), and a pool each would open 16 times the connections. The first
+ * holder's options size it. The pool's `error` event (an idle connection the server closed) goes
+ * to `onIdleError` of the first holder.
+ */
+export async function acquireSharedPool(options: SinkPoolOptions, onIdleError: (err: Error) => void): Promise<SharedPool> {
+  const key = `${options.connectionString}\u0000${options.applicationName}`;
+  let entry = shared.get(key);
+  if (entry === undefined) {
+    const opening = openPool(options).then((p) => { p.on('error', onIdleError); return p; });
+    entry = { pool: opening, holders: 0 };
+    shared.set(key, entry);
+    opening.catch(() => { if (shared.get(key) === entry) shared.delete(key); });
+  }
+  entry.holders++;
+  let pool: SinkPool;
+  try {
+    pool = await entry.pool;
+  } catch (err) {
+    entry.holders--;
+    throw err;
+  }
+  let released = false;
+  const held = entry;
+  return {
+    pool,
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--held.holders > 0) return;
+      if (shared.get(key) === held) shared.delete(key);
+      await pool.end().catch(() => undefined);
+    },
+  };
+}

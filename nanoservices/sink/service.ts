@@ -5,7 +5,7 @@ import {
 import { positiveInt } from '../filter/service.js';
 import { BatchWriter, type WriterEvents } from './batch-writer.js';
 import { SinkSchemaError } from './errors.js';
-import { openPool, type SinkPool } from './pg-driver.js';
+import { acquireSharedPool, type SharedPool } from './pg-driver.js';
 import { toRow } from './rows.js';
 import { tableOf } from './table.js';
 
@@ -95,7 +95,7 @@ export function createSinkService(config: SinkConfig): NanoserviceDefinition {
   }
   const reconnect = resolveReconnectOptions('sink', config.reconnect, { initialDelayMs: 100, maxDelayMs: 5000, multiplier: 2, jitter: 0.2, maxAttempts: Infinity }, false);
 
-  let pool: SinkPool | undefined;
+  let held: SharedPool | undefined;
   let writer: BatchWriter | undefined;
   // Table per dataschema (or type, without one): the name is worked out once per contract version.
   const tables = new Map<string, string>();
@@ -123,21 +123,21 @@ export function createSinkService(config: SinkConfig): NanoserviceDefinition {
 
   const start = async (bus: Bus): Promise<void> => {
     const logger = bus.logger.child({ sink: name });
-    const p = await openPool({
+    // Shared by every copy of this sink in the process (one per partition lease when scaled). An
+    // idle connection the server closed (a restart, pg_terminate_backend) is reported to the
+    // listener and replaced by the pool; without a listener the error would end the process.
+    held = await acquireSharedPool({
       connectionString: url, max: batchesInFlight + 1, connectionTimeoutMillis: 5000,
       applicationName: `signalbus ${bus.identity.app}@${bus.identity.container}`.slice(0, 63),
-    });
-    pool = p;
-    // An idle connection the server closed (a restart, pg_terminate_backend) is reported here; the
-    // pool replaces it. Without a listener the error would end the process.
-    p.on('error', (err) => logger.warn('sink: an idle PostgreSQL connection was closed', { err }));
+    }, (err) => logger.warn('sink: an idle PostgreSQL connection was closed', { err }));
+    const p = held.pool;
     writer = new BatchWriter({
       pool: p, schema, setup, maxBatchRows, maxBatchBytes, maxBatchDelayMs, batchesInFlight, reconnect, logger,
       events: writerEvents(bus, schema, logger),
     });
     if (fixedTable !== undefined) {
       try { await writer.prepare(fixedTable); } catch (err) {
-        if (err instanceof SinkSchemaError) { await p.end().catch(() => undefined); throw err; }
+        if (err instanceof SinkSchemaError) { await held.release(); held = undefined; throw err; }
         // The database is not there yet: the first batch prepares the table, retrying until it is.
         logger.warn('sink: could not prepare its table at start; the first batch will', { table: `${schema}.${fixedTable}`, err });
       }
@@ -146,9 +146,9 @@ export function createSinkService(config: SinkConfig): NanoserviceDefinition {
 
   const stop = async (): Promise<void> => {
     await writer?.stop();
-    await pool?.end().catch(() => undefined);
+    await held?.release();
     writer = undefined;
-    pool = undefined;
+    held = undefined;
   };
 
   return { ...def, start, stop };

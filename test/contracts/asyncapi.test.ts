@@ -48,6 +48,35 @@ describe('contracts asyncapi', () => {
     expect(await errorsOf(doc)).to.deep.equal([]);
   });
 
+  it('asyncapi - templates and patterns become addresses with parameters, routes place channels, dead letters are dlq* twins', async () => {
+    const doc = toAsyncApi({
+      registry,
+      servers: { edge: 'mqtt://user:secret@127.0.0.1:1883', core: 'nats://a:4222,b:4222' },
+      routes: [{ pattern: 'devices.>', server: 'edge' }], defaultServer: 'core',
+      services: [{
+        name: 'ingest',
+        subscriptions: [{ pattern: 'devices.*.*.>', raw: true, tokenNames: { 1: 'site' } }],
+        publishes: [
+          { subject: 'sensor.reading.{data.site}-{deviceId}', contracts: [{ type: 'sensor.reading', version: '2.0.0' }] },
+          { subject: 'dlq.devices.*.*.>', raw: true, deadLetters: true },
+        ],
+      }],
+    }) as any;
+    expect(await errorsOf(doc)).to.deep.equal([]);
+    const input = Object.values(doc.channels).find((c: any) => c['x-signalbus-subject'] === 'devices.*.*.>') as any;
+    expect(input.address).to.equal('devices.{site}.{token2}.{rest}');
+    expect(Object.keys(input.parameters)).to.have.members(['site', 'token2', 'rest']);
+    expect(input.servers).to.deep.equal([{ $ref: '#/servers/edge' }]);
+    const output = Object.values(doc.channels).find((c: any) => c['x-signalbus-subject'] === 'sensor.reading.{data.site}-{deviceId}') as any;
+    expect(output.address).to.equal('sensor.reading.{data_site}-{deviceId}');
+    expect(output.servers).to.deep.equal([{ $ref: '#/servers/core' }]);
+    expect(Object.keys(output.messages)).to.deep.equal(['sensor.reading-v2.0.0']);
+    expect(doc.components.messages['raw-deadletter'].headers.required).to.include.members(['dlqreason', 'dlqmessage', 'dlqattempts', 'dlqsubject', 'dlqservice']);
+    expect(doc.servers.edge.host).to.equal('127.0.0.1:1883');
+    expect(doc.servers.core).to.deep.include({ host: 'a:4222', protocol: 'nats' });
+    expect(JSON.stringify(doc.servers)).to.not.include('secret');
+  });
+
   it('asyncapi - the command writes the document to --out', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-asyncapi-'));
     try {

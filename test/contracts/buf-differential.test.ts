@@ -8,6 +8,7 @@ import { checkCompatibility, formatChange, type SchemaDocument } from '../../con
 import { parseProto } from '../../contracts/protobuf-schema.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
 import { evolutionArb, printProto, type FileModel } from './proto-evolution.js';
+import { CI_PROPERTY_SEED } from '../helpers/property-seed.js';
 
 // Differential test: generated protobuf evolutions go through the real buf (`buf breaking
 // --against`, WIRE category) and through signalbus's BACKWARD check; the verdicts must agree.
@@ -16,7 +17,8 @@ import { evolutionArb, printProto, type FileModel } from './proto-evolution.js';
 
 const BUF = resolve('node_modules/.bin/buf');
 const CASES = Number(process.env.SIGNALBUS_FUZZ_CASES ?? 2000);
-const SEED = Number(process.env.SIGNALBUS_FUZZ_SEED ?? Date.now() % 2 ** 31);
+// Under CI=true one fixed seed (test/helpers/property-seed.ts): a red CI run is a regression.
+const SEED = Number(process.env.SIGNALBUS_FUZZ_SEED ?? (process.env.CI === 'true' && process.env.SIGNALBUS_FUZZ_CASES === undefined ? CI_PROPERTY_SEED : Date.now() % 2 ** 31));
 const BATCH = 1000;
 const BUF_CONFIG = JSON.stringify({ version: 'v2', breaking: { use: ['WIRE'] } });
 

@@ -4,17 +4,15 @@
  * `SB_ERR_*` error, never another kind of throw, never a hang), and generators of hostile input
  * (valid messages mutated byte by byte, deep JSON, invalid UTF-8, odd JSON types).
  *
- * `npm test` runs a small number of cases per property from a fixed seed, so CI is reproducible;
- * `npm run fuzz` sets SIGNALBUS_FUZZ_CASES to thousands from a random seed. SIGNALBUS_FUZZ_SEED
- * replays a run (fast-check prints the seed of a failure).
+ * `npm test` runs a small number of cases per property (from one fixed seed under CI=true:
+ * test/helpers/property-seed.ts); `npm run fuzz` sets SIGNALBUS_FUZZ_CASES to thousands from a
+ * random seed. SIGNALBUS_FUZZ_SEED replays a run (fast-check prints the seed of a failure).
  */
 import fc from 'fast-check';
 import { SignalbusError, validateEnvelope } from '../../core/index.js';
 
-/** The seed of `npm test`: a new input found by `npm run fuzz` becomes a regression case instead. */
-const TEST_SEED = 20261203;
 const CASES = Number(process.env.SIGNALBUS_FUZZ_CASES ?? 0);
-const SEED = process.env.SIGNALBUS_FUZZ_SEED ?? (CASES > 0 ? undefined : String(TEST_SEED));
+const SEED = process.env.SIGNALBUS_FUZZ_SEED;
 
 /** True under `npm run fuzz`: suites lift their mocha timeout. */
 export const LONG_FUZZ = CASES > 0;

@@ -17,7 +17,7 @@ describe('cli demo output', function () {
   });
 
   it('cli - demo lists the console URL first', () => {
-    expect(out.split('\n')[0]).to.equal(`signalbus demo: console http://127.0.0.1:${httpPort}/`);
+    expect(out.split('\n')[0]).to.equal(`console: open http://127.0.0.1:${httpPort}/ in a browser`);
   });
 
   it('cli - demo shows a rolling top 10 of metric fields by rate, each exactly in the service:context?query event action form', () => {

@@ -59,6 +59,6 @@ describe('cli errors', function () {
     await Promise.all([a, b].map((t) => new Promise<void>((r) => t.server.close(() => r()))));
     const r = await runCli(['demo', '--duration', '2s', '--http-port', String(http), '--mqtt-port', String(mqtt)], { timeoutMs: 60_000 });
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/^signalbus demo: console /);
+    expect(r.stdout).to.match(/^console: open http:\/\/127\.0\.0\.1:\d+\/ in a browser\n/);
   });
 });

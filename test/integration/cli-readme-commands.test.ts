@@ -139,7 +139,7 @@ describe('cli README commands', function () {
         const status = await Promise.race([shell.exited, new Promise<'slow'>((r) => setTimeout(() => r('slow'), 90_000))]);
         if (status === 'slow') await shell.stop();
         expect(status, `${line}: ${shell.stderr}`).to.equal(0);
-        expect(shell.stdout).to.match(/^signalbus demo: console http:\/\/127\.0\.0\.1:\d+\/\n/);
+        expect(shell.stdout).to.match(/^console: open http:\/\/127\.0\.0\.1:\d+\/ in a browser\n/);
         expect(shell.stdout).to.match(/Final summary[^]*alerts raised [1-9]/);
       } else if (sub === 'run') {
         // Runs until stopped: it must come up, and stop cleanly on SIGTERM (after the commands below).

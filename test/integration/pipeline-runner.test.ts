@@ -48,4 +48,33 @@ describe('pipeline runner', function () {
     for (const s of ['ingest', 'filter', 'aggregate', 'alert']) expect(services, s).to.include(s);
     await watcher.stop();
   });
+
+  it('pipeline runner - tenantSubjects in the file: a reading whose tenant disagrees with its subject is dead-lettered (SB_ERR_TENANT_MISMATCH), its own tenant\'s passes', async () => {
+    const broker = `tenants${Date.now()}`;
+    const pipeline = validatePipeline({
+      name: 'tenant-test', transports: { local: `memory://${broker}` }, metrics: { intervalMs: 60_000 }, tenantSubjects: { prefix: '{tenant}.' },
+      services: [{ kind: 'filter', config: { input: '*.readings.>', output: 'acme.valid.{data.n}', where: { path: 'data.n', gte: 0 } } }],
+    }, nanoserviceConfigSchemas);
+    const running = await startPipeline(pipeline, { logger: silentLogger });
+    const watcher = new Bus({ service: 'watcher', transport: new MemoryTransport({ broker: namedBroker(broker) }), metrics: false, logger: silentLogger });
+    try {
+      const passed: Envelope[] = []; const dead: Envelope[] = [];
+      await watcher.subscribe('acme.valid.>', (m) => { passed.push(m); });
+      await watcher.subscribe('dlq.>', (m) => { dead.push(m); });
+      await watcher.publish('acme.readings.x', { n: 1 }, { headers: { tenant: 'acme' } });
+      await watcher.publish('acme.readings.x', { n: 2 }, { headers: { tenant: 'globex' } });
+      await waitFor(() => passed.length === 1 && dead.length === 1, { what: 'one reading passed, one dead-lettered' });
+      expect(dead[0]!.dlqreason).to.equal('SB_ERR_TENANT_MISMATCH');
+      expect(dead[0]!.dlqtenant).to.equal('globex');
+    } finally {
+      await running.stop();
+      await watcher.stop();
+    }
+  });
+
+  it('pipeline runner - a bad tenantSubjects prefix is refused when the file is read, naming its path', () => {
+    expect(() => validatePipeline({ name: 'x', transports: { local: 'memory://x' }, tenantSubjects: { prefix: 'tenants' },
+      services: [{ kind: 'filter', config: { input: 'a.>', output: 'b', where: { path: 'data.n', gte: 0 } } }] }, nanoserviceConfigSchemas))
+      .to.throw(/\/tenantSubjects\/prefix: tenantSubjects.prefix must be whole subject tokens/);
+  });
 });

@@ -88,6 +88,27 @@ describe('sink - PostgreSQL', function () {
     await waitFor(async () => (await count('all_orders')) === 2, { what: 'both events in all_orders' });
   });
 
+  it('sink - the copies of a sink in one process (one per partition lease when scaled) share one pool: batchesInFlight + 1 connections, not one pool each', async () => {
+    const w = await world({ input: 'orders.>', schema, batchesInFlight: 2, table: 'orders' });
+    worlds.push(w);
+    // Seven more copies of the same sink on the same Bus, as a scaled pipeline runs them.
+    const copies: RunningNanoservice[] = [];
+    for (let i = 0; i < 7; i++) copies.push(await runNanoservice(w.sinkBus, createSinkService({ url: PG_TEST_URL, input: `orders${i}.>`, schema, table: 'orders', maxBatchDelayMs: 5 })));
+    for (let i = 0; i < 7; i++) for (let n = 0; n < 50; n++) await w.pub.publish(`orders${i}.placed`, { n });
+    for (let n = 0; n < 50; n++) await w.pub.publish('orders.placed', { n });
+    await waitFor(async () => await count('orders').catch(() => 0) === 400, { what: 'all 400 rows stored', timeoutMs: 15_000 });
+    const connections = async (): Promise<number> => Number((await admin!.query(
+      'SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [`signalbus ${w.app}@t`])).rows[0].n);
+    expect(await connections()).to.be.within(1, 3);
+    // The pool outlives a copy that stops, and ends with the last.
+    await copies[0]!.stop();
+    await w.pub.publish('orders.placed', { n: 'after' });
+    await waitFor(async () => await count('orders') === 401, { what: 'a row after one copy stopped' });
+    for (const c of copies.slice(1)) await c.stop();
+    await w.sinkBus.stop();
+    await waitFor(async () => await connections() === 0, { what: 'the pool ended with the last copy' });
+  });
+
   it('sink - dead-letters a row PostgreSQL refuses with the database\'s code, and stores the rest of its batch', async () => {
     const w = await world({ input: 'orders.>', schema, maxBatchDelayMs: 200 });
     worlds.push(w);

@@ -65,12 +65,15 @@ describe('package - the packed tarball in a new project', function () {
     else if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('package - the tarball holds the license, every exported file, and no source map without its source', () => {
+  it('package - the tarball holds the license, every exported file, the web console\'s static files, and no source map without its source', () => {
     expect(packedFiles).to.include('LICENSE');
     for (const [entry, target] of Object.entries(manifest.exports)) {
       for (const file of Object.values(target as Record<string, string>)) {
         expect(packedFiles, `exports["${entry}"] → ${file}`).to.include(file.replace(/^\.\//, ''));
       }
+    }
+    for (const file of ['index.html', 'console.js', 'console.css']) {
+      expect(packedFiles, 'the web console ships its static files').to.include(`dist/gateway/console/${file}`);
     }
     const maps = packedFiles.filter((f) => f.endsWith('.map'));
     for (const map of maps) {

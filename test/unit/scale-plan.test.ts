@@ -42,6 +42,7 @@ describe('scale plan: which inputs travel partitioned', () => {
     expect(mapped.partitionedSubjects).to.deep.equal(['devices.*.telemetry']);
     expect(outputPattern({ kind: 'alert', config: { input: 'x' } })).to.equal('alerts.*');
     expect(outputPattern({ kind: 'filter', config: { input: 'x', output: 'a.dev-{id}.b' } })).to.equal('a.*.b');
+    expect(outputPattern({ kind: 'filter', config: { input: 'x', output: 'sensor.valid.{data.deviceId}' } }), 'a placeholder path is one token').to.equal('sensor.valid.*');
   });
 
   it('adds part.> to a JetStream stream\'s subjects and reads server lists', () => {

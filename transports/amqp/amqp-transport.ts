@@ -7,6 +7,7 @@ import {
 } from '../../core/index.js';
 import { fromAmqpMessage, toAmqpMessage, type AmqpProperties } from './binding.js';
 import { connectTarget, resolveAmqpOptions, type AmqpConnectTarget, type AmqpQueueType, type AmqpTransportOptions, type ResolvedAmqpOptions } from './options.js';
+import { accessRefusal, amqpPermissionError, type AccessRefusal } from './permission.js';
 import { ChannelPublisher } from './publisher.js';
 import { AmqpSubscription, type SubscriptionHost } from './subscription.js';
 import { declareExchangeTopology, declareRetryTier, deleteTopology, topologyNames, type TopologyNames } from './topology.js';
@@ -143,7 +144,17 @@ export class AmqpTransport implements Transport, SubscriptionHost {
   }
 
   private attachPublisher(model: ChannelModel, publisher: ChannelPublisher, ch: Channel): void {
-    ch.on('error', (err: Error) => this.logger.warn('amqp publish channel error', { err }));
+    ch.on('error', (err: Error) => {
+      const refusal = accessRefusal(err);
+      if (!refusal) return this.logger.warn('amqp publish channel error', { err });
+      // A permission refusal is final: what it refused fails now instead of being re-sent forever.
+      const refused = refusal.resource === 'topic'
+        ? (exchange: string, key: string) => exchange === refusal.exchange && key === refusal.name
+        : (exchange: string) => refusal.resource === 'exchange' && exchange === refusal.name;
+      const subject = refusal.resource === 'topic' ? refusal.name : undefined;
+      const rejected = publisher.refuse(refused, amqpPermissionError(refusal, 'publishing to', subject, err));
+      this.logger.warn('amqp publish refused by the broker\'s permissions', { refused: refusal.text, rejected });
+    });
     ch.on('close', () => {
       publisher.detach(ch);
       // Closed by the broker while the connection lives (e.g. a channel error): open another.
@@ -282,6 +293,8 @@ export class AmqpTransport implements Transport, SubscriptionHost {
     } catch (err) {
       this.subs.delete(sub);
       await sub.unsubscribe().catch(() => {});
+      const refusal = accessRefusal(err);
+      if (refusal) throw amqpPermissionError(refusal, 'subscribing to', pattern, err);
       throw hasReplyCode(err)
         ? new TransportConnectError(`cannot subscribe to ${pattern}${options.group ? ` as group ${options.group}` : ''}: ${err.message}`, { cause: err, details: { pattern } })
         : err;
@@ -317,7 +330,13 @@ export class AmqpTransport implements Transport, SubscriptionHost {
     this.requestChannel ??= (async () => {
       const model = await this.whenOpen();
       const ch = await model.createChannel();
-      ch.on('error', (err: Error) => this.logger.warn('amqp request channel error', { err }));
+      let refusal: AccessRefusal | undefined;
+      let refusalCause: Error | undefined;
+      ch.on('error', (err: Error) => {
+        refusal = accessRefusal(err);
+        refusalCause = err;
+        if (!refusal) this.logger.warn('amqp request channel error', { err });
+      });
       ch.on('return', (msg: Message) => {
         const key = msg.properties.correlationId as string | undefined;
         const p = key === undefined ? undefined : this.pendingRequests.get(key);
@@ -326,7 +345,10 @@ export class AmqpTransport implements Transport, SubscriptionHost {
       const current = this.requestChannel;
       ch.on('close', () => {
         if (this.requestChannel === current) this.requestChannel = undefined;
-        this.failRequests(new TransportConnectError('the AMQP request channel closed before the reply arrived'));
+        const lost = new TransportConnectError('the AMQP request channel closed before the reply arrived');
+        // The request the broker's permissions refused fails with that; the others only lost their channel.
+        this.failRequests((subject: string) => refusal && (refusal.resource !== 'topic' || refusal.name === subject)
+          ? amqpPermissionError(refusal, 'requesting on', subject, refusalCause) : lost);
       });
       await ch.consume(DIRECT_REPLY_TO, (msg: ConsumeMessage | null) => { if (msg) this.onReply(msg); }, { noAck: true });
       return ch;
@@ -355,8 +377,8 @@ export class AmqpTransport implements Transport, SubscriptionHost {
     p.reject(err);
   }
 
-  private failRequests(err: unknown): void {
-    for (const key of [...this.pendingRequests.keys()]) this.settleRequest(key, err);
+  private failRequests(err: unknown | ((subject: string) => unknown)): void {
+    for (const [key, pending] of [...this.pendingRequests]) this.settleRequest(key, typeof err === 'function' ? err(pending.subject) : err);
   }
 
   // ------------------------------------------------------------------ shutdown

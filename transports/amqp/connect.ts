@@ -1,6 +1,7 @@
 import amqp, { type ChannelModel } from 'amqplib';
 import { TransportAuthError, TransportClosedError, TransportConnectError, type SignalbusError } from '../../core/index.js';
 import type { AmqpConnectTarget, ResolvedAmqpOptions } from './options.js';
+import { accessRefusal, amqpPermissionError } from './permission.js';
 import { describeTlsFailure } from './tls.js';
 
 /**
@@ -25,6 +26,8 @@ export function amqpConnectError(err: unknown, target: AmqpConnectTarget): Signa
   if (err instanceof TransportAuthError || err instanceof TransportConnectError || err instanceof TransportClosedError) return err;
   const text = err instanceof Error ? err.message : String(err);
   const t = target;
+  const refusal = accessRefusal(err);
+  if (refusal) return amqpPermissionError(refusal, 'setting up the topology at', t.display, err);
   if (/ACCESS[-_]REFUSED|\b403\b/.test(text)) {
     return new TransportAuthError(`RabbitMQ at ${t.display} refused the credentials of user "${t.username}" (wrong user or password)`,
       { cause: err, details: { url: t.display, user: t.username } });

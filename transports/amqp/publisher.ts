@@ -124,6 +124,21 @@ export class ChannelPublisher {
     await ch.close().catch(() => {});
   }
 
+  /**
+   * The broker refused some messages for good (a permission: the channel closes with a 403): those
+   * `refused` selects are rejected with `err` instead of being sent again on the next channel.
+   * Called before the channel's close, so the rest are re-sent as after any channel loss.
+   */
+  refuse(refused: (exchange: string, routingKey: string) => boolean, err: Error): number {
+    const hit = (e: Outbound): boolean => refused(e.exchange, e.routingKey);
+    const rejected = [...this.unconfirmed.entries()].filter(([, e]) => hit(e));
+    for (const [seq] of rejected) this.unconfirmed.delete(seq);
+    const waiting = this.backlog.filter(hit);
+    if (waiting.length > 0) this.backlog = this.backlog.filter((e) => !hit(e));
+    for (const e of [...rejected.map(([, e]) => e), ...waiting]) this.settle(e, err);
+    return rejected.length + waiting.length;
+  }
+
   /** Rejects everything outstanding and every later send (the transport is closed or gave up). */
   fail(err: Error): void {
     this.failure = err;
