@@ -49,6 +49,7 @@ const CONNACK_REASONS: Record<number, string> = {
 
 /** The URL with `protocolVersion=4` added to its query, for the hint to a 3.1.1-only broker. */
 function withProtocol4(url: string): string {
+  if (/[?&]protocolVersion=/.test(url)) return url.replace(/([?&]protocolVersion=)[^&]*/, '$14');
   return `${url}${url.includes('?') ? '&' : '?'}protocolVersion=4`;
 }
 
