@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BROKER_PORTS, requireBroker } from '../helpers/brokers.js';
 import { runCli } from '../helpers/cli-process.js';
 import { freePort, NatsServerProcess } from '../helpers/nats-server-process.js';
@@ -23,7 +25,8 @@ const NOT_RUN = [/^for i in 0 1 2; do npx signalbus run examples\/iot-nats\/pipe
  * - the demo's fixed ports move to free ones (other suites may hold 8080 and 18830 meanwhile);
  * - commands on NATS go to a nats-server of this test's own: the iot-nats pipeline creates a
  *   JetStream stream on devices.>, sensor.>, alerts.> that would catch other suites' subjects.
- * - `--against origin/main` compares with HEAD where the clone has no origin/main.
+ * - `--against origin/main` compares with HEAD where the clone has no origin/main;
+ * - `--junit report.xml` writes to a temporary directory instead of the working tree.
  * The synopsis blocks (CLI sections) are checked against each command's --help.
  */
 
@@ -38,7 +41,7 @@ export function readmeCommands(markdown: string): Shown[] {
     const lang = m[1]!;
     if (!['', 'sh', 'bash', 'shell'].includes(lang)) continue;
     for (const raw of m[2]!.replace(/\\\n\s*/g, '').split('\n')) {
-      const line = raw.replace(/\s+#.*$/, '').replace(/\s*&$/, '').trim();
+      const line = raw.replace(/\s+#.*$/, '').replace(/\s*&$/, '').replace(/^\$\s+/, '').trim();
       if (!/(^|\s|&&\s)(npx\s+)?signalbus\s/.test(line)) continue;
       shown.push({ line, block: lang === '' && /[<[]/.test(line) ? 'synopsis' : 'shell' });
     }
@@ -67,7 +70,9 @@ class Shell {
     this.child.stderr!.on('data', (d) => { this.stderr += d; });
     this.exited = new Promise((resolve) => this.child.on('close', (s) => { this.status = s; resolve(s); }));
   }
-  async waitFor(stream: 'stdout' | 'stderr', text: RegExp, timeoutMs = 30_000): Promise<void> {
+  /** Both streams, as a terminal shows them (in the order of each). */
+  get all(): string { return `${this.stdout}\n${this.stderr}`; }
+  async waitFor(stream: 'stdout' | 'stderr' | 'all', text: RegExp, timeoutMs = 30_000): Promise<void> {
     await waitFor(() => text.test(this[stream]) || this.status !== undefined, { timeoutMs, intervalMs: 20,
       what: () => `${String(text)} from \`${this.command}\` (stdout: ${this.stdout.slice(-1500)}; stderr: ${this.stderr.slice(-1500)})` });
     expect(this[stream], `${this.command} exited ${String(this.status)}: ${this.stderr}`).to.match(text);
@@ -123,6 +128,7 @@ describe('cli README commands', function () {
     for (const broker of needs) await requireBroker(ctx, broker as keyof typeof BROKER_PORTS);
     const rewrite: Array<[string, string]> = [];
     const hasOriginMain = spawnSync('git', ['rev-parse', '--verify', '-q', 'origin/main']).status === 0;
+    rewrite.push([' --junit report.xml', ` --junit ${join(mkdtempSync(join(tmpdir(), 'signalbus-readme-')), 'report.xml')}`]);
     if (!hasOriginMain) rewrite.push(['--against origin/main', '--against HEAD']);
     let env: NodeJS.ProcessEnv = {};
     if (lines.some((l) => /nats/.test(l))) {
@@ -157,6 +163,16 @@ describe('cli README commands', function () {
         const shell = new Shell(asShell(line, rewrite), env);
         started.push(shell);
         await shell.waitFor('stderr', /^subscribed to /m);
+      } else if (sub === 'lint' || (sub === 'test' && !line.includes('--watch'))) {
+        const shell = new Shell(asShell(line, rewrite), env);
+        // lint: 0 clean (the README's finding is for a file with a typo), test: 0 every case passes.
+        expect(await shell.exited, `${line}: ${shell.stdout.slice(-1500)} ${shell.stderr.slice(-1500)}`).to.equal(0);
+        expect(shell.stdout + shell.stderr, line).to.match(sub === 'lint' ? /0 errors/ : /\d+ passed, 0 failed/);
+      } else if (sub === 'test') {
+        // --watch runs until stopped: one full run, then it watches.
+        const shell = new Shell(asShell(line, rewrite), env);
+        started.push(shell);
+        await shell.waitFor('all', /\d+ passed, 0 failed[^]*watching /, 60_000);
       } else if (sub === '--version') {
         const shell = new Shell(asShell(line, rewrite), env);
         expect(await shell.exited, shell.stderr).to.equal(0);
