@@ -3,8 +3,9 @@
  * The `signalbus` command. Each subcommand lives in cli/commands/ and is loaded on use.
  * Errors print one clear line on stderr and exit non-zero (2 for usage errors).
  */
+import { readFileSync } from 'node:fs';
 import { SignalbusError } from '../core/index.js';
-import { UsageError } from './errors.js';
+import { explainCliError, UsageError } from './errors.js';
 
 interface Command { summary: string; help: () => Promise<string>; run: (argv: string[]) => Promise<number> }
 
@@ -52,28 +53,56 @@ const asyncapiHelp = `signalbus asyncapi [--pipeline pipeline.json] [--out file]
 const usage = `signalbus — nanoservices over any transport
 
 Usage: signalbus <command> [options]     (signalbus <command> --help for more)
+       signalbus --version
 
 Commands:
 ${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n')}
 
-Transport URLs: memory://  nats://host:4222  mqtt://host:1883  amqp://user:pass@host:5672  http://host:port  ws://host:port`;
+Transport URLs: memory://  nats://host:4222  mqtt://host:1883 (MQTT 5; 3.1.1: ?protocolVersion=4)
+                amqp://user:pass@host:5672  http://host:port  ws://host:port`;
+
+/** The package's version: package.json sits one level above cli/ in the sources, two above dist/cli/. */
+function version(): string {
+  for (const rel of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'signalbus' && pkg.version) return pkg.version;
+    } catch { /* not there: try the next */ }
+  }
+  return 'unknown';
+}
+
+/** Which option or URL moves a port a command listens on (the message of a port in use). */
+function portHint(command: string | undefined, args: string[], port: number | undefined): string {
+  const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : undefined; };
+  if (command === 'demo') {
+    const mqttPort = flag('--mqtt-port') ?? 18830;
+    return port === mqttPort ? 'move the embedded MQTT broker with --mqtt-port <port>' : 'move the HTTP gateway with --http-port <port>';
+  }
+  if (command === 'sub') return 'host at another port in the URL (http://127.0.0.1:<port>, ws://127.0.0.1:<port>)';
+  if (command === 'run') return 'change the port in the pipeline file (embedded, transports)';
+  return 'stop the other process or choose another port';
+}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') { console.log(usage); return 0; }
+  if (name === '--version' || name === '-v' || name === 'version') { console.log(version()); return 0; }
+  if (name.startsWith('-')) throw new UsageError(`unknown option ${name}; see signalbus --help`);
   const command = commands[name];
   if (!command) throw new UsageError(`unknown command "${name}"; try signalbus --help`);
   if (rest.includes('--help') || rest.includes('-h')) { console.log(await command.help()); return 0; }
   return command.run(rest);
 }
 
-main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
+const argv = process.argv.slice(2);
+main(argv).then((code) => process.exit(code), (thrown: unknown) => {
+  const command = argv[0] !== undefined && argv[0] in commands ? argv[0] : undefined;
+  const err = explainCliError(thrown, command, (port) => portHint(command, argv.slice(1), port));
   const code = err instanceof SignalbusError ? ` [${err.code}]` : '';
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`signalbus: ${message}${code}\n`);
   // SIGNALBUS_DEBUG=1: where it came from too (a report of a failure nobody can reproduce).
   if (process.env.SIGNALBUS_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-  // parseArgs' own errors (unknown option) are usage errors too.
-  const usageLike = err instanceof UsageError || (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
-  process.exit(usageLike ? 2 : 1);
+  process.exit(err instanceof UsageError ? 2 : 1);
 });

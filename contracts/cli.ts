@@ -28,11 +28,13 @@ const defaultIo: CommandIo = { out: (l) => process.stdout.write(`${l}\n`), err: 
 const CONTRACTS_USAGE = `usage:
   signalbus contracts diff <old-schema-file> <new-schema-file> [--mode backward]
   signalbus contracts check [--dir contracts/schemas]... [--against <dir or git ref>] [--mode <mode>]
+diff exits 0 when compatible, 1 when breaking (one change per line), 2 on unusable input
 modes: backward, backward_transitive, forward, forward_transitive, full, full_transitive, none
 schema files: contract files (*.json with name, version, schema | proto), bare JSON Schemas, or file.proto[#pkg.Message]`;
 
 /**
- * Runs `signalbus contracts …` and resolves with the exit code.
+ * Runs `signalbus contracts …` and resolves with the exit code; rejects only with parseArgs'
+ * error for an unknown or value-less option (the `signalbus` command turns it into its usage line).
  * @example process.exitCode = await runContractsCommand(['diff', 'old.json', 'new.json', '--mode', 'full']);
  */
 export async function runContractsCommand(argv: string[], io: CommandIo = defaultIo): Promise<number> {
@@ -43,9 +45,15 @@ export async function runContractsCommand(argv: string[], io: CommandIo = defaul
     io.err(sub === undefined || sub === '--help' || sub === 'help' ? CONTRACTS_USAGE : `unknown subcommand "${sub}"\n${CONTRACTS_USAGE}`);
     return 2;
   } catch (err) {
+    if (isArgumentError(err)) throw err;
     io.err(describeError(err));
     return 2;
   }
+}
+
+/** node:util parseArgs' own errors (an unknown option): the `signalbus` command words them, like every usage error. */
+function isArgumentError(err: unknown): boolean {
+  return typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('ERR_PARSE_ARGS');
 }
 
 function describeError(err: unknown): string {
@@ -235,7 +243,8 @@ export type PipelineReader = (file: string) => { contractDirs: string[]; options
 
 /**
  * Runs `signalbus asyncapi …`: writes an AsyncAPI 3.0 document (JSON) to `--out` or stdout.
- * `--pipeline` needs `readPipeline` (the CLI passes it).
+ * `--pipeline` needs `readPipeline` (the CLI passes it). Rejects only with parseArgs' error for an
+ * unknown or value-less option, as `runContractsCommand`.
  * @example await runAsyncapiCommand(['--out', 'asyncapi.json', '--server', 'nats=nats://localhost:4222']);
  */
 export async function runAsyncapiCommand(argv: string[], io: CommandIo = defaultIo, readPipeline?: PipelineReader): Promise<number> {
@@ -275,6 +284,7 @@ export async function runAsyncapiCommand(argv: string[], io: CommandIo = default
     } else io.out(text.trimEnd());
     return 0;
   } catch (err) {
+    if (isArgumentError(err)) throw err;
     io.err(`${describeError(err)}\n${ASYNCAPI_USAGE}`);
     return 2;
   }

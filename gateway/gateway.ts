@@ -365,7 +365,8 @@ export class HttpGateway {
     // A tenant's stream carries its own events only: without subject prefixes tenants share subjects.
     // Nor does it carry what the inbound rules refuse (subscribers dead-letter that; README, "Bad input").
     if (s.closed || msg.notCloudEvent !== undefined || inboundProblem(msg.envelope, this.limits) !== undefined || !mayRead(s.who, msg.envelope)) return void msg.ack();
-    let frame = `subject: ${msg.subject}\nid: ${msg.envelope.id}\n`;
+    // Standard SSE: the event name is the subject (a browser listens with addEventListener(subject, …)).
+    let frame = `id: ${msg.envelope.id}\nevent: ${msg.subject}\n`;
     if (msg.reply) {
       const token = randomUUID();
       const timer = setTimeout(() => this.pendingReplies.delete(token), this.opts.maxRequestTimeoutMs ?? 60_000);

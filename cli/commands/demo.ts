@@ -5,20 +5,25 @@ import { UsageError } from '../errors.js';
 import { validatePipeline } from '../pipeline/load.js';
 import { startPipeline } from '../pipeline/run-pipeline.js';
 import { startDevices } from './demo-devices.js';
+import { DeadLetterSampler, RollingFieldRates } from './demo-fields.js';
 
 export const demoHelp = `signalbus demo [--duration 20s] [--devices 20] [--mqtt-port 18830] [--http-port 8080]
 
 The main job on embedded defaults, no external broker: an embedded MQTT broker (aedes) on
 127.0.0.1:18830, simulated devices publishing raw JSON telemetry to devices/<id>/telemetry (some
 overheat, some send malformed payloads), the ingest → filter → aggregate → alert pipeline, an HTTP
-gateway on 127.0.0.1:8080 (the web console at /, GET /metrics, GET /v1/stream/%3E), and a live
-summary of alerts, dead letters, per-service metric fields and msgs/s. The first line printed is
-the console's URL: open it in a browser. With --duration it stops gracefully, prints a final
-summary and exits 0.
+gateway on 127.0.0.1:8080 (the web console at /, GET /metrics, GET /v1/stream/<pattern>), and a
+live view: alerts as they are raised and resolved, dead letters (the first 5, then sampled, each
+sampled line saying so), and every 5s msgs/s and the 10 busiest metric fields, as the services
+report them (service:context?query event action, per second over the last 10s). The first line
+printed is the console's URL: open it in a browser; the next ones are these commands, with the
+ports it really uses. With --duration it stops gracefully, prints a final summary and exits 0.
 
-While it runs:
+While it runs (default ports; alerts are on the subjects alerts.<device>):
+  curl -N http://127.0.0.1:8080/v1/stream/alerts.%3E
+  curl http://127.0.0.1:8080/metrics
   mosquitto_sub -h 127.0.0.1 -p 18830 -t 'alerts/#' -v
-  curl -N http://127.0.0.1:8080/v1/stream/alert.%3E      curl http://127.0.0.1:8080/metrics`;
+  signalbus sub 'mqtt://127.0.0.1:18830?protocolVersion=4' 'alerts.>'`;
 
 /** `20s`, `1500ms`, `2m` or a number of seconds → ms. */
 export function parseDuration(text: string): number {
@@ -68,13 +73,19 @@ export async function demo(argv: string[]): Promise<number> {
   const pipeline = demoPipeline(mqttPort, httpPort);
   const running = await startPipeline(pipeline, { logger });
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  out(`console: open ${running.hosted.http}/ in a browser`);
-  out(`signalbus demo: MQTT broker ${running.hosted.mqtt}, HTTP gateway ${running.hosted.http} (/metrics, /v1/stream/%3E), ${deviceCount} devices`);
+  const gateway = running.hosted.http ?? `http://127.0.0.1:${httpPort}`;
+  out(`console: open ${gateway}/ in a browser`);
+  out(`  alerts:   curl -N ${gateway}/v1/stream/alerts.%3E`);
+  out(`  metrics:  curl ${gateway}/metrics`);
+  out(`  MQTT:     mosquitto_sub -h 127.0.0.1 -p ${mqttPort} -t 'alerts/#' -v   (MQTT 3.1.1 broker: signalbus URLs need ?protocolVersion=4)`);
+  out(`  ${deviceCount} devices on devices/<id>/telemetry; ingest → filter → aggregate → alert`);
 
   // A watcher on the same transports, as an operator's tool would be.
   const watcher = new Bus({ service: 'demo-watch', transports: { local: await transportFromUrl('memory://demo'), mqtt: await transportFromUrl(pipeline.transports.mqtt!) },
     routes: pipeline.routes, metrics: false, logger });
   const state = { raised: 0, resolved: 0, dead: 0, readings: 0, perService: new Map<string, number>(), deadReasons: new Map<string, number>() };
+  const rates = new RollingFieldRates(10_000);
+  const deadLines = new DeadLetterSampler(5, 5000);
   await watcher.subscribe('alerts.>', async (m: Envelope) => {
     const a = m.data as { deviceId?: string; key: string; value: number; rule: string };
     if (m.type === 'alert.raised') state.raised++; else state.resolved++;
@@ -84,10 +95,12 @@ export async function demo(argv: string[]): Promise<number> {
     state.dead++;
     const reason = String(m.dlqreason);
     state.deadReasons.set(reason, (state.deadReasons.get(reason) ?? 0) + 1);
-    if (state.dead <= 5) out(`DEAD    ${m.dlqsubject}: ${reason} (${m.dlqmessage})`);
+    const sampled = deadLines.next();
+    if (sampled !== undefined) out(`DEAD    ${m.dlqsubject}: ${reason} (${m.dlqmessage})${sampled ? ` ${sampled}` : ''}`);
   });
   await watcher.subscribe('signalbus.metrics.>', async (m) => {
     const batch = m.data as MetricBatch;
+    rates.add(batch.fields);
     let n = 0;
     for (const f of batch.fields) {
       n += f.count;
@@ -100,10 +113,14 @@ export async function demo(argv: string[]): Promise<number> {
   const started = Date.now();
   const summary = () => {
     const secs = Math.max(0.001, (Date.now() - started) / 1000);
-    const services = [...state.perService].sort().map(([s, n]) => `${s} ${n}`).join(', ');
-    return `[${secs.toFixed(0)}s] device msgs ${devices.sent} (${Math.round(devices.sent / secs)}/s)  readings ${state.readings}  alerts raised ${state.raised} resolved ${state.resolved}  dead letters ${state.dead}  metric fields: ${services || '—'}`;
+    return `[${secs.toFixed(0)}s] device msgs ${devices.sent} (${Math.round(devices.sent / secs)}/s)  readings ${state.readings}  alerts raised ${state.raised} resolved ${state.resolved}  dead letters ${state.dead}`;
   };
-  const ticker = setInterval(() => out(summary()), 2000);
+  const topFields = (indent: string) => {
+    const top = rates.top(10);
+    out(`${indent}top metric fields (per second, last 10s):${top.length === 0 ? ' none yet' : ''}`);
+    for (const { field, perSecond } of top) out(`${indent}  ${perSecond.toFixed(1).padStart(7)}/s  ${field}`);
+  };
+  const ticker = setInterval(() => { out(summary()); topFields('  '); }, 5000);
   await new Promise<void>((resolve) => {
     if (Number.isFinite(durationMs)) setTimeout(resolve, durationMs);
     process.once('SIGINT', () => resolve());
@@ -117,6 +134,8 @@ export async function demo(argv: string[]): Promise<number> {
   out('');
   out(`Final summary after ${((Date.now() - started) / 1000).toFixed(1)}s`);
   out(`  ${summary().replace(/^\[[^\]]*\] /, '')}`);
+  topFields('  ');
+  out(`  metric fields counted by service: ${[...state.perService].sort().map(([s, n]) => `${s} ${n}`).join(', ') || 'none'}`);
   out(`  dead letters by reason: ${[...state.deadReasons].map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}`);
   return 0;
 }

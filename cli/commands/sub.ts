@@ -3,15 +3,17 @@ import { Bus, createLogger, type Envelope } from '../../core/index.js';
 import { MemoryTransport } from '../../transports/memory/index.js';
 import { busFor, isHostedScheme } from '../connect.js';
 import { UsageError } from '../errors.js';
-import { structuredLine } from '../format.js';
+import { subLine } from '../format.js';
 
 export const subHelp = `signalbus sub <transport-url> <pattern> [options]
 
-Prints every matching event as one line of structured CloudEvents JSON until interrupted.
+Prints every matching event as one line until interrupted: the subject it arrived on, a space,
+and the event as structured CloudEvents JSON (\`cut -d' ' -f2-\` leaves the JSON).
 For http:// and ws:// URLs it hosts the gateway / hub at that address and prints what arrives.
+A memory:// bus lives in one process: sub sees only what its own process publishes there.
 
 Options:
-  --raw          also accept messages that are not CloudEvents (device payloads); printed with their subject
+  --raw          also accept messages that are not CloudEvents (device payloads); JSON payloads show as JSON data
   --group <g>    join consumer group <g>
   --count <n>    exit after <n> events
 
@@ -30,6 +32,9 @@ export async function sub(argv: string[]): Promise<number> {
   const limit = values.count === undefined ? Infinity : Number(values.count);
   if (!(limit > 0)) throw new UsageError(`--count must be a positive number, got "${values.count}"`);
 
+  if (/^memory:/i.test(url)) {
+    process.stderr.write(`warning: a memory:// bus only sees its own process, so this sub will print nothing another process publishes; use a broker URL (nats://, mqtt://, amqp://) or host one here (http://, ws://)\n`);
+  }
   let bus: Bus;
   let closeHost = async () => {};
   if (isHostedScheme(url)) {
@@ -46,8 +51,7 @@ export async function sub(argv: string[]): Promise<number> {
   await bus.subscribe(pattern, async (m: Envelope, ctx) => {
     if (seen >= limit) return;
     seen++;
-    const line = values.raw && m.type.endsWith('.raw') ? JSON.stringify({ subject: ctx.subject, ...JSON.parse(structuredLine(m)) }) : structuredLine(m);
-    process.stdout.write(`${line}\n`);
+    process.stdout.write(`${subLine(ctx.subject, m)}\n`);
     if (seen >= limit) finish();
   }, { ...(values.group ? { group: values.group } : {}), ...(values.raw ? { raw: true } : {}), ordered: true });
   process.stderr.write(`subscribed to ${pattern}\n`);

@@ -21,7 +21,10 @@ async function roundTrip(url: string): Promise<Record<string, unknown>> {
   const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
   if (code === 'timeout') sub.kill();
   expect(code, err).to.equal(0);
-  return JSON.parse(out.trim().split('\n')[0]!) as Record<string, unknown>;
+  // One line per event: the subject it arrived on, a space, the structured CloudEvent.
+  const line = out.trim().split('\n')[0]!;
+  expect(line.slice(0, line.indexOf(' ')), 'the subject first').to.equal(subject);
+  return JSON.parse(line.slice(line.indexOf(' ') + 1)) as Record<string, unknown>;
 }
 
 describe('cli over every transport', function () {

@@ -55,6 +55,6 @@ describe('cli', function () {
     expect(out).to.include('Final summary');
     expect(out).to.match(/alerts raised [1-9]/);
     expect(out).to.match(/dead letters [1-9]/);
-    for (const service of ['ingest', 'filter', 'aggregate', 'alert']) expect(out).to.match(new RegExp(`metric fields: .*${service} [1-9]`));
+    for (const service of ['ingest', 'filter', 'aggregate', 'alert']) expect(out).to.match(new RegExp(`metric fields counted by service: .*${service} [1-9]`));
   });
 });

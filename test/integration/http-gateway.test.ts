@@ -123,11 +123,14 @@ describe('http gateway', function () {
     await bus.publish('feed.b', { n: 3 }, { type: 'feed.item' });
     await waitFor(() => frames.length === 2, { timeoutMs: 2000, what: 'two frames' });
     const lines = frames[0]!.split('\n');
-    expect(lines[0]).to.equal('subject: feed.a');
+    // Standard SSE (what EventSource reads): id, event = the subject, data = the CloudEvent; no other fields.
+    expect(lines.map((l) => l.slice(0, l.indexOf(':')))).to.deep.equal(['id', 'event', 'data']);
+    expect(lines[1]).to.equal('event: feed.a');
     const event = JSON.parse(lines.find((l) => l.startsWith('data: '))!.slice(6)) as Record<string, unknown>;
     expect(event).to.include({ specversion: '1.0', type: 'feed.item' });
     expect(event.data).to.deep.equal({ n: 1 });
-    expect(frames[1]).to.include('subject: feed.b');
+    expect(lines[0]).to.equal(`id: ${event.id as string}`);
+    expect(frames[1]).to.include('event: feed.b');
   });
 
   it('http gateway - a stream carries CloudEvents only: a device payload on its subjects (NATS) is not relayed', async function () {
@@ -148,8 +151,8 @@ describe('http gateway', function () {
     await plain.flush();
     // The CloudEvent follows the device payload on the same connection and subject space: once it is in, the payload was seen.
     await bus.publish(`${prefix}.event`, { n: 1 }, { type: 'feed.item' });
-    await waitFor(() => frames.some((f) => f.includes(`subject: ${prefix}.event`)), { timeoutMs: 3000, what: 'the CloudEvent' });
-    expect(frames.filter((f) => f.includes(`subject: ${prefix}.device`)), 'the device payload').to.deep.equal([]);
+    await waitFor(() => frames.some((f) => f.includes(`event: ${prefix}.event`)), { timeoutMs: 3000, what: 'the CloudEvent' });
+    expect(frames.filter((f) => f.includes(`event: ${prefix}.device`)), 'the device payload').to.deep.equal([]);
   });
 
   it('http gateway - serves metrics, health and readiness', async () => {

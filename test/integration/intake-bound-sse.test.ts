@@ -61,7 +61,7 @@ describe('intake bound: http (SSE)', function () {
           let text = '';
           for (let j = i; j < i + perWrite; j++) {
             const ev = { specversion: '1.0', id: `e${j}`, source: 'urn:test', type: 't', datacontenttype: 'application/json', data: { j } };
-            text += `subject: coalesced.dev\nid: e${j}\ndata: ${JSON.stringify(ev)}\n\n`;
+            text += `id: e${j}\nevent: coalesced.dev\ndata: ${JSON.stringify(ev)}\n\n`;
           }
           if (!res.write(text)) await new Promise((r) => res.once('drain', r));
         }
@@ -83,7 +83,7 @@ describe('intake bound: http (SSE)', function () {
   it('http - a stream reopened while the Bus is still full is paused too, so a flood after a reconnect waits in TCP, not in memory', async () => {
     // The gateway drops a stream that falls behind; the client reconnects while its Bus still has no
     // room. Before, the new response was never paused and its parser took in everything the server sent.
-    const event = (j: number) => `subject: reopen.dev\nid: e${j}\ndata: ${JSON.stringify({ specversion: '1.0', id: `e${j}`, source: 'urn:test', type: 't', data: { j, pad: 'x'.repeat(400) } })}\n\n`;
+    const event = (j: number) => `id: e${j}\nevent: reopen.dev\ndata: ${JSON.stringify({ specversion: '1.0', id: `e${j}`, source: 'urn:test', type: 't', data: { j, pad: 'x'.repeat(400) } })}\n\n`;
     let connections = 0;
     let floodBytes = 0;
     let floodStarted = 0;

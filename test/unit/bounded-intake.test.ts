@@ -83,12 +83,16 @@ describe('bounded intake', () => {
 
   it('sse parser - gives events one at a time and keeps the rest as text until asked', () => {
     const p = new SseParser();
-    p.feed(': subscribed\n\nsubject: a\ndata: 1\n\nsubject: b\ndata: 2\n\nsubject: c\nda');
-    expect(p.next()).to.deep.equal({ subject: 'a', data: '1' });
+    p.feed(': subscribed\n\nid: 1\nevent: a\ndata: 1\n\nevent: b\ndata: 2\n\nevent: c\nda');
+    expect(p.next()).to.deep.equal({ id: '1', event: 'a', subject: 'a', data: '1' });
     p.feed('ta: 3\n\n');
-    expect(p.next()).to.deep.equal({ subject: 'b', data: '2' });
-    expect(p.next()).to.deep.equal({ subject: 'c', data: '3' });
+    expect(p.next()).to.deep.equal({ event: 'b', subject: 'b', data: '2' });
+    expect(p.next()).to.deep.equal({ event: 'c', subject: 'c', data: '3' });
     expect(p.next()).to.equal(undefined);
     expect(p.push('data: x\r\ndata: y\r\n\r\n')).to.deep.equal([{ data: 'x\ny' }]);
+  });
+
+  it('sse parser - still reads the subject line older gateways wrote', () => {
+    expect(new SseParser().push('subject: a.b\nid: 1\ndata: {}\n\n')).to.deep.equal([{ subject: 'a.b', id: '1', data: '{}' }]);
   });
 });

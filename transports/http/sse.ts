@@ -1,8 +1,9 @@
 /**
- * Server-Sent Events framing for the gateway's streams. Each event is
- * `subject: <bus subject>\nid: <event id>\ndata: <structured CloudEvent JSON>\n\n` (requests add
- * `reply: <token>`); `subject` and `reply` are fields browsers' EventSource ignores (unknown fields are skipped by the SSE spec), so a browser
- * sees plain `message` events while `HttpTransport` learns the concrete subject.
+ * Server-Sent Events framing for the gateway's streams, as the SSE standard has it. Each event is
+ * `id: <event id>\nevent: <bus subject>\ndata: <structured CloudEvent JSON>\n\n` (requests add
+ * `reply: <token>`, a field EventSource ignores), so a browser listens with
+ * `es.addEventListener('<subject>', …)` and `HttpTransport` learns the concrete subject from `event`.
+ * The parser also reads the `subject: <bus subject>` line older gateways wrote instead of `event`.
  *
  * @example
  * const parser = new SseParser();
@@ -11,6 +12,7 @@
  */
 
 export interface SseEvent {
+  /** The bus subject: the `event` field (or an older gateway's `subject` line). */
   subject?: string;
   /** On requests: the token to answer with (`POST /v1/replies/<token>`). */
   reply?: string;
@@ -48,7 +50,10 @@ export class SseParser {
       if (line.length === 0) {
         const ev = this.current;
         this.current = {};
-        if (ev.data !== undefined) return ev as SseEvent;
+        if (ev.data !== undefined) {
+          if (ev.subject === undefined && ev.event !== undefined) ev.subject = ev.event;
+          return ev as SseEvent;
+        }
         continue;
       }
       if (line.charCodeAt(0) === 58 /* : */) continue;

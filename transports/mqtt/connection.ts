@@ -47,6 +47,12 @@ const CONNACK_REASONS: Record<number, string> = {
   137: 'server busy', 138: 'banned', 140: 'bad authentication method', 149: 'packet too large', 151: 'quota exceeded',
 };
 
+/** The URL with `protocolVersion=4` added to its query, for the hint to a 3.1.1-only broker. */
+function withProtocol4(url: string): string {
+  if (/[?&]protocolVersion=/.test(url)) return url.replace(/([?&]protocolVersion=)[^&]*/, '$14');
+  return `${url}${url.includes('?') ? '&' : '?'}protocolVersion=4`;
+}
+
 /** PUBACK/SUBACK reason code 0x87: the broker's ACL does not permit this topic for these credentials (MQTT 5). */
 const NOT_AUTHORIZED = 135;
 
@@ -145,7 +151,10 @@ export class MqttConnection {
         if (typeof err.code === 'number') {
           const reason = CONNACK_REASONS[err.code] ?? 'refused';
           const details = { url: redact(this.o.url), clientId: this.clientId, reasonCode: err.code, reason };
-          const message = `MQTT broker refused the connection: reason code ${err.code} (${reason})`;
+          // A 3.1.1-only broker (aedes, older Mosquitto, many device gateways) answers an MQTT 5 CONNECT with 3.1.1's code 1.
+          const olderBroker = this.v5 && (err.code === 1 || err.code === 132);
+          const hint = olderBroker ? `; the broker speaks only MQTT 3.1.1: add ?protocolVersion=4 to the URL (${withProtocol4(redact(this.o.url))})` : '';
+          const message = `MQTT broker refused the connection: reason code ${err.code} (${reason})${hint}`;
           finish(AUTH_CODES.has(err.code) ? new TransportAuthError(message, { cause: err, details }) : new TransportConnectError(message, { cause: err, details }));
         } else {
           finish(new TransportConnectError(`cannot connect to MQTT broker ${redact(this.o.url)}: ${err.message}`, { cause: err, details: { url: redact(this.o.url), code: err.code } }));

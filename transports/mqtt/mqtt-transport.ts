@@ -43,9 +43,17 @@ export class MqttTransport implements Transport {
   private main?: MqttConnection;
   private connecting?: Promise<MqttConnection>;
   private readonly subs = new Set<LocalSubscription>();
-  private readonly byId = new Map<number, LocalSubscription>();
   private readonly routeCache = new Map<string, LocalSubscription[]>();
   private readonly sessionOwners = new Map<MqttConnection, LocalSubscription>();
+  /**
+   * The main connection's filters at the broker, each subscribed once under the identifier of the
+   * subscription that brought it: mqtt.js sends a filter its connection already holds no second
+   * time, so local subscriptions with the same filter (a console and a stream on `alerts.>`) share one.
+   */
+  private readonly brokerFilters = new Map<string, { id: number; ready: Promise<void> }>();
+  private readonly idFilters = new Map<number, string>();
+  /** The main connection's subscriptions per broker filter (cleared with the route cache). */
+  private readonly filterSubs = new Map<string, LocalSubscription[]>();
   private nextSubscriptionId = 1;
   private readonly inboxTopic: string;
   private inboxReady?: Promise<void>;
@@ -116,8 +124,12 @@ export class MqttTransport implements Transport {
     // Registered before the session connects: what the broker kept for it arrives right after CONNACK.
     this.add(sub);
     try {
-      if (connection !== main) await connection.connect();
-      await connection.subscribe(shared, this.options.qos, this.v5 ? sub.id : undefined);
+      if (connection !== main) {
+        await connection.connect();
+        await connection.subscribe(shared, this.options.qos, this.v5 ? sub.id : undefined);
+      } else {
+        await this.brokerFilter(main, shared, sub.id);
+      }
       if (connection !== main && options.group !== undefined) {
         // Mosquitto 2.0.11 does not route to $share subscriptions restored from its persistence file
         // after a restart, though it restores the session: subscribe again whenever the session resumes.
@@ -141,6 +153,21 @@ export class MqttTransport implements Transport {
     };
   }
 
+  /** Subscribes the main connection to `filter` at the broker, or joins the subscription it has. */
+  private brokerFilter(main: MqttConnection, filter: string, id: number): Promise<void> {
+    const held = this.brokerFilters.get(filter);
+    if (held) return held.ready;
+    const entry = { id, ready: main.subscribe(filter, this.options.qos, this.v5 ? id : undefined) };
+    this.brokerFilters.set(filter, entry);
+    this.idFilters.set(id, filter);
+    entry.ready.catch(() => {
+      if (this.brokerFilters.get(filter) !== entry) return;
+      this.brokerFilters.delete(filter);
+      this.idFilters.delete(id);
+    });
+    return entry.ready;
+  }
+
   /**
    * A persistent session of its own for one durable subscription, named from the client id, the
    * group and the pattern: the same service instance finds its session (and what was kept for it) again.
@@ -155,8 +182,13 @@ export class MqttTransport implements Transport {
     if (!sub.active && !this.subs.has(sub)) return;
     sub.active = false;
     if (sub.connection === this.main) {
-      await sub.connection.unsubscribe(sub.brokerFilter);
       this.remove(sub);
+      // The broker's subscription goes with the last local subscription that shares it.
+      if ([...this.subs].some((s) => s.connection === this.main && s.brokerFilter === sub.brokerFilter)) return;
+      const held = this.brokerFilters.get(sub.brokerFilter);
+      this.brokerFilters.delete(sub.brokerFilter);
+      if (held) this.idFilters.delete(held.id);
+      await sub.connection.unsubscribe(sub.brokerFilter);
       return;
     }
     // A durable session: on drain keep it (the broker keeps messages for it); on unsubscribe end it.
@@ -168,15 +200,15 @@ export class MqttTransport implements Transport {
   private add(sub: LocalSubscription): void {
     this.subs.add(sub);
     if (sub.connection !== this.main) this.sessionOwners.set(sub.connection, sub);
-    this.byId.set(sub.id, sub);
     this.routeCache.clear();
+    this.filterSubs.clear();
   }
 
   private remove(sub: LocalSubscription): void {
     this.subs.delete(sub);
     if (this.sessionOwners.get(sub.connection) === sub) this.sessionOwners.delete(sub.connection);
-    this.byId.delete(sub.id);
     this.routeCache.clear();
+    this.filterSubs.clear();
   }
 
   /** The local subscriptions a message on `topic` reached through `conn`. */
@@ -184,8 +216,8 @@ export class MqttTransport implements Transport {
     // A session connection serves one subscription; identifiers it kept may be from an earlier process.
     if (conn !== this.main) return this.sessionOwners.get(conn);
     const ids = packet.properties?.subscriptionIdentifier;
-    if (typeof ids === 'number') return this.byId.get(ids);
-    if (Array.isArray(ids)) return ids.map((i) => this.byId.get(i)).filter((s): s is LocalSubscription => s !== undefined);
+    if (typeof ids === 'number') return this.sharing(ids);
+    if (Array.isArray(ids)) return ids.flatMap((i) => this.sharing(i));
     // MQTT 3.1.1: no identifiers; match the topic against this connection's filters.
     let targets = this.routeCache.get(topic);
     if (!targets) {
@@ -195,6 +227,19 @@ export class MqttTransport implements Transport {
       this.routeCache.set(topic, targets);
     }
     return targets;
+  }
+
+  /** The main connection's subscriptions that share the broker subscription made under identifier `id`. */
+  private sharing(id: number): LocalSubscription[] {
+    const filter = this.idFilters.get(id);
+    if (filter === undefined) return [];
+    let subs = this.filterSubs.get(filter);
+    if (!subs) {
+      subs = [];
+      for (const s of this.subs) if (s.connection === this.main && s.brokerFilter === filter) subs.push(s);
+      this.filterSubs.set(filter, subs);
+    }
+    return subs;
   }
 
   /** Every inbound PUBLISH: replies to our requests, then the subscriptions it reached. */
