@@ -22,6 +22,12 @@ export interface RouteRule {
 export interface BusOptions {
   /** The service identity: `'filter'`, `'filter@edge-1'` or `{ app, container, version }`. */
   service: string | (Partial<ServiceIdentity> & { app: string });
+  /**
+   * The CloudEvents `source` of everything it emits. Default `/signalbus/<app>/<container>`.
+   * Members of a scaled service share one (`signalbus run` sets it), so an output replayed by
+   * another member after a takeover is the same event, source and id (what sinks and `dedupe()` key on).
+   */
+  source?: string;
   /** The transport for everything (shorthand for `transports: { default: t }`). */
   transport?: Transport;
   /** Named transports; the first is the default for subjects no route names. */
@@ -223,8 +229,11 @@ export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
   const metricsIntervalMs = metrics === false ? 0 : metrics?.intervalMs ?? BUS_DEFAULTS.metricsIntervalMs;
   if (!(Number.isFinite(metricsIntervalMs) && metricsIntervalMs >= 0)) throw new OptionsInvalidError('metrics.intervalMs must be a number >= 0', { details: { field: 'metrics.intervalMs' } });
   const deadLetterPrefix = options.deadLetterPrefix ?? BUS_DEFAULTS.deadLetterPrefix;
+  if (options.source !== undefined && (typeof options.source !== 'string' || options.source.length === 0)) {
+    throw new OptionsInvalidError('source must be a non-empty string (a URI-reference)', { details: { field: 'source' } });
+  }
   return {
-    identity, source: sourceOf(identity), logger, transports, defaultTransport, routes, codecs,
+    identity, source: options.source ?? sourceOf(identity), logger, transports, defaultTransport, routes, codecs,
     contracts: options.contracts, retry,
     headerLimits: options.headerLimits ?? BUS_DEFAULTS.headerLimits,
     middleware: [...(options.middleware ?? [])],

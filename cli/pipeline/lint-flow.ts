@@ -9,7 +9,7 @@ import { INGEST_DEFAULTS } from '../../nanoservices/index.js';
 import { didYouMean } from './did-you-mean.js';
 import type { Pipeline, PipelineService } from './load.js';
 import { errorAt, pointer, warningAt, type LintFinding } from './lint-schema.js';
-import { outputPattern, patternsOverlap, planScale } from './scale-plan.js';
+import { conflictMessage, followerConflicts, outputPattern, patternsOverlap, planScale } from './scale-plan.js';
 
 /** A contract version one service publishes or receives. */
 export interface ContractRef { name: string; version: string }
@@ -130,9 +130,17 @@ export function checkCarriage(flow: ServiceFlow, p: Pipeline, transports: Map<st
  * `signalbus run` checks when each service starts: coordination "nats" needs a NATS server and
  * inputs on a log it can replay (JetStream); "amqp" needs a RabbitMQ and partitioned inputs on
  * quorum queues with a single active consumer. Input from outside with consumer groups is shared instead.
+ * A sink overlapping a partitioned subject without being equal to it is an error (see planScale).
  */
 export function checkScaleCarriage(p: Pipeline, flows: ServiceFlow[], transports: Map<string, Transport>, findings: LintFinding[]): void {
   const scale = p.scale;
+  // A sink overlapping a partitioned subject without being equal to it: `signalbus run` refuses it
+  // (scaled, or `instances` > 1 in one process).
+  if (scale || p.services.some((s) => (s.instances ?? 1) > 1)) {
+    for (const c of safe(() => followerConflicts(p.services, scale?.partitionedInputs ?? [])) ?? []) {
+      findings.push(errorAt(`${pointer('services', c.index, 'config')}/input`, conflictMessage(c)));
+    }
+  }
   if (!scale || scale.coordination === 'memory') return;
   const urls = Object.values(p.transports);
   if (scale.url === undefined && !urls.some((u) => (scale.coordination === 'nats' ? /^(nats|tls):/i : /^amqps?:/i).test(u))) {

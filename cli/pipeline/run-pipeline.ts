@@ -54,8 +54,8 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger; ins
     for (const [name, url] of Object.entries(transportUrls)) out[name] = await transportFromUrl(url);
     return out;
   };
-  const makeBus = async (service: string, container?: string) => new Bus({
-    service: { app: service, ...(container ? { container } : {}) }, transports: await connect(), routes: p.routes ?? [],
+  const makeBus = async (service: string, container?: string, source?: string) => new Bus({
+    service: { app: service, ...(container ? { container } : {}) }, ...(source ? { source } : {}), transports: await connect(), routes: p.routes ?? [],
     contracts: hooks, logger, metrics: { intervalMs: p.metrics?.intervalMs ?? 5000, ...(p.metrics?.labelQueryKeys ? { labelQueryKeys: p.metrics.labelQueryKeys } : {}) }, ...(partitioning ? { partitioning } : {}),
     ...(p.tenantSubjects ? { tenantSubjects: p.tenantSubjects } : {}),
   });
@@ -106,7 +106,9 @@ export async function startPipeline(p: Pipeline, options: { logger?: Logger; ins
         if (base.includes('.')) throw new OptionsInvalidError(`scale: instance id "${base}" may not contain "." (lease keys use it as a separator)`, { details: { field: 'instance' } });
         for (let i = 0; i < count; i++) {
           const member = count > 1 ? `${base}-${i}` : base;
-          const bus = await makeBus(name, member);
+          // One source for every member: a replay by another member after a takeover re-creates
+          // the same event (derived id and source), which sinks and dedupe() recognise.
+          const bus = await makeBus(name, member, scaledSource(p.name, name));
           const key = `${name}@${bus.identity.container}`;
           buses.set(key, bus);
           scaledMembers.set(key, await scaled.startService({ plan: plan.services[index]!, member, bus, logger, create: () => factory(config) }));
@@ -145,3 +147,7 @@ function defaultInstanceId(): string {
   return `${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}`;
 }
 
+/** The CloudEvents source the members of a scaled service share: `/signalbus/<service>/<pipeline>`. */
+export function scaledSource(pipeline: string, service: string): string {
+  return `/signalbus/${service}/${pipeline.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+}

@@ -29,7 +29,17 @@ describe('cli lint', function () {
     expect(clean.status, clean.stderr).to.equal(0);
     expect(clean.stdout).to.equal('');
     expect(clean.stderr).to.include('0 errors, 0 warnings');
-    const warned = cli(['lint', 'examples/iot-nats/pipeline.json']);
+    for (const scaled of ['examples/iot-nats/pipeline.json', 'examples/iot-amqp/pipeline.json']) {
+      const r = cli(['lint', scaled]);
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stderr, scaled).to.include('0 errors, 0 warnings');
+    }
+    // The NATS example without its sinks: nobody inside consumes the aggregates and alerts.
+    const p = JSON.parse(readFileSync('examples/iot-nats/pipeline.json', 'utf8'));
+    p.services = p.services.filter((s: { kind: string }) => s.kind !== 'sink');
+    const unstored = join(dir, 'iot-nats-unstored.json');
+    writeFileSync(unstored, JSON.stringify(p));
+    const warned = cli(['lint', unstored]);
     expect(warned.status, warned.stderr).to.equal(0);
     expect(warned.stdout.trim().split('\n')).to.deep.equal([
       'warning /services/2/config/output: no service of this pipeline consumes aggregates.*; only subscribers outside the pipeline will see it',

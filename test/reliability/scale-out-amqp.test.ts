@@ -3,10 +3,13 @@ import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type pg from 'pg';
 import { formatStatus, readAmqpStatus, type PipelineStatus } from '../../cli/commands/status.js';
 import { rendezvousOwner } from '../../scale/coordinator.js';
 import { collectOutputs, deleteScaledPipeline, expectEachReadingOnce, readingsInWindows, type ScaledInput } from '../helpers/amqp-scale.js';
 import { PipelineInstances } from '../helpers/pipeline-instances.js';
+import { dropSchema, PG_TEST_URL, requirePostgres, testSchema } from '../helpers/postgres.js';
+import { expectStored, SINGLE_LEASE } from '../helpers/scale-stored.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -19,6 +22,10 @@ const INPUTS: ScaledInput[] = [
   { service: 'filter', input: 'sensor.reading.>', partitioned: true },
   { service: 'aggregate', input: 'sensor.valid.>', partitioned: true },
   { service: 'alert', input: 'sensor.valid.>', partitioned: true },
+  // The sinks: beside the filter on the readings' partitions; one queue each on the plain outputs.
+  { service: 'store-readings', input: 'sensor.reading.>', partitioned: true },
+  { service: 'store-aggregates', input: 'aggregates.>', partitioned: false },
+  { service: 'store-alerts', input: 'alerts.>', partitioned: false },
 ];
 
 /** The reading a device sends: `hot` readings start an overheat episode (raised after 3, resolved after 3 cool ones). */
@@ -34,7 +41,9 @@ function temperature(device: number, i: number): number {
  * 100 devices x 300 readings; one instance SIGKILLed at ~30%. Afterwards every reading is in
  * exactly one closed window and each expected alert was raised once and resolved once. RabbitMQ
  * keeps no duplicate window, so a replay after the kill may publish an output again: it must
- * carry the same id and the same content (what `dedupe()` downstream absorbs).
+ * carry the same id and the same content (what `dedupe()` downstream absorbs). PostgreSQL (the
+ * example's three sinks) holds every reading once, every alert once and exactly the windows
+ * published: a replayed copy is the same event (source and id), which the sink stores once.
  */
 describe('scale-out on RabbitMQ quorum queues: an instance killed mid-stream', function () {
   this.timeout(300_000);
@@ -43,10 +52,13 @@ describe('scale-out on RabbitMQ quorum queues: an instance killed mid-stream', f
   const exchange = `iot-${run}`;
   const dir = mkdtempSync(join(tmpdir(), 'signalbus-scale-amqp-'));
   const pipelineFile = join(dir, 'pipeline.json');
-  const instances = new PipelineInstances(pipelineFile, { AMQP_URL, AMQP_EXCHANGE: exchange });
+  const schema = testSchema();
+  const instances = new PipelineInstances(pipelineFile, { AMQP_URL, AMQP_EXCHANGE: exchange, PG_URL: PG_TEST_URL, PG_SCHEMA: schema });
   let conn: ChannelModel | undefined;
+  let pool: pg.Pool | undefined;
 
-  before(async () => {
+  before(async function () {
+    pool = await requirePostgres(this);
     // Its own pipeline name: durable queues of an earlier run must not feed this one.
     const p = JSON.parse(readFileSync('examples/iot-amqp/pipeline.json', 'utf8')) as { name: string };
     p.name = pipelineName;
@@ -59,6 +71,8 @@ describe('scale-out on RabbitMQ quorum queues: an instance killed mid-stream', f
       await deleteScaledPipeline(conn, { pipeline: pipelineName, exchange, inputs: INPUTS, partitions: PARTITIONS });
       await conn.close().catch(() => {});
     }
+    await dropSchema(pool, schema);
+    await pool?.end();
     rmSync(dir, { recursive: true, force: true });
   });
   afterEach(function () { instances.collect(this.currentTest?.state === 'failed'); });
@@ -70,8 +84,9 @@ describe('scale-out on RabbitMQ quorum queues: an instance killed mid-stream', f
     // The first instance alone declares the queues: RabbitMQ 3.10 fails (and has wedged) a consumer
     // subscribing to a quorum queue that another client is still creating, and the queues are new here.
     instances.start('i0');
-    const settled = (st: PipelineStatus | undefined, members: string[]) => st !== undefined && st.services.length === 4 && st.services.every((s) =>
-      s.members.join() === members.join() && s.partitions.length === (s.service.endsWith('.ingest') ? 1 : PARTITIONS)
+    const single = (service: string) => SINGLE_LEASE.some((name) => service.endsWith(`.${name}`));
+    const settled = (st: PipelineStatus | undefined, members: string[]) => st !== undefined && st.services.length === INPUTS.length && st.services.every((s) =>
+      s.members.join() === members.join() && s.partitions.length === (single(s.service) ? 1 : PARTITIONS)
       && s.partitions.every((p) => p.owner === rendezvousOwner(p.partition, members)));
     let last: PipelineStatus | undefined;
     await waitFor(async () => settled(last = (await readAmqpStatus(AMQP_URL, pipelineName, 1500))[0], ['i0']), {
@@ -120,6 +135,12 @@ describe('scale-out on RabbitMQ quorum queues: an instance killed mid-stream', f
     expect(readingsInWindows(outputs), 'readings in windows').to.equal(DEVICES * READINGS);
     const devices = Array.from({ length: DEVICES }, (_, d) => `dev-${d}`);
     expectEachReadingOnce(outputs, devices, new Set(devices.filter((_, d) => d % 4 !== 3)), READINGS);
+    // What the sinks stored: the windows of the counted readings (the flush readings' own windows
+    // close by the idle clock later), compared with what was published.
+    const countedWindows = [...outputs].filter(([, o]) => o.type === 'sensor.aggregate' && (o.data.window as { start: number }).start < BASE + READINGS * 1000).map(([id]) => id);
+    await expectStored(pool!, schema, {
+      readings: DEVICES * (READINGS + 1), alerts: expectedAlerts, windowIds: countedWindows, windowsBefore: BASE + READINGS * 1000, note,
+    });
     // The survivors took every partition of the killed instance, and settled on their share again.
     await waitFor(async () => settled(last = (await readAmqpStatus(AMQP_URL, pipelineName, 1500))[0], ['i1', 'i2']), {
       timeoutMs: 30_000, intervalMs: 250, what: () => `i1 and i2 on their share (${formatStatus(last ? [last] : [])})`,

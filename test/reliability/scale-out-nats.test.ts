@@ -1,8 +1,11 @@
 import { expect } from 'chai';
 import { connect, type JsMsg, type NatsConnection } from 'nats';
+import type pg from 'pg';
 import { readStatus } from '../../cli/commands/status.js';
 import { NatsCluster } from '../helpers/nats-cluster.js';
 import { PipelineInstances } from '../helpers/pipeline-instances.js';
+import { dropSchema, PG_TEST_URL, requirePostgres, testSchema } from '../helpers/postgres.js';
+import { expectStored, SINGLE_LEASE } from '../helpers/scale-stored.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const DEVICES = 100;
@@ -21,22 +24,30 @@ function temperature(device: number, i: number): number {
  * a 3-node NATS cluster (R3 stream and KV), 100 devices x 300 readings; one instance SIGKILLed at
  * ~30%, one NATS node SIGKILLed at ~60% and restarted later. Afterwards every reading is in
  * exactly one closed window, each expected alert was raised once and resolved once, and no
- * output id is stored twice.
+ * output id is stored twice; PostgreSQL (the example's three sinks) holds every reading once,
+ * every alert once and exactly the windows the stream got.
  */
 describe('scale-out on a 3-node NATS cluster: an instance and a node killed mid-stream', function () {
   this.timeout(300_000);
   let cluster: NatsCluster | undefined;
   let instances: PipelineInstances | undefined;
   let nc: NatsConnection | undefined;
+  let pool: pg.Pool | undefined;
+  const schema = testSchema();
 
-  before(async () => {
+  before(async function () {
+    pool = await requirePostgres(this);
     cluster = await NatsCluster.start({ nodes: 3 });
-    instances = new PipelineInstances('examples/iot-nats/pipeline.json', { NATS_URL: cluster.url, NATS_REPLICAS: '3', NATS_STREAM: 'IOT' });
+    instances = new PipelineInstances('examples/iot-nats/pipeline.json', {
+      NATS_URL: cluster.url, NATS_REPLICAS: '3', NATS_STREAM: 'IOT', PG_URL: PG_TEST_URL, PG_SCHEMA: schema,
+    });
   });
   after(async () => {
     await instances?.stop();
     await nc?.close().catch(() => {});
     await cluster?.stop();
+    await dropSchema(pool, schema);
+    await pool?.end();
   });
   afterEach(function () { instances?.collect(this.currentTest?.state === 'failed'); });
 
@@ -48,9 +59,11 @@ describe('scale-out on a 3-node NATS cluster: an instance and a node killed mid-
     // All three hold partitions of every service before the devices start (rebalancing done).
     await waitFor(async () => {
       const [status] = await readStatus(cluster!.urls, 'iot-nats').catch(() => []);
-      return status !== undefined && status.services.length === 4
-        && status.services.every((s) => s.members.length === 3 && s.partitions.filter((p) => p.owner).length === (s.service.endsWith('.ingest') ? 1 : 16))
-        && status.services.filter((s) => !s.service.endsWith('.ingest')).every((s) => new Set(s.partitions.map((p) => p.owner)).size === 3);
+      // ingest and the sinks of the plain outputs hold one lease; the rest (store-readings too) 16.
+      const single = (service: string) => SINGLE_LEASE.some((name) => service.endsWith(`.${name}`));
+      return status !== undefined && status.services.length === 7
+        && status.services.every((s) => s.members.length === 3 && s.partitions.filter((p) => p.owner).length === (single(s.service) ? 1 : 16))
+        && status.services.filter((s) => !single(s.service)).every((s) => new Set(s.partitions.map((p) => p.owner)).size === 3);
     }, { timeoutMs: 60_000, intervalMs: 250, what: 'three instances sharing every service' });
 
     note('all three hold partitions; devices start');
@@ -123,5 +136,11 @@ describe('scale-out on a 3-node NATS cluster: an instance and a node killed mid-
       const episode = alerts().filter((a) => a.subject === `alerts.dev-${d}`).map((a) => a.type).sort();
       expect(episode, `dev-${d}: alerts`).to.deep.equal(d % 4 === 3 ? [] : ['alert.raised', 'alert.resolved']);
     }
+    // What the sinks stored: the windows of the counted readings (the flush readings' own windows
+    // close by the idle clock later), compared with what the stream got.
+    const countedWindows = [...stored].filter(([, o]) => o.type === 'sensor.aggregate' && (o.data.window as { start: number }).start < BASE + READINGS * 1000).map(([id]) => id);
+    await expectStored(pool!, schema, {
+      readings: DEVICES * (READINGS + 1), alerts: expectedAlerts, windowIds: countedWindows, windowsBefore: BASE + READINGS * 1000, note,
+    });
   });
 });

@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import 'reflect-metadata';
 import {
-  BackpressureError, Bus, BusStoppedError, CapabilityMissingError, ContractInvalidError, defineNanoservice, definitionFromInstance, DefinitionInvalidError,
+  BackpressureError, Bus, BusStoppedError, CapabilityMissingError, ContractInvalidError, createEnvelope, defineNanoservice, definitionFromInstance, DefinitionInvalidError,
   dedupe, HeaderInvalidError, MessageTooLargeError, Nanoservice, NoRespondersError, OptionsInvalidError, parseMetricField,
   parseTraceparent, Request, startNanoservice, Subscribe, SubjectInvalidError, timeout, transportFromUrl, TransportUnknownError,
   type Envelope, type HandlerContext, type Transport,
 } from '../../core/index.js';
+import { scaledSource } from '../../cli/pipeline/run-pipeline.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import '../../transports/index.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -37,6 +38,23 @@ describe('bus', () => {
     expect(parseTraceparent(second.traceparent!).traceId).to.equal(parseTraceparent(first.traceparent!).traceId);
     expect(parseTraceparent(second.traceparent!).spanId).not.to.equal(parseTraceparent(first.traceparent!).spanId);
     expect(second.source).to.equal('/signalbus/b/' + b.identity.container);
+  });
+
+  it('bus - a source in the options is what every member stamps: a replay by another member is the same event', async () => {
+    const got: Envelope[] = [];
+    const sink = make('sink@s');
+    await sink.subscribe('out.x', async (m) => { got.push(m); }, { middleware: [dedupe()] });
+    // Two members of one scaled service handle the same input (a replay after a takeover).
+    for (const member of ['m1', 'm2']) {
+      const bus = make(`filter@${member}`, { source: scaledSource('iot', 'filter') });
+      const input = createEnvelope({ id: 'in-1', source: '/device', type: 'raw', data: 1 });
+      await bus.subscribe('in.x', async (_m, ctx) => { await ctx.publish('out.x', { n: 1 }); }, { deriveIds: true });
+      await new MemoryTransport({ broker }).publish('in.x', input);
+      await waitFor(() => got.length === 1, { timeoutMs: 2000, what: 'the output' });
+    }
+    await sleep(50);
+    expect(got.map((e) => e.source)).to.deep.equal(['/signalbus/filter/iot']);
+    expect(() => make('svc', { source: '' })).to.throw(OptionsInvalidError);
   });
 
   it('bus - bad input to the public API throws typed errors naming what is wrong', async () => {

@@ -195,11 +195,16 @@ describe('pipeline lint', function () {
       return p;
     };
     const coreNats = await lintPipeline(example('iot-nats', (p) => { p.transports.stream = 'nats://127.0.0.1:4222'; }));
-    expect(errors(coreNats).map((f) => f.path)).to.deep.equal(['/services/1/config/input', '/services/2/config/input', '/services/3/config/input']);
+    // The sinks on aggregates.> and alerts.> run unpartitioned: a queue group on core NATS is enough for them.
+    expect(errors(coreNats).map((f) => f.path)).to.deep.equal(['/services/1/config/input', '/services/2/config/input', '/services/3/config/input', '/services/4/config/input']);
     expect(errors(coreNats)[0]!.message).to.equal('scaled by NATS, "sensor.reading.>" is routed to the default transport "stream", which keeps no log to replay from; route it to NATS with jetstream=1 (its stream capturing the subject)');
     const classic = await lintPipeline(example('iot-amqp', (p) => { p.transports.broker = 'amqp://guest:guest@127.0.0.1:5672?durable=1'; }));
     // Held acks make even ingest's outside input a single-active-consumer queue.
-    expect(errors(classic).map((f) => f.path)).to.deep.equal(['/services/0/config/input', '/services/1/config/input', '/services/2/config/input', '/services/3/config/input']);
+    expect(errors(classic).map((f) => f.path)).to.deep.equal([0, 1, 2, 3, 4, 5, 6].map((i) => `/services/${i}/config/input`));
+    // A sink reading more than one partitioned subject would miss what travels under part.<n>.
+    const wide = await lintPipeline(example('iot-nats', (p) => { p.services[4].config.input = 'sensor.>'; }));
+    expect(errors(wide)).to.deep.equal([{ severity: 'error', path: '/services/4/config/input', message: 'scale: sink store-readings reads sensor.>, which overlaps the partitioned subjects sensor.reading.>, sensor.valid.> without being equal to it; '
+      + 'what travels partitioned would not reach it. Give it exactly one partitioned subject as input (one sink per subject), or a subject no other service reads' }]);
     const noServer = await lintPipeline(example('iot-nats', (p) => { p.transports = { local: 'memory://x' }; p.routes = []; }));
     expect(at(noServer, '/scale/coordination')[0]?.message).to.equal('coordination "nats" needs scale.url or a nats:// transport for its leases and checkpoints');
   });

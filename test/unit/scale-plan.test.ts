@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { compilePattern } from '../../core/index.js';
 import { natsConnectionOptionsOf, withPartitionSubjects } from '../../cli/pipeline/scaled-runtime.js';
-import { outputPattern, patternsOverlap, planScale } from '../../cli/pipeline/scale-plan.js';
+import { followerConflicts, outputPattern, patternsOverlap, planScale } from '../../cli/pipeline/scale-plan.js';
 
 const token = fc.constantFrom('a', 'b', 'c');
 const patternToken = fc.constantFrom('a', 'b', 'c', '*');
@@ -43,6 +43,52 @@ describe('scale plan: which inputs travel partitioned', () => {
     expect(outputPattern({ kind: 'alert', config: { input: 'x' } })).to.equal('alerts.*');
     expect(outputPattern({ kind: 'filter', config: { input: 'x', output: 'a.dev-{id}.b' } })).to.equal('a.*.b');
     expect(outputPattern({ kind: 'filter', config: { input: 'x', output: 'sensor.valid.{data.deviceId}' } }), 'a placeholder path is one token').to.equal('sensor.valid.*');
+  });
+
+  it('scale plan - a sink never partitions a subject: partitioned beside its siblings, plain elsewhere', () => {
+    const stages = [
+      { kind: 'ingest', config: { input: 'devices.*.telemetry', output: 'sensor.reading.{deviceId}' } },
+      { kind: 'filter', config: { input: 'sensor.reading.>', output: 'sensor.valid.{data.deviceId}', where: {} } },
+      { kind: 'aggregate', config: { input: 'sensor.valid.>', output: 'aggregates.{deviceId}' } },
+      { kind: 'alert', config: { input: 'sensor.valid.>', output: 'alerts.{deviceId}' } },
+    ];
+    const sink = (name: string, input: string) => ({ kind: 'sink', name, config: { input, url: 'postgres://x/y' } });
+    const plan = planScale([...stages, sink('store-readings', 'sensor.reading.>'), sink('store-aggregates', 'aggregates.>'), sink('store-alerts', 'alerts.>'), sink('store-devices', 'devices.*.telemetry')]);
+    expect(plan.services.slice(4).map((s) => [s.name, s.partitioned])).to.deep.equal([
+      ['store-readings', true], ['store-aggregates', false], ['store-alerts', false], ['store-devices', false],
+    ]);
+    expect(plan.partitionedSubjects, 'the outputs outside consumers read stay plain').to.deep.equal(['sensor.reading.>', 'sensor.valid.>']);
+    // Without the sinks the same subjects travel partitioned: the sinks change nothing.
+    expect(planScale(stages).partitionedSubjects).to.deep.equal(plan.partitionedSubjects);
+    // A sink's own input is never partitioned by a sink: nothing outputs into sinks, and a sink outputs nothing.
+    const alone = planScale([sink('a', 'x.>'), sink('b', 'x.>')]);
+    expect(alone.services.map((s) => s.partitioned)).to.deep.equal([false, false]);
+    // An input the server partitions (a NATS mapping) is partitioned for a sink too.
+    const mapped = planScale([stages[0]!, sink('store-raw', 'devices.*.telemetry')], ['devices.*.telemetry']);
+    expect(mapped.services.map((s) => s.partitioned)).to.deep.equal([true, true]);
+  });
+
+  it('scale plan - a sink overlapping a partitioned subject without equalling it is refused, naming it', () => {
+    const services = [
+      { kind: 'ingest', config: { input: 'devices.*.telemetry', output: 'sensor.reading.{deviceId}' } },
+      { kind: 'filter', config: { input: 'sensor.reading.>', output: 'sensor.valid.{data.deviceId}', where: {} } },
+      { kind: 'alert', config: { input: 'sensor.valid.>', output: 'alerts.{deviceId}' } },
+      { kind: 'sink', name: 'store-all', config: { input: 'sensor.>', url: 'postgres://x/y' } },
+      { kind: 'sink', name: 'store-d7', config: { input: 'sensor.reading.d7', url: 'postgres://x/y' } },
+    ];
+    expect(followerConflicts(services)).to.deep.equal([
+      { index: 3, name: 'store-all', input: 'sensor.>', overlaps: ['sensor.reading.>', 'sensor.valid.>'] },
+      { index: 4, name: 'store-d7', input: 'sensor.reading.d7', overlaps: ['sensor.reading.>'] },
+    ]);
+    try {
+      planScale(services);
+      expect.fail('a sink that would miss partitioned events was planned');
+    } catch (err) {
+      expect((err as { code?: string }).code).to.equal('SB_ERR_OPTIONS_INVALID');
+      expect(String((err as Error).message)).to.contain('sink store-all reads sensor.>').and.to.contain('sensor.reading.>, sensor.valid.>');
+      expect((err as { details?: unknown }).details).to.deep.include({ service: 'store-all', input: 'sensor.>' });
+    }
+    expect(followerConflicts(services.slice(0, 3)), 'no sink, no conflict').to.deep.equal([]);
   });
 
   it('adds part.> to a JetStream stream\'s subjects and reads server lists', () => {
