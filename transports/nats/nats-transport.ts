@@ -9,7 +9,7 @@ import {
   compilePattern, reconnectDelayMs, type Envelope, type InboundHandler, type SubjectMatcher, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
-import { fromNatsMessage, toNatsBody, toNatsHeaders } from './binding.js';
+import { toNatsBody, toNatsHeaders } from './binding.js';
 import { parseCreds } from './credentials.js';
 import { fromConnectError, fromNatsError, NatsJetStreamError, permissionError } from './errors.js';
 import { consumerConfig, durableName, ensureConsumer, ensureStream, ephemeralName } from './jetstream.js';
@@ -423,8 +423,9 @@ export class NatsTransport implements Transport {
       }
     }
     const msg = await replied;
-    if (msg.headers?.code === 503) throw new NoRespondersError(`no responders for ${subject}`, { details: { subject } });
-    const decoded = fromNatsMessage(subject, msg.headers, msg.data);
+    // The server's no-responders status carries no body; only then is nats.js' header map worth building.
+    if (msg.data.length === 0 && msg.headers?.code === 503) throw new NoRespondersError(`no responders for ${subject}`, { details: { subject } });
+    const decoded = decodeDelivery(msg, undefined, subject);
     if (decoded.notCloudEvent) {
       throw new EnvelopeInvalidError(`the reply to ${subject} is not a CloudEvent (after ${Date.now() - started} ms)`, { cause: decoded.notCloudEvent, details: { subject } });
     }

@@ -22,12 +22,12 @@ interface RawMsg { _msg?: { hdr: number }; _rdata?: Uint8Array; msg?: RawMsg }
  * public API if the internals ever change. `storedAt` (JetStream) makes the id of a payload that
  * is not a CloudEvent deterministic.
  */
-export function decodeDelivery(msg: Msg | JsMsg, storedAt?: StoredAt): DecodedNatsMessage {
+export function decodeDelivery(msg: Msg | JsMsg, storedAt?: StoredAt, subject = msg.subject): DecodedNatsMessage {
   const inner = (msg as unknown as RawMsg).msg ?? (msg as unknown as RawMsg);
   const hdr = inner._msg?.hdr;
   const bytes = inner._rdata;
-  if (hdr !== undefined && bytes) return fromNatsHeaderBytes(msg.subject, bytes, hdr, msg.data, storedAt);
-  return fromNatsMessage(msg.subject, msg.headers, msg.data, storedAt);
+  if (hdr !== undefined && bytes) return fromNatsHeaderBytes(subject, bytes, hdr, msg.data, storedAt);
+  return fromNatsMessage(subject, msg.headers, msg.data, storedAt);
 }
 /** A core NATS delivery: nothing to settle; a reply subject makes it a request. */
 export class CoreInbound implements InboundMessage {
