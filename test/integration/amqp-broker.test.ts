@@ -87,7 +87,10 @@ describe('amqp transport against RabbitMQ', function () {
       const pub = cli(['pub', `${url}?exchange=${exchange}&durable=1`, subject, '{"t":1}', '--type', 'cli.test']);
       expect(await new Promise((r) => pub.once('exit', r))).to.equal(0);
       expect(await exited).to.equal(0);
-      const line = JSON.parse(out.trim()) as Record<string, unknown>;
+      // `sub` prints the subject, then the event as JSON (as mosquitto_sub -v).
+      const text = out.trim();
+      expect(text.slice(0, text.indexOf(' '))).to.equal(subject);
+      const line = JSON.parse(text.slice(text.indexOf(' ') + 1)) as Record<string, unknown>;
       expect(line).to.include({ type: 'cli.test' });
       expect(line.data).to.deep.equal({ t: 1 });
     } finally {
