@@ -70,18 +70,8 @@ const RFC3339 = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-
  * length (HeaderInvalidError), and `time`.
  */
 export function validateEnvelopeAttributes(env: unknown, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): asserts env is Envelope {
-  if (env === null || typeof env !== 'object' || Array.isArray(env)) {
-    throw new EnvelopeInvalidError('an envelope must be an object');
-  }
+  checkRequiredAttributes(env);
   const e = env as Record<string, unknown>;
-  if (e.specversion !== '1.0') {
-    throw new EnvelopeInvalidError(`specversion must be "1.0", got ${JSON.stringify(e.specversion)}`, { details: { attribute: 'specversion' } });
-  }
-  for (const name of REQUIRED) {
-    if (typeof e[name] !== 'string' || (e[name] as string).length === 0) {
-      throw new EnvelopeInvalidError(`attribute "${name}" is required and must be a non-empty string`, { details: { attribute: name } });
-    }
-  }
   let total = 0;
   let count = 0;
   for (const name in e) {
@@ -99,6 +89,35 @@ export function validateEnvelopeAttributes(env: unknown, limits: HeaderLimits = 
   if (total > limits.maxTotalLength) {
     throw new HeaderInvalidError(`headers total ${total} characters, over the limit of ${limits.maxTotalLength}`, { details: { limit: limits.maxTotalLength } });
   }
+  checkTime(e);
+}
+
+/**
+ * The CloudEvents part of `validateEnvelopeAttributes`: an object, `specversion` 1.0, the
+ * required attributes, and `time` as RFC 3339. Alone, for envelopes whose every attribute a
+ * binding already read through an AttributeReader (core/inbound-envelope.ts).
+ */
+export function validateCloudEventAttributes(env: unknown): asserts env is Envelope {
+  checkRequiredAttributes(env);
+  checkTime(env as Record<string, unknown>);
+}
+
+function checkRequiredAttributes(env: unknown): void {
+  if (env === null || typeof env !== 'object' || Array.isArray(env)) {
+    throw new EnvelopeInvalidError('an envelope must be an object');
+  }
+  const e = env as Record<string, unknown>;
+  if (e.specversion !== '1.0') {
+    throw new EnvelopeInvalidError(`specversion must be "1.0", got ${JSON.stringify(e.specversion)}`, { details: { attribute: 'specversion' } });
+  }
+  for (const name of REQUIRED) {
+    if (typeof e[name] !== 'string' || (e[name] as string).length === 0) {
+      throw new EnvelopeInvalidError(`attribute "${name}" is required and must be a non-empty string`, { details: { attribute: name } });
+    }
+  }
+}
+
+function checkTime(e: Record<string, unknown>): void {
   if (typeof e.time === 'string' && !RFC3339.test(e.time) && Number.isNaN(Date.parse(e.time))) {
     throw new EnvelopeInvalidError(`attribute "time" is not an RFC 3339 timestamp: ${e.time}`, { details: { attribute: 'time' } });
   }

@@ -17,11 +17,14 @@
  * A malformed, all-zero or version-ff `traceparent` is no error: W3C Trace Context says to ignore
  * it and start a new trace, so it is replaced (`withValidTrace`) and `tracestate` dropped with it.
  */
-import { validateEnvelopeAttributes, type Envelope } from './envelope.js';
+import { validateCloudEventAttributes, validateEnvelopeAttributes, type Envelope } from './envelope.js';
 import { HeaderInvalidError, type SignalbusError } from './errors.js';
 import { DEFAULT_HEADER_LIMITS, DEFAULT_MAX_ATTRIBUTES, controlCharIndex, isValidHeaderName, type HeaderLimits } from './headers.js';
 import { newEventId } from './random.js';
 import { checkTraceparent, newTraceparent } from './traceparent.js';
+
+/** On envelopes a binding sealed: the header limits its AttributeReader held every attribute to. */
+const READ_UNDER = Symbol('signalbus.readUnder');
 
 /**
  * Collects the attributes a binding reads off the wire, refusing as it goes what the built
@@ -47,10 +50,15 @@ export class AttributeReader {
 
   /**
    * Adds attribute `name` with its value as it came; `percentEncoded` (HTTP, NATS) decodes it as
-   * UTF-8 percent-encoding, strictly.
+   * UTF-8 percent-encoding, strictly. Each attribute passes the whole per-header rule here (name,
+   * length, control characters), so a `seal`ed envelope needs no second pass in the Bus.
+   * `bindingName`: a wire header the binding maps to an attribute itself (NATS `content-type`).
    */
-  add(name: string, raw: string, percentEncoded: boolean): boolean {
+  add(name: string, raw: string, percentEncoded: boolean, bindingName = false): boolean {
     if (this.problem !== undefined) return false;
+    if (!bindingName && !isValidHeaderName(name)) {
+      return this.refuse(new HeaderInvalidError(`header name "${name}" must be 1-20 lowercase letters or digits`, { details: { header: name } }));
+    }
     let value = raw;
     if (percentEncoded && raw.indexOf('%') >= 0) {
       try { value = decodeURIComponent(raw); } catch (cause) {
@@ -60,6 +68,11 @@ export class AttributeReader {
     if (value.length > this.limits.maxValueLength) {
       return this.refuse(new HeaderInvalidError(`header "${name}" is ${value.length} characters, over the limit of ${this.limits.maxValueLength}`,
         { details: { header: name, limit: this.limits.maxValueLength } }));
+    }
+    const bad = controlCharIndex(value);
+    if (bad >= 0) {
+      return this.refuse(new HeaderInvalidError(`header "${name}" contains control character 0x${value.charCodeAt(bad).toString(16)} at ${bad}`,
+        { details: { header: name, position: bad } }));
     }
     if (Object.hasOwn(this.attributes, name)) {
       return this.refuse(new HeaderInvalidError(`header ${name} must appear once`, { details: { header: name } }));
@@ -73,6 +86,16 @@ export class AttributeReader {
     }
     this.attributes[name] = value;
     return true;
+  }
+
+  /**
+   * Marks `envelope`, built from exactly the attributes read here (plus data), as having passed
+   * the per-header rules under this reader's limits: the Bus then checks only its CloudEvents
+   * attributes (`inboundProblem`). Nothing is marked once a problem was found. A non-enumerable
+   * symbol, so a copy (a dead letter, anything rebuilt) is checked in full.
+   */
+  seal(envelope: object): void {
+    if (this.problem === undefined) Object.defineProperty(envelope, READ_UNDER, { value: this.limits });
   }
 
   /** Records `err` as the problem (a binding's own finding, e.g. a value that is not a string); returns false. */
@@ -126,7 +149,9 @@ export function inboundProblem(envelope: Envelope, limits: HeaderLimits = DEFAUL
   const marked = refused.get(envelope);
   if (marked !== undefined) return marked;
   try {
-    validateEnvelopeAttributes(envelope, limits);
+    // A sealed envelope's headers passed the same rules, under the same limits, as they were read.
+    if ((envelope as { [READ_UNDER]?: HeaderLimits })[READ_UNDER] === limits) validateCloudEventAttributes(envelope);
+    else validateEnvelopeAttributes(envelope, limits);
   } catch (err) {
     return err as SignalbusError;
   }

@@ -119,7 +119,7 @@ class EnvelopeCollector {
     const lower = key.toLowerCase();
     if (lower === CONTENT_TYPE_HEADER) {
       if (this.contentType !== undefined) return this.reader.refuse(new HeaderInvalidError('header content-type must appear once', { details: { header: CONTENT_TYPE_HEADER } }));
-      return this.reader.add(CONTENT_TYPE_HEADER, value, true) && this.takeContentType();
+      return this.reader.add(CONTENT_TYPE_HEADER, value, true, true) && this.takeContentType();
     }
     if (lower === 'nats-msg-id') this.msgId ??= percentDecodeHeaderValue(value);
     else if (lower === REPLY_TO_HEADER) this.replyTo ??= value;
@@ -145,6 +145,7 @@ class EnvelopeCollector {
     const problem = cloudEventProblem(subject, env);
     if (problem !== undefined) return this.madeUp(subject, body, problem, storedAt);
     if (body.byteLength > 0 || env.datacontenttype !== undefined) env.data = body;
+    this.reader.seal(env);
     const replyTo = this.replyTo;
     return replyTo === undefined ? { envelope: env as Envelope } : { envelope: env as Envelope, replyTo };
   }
