@@ -57,9 +57,43 @@ export function checkMatcherSpec(spec: unknown, path = ''): { path: string; mess
 }
 
 const regexes = new Map<string, RegExp>();
+
+/**
+ * True when a group holding an unbounded quantifier (`*`, `+`, `{n,}`) is itself repeated: the
+ * shape behind catastrophic backtracking (`(a+)+$`, `(\\w*)*`). JavaScript cannot stop a regex
+ * once it runs, so a test file's pattern is refused up front rather than hanging the run.
+ */
+export function nestedQuantifier(source: string): boolean {
+  const groups: boolean[] = [];
+  let inClass = false;
+  let lastGroupRepeats = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === '\\') { i++; lastGroupRepeats = false; continue; }
+    if (inClass) { if (c === ']') inClass = false; continue; }
+    const unbounded = c === '*' || c === '+' || (c === '{' && /^\{\d+,\}/.test(source.slice(i)));
+    if (unbounded) {
+      if (lastGroupRepeats) return true;
+      if (groups.length > 0) groups[groups.length - 1] = true;
+    }
+    lastGroupRepeats = false;
+    if (c === '[') inClass = true;
+    else if (c === '(') groups.push(false);
+    else if (c === ')') {
+      const repeats = groups.pop() ?? false;
+      lastGroupRepeats = repeats;
+      if (repeats && groups.length > 0) groups[groups.length - 1] = true;
+    }
+  }
+  return false;
+}
 function regexOf(source: string): RegExp {
   let r = regexes.get(source);
-  if (!r) { r = new RegExp(source, 'u'); regexes.set(source, r); }
+  if (!r) {
+    if (nestedQuantifier(source)) throw new Error(`/${source}/ repeats a group that repeats itself (as in (a+)+), which can backtrack for ever on a near miss; write it without the nesting`);
+    r = new RegExp(source, 'u');
+    regexes.set(source, r);
+  }
   return r;
 }
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { checkMatcherSpec, matchValue } from '../../cli/pipeline-test/matchers.js';
+import { checkMatcherSpec, matchValue, nestedQuantifier } from '../../cli/pipeline-test/matchers.js';
 
 describe('pipeline test matchers', () => {
   it('pipeline test - exact values match, objects as a subset, arrays element by element', () => {
@@ -34,5 +34,13 @@ describe('pipeline test matchers', () => {
     expect(checkMatcherSpec({ list: [0, { m: { $regex: '(' } }] })).to.deep.include({ path: '/list/1/m/$regex' });
     expect(checkMatcherSpec({ v: { $exists: 1 } })).to.deep.include({ path: '/v/$exists' });
     expect(checkMatcherSpec({ v: { $gte: 1, plain: 2 } })?.message).to.match(/mixes a matcher/);
+  });
+
+  it('pipeline test - a $regex that repeats a repeating group ((a+)+$) is refused before the run instead of hanging it on a near miss', () => {
+    for (const p of ['(a+)+$', '(\\w*)*', '((a)+)+', '(a{2,})*']) expect(nestedQuantifier(p), p).to.equal(true);
+    for (const p of ['^overheat', '(a|b)+', '(a{2})*', '[(a+)]+', '(x+)?', 'a+b*', '(\\d+\\.){3}\\d+']) expect(nestedQuantifier(p), p).to.equal(false);
+    const problem = checkMatcherSpec({ temperature: { $regex: '(a+)+$' } }, '/cases/0/expect/0/data');
+    expect(problem?.path).to.equal('/cases/0/expect/0/data/temperature/$regex');
+    expect(problem?.message).to.match(/repeats a group that repeats itself/);
   });
 });
