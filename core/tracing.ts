@@ -25,7 +25,7 @@
 import type * as Otel from '@opentelemetry/api';
 import type { Envelope } from './envelope.js';
 import { errorCode, errorMessage } from './errors.js';
-import { checkTraceparent } from './traceparent.js';
+import { checkTraceparent, formatTraceparent } from './traceparent.js';
 import type { InboundMessage } from './transport.js';
 
 type OtelApi = typeof import('@opentelemetry/api');
@@ -67,7 +67,7 @@ function remoteSpanContext(traceparent: string): Otel.SpanContext | undefined {
 
 /** W3C traceparent of a span's context. */
 function traceparentOf(sc: Otel.SpanContext): string {
-  return `00-${sc.traceId}-${sc.spanId}-${sc.traceFlags & 1 ? '01' : '00'}`;
+  return formatTraceparent({ version: '00', traceId: sc.traceId, spanId: sc.spanId, flags: sc.traceFlags & 1 ? '01' : '00' });
 }
 
 /**

@@ -17,7 +17,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BackpressureError, defaultCodecs, type Bus, type InboundMessage, type MetricBatch, type TransportSubscription } from '../core/index.js';
+import {
+  BackpressureError, DEFAULT_HEADER_LIMITS, defaultCodecs, inboundProblem, type Bus, type HeaderLimits, type InboundMessage, type MetricBatch, type TransportSubscription,
+} from '../core/index.js';
 import type { AuthResult } from '../auth/authenticator.js';
 import { problemOf } from '../transports/http/problem.js';
 import { ConsoleState, type ConsolePipeline } from './console-state.js';
@@ -70,7 +72,8 @@ export class GatewayConsole {
   private timer?: NodeJS.Timeout;
   private heartbeats = 0;
 
-  constructor(private readonly bus: Bus, private readonly options: ConsoleOptions = {}) {}
+  /** `limits`: the gateway's header limits; what the inbound rules refuse is not summarised, as the gateway's streams do not carry it. */
+  constructor(private readonly bus: Bus, private readonly options: ConsoleOptions = {}, private readonly limits: HeaderLimits = DEFAULT_HEADER_LIMITS) {}
 
   /** Subscribes to what the console summarises. Call once the bus has started. */
   async start(): Promise<void> {
@@ -178,7 +181,7 @@ export class GatewayConsole {
     // A relay like the gateway's streams: straight on the transport, so the console's reading is
     // no handler of the bus (no metric fields of its own, nothing dead-lettered again).
     const sub = await this.bus.transportFor(pattern).subscribe(pattern, (msg) => {
-      try { if (msg.notCloudEvent === undefined) take(msg); } catch (err) {
+      try { if (msg.notCloudEvent === undefined && inboundProblem(msg.envelope, this.limits) === undefined) take(msg); } catch (err) {
         this.bus.logger.warn('console: an event could not be summarised', { subject: msg.subject, err });
       }
       return msg.ack();

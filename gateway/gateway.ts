@@ -139,7 +139,7 @@ export class HttpGateway {
     this.authenticate = typeof options.auth === 'function' ? options.auth : options.auth ? createAuthenticator(options.auth) : undefined;
     this.limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
     this.limits = options.headerLimits ?? DEFAULT_HEADER_LIMITS;
-    if (options.console) this.console = new GatewayConsole(this.bus, options.console === true ? {} : options.console);
+    if (options.console) this.console = new GatewayConsole(this.bus, options.console === true ? {} : options.console, this.limits);
     const onRequest = (req: IncomingMessage, res: ServerResponse) => { this.route(req, res).catch((err) => this.fail(req, res, err)); };
     this.server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert, ca: tls.ca }, onRequest) : createHttpServer(onRequest);
   }

@@ -9,6 +9,7 @@ import { INGEST_DEFAULTS } from '../../nanoservices/index.js';
 import { didYouMean } from './did-you-mean.js';
 import type { Pipeline, PipelineService } from './load.js';
 import { errorAt, pointer, warningAt, type LintFinding } from './lint-schema.js';
+import { scaleCarriage } from './scale-carriage.js';
 import { conflictMessage, followerConflicts, outputPattern, patternsOverlap, planScale } from './scale-plan.js';
 
 /** A contract version one service publishes or receives. */
@@ -154,18 +155,10 @@ export function checkScaleCarriage(p: Pipeline, flows: ServiceFlow[], transports
     const route = routeOf(p, f.input);
     const transport = transports.get(route.transport);
     if (!transport) continue;
-    const caps = transport.capabilities;
-    const partitioned = plan.services[f.index]?.partitioned === true;
-    const at = `${pointer('services', f.index, 'config')}/input`;
-    if (scale.coordination === 'nats') {
-      if (caps.replay === true || (!partitioned && caps.queueGroups)) continue;
-      findings.push(errorAt(at, `scaled by NATS, "${f.input}" is routed to ${viaOf(route)}, which keeps no log to replay from; route it to NATS with jetstream=1 (its stream capturing the subject)`));
-    } else {
-      if (caps.holdAcks !== true && !partitioned && caps.queueGroups) continue;
-      const t = transport as unknown as { queueType?: string; singleActiveConsumer?: boolean };
-      if (caps.holdAcks === true && t.queueType === 'quorum' && t.singleActiveConsumer === true) continue;
-      findings.push(errorAt(at, `scaled by AMQP, "${f.input}" is routed to ${viaOf(route)}; it needs an AMQP transport with quorum queues and a single active consumer (amqp://…?durable=1&queueType=quorum&singleActiveConsumer=1)`));
-    }
+    const carriage = scaleCarriage(scale.coordination, plan.services[f.index]?.partitioned === true, transport);
+    if (typeof carriage === 'string') continue;
+    findings.push(errorAt(`${pointer('services', f.index, 'config')}/input`,
+      `scaled by ${scale.coordination === 'nats' ? 'NATS' : 'AMQP'}, "${f.input}" is routed to ${viaOf(route)}${carriage.problem}`));
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'nats';
-import { OptionsInvalidError, type Bus, type Logger, type NanoserviceDefinition } from '../../core/index.js';
+import { OptionsInvalidError, type Bus, type Logger, type NanoserviceDefinition, type Transport } from '../../core/index.js';
 import { splitServerList } from '../../core/server-list.js';
 import { natsConnectionOptions } from '../../transports/nats/nats-transport.js';
 import { natsOptionsFromUrl, resolveNatsOptions } from '../../transports/nats/options.js';
@@ -9,6 +9,7 @@ import { MemoryPartitionCheckpoints, type PartitionCheckpoints } from '../../sca
 import type { Pipeline, PipelineScale } from './load.js';
 import type { ServicePlan } from './scale-plan.js';
 import { startSacScaledService, type SacCoordination } from './sac-scaled-service.js';
+import { scaleCarriage } from './scale-carriage.js';
 import { startScaledService, type ScaledService } from './scaled-service.js';
 import { startSharedService } from './shared-service.js';
 
@@ -56,15 +57,11 @@ export async function startScaledCoordination(p: Pipeline, scale: PipelineScale,
   return {
     async startService({ plan, member, bus, logger, create }) {
       const input = bus.transportFor(plan.input);
+      // A NATS-coordinated run is scaled only on a transport that replays; `memory` takes any.
+      const carriage = scale.coordination === 'nats' ? scaleCarriage('nats', plan.partitioned, input) : 'scaled';
+      if (carriage === 'shared') return startSharedService({ pipeline: p.name, plan, bus, create });
+      if (carriage !== 'scaled') throw carriageError(plan, input, carriage.problem);
       const replay = input.capabilities.replay === true;
-      if (scale.coordination === 'nats' && !replay && !plan.partitioned && input.capabilities.queueGroups) {
-        return startSharedService({ pipeline: p.name, plan, bus, create });
-      }
-      if (scale.coordination === 'nats' && !replay) {
-        // Without a log to replay from, an instance's crash would lose what it held.
-        throw new OptionsInvalidError(`scale: service ${plan.name} reads ${plan.input} from transport ${bus.transportFor(plan.input).name}, which keeps no log to replay from; `
-          + 'route it to NATS with jetstream=1 (its stream capturing the subject)', { details: { field: 'scale', service: plan.name, input: plan.input } });
-      }
       return startScaledService({ pipeline: p.name, plan, member, bus, leases, checkpoints, partitions, replay, checkpointIntervalMs, logger, create });
     },
     close,
@@ -88,16 +85,9 @@ async function startAmqpCoordination(p: Pipeline, scale: PipelineScale, logger: 
   return {
     async startService({ plan, member, bus, logger: log, create }) {
       const transport = bus.transportFor(plan.input);
-      if (transport.capabilities.holdAcks !== true && !plan.partitioned && transport.capabilities.queueGroups) {
-        return startSharedService({ pipeline: p.name, plan, bus, create });
-      }
-      const t = transport as { capabilities: { holdAcks?: boolean }; queueType?: string; singleActiveConsumer?: boolean };
-      if (t.capabilities.holdAcks !== true || t.queueType !== 'quorum' || t.singleActiveConsumer !== true) {
-        // Without a single active consumer two members would split a partition; without quorum
-        // queues and held acks a crash would lose what the dead member held.
-        throw new OptionsInvalidError(`scale: service ${plan.name} reads ${plan.input} from transport ${transport.name}; coordination "amqp" needs it on an AMQP transport `
-          + 'with quorum queues and a single active consumer (amqp://…?durable=1&queueType=quorum&singleActiveConsumer=1)', { details: { field: 'scale', service: plan.name, input: plan.input } });
-      }
+      const carriage = scaleCarriage('amqp', plan.partitioned, transport);
+      if (carriage === 'shared') return startSharedService({ pipeline: p.name, plan, bus, create });
+      if (carriage !== 'scaled') throw carriageError(plan, transport, carriage.problem);
       return startSacScaledService({
         pipeline: p.name, plan, member, bus, coordination, partitions: o.partitions, checkpointIntervalMs: o.checkpointIntervalMs,
         roundMs: Math.max(250, Math.floor(o.leaseTtlMs / 4)), prefix: PARTITION_PREFIX, logger: log, create,
@@ -146,4 +136,10 @@ function replicasOf(url: string): number {
   const raw = q < 0 ? null : new URLSearchParams(url.slice(q + 1)).get('replicas');
   const n = raw === null ? 1 : Number(raw);
   return Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+/** A scaled service whose input travels where its coordination cannot carry it (`scaleCarriage`). */
+function carriageError(plan: ServicePlan, transport: Transport, problem: string): OptionsInvalidError {
+  return new OptionsInvalidError(`scale: service ${plan.name} reads ${plan.input} from transport ${transport.name}${problem}`,
+    { details: { field: 'scale', service: plan.name, input: plan.input } });
 }

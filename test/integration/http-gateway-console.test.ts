@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { Bus } from '../../core/index.js';
+import { Bus, type Envelope } from '../../core/index.js';
 import { HttpGateway, type ConsoleSnapshot, type HttpGatewayOptions } from '../../gateway/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { silentLogger } from '../helpers/silent-logger.js';
@@ -88,5 +88,20 @@ describe('http gateway console routes', function () {
     expect(last.deadLetters.recent[0]).to.include({ subject: 'devices.d1.telemetry', message: 'bad 499' });
     await reader.cancel();
     await reading.catch(() => undefined);
+  });
+
+  it('http gateway console - what the inbound rules refuse (a control character in a header) is not summarised, as the gateway\'s streams do not carry it', async () => {
+    const { bus, gateway, url } = await start({ console: true });
+    const transport = bus.transportFor('dlq.devices.d1.telemetry');
+    const deadLetter = (id: string, dlqmessage: string): Envelope => ({
+      specversion: '1.0', id, source: 'test', type: 'raw', dlqreason: 'SB_ERR_CODEC_DECODE', dlqmessage, dlqsubject: 'devices.d1.telemetry',
+    });
+    // Straight on the transport, as another process's client would: no Bus checks it on the way out.
+    await transport.publish('dlq.devices.d1.telemetry', deadLetter('bad', 'forged\u0007line'));
+    await transport.publish('dlq.devices.d1.telemetry', deadLetter('good', 'a real one'));
+    await waitFor(() => gateway.console!.state.snapshot(undefined, {}).deadLetters.total >= 1, { what: 'the valid dead letter summarised' });
+    const snapshot = (await (await fetch(`${url}/v1/console/snapshot`)).json()) as ConsoleSnapshot;
+    expect(snapshot.deadLetters.total).to.equal(1);
+    expect(snapshot.deadLetters.recent.map((d) => d.message)).to.deep.equal(['a real one']);
   });
 });
