@@ -106,6 +106,16 @@ export class AttributeReader {
 }
 
 /**
+ * Seals `envelope` as `AttributeReader.seal` does, for a binding whose own single-pass reader
+ * found every attribute within the per-header rules under `limits` (the NATS binding's fast path:
+ * printable ASCII only, valid names, no repeats, within the limits; anything else goes through an
+ * AttributeReader). The Bus then checks only the CloudEvents attributes.
+ */
+export function sealReadEnvelope(envelope: object, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): void {
+  Object.defineProperty(envelope, READ_UNDER, { value: limits });
+}
+
+/**
  * On envelopes a Bus itself handed to a transport: the header limits its publish checks held them
  * to. On an in-process transport the subscriber gets that very object, and checking it again
  * would cost a third of the memory transport's throughput. A non-enumerable symbol property, so a

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { headers as natsHeaders, MsgHdrsImpl } from 'nats';
-import { SignalbusError } from '../../core/index.js';
-import { fromNatsHeaderText, fromNatsMessage, toNatsHeaders, type DecodedNatsMessage } from '../../transports/nats/binding.js';
+import { inboundProblem, inboundRefusal, SignalbusError } from '../../core/index.js';
+import { fromNatsHeaderText, fromNatsHeaderTextByReader, fromNatsMessage, toNatsHeaders, type DecodedNatsMessage } from '../../transports/nats/binding.js';
 import {
   arbitraryBytes, attributeName, expectEnvelopeOrTypedError, expectValidatable, FUZZ_TIMEOUT_MS, fuzzParams, hostileString, mutated,
 } from '../helpers/fuzz.js';
@@ -22,7 +22,40 @@ const validBlock = fc.tuple(
 const handWritten = fc.array(fc.tuple(fc.oneof(attributeName.map((a) => `ce-${a}`), fc.constantFrom('Content-Type', 'Nats-Msg-Id', 'sb-reply-to', 'CE-ID', 'ce-'), hostileString), hostileString), { maxLength: 6 })
   .chain((lines) => fc.constantFrom('\r\n', '\n', '\r').map((eol) => Buffer.from(`NATS/1.0${eol}${lines.map(([k, v]) => `${k}: ${v}`).join(eol)}${eol}${eol}`, 'utf8')));
 
-const headerBlock = fc.oneof(mutated(validBlock, 6), mutated(handWritten, 3), arbitraryBytes);
+/**
+ * Blocks near the form the one-pass reader takes (printable ASCII, no `%`): its edges are what
+ * this generates — repeats, 20/21-character names, upper case, spaces around values, values and
+ * totals at the limits, more than 64 attributes, missing required attributes, reply and msg-id lines.
+ */
+const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 24 });
+const commonValue = fc.oneof({ arbitrary: printable, weight: 6 },
+  { arbitrary: fc.constantFrom('', ' x', 'x ', '1.0', 'x'.repeat(4096), 'x'.repeat(4097), 'y'.repeat(3000)), weight: 1 });
+const commonName = fc.oneof(
+  { arbitrary: fc.integer({ min: 0, max: 99 }).map((i) => `ce-x${i}`), weight: 6 },
+  { arbitrary: fc.constantFrom('ce-specversion', 'ce-id', 'ce-source', 'ce-type', 'ce-time', 'ce-traceparent', 'ce-datacontenttype', 'ce-constructor', 'content-type',
+    'sb-reply-to', 'Nats-Msg-Id', 'CE-ID', 'Ce-Type', 'ce-', `ce-${'a'.repeat(20)}`, `ce-${'a'.repeat(21)}`, 'ce-a_b', 'x-other'), weight: 2 },
+);
+const twice = (name: string): Array<[string, string, string]> => [[name, 'a', ': '], [name, 'b', ': ']];
+const commonBlock = fc.tuple(
+  fc.array(fc.tuple(commonName, commonValue, fc.constantFrom(': ', ': ', ':', ':  ')), { maxLength: 6 }),
+  fc.boolean(),
+  fc.constantFrom(0, 0, 63, 64, 65), // lines: at, one under and one over maxAttributes
+  fc.constantFrom(0, 0, 16_384, 16_385, 16_385), // attribute characters: around maxTotalLength
+  fc.constantFrom([], [], twice('sb-reply-to'), twice('content-type'), twice('Nats-Msg-Id'), twice('ce-id')),
+).map(([lines, required, count, total, pair]) => {
+  const all: Array<[string, string, string]> = required ? [['ce-specversion', '1.0', ': '], ['ce-id', 'i', ': '], ['ce-source', 's', ': '], ['ce-type', 't', ': '], ...lines, ...pair] : [...lines, ...pair];
+  for (let i = 0; all.length < count; i++) all.push([`ce-e${i}`, 'v', ': ']);
+  const chars = (k: string, v: string) => (k === 'content-type' ? 12 : k.startsWith('ce-') ? k.length - 3 : 0) + v.length;
+  let sum = all.reduce((n, [k, v]) => n + chars(k, v), 0);
+  for (let i = 0; total - sum > `f${i}`.length; i++) { // pads with ce-fN values up to exactly `total`
+    const value = 'f'.repeat(Math.min(4096, total - sum - `f${i}`.length));
+    all.push([`ce-f${i}`, value, ': ']);
+    sum += chars(`ce-f${i}`, value);
+  }
+  return Buffer.from(`NATS/1.0\r\n${all.map(([k, v, sep]) => `${k}${sep}${v}\r\n`).join('')}\r\n`, 'latin1');
+});
+
+const headerBlock = fc.oneof(mutated(validBlock, 6), mutated(handWritten, 3), arbitraryBytes, commonBlock, mutated(commonBlock, 2));
 
 function checkDecoded(value: DecodedNatsMessage): void {
   const e = value.envelope;
@@ -40,6 +73,26 @@ describe('fuzz - NATS header block', function () {
       const { value } = expectEnvelopeOrTypedError(() => fromNatsHeaderText('a.b', text, body, stored ? { stream: 'S', streamSequence: 7 } : undefined));
       if (value) checkDecoded(value);
     }), fuzzParams(500));
+  });
+
+  it('nats fuzz - the one-pass reader of common blocks decodes exactly as the AttributeReader does', () => {
+    // Same envelope (key order included), reply subject, CloudEvent verdict, refusal and inbound verdict.
+    const outcome = (d: DecodedNatsMessage) => ({
+      keys: Object.keys(d.envelope), envelope: d.envelope, replyTo: d.replyTo, notCloudEvent: d.notCloudEvent?.code,
+      refused: inboundRefusal(d.envelope)?.message, problem: inboundProblem(d.envelope)?.message,
+    });
+    fc.assert(fc.property(fc.oneof(headerBlock, commonBlock, commonBlock), arbitraryBytes, (block, body) => {
+      const text = block.toString('utf8');
+      let fast: DecodedNatsMessage | undefined; let fastErr: unknown;
+      let full: DecodedNatsMessage | undefined; let fullErr: unknown;
+      try { fast = fromNatsHeaderText('a.b', text, body); } catch (err) { fastErr = err; }
+      try { full = fromNatsHeaderTextByReader('a.b', text, body); } catch (err) { fullErr = err; }
+      expect(String(fastErr)).to.equal(String(fullErr));
+      if (fast === undefined || full === undefined) return;
+      const a = outcome(fast); const b = outcome(full);
+      if (a.notCloudEvent !== undefined) { a.envelope = { ...a.envelope, id: '', time: '' }; b.envelope = { ...b.envelope, id: '', time: '' }; } // made up afresh each time
+      expect(a).to.deep.equal(b);
+    }), fuzzParams(1000));
   });
 
   it('nats fuzz - the same block through nats.js\'s header parser gives an envelope too', () => {

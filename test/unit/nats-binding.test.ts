@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { MsgHdrsImpl } from 'nats';
-import { CodecEncodeError, EnvelopeInvalidError, inboundRefusal, type Envelope } from '../../core/index.js';
+import { CodecEncodeError, EnvelopeInvalidError, inboundProblem, inboundRefusal, type Envelope } from '../../core/index.js';
+import { fromNatsHeaderTextByReader } from '../../transports/nats/binding.js';
 import { fromNatsMessage, fromNatsHeaderText, toNatsBody, toNatsHeaders, type NatsHeaderEntries } from '../../transports/nats/index.js';
 
 const te = new TextEncoder();
@@ -125,5 +126,48 @@ describe('nats binding', () => {
     expect(toNatsBody({ specversion: '1.0', id: '1', source: 's', type: 't' }).byteLength).to.equal(0);
     expect(() => toNatsBody({ specversion: '1.0', id: '1', source: 's', type: 't', datacontenttype: 'application/json', data: { a: 1 } }))
       .to.throw(CodecEncodeError);
+  });
+
+  describe('the one-pass reader of blocks in signalbus\'s own form', () => {
+    const required = 'ce-specversion: 1.0\r\nce-id: i\r\nce-source: s\r\nce-type: t\r\n';
+    const block = (lines: string) => `NATS/1.0\r\n${required}${lines}\r\n`;
+    const many = (n: number) => Array.from({ length: n }, (_, i) => `ce-e${i}: v\r\n`).join('');
+    const verdict = (text: string) => {
+      const fast = fromNatsHeaderText('a.b', text, te.encode('{}'));
+      const full = fromNatsHeaderTextByReader('a.b', text, te.encode('{}'));
+      expect(Object.keys(fast.envelope)).to.deep.equal(Object.keys(full.envelope));
+      expect(fast.envelope).to.deep.equal(full.envelope);
+      expect(fast.replyTo).to.equal(full.replyTo);
+      expect(inboundRefusal(fast.envelope)?.message).to.equal(inboundRefusal(full.envelope)?.message);
+      expect(inboundProblem(fast.envelope)?.message).to.equal(inboundProblem(full.envelope)?.message);
+      return inboundRefusal(fast.envelope)?.message;
+    };
+    // 4 required attributes of 29 characters; ce-a takes the rest of the 16384
+    const toTotal = (n: number) => `ce-a: ${'x'.repeat(n - 29 - 1 - 3 * (4096 + 1))}\r\nce-b: ${'x'.repeat(4096)}\r\nce-c: ${'x'.repeat(4096)}\r\nce-d: ${'x'.repeat(4096)}\r\n`;
+    const cases: Array<[string, string, string | undefined]> = [
+      ['a block toNatsHeaders writes', toNatsHeaders({ specversion: '1.0', id: 'i', source: 's', type: 't', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', datacontenttype: 'application/json' }, true, '_INBOX.r'), undefined],
+      ['a value of 4096 characters', block(`ce-x: ${'x'.repeat(4096)}\r\n`), undefined],
+      ['a value of 4097 characters', block(`ce-x: ${'x'.repeat(4097)}\r\n`), 'header "x" is 4097 characters, over the limit of 4096'],
+      ['64 attributes', block(many(60)), undefined],
+      ['65 attributes', block(many(61)), 'more than 64 attributes'],
+      ['content-type counted as an attribute', block(many(60) + 'content-type: a\r\n'), 'more than 64 attributes'],
+      ['16384 characters of attributes', block(toTotal(16_384)), undefined],
+      ['16385 characters of attributes', block(toTotal(16_385)), 'headers total over the limit of 16384 characters'],
+      ['a repeated attribute', block('ce-id: j\r\n'), 'header id must appear once'],
+      ['a repeated content-type', block('content-type: a\r\ncontent-type: b\r\n'), 'header content-type must appear once'],
+      ['a repeated reply subject (the first wins)', block('sb-reply-to: a\r\nsb-reply-to: b\r\n'), undefined],
+      ['a name of 20 characters', block(`ce-${'a'.repeat(20)}: v\r\n`), undefined],
+      ['a name of 21 characters', block(`ce-${'a'.repeat(21)}: v\r\n`), 'header name "aaaaaaaaaaaaaaaaaaaaa" must be 1-20 lowercase letters or digits'],
+      ['an upper-case prefix', block('CE-X: v\r\n'), undefined],
+      ['an empty value', block('ce-x:\r\n'), undefined],
+      ['spaces around a value', block('ce-x:   v  \r\n'), undefined],
+      ['a prototype name', block('ce-constructor: v\r\n'), undefined],
+      ['a percent-encoded value', block('ce-x: a%20b\r\n'), undefined],
+      ['bad percent-encoding', block('ce-x: a%2\r\n'), 'header x has malformed percent-encoding'],
+      ['a control character', block('ce-x: a\u0001b\r\n'), 'header "x" contains control character 0x1 at 1'],
+    ];
+    for (const [what, text, refusal] of cases) {
+      it(`reads ${what} as the AttributeReader does`, () => { expect(verdict(text)).to.equal(refusal); });
+    }
   });
 });

@@ -8,8 +8,8 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  AttributeReader, CodecEncodeError, DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, percentDecodeHeaderValue, percentEncodeHeaderValue,
-  refuseInbound, type Envelope,
+  AttributeReader, CodecEncodeError, DEFAULT_HEADER_LIMITS, DEFAULT_MAX_ATTRIBUTES, EnvelopeInvalidError, HeaderInvalidError, percentDecodeHeaderValue,
+  percentEncodeHeaderValue, refuseInbound, sealReadEnvelope, type Envelope,
 } from '../../core/index.js';
 
 /** Prefix of every attribute header. */
@@ -209,11 +209,18 @@ export function fromNatsMessage(subject: string, headers: NatsHeaderEntries | un
 
 /**
  * Same as fromNatsMessage, reading the header block text (`NATS/1.0\r\nk: v\r\n…`) directly:
- * the hot path skips building nats.js' header map.
+ * the hot path skips building nats.js' header map. A block as signalbus writes it is read in one
+ * pass (`readCommonBlock`); anything else goes through the AttributeReader, which says exactly
+ * what is wrong.
  *
  * @example fromNatsHeaderText('a.b', 'NATS/1.0\r\nce-specversion: 1.0\r\n…\r\n\r\n', body)
  */
 export function fromNatsHeaderText(subject: string, text: string, body: Uint8Array, storedAt?: StoredAt): DecodedNatsMessage {
+  return readCommonBlock(subject, text, body) ?? fromNatsHeaderTextByReader(subject, text, body, storedAt);
+}
+
+/** fromNatsHeaderText without the one-pass reader: every block through the AttributeReader (the oracle the fast path is tested against). */
+export function fromNatsHeaderTextByReader(subject: string, text: string, body: Uint8Array, storedAt?: StoredAt): DecodedNatsMessage {
   const c = new EnvelopeCollector();
   let lineStart = text.indexOf('\r\n');
   const n = text.length;
@@ -227,6 +234,64 @@ export function fromNatsHeaderText(subject: string, text: string, body: Uint8Arr
     lineStart = lineEnd;
   }
   return c.finish(subject, body, storedAt);
+}
+
+const MAX_ATTRIBUTES = DEFAULT_HEADER_LIMITS.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES;
+
+/**
+ * A header block in the form signalbus writes: after `NATS/1.0`, only lines `ce-<name>: <value>`
+ * (name 1-20 lowercase letters or digits), `content-type`, `sb-reply-to` or `Nats-Msg-Id`, with
+ * values of printable ASCII without `%` and no space around them but the one after the colon.
+ * One regex pass (~0.2 µs for a typical block) instead of a character loop per value (~0.5 µs).
+ * Linear: no character class in a line overlaps CR or LF, so each line matches one way.
+ */
+const COMMON_BLOCK = /^NATS\/1\.0\r\n(?:(?:ce-[a-z0-9]{1,20}|content-type|sb-reply-to|Nats-Msg-Id): ?(?:[!-$&-~](?:[ -$&-~]*[!-$&-~])?)?\r\n)*\r\n$/;
+const C = 0x63, E = 0x65, S = 0x73, SPACE = 0x20;
+
+/**
+ * The envelope of a header block in the form signalbus writes (COMMON_BLOCK, no repeats, within
+ * core's default limits, a CloudEvent), or undefined when the block is anything else. Such a block
+ * passes every per-header rule as the AttributeReader applies it, so the envelope is sealed the
+ * same way, and it is the same envelope, key order included (the tests compare the two readers on
+ * generated blocks). Profiles of NATS delivery had the general reader at ~2 µs a message, the
+ * largest framework cost on the path; this one takes under half.
+ */
+function readCommonBlock(subject: string, text: string, body: Uint8Array): DecodedNatsMessage | undefined {
+  if (!COMMON_BLOCK.test(text)) return undefined;
+  const env: Record<string, unknown> = {};
+  let contentType: string | undefined;
+  let replyTo: string | undefined;
+  let count = 0;
+  let total = 0;
+  const last = text.length - 2;
+  for (let pos = 10; pos < last;) { // 10: past "NATS/1.0\r\n"; the block ends with an empty line
+    const end = text.indexOf('\r\n', pos);
+    const colon = text.indexOf(':', pos);
+    const from = text.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1;
+    const valueLength = end - from;
+    const first = text.charCodeAt(pos);
+    if (first === C && text.charCodeAt(pos + 1) === E) { // ce-<name> (content-type has "o" second)
+      const name = text.slice(pos + 3, colon);
+      if (Object.hasOwn(env, name)) return undefined;
+      env[name] = text.slice(from, end);
+      total += colon - pos - 3 + valueLength;
+    } else if (first === C) {
+      if (contentType !== undefined) return undefined;
+      contentType = text.slice(from, end);
+      total += 12 + valueLength;
+    } else {
+      if (first === S) replyTo ??= text.slice(from, end); // Nats-Msg-Id: only a made-up envelope uses it, and those take the general reader
+      pos = end + 2;
+      continue;
+    }
+    if (valueLength > DEFAULT_HEADER_LIMITS.maxValueLength || ++count > MAX_ATTRIBUTES || total > DEFAULT_HEADER_LIMITS.maxTotalLength) return undefined;
+    pos = end + 2;
+  }
+  if (cloudEventProblem(subject, env) !== undefined) return undefined;
+  if (contentType !== undefined && env.datacontenttype === undefined) env.datacontenttype = contentType;
+  if (body.byteLength > 0 || env.datacontenttype !== undefined) env.data = body;
+  sealReadEnvelope(env);
+  return replyTo === undefined ? { envelope: env as Envelope } : { envelope: env as Envelope, replyTo };
 }
 
 /**
