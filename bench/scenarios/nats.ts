@@ -154,6 +154,42 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'nats-request-reply-64-ce-floor',
+    description: `as nats-request-reply-64, but the raw side is the floor for request/reply carrying binary-mode CloudEvents on nats.js: both legs carry the header block signalbus sends (request: specversion, id, source, type, time, traceparent, correlationid, content-type; reply: the same plus causationid, type <type>.reply), built once and never read, and replies come back, as signalbus's do, through one wildcard inbox subscription with a token per request (cheaper than request()). Only the JSON body is encoded and parsed. ratio = signalbus / floor`,
+    async raw() {
+      const subject = `bench.nats.rr64.floor.${randomUUID().slice(0, 8)}`;
+      const server = await rawConnect(); const client = await rawConnect();
+      const id = randomUUID();
+      const traceparent = '00-' + randomBytes(16).toString('hex') + '-' + randomBytes(8).toString('hex') + '-01';
+      const block = (type: string, extra: string) => te.encode('NATS/1.0\r\nce-specversion: 1.0\r\nce-id: ' + id + '\r\nce-source: client@bench\r\n'
+        + 'ce-type: ' + type + '\r\nce-time: ' + new Date().toISOString() + '\r\nce-traceparent: ' + traceparent + '\r\nce-correlationid: ' + id + '\r\n' + extra
+        + 'content-type: application/json\r\n\r\n');
+      const requestBlock = block('bench.nats.rr64', ''); const replyBlock = block('bench.nats.rr64.reply', 'ce-causationid: ' + id + '\r\n');
+      // nats.js only calls encode() on the headers it publishes.
+      const requestOpts = { headers: { encode: () => requestBlock } as unknown as MsgHdrs, reply: '' };
+      const replyOpts = { headers: { encode: () => replyBlock } as unknown as MsgHdrs };
+      server.subscribe(subject, { callback: (_e, m) => { const d = JSON.parse(td.decode(m.data)); server.publish(m.reply!, te.encode(JSON.stringify(d)), replyOpts); } });
+      const inbox = `_INBOX.${randomUUID().replaceAll('-', '')}.`;
+      const waiting = new Map<string, (m: Msg) => void>();
+      client.subscribe(`${inbox}*`, { callback: (_e, m) => { const w = waiting.get(m.subject); if (w) { waiting.delete(m.subject); w(m); } } });
+      await Promise.all([server.flush(), client.flush()]);
+      let token = 0;
+      const rt = (i: number) => new Promise<Msg>((resolve) => {
+        const replyTo = inbox + (++token).toString(36);
+        waiting.set(replyTo, resolve);
+        requestOpts.reply = replyTo;
+        client.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), requestOpts);
+      }).then((m) => JSON.parse(td.decode(m.data)));
+      await latencies(5000, WINDOW, rt);
+      const t0 = performance.now();
+      const samples = await latencies(RR_N * 2, WINDOW, rt);
+      const seconds = (performance.now() - t0) / 1000;
+      await Promise.all([server.drain(), client.drain()]);
+      return { msgs: RR_N * 2, seconds, p50_us: percentile(samples, 50), p99_us: percentile(samples, 99) };
+    },
+    run: () => scenarios.find((s) => s.name === 'nats-request-reply-64')!.run(),
+  },
+  {
     name: 'nats-jetstream-pubsub',
     description: `JetStream publish (awaiting the stream's ack) → durable pull consumer with explicit ack, ${JS_N} readings, ${WINDOW} publishes in flight, memory storage; raw = nats.js js.publish() + consume() with ack`,
     async raw() {
