@@ -19,12 +19,15 @@ const QUOTE = 0x22, BACKSLASH = 0x5c, OPEN_ARRAY = 0x5b, OPEN_OBJECT = 0x7b, CLO
  * Throws CodecTooDeepError when `text` opens more than `maxDepth` arrays/objects inside each
  * other (brackets inside strings do not count), not counting `enclosing` levels that wrap the
  * data (1 for a structured event's object, 2 for a batch). Says nothing about whether the text
- * is valid JSON.
+ * is valid JSON, and passes a text too short to be valid JSON that deep (fewer than
+ * 2 × (limit + 1) characters, unbalanced): call it on text JSON.parse reads next.
  */
 export function checkJsonDepth(text: string, maxDepth = MAX_JSON_DEPTH, enclosing = 0): void {
   const limit = maxDepth + enclosing;
-  // Fewer brackets than the limit cannot pass it.
-  if (text.length <= limit) return;
+  // JSON deeper than the limit opens and closes at least limit + 1 brackets: a shorter text is
+  // either shallow enough or no JSON at all (JSON.parse refuses it, so no deep value exists).
+  // Most messages are shorter than that (257 characters at the default limit) and skip the scan.
+  if (text.length < 2 * (limit + 1)) return;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

@@ -1,9 +1,12 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { CodecDecodeError, CodecEncodeError, CodecTooDeepError, MAX_JSON_DEPTH, checkJsonDepth, jsonCodec } from '../../core/index.js';
 import { fromMqttStructured } from '../../transports/mqtt/binding.js';
 import { parseClientFrame } from '../../transports/websocket/binding.js';
 
 const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+/** Nesting of arrays and objects in a parsed value (a primitive is 0). */
+const depthOf = (v: unknown): number => (v !== null && typeof v === 'object' ? 1 + Math.max(0, ...Object.values(v).map(depthOf)) : 0);
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 describe('json depth', () => {
@@ -13,6 +16,19 @@ describe('json depth', () => {
     expect(() => checkJsonDepth(`{"a":{"b":[${nested(2)}]}}`, 5)).not.to.throw();
     expect(() => checkJsonDepth(`{"a":{"b":[${nested(3)}]}}`, 5)).to.throw(CodecTooDeepError);
     expect(() => checkJsonDepth(`{"a":{"b":[${nested(3)}]}}`, 5, 1), 'one enclosing level not counted').not.to.throw();
+  });
+
+  it('json depth - refuses any valid JSON exactly when it nests past the limit, however short (the length shortcut is sound)', () => {
+    fc.assert(fc.property(fc.jsonValue({ maxDepth: 14 }), fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 2 }), (value, limit, enclosing) => {
+      const text = JSON.stringify(value);
+      const deep = depthOf(value) > limit + enclosing;
+      let refused = false;
+      try { checkJsonDepth(text, limit, enclosing); } catch (err) { expect(err).to.be.instanceOf(CodecTooDeepError); refused = true; }
+      expect(refused, text).to.equal(deep);
+    }), { numRuns: 1000 });
+    // the shortest text one level too deep: 2 × (limit + 1) characters
+    expect(() => checkJsonDepth(nested(MAX_JSON_DEPTH + 1))).to.throw(CodecTooDeepError);
+    expect(nested(MAX_JSON_DEPTH + 1).length).to.equal(2 * (MAX_JSON_DEPTH + 1));
   });
 
   it('json depth - brackets inside strings (escaped quotes too) do not count', () => {

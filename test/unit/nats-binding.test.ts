@@ -166,6 +166,18 @@ describe('nats binding', () => {
       ['bad percent-encoding', block('ce-x: a%2\r\n'), 'header x has malformed percent-encoding'],
       ['a control character', block('ce-x: a\u0001b\r\n'), 'header "x" contains control character 0x1 at 1'],
     ];
+    it('reads hostile blocks of the largest size read (64 KiB) in linear time', () => {
+      const hostile = [
+        `NATS/1.0\r\nce-a: ${'x '.repeat(30_000)}\r\n\r\n`, // a trailing space after a long value
+        `NATS/1.0\r\n${'ce-a: x \r\n'.repeat(6000)}`, // thousands of lines, each failing at its end
+        `NATS/1.0\r\n${'ce-a: v\r\n'.repeat(7000)}x`, // well-formed lines, then no end
+      ];
+      for (const text of hostile) {
+        const t0 = performance.now();
+        for (let i = 0; i < 10; i++) fromNatsHeaderText('a.b', text, new Uint8Array(0));
+        expect(performance.now() - t0, text.slice(0, 40)).to.be.below(500);
+      }
+    });
     for (const [what, text, refusal] of cases) {
       it(`reads ${what} as the AttributeReader does`, () => { expect(verdict(text)).to.equal(refusal); });
     }
