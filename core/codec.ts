@@ -66,6 +66,10 @@ export const bytesCodec: Codec = {
 /** Content types to codecs. Parameters (`; charset=utf-8`) are ignored when looking up. */
 export class CodecRegistry {
   private readonly codecs = new Map<string, Codec>();
+  // The last content type looked up and its codec: a delivery's content type is a string just
+  // read off the wire, which a Map lookup hashes every time; comparing it with the last one is cheaper.
+  private lastType: string | undefined;
+  private lastCodec: Codec = jsonCodec;
 
   constructor(codecs: Codec[] = [jsonCodec, textCodec, bytesCodec]) {
     for (const c of codecs) this.register(c);
@@ -73,17 +77,22 @@ export class CodecRegistry {
 
   register(codec: Codec): this {
     this.codecs.set(codec.contentType, codec);
+    this.lastType = undefined;
     return this;
   }
 
   /** The codec for a content type; JSON when none is given; CodecUnknownError when none fits. */
   get(contentType: string | undefined): Codec {
     if (contentType === undefined) return jsonCodec;
-    const direct = this.codecs.get(contentType);
-    if (direct) return direct;
-    const bare = contentType.split(';', 1)[0]!.trim().toLowerCase();
-    const codec = this.codecs.get(bare) ?? (bare.endsWith('+json') ? jsonCodec : undefined);
-    if (!codec) throw new CodecUnknownError(`no codec for content type "${contentType}"`, { details: { contentType } });
+    if (contentType === this.lastType) return this.lastCodec;
+    let codec = this.codecs.get(contentType);
+    if (codec === undefined) {
+      const bare = contentType.split(';', 1)[0]!.trim().toLowerCase();
+      codec = this.codecs.get(bare) ?? (bare.endsWith('+json') ? jsonCodec : undefined);
+      if (!codec) throw new CodecUnknownError(`no codec for content type "${contentType}"`, { details: { contentType } });
+    }
+    this.lastType = contentType;
+    this.lastCodec = codec;
     return codec;
   }
 }

@@ -8,6 +8,9 @@
 const HEX = '0123456789ABCDEF';
 const REPLACEMENT = '%EF%BF%BD';
 
+/** A character needsEncoding is true for: anything but `!`, `#`, `$` and `&`-`~`. */
+const NEEDS_ENCODING = /[^!#$&-~]/;
+
 function needsEncoding(c: number): boolean {
   return c <= 0x20 || c >= 0x7f || c === 0x22 /* " */ || c === 0x25 /* % */;
 }
@@ -19,10 +22,11 @@ function needsEncoding(c: number): boolean {
  * @example percentEncodeHeaderValue('ünï 50%') // '%C3%BCn%C3%AF%2050%25'
  */
 export function percentEncodeHeaderValue(value: string): string {
+  // One native scan for the common case (nothing to encode) instead of a loop per character.
+  if (!NEEDS_ENCODING.test(value)) return value;
   let i = 0;
   const n = value.length;
   while (i < n && !needsEncoding(value.charCodeAt(i))) i++;
-  if (i === n) return value;
   let out = value.slice(0, i);
   for (; i < n; i++) {
     const c = value.charCodeAt(i);

@@ -76,6 +76,25 @@ describe('inbound envelope', () => {
     expect(publishedUnder(frozen, DEFAULT_HEADER_LIMITS)).to.equal(false);
   });
 
+  it('inbound envelope - a Bus marks what it publishes only on a transport that passes the object through, not on one that encodes a copy', async () => {
+    const broker = new MemoryBroker();
+    const through = new Bus({ service: 'p@t', transport: new MemoryTransport({ broker }), metrics: false });
+    const encoding = new MemoryTransport({ broker });
+    (encoding.capabilities as { encodesData: boolean }).encodesData = true; // as NATS, MQTT, AMQP and HTTP declare
+    const encoded = new Bus({ service: 'e@t', transport: encoding, metrics: false });
+    try {
+      const got: unknown[] = [];
+      await encoded.subscribe('mark.encoded', (m) => { got.push(m.data); });
+      expect(publishedUnder(await through.publish('mark.through', { a: 1 }, { type: 't' }), DEFAULT_HEADER_LIMITS)).to.equal(true);
+      const sent = await encoded.publish('mark.encoded', { a: 2 }, { type: 't' });
+      expect(publishedUnder(sent, DEFAULT_HEADER_LIMITS)).to.equal(false);
+      for (let i = 0; i < 50 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(got, 'the encoded copy is decoded and checked like anything from outside, and delivered').to.deep.equal([{ a: 2 }]);
+    } finally {
+      await Promise.all([through.stop(), encoded.stop()]);
+    }
+  });
+
   it('inbound envelope - on the memory transport a peer that skips the Bus is still checked, and a frozen published envelope is delivered', async () => {
     const broker = new MemoryBroker();
     const bus = new Bus({ service: 'in@t', transport: new MemoryTransport({ broker }), metrics: false });

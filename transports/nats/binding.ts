@@ -22,6 +22,17 @@ export const MSG_ID_HEADER = 'Nats-Msg-Id';
 export const REPLY_TO_HEADER = 'sb-reply-to';
 
 const HEADER_LINE_START = 'NATS/1.0\r\n';
+
+// `ce-<attr>: ` built once per attribute name, not once per message (bounded: names come from callers).
+const lineStarts = new Map<string, string>();
+function lineStart(attr: string): string {
+  let start = lineStarts.get(attr);
+  if (start === undefined) {
+    start = (attr === 'datacontenttype' ? CONTENT_TYPE_HEADER : CE_HEADER_PREFIX + attr) + ': ';
+    if (lineStarts.size < 1000) lineStarts.set(attr, start);
+  }
+  return start;
+}
 /**
  * The NATS header block (`NATS/1.0\r\n…\r\n\r\n`) for an envelope, with `Nats-Msg-Id` = id when
  * `withMsgId` (JetStream) and `sb-reply-to` when a request travels through a stream.
@@ -35,8 +46,7 @@ export function toNatsHeaders(envelope: Envelope, withMsgId: boolean, replyTo?: 
     if (name === 'data' || name === 'data_base64') continue;
     const value = envelope[name];
     if (typeof value !== 'string') continue;
-    block += name === 'datacontenttype' ? CONTENT_TYPE_HEADER : CE_HEADER_PREFIX + name;
-    block += ': ' + percentEncodeHeaderValue(value) + '\r\n';
+    block += lineStart(name) + percentEncodeHeaderValue(value) + '\r\n';
   }
   if (withMsgId) block += MSG_ID_HEADER + ': ' + percentEncodeHeaderValue(natsMsgId(envelope)) + '\r\n';
   if (replyTo !== undefined) block += REPLY_TO_HEADER + ': ' + replyTo + '\r\n';
@@ -248,6 +258,22 @@ const MAX_ATTRIBUTES = DEFAULT_HEADER_LIMITS.maxAttributes ?? DEFAULT_MAX_ATTRIB
 const COMMON_BLOCK = /^NATS\/1\.0\r\n(?:(?:ce-[a-z0-9]{1,20}|content-type|sb-reply-to|Nats-Msg-Id): ?(?:[!-$&-~](?:[ -$&-~]*[!-$&-~])?)?\r\n)*\r\n$/;
 const C = 0x63, E = 0x65, S = 0x73, SPACE = 0x20;
 
+/** Attribute names signalbus writes, by length: a name read off the wire is replaced by one of these constants. */
+const KNOWN_ATTRIBUTES: string[][] = [];
+for (const name of ['specversion', 'id', 'source', 'type', 'time', 'subject', 'dataschema', 'datacontenttype', 'traceparent', 'tracestate',
+  'correlationid', 'causationid', 'partitionkey', 'tenant']) (KNOWN_ATTRIBUTES[name.length] ??= []).push(name);
+
+/**
+ * The constant for the attribute name `text[start, end)`, or undefined. A store under a constant
+ * (internalised) key is cheaper than under a string sliced from the block, which V8 has to look up
+ * in its string table first, once per attribute of every message.
+ */
+function knownAttribute(text: string, start: number, end: number): string | undefined {
+  const candidates = KNOWN_ATTRIBUTES[end - start];
+  if (candidates !== undefined) for (const name of candidates) if (text.startsWith(name, start)) return name;
+  return undefined;
+}
+
 /**
  * The envelope of a header block in the form signalbus writes (COMMON_BLOCK, no repeats, within
  * core's default limits, a CloudEvent), or undefined when the block is anything else. Such a block
@@ -271,7 +297,7 @@ function readCommonBlock(subject: string, text: string, body: Uint8Array): Decod
     const valueLength = end - from;
     const first = text.charCodeAt(pos);
     if (first === C && text.charCodeAt(pos + 1) === E) { // ce-<name> (content-type has "o" second)
-      const name = text.slice(pos + 3, colon);
+      const name = knownAttribute(text, pos + 3, colon) ?? text.slice(pos + 3, colon);
       if (Object.hasOwn(env, name)) return undefined;
       env[name] = text.slice(from, end);
       total += colon - pos - 3 + valueLength;
