@@ -31,6 +31,9 @@ export interface ScenarioResult {
   p50_us?: number;
   p99_us?: number;
   raw_msgs_per_s?: number;
+  /** The raw side's (or the peer's) latencies, where the scenario measures them: targets compare tails too. */
+  raw_p50_us?: number;
+  raw_p99_us?: number;
   ratio?: number;
 }
 
@@ -81,6 +84,8 @@ export function toResult(name: string, m: Measurement, raw?: Measurement): Scena
   if (m.p99_us !== undefined) r.p99_us = Math.round(m.p99_us);
   if (raw) {
     r.raw_msgs_per_s = Math.round(raw.msgs / raw.seconds);
+    if (raw.p50_us !== undefined) r.raw_p50_us = Math.round(raw.p50_us);
+    if (raw.p99_us !== undefined) r.raw_p99_us = Math.round(raw.p99_us);
     r.ratio = round(r.msgs_per_s / r.raw_msgs_per_s, 2);
   }
   return r;

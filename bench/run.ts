@@ -55,7 +55,7 @@ for (const s of chosen) {
     if (values.json || values.child !== undefined) console.log(JSON.stringify(r));
     else console.log(`${r.name.padEnd(28)} ${String(r.msgs_per_s).padStart(9)} msg/s` +
       `${r.p50_us !== undefined ? `  p50 ${r.p50_us} µs  p99 ${r.p99_us} µs` : ''}` +
-      `${r.raw_msgs_per_s !== undefined ? `  raw ${r.raw_msgs_per_s} msg/s  ratio ${r.ratio}` : ''}`);
+      `${r.raw_msgs_per_s !== undefined ? `  raw ${r.raw_msgs_per_s} msg/s${r.raw_p50_us !== undefined ? `  p50 ${r.raw_p50_us} µs  p99 ${r.raw_p99_us} µs` : ''}  ratio ${r.ratio}` : ''}`);
   } catch (err) {
     console.error(`${s.name}: failed: ${(err as Error).message}`);
     process.exitCode = 1;
@@ -90,6 +90,6 @@ async function measure(s: Scenario): Promise<ScenarioResult> {
 }
 
 if (!values['no-write'] && values.child === undefined && results.length > 0) {
-  recordResults(join(here, 'RESULTS.md'), results, chosen, `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim());
+  recordResults(join(here, 'RESULTS.md'), results, chosen, ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '));
 }
 process.exit(process.exitCode ?? 0);
