@@ -45,6 +45,16 @@ async function rawPubSub(tag: string, send: (pub: NatsConnection, subject: strin
 
 const readJson = (m: Msg) => { JSON.parse(td.decode(m.data)); };
 
+/** `n` round trips with `window` in flight after `warm` untimed ones, then `close()`: the rate and p50/p99. */
+async function timedRoundTrips(n: number, window: number, warm: number, rt: (i: number) => Promise<unknown>, close: () => Promise<unknown>): Promise<Measurement> {
+  await latencies(warm, window, rt);
+  const t0 = performance.now();
+  const samples = await latencies(n, window, rt);
+  const seconds = (performance.now() - t0) / 1000;
+  await close();
+  return { msgs: n, seconds, p50_us: percentile(samples, 50), p99_us: percentile(samples, 99) };
+}
+
 const scenarios: Scenario[] = [
   {
     name: 'nats-pubsub',
@@ -102,12 +112,7 @@ const scenarios: Scenario[] = [
       server.subscribe(subject, { callback: (_e, m) => { const d = JSON.parse(td.decode(m.data)); m.respond(te.encode(JSON.stringify(d))); } });
       await server.flush();
       const rt = async (i: number) => JSON.parse(td.decode((await client.request(subject, te.encode(JSON.stringify(payloads[i % 1000])), { timeout: 5000 })).data));
-      await latencies(2000, 1, rt);
-      const t0 = performance.now();
-      const samples = await latencies(RR_N, 1, rt);
-      const seconds = (performance.now() - t0) / 1000;
-      await Promise.all([server.drain(), client.drain()]);
-      return { msgs: RR_N, seconds, p50_us: percentile(samples, 50), p99_us: percentile(samples, 99) };
+      return timedRoundTrips(RR_N, 1, 2000, rt, () => Promise.all([server.drain(), client.drain()]));
     },
     async run() {
       const subject = `bench.nats.rr.sb.${randomUUID().slice(0, 8)}`;
@@ -115,12 +120,7 @@ const scenarios: Scenario[] = [
       await server.subscribe(subject, async (m) => m.data);
       await client.start();
       const rt = (i: number) => client.request(subject, payloads[i % 1000], { timeoutMs: 5000 });
-      await latencies(2000, 1, rt);
-      const t0 = performance.now();
-      const samples = await latencies(RR_N, 1, rt);
-      const seconds = (performance.now() - t0) / 1000;
-      await Promise.all([server.stop(), client.stop()]);
-      return { msgs: RR_N, seconds, p50_us: percentile(samples, 50), p99_us: percentile(samples, 99) };
+      return timedRoundTrips(RR_N, 1, 2000, rt, () => Promise.all([server.stop(), client.stop()]));
     },
   },
   {
@@ -132,12 +132,7 @@ const scenarios: Scenario[] = [
       server.subscribe(subject, { callback: (_e, m) => { const d = JSON.parse(td.decode(m.data)); m.respond(te.encode(JSON.stringify(d))); } });
       await server.flush();
       const rt = async (i: number) => JSON.parse(td.decode((await client.request(subject, te.encode(JSON.stringify(payloads[i % 1000])), { timeout: 5000 })).data));
-      await latencies(5000, WINDOW, rt);
-      const t0 = performance.now();
-      const samples = await latencies(RR_N * 2, WINDOW, rt);
-      const seconds = (performance.now() - t0) / 1000;
-      await Promise.all([server.drain(), client.drain()]);
-      return { msgs: RR_N * 2, seconds, p50_us: percentile(samples, 50), p99_us: percentile(samples, 99) };
+      return timedRoundTrips(RR_N * 2, WINDOW, 5000, rt, () => Promise.all([server.drain(), client.drain()]));
     },
     async run() {
       const subject = `bench.nats.rr64.sb.${randomUUID().slice(0, 8)}`;
@@ -145,12 +140,7 @@ const scenarios: Scenario[] = [
       await server.subscribe(subject, async (m) => m.data, { maxInFlight: WINDOW });
       await client.start();
       const rt = (i: number) => client.request(subject, payloads[i % 1000], { timeoutMs: 5000 });
-      await latencies(5000, WINDOW, rt);
-      const t0 = performance.now();
-      const samples = await latencies(RR_N * 2, WINDOW, rt);
-      const seconds = (performance.now() - t0) / 1000;
-      await Promise.all([server.stop(), client.stop()]);
-      return { msgs: RR_N * 2, seconds, p50_us: percentile(samples, 50), p99_us: percentile(samples, 99) };
+      return timedRoundTrips(RR_N * 2, WINDOW, 5000, rt, () => Promise.all([server.stop(), client.stop()]));
     },
   },
   {
@@ -180,12 +170,7 @@ const scenarios: Scenario[] = [
         requestOpts.reply = replyTo;
         client.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), requestOpts);
       }).then((m) => JSON.parse(td.decode(m.data)));
-      await latencies(5000, WINDOW, rt);
-      const t0 = performance.now();
-      const samples = await latencies(RR_N * 2, WINDOW, rt);
-      const seconds = (performance.now() - t0) / 1000;
-      await Promise.all([server.drain(), client.drain()]);
-      return { msgs: RR_N * 2, seconds, p50_us: percentile(samples, 50), p99_us: percentile(samples, 99) };
+      return timedRoundTrips(RR_N * 2, WINDOW, 5000, rt, () => Promise.all([server.drain(), client.drain()]));
     },
     run: () => scenarios.find((s) => s.name === 'nats-request-reply-64')!.run(),
   },
