@@ -41,9 +41,9 @@ export function recordResults(path: string, results: ScenarioResult[], scenarios
 Measured on this project's machine (${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}),
 brokers on loopback. Every broker scenario runs the raw client library and signalbus in the same
 process run with the same ~200-byte JSON payload and the same in-flight window; \`ratio\` is
-signalbus / raw, and \`raw p50/p99\` are the raw side's (or the peer's) latencies. Raw and signalbus run as alternating pairs (3 unless \`--pairs\` says otherwise)
-and the row is the pair with the median ratio: run-to-run spread on this machine is up to 35%,
-so compare within a row.
+signalbus / raw, and \`raw p50/p99\` are the raw side's (or the peer's) latencies. Raw and
+signalbus run as alternating pairs (3 unless \`--pairs\` says otherwise) and the row is the pair
+with the median ratio: run-to-run spread on this machine is up to 35%, so compare within a row.
 Each row names the command that produced it; re-run it to refresh the row. Each scenario runs
 in a process of its own (\`--in-process\` runs them all in one).
 
