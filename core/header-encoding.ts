@@ -22,11 +22,10 @@ function needsEncoding(c: number): boolean {
  * @example percentEncodeHeaderValue('ünï 50%') // '%C3%BCn%C3%AF%2050%25'
  */
 export function percentEncodeHeaderValue(value: string): string {
-  // One native scan for the common case (nothing to encode) instead of a loop per character.
-  if (!NEEDS_ENCODING.test(value)) return value;
-  let i = 0;
+  // One native scan finds the first character to encode (none, in nearly every value on the hot path).
+  let i = value.search(NEEDS_ENCODING);
+  if (i < 0) return value;
   const n = value.length;
-  while (i < n && !needsEncoding(value.charCodeAt(i))) i++;
   let out = value.slice(0, i);
   for (; i < n; i++) {
     const c = value.charCodeAt(i);

@@ -16,6 +16,25 @@ export const DLQ_HEADERS = ['dlqreason', 'dlqmessage', 'dlqattempts', 'dlqsubjec
 /** Headers that carry a failed request's error back to the caller. */
 export const ERROR_HEADERS = { code: 'sberrorcode', message: 'sberrormessage' } as const;
 
+/**
+ * `make(attribute)` remembered per attribute name: a binding builds each wire header name (and
+ * whatever goes with it) once instead of once per message. Attribute names are open-ended (any
+ * extension), so at most `max` are kept; the rest are made on every call.
+ *
+ * @example const ceHeader = perAttributeName((a) => `ce-${a}`); ceHeader('id') // 'ce-id', built once
+ */
+export function perAttributeName(make: (attribute: string) => string, max = 1024): (attribute: string) => string {
+  const made = new Map<string, string>();
+  return (attribute) => {
+    let value = made.get(attribute);
+    if (value === undefined) {
+      value = make(attribute);
+      if (made.size < max) made.set(attribute, value);
+    }
+    return value;
+  };
+}
+
 export interface HeaderLimits {
   /** Longest header value in UTF-16 code units. */
   maxValueLength: number;

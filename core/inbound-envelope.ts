@@ -95,7 +95,7 @@ export class AttributeReader {
    * symbol, so a copy (a dead letter, anything rebuilt) is checked in full.
    */
   seal(envelope: object): void {
-    if (this.problem === undefined) Object.defineProperty(envelope, READ_UNDER, { value: this.limits });
+    if (this.problem === undefined) sealReadEnvelope(envelope, this.limits);
   }
 
   /** Records `err` as the problem (a binding's own finding, e.g. a value that is not a string); returns false. */

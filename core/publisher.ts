@@ -73,8 +73,9 @@ export class Publisher {
     validateSubject(subject);
     validateEnvelope(envelope, this.settings.headerLimits);
     this.checkTenant(subject, envelope);
-    this.markPassedThrough(envelope, this.subjects.transportFor(subject));
-    return this.send(subject, envelope);
+    const entry = this.subjects.entry(subject);
+    this.markPassedThrough(envelope, entry.transport);
+    return this.send(subject, envelope, entry);
   }
 
   /**

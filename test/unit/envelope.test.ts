@@ -2,10 +2,19 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import {
   checkTraceparent, childTraceparent, createEnvelope, EnvelopeInvalidError, HeaderInvalidError, newTraceparent, parseTraceparent,
-  formatTraceparent, TraceparentInvalidError, validateEnvelope, validateHeader,
+  formatTraceparent, perAttributeName, TraceparentInvalidError, validateEnvelope, validateHeader,
 } from '../../core/index.js';
 
 describe('envelope and headers', () => {
+  it('headers - perAttributeName builds a name once, and past its bound still gives the right name every call', () => {
+    let made = 0;
+    const ce = perAttributeName((a) => { made++; return `ce-${a}`; }, 2);
+    expect([ce('id'), ce('id'), ce('type'), ce('type')]).to.deep.equal(['ce-id', 'ce-id', 'ce-type', 'ce-type']);
+    expect(made).to.equal(2);
+    expect([ce('x1'), ce('x1')]).to.deep.equal(['ce-x1', 'ce-x1']);
+    expect(made, 'over the bound: made again, not kept').to.equal(4);
+  });
+
   it('envelope - fills id, time and content type by default', () => {
     const e = createEnvelope({ type: 't', source: '/s', data: { a: 1 } });
     expect(e.specversion).to.equal('1.0');

@@ -6,7 +6,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { AttributeReader, defaultCodecs, derivedEventId, HeaderInvalidError, refuseInbound, type Envelope } from '../../core/index.js';
+import { AttributeReader, defaultCodecs, derivedEventId, HeaderInvalidError, perAttributeName, refuseInbound, type Envelope } from '../../core/index.js';
 
 export const CE_HEADER_PREFIX = 'cloudEvents:';
 /** The CloudEvents AMQP binding also allows `cloudEvents_` (for JMS); accepted inbound. */
@@ -58,15 +58,7 @@ export interface EncodeOptions {
 
 const EMPTY = Buffer.alloc(0);
 // Header names are built once per attribute name, not once per message.
-const headerNames = new Map<string, string>();
-function headerName(attr: string): string {
-  let h = headerNames.get(attr);
-  if (h === undefined) {
-    h = CE_HEADER_PREFIX + attr;
-    if (headerNames.size < 1000) headerNames.set(attr, h);
-  }
-  return h;
-}
+const headerName = perAttributeName((attr) => CE_HEADER_PREFIX + attr);
 
 /**
  * Envelope → AMQP message. `data` should already be bytes (the Bus encodes it); anything else is

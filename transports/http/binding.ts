@@ -23,7 +23,7 @@
 import { isUtf8 } from 'node:buffer';
 import {
   checkInboundEnvelope, AttributeReader, DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, MAX_JSON_DEPTH, checkJsonDepth, isJsonContentType, mediaType,
-  percentEncodeHeaderValue, type Envelope, type HeaderLimits,
+  percentEncodeHeaderValue, perAttributeName, type Envelope, type HeaderLimits,
 } from '../../core/index.js';
 import { BodyInvalidError } from './errors.js';
 
@@ -120,18 +120,7 @@ function utf8HeaderValue(header: string, value: string): string {
 }
 
 /** `ce-<attribute>`, made once per attribute name rather than once per message. */
-const headerNames = new Map<string, string>();
-
-function headerName(attribute: string): string {
-  let name = headerNames.get(attribute);
-  if (name === undefined) {
-    name = `ce-${attribute}`;
-    // Extension names are open-ended: bound the cache instead of growing it forever.
-    if (headerNames.size >= 1024) headerNames.clear();
-    headerNames.set(attribute, name);
-  }
-  return name;
-}
+const headerName = perAttributeName((attribute) => `ce-${attribute}`);
 
 /** Decodes percent-encoding (UTF-8), strictly: HeaderInvalidError when it is malformed (NATS keeps such values as they came). */
 export function decodeHeaderValue(header: string, value: string): string {

@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import {
   AttributeReader, CodecEncodeError, DEFAULT_HEADER_LIMITS, DEFAULT_MAX_ATTRIBUTES, EnvelopeInvalidError, HeaderInvalidError, percentDecodeHeaderValue,
-  percentEncodeHeaderValue, refuseInbound, sealReadEnvelope, type Envelope,
+  percentEncodeHeaderValue, perAttributeName, refuseInbound, sealReadEnvelope, CLOUDEVENTS_ATTRIBUTES, STANDARD_EXTENSIONS, type Envelope,
 } from '../../core/index.js';
 
 /** Prefix of every attribute header. */
@@ -23,16 +23,8 @@ export const REPLY_TO_HEADER = 'sb-reply-to';
 
 const HEADER_LINE_START = 'NATS/1.0\r\n';
 
-// `ce-<attr>: ` built once per attribute name, not once per message (bounded: names come from callers).
-const lineStarts = new Map<string, string>();
-function lineStart(attr: string): string {
-  let start = lineStarts.get(attr);
-  if (start === undefined) {
-    start = (attr === 'datacontenttype' ? CONTENT_TYPE_HEADER : CE_HEADER_PREFIX + attr) + ': ';
-    if (lineStarts.size < 1000) lineStarts.set(attr, start);
-  }
-  return start;
-}
+/** `ce-<attr>: ` (`content-type: ` for datacontenttype), built once per attribute name, not once per message. */
+const lineStart = perAttributeName((attr) => (attr === 'datacontenttype' ? CONTENT_TYPE_HEADER : CE_HEADER_PREFIX + attr) + ': ');
 /**
  * The NATS header block (`NATS/1.0\r\n…\r\n\r\n`) for an envelope, with `Nats-Msg-Id` = id when
  * `withMsgId` (JetStream) and `sb-reply-to` when a request travels through a stream.
@@ -150,14 +142,10 @@ class EnvelopeCollector {
   }
 
   private decode(subject: string, body: Uint8Array, storedAt: StoredAt | undefined): DecodedNatsMessage {
-    const env = this.env;
-    if (this.contentType !== undefined && env.datacontenttype === undefined) env.datacontenttype = this.contentType;
-    const problem = cloudEventProblem(subject, env);
+    const problem = cloudEventProblem(subject, this.env);
     if (problem !== undefined) return this.madeUp(subject, body, problem, storedAt);
-    if (body.byteLength > 0 || env.datacontenttype !== undefined) env.data = body;
-    this.reader.seal(env);
-    const replyTo = this.replyTo;
-    return replyTo === undefined ? { envelope: env as Envelope } : { envelope: env as Envelope, replyTo };
+    this.reader.seal(this.env);
+    return cloudEventMessage(this.env, this.contentType, body, this.replyTo);
   }
 
   /** Refuses the whole header block unread (too large, not UTF-8): the envelope is made up around the payload. */
@@ -182,6 +170,17 @@ class EnvelopeCollector {
 
 /** One instance for every payload without `ce-specversion` (a device stream makes many; the dead letter's `dlqsubject` names the subject). */
 const NO_SPECVERSION = new EnvelopeInvalidError('nats message is not a CloudEvent (no ce-specversion header)');
+
+/**
+ * The decoded message of a CloudEvent read off the wire, both readers' last step: `env` holds its
+ * attributes, `content-type` (kept aside while reading) is the datacontenttype unless
+ * `ce-datacontenttype` gave one, the body is the data.
+ */
+function cloudEventMessage(env: Record<string, unknown>, contentType: string | undefined, body: Uint8Array, replyTo: string | undefined): DecodedNatsMessage {
+  if (contentType !== undefined && env.datacontenttype === undefined) env.datacontenttype = contentType;
+  if (body.byteLength > 0 || env.datacontenttype !== undefined) env.data = body;
+  return replyTo === undefined ? { envelope: env as Envelope } : { envelope: env as Envelope, replyTo };
+}
 
 /** Why the attributes read from a message do not make a CloudEvent, or undefined when they do. */
 function cloudEventProblem(subject: string, env: Record<string, unknown>): EnvelopeInvalidError | undefined {
@@ -258,10 +257,9 @@ const MAX_ATTRIBUTES = DEFAULT_HEADER_LIMITS.maxAttributes ?? DEFAULT_MAX_ATTRIB
 const COMMON_BLOCK = /^NATS\/1\.0\r\n(?:(?:ce-[a-z0-9]{1,20}|content-type|sb-reply-to|Nats-Msg-Id): ?(?:[!-$&-~](?:[ -$&-~]*[!-$&-~])?)?\r\n)*\r\n$/;
 const C = 0x63, E = 0x65, S = 0x73, SPACE = 0x20;
 
-/** Attribute names signalbus writes, by length: a name read off the wire is replaced by one of these constants. */
+/** The CloudEvents attributes and signalbus's extensions, by length: a name read off the wire is replaced by one of these constants. */
 const KNOWN_ATTRIBUTES: string[][] = [];
-for (const name of ['specversion', 'id', 'source', 'type', 'time', 'subject', 'dataschema', 'datacontenttype', 'traceparent', 'tracestate',
-  'correlationid', 'causationid', 'partitionkey', 'tenant']) (KNOWN_ATTRIBUTES[name.length] ??= []).push(name);
+for (const name of [...CLOUDEVENTS_ATTRIBUTES, ...STANDARD_EXTENSIONS]) (KNOWN_ATTRIBUTES[name.length] ??= []).push(name);
 
 /**
  * The constant for the attribute name `text[start, end)`, or undefined. A store under a constant
@@ -314,10 +312,8 @@ function readCommonBlock(subject: string, text: string, body: Uint8Array): Decod
     pos = end + 2;
   }
   if (cloudEventProblem(subject, env) !== undefined) return undefined;
-  if (contentType !== undefined && env.datacontenttype === undefined) env.datacontenttype = contentType;
-  if (body.byteLength > 0 || env.datacontenttype !== undefined) env.data = body;
   sealReadEnvelope(env);
-  return replyTo === undefined ? { envelope: env as Envelope } : { envelope: env as Envelope, replyTo };
+  return cloudEventMessage(env, contentType, body, replyTo);
 }
 
 /**
