@@ -49,6 +49,19 @@ export const DEFAULT_HEADER_LIMITS: HeaderLimits = { maxValueLength: 4096, maxTo
 /** `maxAttributes` when a caller's limits leave it out. */
 export const DEFAULT_MAX_ATTRIBUTES = 64;
 
+/**
+ * The name of an event's payload in the envelope. It passes the attribute-name rule but is no
+ * attribute (CloudEvents reserves it): a header of that name would become the data of an event
+ * that has none, or be silently replaced by the body, so it is refused as a header both ways.
+ */
+export const DATA_MEMBER = 'data';
+
+/** The refusal of a header named `data`. */
+export function dataIsNoAttribute(): HeaderInvalidError {
+  return new HeaderInvalidError('"data" is the event\'s payload, not an attribute: it travels as the message body (publish it as the data argument)',
+    { details: { header: DATA_MEMBER } });
+}
+
 /** CloudEvents attribute names: lowercase ASCII letters and digits, at most 20 characters. */
 export function isValidHeaderName(name: string): boolean {
   const n = name.length;
@@ -77,6 +90,7 @@ export function validateHeader(name: string, value: unknown, limits: HeaderLimit
   if (!isValidHeaderName(name)) {
     throw new HeaderInvalidError(`header name "${name}" must be 1-20 lowercase letters or digits`, { details: { header: name } });
   }
+  if (name === DATA_MEMBER) throw dataIsNoAttribute();
   if (typeof value !== 'string') {
     throw new HeaderInvalidError(`header "${name}" must be a string, got ${typeof value}`, { details: { header: name } });
   }

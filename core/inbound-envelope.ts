@@ -19,7 +19,7 @@
  */
 import { validateCloudEventAttributes, validateEnvelopeAttributes, type Envelope } from './envelope.js';
 import { HeaderInvalidError, type SignalbusError } from './errors.js';
-import { DEFAULT_HEADER_LIMITS, DEFAULT_MAX_ATTRIBUTES, controlCharIndex, isValidHeaderName, type HeaderLimits } from './headers.js';
+import { DATA_MEMBER, DEFAULT_HEADER_LIMITS, DEFAULT_MAX_ATTRIBUTES, controlCharIndex, dataIsNoAttribute, isValidHeaderName, type HeaderLimits } from './headers.js';
 import { newEventId } from './random.js';
 import { checkTraceparent, newTraceparent } from './traceparent.js';
 
@@ -59,6 +59,7 @@ export class AttributeReader {
     if (!bindingName && !isValidHeaderName(name)) {
       return this.refuse(new HeaderInvalidError(`header name "${name}" must be 1-20 lowercase letters or digits`, { details: { header: name } }));
     }
+    if (!bindingName && name === DATA_MEMBER) return this.refuse(dataIsNoAttribute());
     let value = raw;
     if (percentEncoded && raw.indexOf('%') >= 0) {
       try { value = decodeURIComponent(raw); } catch (cause) {

@@ -61,6 +61,8 @@ const ROWS: Row[] = [
   { name: 'bigtotal', attrs: many(5, 'y'.repeat(4000)), outcome: 'SB_ERR_HEADER_INVALID' },
   { name: 'tenthousand', attrs: many(10_000), outcome: 'SB_ERR_HEADER_INVALID' },
   { name: 'hugevalue', attrs: [['big', 'z'.repeat(900 * 1024)]], outcome: 'SB_ERR_HEADER_INVALID' },
+  // With no body, a data header once became the event's data; with one, the body silently replaced it.
+  { name: 'dataheader', attrs: [['data', 'from a header']], outcome: 'SB_ERR_HEADER_INVALID' },
   // Sent last: the subscription still handles a good message after all of the above.
   { name: 'controlafter', attrs: [['tenant', 'acme'], ['traceparent', TRACE], ['tracestate', 'k=v']], outcome: 'delivered' },
 ];
@@ -193,6 +195,7 @@ function memoryCarrier(): Carrier {
       if (row.verbatim) return 'no wire, no percent-encoding';
       if (bytes(row)) return 'a JavaScript string cannot hold bytes that are not UTF-8';
       if (repeats(row)) return 'an object cannot hold one attribute twice';
+      if (has(row, (_, n) => n === 'data')) return "an envelope object's data member is its payload, not an attribute";
       return undefined;
     },
     async bus() {
@@ -319,6 +322,7 @@ function jsonCannot(row: Row): string | undefined {
   if (row.verbatim) return 'a JSON string carries attributes as they are: a % means nothing there';
   if (bytes(row)) return 'a text frame must be UTF-8 (ws closes the connection with 1007 otherwise)';
   if (repeats(row)) return 'JSON.parse keeps the last of a repeated member name, as every JSON reader may';
+  if (row.attrs.some(([n]) => n === 'data')) return "a structured event's data member is its payload, not an attribute";
   return undefined;
 }
 

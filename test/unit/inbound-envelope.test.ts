@@ -29,6 +29,32 @@ describe('inbound envelope', () => {
     expect(decoded.attributes).to.deep.equal({ note: 'ü 50%' });
   });
 
+  it('inbound envelope - a header named data is refused: the payload travels as the body, never as an attribute', () => {
+    for (const percentEncoded of [true, false]) {
+      const r = new AttributeReader();
+      expect(r.add('data', '{"x":1}', percentEncoded)).to.equal(false);
+      expect(r.problem).to.be.instanceOf(HeaderInvalidError);
+      expect(r.problem?.details).to.deep.equal({ header: 'data' });
+      expect(r.attributes).to.deep.equal({});
+    }
+    expect(new AttributeReader().add('data_base64', 'eA==', false), 'not an attribute name either').to.equal(false);
+    expect(new AttributeReader().add('datax', 'v', false), 'only the reserved name').to.equal(true);
+  });
+
+  it('inbound envelope - a publish with a header named data is refused, so a header never becomes the data', async () => {
+    const bus = new Bus({ service: 'data-header@test', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false });
+    const seen: unknown[] = [];
+    await bus.subscribe('d.h', async (m) => { seen.push(m.data); });
+    for (const data of [undefined, { a: 1 }]) {
+      const err = await bus.publish('d.h', data, { headers: { data: 'from a header' } }).then(() => undefined, (e: unknown) => e);
+      expect(err, String(data)).to.be.instanceOf(HeaderInvalidError);
+      expect((err as HeaderInvalidError).code).to.equal('SB_ERR_HEADER_INVALID');
+    }
+    await bus.publish('d.h', { a: 2 });
+    await bus.stop();
+    expect(seen).to.deep.equal([{ a: 2 }]);
+  });
+
   it('inbound envelope - a binding\'s refusal travels with the envelope object, not with its copies', () => {
     const env = base();
     refuseInbound(env, new HeaderInvalidError('repeated'));

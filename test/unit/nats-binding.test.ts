@@ -165,6 +165,9 @@ describe('nats binding', () => {
       ['a percent-encoded value', block('ce-x: a%20b\r\n'), undefined],
       ['bad percent-encoding', block('ce-x: a%2\r\n'), 'header x has malformed percent-encoding'],
       ['a control character', block('ce-x: a\u0001b\r\n'), 'header "x" contains control character 0x1 at 1'],
+      ['a ce-data header', block('ce-data: x\r\n'), '"data" is the event\'s payload, not an attribute: it travels as the message body (publish it as the data argument)'],
+      ['a Ce-Data header', block('Ce-Data: x\r\n'), '"data" is the event\'s payload, not an attribute: it travels as the message body (publish it as the data argument)'],
+      ['a ce-data_base64 header', block('ce-data_base64: eA==\r\n'), 'header name "data_base64" must be 1-20 lowercase letters or digits'],
     ];
     it('reads hostile blocks of the largest size read (64 KiB) in linear time', () => {
       const hostile = [

@@ -8,7 +8,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  AttributeReader, CodecEncodeError, DEFAULT_HEADER_LIMITS, DEFAULT_MAX_ATTRIBUTES, EnvelopeInvalidError, HeaderInvalidError, percentDecodeHeaderValue,
+  AttributeReader, CodecEncodeError, DATA_MEMBER, DEFAULT_HEADER_LIMITS, DEFAULT_MAX_ATTRIBUTES, EnvelopeInvalidError, HeaderInvalidError, percentDecodeHeaderValue,
   percentEncodeHeaderValue, perAttributeName, refuseInbound, sealReadEnvelope, CLOUDEVENTS_ATTRIBUTES, STANDARD_EXTENSIONS, type Envelope,
 } from '../../core/index.js';
 
@@ -296,7 +296,7 @@ function readCommonBlock(subject: string, text: string, body: Uint8Array): Decod
     const first = text.charCodeAt(pos);
     if (first === C && text.charCodeAt(pos + 1) === E) { // ce-<name> (content-type has "o" second)
       const name = knownAttribute(text, pos + 3, colon) ?? text.slice(pos + 3, colon);
-      if (Object.hasOwn(env, name)) return undefined;
+      if (name === DATA_MEMBER || Object.hasOwn(env, name)) return undefined; // the general reader says what is wrong
       env[name] = text.slice(from, end);
       total += colon - pos - 3 + valueLength;
     } else if (first === C) {
