@@ -106,7 +106,7 @@ describe('scale-out on RabbitMQ quorum queues: an instance killed mid-stream', f
     // The instance killed is the owner of partition 0, so of every single-lease service (ingest and
     // the sinks of plain outputs) as well as of its share of the partitioned ones: their takeover is
     // exercised too, not only that of partitioned work.
-    const victim = rendezvousOwner(0, ids);
+    const victim = rendezvousOwner(0, ids)!;
     const survivors = ids.filter((id) => id !== victim);
     note('devices start');
     const send: ConfirmChannel = await conn!.createConfirmChannel();
