@@ -13,16 +13,24 @@ import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { MqttClient, type IClientOptions, type IClientPublishOptions, type IPublishPacket } from 'mqtt';
+import { DLQ_TRUNCATED_DATA_BYTES } from '../../core/outbound-envelope.js';
 import {
   BackpressureError, reconnectDelayMs, TransportAuthError, TransportClosedError, TransportConnectError, TransportPermissionError, type Logger,
 } from '../../core/index.js';
 import type { MqttWireProperties } from './binding.js';
 import type { ResolvedMqttOptions } from './options.js';
 import { decodePublish, encodePuback, encodePublish, fromMqttPacket, topicField, type InboundPublish } from './packet-codec.js';
-import { PacketStream, type HeldKeepalive, type PublishTap } from './packet-stream.js';
+import { PacketStream, type HeldKeepalive, type OversizeSkip, type PublishTap } from './packet-stream.js';
 
 /** Handles one inbound PUBLISH; a returned promise holds back the next one until it settles. */
 export type PublishHandler = (packet: InboundPublish) => void | Promise<void>;
+
+/**
+ * Handles one inbound PUBLISH longer than `maxMessageBytes` that was skipped (MQTT 3.1.1):
+ * `packet.payload` is only the head kept of it, `payloadBytes` the payload's whole size,
+ * `packetBytes` the packet's. It is acknowledged like any message once this returns or settles.
+ */
+export type OversizeHandler = (packet: InboundPublish, payloadBytes: number, packetBytes: number) => void | Promise<void>;
 
 /** The mqtt.js client state the fast publish path reads and updates (mqtt 5.x, see MqttClient). */
 interface ClientInternals {
@@ -58,6 +66,18 @@ const NOT_AUTHORIZED = 135;
 
 const noop = () => {};
 
+/**
+ * Payload bytes kept of a skipped oversize PUBLISH for its dead letter: core's DLQ_TRUNCATED_DATA_BYTES
+ * at most, and a quarter of `maxMessageBytes`, so that the dead letter (the head as base64 in a
+ * structured event, plus the `dlq*` attributes) still fits under the same limit.
+ */
+export function oversizeHeadBytes(maxMessageBytes: number): number {
+  return Math.min(DLQ_TRUNCATED_DATA_BYTES, Math.floor(maxMessageBytes / 4));
+}
+
+/** Sizes of the oversize QoS 2 messages handed to mqtt.js truncated, by packet id, until mqtt.js delivers them. */
+interface OversizeSizes { payloadBytes: number; packetBytes: number }
+
 export class MqttConnection {
   readonly client: MqttClient;
   /** Largest packet the broker accepts (CONNACK Maximum Packet Size), when it says. */
@@ -69,8 +89,16 @@ export class MqttConnection {
   private readonly v5: boolean;
   private readonly internals: ClientInternals;
 
+  /** MQTT 3.1.1: oversize QoS 2 packets mqtt.js holds (truncated) between PUBREC and PUBREL. */
+  private readonly oversizeQos2 = new Map<number, OversizeSizes>();
+
+  /**
+   * `onOversize` (MQTT 3.1.1 only, where the client cannot announce `maxMessageBytes` to the
+   * broker): gets each PUBLISH longer than that, skipped without being buffered; unset, such a
+   * packet is acknowledged and dropped with a warning.
+   */
   constructor(private readonly o: ResolvedMqttOptions, readonly clientId: string, clean: boolean, private readonly onPublish: PublishHandler,
-    private readonly logger: Logger) {
+    private readonly logger: Logger, private readonly onOversize?: OversizeHandler) {
     const opts: IClientOptions = {
       clientId, clean, protocolVersion: o.protocolVersion, keepalive: o.keepaliveSeconds, connectTimeout: o.connectTimeoutMs,
       reconnectPeriod: o.reconnect.initialDelayMs, rejectUnauthorized: o.tls.rejectUnauthorized, resubscribe: true, queueQoSZero: true,
@@ -87,11 +115,21 @@ export class MqttConnection {
     this.v5 = o.protocolVersion === 5;
     // While the inbound tap holds the socket paused, the keepalive is kept by hand (packet-stream.ts).
     const held = { intervalMs: (o.keepaliveSeconds * 1000) / 2, ping: () => { this.client.sendPing(); this.client.reschedulePing(true); } };
-    this.client = new MqttClient(() => openStream(o, this.tap, held) as never, opts);
+    // MQTT 5 announced the limit in CONNECT: a longer packet breaks the protocol and ends the
+    // connection. 3.1.1 announced nothing: a longer PUBLISH is skipped as it streams past.
+    const skip: OversizeSkip | undefined = this.v5 ? undefined : { headBytes: oversizeHeadBytes(o.maxMessageBytes), skipped: this.skipped };
+    this.client = new MqttClient(() => openStream(o, this.tap, held, skip) as never, opts);
     this.internals = this.client as unknown as ClientInternals;
     this.client.handleMessage = (packet, done) => {
       let r: void | Promise<void> = undefined;
-      try { r = onPublish(fromMqttPacket(packet)); } catch (err) { this.logger.error('mqtt inbound handler threw', { err }); }
+      try {
+        const big = packet.qos === 2 && this.oversizeQos2.size > 0 ? this.oversizeQos2.get(packet.messageId!) : undefined;
+        if (big === undefined) r = onPublish(fromMqttPacket(packet));
+        else {
+          this.oversizeQos2.delete(packet.messageId!);
+          r = this.handleOversize(fromMqttPacket(packet), big.payloadBytes, big.packetBytes);
+        }
+      } catch (err) { this.logger.error('mqtt inbound handler threw', { err }); }
       if (r) r.then(() => done(), (err) => { this.logger.error('mqtt inbound handler failed', { err }); done(); });
       else done();
     };
@@ -100,6 +138,8 @@ export class MqttConnection {
       this.client.options.reconnectPeriod = o.reconnect.initialDelayMs;
       const max = connack.properties?.maximumPacketSize;
       if (max !== undefined) this.brokerMaxPacket = max;
+      // mqtt.js drops the QoS 2 messages it held when the session did not survive; so do we.
+      if (!connack.sessionPresent) this.oversizeQos2.clear();
     });
     this.client.on('reconnect', () => {
       // mqtt.js waits a fixed period; widen it for the next attempt (backoff with jitter).
@@ -128,6 +168,47 @@ export class MqttConnection {
       if (packet.qos === 1) this.puback(stream, packet.messageId);
     });
   };
+
+  /**
+   * MQTT 3.1.1: a PUBLISH longer than `maxMessageBytes` went past without being buffered
+   * (packet-stream.ts); `prefix` holds its topic, packet id and the head of its payload. It is
+   * acknowledged as any message at its QoS, so the broker does not send it again: QoS 0/1 here
+   * once the handler took it; QoS 2 goes to mqtt.js cut down to that head, which runs the
+   * PUBREC/PUBREL/PUBCOMP handshake as for every QoS 2 message and delivers it through
+   * `handleMessage`, which knows it by its packet id.
+   */
+  private readonly skipped = (prefix: Buffer, flags: number, remaining: number): true | Buffer | Promise<void> => {
+    const packetBytes = 1 + (remaining < 0x80 ? 1 : remaining < 0x4000 ? 2 : remaining < 0x200000 ? 3 : 4) + remaining;
+    const packet = decodePublish(prefix, flags, 0, prefix.length, false);
+    if (!packet) {
+      // No topic to name or packet id to acknowledge: mqtt.js would have called the packet malformed.
+      this.logger.warn('mqtt malformed oversize PUBLISH skipped', { clientId: this.clientId, bytes: packetBytes, limit: this.o.maxMessageBytes });
+      return true;
+    }
+    const payloadBytes = remaining - (prefix.length - packet.payload.length);
+    if (packet.qos === 2) {
+      this.oversizeQos2.set(packet.messageId, { payloadBytes, packetBytes });
+      const out = encodePublish(prefix.subarray(0, 2 + Buffer.byteLength(packet.topic)), packet.payload, 2, packet.messageId, false);
+      out[0] = 0x30 | flags; // keeps DUP and RETAIN
+      return out;
+    }
+    const stream = this.client.stream as unknown as PacketStream;
+    let r: void | Promise<void> = undefined;
+    try { r = this.handleOversize(packet, payloadBytes, packetBytes); } catch (err) { this.logger.error('mqtt inbound handler threw', { err }); }
+    if (!r) {
+      if (packet.qos === 1) this.puback(stream, packet.messageId);
+      return true;
+    }
+    return r.then(() => { if (packet.qos === 1) this.puback(stream, packet.messageId); }, (err) => {
+      this.logger.error('mqtt inbound handler failed', { err });
+      if (packet.qos === 1) this.puback(stream, packet.messageId);
+    });
+  };
+
+  private handleOversize(packet: InboundPublish, payloadBytes: number, packetBytes: number): void | Promise<void> {
+    if (this.onOversize) return this.onOversize(packet, payloadBytes, packetBytes);
+    this.logger.warn('mqtt message larger than maxMessageBytes dropped', { topic: packet.topic, bytes: packetBytes, limit: this.o.maxMessageBytes });
+  }
 
   /** Acknowledges on the connection the message came through (after a reconnect the broker sends it again). */
   private puback(stream: PacketStream, messageId: number): void {
@@ -278,10 +359,11 @@ export class MqttConnection {
 /**
  * A TCP or TLS socket to the broker, wrapped in the PacketStream that splits out inbound PUBLISH
  * packets. MQTT 5 announces `maxMessageBytes` as the Maximum Packet Size in CONNECT, so a longer
- * packet breaks the protocol and is refused before it is buffered; 3.1.1 has no such promise.
+ * packet breaks the protocol and is refused before it is buffered; 3.1.1 has no such promise, so
+ * a longer PUBLISH is skipped as it streams past and handed to `skip` (the connection lives on).
  */
-function openStream(o: ResolvedMqttOptions, tap: PublishTap, held: HeldKeepalive): Duplex {
-  const maxPacket = o.protocolVersion === 5 ? o.maxMessageBytes : undefined;
+function openStream(o: ResolvedMqttOptions, tap: PublishTap, held: HeldKeepalive, skip: OversizeSkip | undefined): Duplex {
+  const maxPacket = o.maxMessageBytes;
   const url = new URL(o.url);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (url.protocol === 'mqtts:') {
@@ -289,11 +371,11 @@ function openStream(o: ResolvedMqttOptions, tap: PublishTap, held: HeldKeepalive
       host, port: Number(url.port || 8883), servername: o.tls.servername ?? (/^[\d.:]+$/.test(host) ? undefined : host),
       rejectUnauthorized: o.tls.rejectUnauthorized, ca: o.tls.ca, cert: o.tls.cert, key: o.tls.key,
     });
-    return new PacketStream(socket, tap, maxPacket, held);
+    return new PacketStream(socket, tap, maxPacket, held, skip);
   }
   const socket = netConnect({ host, port: Number(url.port || 1883) });
   socket.setNoDelay(true);
-  return new PacketStream(socket, tap, maxPacket, held);
+  return new PacketStream(socket, tap, maxPacket, held, skip);
 }
 
 /** The URL without its password, for errors and logs. */

@@ -78,7 +78,8 @@ export class MqttTransport implements Transport {
     if (this.main) return Promise.resolve(this.main);
     this.connecting ??= (async () => {
       const o = this.options;
-      const conn: MqttConnection = new MqttConnection(o, o.clientId, o.clean, (p) => this.onPublish(conn, p), this.logger);
+      const conn: MqttConnection = new MqttConnection(o, o.clientId, o.clean, (p) => this.onPublish(conn, p), this.logger,
+        (p, payloadBytes, packetBytes) => this.onOversize(conn, p, payloadBytes, packetBytes));
       try { await conn.connect(); } catch (err) { this.connecting = undefined; throw err; }
       if (conn.brokerMaxPacket !== undefined) this.capabilities.maxMessageBytes = Math.min(this.capabilities.maxMessageBytes, conn.brokerMaxPacket);
       this.main = conn;
@@ -174,7 +175,8 @@ export class MqttTransport implements Transport {
    */
   private sessionFor(group: string | undefined, pattern: string): MqttConnection {
     const id = `${this.options.clientId}-${fnv1a(`${group ?? ''}|${pattern}`)}`;
-    const conn: MqttConnection = new MqttConnection(this.options, id, false, (p) => this.onPublish(conn, p), this.logger);
+    const conn: MqttConnection = new MqttConnection(this.options, id, false, (p) => this.onPublish(conn, p), this.logger,
+      (p, payloadBytes, packetBytes) => this.onOversize(conn, p, payloadBytes, packetBytes));
     return conn;
   }
 
@@ -280,6 +282,44 @@ export class MqttTransport implements Transport {
     if (targets.length === 1) return this.deliver(targets[0]!, subject, envelope, rawEnv, replyTopic, structured, props);
     let waits: Promise<void>[] | undefined;
     for (const s of targets) { const r = this.deliver(s, subject, envelope, rawEnv, replyTopic, structured, props); if (r) (waits ??= []).push(r); }
+    return waits ? Promise.all(waits).then(noop) : undefined;
+  }
+
+  /**
+   * MQTT 3.1.1: a message longer than `maxMessageBytes` (3.1.1 cannot tell the broker the limit),
+   * skipped by the connection without being buffered; `packet.payload` is the head it kept.
+   *
+   * Why a dead letter and not an intake drop: MQTT hands every message to the Bus (`onDropped` is
+   * for transports that cannot hold their sender back, which this one can), and bad input goes to
+   * the dead-letter subject with its reason, as everywhere. So each subscription the topic reaches
+   * gets a stand-in envelope, refused with MessageTooLargeError (`refuseInbound`): the Bus
+   * dead-letters it at once, on raw subscriptions too (`dlq.<subject>`, `dlqreason`
+   * SB_ERR_MESSAGE_TOO_LARGE, `dlqtruncated` = the payload's size, data = the head as opaque
+   * bytes), counts it invalid and logs it. The connection acknowledges it after that.
+   */
+  private onOversize(conn: MqttConnection, packet: InboundPublish, payloadBytes: number, packetBytes: number): void | Promise<void> {
+    const topic = packet.topic;
+    const limit = this.options.maxMessageBytes;
+    const fields = { topic, bytes: packetBytes, limit };
+    if (topic === this.inboxTopic) {
+      this.logger.warn('mqtt reply larger than maxMessageBytes dropped; its request will time out', fields);
+      return;
+    }
+    const targets = this.route(conn, packet, topic);
+    if (targets === undefined || (Array.isArray(targets) && targets.length === 0)) return;
+    const subject = topicToSubject(topic);
+    if (subject === undefined) {
+      this.logger.warn('mqtt message on a topic that is no subject dropped', fields);
+      return;
+    }
+    const envelope = rawEnvelope(topic, packet.payload, 'application/octet-stream', randomUUID(), new Date().toISOString());
+    envelope.dlqtruncated = String(payloadBytes);
+    refuseInbound(envelope, new MessageTooLargeError(
+      `MQTT message on ${topic} is ${packetBytes} bytes; this subscriber takes at most ${limit} (maxMessageBytes), skipped unread`,
+      { details: { bytes: packetBytes, limit, topic } }));
+    if (!Array.isArray(targets)) return this.deliver(targets, subject, envelope, undefined, undefined, false, undefined);
+    let waits: Promise<void>[] | undefined;
+    for (const s of targets) { const r = this.deliver(s, subject, envelope, undefined, undefined, false, undefined); if (r) (waits ??= []).push(r); }
     return waits ? Promise.all(waits).then(noop) : undefined;
   }
 

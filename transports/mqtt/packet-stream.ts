@@ -18,6 +18,37 @@ import { MAX_REMAINING_LENGTH } from './packet-codec.js';
  */
 export type PublishTap = (buf: Buffer, flags: number, start: number, end: number) => boolean | Promise<void>;
 
+/**
+ * MQTT 3.1.1 only: what becomes of a PUBLISH longer than `maxPacketBytes`. 3.1.1 cannot announce
+ * a Maximum Packet Size, so such a packet breaks no promise and must not cost the connection: it
+ * is skipped as it streams past, keeping only its start (topic, packet id, `headBytes` of payload).
+ */
+export interface OversizeSkip {
+  /** Payload bytes kept from the start of a skipped packet (the rest is never held). */
+  headBytes: number;
+  /**
+   * Called once the whole packet went past. `prefix` is the start of its variable header and
+   * payload (topic length and topic, packet id at QoS > 0, up to `headBytes` of payload; shorter
+   * when the packet is), `flags` the low nibble of its first byte, `remaining` its Remaining
+   * Length. Returns what a tap returns (`true`: done; a promise: hold the next packet until it
+   * settles), or packet bytes to hand mqtt.js in its place (QoS 2, whose handshake is mqtt.js').
+   */
+  skipped(prefix: Buffer, flags: number, remaining: number): true | Buffer | Promise<void>;
+}
+
+/** A skip in progress: the packet's Remaining Length bytes not yet gone past, and the prefix kept of it. */
+interface Skipping {
+  flags: number;
+  remaining: number;
+  /** Bytes of the packet still to come. */
+  left: number;
+  prefix: Buffer;
+  /** Bytes of `prefix` filled. */
+  kept: number;
+  /** The topic length is read and `prefix` has its final size. */
+  sized: boolean;
+}
+
 const PUBLISH = 3;
 
 /** How the stream keeps the connection alive while a tap holds the socket paused. */
@@ -43,16 +74,21 @@ export class PacketStream extends Duplex {
   /** mqtt.js asked for more (its side of the stream is not full). */
   private wanted = true;
 
-  /**
-   * `maxPacketBytes`: the largest packet taken (the Maximum Packet Size the client announced in
-   * CONNECT). A longer Remaining Length destroys the stream with MessageTooLargeError as soon as
-   * it is read, before any of the packet is buffered.
-   */
   /** While a tap holds the socket paused: the keepalive kept by hand (see `HeldKeepalive`). */
   private heldTimer?: ReturnType<typeof setInterval>;
 
+  /** The oversize PUBLISH being skipped (3.1.1, see `OversizeSkip`). Never set together with `rest` or `waiting`. */
+  private skip?: Skipping;
+
+  /**
+   * `maxPacketBytes`: the largest packet taken (the Maximum Packet Size the client announced in
+   * CONNECT). A longer Remaining Length destroys the stream with MessageTooLargeError as soon as
+   * it is read, before any of the packet is buffered. With `oversize` (MQTT 3.1.1, which cannot
+   * announce a limit) a longer PUBLISH is skipped and handed to it instead, the stream lives on;
+   * other packets have no bound there.
+   */
   constructor(readonly socket: Socket, private readonly tap: PublishTap, private readonly maxPacketBytes = MAX_REMAINING_LENGTH + 5,
-    private readonly held?: HeldKeepalive) {
+    private readonly held?: HeldKeepalive, private readonly oversize?: OversizeSkip) {
     super({ decodeStrings: false, allowHalfOpen: false, writableHighWaterMark: 256 * 1024 });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.push(null));
@@ -102,7 +138,17 @@ export class PacketStream extends Duplex {
 
   get usable(): boolean { return !this.destroyed && this.socket.writable; }
 
+  /** Bytes held in the process: what waits unparsed, plus the prefix kept of a packet being skipped. */
+  get bufferedBytes(): number {
+    return (this.rest ? this.restBytes : 0) + (this.skip ? this.skip.prefix.length : 0);
+  }
+
   private onData(chunk: Buffer): void {
+    if (this.skip !== undefined) {
+      const at = this.skipThrough(chunk, 0);
+      if (at >= 0 && at < chunk.length) this.split(chunk.subarray(at));
+      return;
+    }
     if (this.rest) {
       this.restChunks.push(chunk);
       this.restBytes += chunk.length;
@@ -152,9 +198,20 @@ export class PacketStream extends Duplex {
       if (byte & 0x80) { offset = buf.length; break; } // malformed length: mqtt.js reports it
       const end = i + remaining;
       if (end - offset > this.maxPacketBytes) {
-        this.destroy(new MessageTooLargeError(`MQTT packet of ${end - offset} bytes from the broker; at most ${this.maxPacketBytes}`,
-          { details: { bytes: end - offset, limit: this.maxPacketBytes } }));
-        return;
+        if (this.oversize === undefined) {
+          this.destroy(new MessageTooLargeError(`MQTT packet of ${end - offset} bytes from the broker; at most ${this.maxPacketBytes}`,
+            { details: { bytes: end - offset, limit: this.maxPacketBytes } }));
+          return;
+        }
+        if (buf[offset]! >> 4 === PUBLISH) {
+          if (passFrom < offset) this.pass(buf.subarray(passFrom, offset));
+          this.skip = { flags: buf[offset]! & 0x0f, remaining, left: remaining, prefix: Buffer.allocUnsafe(Math.min(remaining, 2)), kept: 0, sized: false };
+          const at = this.skipThrough(buf, i);
+          if (at < 0) return;
+          offset = passFrom = at;
+          continue;
+        }
+        // 3.1.1, not a PUBLISH (a SUBACK, say): no bound, as before; brokers send none this long.
       }
       if (end > buf.length) { needs = end - offset; break; }
       const first = buf[offset]!;
@@ -164,11 +221,7 @@ export class PacketStream extends Duplex {
           if (passFrom < offset) this.pass(buf.subarray(passFrom, offset));
           offset = passFrom = end;
           if (taken !== true) {
-            this.waiting = true;
-            this.socket.pause();
-            this.keepAliveWhileHeld();
-            if (offset < buf.length) this.keep(buf.subarray(offset), 0);
-            taken.then(() => this.afterTap(), () => this.afterTap());
+            this.hold(taken, buf, offset);
             return;
           }
           continue;
@@ -178,6 +231,51 @@ export class PacketStream extends Duplex {
     }
     if (passFrom < offset) this.pass(buf.subarray(passFrom, offset));
     if (offset < buf.length) this.keep(buf.subarray(offset), needs);
+  }
+
+  /** Holds the next packet (from `buf[offset]` on) until `p` settles: the socket is paused meanwhile. */
+  private hold(p: Promise<void>, buf: Buffer, offset: number): void {
+    this.waiting = true;
+    this.socket.pause();
+    this.keepAliveWhileHeld();
+    if (offset < buf.length) this.keep(buf.subarray(offset), 0);
+    p.then(() => this.afterTap(), () => this.afterTap());
+  }
+
+  /**
+   * Goes past the bytes of the packet being skipped that `buf` holds from `from` on, keeping its
+   * prefix. Returns where the next packet starts in `buf`, or -1: `buf` is used up (the packet
+   * goes on in the next chunk) or the next packet waits for `skipped`'s promise (kept as `rest`).
+   */
+  private skipThrough(buf: Buffer, from: number): number {
+    const s = this.skip!;
+    const n = Math.min(s.left, buf.length - from);
+    let at = from;
+    while (s.kept < s.prefix.length && at < from + n) {
+      const take = Math.min(s.prefix.length - s.kept, from + n - at);
+      buf.copy(s.prefix, s.kept, at, at + take);
+      s.kept += take;
+      at += take;
+      if (!s.sized && s.kept === s.prefix.length) {
+        s.sized = true;
+        // Topic (two-byte length), packet id at QoS > 0, then the head of the payload.
+        const wanted = s.kept < 2 ? s.kept : Math.min(s.remaining, 2 + s.prefix.readUInt16BE(0) + ((s.flags & 0x06) !== 0 ? 2 : 0) + this.oversize!.headBytes);
+        if (wanted > s.kept) {
+          const prefix = Buffer.allocUnsafe(wanted);
+          s.prefix.copy(prefix, 0, 0, s.kept);
+          s.prefix = prefix;
+        }
+      }
+    }
+    s.left -= n;
+    if (s.left > 0) return -1;
+    this.skip = undefined;
+    const next = from + n;
+    const r = this.oversize!.skipped(s.prefix.subarray(0, s.kept), s.flags, s.remaining);
+    if (r === true) return next;
+    if (Buffer.isBuffer(r)) { this.pass(r); return next; }
+    this.hold(r, buf, next);
+    return -1;
   }
 
   /**
