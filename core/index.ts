@@ -7,6 +7,7 @@ export * from './traceparent.js';
 export * from './subjects.js';
 export * from './codec.js';
 export * from './json-depth.js';
+export * from './json-members.js';
 export * from './content-type.js';
 export * from './header-encoding.js';
 export * from './transport.js';

@@ -115,6 +115,29 @@ describe('http gateway refuses', function () {
     await expectOnlyTheGoodOne(url, path, got);
   });
 
+  it('http gateway - answers 400 for a structured event (or an event of a batch) that repeats a member name instead of keeping the last', async () => {
+    const { url, got } = await gateway('dupm.x');
+    const ct: Array<[string, string]> = [['content-type', 'application/cloudevents+json']];
+    const head = '{"specversion":"1.0","source":"s","type":"t"';
+    // JSON.parse keeps the last "tenant"/"id"; a proxy or another language's reader may keep the first.
+    const tenant = await sendRaw(url, '/v1/events/dupm.x', ct, `${head},"id":"d1","tenant":"acme","tenant":"evil"}`);
+    expectProblem(tenant, 400, 'SB_ERR_ENVELOPE_INVALID');
+    expect(tenant.json).to.include({ member: 'tenant' });
+    const id = await sendRaw(url, '/v1/events/dupm.x', ct, `${head},"id":"d2","\\u0069d":"d3"}`);
+    expectProblem(id, 400, 'SB_ERR_ENVELOPE_INVALID');
+    expect(id.json).to.include({ member: 'id' });
+    expectProblem(await sendRaw(url, '/v1/requests/dupm.x', ct, `${head},"id":"d4","type":"u"}`), 400, 'SB_ERR_ENVELOPE_INVALID');
+    const batch = await sendRaw(url, '/v1/events/dupm.x', [['content-type', 'application/cloudevents-batch+json']],
+      `[${head},"id":"b1"},${head},"id":"b2","tenant":"acme","tenant":"evil"}]`);
+    expectProblem(batch, 400, 'SB_ERR_HTTP_BODY_INVALID');
+    expect(batch.json).to.include({ index: 1, reason: 'SB_ERR_ENVELOPE_INVALID' });
+    // Nothing of those was published; a structured event without repeats (data may repeat its own names) is.
+    const good = await sendRaw(url, '/v1/events/dupm.x', ct, `${head},"id":"good","datacontenttype":"application/json","data":{"n":1,"n":2}}`);
+    expect(good.status, good.text).to.equal(202);
+    await waitFor(() => got.length > 0, { timeoutMs: 2000, what: 'the good event' });
+    expect(got.map((e) => e.id)).to.deep.equal(['good']);
+  });
+
   it('http gateway - answers 400 for a repeated Idempotency-Key on a plain JSON event instead of joining the keys into its id', async () => {
     const { url, got } = await gateway('dup.y');
     const path = '/v1/events/dup.y';

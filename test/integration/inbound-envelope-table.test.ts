@@ -321,7 +321,7 @@ describe('inbound envelope - one table of hostile envelopes, the same outcome on
 function jsonCannot(row: Row): string | undefined {
   if (row.verbatim) return 'a JSON string carries attributes as they are: a % means nothing there';
   if (bytes(row)) return 'a text frame must be UTF-8 (ws closes the connection with 1007 otherwise)';
-  if (repeats(row)) return 'JSON.parse keeps the last of a repeated member name, as every JSON reader may';
+  if (repeats(row)) return 'the frames are written with JSON.stringify, which cannot repeat a member (a repeated member is refused with SB_ERR_ENVELOPE_INVALID: ws-hub.test.ts)';
   if (row.attrs.some(([n]) => n === 'data')) return "a structured event's data member is its payload, not an attribute";
   return undefined;
 }

@@ -275,6 +275,37 @@ describe('websocket hub (integration)', function () {
     expect(c.closeCode).to.equal(undefined);
   });
 
+  it('ws hub - answers a frame or event that repeats a member name with SB_ERR_ENVELOPE_INVALID and publishes none of it', async () => {
+    const { hub, bus } = await hubWithBus();
+    const got: Envelope[] = [];
+    await bus.subscribe(`${prefix}.>`, async (m) => { got.push(m); });
+    const c = await plain(hub.url);
+    const text = JSON.stringify(event({ tenant: 'acme' }));
+    // The hub keeps the last "tenant" (JSON.parse); a proxy in front of it may have checked the first.
+    const twice = text.replace('"tenant":"acme"', '"tenant":"acme","tenant":"evil"');
+    c.send(`{"op":"pub","id":1,"subject":"${prefix}.x","event":${twice}}`); // the canonical layout (relayed as is when valid)
+    const first = await c.next((f) => f.ref === 1, 'the error of pub 1');
+    expect(first).to.include({ op: 'error', code: 'SB_ERR_ENVELOPE_INVALID' });
+    expect(first.message).to.include('"tenant"');
+    c.send(`{"subject":"${prefix}.x","op":"pub","id":2,"event":${twice}}`);
+    expect((await c.next((f) => f.ref === 2, 'the error of pub 2')).code).to.equal('SB_ERR_ENVELOPE_INVALID');
+    c.send(`{"op":"req","id":3,"subject":"${prefix}.svc","timeout":500,"event":${twice}}`);
+    expect((await c.next((f) => f.ref === 3, 'the error of req 3')).code).to.equal('SB_ERR_ENVELOPE_INVALID');
+    c.send(`{"op":"pub","id":4,"subject":"${prefix}.x","subject":"${prefix}.y","event":${text}}`);
+    expect((await c.next((f) => f.ref === 4, 'the error of pub 4')).code).to.equal('SB_ERR_ENVELOPE_INVALID');
+    // A bare event with two ids.
+    c.send(JSON.stringify(event({ subject: `${prefix}.x` })).replace('{', '{"id":"first",'));
+    const bare = await c.next((f) => f.op === 'error' && f.ref === undefined && f.code === 'SB_ERR_ENVELOPE_INVALID', 'the error of the bare event');
+    expect(bare.message).to.include('"id"');
+    // Still up, and only the good publish reached the bus.
+    const good = event({ tenant: 'acme' });
+    c.send({ op: 'pub', id: 5, subject: `${prefix}.ok`, event: good });
+    await c.acked(5);
+    await waitFor(() => got.length > 0, { timeoutMs: 2000, what: 'the good event' });
+    expect(got.map((e) => e.id)).to.deep.equal([good.id]);
+    expect(c.closeCode).to.equal(undefined);
+  });
+
   // ------------------------------------------------------------ auth and tenants
 
   describe('auth', () => {

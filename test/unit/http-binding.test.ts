@@ -67,6 +67,41 @@ describe('http binding', () => {
     expect(fail(() => fromHttpBatch(bytes('{}')))).to.have.property('code', 'SB_ERR_HTTP_BODY_INVALID');
   });
 
+  it('http binding - refuses a structured event that repeats a member name with SB_ERR_ENVELOPE_INVALID naming it', () => {
+    const head = '{"specversion":"1.0","id":"a","source":"s","type":"t"';
+    // JSON.parse would keep "evil"; a proxy or a consumer in another language may keep "acme".
+    for (const [body, member] of [
+      [`${head},"tenant":"acme","tenant":"evil"}`, 'tenant'],
+      [`${head},"id":"b"}`, 'id'],
+      [`${head},"\\u0069d":"b"}`, 'id'],
+      [`${head},"data":{"t":1},"data":{"t":2}}`, 'data'],
+      [`${head},"data_base64":"AA==","data_base64":"AQ=="}`, 'data_base64'],
+    ] as const) {
+      const err = fail(() => fromHttpStructured(bytes(body)));
+      expect(err, body).to.have.property('code', 'SB_ERR_ENVELOPE_INVALID');
+      expect(err, body).to.have.nested.property('details.member', member);
+    }
+    // The same event without the repeat passes; so does data (the payload) that repeats a name of its own.
+    expect(fromHttpStructured(bytes(`${head},"tenant":"acme"}`)).tenant).to.equal('acme');
+    expect(fromHttpStructured(bytes(`${head},"tenant":"acme","data":{"tenant":1,"x":{"y":1,"y":2}}}`)).tenant).to.equal('acme');
+    // Bad JSON is still reported as such.
+    expect(fail(() => fromHttpStructured(bytes(`${head},"tenant":"a","tenant":`)))).to.have.property('code', 'SB_ERR_HTTP_BODY_INVALID');
+  });
+
+  it('http binding - refuses a batch with an event that repeats a member name, naming the event, in its turn', () => {
+    const event = (id: string, extra = '') => `{"specversion":"1.0","id":"${id}","source":"s","type":"t"${extra}}`;
+    const err = fail(() => fromHttpBatch(bytes(`[${event('a')},${event('b', ',"tenant":"acme","tenant":"evil"')}]`)));
+    expect(err).to.have.property('code', 'SB_ERR_HTTP_BODY_INVALID');
+    expect(err).to.have.nested.property('details.index', 1);
+    expect(err).to.have.nested.property('details.reason', 'SB_ERR_ENVELOPE_INVALID');
+    expect((err as unknown as Error).message).to.include('"tenant"');
+    // An earlier bad event is still the one named.
+    const first = fail(() => fromHttpBatch(bytes(`[{"id":"x"},${event('b', ',"id":"c"')}]`)));
+    expect(first).to.have.nested.property('details.index', 0);
+    // The same names in different events of a batch are no repeat.
+    expect(fromHttpBatch(bytes(`[${event('a', ',"tenant":"acme"')},${event('b', ',"tenant":"acme"')}]`)).map((e) => e.id)).to.deep.equal(['a', 'b']);
+  });
+
   it('http binding - percent-encodes header values both ways', () => {
     for (const v of ['plain', 'with space', '100%', 'quote"d', 'ünï', 'emoji 😀', '']) {
       expect(decodeHeaderValue('ce-x', percentEncodeHeaderValue(v)), v).to.equal(v);

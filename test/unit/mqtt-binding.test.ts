@@ -1,5 +1,11 @@
 import { expect } from 'chai';
-import type { Envelope } from '../../core/index.js';
+import { randomUUID } from 'node:crypto';
+import mqtt from 'mqtt';
+import { Bus, EnvelopeInvalidError, inboundProblem, inboundRefusal, type Envelope } from '../../core/index.js';
+import { transportFromUrl } from '../../transports/index.js';
+import { startEmbeddedBroker } from '../../transports/mqtt/index.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 import {
   fromMqttBinary, fromMqttStructured, toMqttBinary, toMqttStructured, rawEnvelope, RAW_TYPE, STRUCTURED_CONTENT_TYPE,
   type MqttWireMessage,
@@ -89,6 +95,55 @@ describe('mqtt binding', () => {
   it('mqtt binding - device JSON, text and broken JSON are not CloudEvents', () => {
     for (const p of ['{"ts":1,"temperature":21.5}', '21.5', '{"specversion":', '[1,2]', '{"specversion":"1.0","id":"a"}']) {
       expect(fromMqttStructured(bytes(p)), p).to.equal(undefined);
+    }
+  });
+
+  it('mqtt binding - structured mode refuses an event that repeats a member name (SB_ERR_ENVELOPE_INVALID naming it; the Bus dead-letters it)', () => {
+    const head = '{"specversion":"1.0","id":"a","source":"s","type":"t"';
+    for (const [payload, member] of [
+      [`${head},"tenant":"acme","tenant":"evil"}`, 'tenant'],
+      [`${head},"id":"b"}`, 'id'],
+      [`${head},"\\u0069d":"b"}`, 'id'],
+      [`${head},"replyto":"r/1","replyto":"r/2"}`, 'replyto'],
+      [`${head},"data":{"t":1},"data":{"t":2}}`, 'data'],
+    ] as const) {
+      const decoded = fromMqttStructured(bytes(payload));
+      expect(decoded, payload).to.not.equal(undefined);
+      const refusal = inboundRefusal(decoded!.envelope);
+      expect(refusal, payload).to.be.instanceOf(EnvelopeInvalidError);
+      expect(refusal!.details, payload).to.include({ member });
+      expect(inboundProblem(decoded!.envelope)?.code, payload).to.equal('SB_ERR_ENVELOPE_INVALID');
+    }
+    // Without the repeat, and with data repeating names of its own (the payload), nothing is refused.
+    for (const payload of [`${head},"tenant":"acme"}`, `${head},"tenant":"acme","data":{"tenant":1,"tenant":2}}`]) {
+      const decoded = fromMqttStructured(bytes(payload))!;
+      expect(decoded.envelope.tenant, payload).to.equal('acme');
+      expect(inboundRefusal(decoded.envelope), payload).to.equal(undefined);
+      expect(inboundProblem(decoded.envelope), payload).to.equal(undefined);
+    }
+  });
+
+  it('mqtt - a structured event that repeats a member name is dead-lettered by the Bus with SB_ERR_ENVELOPE_INVALID, never handled (embedded broker, MQTT 3.1.1)', async function () {
+    this.timeout(20_000);
+    const broker = await startEmbeddedBroker({ port: 0 });
+    const bus = new Bus({ service: 'dupm@test', transport: await transportFromUrl(broker.url), metrics: false, logger: silentLogger });
+    const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { protocolVersion: 4, clientId: `dupm-${randomUUID().slice(0, 8)}` });
+    try {
+      const handled: Envelope[] = [];
+      const dead: Envelope[] = [];
+      await bus.subscribe('dupm.>', (m) => { handled.push(m); });
+      await bus.subscribe('dlq.dupm.>', (m) => { dead.push(m); }, { raw: true });
+      const head = '{"specversion":"1.0","source":"device","type":"t","datacontenttype":"application/json"';
+      await device.publishAsync('dupm/x', `${head},"id":"twice","tenant":"acme","tenant":"evil","data":{"n":1}}`, { qos: 1 });
+      await device.publishAsync('dupm/x', `${head},"id":"good","tenant":"acme","data":{"n":2,"n":3}}`, { qos: 1 });
+      await waitFor(() => dead.length === 1 && handled.length === 1, { timeoutMs: 5000, what: 'the dead letter and the good event' });
+      expect(dead[0]).to.include({ dlqreason: 'SB_ERR_ENVELOPE_INVALID', dlqsubject: 'dupm.x', id: 'twice' });
+      expect(dead[0]!.dlqmessage).to.include('"tenant"');
+      expect(handled.map((e) => e.id)).to.deep.equal(['good']);
+    } finally {
+      await device.endAsync();
+      await bus.stop();
+      await broker.stop();
     }
   });
 

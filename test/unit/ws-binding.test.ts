@@ -48,8 +48,9 @@ describe('websocket binding', () => {
     // Any other layout takes the general path (and has no relayable text).
     const spaced = parseClientFrame(`{ "op": "pub", "id": 7, "subject": "sensor.reading.berlin", "event": ${EVENT_TEXT} }`);
     expect(spaced).to.deep.equal({ op: 'pub', id: 7, subject: 'sensor.reading.berlin', event: envelope });
-    const trailing = parseClientFrame(`{"op":"pub","id":7,"subject":"a","event":${EVENT_TEXT},"event":{"specversion":"1.0"}}`);
-    expect(trailing).to.deep.equal({ op: 'pub', id: 7, subject: 'a', event: { specversion: '1.0' } });
+    // A second "event" after the canonical layout is no publish of the first (nor of the second): a repeated member.
+    const trailing = (() => { try { return parseClientFrame(`{"op":"pub","id":7,"subject":"a","event":${EVENT_TEXT},"event":{"specversion":"1.0"}}`); } catch (err) { return err; } })();
+    expect(trailing).to.be.instanceOf(EnvelopeInvalidError).and.to.deep.include({ details: { member: 'event', field: 'frame', ref: 7 } });
     const req = parseClientFrame(requestFrameText(8, 'svc.add', 250, envelope));
     expect(req).to.deep.equal({ op: 'req', id: 8, subject: 'svc.add', timeout: 250, event: envelope });
     expect(parseClientFrame(EVENT_TEXT)).to.deep.equal({ op: 'event', event: envelope });
@@ -97,6 +98,36 @@ describe('websocket binding', () => {
     expect(codeOf(() => parseClientFrame('{"op":"sub","sid":"s","pattern":"a","inflight":-1}'))).to.equal('SB_ERR_ENVELOPE_INVALID');
     expect(codeOf(() => parseClientFrame('{"op":"ack","ids":[{}]}'))).to.equal('SB_ERR_ENVELOPE_INVALID');
     expect(codeOf(() => parseClientFrame('{"specversion":"1.0","data":1,"data_base64":"AA=="}'))).to.equal('SB_ERR_ENVELOPE_INVALID');
+  });
+
+  it('ws binding - refuses a frame whose event repeats a member name with SB_ERR_ENVELOPE_INVALID naming it and the frame', () => {
+    const twice = EVENT_TEXT.replace('"tenant":"acme"', '"tenant":"acme","tenant":"evil"');
+    const errorOf = (text: string) => { try { parseClientFrame(text); } catch (err) { return err as EnvelopeInvalidError; } return undefined; };
+    // The canonical publish (the hub's fast path), any other layout, a request, a reply and a bare event.
+    for (const [text, details] of [
+      [`{"op":"pub","id":7,"subject":"a.b","event":${twice}}`, { member: 'tenant', within: 'event', field: 'event', ref: 7 }],
+      [`{"id":7,"op":"pub","subject":"a.b","event":${twice}}`, { member: 'tenant', within: 'event', field: 'event', ref: 7 }],
+      [`{"op":"req","id":"q1","subject":"svc.add","event":${twice}}`, { member: 'tenant', within: 'event', field: 'event', ref: 'q1' }],
+      [`{"op":"reply","ref":5,"event":${twice}}`, { member: 'tenant', within: 'event', field: 'event' }],
+      [twice, { member: 'tenant', field: 'event' }],
+      [EVENT_TEXT.replace('"id":"evt-1"', '"id":"evt-1","\\u0069d":"evt-2"'), { member: 'id', field: 'event' }],
+    ] as const) {
+      const err = errorOf(text);
+      expect(err, text).to.be.instanceOf(EnvelopeInvalidError);
+      expect(err!.code).to.equal('SB_ERR_ENVELOPE_INVALID');
+      expect(err!.details, text).to.deep.equal(details);
+    }
+    // A frame repeating its own members: named by its id, unless the id is what repeats.
+    expect(errorOf(`{"op":"pub","id":7,"subject":"a.b","subject":"c.d","event":${EVENT_TEXT}}`)?.details).to.deep.equal({ member: 'subject', field: 'frame', ref: 7 });
+    expect(errorOf(`{"op":"pub","id":7,"id":8,"event":${EVENT_TEXT}}`)?.details).to.deep.equal({ member: 'id', field: 'frame' });
+    expect(errorOf('{"op":"sub","id":1,"sid":"s","pattern":"a.>","pattern":"b.>"}')?.details).to.deep.equal({ member: 'pattern', field: 'frame', ref: 1 });
+    // Without the repeat, and with data repeating names of its own (the payload), the frames pass.
+    expect(parseClientFrame(`{"op":"pub","id":7,"subject":"a.b","event":${EVENT_TEXT}}`).op).to.equal('pub');
+    const data = EVENT_TEXT.replace('"data":{"t":21.5,', '"data":{"t":21.5,"t":22,"x":{"tenant":1,"tenant":2},');
+    expect(parseClientFrame(`{"op":"pub","id":7,"subject":"a.b","event":${data}}`)).to.have.nested.property('event.tenant', 'acme');
+    expect(parseClientFrame(data).op).to.equal('event');
+    // Bad JSON is still a decode error.
+    expect(codeOf(() => parseClientFrame(`{"op":"pub","id":7,"id":8,"event":`))).to.equal('SB_ERR_CODEC_DECODE');
   });
 
   it('ws binding - names the frame id of a malformed frame so the error can refer to it', () => {

@@ -22,8 +22,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import {
-  checkInboundEnvelope, AttributeReader, DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, MAX_JSON_DEPTH, checkJsonDepth, isJsonContentType, mediaType,
-  percentEncodeHeaderValue, perAttributeName, type Envelope, type HeaderLimits,
+  checkInboundEnvelope, AttributeReader, DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, MAX_JSON_DEPTH, checkJsonDepth, findRepeatedMember,
+  isJsonContentType, mediaType, percentEncodeHeaderValue, perAttributeName, repeatedMemberError, type Envelope, type HeaderLimits,
 } from '../../core/index.js';
 import { BodyInvalidError } from './errors.js';
 
@@ -167,11 +167,16 @@ export function toJsonEvent(envelope: Envelope): Record<string, unknown> {
 
 /**
  * The envelope of a structured-mode body. Throws BodyInvalidError (not JSON, not an object) or
- * EnvelopeInvalidError / HeaderInvalidError.
+ * EnvelopeInvalidError / HeaderInvalidError; EnvelopeInvalidError (`details.member`) too for an
+ * event that repeats a member name (JSON.parse keeps the last, another reader may keep the first).
  */
 export function fromHttpStructured(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope {
+  const text = utf8Text(body);
   // One level for the event object around `data`.
-  return fromJsonEvent(parseJson(body, 1), limits);
+  const event = parseJson(text, 1);
+  const repeated = findRepeatedMember(text);
+  if (repeated !== undefined) throw repeatedMemberError(repeated);
+  return fromJsonEvent(event, limits);
 }
 
 /** The envelope of one CloudEvents JSON-format object, data turned into bytes. */
@@ -207,13 +212,23 @@ export function toHttpBatch(envelopes: Envelope[]): HttpMessage {
   return { headers: { 'content-type': `${BATCH_CONTENT_TYPE}; charset=utf-8` }, body: encoder.encode(JSON.stringify(envelopes.map(toJsonEvent))) };
 }
 
-/** The envelopes of a batch body; the first bad event fails it all (BodyInvalidError naming its index). */
+/**
+ * The envelopes of a batch body; the first bad event fails it all (BodyInvalidError naming its
+ * index, `details.reason` the code of what was wrong with it: SB_ERR_ENVELOPE_INVALID for an
+ * event that repeats a member name, as for other invalid events).
+ */
 export function fromHttpBatch(body: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Envelope[] {
+  const text = utf8Text(body);
   // Two levels for the batch array and the event object around `data`.
-  const parsed = parseJson(body, 2);
+  const parsed = parseJson(text, 2);
   if (!Array.isArray(parsed)) throw new BodyInvalidError('a batch must be a JSON array of events');
+  // The first event that repeats a member name is refused in its turn, like any other bad event.
+  const repeated = findRepeatedMember(text, { elements: true });
   return parsed.map((event, index) => {
-    try { return fromJsonEvent(event, limits); } catch (cause) {
+    try {
+      if (repeated !== undefined && repeated.index === index) throw repeatedMemberError({ name: repeated.name });
+      return fromJsonEvent(event, limits);
+    } catch (cause) {
       const code = (cause as { code?: string }).code;
       throw new BodyInvalidError(`batch event ${index} is invalid: ${(cause as Error).message}`, { cause, details: { index, reason: code } });
     }
@@ -237,15 +252,18 @@ function isBase64(text: string): boolean {
   return text.length % 4 === 0 && BASE64_CHARS.test(text);
 }
 
-/**
- * Parses a JSON body; CodecTooDeepError when its data nests past MAX_JSON_DEPTH under `enclosing`
- * levels (checked first: the parsed value would overflow the next walk of it).
- */
-function parseJson(body: Uint8Array, enclosing: number): unknown {
-  let text: string;
-  try { text = decoder.decode(body); } catch (cause) {
+/** The text of a JSON body; BodyInvalidError when it is not UTF-8. */
+function utf8Text(body: Uint8Array): string {
+  try { return decoder.decode(body); } catch (cause) {
     throw new BodyInvalidError('body is not valid UTF-8 JSON: not UTF-8', { cause });
   }
+}
+
+/**
+ * Parses the text of a JSON body; CodecTooDeepError when its data nests past MAX_JSON_DEPTH under
+ * `enclosing` levels (checked first: the parsed value would overflow the next walk of it).
+ */
+function parseJson(text: string, enclosing: number): unknown {
   checkJsonDepth(text, MAX_JSON_DEPTH, enclosing);
   try { return JSON.parse(text); } catch (cause) {
     throw new BodyInvalidError(`body is not valid UTF-8 JSON: ${(cause as Error).message}`, { cause });

@@ -72,6 +72,8 @@ export class StreamSubscription implements TransportSubscription {
 
   private deliver(subject: string | undefined, data: string, replyToken: string | undefined): void {
     let envelope: Envelope;
+    // No check for repeated member names (core/json-members.ts): the gateway writes every event
+    // as JSON.stringify of an envelope object, which cannot repeat one.
     try { envelope = fromJsonEvent(JSON.parse(data)); } catch { return; /* the gateway only writes valid events; skip anything else */ }
     const msg: InboundMessage = { subject: subject ?? this.pattern, envelope, attempt: 1, ack: noop };
     if (replyToken !== undefined) msg.reply = (reply) => this.sendReply(replyToken, reply);

@@ -10,7 +10,9 @@
  * Inbound, both forms are understood on either protocol version; a payload that is neither is a
  * raw device message, wrapped by `rawEnvelope`.
  */
-import { AttributeReader, checkJsonDepth, isJsonContentType, MAX_JSON_DEPTH, refuseInbound, type Envelope } from '../../core/index.js';
+import {
+  AttributeReader, checkJsonDepth, findRepeatedMember, isJsonContentType, MAX_JSON_DEPTH, refuseInbound, repeatedMemberError, type Envelope,
+} from '../../core/index.js';
 
 /** The MQTT 5 publish properties the binding reads and writes. */
 export interface MqttWireProperties {
@@ -133,7 +135,9 @@ export interface StructuredDecoded {
  * The envelope of a structured-mode message, or undefined when the payload is not a CloudEvent in
  * JSON (a device's own JSON, text, bytes). JSON data is handed on decoded; `data_base64` as bytes.
  * Throws CodecTooDeepError for a would-be CloudEvent nested past MAX_JSON_DEPTH, which is parsed
- * by nobody: the transport hands it on as raw bytes refused with that code (a dead letter).
+ * by nobody: the transport hands it on as raw bytes refused with that code (a dead letter). An
+ * event that repeats a member name is returned refused (`refuseInbound`, EnvelopeInvalidError
+ * with `details.member`): the Bus dead-letters it, as a repeated user property in binary mode.
  */
 export function fromMqttStructured(payload: Buffer): StructuredDecoded | undefined {
   // Cheap checks first: most raw device payloads are rejected without parsing.
@@ -150,6 +154,9 @@ export function fromMqttStructured(payload: Buffer): StructuredDecoded | undefin
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
   const e = parsed as Record<string, unknown>;
   if (typeof e.specversion !== 'string' || typeof e.id !== 'string' || typeof e.source !== 'string' || typeof e.type !== 'string') return undefined;
+  // JSON.parse kept the last of a repeated member, where another reader may keep the first.
+  const repeated = findRepeatedMember(text);
+  if (repeated !== undefined) refuseInbound(e as Envelope, repeatedMemberError(repeated));
   let replyTo: string | undefined;
   if (typeof e[REPLY_TO_ATTRIBUTE] === 'string') {
     replyTo = e[REPLY_TO_ATTRIBUTE] as string;

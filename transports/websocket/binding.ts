@@ -7,6 +7,7 @@ import type { Envelope } from '../../core/envelope.js';
 import { CodecDecodeError, EnvelopeInvalidError, errorCode, errorMessage } from '../../core/errors.js';
 import { isJsonContentType } from '../../core/content-type.js';
 import { checkJsonDepth, MAX_JSON_DEPTH } from '../../core/json-depth.js';
+import { findRepeatedMember, repeatedMemberError, type MemberScope } from '../../core/json-members.js';
 
 /** The WebSocket subprotocol every frame follows. */
 export const SUBPROTOCOL = 'cloudevents.json';
@@ -177,10 +178,29 @@ function event(f: Record<string, unknown>, ref: FrameId | undefined): Envelope {
   }
 }
 
+/** The objects of a frame that must not repeat a member name: the frame (or bare event) and the event it carries. */
+const FRAME_MEMBERS: MemberScope = { within: 'event' };
+
+/**
+ * Refuses a frame that repeats a member name, in itself or in its `event`: JSON.parse kept the
+ * last, where another reader of the same text (a proxy, a log, a client in another language) may
+ * take the first subject, tenant or id. EnvelopeInvalidError with `details.member`.
+ */
+function checkFrameMembers(text: string, f: Record<string, unknown>): void {
+  const repeated = findRepeatedMember(text, FRAME_MEMBERS);
+  if (repeated === undefined) return;
+  const field = repeated.within ?? (f.op === undefined ? 'event' : 'frame');
+  // The answer names the frame by its id, unless that id is what repeats (a bare event has none).
+  const id = f.op !== undefined && !(repeated.within === undefined && repeated.name === 'id') ? f.id : undefined;
+  const ref = typeof id === 'number' || (typeof id === 'string' && id.length > 0 && id.length <= 128) ? id : undefined;
+  throw repeatedMemberError(repeated, ref === undefined ? { field } : { field, ref }, `the ${field}`);
+}
+
 /**
  * A frame a client sent. Throws CodecDecodeError for bad JSON (CodecTooDeepError when an event's
  * data nests deeper than MAX_JSON_DEPTH) and EnvelopeInvalidError for a malformed frame
- * (`details.ref` holds the frame id when it could be read).
+ * (`details.ref` holds the frame id when it could be read), among them a frame or event that
+ * repeats a member name (`details.member`).
  */
 export function parseClientFrame(text: string): ClientFrame {
   // Checked on the text, before parsing: the frame and the event wrap the data (2 levels).
@@ -190,6 +210,7 @@ export function parseClientFrame(text: string): ClientFrame {
     if (fast) return fast;
   }
   const f = parseObject(text);
+  checkFrameMembers(text, f);
   const op = f.op;
   if (op === undefined) {
     if (f.specversion === undefined) fail('a frame is a CloudEvent (with "specversion") or a control frame (with "op")', undefined, 'op');
@@ -260,12 +281,19 @@ function parseCanonicalPublish(text: string): PublishFrame | undefined {
   if (eventText.charCodeAt(0) !== 123 /* { */) return undefined;
   let event: unknown;
   try { event = JSON.parse(eventText); } catch { return undefined; }
+  // The frame around it has exactly its four members; the event must not repeat one either.
+  const repeated = findRepeatedMember(eventText);
+  if (repeated !== undefined) throw repeatedMemberError({ name: repeated.name, within: 'event' }, { field: 'event', ref: id });
   let changed: boolean;
   try { changed = normalizeEvent(event); } catch (err) { return fail((err as Error).message, id, 'event'); }
   return changed ? { op: 'pub', id, subject, event: event as Envelope } : { op: 'pub', id, subject, event: event as Envelope, eventText };
 }
 
-/** A frame the hub sent (used by the client; trusts the hub, so checks only what it reads). */
+/**
+ * A frame the hub sent (used by the client; trusts the hub, so checks only what it reads: the hub
+ * writes events with JSON.stringify, or relays the text of one parseClientFrame checked, so no
+ * member name repeats).
+ */
 export function parseHubFrame(text: string): HubFrame {
   const f = parseObject(text);
   switch (f.op) {
