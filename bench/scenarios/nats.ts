@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { AckPolicy, connect, DeliverPolicy, headers, type Msg, type MsgHdrs, type NatsConnection } from 'nats';
 import { randomBytes } from 'node:crypto';
 import { Bus } from '../../core/index.js';
+import { nowIso } from '../../core/clock.js';
+import { newEventId, randomTraceparent } from '../../core/random.js';
 import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/index.js';
 import { latencies, percentile, sensorReading, until, windowed, type Measurement, type Scenario } from '../harness.js';
 
@@ -45,6 +47,21 @@ async function rawPubSub(tag: string, send: (pub: NatsConnection, subject: strin
 
 const readJson = (m: Msg) => { JSON.parse(td.decode(m.data)); };
 
+/** A header block's `ce-<attr>` (and content-type) lines as attributes, split and nothing more: nats.js keeps the raw bytes in `_rdata`, the block's length in `_msg.hdr`. */
+function readBlockBare(m: Msg): Record<string, string> {
+  const { _rdata: raw, _msg: { hdr } } = m as unknown as { _rdata: Uint8Array; _msg: { hdr: number } };
+  const text = Buffer.from(raw.buffer, raw.byteOffset, hdr).toString('latin1');
+  const attributes: Record<string, string> = {};
+  for (let at = text.indexOf('\r\n') + 2; at < text.length - 2;) {
+    const end = text.indexOf('\r\n', at);
+    const colon = text.indexOf(':', at);
+    const name = text.slice(at, colon);
+    attributes[name.startsWith('ce-') ? name.slice(3) : 'datacontenttype'] = text.slice(colon + 2, end);
+    at = end + 2;
+  }
+  return attributes;
+}
+
 /** `n` round trips with `window` in flight after `warm` untimed ones, then `close()`: the rate and p50/p99. */
 async function timedRoundTrips(n: number, window: number, warm: number, rt: (i: number) => Promise<unknown>, close: () => Promise<unknown>): Promise<Measurement> {
   await latencies(warm, window, rt);
@@ -53,6 +70,37 @@ async function timedRoundTrips(n: number, window: number, warm: number, rt: (i: 
   const seconds = (performance.now() - t0) / 1000;
   await close();
   return { msgs: n, seconds, p50_us: percentile(samples, 50), p99_us: percentile(samples, 99) };
+}
+
+/**
+ * The floor of request/reply carrying binary-mode CloudEvents on nats.js (the -ce-floor scenarios):
+ * `n` round trips, `window` in flight, after `warm`.
+ */
+async function ceFloorRoundTrips(window: number, n: number, warm: number): Promise<Measurement> {
+  const subject = `bench.nats.rr.floor.${randomUUID().slice(0, 8)}`;
+  const server = await rawConnect(); const client = await rawConnect();
+  const id = randomUUID();
+  const traceparent = '00-' + randomBytes(16).toString('hex') + '-' + randomBytes(8).toString('hex') + '-01';
+  const block = (type: string, extra: string) => te.encode('NATS/1.0\r\nce-specversion: 1.0\r\nce-id: ' + id + '\r\nce-source: client@bench\r\n'
+    + 'ce-type: ' + type + '\r\nce-time: ' + new Date().toISOString() + '\r\nce-traceparent: ' + traceparent + '\r\nce-correlationid: ' + id + '\r\n' + extra
+    + 'content-type: application/json\r\n\r\n');
+  const requestBlock = block('bench.nats.rr64', ''); const replyBlock = block('bench.nats.rr64.reply', 'ce-causationid: ' + id + '\r\n');
+  // nats.js only calls encode() on the headers it publishes.
+  const requestOpts = { headers: { encode: () => requestBlock } as unknown as MsgHdrs, reply: '' };
+  const replyOpts = { headers: { encode: () => replyBlock } as unknown as MsgHdrs };
+  server.subscribe(subject, { callback: (_e, m) => { const d = JSON.parse(td.decode(m.data)); server.publish(m.reply!, te.encode(JSON.stringify(d)), replyOpts); } });
+  const inbox = `_INBOX.${randomUUID().replaceAll('-', '')}.`;
+  const waiting = new Map<string, (m: Msg) => void>();
+  client.subscribe(`${inbox}*`, { callback: (_e, m) => { const w = waiting.get(m.subject); if (w) { waiting.delete(m.subject); w(m); } } });
+  await Promise.all([server.flush(), client.flush()]);
+  let token = 0;
+  const rt = (i: number) => new Promise<Msg>((resolve) => {
+    const replyTo = inbox + (++token).toString(36);
+    waiting.set(replyTo, resolve);
+    requestOpts.reply = replyTo;
+    client.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), requestOpts);
+  }).then((m) => JSON.parse(td.decode(m.data)));
+  return timedRoundTrips(n, window, warm, rt, () => Promise.all([server.drain(), client.drain()]));
 }
 
 const scenarios: Scenario[] = [
@@ -104,6 +152,23 @@ const scenarios: Scenario[] = [
     run: () => scenarios[0]!.run(),
   },
   {
+    name: 'nats-pubsub-ce-minimal',
+    description: `as nats-pubsub-ce-floor, but the raw side does the least per-message work a CloudEvent needs: each message gets a fresh id, time and traceparent (from signalbus's batch generators, the cheapest in Node) in a header block built by string concatenation, and the subscriber reads the block back into an attribute object with a bare line split (no validation, no percent-decoding) before parsing the JSON body. What any code carrying fresh events pays beyond the floor; ratio = signalbus / this`,
+    raw: () => {
+      const start = 'NATS/1.0\r\nce-specversion: 1.0\r\nce-source: pub@bench\r\nce-type: sensor.reading\r\ncontent-type: application/json\r\nce-id: ';
+      const send = (pub: NatsConnection, subject: string, i: number) => {
+        const block = Buffer.from(start + newEventId() + '\r\nce-time: ' + nowIso() + '\r\nce-traceparent: ' + randomTraceparent() + '\r\n\r\n', 'latin1');
+        pub.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), { headers: { encode: () => block } as unknown as MsgHdrs });
+      };
+      return rawPubSub('minimal', send, (m) => {
+        const attributes = readBlockBare(m);
+        if (attributes.specversion !== '1.0' || attributes.id === undefined) throw new Error('no CloudEvent in the header block');
+        readJson(m);
+      });
+    },
+    run: () => scenarios[0]!.run(),
+  },
+  {
     name: 'nats-request-reply',
     description: `core NATS request/reply round trips, 1 in flight (latency), ${RR_N} requests — p50/p99 in µs; raw = nats.js request() with noAsyncTraces`,
     async raw() {
@@ -146,33 +211,14 @@ const scenarios: Scenario[] = [
   {
     name: 'nats-request-reply-64-ce-floor',
     description: `as nats-request-reply-64, but the raw side is the floor for request/reply carrying binary-mode CloudEvents on nats.js: both legs carry the header block signalbus sends (request: specversion, id, source, type, time, traceparent, correlationid, content-type; reply: the same plus causationid, type <type>.reply), built once and never read, and replies come back, as signalbus's do, through one wildcard inbox subscription with a token per request (cheaper than request()). Only the JSON body is encoded and parsed. ratio = signalbus / floor`,
-    async raw() {
-      const subject = `bench.nats.rr64.floor.${randomUUID().slice(0, 8)}`;
-      const server = await rawConnect(); const client = await rawConnect();
-      const id = randomUUID();
-      const traceparent = '00-' + randomBytes(16).toString('hex') + '-' + randomBytes(8).toString('hex') + '-01';
-      const block = (type: string, extra: string) => te.encode('NATS/1.0\r\nce-specversion: 1.0\r\nce-id: ' + id + '\r\nce-source: client@bench\r\n'
-        + 'ce-type: ' + type + '\r\nce-time: ' + new Date().toISOString() + '\r\nce-traceparent: ' + traceparent + '\r\nce-correlationid: ' + id + '\r\n' + extra
-        + 'content-type: application/json\r\n\r\n');
-      const requestBlock = block('bench.nats.rr64', ''); const replyBlock = block('bench.nats.rr64.reply', 'ce-causationid: ' + id + '\r\n');
-      // nats.js only calls encode() on the headers it publishes.
-      const requestOpts = { headers: { encode: () => requestBlock } as unknown as MsgHdrs, reply: '' };
-      const replyOpts = { headers: { encode: () => replyBlock } as unknown as MsgHdrs };
-      server.subscribe(subject, { callback: (_e, m) => { const d = JSON.parse(td.decode(m.data)); server.publish(m.reply!, te.encode(JSON.stringify(d)), replyOpts); } });
-      const inbox = `_INBOX.${randomUUID().replaceAll('-', '')}.`;
-      const waiting = new Map<string, (m: Msg) => void>();
-      client.subscribe(`${inbox}*`, { callback: (_e, m) => { const w = waiting.get(m.subject); if (w) { waiting.delete(m.subject); w(m); } } });
-      await Promise.all([server.flush(), client.flush()]);
-      let token = 0;
-      const rt = (i: number) => new Promise<Msg>((resolve) => {
-        const replyTo = inbox + (++token).toString(36);
-        waiting.set(replyTo, resolve);
-        requestOpts.reply = replyTo;
-        client.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), requestOpts);
-      }).then((m) => JSON.parse(td.decode(m.data)));
-      return timedRoundTrips(RR_N * 2, WINDOW, 5000, rt, () => Promise.all([server.drain(), client.drain()]));
-    },
+    raw: () => ceFloorRoundTrips(WINDOW, RR_N * 2, 5000),
     run: () => scenarios.find((s) => s.name === 'nats-request-reply-64')!.run(),
+  },
+  {
+    name: 'nats-request-reply-ce-floor',
+    description: `as nats-request-reply-64-ce-floor, one round trip at a time (latency), ${RR_N} requests — p50/p99 in µs: the latency floor of request/reply carrying signalbus's header blocks on nats.js. ratio = signalbus / floor`,
+    raw: () => ceFloorRoundTrips(1, RR_N, 2000),
+    run: () => scenarios.find((s) => s.name === 'nats-request-reply')!.run(),
   },
   {
     name: 'nats-jetstream-pubsub',
