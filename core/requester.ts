@@ -3,6 +3,7 @@ import { validateEnvelope, type Envelope } from './envelope.js';
 import { CapabilityMissingError, RemoteHandlerError } from './errors.js';
 import type { RequestOptions } from './handler.js';
 import { ERROR_HEADERS, type HeaderLimits } from './headers.js';
+import { inboundProblem, publishedUnder } from './inbound-envelope.js';
 import { encodeFor, type Publisher } from './publisher.js';
 import type { SubjectTable } from './subject-table.js';
 import { validateSubject } from './subjects.js';
@@ -34,6 +35,14 @@ export class Requester {
     let reply: Envelope;
     try {
       reply = await this.send(transport, subject, envelope, options.timeoutMs);
+      // A reply is inbound input like any delivery: one its binding refused (a repeated or malformed
+      // header, a JSON member named twice) or that breaks the envelope rules fails the request with
+      // that error instead of handing the caller an event its readers could disagree on.
+      const limits = this.settings.headerLimits;
+      if (!publishedUnder(reply, limits)) {
+        const problem = inboundProblem(reply, limits);
+        if (problem !== undefined) throw problem;
+      }
       const code = reply[ERROR_HEADERS.code];
       if (typeof code === 'string') {
         throw new RemoteHandlerError(String(reply[ERROR_HEADERS.message] ?? 'remote handler failed'), code);

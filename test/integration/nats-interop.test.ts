@@ -81,6 +81,28 @@ describe('nats interop', function () {
     expect(none?.code).to.equal('SB_ERR_REQUEST_NO_RESPONDERS');
   });
 
+  it('nats interop - a reply the binding refuses, or one that breaks the envelope rules, fails the request with that error', async () => {
+    const replies: Record<string, Array<[string, string]>> = {
+      repeated: [['ce-specversion', '1.0'], ['ce-id', 'r1'], ['ce-source', 'plain'], ['ce-type', 't'], ['ce-tenant', 'acme'], ['ce-tenant', 'evil']],
+      dataheader: [['ce-specversion', '1.0'], ['ce-id', 'r2'], ['ce-source', 'plain'], ['ce-type', 't'], ['ce-data', 'from a header']],
+      badtime: [['ce-specversion', '1.0'], ['ce-id', 'r3'], ['ce-source', 'plain'], ['ce-type', 't'], ['ce-time', 'yesterday']],
+    };
+    for (const [name, pairs] of Object.entries(replies)) {
+      plain.subscribe(`${prefix}.${name}`, { callback: (_e, m) => {
+        const rh = natsHeaders();
+        for (const [k, v] of pairs) rh.append(k, v);
+        m.respond(te.encode('{"ok":true}'), { headers: rh });
+      } });
+    }
+    plain.subscribe(`${prefix}.plainreply`, { callback: (_e, m) => { m.respond(te.encode('{"ok":true}')); } });
+    await plain.flush();
+    const failure = (name: string) => bus.request(`${prefix}.${name}`, {}, { timeoutMs: 3000 }).then(() => undefined, (e: { code?: string }) => e.code);
+    expect(await failure('repeated')).to.equal('SB_ERR_HEADER_INVALID');
+    expect(await failure('dataheader')).to.equal('SB_ERR_HEADER_INVALID');
+    expect(await failure('badtime')).to.equal('SB_ERR_ENVELOPE_INVALID');
+    expect(await failure('plainreply'), 'as before: a reply must be a CloudEvent').to.equal('SB_ERR_ENVELOPE_INVALID');
+  });
+
   it('nats interop - a payload that is not a CloudEvent is dead-lettered by the Bus, and handed over as raw where asked', async () => {
     const dead: Msg[] = [];
     const raw: Envelope[] = [];
