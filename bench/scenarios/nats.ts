@@ -73,11 +73,15 @@ async function timedRoundTrips(n: number, window: number, warm: number, rt: (i: 
 }
 
 /**
- * The floor of request/reply carrying binary-mode CloudEvents on nats.js (the -ce-floor scenarios):
- * `n` round trips, `window` in flight, after `warm`.
+ * Request/reply carrying binary-mode CloudEvents on raw nats.js: `n` round trips, `window` in
+ * flight, after `warm`. Replies come back, as signalbus's do, through one wildcard inbox
+ * subscription with a token per request (cheaper than request()). The floor (-ce-floor scenarios)
+ * builds each leg's header block once and never reads it. `minimal` (-ce-minimal) gives every
+ * request and reply a fresh id, time and traceparent (the reply names its request as causation)
+ * and reads each block back with a bare line split, as nats-pubsub-ce-minimal does.
  */
-async function ceFloorRoundTrips(window: number, n: number, warm: number): Promise<Measurement> {
-  const subject = `bench.nats.rr.floor.${randomUUID().slice(0, 8)}`;
+async function ceRoundTrips(window: number, n: number, warm: number, minimal = false): Promise<Measurement> {
+  const subject = `bench.nats.rr.${minimal ? 'minimal' : 'floor'}.${randomUUID().slice(0, 8)}`;
   const server = await rawConnect(); const client = await rawConnect();
   const id = randomUUID();
   const traceparent = '00-' + randomBytes(16).toString('hex') + '-' + randomBytes(8).toString('hex') + '-01';
@@ -85,10 +89,27 @@ async function ceFloorRoundTrips(window: number, n: number, warm: number): Promi
     + 'ce-type: ' + type + '\r\nce-time: ' + new Date().toISOString() + '\r\nce-traceparent: ' + traceparent + '\r\nce-correlationid: ' + id + '\r\n' + extra
     + 'content-type: application/json\r\n\r\n');
   const requestBlock = block('bench.nats.rr64', ''); const replyBlock = block('bench.nats.rr64.reply', 'ce-causationid: ' + id + '\r\n');
-  // nats.js only calls encode() on the headers it publishes.
-  const requestOpts = { headers: { encode: () => requestBlock } as unknown as MsgHdrs, reply: '' };
-  const replyOpts = { headers: { encode: () => replyBlock } as unknown as MsgHdrs };
-  server.subscribe(subject, { callback: (_e, m) => { const d = JSON.parse(td.decode(m.data)); server.publish(m.reply!, te.encode(JSON.stringify(d)), replyOpts); } });
+  // nats.js calls encode() on the headers it publishes, once, inside publish().
+  const requestHeaders = { bytes: requestBlock, encode() { return this.bytes; } };
+  const replyHeaders = { bytes: replyBlock, encode() { return this.bytes; } };
+  const requestOpts = { headers: requestHeaders as unknown as MsgHdrs, reply: '' };
+  const replyOpts = { headers: replyHeaders as unknown as MsgHdrs };
+  const requestStart = 'NATS/1.0\r\nce-specversion: 1.0\r\nce-source: client@bench\r\nce-type: bench.nats.rr64\r\ncontent-type: application/json\r\nce-id: ';
+  const replyStart = 'NATS/1.0\r\nce-specversion: 1.0\r\nce-source: server@bench\r\nce-type: bench.nats.rr64.reply\r\ncontent-type: application/json\r\nce-id: ';
+  const fresh = (start: string, eventId: string, extra: string) => Buffer.from(start + eventId + '\r\nce-time: ' + nowIso() + '\r\nce-traceparent: ' + randomTraceparent() + '\r\n' + extra + '\r\n', 'latin1');
+  const readEvent = (m: Msg) => {
+    const attributes = readBlockBare(m);
+    if (attributes.specversion !== '1.0' || attributes.id === undefined) throw new Error('no CloudEvent in the header block');
+    return attributes;
+  };
+  server.subscribe(subject, { callback: (_e, m) => {
+    if (minimal) {
+      const request = readEvent(m);
+      replyHeaders.bytes = fresh(replyStart, newEventId(), 'ce-correlationid: ' + request.correlationid + '\r\nce-causationid: ' + request.id + '\r\n');
+    }
+    const d = JSON.parse(td.decode(m.data));
+    server.publish(m.reply!, te.encode(JSON.stringify(d)), replyOpts);
+  } });
   const inbox = `_INBOX.${randomUUID().replaceAll('-', '')}.`;
   const waiting = new Map<string, (m: Msg) => void>();
   client.subscribe(`${inbox}*`, { callback: (_e, m) => { const w = waiting.get(m.subject); if (w) { waiting.delete(m.subject); w(m); } } });
@@ -98,8 +119,9 @@ async function ceFloorRoundTrips(window: number, n: number, warm: number): Promi
     const replyTo = inbox + (++token).toString(36);
     waiting.set(replyTo, resolve);
     requestOpts.reply = replyTo;
+    if (minimal) { const eventId = newEventId(); requestHeaders.bytes = fresh(requestStart, eventId, 'ce-correlationid: ' + eventId + '\r\n'); }
     client.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), requestOpts);
-  }).then((m) => JSON.parse(td.decode(m.data)));
+  }).then((m) => { if (minimal) readEvent(m); return JSON.parse(td.decode(m.data)); });
   return timedRoundTrips(n, window, warm, rt, () => Promise.all([server.drain(), client.drain()]));
 }
 
@@ -211,13 +233,25 @@ const scenarios: Scenario[] = [
   {
     name: 'nats-request-reply-64-ce-floor',
     description: `as nats-request-reply-64, but the raw side is the floor for request/reply carrying binary-mode CloudEvents on nats.js: both legs carry the header block signalbus sends (request: specversion, id, source, type, time, traceparent, correlationid, content-type; reply: the same plus causationid, type <type>.reply), built once and never read, and replies come back, as signalbus's do, through one wildcard inbox subscription with a token per request (cheaper than request()). Only the JSON body is encoded and parsed. ratio = signalbus / floor`,
-    raw: () => ceFloorRoundTrips(WINDOW, RR_N * 2, 5000),
+    raw: () => ceRoundTrips(WINDOW, RR_N * 2, 5000),
+    run: () => scenarios.find((s) => s.name === 'nats-request-reply-64')!.run(),
+  },
+  {
+    name: 'nats-request-reply-64-ce-minimal',
+    description: `as nats-request-reply-64-ce-floor, but the raw side does the least per-message work a CloudEvent needs on both legs: each request and reply gets a fresh id, time and traceparent (signalbus's batch generators; the reply names its request's id as causation) in a block built by concatenation, and each side reads the other's block back with a bare line split (no validation, no percent-decoding). ratio = signalbus / this`,
+    raw: () => ceRoundTrips(WINDOW, RR_N * 2, 5000, true),
     run: () => scenarios.find((s) => s.name === 'nats-request-reply-64')!.run(),
   },
   {
     name: 'nats-request-reply-ce-floor',
     description: `as nats-request-reply-64-ce-floor, one round trip at a time (latency), ${RR_N} requests — p50/p99 in µs: the latency floor of request/reply carrying signalbus's header blocks on nats.js. ratio = signalbus / floor`,
-    raw: () => ceFloorRoundTrips(1, RR_N, 2000),
+    raw: () => ceRoundTrips(1, RR_N, 2000),
+    run: () => scenarios.find((s) => s.name === 'nats-request-reply')!.run(),
+  },
+  {
+    name: 'nats-request-reply-ce-minimal',
+    description: `as nats-request-reply-64-ce-minimal, one round trip at a time (latency), ${RR_N} requests — p50/p99 in µs. ratio = signalbus / this`,
+    raw: () => ceRoundTrips(1, RR_N, 2000, true),
     run: () => scenarios.find((s) => s.name === 'nats-request-reply')!.run(),
   },
   {
