@@ -156,9 +156,17 @@ export class MqttConnection {
     if (flags & 0x04) return false; // QoS 2: mqtt.js keeps its PUBREC/PUBREL state
     const packet = decodePublish(buf, flags, start, end, this.v5);
     if (!packet) return false;
-    const stream = this.client.stream as unknown as PacketStream;
     let r: void | Promise<void> = undefined;
     try { r = this.onPublish(packet); } catch (err) { this.logger.error('mqtt inbound handler threw', { err }); }
+    return this.ackWhenTaken(packet, r);
+  };
+
+  /**
+   * Acknowledges a QoS 1 `packet` once its handling `r` is done, failed or not (the Bus settled
+   * it): true when that is now, else the promise the stream holds the next packet back on.
+   */
+  private ackWhenTaken(packet: InboundPublish, r: void | Promise<void>): true | Promise<void> {
+    const stream = this.client.stream as unknown as PacketStream;
     if (!r) {
       if (packet.qos === 1) this.puback(stream, packet.messageId);
       return true;
@@ -167,7 +175,7 @@ export class MqttConnection {
       this.logger.error('mqtt inbound handler failed', { err });
       if (packet.qos === 1) this.puback(stream, packet.messageId);
     });
-  };
+  }
 
   /**
    * MQTT 3.1.1: a PUBLISH longer than `maxMessageBytes` went past without being buffered
@@ -192,17 +200,9 @@ export class MqttConnection {
       out[0] = 0x30 | flags; // keeps DUP and RETAIN
       return out;
     }
-    const stream = this.client.stream as unknown as PacketStream;
     let r: void | Promise<void> = undefined;
     try { r = this.handleOversize(packet, payloadBytes, packetBytes); } catch (err) { this.logger.error('mqtt inbound handler threw', { err }); }
-    if (!r) {
-      if (packet.qos === 1) this.puback(stream, packet.messageId);
-      return true;
-    }
-    return r.then(() => { if (packet.qos === 1) this.puback(stream, packet.messageId); }, (err) => {
-      this.logger.error('mqtt inbound handler failed', { err });
-      if (packet.qos === 1) this.puback(stream, packet.messageId);
-    });
+    return this.ackWhenTaken(packet, r);
   };
 
   private handleOversize(packet: InboundPublish, payloadBytes: number, packetBytes: number): void | Promise<void> {
