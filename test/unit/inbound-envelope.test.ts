@@ -3,7 +3,7 @@ import { Bus, DEFAULT_HEADER_LIMITS } from '../../core/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { markPublished, publishedUnder } from '../../core/inbound-envelope.js';
 import {
-  AttributeReader, checkInboundEnvelope, deadLetterable, inboundProblem, inboundRefusal, refuseInbound, validateEnvelope, withValidTrace,
+  AttributeReader, checkInboundEnvelope, deadLetterable, inboundProblem, inboundRefusal, refuseInbound, sealedEnvelope, validateEnvelope, withValidTrace,
   HeaderInvalidError, type Envelope,
 } from '../../core/index.js';
 
@@ -27,6 +27,21 @@ describe('inbound envelope', () => {
     const decoded = new AttributeReader();
     decoded.add('note', '%C3%BC%2050%25', true);
     expect(decoded.attributes).to.deep.equal({ note: 'ü 50%' });
+  });
+
+  it('inbound envelope - an envelope made sealed is trusted under its limits only, and its copies not at all', () => {
+    const custom = { ...DEFAULT_HEADER_LIMITS, maxValueLength: 100 };
+    for (const limits of [DEFAULT_HEADER_LIMITS, custom]) {
+      const env = Object.assign(sealedEnvelope(limits), base(), { note: 'a\u0001b' }); // a binding seals only what passed: here it did not, to see the seal
+      expect(inboundProblem(env as Envelope, limits), 'sealed: only the CloudEvents attributes are checked').to.equal(undefined);
+      expect(inboundProblem({ ...env } as Envelope, limits)?.code, 'a copy is checked in full').to.equal('SB_ERR_HEADER_INVALID');
+      expect(inboundProblem(env as Envelope, limits === custom ? DEFAULT_HEADER_LIMITS : custom)?.code, 'other limits: checked in full').to.equal('SB_ERR_HEADER_INVALID');
+      expect(inboundProblem(Object.assign(sealedEnvelope(limits), { id: 'x' }) as Envelope, limits)?.code, 'the CloudEvents rules still hold').to.equal('SB_ERR_ENVELOPE_INVALID');
+      // It reads, serialises and compares as the plain object it stands for.
+      expect(env).to.deep.equal({ ...base(), note: 'a\u0001b' });
+      expect(JSON.stringify(env)).to.equal(JSON.stringify({ ...base(), note: 'a\u0001b' }));
+      expect(Object.keys(env)).to.deep.equal(['specversion', 'id', 'source', 'type', 'note']);
+    }
   });
 
   it('inbound envelope - a header named data is refused: the payload travels as the body, never as an attribute', () => {

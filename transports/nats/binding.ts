@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import {
   AttributeReader, CodecEncodeError, DATA_MEMBER, DEFAULT_HEADER_LIMITS, DEFAULT_MAX_ATTRIBUTES, EnvelopeInvalidError, HeaderInvalidError, percentDecodeHeaderValue,
-  percentEncodeHeaderValue, perAttributeName, refuseInbound, sealReadEnvelope, CLOUDEVENTS_ATTRIBUTES, STANDARD_EXTENSIONS, type Envelope,
+  percentEncodeHeaderValue, perAttributeName, refuseInbound, sealedEnvelope, CLOUDEVENTS_ATTRIBUTES, STANDARD_EXTENSIONS, type Envelope,
 } from '../../core/index.js';
 
 /** Prefix of every attribute header. */
@@ -282,7 +282,8 @@ function knownAttribute(text: string, start: number, end: number): string | unde
  */
 function readCommonBlock(subject: string, text: string, body: Uint8Array): DecodedNatsMessage | undefined {
   if (!COMMON_BLOCK.test(text)) return undefined;
-  const env: Record<string, unknown> = {};
+  // Sealed from the start: it is returned only once every attribute passed the rules.
+  const env = sealedEnvelope();
   let contentType: string | undefined;
   let replyTo: string | undefined;
   let count = 0;
@@ -312,7 +313,6 @@ function readCommonBlock(subject: string, text: string, body: Uint8Array): Decod
     pos = end + 2;
   }
   if (cloudEventProblem(subject, env) !== undefined) return undefined;
-  sealReadEnvelope(env);
   return cloudEventMessage(env, contentType, body, replyTo);
 }
 
