@@ -24,7 +24,16 @@ export const ERROR_HEADERS = { code: 'sberrorcode', message: 'sberrormessage' } 
  * @example const ceHeader = perAttributeName((a) => `ce-${a}`); ceHeader('id') // 'ce-id', built once
  */
 export function perAttributeName(make: (attribute: string) => string, max = 1024): (attribute: string) => string {
-  const made = new Map<string, string>();
+  return perAttributeEntry(make, max);
+}
+
+/**
+ * `perAttributeName` for any value made per attribute name (an object a binding keeps state in,
+ * e.g. the last header line it wrote for the attribute). Past `max` names a fresh one is made on
+ * every call, so state kept in it is simply not reused.
+ */
+export function perAttributeEntry<T>(make: (attribute: string) => T, max = 1024): (attribute: string) => T {
+  const made = new Map<string, T>();
   return (attribute) => {
     let value = made.get(attribute);
     if (value === undefined) {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { MsgHdrsImpl } from 'nats';
-import { CodecEncodeError, EnvelopeInvalidError, inboundProblem, inboundRefusal, type Envelope } from '../../core/index.js';
+import fc from 'fast-check';
+import { CodecEncodeError, EnvelopeInvalidError, inboundProblem, inboundRefusal, percentEncodeHeaderValue, type Envelope } from '../../core/index.js';
 import { fromNatsHeaderTextByReader } from '../../transports/nats/binding.js';
 import { fromNatsMessage, fromNatsHeaderText, toNatsBody, toNatsHeaders, type NatsHeaderEntries } from '../../transports/nats/index.js';
 
@@ -126,6 +127,20 @@ describe('nats binding', () => {
     expect(toNatsBody({ specversion: '1.0', id: '1', source: 's', type: 't' }).byteLength).to.equal(0);
     expect(() => toNatsBody({ specversion: '1.0', id: '1', source: 's', type: 't', datacontenttype: 'application/json', data: { a: 1 } }))
       .to.throw(CodecEncodeError);
+  });
+
+  it('nats binding - header blocks written one after another are each exactly their envelope\'s, however values repeat or change', () => {
+    // toNatsHeaders reuses the last line of an attribute while its value repeats: compare with the block built by hand.
+    const pool = ['1.0', 's', 'ü 50%', 'x'.repeat(300), '', 'a b', 'x'.repeat(300), 's'];
+    const byHand = (env: Record<string, string>) => `NATS/1.0\r\n${Object.entries(env)
+      .map(([k, v]) => `${k === 'datacontenttype' ? 'content-type' : `ce-${k}`}: ${percentEncodeHeaderValue(v)}\r\n`).join('')}\r\n`;
+    fc.assert(fc.property(fc.array(fc.array(fc.nat(pool.length - 1), { minLength: 5, maxLength: 5 }), { minLength: 2, maxLength: 8 }), (picks) => {
+      for (const pick of picks) {
+        const [id, source, type, datacontenttype, tenant] = pick.map((i) => pool[i]!) as [string, string, string, string, string];
+        const env = { specversion: '1.0', id, source, type, datacontenttype, tenant };
+        expect(toNatsHeaders(env as Envelope, false)).to.equal(byHand(env));
+      }
+    }), { numRuns: 300 });
   });
 
   describe('the one-pass reader of blocks in signalbus\'s own form', () => {

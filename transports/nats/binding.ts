@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import {
   AttributeReader, CodecEncodeError, DATA_MEMBER, DEFAULT_HEADER_LIMITS, DEFAULT_MAX_ATTRIBUTES, EnvelopeInvalidError, HeaderInvalidError, percentDecodeHeaderValue,
-  percentEncodeHeaderValue, perAttributeName, refuseInbound, sealedEnvelope, CLOUDEVENTS_ATTRIBUTES, STANDARD_EXTENSIONS, type Envelope,
+  percentEncodeHeaderValue, perAttributeEntry, refuseInbound, sealedEnvelope, CLOUDEVENTS_ATTRIBUTES, STANDARD_EXTENSIONS, type Envelope,
 } from '../../core/index.js';
 
 /** Prefix of every attribute header. */
@@ -23,8 +23,29 @@ export const REPLY_TO_HEADER = 'sb-reply-to';
 
 const HEADER_LINE_START = 'NATS/1.0\r\n';
 
-/** `ce-<attr>: ` (`content-type: ` for datacontenttype), built once per attribute name, not once per message. */
-const lineStart = perAttributeName((attr) => (attr === 'datacontenttype' ? CONTENT_TYPE_HEADER : CE_HEADER_PREFIX + attr) + ': ');
+/**
+ * One attribute's header line: its start (`ce-<attr>: `, `content-type: ` for datacontenttype),
+ * built once, and the last line written with it, reused while the value stays the same. Most
+ * values repeat from one message to the next (specversion, source, type, content type; time
+ * within a millisecond), and each fresh line costs a percent-encoding scan and two joins.
+ */
+interface HeaderLine { readonly start: string; value: string | undefined; line: string }
+
+const headerLine = perAttributeEntry((attr): HeaderLine => ({
+  start: (attr === 'datacontenttype' ? CONTENT_TYPE_HEADER : CE_HEADER_PREFIX + attr) + ': ', value: undefined, line: '',
+}));
+
+/** Longest value whose line is kept for reuse: long values seldom repeat, and each kept one stays in memory. */
+const MAX_REUSED_VALUE = 256;
+
+/** `name: value` as a header line, CRLF included, the value percent-encoded. */
+function lineFor(name: string, value: string): string {
+  const h = headerLine(name);
+  if (h.value === value) return h.line;
+  const line = h.start + percentEncodeHeaderValue(value) + '\r\n';
+  if (value.length <= MAX_REUSED_VALUE) { h.line = line; h.value = value; }
+  return line;
+}
 /**
  * The NATS header block (`NATS/1.0\r\n…\r\n\r\n`) for an envelope, with `Nats-Msg-Id` = id when
  * `withMsgId` (JetStream) and `sb-reply-to` when a request travels through a stream.
@@ -38,7 +59,7 @@ export function toNatsHeaders(envelope: Envelope, withMsgId: boolean, replyTo?: 
     if (name === 'data' || name === 'data_base64') continue;
     const value = envelope[name];
     if (typeof value !== 'string') continue;
-    block += lineStart(name) + percentEncodeHeaderValue(value) + '\r\n';
+    block += lineFor(name, value);
   }
   if (withMsgId) block += MSG_ID_HEADER + ': ' + percentEncodeHeaderValue(natsMsgId(envelope)) + '\r\n';
   if (replyTo !== undefined) block += REPLY_TO_HEADER + ': ' + replyTo + '\r\n';
