@@ -34,7 +34,9 @@ export class Requester {
     const span = tracing?.startSend('request', subject, envelope, transport.name, cause ? cause.traceparent : options.headers?.traceparent, options.traceLinks);
     let reply: Envelope;
     try {
-      reply = await this.send(transport, subject, envelope, options.timeoutMs);
+      // As `send`, inline: one promise less on every round trip.
+      reply = await transport.request(subject, encodeFor(this.settings.codecs, transport, subject, envelope), { timeoutMs: options.timeoutMs ?? this.settings.requestTimeoutMs });
+      this.subjects.entry(subject).published.add();
       // A reply is inbound input like any delivery: one its binding refused (a repeated or malformed
       // header, a JSON member named twice) or that breaks the envelope rules fails the request with
       // that error instead of handing the caller an event its readers could disagree on.

@@ -193,6 +193,22 @@ describe('bus', () => {
     await bus.publish('stop.x', 2).then(() => { throw new Error('accepted'); }, (e) => expect(e).to.be.instanceOf(BusStoppedError));
   });
 
+  it('bus - publish and request fail by rejecting, never by throwing: after stop, and when a transport throws', async () => {
+    const bus = make();
+    await bus.start();
+    const transport = bus.transportFor('throw.x');
+    const original = transport.publish.bind(transport);
+    transport.publish = () => { throw new Error('a transport that throws instead of rejecting'); };
+    let published: Promise<unknown> | undefined;
+    expect(() => { published = bus.publish('throw.x', 1); }).to.not.throw();
+    expect(await published!.then(() => 'resolved', (e: Error) => e.message)).to.equal('a transport that throws instead of rejecting');
+    transport.publish = original;
+    await bus.stop();
+    let requested: Promise<unknown> | undefined;
+    expect(() => { published = bus.publish('stop.y', 1); requested = bus.request('stop.y', 1); }).to.not.throw();
+    for (const p of [published!, requested!]) await p.then(() => { throw new Error('accepted'); }, (e) => expect(e).to.be.instanceOf(BusStoppedError));
+  });
+
   it('bus - stop aborts handlers still running after the grace period', async () => {
     const bus = make('svc', { stopTimeoutMs: 50 });
     let aborted = false; let started = false;

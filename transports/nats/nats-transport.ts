@@ -393,7 +393,8 @@ export class NatsTransport implements Transport {
    * comes back as a core publish; no stream for the subject is NoRespondersError.
    */
   async request(subject: string, envelope: Envelope, options: { timeoutMs: number }): Promise<Envelope> {
-    await this.connect();
+    // Connected (the common case): the request leaves in this turn instead of after connect()'s.
+    if (this.inbox === undefined) await this.connect();
     const nc = this.ready();
     const inbox = this.inbox!;
     const started = Date.now();
