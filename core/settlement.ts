@@ -11,7 +11,7 @@ import {
   MessageTooLargeError, SignalbusError, SubjectInvalidError, errorCode, errorMessage,
 } from './errors.js';
 import type { HeaderLimits } from './headers.js';
-import { deadLetterable, inboundProblem, publishedUnder, withValidTrace } from './inbound-envelope.js';
+import { deadLetterable, inboundProblem, publishedEnvelope, publishedUnder, withValidTrace } from './inbound-envelope.js';
 import type { Logger } from './logger.js';
 import { MessageContext, type ContextServices } from './message-context.js';
 import type { MiddlewareContext } from './middleware.js';
@@ -23,6 +23,9 @@ import { deadLetterSubject } from './subjects.js';
 import type { TenantSubjects } from './tenant-subjects.js';
 import type { Tracing } from './tracing.js';
 import type { InboundMessage, Transport } from './transport.js';
+
+/** What a reply's type adds to its request's: `.reply`. */
+const REPLY_SUFFIX_ROOM = '.reply'.length;
 
 /** Logged when settling a message failed. */
 export const UNSETTLED_MESSAGE = 'a message could not be settled (its ack, nak, dead letter or error reply failed, usually because the transport lost its connection): '
@@ -240,7 +243,13 @@ export class Settlement {
 
   private async replyAndAck(msg: InboundMessage, envelope: Envelope, ctx: MessageContext, transport: Transport, m: SubjectCounters): Promise<void> {
     // Replies travel on the transport the request came from; encoded when it carries bytes.
-    await msg.reply!(replyEnvelope(this.settings.source, envelope, ctx.result, transport.capabilities.encodesData ? this.settings.codecs : undefined));
+    const encodes = transport.capabilities.encodesData;
+    // Built from the request's attributes, which passed the inbound rules under these limits: a
+    // requester handed this very object (memory) need not check it again, as for a publish. (Its
+    // type gains ".reply": one that then runs over the value limit is left unmarked.)
+    const limits = this.settings.headerLimits;
+    const into = !encodes && envelope.type.length + REPLY_SUFFIX_ROOM <= limits.maxValueLength ? publishedEnvelope(limits) : undefined;
+    await msg.reply!(replyEnvelope(this.settings.source, envelope, ctx.result, encodes ? this.settings.codecs : undefined, into));
     const acked = msg.ack();
     if (acked) await acked;
     m.acked.add();

@@ -44,6 +44,21 @@ describe('inbound envelope', () => {
     }
   });
 
+  it('inbound envelope - on the memory transport a reply is the responder Bus\'s own: trusted under the same limits, unless its type outgrew them', async () => {
+    const broker = new MemoryBroker();
+    const requester = new Bus({ service: 'req@t', transport: new MemoryTransport({ broker }), metrics: false });
+    const responder = new Bus({ service: 'res@t', transport: new MemoryTransport({ broker }), metrics: false });
+    await responder.subscribe('q.>', async (m) => m.data);
+    const short = await requester.request('q.a', { n: 1 }, { type: 'q.ask' });
+    expect(short.data).to.deep.equal({ n: 1 });
+    expect(publishedUnder(short, DEFAULT_HEADER_LIMITS)).to.equal(true);
+    expect(publishedUnder({ ...short }, DEFAULT_HEADER_LIMITS), 'a copy is not').to.equal(false);
+    // A request type of 4096 characters is valid; its reply's type (".reply" added) is not, and is refused, not trusted.
+    const err = await requester.request('q.b', { n: 2 }, { type: 't'.repeat(4096) }).then(() => undefined, (e: { code?: string }) => e.code);
+    expect(err).to.equal('SB_ERR_HEADER_INVALID');
+    await Promise.all([requester.stop(), responder.stop()]);
+  });
+
   it('inbound envelope - a header named data is refused: the payload travels as the body, never as an attribute', () => {
     for (const percentEncoded of [true, false]) {
       const r = new AttributeReader();
