@@ -154,7 +154,7 @@ export function repeatedMemberError(found: RepeatedMember, details?: Record<stri
   const all: Record<string, unknown> = { ...details, member };
   if (found.index !== undefined) all.index = found.index;
   if (found.within !== undefined) all.within = found.within;
-  return new EnvelopeInvalidError(`member ${JSON.stringify(member)} appears more than once in ${where}; JSON readers would disagree on its value`, { details: all });
+  return new EnvelopeInvalidError(`member ${JSON.stringify(member)} appears more than once in ${where}; JSON readers would disagree on its value: send each member once`, { details: all });
 }
 
 /**

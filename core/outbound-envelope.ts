@@ -67,15 +67,16 @@ function checkAttribute(name: string, value: string | undefined, limits: HeaderL
 
 /**
  * A new envelope from `source` on `subject`. With a `cause` (the message being handled), the
- * trace, correlation and tenant carry forward and `causationid` names it.
+ * trace, correlation and tenant carry forward and `causationid` names it. Built in `into` when
+ * given (an object marked as the Bus's own, `publishedEnvelope`).
  */
-export function buildEnvelope<T>(source: string, subject: string, data: T, o: PublishOptions, cause: Envelope | undefined): Envelope<T> {
+export function buildEnvelope<T>(source: string, subject: string, data: T, o: PublishOptions, cause: Envelope | undefined, into?: Record<string, unknown>): Envelope<T> {
   const id = o.id ?? newEventId();
   const h = o.headers;
-  // Every attribute is present from the start, so all envelopes share one shape.
-  const env: Envelope<T> = h === undefined
-    ? { specversion: '1.0', id, source, type: o.type ?? subject, time: nowIso(), traceparent: '', correlationid: '' }
-    : { ...h, specversion: '1.0', id, source, type: o.type ?? subject, time: h.time ?? nowIso(), traceparent: '', correlationid: '' };
+  const env = (into ?? {}) as Envelope<T>;
+  if (h !== undefined) Object.assign(env, h);
+  // Every attribute in the same order, so all envelopes share one shape.
+  env.specversion = '1.0'; env.id = id; env.source = source; env.type = o.type ?? subject; env.time = h?.time ?? nowIso();
   env.traceparent = cause ? childTraceparent(cause.traceparent) : h?.traceparent ?? newTraceparent();
   env.correlationid = cause ? cause.correlationid ?? cause.id : h?.correlationid ?? id;
   if (cause) {

@@ -1,7 +1,7 @@
 import type { CodecRegistry } from './codec.js';
 import type { ContractHooks } from './contract-hooks.js';
 import { validateEnvelope, type Envelope } from './envelope.js';
-import { markPublished } from './inbound-envelope.js';
+import { markPublished, publishedEnvelope } from './inbound-envelope.js';
 import { BackpressureError, MessageTooLargeError } from './errors.js';
 import type { PublishOptions } from './handler.js';
 import type { HeaderLimits } from './headers.js';
@@ -50,13 +50,12 @@ export class Publisher {
     let entry: SubjectEntry;
     try {
       entry = this.subjects.forPublish(subject);
-      envelope = this.prepare(subject, data, options, cause);
+      envelope = this.prepare(subject, data, options, cause, entry.transport);
     } catch (err) {
       return Promise.reject(err);
     }
     const tracing = this.tracing;
     if (tracing !== undefined) return this.sendTraced(tracing, subject, envelope, entry, cause ? cause.traceparent : options.headers?.traceparent, options.traceLinks);
-    this.markPassedThrough(envelope, entry.transport);
     return this.send(subject, envelope, entry);
   }
 
@@ -64,7 +63,6 @@ export class Publisher {
   private sendTraced<T>(tracing: Tracing, subject: string, envelope: Envelope<T>, entry: SubjectEntry, parent: string | undefined,
     links: readonly string[] | undefined): Promise<Envelope<T>> {
     const span = tracing.startSend('publish', subject, envelope, entry.transport.name, parent, links);
-    this.markPassedThrough(envelope, entry.transport);
     return this.send(subject, envelope, entry).then((sent) => { tracing.endSend(span); return sent; }, (err: unknown) => { tracing.endSend(span, err); throw err; });
   }
 
@@ -74,18 +72,9 @@ export class Publisher {
     validateEnvelope(envelope, this.settings.headerLimits);
     this.checkTenant(subject, envelope);
     const entry = this.subjects.entry(subject);
-    this.markPassedThrough(envelope, entry.transport);
+    // A caller's envelope, checked just now: marked in place (a defineProperty) where it passes through.
+    if (!entry.transport.capabilities.encodesData) markPublished(envelope, this.settings.headerLimits);
     return this.send(subject, envelope, entry);
-  }
-
-  /**
-   * Marks an envelope that passed the publish checks, so a subscriber handed this very object
-   * skips the inbound ones (core/inbound-envelope.ts). Only a transport that passes objects
-   * through needs it: one that encodes data gets a copy and its subscribers decode a new object
-   * from bytes, so the mark (a defineProperty, ~1.5% of CPU on the NATS path) would be wasted.
-   */
-  private markPassedThrough(envelope: Envelope, transport: Transport): void {
-    if (!transport.capabilities.encodesData) markPublished(envelope, this.settings.headerLimits);
   }
 
   /**
@@ -100,11 +89,18 @@ export class Publisher {
     throw refused;
   }
 
-  /** Builds, checks and contract-stamps an outbound envelope; counts a rejection when it fails. */
-  prepare<T>(subject: string, data: T, options: PublishOptions, cause: Envelope | undefined): Envelope<T> {
+  /**
+   * Builds, checks and contract-stamps an outbound envelope for `transport`; counts a rejection
+   * when it fails. On a transport that passes objects through, the envelope is made marked as
+   * having passed the publish checks (it is returned only once it has), so a subscriber handed
+   * this very object skips the inbound ones (core/inbound-envelope.ts); one that encodes data
+   * hands its subscribers a new object decoded from bytes, and needs no mark.
+   */
+  prepare<T>(subject: string, data: T, options: PublishOptions, cause: Envelope | undefined, transport: Transport): Envelope<T> {
     try {
       checkCallerHeaders(options, this.settings.headerLimits, this.checked);
-      const envelope = buildEnvelope(this.settings.source, subject, data, options, cause);
+      const into = transport.capabilities.encodesData ? undefined : publishedEnvelope(this.settings.headerLimits);
+      const envelope = buildEnvelope(this.settings.source, subject, data, options, cause, into);
       const refused = this.settings.tenantSubjects?.mismatch(subject, envelope.tenant);
       if (refused !== undefined) throw refused;
       this.settings.contracts?.outbound(envelope, options.version);

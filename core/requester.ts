@@ -28,7 +28,7 @@ export class Requester {
     validateSubject(subject);
     if (!this.publisher.started) await this.start();
     const transport = this.requestTransport(subject);
-    const envelope = this.publisher.prepare(subject, data, options, cause);
+    const envelope = this.publisher.prepare(subject, data, options, cause, transport);
     const tracing = this.publisher.tracing;
     // Without tracing: no span and no extra promise on the request/reply path.
     const span = tracing?.startSend('request', subject, envelope, transport.name, cause ? cause.traceparent : options.headers?.traceparent, options.traceLinks);

@@ -315,7 +315,7 @@ export class MqttTransport implements Transport {
     const envelope = rawEnvelope(topic, packet.payload, 'application/octet-stream', randomUUID(), new Date().toISOString());
     envelope.dlqtruncated = String(payloadBytes);
     refuseInbound(envelope, new MessageTooLargeError(
-      `MQTT message on ${topic} is ${packetBytes} bytes; this subscriber takes at most ${limit} (maxMessageBytes), skipped unread`,
+      `MQTT message on ${topic} is ${packetBytes} bytes; this subscriber takes at most ${limit} (maxMessageBytes), skipped unread: publish smaller messages or raise maxMessageBytes`,
       { details: { bytes: packetBytes, limit, topic } }));
     if (!Array.isArray(targets)) return this.deliver(targets, subject, envelope, undefined, undefined, false, undefined);
     let waits: Promise<void>[] | undefined;

@@ -87,12 +87,15 @@ export class ReplyInbox {
     });
   }
 
-  /** (Re-)arms the timeout timer for `at`. Unref'd: a waiting request keeps the process alive through its connection, not through this timer. */
+  /**
+   * (Re-)arms the timeout timer for `at`. It keeps the process alive, as a timer per request did:
+   * a request waiting on a connection that went away still times out. Once nothing waits it fires
+   * once more and is not re-armed; `close()` clears it.
+   */
   private armSweep(at: number): void {
     if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
     this.sweepAt = at;
     this.sweepTimer = setTimeout(this.sweep, Math.max(0, Math.ceil(at - performance.now())));
-    this.sweepTimer.unref();
   }
 
   /** Forgets a token (the request could not be sent). */
