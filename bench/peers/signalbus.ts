@@ -2,7 +2,9 @@
  * The signalbus side of the peers-* scenarios, configured as bench/scenarios/nats.ts runs it:
  * two Buses (publisher/caller and subscriber/server), NatsTransport with its defaults, no
  * metric publishing, a silent logger. Everything else is the default: binary-mode CloudEvents
- * headers, an id, time and traceparent per message, inbound envelope validation.
+ * headers, an id, time and traceparent per message, inbound envelope validation. The handlers
+ * have the shape of the peers' (Moleculer's action and event handlers, Nest's @MessagePattern and
+ * @EventPattern methods): synchronous, returning the data or nothing.
  */
 import { randomUUID } from 'node:crypto';
 import { Bus } from '../../core/index.js';
@@ -25,8 +27,8 @@ export async function openSignalbus(server: string, window: number): Promise<Pee
     close: async () => { await Promise.all([pub.stop(), sub.stop()]); },
   };
   return checked(session, async () => {
-    await sub.subscribe(events, async () => { got++; }, { maxInFlight: window, maxPending: 10_000 });
-    await sub.subscribe(echo, async (m) => m.data, { maxInFlight: window });
+    await sub.subscribe(events, () => { got++; }, { maxInFlight: window, maxPending: 10_000 });
+    await sub.subscribe(echo, (m) => m.data, { maxInFlight: window });
     await pub.start();
     const probe = { probe: id };
     assertEchoes('signalbus', probe, (await pub.request(echo, probe, { timeoutMs: 5000 })).data);
