@@ -125,6 +125,35 @@ async function ceRoundTrips(window: number, n: number, warm: number, minimal = f
   return timedRoundTrips(n, window, warm, rt, () => Promise.all([server.drain(), client.drain()]));
 }
 
+/**
+ * The round trip of ceRoundTrips(…, minimal) with the same attributes carried in the JSON body
+ * (CloudEvents structured mode: `{"specversion":…,"data":{…}}`) instead of a NATS header block:
+ * fresh id, time and traceparent per leg, each side parsing the other's event with JSON.parse.
+ * Against the minimal header-block round trip it isolates what the header block itself costs.
+ */
+async function structuredRoundTrips(window: number, n: number, warm: number): Promise<Measurement> {
+  const subject = `bench.nats.rr.structured.${randomUUID().slice(0, 8)}`;
+  const server = await rawConnect(); const client = await rawConnect();
+  const event = (type: string, source: string, id: string, extra: string, data: string) => te.encode('{"specversion":"1.0","id":"' + id + '","source":"' + source
+    + '","type":"' + type + '","time":"' + nowIso() + '","traceparent":"' + randomTraceparent() + '"' + extra + ',"datacontenttype":"application/json","data":' + data + '}');
+  server.subscribe(subject, { callback: (_e, m) => {
+    const request = JSON.parse(td.decode(m.data)) as { id: string; correlationid: string; data: unknown };
+    server.publish(m.reply!, event('bench.nats.rr64.reply', 'server@bench', newEventId(), ',"correlationid":"' + request.correlationid + '","causationid":"' + request.id + '"', JSON.stringify(request.data)));
+  } });
+  const inbox = `_INBOX.${randomUUID().replaceAll('-', '')}.`;
+  const waiting = new Map<string, (m: Msg) => void>();
+  client.subscribe(`${inbox}*`, { callback: (_e, m) => { const w = waiting.get(m.subject); if (w) { waiting.delete(m.subject); w(m); } } });
+  await Promise.all([server.flush(), client.flush()]);
+  let token = 0;
+  const rt = (i: number) => new Promise<Msg>((resolve) => {
+    const replyTo = inbox + (++token).toString(36);
+    waiting.set(replyTo, resolve);
+    const id = newEventId();
+    client.publish(subject, event('bench.nats.rr64', 'client@bench', id, ',"correlationid":"' + id + '"', JSON.stringify(payloads[i % 1000])), { reply: replyTo });
+  }).then((m) => (JSON.parse(td.decode(m.data)) as { data: unknown }).data);
+  return timedRoundTrips(n, window, warm, rt, () => Promise.all([server.drain(), client.drain()]));
+}
+
 const scenarios: Scenario[] = [
   {
     name: 'nats-pubsub',
@@ -253,6 +282,12 @@ const scenarios: Scenario[] = [
     description: `as nats-request-reply-64-ce-minimal, one round trip at a time (latency), ${RR_N} requests — p50/p99 in µs. ratio = signalbus / this`,
     raw: () => ceRoundTrips(1, RR_N, 2000, true),
     run: () => scenarios.find((s) => s.name === 'nats-request-reply')!.run(),
+  },
+  {
+    name: 'nats-request-reply-header-cost',
+    description: `what a NATS header block costs a round trip made one at a time, on raw nats.js, ${RR_N} requests — p50/p99 in µs: run = nats-request-reply-ce-minimal's raw side (binary mode: the attributes in a header block), raw = the same round trip with the same attributes, fresh per leg, in the JSON body instead (structured mode, no headers). Moleculer and NestJS send no NATS headers. ratio = header block / JSON body`,
+    raw: () => structuredRoundTrips(1, RR_N, 2000),
+    run: () => ceRoundTrips(1, RR_N, 2000, true),
   },
   {
     name: 'nats-jetstream-pubsub',
