@@ -8,6 +8,7 @@ export * from './subjects.js';
 export * from './codec.js';
 export * from './json-depth.js';
 export * from './json-members.js';
+export * from './structured-event.js';
 export * from './content-type.js';
 export * from './header-encoding.js';
 export * from './transport.js';

@@ -8,16 +8,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Bus } from '../../core/index.js';
-import { NatsTransport } from '../../transports/nats/index.js';
+import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/index.js';
 import { assertEchoes, checked, type PeerSession } from './session.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 
-export async function openSignalbus(server: string, window: number): Promise<PeerSession> {
+/** `contentMode`: the NATS content mode, binary (the default) or structured (the *-structured scenarios). */
+export async function openSignalbus(server: string, window: number, contentMode: NatsTransportOptions['contentMode'] = 'binary'): Promise<PeerSession> {
   const id = randomUUID().slice(0, 8);
   const events = `bench.peers.sb.${id}.reading`;
   const echo = `bench.peers.sb.${id}.echo`;
-  const makeBus = (service: string) => new Bus({ service: `${service}@bench`, transport: new NatsTransport({ servers: server }), metrics: false, logger: quiet });
+  const makeBus = (service: string) => new Bus({ service: `${service}@bench`, transport: new NatsTransport({ servers: server, contentMode }), metrics: false, logger: quiet });
   const pub = makeBus('pub'); const sub = makeBus('sub');
   let got = 0;
   const session: PeerSession = {

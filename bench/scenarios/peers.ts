@@ -21,6 +21,7 @@ const payloads = Array.from({ length: 1000 }, (_, i) => sensorReading(i));
 
 // Loaded when a scenario runs: selecting other scenarios does not load Moleculer or NestJS.
 const signalbus = async () => (await import('../peers/signalbus.js')).openSignalbus(SERVER, WINDOW);
+const signalbusStructured = async () => (await import('../peers/signalbus.js')).openSignalbus(SERVER, WINDOW, 'structured');
 const moleculer = async () => (await import('../peers/moleculer.js')).openMoleculer(SERVER);
 const nestjs = async () => (await import('../peers/nestjs.js')).openNest(SERVER);
 
@@ -78,6 +79,24 @@ const scenarios: Scenario[] = [
     name: 'peers-nats-request-seq',
     description: `as peers-nats-request-64, one round trip at a time (latency), ${RR_N} requests — p50/p99 in µs. ratio = signalbus / Moleculer`,
     run: () => requests(signalbus, 1, RR_N, scale(2000)),
+    raw: () => requests(moleculer, 1, RR_N, scale(2000)),
+  },
+  {
+    name: 'peers-nats-events-structured',
+    description: `as peers-nats-events, signalbus with NatsTransport contentMode 'structured' (the whole CloudEvent as JSON in the body, no NATS header block; Moleculer's packets carry no headers either). ratio = signalbus / Moleculer`,
+    run: () => events(signalbusStructured),
+    raw: () => events(moleculer),
+  },
+  {
+    name: 'peers-nats-request-64-structured',
+    description: `as peers-nats-request-64, signalbus with contentMode 'structured'. ratio = signalbus / Moleculer`,
+    run: () => requests(signalbusStructured, WINDOW, RR_N * 2, scale(5000)),
+    raw: () => requests(moleculer, WINDOW, RR_N * 2, scale(5000)),
+  },
+  {
+    name: 'peers-nats-request-seq-structured',
+    description: `as peers-nats-request-seq, signalbus with contentMode 'structured'. ratio = signalbus / Moleculer`,
+    run: () => requests(signalbusStructured, 1, RR_N, scale(2000)),
     raw: () => requests(moleculer, 1, RR_N, scale(2000)),
   },
   {

@@ -6,7 +6,9 @@ describe('bench peers scenarios', () => {
   it('bench peers - the module lists each peer scenario with a description, run() and a peer as raw()', async () => {
     const scenarios = (await import('../../bench/scenarios/peers.js')).default as Scenario[];
     expect(scenarios.map((s) => s.name)).to.deep.equal([
-      'peers-nats-events', 'peers-nats-request-64', 'peers-nats-request-seq', 'peers-nestjs-nats-events', 'peers-nestjs-nats-request-64',
+      'peers-nats-events', 'peers-nats-request-64', 'peers-nats-request-seq',
+      'peers-nats-events-structured', 'peers-nats-request-64-structured', 'peers-nats-request-seq-structured',
+      'peers-nestjs-nats-events', 'peers-nestjs-nats-request-64',
     ]);
     for (const s of scenarios) {
       expect(s.description, s.name).to.be.a('string').and.match(/ratio = signalbus \/ (Moleculer|NestJS)$/);

@@ -10,9 +10,7 @@
  * Inbound, both forms are understood on either protocol version; a payload that is neither is a
  * raw device message, wrapped by `rawEnvelope`.
  */
-import {
-  AttributeReader, checkJsonDepth, findRepeatedMember, isJsonContentType, MAX_JSON_DEPTH, refuseInbound, repeatedMemberError, type Envelope,
-} from '../../core/index.js';
+import { AttributeReader, readStructuredEvent, refuseInbound, structuredEventBytes, STRUCTURED_CONTENT_TYPE, type Envelope } from '../../core/index.js';
 
 /** The MQTT 5 publish properties the binding reads and writes. */
 export interface MqttWireProperties {
@@ -43,7 +41,7 @@ export interface MqttWireMessage {
 /** Extension attribute carrying the reply topic of a request in structured mode (MQTT 3.1.1 has no Response Topic). */
 export const REPLY_TO_ATTRIBUTE = 'replyto';
 
-export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
+export { STRUCTURED_CONTENT_TYPE };
 
 const EMPTY = Buffer.alloc(0);
 
@@ -96,34 +94,13 @@ export function fromMqttBinary(payload: Buffer, properties: MqttInboundPropertie
 }
 
 /**
- * Structured mode (MQTT 3.1.1): the whole event as CloudEvents JSON. JSON data bytes are spliced in
- * as they are (the codec already produced JSON), so nothing is parsed and re-serialised.
+ * Structured mode (MQTT 3.1.1): the whole event as CloudEvents JSON (core/structured-event.ts),
+ * with the reply topic of a request in `replyto`.
  * @example toMqttStructured(envelope, 'signalbus/_inbox/abc') // payload: {"specversion":"1.0",…,"replyto":"…","data":{…}}
  */
 export function toMqttStructured(envelope: Envelope, replyTo?: string): MqttWireMessage {
-  let head = '{';
-  for (const name in envelope) {
-    if (name === 'data' || name === 'data_base64' || name === REPLY_TO_ATTRIBUTE) continue;
-    const value = envelope[name];
-    if (typeof value !== 'string') continue;
-    if (head.length > 1) head += ',';
-    head += JSON.stringify(name) + ':' + JSON.stringify(value);
-  }
-  if (replyTo !== undefined) head += `${head.length > 1 ? ',' : ''}"${REPLY_TO_ATTRIBUTE}":${JSON.stringify(replyTo)}`;
-  const data = envelope.data;
-  let payload: Buffer;
-  if (data === undefined) {
-    payload = Buffer.from(head + '}', 'utf8');
-  } else if (isJsonContentType(envelope.datacontenttype) && (data instanceof Uint8Array || typeof data === 'string')) {
-    const bytes = dataBytes(data);
-    payload = Buffer.concat([Buffer.from(`${head}${head.length > 1 ? ',' : ''}"data":`, 'utf8'), bytes, CLOSE_BRACE]);
-  } else {
-    payload = Buffer.from(`${head}${head.length > 1 ? ',' : ''}"data_base64":"${dataBytes(data).toString('base64')}"}`, 'utf8');
-  }
-  return { payload, properties: { contentType: STRUCTURED_CONTENT_TYPE } };
+  return { payload: structuredEventBytes(envelope, REPLY_TO_ATTRIBUTE, replyTo), properties: { contentType: STRUCTURED_CONTENT_TYPE } };
 }
-
-const CLOSE_BRACE = Buffer.from('}');
 
 /** The result of decoding a structured message: the envelope and the reply topic it asks for. */
 export interface StructuredDecoded {
@@ -132,41 +109,13 @@ export interface StructuredDecoded {
 }
 
 /**
- * The envelope of a structured-mode message, or undefined when the payload is not a CloudEvent in
- * JSON (a device's own JSON, text, bytes). JSON data is handed on decoded; `data_base64` as bytes.
- * Throws CodecTooDeepError for a would-be CloudEvent nested past MAX_JSON_DEPTH, which is parsed
- * by nobody: the transport hands it on as raw bytes refused with that code (a dead letter). An
- * event that repeats a member name is returned refused (`refuseInbound`, EnvelopeInvalidError
- * with `details.member`): the Bus dead-letters it, as a repeated user property in binary mode.
+ * The envelope of a structured-mode message and its `replyto`, or undefined when the payload is
+ * not a CloudEvent in JSON (core readStructuredEvent, which says what is refused and thrown).
  */
 export function fromMqttStructured(payload: Buffer): StructuredDecoded | undefined {
-  // Cheap checks first: most raw device payloads are rejected without parsing.
-  let i = 0;
-  while (i < payload.length && (payload[i] === 0x20 || payload[i] === 0x0a || payload[i] === 0x0d || payload[i] === 0x09)) i++;
-  if (payload[i] !== 0x7b /* { */ || payload.indexOf('"specversion"') < 0) return undefined;
-  const text = payload.toString('utf8');
-  // Data nested past the limit would overflow whoever walks it next.
-  checkJsonDepth(text, MAX_JSON_DEPTH, 1);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch { return undefined; }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
-  const e = parsed as Record<string, unknown>;
-  if (typeof e.specversion !== 'string' || typeof e.id !== 'string' || typeof e.source !== 'string' || typeof e.type !== 'string') return undefined;
-  // JSON.parse kept the last of a repeated member, where another reader may keep the first.
-  const repeated = findRepeatedMember(text);
-  if (repeated !== undefined) refuseInbound(e as Envelope, repeatedMemberError(repeated));
-  let replyTo: string | undefined;
-  if (typeof e[REPLY_TO_ATTRIBUTE] === 'string') {
-    replyTo = e[REPLY_TO_ATTRIBUTE] as string;
-    delete e[REPLY_TO_ATTRIBUTE];
-  }
-  if (typeof e.data_base64 === 'string') {
-    e.data = Buffer.from(e.data_base64, 'base64');
-    delete e.data_base64;
-  }
-  return replyTo === undefined ? { envelope: e as Envelope } : { envelope: e as Envelope, replyTo };
+  const event = readStructuredEvent(payload, REPLY_TO_ATTRIBUTE);
+  if (event === undefined) return undefined;
+  return event.member === undefined ? { envelope: event.envelope } : { envelope: event.envelope, replyTo: event.member };
 }
 
 /** The type of envelopes made up around raw device payloads. */

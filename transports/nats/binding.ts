@@ -3,13 +3,16 @@
  * `ce-<attr>`, `datacontenttype` as `content-type` (as in the CloudEvents NATS and HTTP bindings),
  * `data` as the body. Header values are percent-encoded where they hold a space, `"`, `%` or
  * anything outside printable ASCII, so they survive NATS' header parser (which trims and splits
- * on CR/LF) byte for byte. Pure: no I/O, golden-tested both ways.
+ * on CR/LF) byte for byte. Structured content mode (`contentMode: 'structured'`): the whole event
+ * as CloudEvents JSON in the body and no header block (JetStream adds `Nats-Msg-Id`). Inbound,
+ * both modes are read whatever the transport sends. Pure: no I/O, golden-tested both ways.
  */
 import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  AttributeReader, CodecEncodeError, DATA_MEMBER, DEFAULT_HEADER_LIMITS, DEFAULT_MAX_ATTRIBUTES, EnvelopeInvalidError, HeaderInvalidError, percentDecodeHeaderValue,
-  percentEncodeHeaderValue, perAttributeEntry, refuseInbound, sealedEnvelope, CLOUDEVENTS_ATTRIBUTES, STANDARD_EXTENSIONS, type Envelope,
+  AttributeReader, CodecEncodeError, CodecTooDeepError, DATA_MEMBER, DEFAULT_HEADER_LIMITS, DEFAULT_MAX_ATTRIBUTES, EnvelopeInvalidError, HeaderInvalidError, percentDecodeHeaderValue,
+  percentEncodeHeaderValue, perAttributeEntry, readStructuredEvent, refuseInbound, sealedEnvelope, structuredEventBytes, CLOUDEVENTS_ATTRIBUTES, STANDARD_EXTENSIONS,
+  type Envelope, type StructuredEvent,
 } from '../../core/index.js';
 
 /** Prefix of every attribute header. */
@@ -88,6 +91,27 @@ export function toNatsBody(envelope: Envelope): Uint8Array {
     { details: { type: envelope.type, datacontenttype: envelope.datacontenttype } });
 }
 
+/** What goes on the wire for one message: the body, and the header block when there is one. */
+export interface NatsWire {
+  body: Uint8Array;
+  headers: Uint8Array | undefined;
+}
+
+/**
+ * The wire form of an envelope: binary mode (attributes in the header block, data the body) or
+ * structured mode (the event as JSON in the body, no header block unless JetStream needs its
+ * `Nats-Msg-Id` or a request through a stream its `sb-reply-to`). Header blocks are ASCII
+ * (values are percent-encoded), so latin1 is exact and cheaper than UTF-8.
+ */
+export function toNatsWire(envelope: Envelope, structured: boolean, withMsgId: boolean, replyTo?: string): NatsWire {
+  const data = toNatsBody(envelope); // refuses data that is not bytes, in either mode
+  if (!structured) return { body: data, headers: Buffer.from(toNatsHeaders(envelope, withMsgId, replyTo), 'latin1') };
+  let block = '';
+  if (withMsgId) block += MSG_ID_HEADER + ': ' + percentEncodeHeaderValue(natsMsgId(envelope)) + '\r\n';
+  if (replyTo !== undefined) block += REPLY_TO_HEADER + ': ' + replyTo + '\r\n';
+  return { body: structuredEventBytes(envelope), headers: block === '' ? undefined : Buffer.from(HEADER_LINE_START + block + '\r\n', 'latin1') };
+}
+
 /**
  * The made-up envelope id of a stored JetStream message that is not a CloudEvent and carries no
  * Nats-Msg-Id: UUID-shaped (version 5 layout) from a SHA-1 of stream name and sequence, so every
@@ -120,6 +144,8 @@ export interface DecodedNatsMessage {
   replyTo?: string;
   /** Not a CloudEvent (or a malformed one): the envelope was made up around the payload, and this says why. */
   notCloudEvent?: EnvelopeInvalidError;
+  /** The event came in structured mode (JSON in the body): a reply to it goes the same way. */
+  structured?: boolean;
 }
 
 /**
@@ -164,9 +190,33 @@ class EnvelopeCollector {
 
   private decode(subject: string, body: Uint8Array, storedAt: StoredAt | undefined): DecodedNatsMessage {
     const problem = cloudEventProblem(subject, this.env);
-    if (problem !== undefined) return this.madeUp(subject, body, problem, storedAt);
+    if (problem !== undefined) {
+      // No ce-specversion header (and nothing wrong with the headers there are): the body may hold the event, in structured mode.
+      const structured = problem === NO_SPECVERSION && this.reader.problem === undefined ? this.structured(subject, body, storedAt) : undefined;
+      return structured ?? this.madeUp(subject, body, problem, storedAt);
+    }
     this.reader.seal(this.env);
     return cloudEventMessage(this.env, this.contentType, body, this.replyTo);
+  }
+
+  /**
+   * The event in a structured-mode body, or undefined when the body is no CloudEvent in JSON. One
+   * nested too deep to parse is no payload to wrap either: the made-up envelope is refused with
+   * CodecTooDeepError (a dead letter, on raw subscriptions too), as on MQTT.
+   */
+  private structured(subject: string, body: Uint8Array, storedAt: StoredAt | undefined): DecodedNatsMessage | undefined {
+    let event: StructuredEvent | undefined;
+    try {
+      event = readStructuredEvent(body);
+    } catch (err) {
+      if (!(err instanceof CodecTooDeepError)) throw err;
+      const made = this.madeUp(subject, body, NO_SPECVERSION, storedAt);
+      refuseInbound(made.envelope, err);
+      return made;
+    }
+    if (event === undefined) return undefined;
+    const replyTo = this.replyTo;
+    return replyTo === undefined ? { envelope: event.envelope, structured: true } : { envelope: event.envelope, replyTo, structured: true };
   }
 
   /** Refuses the whole header block unread (too large, not UTF-8): the envelope is made up around the payload. */
@@ -190,7 +240,7 @@ class EnvelopeCollector {
 }
 
 /** One instance for every payload without `ce-specversion` (a device stream makes many; the dead letter's `dlqsubject` names the subject). */
-const NO_SPECVERSION = new EnvelopeInvalidError('nats message is not a CloudEvent (no ce-specversion header)');
+const NO_SPECVERSION = new EnvelopeInvalidError('nats message is not a CloudEvent (no ce-specversion header, and no structured-mode event in the body)');
 
 /**
  * The decoded message of a CloudEvent read off the wire, both readers' last step: `env` holds its
@@ -352,7 +402,8 @@ export const MAX_HEADER_BLOCK_BYTES = 4 * DEFAULT_HEADER_LIMITS.maxTotalLength;
  * @example fromNatsHeaderBytes('a.b', raw, headerLength, body)
  */
 export function fromNatsHeaderBytes(subject: string, bytes: Uint8Array, length: number, body: Uint8Array, storedAt?: StoredAt): DecodedNatsMessage {
-  if (length === 0) return fromNatsHeaderText(subject, '', body, storedAt);
+  // nats.js gives -1 for a message without headers (MSG, not HMSG).
+  if (length <= 0) return fromNatsHeaderTextByReader(subject, '', body, storedAt);
   let problem: HeaderInvalidError | undefined;
   let text = '';
   if (length > MAX_HEADER_BLOCK_BYTES) {

@@ -9,7 +9,7 @@ import {
   compilePattern, reconnectDelayMs, type Envelope, type InboundHandler, type SubjectMatcher, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
-import { toNatsBody, toNatsHeaders } from './binding.js';
+import { toNatsWire } from './binding.js';
 import { parseCreds } from './credentials.js';
 import { fromConnectError, fromNatsError, NatsJetStreamError, permissionError } from './errors.js';
 import { consumerConfig, durableName, ensureConsumer, ensureStream, ephemeralName } from './jetstream.js';
@@ -29,6 +29,13 @@ const noop = () => {};
 class EncodedHeaders {
   constructor(private readonly bytes: Uint8Array) {}
   encode(): Uint8Array { return this.bytes; }
+}
+
+const NO_OPTIONS = {};
+
+/** nats.js publish options for a header block, or none (structured mode). */
+function publishOptions(headers: Uint8Array | undefined): { headers?: MsgHdrs } {
+  return headers === undefined ? NO_OPTIONS : { headers: new EncodedHeaders(headers) as unknown as MsgHdrs };
 }
 
 /**
@@ -63,9 +70,12 @@ export class NatsTransport implements Transport {
   private held: Array<{ resolve(): void; reject(err: Error): void }> = [];
   private heldBytes = 0;
   private readonly subscriptions = new Set<{ stop(drain: boolean): Promise<void> }>();
+  /** `contentMode: 'structured'`: events go as JSON in the body. */
+  private readonly structured: boolean;
 
   constructor(options: NatsTransportOptions = {}) {
     this.options = resolveNatsOptions(options);
+    this.structured = this.options.contentMode === 'structured';
     const durable = this.options.jetstream !== undefined;
     this.capabilities = {
       requestReply: true, queueGroups: true, durable, ordered: true, wildcards: true, redelivery: durable, encodesData: true,
@@ -170,10 +180,6 @@ export class NatsTransport implements Transport {
   }
 
   /** The header block as bytes. Over the server's max_payload, nats.js' own check refuses the publish (MessageTooLargeError). */
-  private encodeHeaders(headerBlock: string): Uint8Array {
-    // Header blocks are ASCII (values are percent-encoded), so latin1 is exact and cheaper than UTF-8.
-    return Buffer.from(headerBlock, 'latin1');
-  }
 
   /**
    * nats.js discards its outbound buffer on every reconnect attempt, so while the link is down
@@ -207,11 +213,10 @@ export class NatsTransport implements Transport {
   publish(subject: string, envelope: Envelope): Promise<void> {
     try {
       const nc = this.ready();
-      const body = toNatsBody(envelope);
-      const headers = this.encodeHeaders(toNatsHeaders(envelope, this.options.jetstream !== undefined));
-      if (this.options.jetstream) return this.publishDurable(nc, subject, body, headers);
-      const opts = { headers: new EncodedHeaders(headers) as unknown as MsgHdrs };
-      const held = this.holdWhileDisconnected(subject, headers.byteLength + body.byteLength);
+      const { body, headers } = toNatsWire(envelope, this.structured, this.options.jetstream !== undefined);
+      if (this.options.jetstream) return this.publishDurable(nc, subject, body, headers!);
+      const opts = publishOptions(headers);
+      const held = this.holdWhileDisconnected(subject, (headers?.byteLength ?? 0) + body.byteLength);
       if (held) return held.then(() => this.ready().publish(subject, body, opts)).catch((err) => { throw fromNatsError(err, `publishing to ${subject}`); });
       nc.publish(subject, body, opts);
       return Promise.resolve();
@@ -400,24 +405,23 @@ export class NatsTransport implements Transport {
     const started = Date.now();
     const token = inbox.nextToken();
     const replySubject = inbox.subjectFor(token);
-    const body = toNatsBody(envelope);
     let replied: Promise<Msg>;
     if (this.options.jetstream) {
-      const headers = this.encodeHeaders(toNatsHeaders(envelope, true, replySubject));
+      const { body, headers } = toNatsWire(envelope, this.structured, true, replySubject);
       replied = inbox.expect(token, subject, options.timeoutMs);
       try {
-        await this.publishDurable(nc, subject, body, headers);
+        await this.publishDurable(nc, subject, body, headers!);
       } catch (err) {
         inbox.cancel(token);
         throw err;
       }
     } else {
-      const headers = this.encodeHeaders(toNatsHeaders(envelope, false));
+      const { body, headers } = toNatsWire(envelope, this.structured, false);
       replied = inbox.expect(token, subject, options.timeoutMs);
-      const held = this.holdWhileDisconnected(subject, headers.byteLength + body.byteLength);
+      const held = this.holdWhileDisconnected(subject, (headers?.byteLength ?? 0) + body.byteLength);
       if (held) await held.catch((err) => { inbox.cancel(token); throw err; });
       try {
-        nc.publish(subject, body, { headers: new EncodedHeaders(headers) as unknown as MsgHdrs, reply: replySubject });
+        nc.publish(subject, body, headers === undefined ? { reply: replySubject } : { headers: new EncodedHeaders(headers) as unknown as MsgHdrs, reply: replySubject });
       } catch (err) {
         inbox.cancel(token);
         throw fromNatsError(err, `requesting ${subject}`);
@@ -433,14 +437,13 @@ export class NatsTransport implements Transport {
     return decoded.envelope;
   }
 
-  /** @internal Sends a handler's reply to a requester's reply subject (always core NATS). */
-  sendReply(replyTo: string, reply: Envelope): Promise<void> {
+  /** @internal Sends a handler's reply to a requester's reply subject (always core NATS), in the request's content mode. */
+  sendReply(replyTo: string, reply: Envelope, structured: boolean): Promise<void> {
     try {
       const nc = this.ready();
-      const body = toNatsBody(reply);
-      const headers = this.encodeHeaders(toNatsHeaders(reply, false));
-      const opts = { headers: new EncodedHeaders(headers) as unknown as MsgHdrs };
-      const held = this.holdWhileDisconnected(replyTo, headers.byteLength + body.byteLength);
+      const { body, headers } = toNatsWire(reply, structured, false);
+      const opts = publishOptions(headers);
+      const held = this.holdWhileDisconnected(replyTo, (headers?.byteLength ?? 0) + body.byteLength);
       if (held) return held.then(() => this.ready().publish(replyTo, body, opts));
       nc.publish(replyTo, body, opts);
       return Promise.resolve();

@@ -79,6 +79,15 @@ export interface NatsTransportOptions {
   /** JetStream mode (durable, at least once); absent = core NATS (at most once). */
   jetstream?: NatsJetStreamOptions;
   /**
+   * How events travel (CloudEvents NATS binding). `binary` (default): attributes in NATS headers
+   * (`ce-*`), the data as the body. `structured`: the whole event as CloudEvents JSON in the body,
+   * no header block (JetStream adds `Nats-Msg-Id`), for consumers that read events from the body
+   * (clients without NATS headers, SDKs in structured mode). Binary is the faster of the two here
+   * (bench/RESULTS.md, peers-*-structured). Either way the transport reads both, and answers a
+   * request in the mode it came in.
+   */
+  contentMode?: 'binary' | 'structured';
+  /**
    * Where the transport reports what it cannot throw to a caller: a core publish the server's
    * permissions refused (at error level, `err` a TransportPermissionError). Default: none.
    */
@@ -185,7 +194,11 @@ export function resolveNatsOptions(o: NatsTransportOptions = {}): ResolvedNatsOp
     maxBufferedPublishes: positive('maxBufferedPublishes', o.maxBufferedPublishes, 10_000),
     maxBufferedBytes: positive('maxBufferedBytes', o.maxBufferedBytes, 8 * 1024 * 1024),
     inboxPrefix: o.inboxPrefix ?? '_INBOX',
+    contentMode: o.contentMode ?? 'binary',
   };
+  if (r.contentMode !== 'binary' && r.contentMode !== 'structured') {
+    throw new OptionsInvalidError(`nats option contentMode must be binary or structured, got ${JSON.stringify(o.contentMode)}`, { details: { field: 'contentMode' } });
+  }
   for (const k of ['name', 'token', 'user', 'pass', 'nkeySeed', 'creds', 'credsFile'] as const) if (o[k] !== undefined) r[k] = o[k];
   if (o.logger !== undefined) r.logger = o.logger;
   if (tls !== undefined) r.tls = tls;
@@ -226,7 +239,7 @@ export function resolveNatsOptions(o: NatsTransportOptions = {}): ResolvedNatsOp
  * `transportFromUrl` (`nats://h1:4222,h2:4222,h3:4222?…`, split by core's splitServerList). `tls://host:port` (or `tls=1`) requires
  * TLS; `caFile=`, `certFile=`, `keyFile=` (implying TLS) and `credsFile=` take file paths; also
  * `rejectUnauthorized`, `servername`, `handshakeFirst`, `connectTimeoutMs`, the `reconnect*`
- * parameters, `maxBufferedPublishes`, `maxBufferedBytes`.
+ * parameters, `maxBufferedPublishes`, `maxBufferedBytes`, `contentMode` (binary or structured).
  *
  * @example natsOptionsFromUrl(new URL('nats://127.0.0.1:4222?jetstream=1&stream=ORDERS&subjects=orders.>'))
  */
@@ -252,6 +265,7 @@ export function natsOptionsFromUrl(url: URL): NatsTransportOptions {
   for (const k of ['connectTimeoutMs', 'maxBufferedPublishes', 'maxBufferedBytes'] as const) {
     if (p.has(k)) o[k] = numberParam(url, k, 0);
   }
+  if (p.has('contentMode')) o.contentMode = p.get('contentMode') as NatsTransportOptions['contentMode'];
   if (booleanParam(url, 'jetstream', false)) {
     const stream = p.get('stream');
     if (!stream) throw new OptionsInvalidError('nats URL with jetstream=1 needs stream=<name>', { details: { field: 'stream' } });

@@ -251,6 +251,7 @@ export class ReplayInbound implements InboundMessage {
   readonly notCloudEvent?: EnvelopeInvalidError;
   readonly reply?: (reply: Envelope) => Promise<void>;
   private readonly replyTo: string | undefined;
+  private readonly structured: boolean;
   constructor(private readonly sub: ReplaySubscription, public msg: JsMsg, readonly position: number, readonly attempt: number,
     private readonly transport: ReplySender) {
     this.subject = msg.subject;
@@ -258,6 +259,7 @@ export class ReplayInbound implements InboundMessage {
     this.envelope = decoded.envelope;
     if (decoded.notCloudEvent) this.notCloudEvent = decoded.notCloudEvent;
     this.replyTo = decoded.replyTo;
+    this.structured = decoded.structured === true;
     if (this.replyTo) this.reply = this.sendReply;
   }
   ack(): void { this.msg.ack(); this.sub.settled(this); }
@@ -265,5 +267,5 @@ export class ReplayInbound implements InboundMessage {
   /** Resets the ack wait: the Bus holds the message through an ordered retry's backoff. */
   inProgress(): void { this.msg.working(); }
   term(): void { this.msg.term(); this.sub.settled(this); }
-  private sendReply(reply: Envelope): Promise<void> { return this.transport.sendReply(this.replyTo!, reply); }
+  private sendReply(reply: Envelope): Promise<void> { return this.transport.sendReply(this.replyTo!, reply, this.structured); }
 }

@@ -9,7 +9,8 @@ import { fromNatsHeaderBytes, fromNatsMessage, type DecodedNatsMessage, type Sto
 
 /** Where a reply to a request goes: the transport that received it. */
 export interface ReplySender {
-  sendReply(subject: string, reply: Envelope): Promise<void>;
+  /** `structured`: the request came in structured mode, and so goes its reply. */
+  sendReply(subject: string, reply: Envelope, structured: boolean): Promise<void>;
 }
 
 /** nats.js' MsgImpl internals (2.x): the raw bytes and where the header block ends. */
@@ -27,6 +28,7 @@ export function decodeDelivery(msg: Msg | JsMsg, storedAt?: StoredAt, subject = 
   const hdr = inner._msg?.hdr;
   const bytes = inner._rdata;
   if (hdr !== undefined && bytes) return fromNatsHeaderBytes(subject, bytes, hdr, msg.data, storedAt);
+  // Public API: without headers (`msg.headers` undefined) the body may still hold a structured-mode event.
   return fromNatsMessage(subject, msg.headers, msg.data, storedAt);
 }
 /** A core NATS delivery: nothing to settle; a reply subject makes it a request. */
@@ -36,14 +38,16 @@ export class CoreInbound implements InboundMessage {
   readonly notCloudEvent?: EnvelopeInvalidError;
   readonly envelope: Envelope;
   private readonly replyTo: string | undefined;
+  private readonly structured: boolean;
   constructor(readonly subject: string, decoded: DecodedNatsMessage, private readonly transport: ReplySender, replyTo: string | undefined) {
     this.envelope = decoded.envelope;
     if (decoded.notCloudEvent) this.notCloudEvent = decoded.notCloudEvent;
     this.replyTo = replyTo;
+    this.structured = decoded.structured === true;
     if (replyTo) this.reply = this.sendReply;
   }
   ack(): void {}
-  private sendReply(reply: Envelope): Promise<void> { return this.transport.sendReply(this.replyTo!, reply); }
+  private sendReply(reply: Envelope): Promise<void> { return this.transport.sendReply(this.replyTo!, reply, this.structured); }
 }
 
 /** A JetStream delivery: settled with ack / nak(delay) / term on the server; `position` = stream sequence. */
@@ -54,11 +58,13 @@ export class JetStreamInbound implements InboundMessage {
   readonly notCloudEvent?: EnvelopeInvalidError;
   readonly envelope: Envelope;
   private readonly replyTo: string | undefined;
+  private readonly structured: boolean;
   constructor(readonly subject: string, decoded: DecodedNatsMessage, private readonly msg: JsMsg,
     private readonly tracker: InFlight, private readonly transport: ReplySender) {
     this.envelope = decoded.envelope;
     if (decoded.notCloudEvent) this.notCloudEvent = decoded.notCloudEvent;
     this.replyTo = decoded.replyTo;
+    this.structured = decoded.structured === true;
     this.attempt = msg.info.redeliveryCount;
     this.position = msg.seq;
     if (this.replyTo) this.reply = this.sendReply;
@@ -68,7 +74,7 @@ export class JetStreamInbound implements InboundMessage {
   /** Resets the ack wait: the Bus holds the message through an ordered retry's backoff. */
   inProgress(): void { this.msg.working(); }
   term(): void { this.msg.term(); this.tracker.settled(); }
-  private sendReply(reply: Envelope): Promise<void> { return this.transport.sendReply(this.replyTo!, reply); }
+  private sendReply(reply: Envelope): Promise<void> { return this.transport.sendReply(this.replyTo!, reply, this.structured); }
 }
 
 /** Counts messages handed to the Bus and not yet settled, so drain can wait for them. */

@@ -1,0 +1,95 @@
+/**
+ * CloudEvents structured mode as the message-oriented bindings write and read it (MQTT 3.1.1,
+ * NATS `contentMode: 'structured'`): the whole event as one JSON object in the payload
+ * (`application/cloudevents+json`). JSON data is spliced in as the bytes the codec made (nothing
+ * parsed and serialised again); other data goes as `data_base64`. A binding may carry one member
+ * of its own beside the attributes (MQTT 3.1.1's reply topic, which that protocol has no field for).
+ */
+import type { Envelope } from './envelope.js';
+import { isJsonContentType } from './content-type.js';
+import { checkJsonDepth, MAX_JSON_DEPTH } from './json-depth.js';
+import { findRepeatedMember, repeatedMemberError } from './json-members.js';
+import { refuseInbound } from './inbound-envelope.js';
+
+export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
+
+const EMPTY = Buffer.alloc(0);
+const CLOSE_BRACE = Buffer.from('}');
+
+/** Data as bytes: the Bus hands encoded data (`encodesData`); a string is accepted for hand-built envelopes. */
+function dataBytes(data: unknown): Buffer {
+  if (data === undefined) return EMPTY;
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  throw new TypeError('a structured event needs encoded data (Uint8Array)');
+}
+
+/**
+ * The structured-mode payload of an envelope. `member`: a binding's own member, left out of the
+ * attributes and written with `value` when one is given.
+ * @example structuredEventBytes(envelope) // {"specversion":"1.0",…,"data":{…}}
+ */
+export function structuredEventBytes(envelope: Envelope, member?: string, value?: string): Buffer {
+  let head = '{';
+  for (const name in envelope) {
+    if (name === 'data' || name === 'data_base64' || name === member) continue;
+    const v = envelope[name];
+    if (typeof v !== 'string') continue;
+    if (head.length > 1) head += ',';
+    head += JSON.stringify(name) + ':' + JSON.stringify(v);
+  }
+  if (member !== undefined && value !== undefined) head += `${head.length > 1 ? ',' : ''}${JSON.stringify(member)}:${JSON.stringify(value)}`;
+  const data = envelope.data;
+  if (data === undefined) return Buffer.from(head + '}', 'utf8');
+  if (isJsonContentType(envelope.datacontenttype) && (data instanceof Uint8Array || typeof data === 'string')) {
+    return Buffer.concat([Buffer.from(`${head}${head.length > 1 ? ',' : ''}"data":`, 'utf8'), dataBytes(data), CLOSE_BRACE]);
+  }
+  return Buffer.from(`${head}${head.length > 1 ? ',' : ''}"data_base64":"${dataBytes(data).toString('base64')}"}`, 'utf8');
+}
+
+/** A structured event read back: the envelope and the binding's own member, if it was there. */
+export interface StructuredEvent {
+  envelope: Envelope;
+  member?: string;
+}
+
+/**
+ * The envelope of a structured-mode payload, or undefined when the payload is not a CloudEvent in
+ * JSON (a device's own JSON, text, bytes). JSON data is handed on decoded; `data_base64` as bytes.
+ * Throws CodecTooDeepError for a would-be CloudEvent nested past MAX_JSON_DEPTH (the transport
+ * hands it on as raw bytes refused with that code: a dead letter). An event that repeats a member
+ * name is returned refused (`refuseInbound`, EnvelopeInvalidError with `details.member`): the Bus
+ * dead-letters it. Everything else about the attributes is the Bus's inbound check, as for any
+ * envelope a binding did not seal. `member`: a binding's own member, taken out when it is a string.
+ */
+export function readStructuredEvent(payload: Uint8Array, member?: string): StructuredEvent | undefined {
+  const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  // Cheap checks first: most raw device payloads are rejected without parsing.
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
+  if (bytes[i] !== 0x7b /* { */ || bytes.indexOf('"specversion"') < 0) return undefined;
+  const text = bytes.toString('utf8');
+  // Data nested past the limit would overflow whoever walks it next.
+  checkJsonDepth(text, MAX_JSON_DEPTH, 1);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch { return undefined; }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const e = parsed as Record<string, unknown>;
+  if (typeof e.specversion !== 'string' || typeof e.id !== 'string' || typeof e.source !== 'string' || typeof e.type !== 'string') return undefined;
+  // JSON.parse kept the last of a repeated member, where another reader may keep the first.
+  const repeated = findRepeatedMember(text);
+  if (repeated !== undefined) refuseInbound(e as Envelope, repeatedMemberError(repeated));
+  let own: string | undefined;
+  if (member !== undefined && typeof e[member] === 'string') {
+    own = e[member] as string;
+    delete e[member];
+  }
+  if (typeof e.data_base64 === 'string') {
+    e.data = Buffer.from(e.data_base64, 'base64');
+    delete e.data_base64;
+  }
+  return own === undefined ? { envelope: e as Envelope } : { envelope: e as Envelope, member: own };
+}
