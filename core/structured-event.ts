@@ -5,7 +5,9 @@
  * parsed and serialised again); other data goes as `data_base64`. A binding may carry one member
  * of its own beside the attributes (MQTT 3.1.1's reply topic, which that protocol has no field for).
  */
+import { isUtf8 } from 'node:buffer';
 import type { Envelope } from './envelope.js';
+import { EnvelopeInvalidError } from './errors.js';
 import { isJsonContentType } from './content-type.js';
 import { checkJsonDepth, MAX_JSON_DEPTH } from './json-depth.js';
 import { findRepeatedMember, repeatedMemberError } from './json-members.js';
@@ -14,6 +16,16 @@ import { refuseInbound } from './inbound-envelope.js';
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 
 const EMPTY = Buffer.alloc(0);
+const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Strict base64 as the CloudEvents JSON format asks: no base64url, no whitespace, padded. A
+ * simple character-class run, not a pattern of groups, which would exhaust the regex stack on a
+ * megabyte of data.
+ */
+export function isBase64(text: string): boolean {
+  return text.length % 4 === 0 && BASE64_CHARS.test(text);
+}
 const CLOSE_BRACE = Buffer.from('}');
 
 /** Data as bytes: the Bus hands encoded data (`encodesData`); a string is accepted for hand-built envelopes. */
@@ -79,17 +91,32 @@ export function readStructuredEvent(payload: Uint8Array, member?: string): Struc
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
   const e = parsed as Record<string, unknown>;
   if (typeof e.specversion !== 'string' || typeof e.id !== 'string' || typeof e.source !== 'string' || typeof e.type !== 'string') return undefined;
-  // JSON.parse kept the last of a repeated member, where another reader may keep the first.
-  const repeated = findRepeatedMember(text);
-  if (repeated !== undefined) refuseInbound(e as Envelope, repeatedMemberError(repeated));
+  // What another reader of the same bytes could see differently refuses the event: bytes that
+  // are not UTF-8 (read here as U+FFFD), a member named twice (JSON.parse kept the last, another
+  // reader may keep the first), data given twice or base64 that is not (Node skips what it cannot read).
+  const problem = text.indexOf('\uFFFD') >= 0 && !isUtf8(bytes) ? new EnvelopeInvalidError('a structured event must be UTF-8 JSON')
+    : refusalOfMembers(text, e);
+  if (problem !== undefined) refuseInbound(e as Envelope, problem);
   let own: string | undefined;
   if (member !== undefined && typeof e[member] === 'string') {
     own = e[member] as string;
     delete e[member];
   }
-  if (typeof e.data_base64 === 'string') {
+  if (typeof e.data_base64 === 'string' && e.data === undefined && problem === undefined) {
     e.data = Buffer.from(e.data_base64, 'base64');
     delete e.data_base64;
   }
   return own === undefined ? { envelope: e as Envelope } : { envelope: e as Envelope, member: own };
+}
+
+/** Why the members of a parsed structured event refuse it: a repeated member, data given twice, base64 that is not. */
+function refusalOfMembers(text: string, e: Record<string, unknown>): EnvelopeInvalidError | undefined {
+  const repeated = findRepeatedMember(text);
+  if (repeated !== undefined) return repeatedMemberError(repeated);
+  const base64 = e.data_base64;
+  if (base64 === undefined) return undefined;
+  if (e.data !== undefined) return new EnvelopeInvalidError('an event has either data or data_base64, not both', { details: { attribute: 'data_base64' } });
+  if (typeof base64 !== 'string') return new EnvelopeInvalidError('data_base64 must be a string', { details: { attribute: 'data_base64' } });
+  if (!isBase64(base64)) return new EnvelopeInvalidError('data_base64 is not base64 (RFC 4648 §4, padded)', { details: { attribute: 'data_base64' } });
+  return undefined;
 }

@@ -102,8 +102,10 @@ describe('nats structured mode', function () {
     plain.publish(`${prefix}.bad.deep`, te.encode(`{${base},"id":"d","data":${'['.repeat(200)}${']'.repeat(200)}}`));
     plain.publish(`${prefix}.bad.number`, te.encode(`{${base},"id":"n","sequence":5,"data":1}`));
     plain.publish(`${prefix}.bad.noid`, te.encode(`{${base},"data":1}`));
+    plain.publish(`${prefix}.bad.twice`, te.encode(`{${base},"id":"w","data":1,"data_base64":"AQ=="}`));
+    plain.publish(`${prefix}.bad.base64`, te.encode(`{${base},"id":"x","data_base64":"@@@!!"}`));
     plain.publish(`${prefix}.raw`, te.encode('{"specversion":"my device firmware 2","temperature":3}'));
-    await waitFor(() => dead.length === 4 && raw.length === 1, { timeoutMs: 5000, what: 'four dead letters and the raw payload' });
+    await waitFor(() => dead.length === 6 && raw.length === 1, { timeoutMs: 5000, what: 'six dead letters and the raw payload' });
     expect(handled, 'no handler sees a refused event').to.have.length(0);
     const reasons = Object.fromEntries(dead.map((d) => [d.dlqsubject, d.dlqreason]));
     expect(reasons).to.deep.equal({
@@ -111,6 +113,8 @@ describe('nats structured mode', function () {
       [`${prefix}.bad.deep`]: 'SB_ERR_CODEC_TOO_DEEP',
       [`${prefix}.bad.number`]: 'SB_ERR_HEADER_INVALID',
       [`${prefix}.bad.noid`]: 'SB_ERR_ENVELOPE_INVALID',
+      [`${prefix}.bad.twice`]: 'SB_ERR_ENVELOPE_INVALID',
+      [`${prefix}.bad.base64`]: 'SB_ERR_ENVELOPE_INVALID',
     });
     expect(raw[0]!.type).to.equal(`${prefix}.raw`);
     expect(JSON.parse(td.decode(raw[0]!.data as Uint8Array))).to.deep.equal({ specversion: 'my device firmware 2', temperature: 3 });

@@ -23,7 +23,7 @@
 import { isUtf8 } from 'node:buffer';
 import {
   checkInboundEnvelope, AttributeReader, DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, MAX_JSON_DEPTH, checkJsonDepth, findRepeatedMember,
-  isJsonContentType, mediaType, percentEncodeHeaderValue, perAttributeName, repeatedMemberError, type Envelope, type HeaderLimits,
+  isBase64, isJsonContentType, mediaType, percentEncodeHeaderValue, perAttributeName, repeatedMemberError, type Envelope, type HeaderLimits,
 } from '../../core/index.js';
 import { BodyInvalidError } from './errors.js';
 
@@ -54,7 +54,6 @@ export interface HttpMessage {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 /** The base64 alphabet (RFC 4648 §4) then padding; with a length in whole quanta of 4 that is exactly padded base64. */
-const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
 
 // ------------------------------------------------------------------ binary
 
@@ -241,15 +240,6 @@ export function fromHttpBatch(body: Uint8Array, limits: HeaderLimits = DEFAULT_H
 export function contentKind(contentType: string | undefined): 'json' | 'text' | 'binary' {
   if (isJsonContentType(contentType)) return 'json';
   return mediaType(contentType).startsWith('text/') ? 'text' : 'binary';
-}
-
-/**
- * Strict base64 as the CloudEvents JSON format asks: no base64url, no whitespace, padded. A
- * simple character-class run, not a pattern of groups, which would exhaust the regex stack on a
- * megabyte of data.
- */
-function isBase64(text: string): boolean {
-  return text.length % 4 === 0 && BASE64_CHARS.test(text);
 }
 
 /** The text of a JSON body; BodyInvalidError when it is not UTF-8. */

@@ -1,0 +1,51 @@
+import { expect } from 'chai';
+import { CodecTooDeepError, inboundRefusal, readStructuredEvent, structuredEventBytes, type Envelope } from '../../core/index.js';
+
+const te = new TextEncoder();
+const base = '"specversion":"1.0","id":"e","source":"s","type":"t"';
+const read = (json: string | Uint8Array) => readStructuredEvent(typeof json === 'string' ? te.encode(json) : json);
+const refusal = (json: string | Uint8Array) => {
+  const event = read(json);
+  expect(event, 'read as an event').to.not.equal(undefined);
+  return inboundRefusal(event!.envelope);
+};
+
+describe('core structured events', () => {
+  it('structured event - reads JSON data decoded and data_base64 as bytes, and its own member apart', () => {
+    expect(read(`{${base},"datacontenttype":"application/json","data":{"a":[1,2]}}`)!.envelope.data).to.deep.equal({ a: [1, 2] });
+    const bytes = read(`{${base},"data_base64":"AAEC+v8="}`)!.envelope;
+    expect(Buffer.from(bytes.data as Uint8Array).equals(Buffer.from([0, 1, 2, 250, 255]))).to.equal(true);
+    expect(bytes.data_base64).to.equal(undefined);
+    const own = readStructuredEvent(te.encode(`{${base},"replyto":"inbox/1"}`), 'replyto')!;
+    expect(own.member).to.equal('inbox/1');
+    expect(own.envelope.replyto).to.equal(undefined);
+  });
+
+  it('structured event - what is no CloudEvent in JSON is not read: text, arrays, broken JSON, missing or non-string required members', () => {
+    for (const payload of ['hello', '[1,2]', `{${base},`, '{"specversion":"1.0","id":"e","source":"s"}', '{"specversion":1,"id":"e","source":"s","type":"t"}', '{"temperature":3}']) {
+      expect(read(payload), payload).to.equal(undefined);
+    }
+  });
+
+  it('structured event - refuses what another reader could read differently', () => {
+    expect(refusal(`{${base},"id":"again"}`)?.code).to.equal('SB_ERR_ENVELOPE_INVALID');
+    expect(refusal(`{${base},"data":1,"data_base64":"AQ=="}`)?.message).to.match(/either data or data_base64/);
+    expect(refusal(`{${base},"data_base64":"@@@!!"}`)?.message).to.match(/not base64/);
+    expect(refusal(`{${base},"data_base64":"AQ"}`)?.message, 'unpadded').to.match(/not base64/);
+    expect(refusal(`{${base},"data_base64":5}`)?.message).to.match(/must be a string/);
+    const notUtf8 = Buffer.concat([te.encode(`{${base},"note":"`), Buffer.from([0xc3, 0x28]), te.encode('"}')]);
+    expect(refusal(notUtf8)?.message).to.match(/UTF-8/);
+    const sentAsIs = te.encode(`{${base},"note":"\uFFFD"}`);
+    expect(refusal(sentAsIs), 'a replacement character sent as such is UTF-8').to.equal(undefined);
+  });
+
+  it('structured event - data nested past the limit throws CodecTooDeepError before it is parsed', () => {
+    expect(() => read(`{${base},"data":${'['.repeat(200)}${']'.repeat(200)}}`)).to.throw(CodecTooDeepError);
+  });
+
+  it('structured event - written and read back: attributes, JSON data spliced in, bytes as base64', () => {
+    const envelope: Envelope = { specversion: '1.0', id: 'e', source: 's', type: 't', note: 'a "b" \\ c', datacontenttype: 'application/json', data: te.encode('{"x":1}') };
+    expect(structuredEventBytes(envelope).toString('utf8')).to.equal('{"specversion":"1.0","id":"e","source":"s","type":"t","note":"a \\"b\\" \\\\ c","datacontenttype":"application/json","data":{"x":1}}');
+    expect(read(structuredEventBytes(envelope))!.envelope).to.deep.equal({ ...envelope, data: { x: 1 } });
+  });
+});
