@@ -27,12 +27,12 @@ async function deleteStream(): Promise<void> {
 }
 
 /** For the restart case: a nats-server of our own with a file-stored stream, restarted with SIGTERM. */
-function ownServer(): BrokerRestartTarget {
+function ownServer(contentMode: 'binary' | 'structured' = 'binary'): BrokerRestartTarget {
   let server: NatsServerProcess | undefined;
   return {
     executable: NATS_SERVER_BINARY,
     start: async () => { server = await NatsServerProcess.start({ jetstream: true }); },
-    create: () => new NatsTransport({ servers: server!.url, jetstream: { stream, subjects, storage: 'file', ackWaitMs: 5000 } }),
+    create: () => new NatsTransport({ servers: server!.url, contentMode, jetstream: { stream, subjects, storage: 'file', ackWaitMs: 5000 } }),
     restart: async () => { await server!.halt('SIGTERM'); await server!.resume(); },
     stop: async () => { await server?.stop(); },
   };
@@ -45,6 +45,22 @@ describe('nats-jetstream', function () {
     create: () => new NatsTransport({ servers: 'nats://127.0.0.1:4222', jetstream: { stream, subjects, storage: 'memory', ackWaitMs: 10_000 } }),
     after: deleteStream,
     restart: ownServer(),
+    replay: true,
+  });
+});
+
+describe('nats-jetstream-structured', function () {
+  // Its own stream over the same subjects, made after the suite above deleted its own (suites run one after another).
+  const structuredStream = `SB_CONF_${randomUUID().slice(0, 8)}`;
+  before(async function () { await requireBroker(this, 'nats'); await removeStaleStreams(); });
+  runConformance({
+    name: 'nats-jetstream-structured',
+    create: () => new NatsTransport({ servers: 'nats://127.0.0.1:4222', contentMode: 'structured', jetstream: { stream: structuredStream, subjects, storage: 'memory', ackWaitMs: 10_000 } }),
+    after: async () => {
+      const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+      try { await (await nc.jetstreamManager()).streams.delete(structuredStream).catch(() => false); } finally { await nc.close(); }
+    },
+    restart: ownServer('structured'),
     replay: true,
   });
 });
