@@ -28,13 +28,17 @@ export function isBase64(text: string): boolean {
 }
 const CLOSE_BRACE = Buffer.from('}');
 
-/** Data as bytes: the Bus hands encoded data (`encodesData`); a string is accepted for hand-built envelopes. */
-function dataBytes(data: unknown): Buffer {
+/**
+ * An envelope's data as a Buffer for a binding to send: the Bus hands encoded data to transports
+ * that declare `encodesData`; a string is accepted for hand-built envelopes. Anything else throws
+ * a TypeError.
+ */
+export function encodedDataBytes(data: unknown): Buffer {
   if (data === undefined) return EMPTY;
   if (Buffer.isBuffer(data)) return data;
   if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  throw new TypeError('a structured event needs encoded data (Uint8Array)');
+  throw new TypeError('a binding sends encoded data (Uint8Array): the Bus encodes it before publishing');
 }
 
 /**
@@ -55,9 +59,9 @@ export function structuredEventBytes(envelope: Envelope, member?: string, value?
   const data = envelope.data;
   if (data === undefined) return Buffer.from(head + '}', 'utf8');
   if (isJsonContentType(envelope.datacontenttype) && (data instanceof Uint8Array || typeof data === 'string')) {
-    return Buffer.concat([Buffer.from(`${head}${head.length > 1 ? ',' : ''}"data":`, 'utf8'), dataBytes(data), CLOSE_BRACE]);
+    return Buffer.concat([Buffer.from(`${head}${head.length > 1 ? ',' : ''}"data":`, 'utf8'), encodedDataBytes(data), CLOSE_BRACE]);
   }
-  return Buffer.from(`${head}${head.length > 1 ? ',' : ''}"data_base64":"${dataBytes(data).toString('base64')}"}`, 'utf8');
+  return Buffer.from(`${head}${head.length > 1 ? ',' : ''}"data_base64":"${encodedDataBytes(data).toString('base64')}"}`, 'utf8');
 }
 
 /** A structured event read back: the envelope and the binding's own member, if it was there. */

@@ -110,6 +110,19 @@ async function ceRoundTrips(window: number, n: number, warm: number, minimal = f
     const d = JSON.parse(td.decode(m.data));
     server.publish(m.reply!, te.encode(JSON.stringify(d)), replyOpts);
   } });
+  return inboxRoundTrips(server, client, window, n, warm, (i, replyTo) => {
+    requestOpts.reply = replyTo;
+    if (minimal) { const eventId = newEventId(); requestHeaders.bytes = fresh(requestStart, eventId, 'ce-correlationid: ' + eventId + '\r\n'); }
+    client.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), requestOpts);
+  }, (m) => { if (minimal) readEvent(m); return JSON.parse(td.decode(m.data)); });
+}
+
+/**
+ * Round trips on raw nats.js through one wildcard inbox subscription with a token per request, as
+ * signalbus's replies come back: `send(i, replyTo)` publishes request `i`, `read` takes its reply.
+ */
+async function inboxRoundTrips(server: NatsConnection, client: NatsConnection, window: number, n: number, warm: number,
+  send: (i: number, replyTo: string) => void, read: (m: Msg) => unknown): Promise<Measurement> {
   const inbox = `_INBOX.${randomUUID().replaceAll('-', '')}.`;
   const waiting = new Map<string, (m: Msg) => void>();
   client.subscribe(`${inbox}*`, { callback: (_e, m) => { const w = waiting.get(m.subject); if (w) { waiting.delete(m.subject); w(m); } } });
@@ -118,10 +131,8 @@ async function ceRoundTrips(window: number, n: number, warm: number, minimal = f
   const rt = (i: number) => new Promise<Msg>((resolve) => {
     const replyTo = inbox + (++token).toString(36);
     waiting.set(replyTo, resolve);
-    requestOpts.reply = replyTo;
-    if (minimal) { const eventId = newEventId(); requestHeaders.bytes = fresh(requestStart, eventId, 'ce-correlationid: ' + eventId + '\r\n'); }
-    client.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), requestOpts);
-  }).then((m) => { if (minimal) readEvent(m); return JSON.parse(td.decode(m.data)); });
+    send(i, replyTo);
+  }).then(read);
   return timedRoundTrips(n, window, warm, rt, () => Promise.all([server.drain(), client.drain()]));
 }
 
@@ -140,18 +151,10 @@ async function structuredRoundTrips(window: number, n: number, warm: number): Pr
     const request = JSON.parse(td.decode(m.data)) as { id: string; correlationid: string; data: unknown };
     server.publish(m.reply!, event('bench.nats.rr64.reply', 'server@bench', newEventId(), ',"correlationid":"' + request.correlationid + '","causationid":"' + request.id + '"', JSON.stringify(request.data)));
   } });
-  const inbox = `_INBOX.${randomUUID().replaceAll('-', '')}.`;
-  const waiting = new Map<string, (m: Msg) => void>();
-  client.subscribe(`${inbox}*`, { callback: (_e, m) => { const w = waiting.get(m.subject); if (w) { waiting.delete(m.subject); w(m); } } });
-  await Promise.all([server.flush(), client.flush()]);
-  let token = 0;
-  const rt = (i: number) => new Promise<Msg>((resolve) => {
-    const replyTo = inbox + (++token).toString(36);
-    waiting.set(replyTo, resolve);
+  return inboxRoundTrips(server, client, window, n, warm, (i, replyTo) => {
     const id = newEventId();
     client.publish(subject, event('bench.nats.rr64', 'client@bench', id, ',"correlationid":"' + id + '"', JSON.stringify(payloads[i % 1000])), { reply: replyTo });
-  }).then((m) => (JSON.parse(td.decode(m.data)) as { data: unknown }).data);
-  return timedRoundTrips(n, window, warm, rt, () => Promise.all([server.drain(), client.drain()]));
+  }, (m) => (JSON.parse(td.decode(m.data)) as { data: unknown }).data);
 }
 
 const scenarios: Scenario[] = [

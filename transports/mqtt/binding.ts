@@ -10,7 +10,7 @@
  * Inbound, both forms are understood on either protocol version; a payload that is neither is a
  * raw device message, wrapped by `rawEnvelope`.
  */
-import { AttributeReader, readStructuredEvent, refuseInbound, structuredEventBytes, STRUCTURED_CONTENT_TYPE, type Envelope } from '../../core/index.js';
+import { AttributeReader, encodedDataBytes, readStructuredEvent, refuseInbound, structuredEventBytes, STRUCTURED_CONTENT_TYPE, type Envelope } from '../../core/index.js';
 
 /** The MQTT 5 publish properties the binding reads and writes. */
 export interface MqttWireProperties {
@@ -43,16 +43,6 @@ export const REPLY_TO_ATTRIBUTE = 'replyto';
 
 export { STRUCTURED_CONTENT_TYPE };
 
-const EMPTY = Buffer.alloc(0);
-
-function dataBytes(data: unknown): Buffer {
-  if (data === undefined) return EMPTY;
-  if (Buffer.isBuffer(data)) return data;
-  if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  // encodesData is true, so the Bus hands bytes; a string is accepted for hand-built envelopes.
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  throw new TypeError('MQTT binding expects encoded data (Uint8Array)');
-}
 
 /**
  * Binary mode (MQTT 5): attributes become user properties, `datacontenttype` the Content Type property.
@@ -72,7 +62,7 @@ export function toMqttBinary(envelope: Envelope, responseTopic?: string, correla
   if (contentType !== undefined) properties.contentType = contentType;
   if (responseTopic !== undefined) properties.responseTopic = responseTopic;
   if (correlationData !== undefined) properties.correlationData = correlationData;
-  return { payload: dataBytes(envelope.data), properties };
+  return { payload: encodedDataBytes(envelope.data), properties };
 }
 
 /** The envelope of a binary-mode message, or undefined when it carries no `specversion` user property. */
