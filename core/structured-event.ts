@@ -16,6 +16,8 @@ import { refuseInbound } from './inbound-envelope.js';
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 
 const EMPTY = Buffer.alloc(0);
+const CLOSE_BRACE = Buffer.from('}');
+/** The base64 alphabet (RFC 4648 §4) then padding; with a length in whole quanta of 4 that is exactly padded base64. */
 const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
@@ -26,7 +28,6 @@ const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
 export function isBase64(text: string): boolean {
   return text.length % 4 === 0 && BASE64_CHARS.test(text);
 }
-const CLOSE_BRACE = Buffer.from('}');
 
 /**
  * An envelope's data as a Buffer for a binding to send: the Bus hands encoded data to transports
@@ -74,10 +75,12 @@ export interface StructuredEvent {
  * The envelope of a structured-mode payload, or undefined when the payload is not a CloudEvent in
  * JSON (a device's own JSON, text, bytes). JSON data is handed on decoded; `data_base64` as bytes.
  * Throws CodecTooDeepError for a would-be CloudEvent nested past MAX_JSON_DEPTH (the transport
- * hands it on as raw bytes refused with that code: a dead letter). An event that repeats a member
- * name is returned refused (`refuseInbound`, EnvelopeInvalidError with `details.member`): the Bus
- * dead-letters it. Everything else about the attributes is the Bus's inbound check, as for any
- * envelope a binding did not seal. `member`: a binding's own member, taken out when it is a string.
+ * hands it on as raw bytes refused with that code: a dead letter). An event another reader could
+ * read differently is returned refused (`refuseInbound`, EnvelopeInvalidError; the Bus
+ * dead-letters it): a repeated member name (`details.member`), both `data` and `data_base64`,
+ * `data_base64` that is not strict base64, bytes that are not UTF-8. Everything else about the
+ * attributes is the Bus's inbound check, as for any envelope a binding did not seal. `member`: a
+ * binding's own member, taken out when it is a string.
  */
 export function readStructuredEvent(payload: Uint8Array, member?: string): StructuredEvent | undefined {
   const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);

@@ -53,7 +53,6 @@ export interface HttpMessage {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
-/** The base64 alphabet (RFC 4648 §4) then padding; with a length in whole quanta of 4 that is exactly padded base64. */
 
 // ------------------------------------------------------------------ binary
 

@@ -101,7 +101,8 @@ export interface NatsWire {
  * The wire form of an envelope: binary mode (attributes in the header block, data the body) or
  * structured mode (the event as JSON in the body, no header block unless JetStream needs its
  * `Nats-Msg-Id` or a request through a stream its `sb-reply-to`). Header blocks are ASCII
- * (values are percent-encoded), so latin1 is exact and cheaper than UTF-8.
+ * (values are percent-encoded), so latin1 is exact and cheaper than UTF-8. Over the server's
+ * max_payload, nats.js' own check refuses the publish (MessageTooLargeError).
  */
 export function toNatsWire(envelope: Envelope, structured: boolean, withMsgId: boolean, replyTo?: string): NatsWire {
   const data = toNatsBody(envelope); // refuses data that is not bytes, in either mode

@@ -179,8 +179,6 @@ export class NatsTransport implements Transport {
     return nc;
   }
 
-  /** The header block as bytes. Over the server's max_payload, nats.js' own check refuses the publish (MessageTooLargeError). */
-
   /**
    * nats.js discards its outbound buffer on every reconnect attempt, so while the link is down
    * the transport holds publishes itself (up to maxBufferedPublishes / maxBufferedBytes, then
