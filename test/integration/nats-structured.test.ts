@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { connect, headers as natsHeaders, type Msg, type NatsConnection } from 'nats';
-import { Bus, OptionsInvalidError, type Envelope } from '../../core/index.js';
+import { Bus, ContractInvalidError, OptionsInvalidError, RemoteHandlerError, type Envelope } from '../../core/index.js';
 import { NatsTransport } from '../../transports/nats/index.js';
 import { natsOptionsFromUrl } from '../../transports/nats/options.js';
 import { requireBroker } from '../helpers/brokers.js';
@@ -79,6 +79,14 @@ describe('nats structured mode', function () {
     const b = await plain.request(`${prefix}.triple`, te.encode('{"n":2}'), { timeout: 3000, headers: h });
     expect(b.headers?.get('ce-causationid')).to.equal('q2');
     expect(JSON.parse(td.decode(b.data))).to.deep.equal({ n: 6 });
+  });
+
+  it('nats structured - a failing handler\'s error reply reaches a structured requester as RemoteHandlerError with its code', async () => {
+    await binary.subscribe(`${prefix}.fails`, () => { throw new ContractInvalidError('temperature must be a number'); });
+    const err = await structured.request(`${prefix}.fails`, { temperature: 'warm' }, { timeoutMs: 3000 }).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(RemoteHandlerError);
+    expect((err as RemoteHandlerError).remoteCode).to.equal('SB_ERR_CONTRACT_INVALID');
+    expect((err as Error).message).to.match(/temperature must be a number/);
   });
 
   it('nats structured - a plain client\'s structured CloudEvent reaches a default (binary) Bus as that event, not as a raw payload', async () => {
