@@ -12,11 +12,12 @@ import { isJsonContentType } from './content-type.js';
 import { checkJsonDepth, MAX_JSON_DEPTH } from './json-depth.js';
 import { findRepeatedMember, repeatedMemberError } from './json-members.js';
 import { refuseInbound } from './inbound-envelope.js';
+import { perAttributeEntry } from './headers.js';
 
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 
 const EMPTY = Buffer.alloc(0);
-const CLOSE_BRACE = Buffer.from('}');
+const CLOSE_BRACE = 0x7d;
 /** The base64 alphabet (RFC 4648 §4) then padding; with a length in whole quanta of 4 that is exactly padded base64. */
 const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -43,6 +44,26 @@ export function encodedDataBytes(data: unknown): Buffer {
 }
 
 /**
+ * One attribute's member: `"name":` made once, and the last `"name":"value"` written with it,
+ * reused while the value repeats (specversion, source, type, content type; time within a
+ * millisecond), as the NATS binding keeps its header lines.
+ */
+interface MemberPiece { readonly start: string; value: string | undefined; piece: string }
+
+const memberPiece = perAttributeEntry((name): MemberPiece => ({ start: JSON.stringify(name) + ':', value: undefined, piece: '' }));
+
+/** Longest value whose piece is kept for reuse: long values seldom repeat, and each kept one stays in memory. */
+const MAX_REUSED_VALUE = 256;
+
+function pieceFor(name: string, value: string): string {
+  const m = memberPiece(name);
+  if (m.value === value) return m.piece;
+  const piece = m.start + JSON.stringify(value);
+  if (value.length <= MAX_REUSED_VALUE) { m.piece = piece; m.value = value; }
+  return piece;
+}
+
+/**
  * The structured-mode payload of an envelope. `member`: a binding's own member, left out of the
  * attributes and written with `value` when one is given.
  * @example structuredEventBytes(envelope) // {"specversion":"1.0",…,"data":{…}}
@@ -54,13 +75,21 @@ export function structuredEventBytes(envelope: Envelope, member?: string, value?
     const v = envelope[name];
     if (typeof v !== 'string') continue;
     if (head.length > 1) head += ',';
-    head += JSON.stringify(name) + ':' + JSON.stringify(v);
+    head += pieceFor(name, v);
   }
   if (member !== undefined && value !== undefined) head += `${head.length > 1 ? ',' : ''}${JSON.stringify(member)}:${JSON.stringify(value)}`;
   const data = envelope.data;
   if (data === undefined) return Buffer.from(head + '}', 'utf8');
   if (isJsonContentType(envelope.datacontenttype) && (data instanceof Uint8Array || typeof data === 'string')) {
-    return Buffer.concat([Buffer.from(`${head}${head.length > 1 ? ',' : ''}"data":`, 'utf8'), encodedDataBytes(data), CLOSE_BRACE]);
+    // One buffer: the head, the JSON data as the codec made it, the closing brace.
+    head += head.length > 1 ? ',"data":' : '"data":';
+    const bytes = encodedDataBytes(data);
+    const headLength = Buffer.byteLength(head, 'utf8');
+    const out = Buffer.allocUnsafe(headLength + bytes.byteLength + 1);
+    out.write(head, 0, 'utf8');
+    out.set(bytes, headLength);
+    out[out.length - 1] = CLOSE_BRACE;
+    return out;
   }
   return Buffer.from(`${head}${head.length > 1 ? ',' : ''}"data_base64":"${encodedDataBytes(data).toString('base64')}"}`, 'utf8');
 }
