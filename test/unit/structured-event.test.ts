@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { CodecTooDeepError, inboundRefusal, readStructuredEvent, structuredEventBytes, type Envelope } from '../../core/index.js';
+import { CodecTooDeepError, inboundProblem, inboundRefusal, readStructuredEvent, readStructuredEventByParse, structuredEventBytes, type Envelope } from '../../core/index.js';
 
 const te = new TextEncoder();
 const base = '"specversion":"1.0","id":"e","source":"s","type":"t"';
@@ -44,6 +44,14 @@ describe('core structured events', () => {
     expect(() => read(`{${base},"data":${'['.repeat(200)}${']'.repeat(200)}}`)).to.throw(CodecTooDeepError);
   });
 
+  it('structured event - an event in the form signalbus writes takes the one-pass reader (sealed: the Bus checks only its CloudEvents attributes)', () => {
+    const written = structuredEventBytes({ specversion: '1.0', id: 'e', source: 's', type: 't', time: '2025-11-13T10:00:00.000Z', datacontenttype: 'application/json', data: te.encode('{"x":[1,2]}') });
+    const fast = read(written)!.envelope;
+    expect(Object.getPrototypeOf(fast), 'sealed').to.not.equal(Object.prototype);
+    expect(Object.getPrototypeOf(readStructuredEventByParse(written)!.envelope)).to.equal(Object.prototype);
+    expect({ ...fast }).to.deep.equal({ specversion: '1.0', id: 'e', source: 's', type: 't', time: '2025-11-13T10:00:00.000Z', datacontenttype: 'application/json', data: { x: [1, 2] } });
+  });
+
   it('structured event - written and read back: attributes, JSON data spliced in, bytes as base64', () => {
     const envelope: Envelope = { specversion: '1.0', id: 'e', source: 's', type: 't', note: 'a "b" \\ c', datacontenttype: 'application/json', data: te.encode('{"x":1}') };
     expect(structuredEventBytes(envelope).toString('utf8')).to.equal('{"specversion":"1.0","id":"e","source":"s","type":"t","note":"a \\"b\\" \\\\ c","datacontenttype":"application/json","data":{"x":1}}');
@@ -60,5 +68,38 @@ describe('core structured events', () => {
       expect(JSON.parse(first.toString('utf8'))).to.deep.equal({ ...attributes, datacontenttype: 'application/json', data: JSON.parse(JSON.stringify(data)) });
       expect(structuredEventBytes(envelope).equals(first), 'written again').to.equal(true);
     }), { numRuns: 500 });
+  });
+
+  /** Both readers' answers for a payload, comparable: envelope keys in order, values, member, refusal and the Bus's inbound check. */
+  function outcome(read: (p: Uint8Array, member?: string) => ReturnType<typeof readStructuredEvent>, payload: Uint8Array, member?: string): unknown {
+    let event;
+    try { event = read(payload, member); } catch (err) { return { threw: (err as { code?: string }).code }; }
+    if (event === undefined) return undefined;
+    const e = event.envelope;
+    return { keys: Object.keys(e), values: Object.keys(e).map((k) => e[k]), member: event.member, refused: inboundRefusal(e)?.code, problem: inboundProblem(e)?.code };
+  }
+
+  it('structured event - property: the one-pass reader gives what JSON.parse and the general checks give, on written events and their mutations', () => {
+    const name = fc.oneof(fc.stringMatching(/^[a-z0-9]{1,20}$/), fc.constantFrom('data', 'data_base64', 'replyto', 'id', 'time', 'constructor', '123', 'Upper', 'a-b', 'x'.repeat(21)));
+    const value = fc.oneof(fc.string({ maxLength: 20 }), fc.string({ maxLength: 20, unit: 'binary' }), fc.constantFrom('', 'a"b', 'c\\d', '\u007f', 'x'.repeat(4097), '2025-11-13T10:00:00.000Z', 'not a time'));
+    const mutation = fc.constantFrom('none', 'space', 'trailing', 'repeat', 'after-data', 'no-specversion', 'member-twice', 'not-utf8', 'string-data', 'deep');
+    fc.assert(fc.property(fc.array(fc.tuple(name, value), { maxLength: 8 }), fc.option(fc.jsonValue({ maxDepth: 3 }), { nil: undefined }), mutation, fc.boolean(),
+      (pairs, data, mutate, withMember) => {
+        const env: Record<string, unknown> = { specversion: '1.0', id: 'e-1', source: 's', type: 't' };
+        for (const [k, v] of pairs) if (k !== 'data' && k !== 'data_base64') env[k] = v;
+        if (data !== undefined) { env.datacontenttype = 'application/json'; env.data = te.encode(JSON.stringify(data)); }
+        let text = structuredEventBytes(env as Envelope).toString('utf8');
+        if (mutate === 'space') text = ' ' + text;
+        else if (mutate === 'trailing') text += ' ';
+        else if (mutate === 'repeat') text = text.replace('"id":"e-1"', '"id":"e-1","id":"e-2"');
+        else if (mutate === 'after-data') text = text.slice(0, -1) + ',"tenant":"evil"}';
+        else if (mutate === 'no-specversion') text = text.replace('"specversion":"1.0",', '"x":"specversion",');
+        else if (mutate === 'member-twice') text = text.replace('{', '{"replyto":"a","replyto":"b",');
+        else if (mutate === 'string-data') text = text.slice(0, -1) + (text.endsWith('{}') ? '' : ',') + '"data":"text"}';
+        else if (mutate === 'deep') text = text.slice(0, -1) + ',"data":' + '['.repeat(130) + ']'.repeat(130) + '}';
+        const payload = mutate === 'not-utf8' ? Buffer.concat([Buffer.from(text.slice(0, -1)), Buffer.from([0x2c, 0x22, 0x7a, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d])]) : Buffer.from(text);
+        const member = withMember ? 'replyto' : undefined;
+        expect(outcome(readStructuredEvent, payload, member), payload.toString('utf8').slice(0, 300)).to.deep.equal(outcome(readStructuredEventByParse, payload, member));
+      }), { numRuns: 2000 });
   });
 });
