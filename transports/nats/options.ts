@@ -82,7 +82,7 @@ export interface NatsTransportOptions {
    * How events travel (CloudEvents NATS binding). `binary` (default): attributes in NATS headers
    * (`ce-*`), the data as the body. `structured`: the whole event as CloudEvents JSON in the body,
    * no header block (JetStream adds `Nats-Msg-Id`), for consumers that read events from the body
-   * (clients without NATS headers, SDKs in structured mode). Binary is the faster of the two here
+   * (clients without NATS headers, SDKs in structured mode). The two are level in speed here
    * (bench/RESULTS.md, peers-*-structured). Either way the transport reads both, and answers a
    * request in the mode it came in.
    */
