@@ -112,22 +112,22 @@ export interface StructuredEvent {
  * binding's own member, taken out when it is a string.
  */
 export function readStructuredEvent(payload: Uint8Array, member?: string): StructuredEvent | undefined {
+  return readEvent(payload, member, true);
+}
+
+/** readStructuredEvent without the one-pass reader: every event through JSON.parse and the general checks (the oracle the fast path is tested against). */
+export function readStructuredEventByParse(payload: Uint8Array, member?: string): StructuredEvent | undefined {
+  return readEvent(payload, member, false);
+}
+
+function readEvent(payload: Uint8Array, member: string | undefined, onePass: boolean): StructuredEvent | undefined {
   const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   // Cheap checks first: most raw device payloads are rejected without parsing.
   let i = 0;
   while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
   if (bytes[i] !== 0x7b /* { */ || bytes.indexOf('"specversion"') < 0) return undefined;
   const text = bytes.toString('utf8');
-  return (i === 0 ? readCommonEvent(text, bytes, member) : undefined) ?? readParsedEvent(text, bytes, member);
-}
-
-/** readStructuredEvent without the one-pass reader: every event through JSON.parse and the general checks (the oracle the fast path is tested against). */
-export function readStructuredEventByParse(payload: Uint8Array, member?: string): StructuredEvent | undefined {
-  const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  let i = 0;
-  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
-  if (bytes[i] !== 0x7b /* { */ || bytes.indexOf('"specversion"') < 0) return undefined;
-  return readParsedEvent(bytes.toString('utf8'), bytes, member);
+  return (onePass && i === 0 ? readCommonEvent(text, bytes, member) : undefined) ?? readParsedEvent(text, bytes, member);
 }
 
 /**
