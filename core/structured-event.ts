@@ -212,10 +212,19 @@ function readParsedEvent(text: string, bytes: Buffer, member: string | undefined
 function refusalOfMembers(text: string, e: Record<string, unknown>): EnvelopeInvalidError | undefined {
   const repeated = findRepeatedMember(text);
   if (repeated !== undefined) return repeatedMemberError(repeated);
-  const base64 = e.data_base64;
+  return base64DataProblem(e.data, e.data_base64);
+}
+
+/**
+ * What is wrong with a structured event's `data_base64` (given with `data`, not a string, not
+ * strict padded base64, which Node's decoder would read past: "@@@!!" decodes to nothing), or
+ * undefined when it is absent or fine. The readers of every binding share it.
+ */
+export function base64DataProblem(data: unknown, base64: unknown): EnvelopeInvalidError | undefined {
   if (base64 === undefined) return undefined;
-  if (e.data !== undefined) return new EnvelopeInvalidError('an event has either data or data_base64, not both', { details: { attribute: 'data_base64' } });
-  if (typeof base64 !== 'string') return new EnvelopeInvalidError('data_base64 must be a string', { details: { attribute: 'data_base64' } });
-  if (!isBase64(base64)) return new EnvelopeInvalidError('data_base64 is not base64 (RFC 4648 §4, padded)', { details: { attribute: 'data_base64' } });
+  const details = { attribute: 'data_base64' };
+  if (data !== undefined) return new EnvelopeInvalidError('an event has either data or data_base64, not both: send the data once', { details });
+  if (typeof base64 !== 'string') return new EnvelopeInvalidError('data_base64 must be a string of base64', { details });
+  if (!isBase64(base64)) return new EnvelopeInvalidError('data_base64 is not base64 (RFC 4648 §4, padded; no base64url, no whitespace)', { details });
   return undefined;
 }

@@ -23,7 +23,7 @@
 import { isUtf8 } from 'node:buffer';
 import {
   checkInboundEnvelope, AttributeReader, DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, MAX_JSON_DEPTH, checkJsonDepth, findRepeatedMember,
-  isBase64, isJsonContentType, mediaType, percentEncodeHeaderValue, perAttributeName, repeatedMemberError, type Envelope, type HeaderLimits,
+  base64DataProblem, isJsonContentType, mediaType, percentEncodeHeaderValue, perAttributeName, repeatedMemberError, type Envelope, type HeaderLimits,
 } from '../../core/index.js';
 import { BodyInvalidError } from './errors.js';
 
@@ -186,11 +186,9 @@ export function fromJsonEvent(event: unknown, limits: HeaderLimits = DEFAULT_HEA
   const { data, data_base64: base64 } = env;
   delete env.data; delete env.data_base64;
   if (base64 !== undefined) {
-    if (data !== undefined) throw new EnvelopeInvalidError('an event has either data or data_base64, not both', { details: { attribute: 'data_base64' } });
-    if (typeof base64 !== 'string') throw new EnvelopeInvalidError('data_base64 must be a string', { details: { attribute: 'data_base64' } });
-    // Node's decoder skips what it cannot read ("@@@!!" decodes to nothing): check first.
-    if (!isBase64(base64)) throw new EnvelopeInvalidError('data_base64 is not base64 (RFC 4648 §4, padded)', { details: { attribute: 'data_base64' } });
-    env.data = new Uint8Array(Buffer.from(base64, 'base64'));
+    const problem = base64DataProblem(data, base64);
+    if (problem !== undefined) throw problem;
+    env.data = new Uint8Array(Buffer.from(base64 as string, 'base64'));
     env.datacontenttype ??= 'application/octet-stream';
   } else if (data !== undefined) {
     if (env.datacontenttype === undefined) env.datacontenttype = 'application/json';

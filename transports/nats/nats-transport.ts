@@ -33,9 +33,11 @@ class EncodedHeaders {
 
 const NO_OPTIONS = {};
 
-/** nats.js publish options for a header block, or none (structured mode). */
-function publishOptions(headers: Uint8Array | undefined): { headers?: MsgHdrs } {
-  return headers === undefined ? NO_OPTIONS : { headers: new EncodedHeaders(headers) as unknown as MsgHdrs };
+/** nats.js publish options for a header block (none in structured mode) and a reply subject. */
+function publishOptions(headers: Uint8Array | undefined, reply?: string): { headers?: MsgHdrs; reply?: string } {
+  if (headers === undefined) return reply === undefined ? NO_OPTIONS : { reply };
+  const encoded = new EncodedHeaders(headers) as unknown as MsgHdrs;
+  return reply === undefined ? { headers: encoded } : { headers: encoded, reply };
 }
 
 /**
@@ -419,7 +421,7 @@ export class NatsTransport implements Transport {
       const held = this.holdWhileDisconnected(subject, (headers?.byteLength ?? 0) + body.byteLength);
       if (held) await held.catch((err) => { inbox.cancel(token); throw err; });
       try {
-        nc.publish(subject, body, headers === undefined ? { reply: replySubject } : { headers: new EncodedHeaders(headers) as unknown as MsgHdrs, reply: replySubject });
+        nc.publish(subject, body, publishOptions(headers, replySubject));
       } catch (err) {
         inbox.cancel(token);
         throw fromNatsError(err, `requesting ${subject}`);
