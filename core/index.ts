@@ -12,6 +12,7 @@ export * from './structured-event.js';
 export * from './content-type.js';
 export * from './header-encoding.js';
 export * from './transport.js';
+export * from './delivery.js';
 export * from './server-list.js';
 export * from './transport-options.js';
 export * from './tls-options.js';

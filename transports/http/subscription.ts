@@ -1,13 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import {
-  reconnectDelayMs, type Envelope, type InboundHandler, type InboundMessage, type ResolvedReconnectOptions, type TransportSubscription,
+  Delivery, reconnectDelayMs, type Envelope, type InboundHandler, type ResolvedReconnectOptions, type TransportSubscription,
 } from '../../core/index.js';
 import { fromJsonEvent } from './binding.js';
 import type { HttpClient } from './http-client.js';
 import { errorFromProblem } from './problem.js';
 import { SseParser } from './sse.js';
-
-const noop = () => {};
 
 /**
  * One SSE stream from the gateway, reopened (with backoff) when it breaks. It pushes back rather
@@ -75,8 +73,7 @@ export class StreamSubscription implements TransportSubscription {
     // No check for repeated member names (core/json-members.ts): the gateway writes every event
     // as JSON.stringify of an envelope object, which cannot repeat one.
     try { envelope = fromJsonEvent(JSON.parse(data)); } catch { return; /* the gateway only writes valid events; skip anything else */ }
-    const msg: InboundMessage = { subject: subject ?? this.pattern, envelope, attempt: 1, ack: noop };
-    if (replyToken !== undefined) msg.reply = (reply) => this.sendReply(replyToken, reply);
+    const msg = new Delivery(subject ?? this.pattern, envelope, replyToken === undefined ? undefined : (reply) => this.sendReply(replyToken, reply));
     this.pending++;
     let r: void | Promise<void>;
     try { r = this.onMessage(msg); } catch { r = undefined; }

@@ -4,18 +4,16 @@
  * as they must on every transport). What remains is the in-process delivery a subscriber gets,
  * built here so the transport reads like the others. Pure: no I/O.
  *
- * @example toMemoryMessage('a.b', envelope) // { subject: 'a.b', envelope, attempt: 1, ack() {} }
+ * @example toMemoryMessage('a.b', envelope) // a Delivery: { subject: 'a.b', envelope, attempt: 1, ack() {} }
  */
-import type { Envelope, InboundMessage } from '../../core/index.js';
-
-const noop = () => {};
+import { Delivery, type Envelope, type InboundMessage } from '../../core/index.js';
 
 /**
  * The delivery of `envelope` published on `subject`; `reply` makes it a request. Nothing to
  * settle: a message lives only as long as the publish that carries it.
  */
 export function toMemoryMessage(subject: string, envelope: Envelope, reply?: (reply: Envelope) => Promise<void>): InboundMessage {
-  return reply === undefined ? { subject, envelope, attempt: 1, ack: noop } : { subject, envelope, attempt: 1, ack: noop, reply };
+  return new Delivery(subject, envelope, reply);
 }
 
 /**

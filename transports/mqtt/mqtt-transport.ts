@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
-  CodecTooDeepError, createLogger, EnvelopeInvalidError, refuseInbound, MessageTooLargeError, OptionsInvalidError, RequestTimeoutError, TransportClosedError,
-  type Envelope, type InboundHandler, type InboundMessage, type Logger, type Transport, type TransportCapabilities,
+  CodecTooDeepError, createLogger, Delivery, EnvelopeInvalidError, refuseInbound, MessageTooLargeError, OptionsInvalidError, RequestTimeoutError, TransportClosedError,
+  type Envelope, type InboundHandler, type Logger, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
 import {
@@ -327,13 +327,9 @@ export class MqttTransport implements Transport {
   private deliver(s: LocalSubscription, subject: string, envelope: Envelope | undefined, rawEnv: Envelope | undefined,
     replyTopic: string | undefined, structured: boolean, props: MqttInboundProperties | undefined): void | Promise<void> {
     if (!s.active) return s.connection === this.main ? undefined : HOLD;
-    let msg: InboundMessage;
-    if (envelope) {
-      msg = { subject, envelope, attempt: 1, ack: noop };
-      if (replyTopic !== undefined) msg.reply = this.replier(replyTopic, props?.correlationData, structured, envelope.id);
-    } else {
-      msg = { subject, envelope: rawEnv!, attempt: 1, ack: noop, notCloudEvent: NOT_A_CLOUDEVENT };
-    }
+    const msg = envelope
+      ? new Delivery(subject, envelope, replyTopic === undefined ? undefined : this.replier(replyTopic, props?.correlationData, structured, envelope.id))
+      : new Delivery(subject, rawEnv!, undefined, NOT_A_CLOUDEVENT);
     return s.handler(msg);
   }
 
