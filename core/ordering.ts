@@ -53,10 +53,17 @@ class Lane<T> {
   }
 }
 
-interface Entry<T> { item: T; lane: Lane<T> | undefined }
+/**
+ * An item queued to start. Entries and waiters are classes, not object literals: a burst keeps
+ * thousands of them alive at once, and V8 then pretenures a literal's allocation site, which left
+ * every later message's objects promoted to the old generation by each young collection
+ * (memory-publish-after-burst: ~750k against 1.15M msg/s in about one process of two; see
+ * core/delivery.ts and bench/RESULTS.md, stop 30).
+ */
+class Entry<T> { constructor(readonly item: T, readonly lane: Lane<T> | undefined) {} }
 
 /** A producer waiting for room, with its item: let in by whoever makes the room, so none can overtake it. */
-interface Waiter<T> { item: T; key: string | undefined; admitted: () => void }
+class Waiter<T> { constructor(readonly item: T, readonly key: string | undefined, readonly admitted: () => void) {} }
 
 /**
  * Runs `handle(item)` with bounded concurrency. Items with the same key run strictly one after
@@ -106,7 +113,7 @@ export class KeyedScheduler<T> {
       if (this.options.onFull === 'reject') {
         throw new BackpressureError(`queue is full (${this.options.maxPending} pending)`, { details: { maxPending: this.options.maxPending } });
       }
-      return new Promise<void>((admitted) => this.waiters.push({ item, key, admitted }));
+      return new Promise<void>((admitted) => this.waiters.push(new Waiter(item, key, admitted)));
     }
     this.admit(item, key);
   }
@@ -127,7 +134,7 @@ export class KeyedScheduler<T> {
       return;
     }
     this.pending++;
-    this.ready.push({ item, lane });
+    this.ready.push(new Entry(item, lane));
     this.pump();
   }
 
@@ -218,7 +225,7 @@ export class KeyedScheduler<T> {
       else {
         const next = waiting.shift()!;
         if (waiting.length === 0) lane.waiting = undefined;
-        this.ready.push({ item: next, lane });
+        this.ready.push(new Entry(next, lane));
       }
     }
     this.pump();
