@@ -42,7 +42,7 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'memory-publish-after-burst',
-    description: `memory-publish-handler after a warm-up of 20k publishes made at once: V8 then keeps promoting each message's objects to the old generation in about one process of two (RESULTS.md, stop 30)`,
+    description: `memory-publish-handler after a warm-up of 20k publishes made at once, which fills the subscription's queue: until stop 30, V8 pretenured per-message object literals after it and about one process in two then ran at ~750k msg/s (RESULTS.md, stop 30)`,
     run: () => publishHandler('burst'),
   },
   {
