@@ -9,9 +9,10 @@ import type { InboundMessage } from './transport.js';
  * A class, where an object literal would do, for the garbage collector: V8 watches each literal
  * in the code for how many of its objects outlive a young-generation collection, and once a burst
  * keeps many alive (a subscription's queue filling up at start), it allocates every later one
- * straight into the old generation, where only a full collection frees it. memory-publish-handler
- * after a 20k-publish burst: the literal these deliveries were made from was pretenured in one
- * run of two, and those runs measured ~750k msg/s against 1.1M (`--trace-pretenuring`).
+ * straight into the old generation, where only a full collection frees it. After a 20k-publish
+ * burst on the memory transport, `--trace-pretenuring` showed the literal these deliveries were
+ * made from tenured; with the scheduler's queue entries (literals too, then: core/ordering.ts)
+ * that left about one process in two at ~750k msg/s against 1.1M (bench/RESULTS.md, stop 30).
  * Objects made by `new` are not pretenured.
  *
  * @example transport handler: onMessage(new Delivery(subject, envelope))
