@@ -59,6 +59,16 @@ export const DEFAULT_HEADER_LIMITS: HeaderLimits = { maxValueLength: 4096, maxTo
 export const DEFAULT_MAX_ATTRIBUTES = 64;
 
 /**
+ * For the one-pass readers that build a sealed envelope (the NATS header block, a structured
+ * event): true while the `count`-th attribute, of `valueLength`, bringing names and values to
+ * `total`, is within DEFAULT_HEADER_LIMITS. Past them such a reader gives up and the general
+ * reader says what is wrong.
+ */
+export function withinDefaultLimits(valueLength: number, count: number, total: number): boolean {
+  return valueLength <= DEFAULT_HEADER_LIMITS.maxValueLength && count <= (DEFAULT_HEADER_LIMITS.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES) && total <= DEFAULT_HEADER_LIMITS.maxTotalLength;
+}
+
+/**
  * The name of an event's payload in the envelope. It passes the attribute-name rule but is no
  * attribute (CloudEvents reserves it): a header of that name would become the data of an event
  * that has none, or be silently replaced by the body, so it is refused as a header both ways.

@@ -12,7 +12,7 @@ import { isJsonContentType } from './content-type.js';
 import { checkJsonDepth, MAX_JSON_DEPTH } from './json-depth.js';
 import { findRepeatedMember, repeatedMemberError } from './json-members.js';
 import { refuseInbound, sealedEnvelope } from './inbound-envelope.js';
-import { DATA_MEMBER, DEFAULT_HEADER_LIMITS, DEFAULT_MAX_ATTRIBUTES, perAttributeEntry } from './headers.js';
+import { DATA_MEMBER, perAttributeEntry, withinDefaultLimits } from './headers.js';
 
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 
@@ -136,7 +136,6 @@ function readEvent(payload: Uint8Array, member: string | undefined, onePass: boo
  * end. Such members pass every per-header rule but the limits, which the reader counts.
  */
 const COMMON_HEAD = /^\{"[a-z0-9]{1,20}":"[ !#-[\]-~]*"(?:,"[a-z0-9]{1,20}":"[ !#-[\]-~]*")*(?:,"data":|\})/;
-const MAX_ATTRIBUTES = DEFAULT_HEADER_LIMITS.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES;
 
 /**
  * The event of a payload in the form signalbus writes (COMMON_HEAD, then JSON data to the closing
@@ -168,7 +167,7 @@ function readCommonEvent(text: string, bytes: Buffer, member: string | undefined
     if (name === DATA_MEMBER || name === 'data_base64' || Object.hasOwn(env, name)) return undefined;
     env[name] = value;
     total += name.length + value.length;
-    if (value.length > DEFAULT_HEADER_LIMITS.maxValueLength || ++count > MAX_ATTRIBUTES || total > DEFAULT_HEADER_LIMITS.maxTotalLength) return undefined;
+    if (!withinDefaultLimits(value.length, ++count, total)) return undefined;
   }
   if (env.specversion !== '1.0' || !env.id || !env.source || !env.type) return undefined;
   if (hasData) {

@@ -10,8 +10,8 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  AttributeReader, CodecEncodeError, CodecTooDeepError, DATA_MEMBER, DEFAULT_HEADER_LIMITS, DEFAULT_MAX_ATTRIBUTES, EnvelopeInvalidError, HeaderInvalidError, percentDecodeHeaderValue,
-  percentEncodeHeaderValue, perAttributeEntry, readStructuredEvent, refuseInbound, sealedEnvelope, structuredEventBytes, CLOUDEVENTS_ATTRIBUTES, STANDARD_EXTENSIONS,
+  AttributeReader, CodecEncodeError, CodecTooDeepError, DATA_MEMBER, DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, percentDecodeHeaderValue,
+  percentEncodeHeaderValue, perAttributeEntry, readStructuredEvent, refuseInbound, sealedEnvelope, structuredEventBytes, withinDefaultLimits, CLOUDEVENTS_ATTRIBUTES, STANDARD_EXTENSIONS,
   type Envelope, type StructuredEvent,
 } from '../../core/index.js';
 
@@ -64,9 +64,15 @@ export function toNatsHeaders(envelope: Envelope, withMsgId: boolean, replyTo?: 
     if (typeof value !== 'string') continue;
     block += lineFor(name, value);
   }
-  if (withMsgId) block += MSG_ID_HEADER + ': ' + percentEncodeHeaderValue(natsMsgId(envelope)) + '\r\n';
-  if (replyTo !== undefined) block += REPLY_TO_HEADER + ': ' + replyTo + '\r\n';
-  return block + '\r\n';
+  return block + streamLines(envelope, withMsgId, replyTo) + '\r\n';
+}
+
+/** The header lines a JetStream stream needs in either mode: `Nats-Msg-Id` when `withMsgId`, `sb-reply-to` for a request through it. */
+function streamLines(envelope: Envelope, withMsgId: boolean, replyTo: string | undefined): string {
+  let lines = '';
+  if (withMsgId) lines += MSG_ID_HEADER + ': ' + percentEncodeHeaderValue(natsMsgId(envelope)) + '\r\n';
+  if (replyTo !== undefined) lines += REPLY_TO_HEADER + ': ' + replyTo + '\r\n';
+  return lines;
 }
 
 /**
@@ -107,10 +113,8 @@ export interface NatsWire {
 export function toNatsWire(envelope: Envelope, structured: boolean, withMsgId: boolean, replyTo?: string): NatsWire {
   const data = toNatsBody(envelope); // refuses data that is not bytes, in either mode
   if (!structured) return { body: data, headers: Buffer.from(toNatsHeaders(envelope, withMsgId, replyTo), 'latin1') };
-  let block = '';
-  if (withMsgId) block += MSG_ID_HEADER + ': ' + percentEncodeHeaderValue(natsMsgId(envelope)) + '\r\n';
-  if (replyTo !== undefined) block += REPLY_TO_HEADER + ': ' + replyTo + '\r\n';
-  return { body: structuredEventBytes(envelope), headers: block === '' ? undefined : Buffer.from(HEADER_LINE_START + block + '\r\n', 'latin1') };
+  const lines = streamLines(envelope, withMsgId, replyTo);
+  return { body: structuredEventBytes(envelope), headers: lines === '' ? undefined : Buffer.from(HEADER_LINE_START + lines + '\r\n', 'latin1') };
 }
 
 /**
@@ -317,8 +321,6 @@ export function fromNatsHeaderTextByReader(subject: string, text: string, body: 
   return c.finish(subject, body, storedAt);
 }
 
-const MAX_ATTRIBUTES = DEFAULT_HEADER_LIMITS.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES;
-
 /**
  * A header block in the form signalbus writes: after `NATS/1.0`, only lines `ce-<name>: <value>`
  * (name 1-20 lowercase letters or digits), `content-type`, `sb-reply-to` or `Nats-Msg-Id`, with
@@ -381,7 +383,7 @@ function readCommonBlock(subject: string, text: string, body: Uint8Array): Decod
       pos = end + 2;
       continue;
     }
-    if (valueLength > DEFAULT_HEADER_LIMITS.maxValueLength || ++count > MAX_ATTRIBUTES || total > DEFAULT_HEADER_LIMITS.maxTotalLength) return undefined;
+    if (!withinDefaultLimits(valueLength, ++count, total)) return undefined;
     pos = end + 2;
   }
   if (cloudEventProblem(subject, env) !== undefined) return undefined;
