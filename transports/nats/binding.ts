@@ -103,6 +103,12 @@ export interface NatsWire {
   headers: Uint8Array | undefined;
 }
 
+/** NatsWire with the header block as its text (ASCII; '' when there is none), as a frame is written from it (frames.ts). */
+export interface NatsWireText {
+  body: Uint8Array;
+  headerBlock: string;
+}
+
 /**
  * The wire form of an envelope: binary mode (attributes in the header block, data the body) or
  * structured mode (the event as JSON in the body, no header block unless JetStream needs its
@@ -111,10 +117,16 @@ export interface NatsWire {
  * max_payload, nats.js' own check refuses the publish (MessageTooLargeError).
  */
 export function toNatsWire(envelope: Envelope, structured: boolean, withMsgId: boolean, replyTo?: string): NatsWire {
+  const { body, headerBlock } = toNatsWireText(envelope, structured, withMsgId, replyTo);
+  return { body, headers: headerBlock === '' ? undefined : Buffer.from(headerBlock, 'latin1') };
+}
+
+/** toNatsWire with the header block left as text. */
+export function toNatsWireText(envelope: Envelope, structured: boolean, withMsgId: boolean, replyTo?: string): NatsWireText {
   const data = toNatsBody(envelope); // refuses data that is not bytes, in either mode
-  if (!structured) return { body: data, headers: Buffer.from(toNatsHeaders(envelope, withMsgId, replyTo), 'latin1') };
+  if (!structured) return { body: data, headerBlock: toNatsHeaders(envelope, withMsgId, replyTo) };
   const lines = streamLines(envelope, withMsgId, replyTo);
-  return { body: structuredEventBytes(envelope), headers: lines === '' ? undefined : Buffer.from(HEADER_LINE_START + lines + '\r\n', 'latin1') };
+  return { body: structuredEventBytes(envelope), headerBlock: lines === '' ? '' : HEADER_LINE_START + lines + '\r\n' };
 }
 
 /**

@@ -9,7 +9,8 @@ import {
   compilePattern, reconnectDelayMs, type Envelope, type InboundHandler, type SubjectMatcher, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
-import { toNatsWire } from './binding.js';
+import { toNatsWireText, type NatsWireText } from './binding.js';
+import { FrameWriter } from './frames.js';
 import { parseCreds } from './credentials.js';
 import { fromConnectError, fromNatsError, NatsJetStreamError, permissionError } from './errors.js';
 import { consumerConfig, durableName, ensureConsumer, ensureStream, ephemeralName } from './jetstream.js';
@@ -33,12 +34,15 @@ class EncodedHeaders {
 
 const NO_OPTIONS = {};
 
-/** nats.js publish options for a header block (none in structured mode) and a reply subject. */
-function publishOptions(headers: Uint8Array | undefined, reply?: string): { headers?: MsgHdrs; reply?: string } {
-  if (headers === undefined) return reply === undefined ? NO_OPTIONS : { reply };
-  const encoded = new EncodedHeaders(headers) as unknown as MsgHdrs;
+/** nats.js publish options for a header block's text ('' for none: structured mode) and a reply subject. */
+function publishOptions(headerBlock: string, reply?: string): { headers?: MsgHdrs; reply?: string } {
+  if (headerBlock === '') return reply === undefined ? NO_OPTIONS : { reply };
+  const encoded = new EncodedHeaders(Buffer.from(headerBlock, 'latin1')) as unknown as MsgHdrs;
   return reply === undefined ? { headers: encoded } : { headers: encoded, reply };
 }
+
+/** A message's size as the server counts it against max_payload (and the transport against its hold bounds): header block and body. */
+const wireBytes = (wire: NatsWireText): number => wire.headerBlock.length + wire.body.byteLength;
 
 /**
  * signalbus over NATS (nats.js v2). Core mode (default): at most once, wildcards, queue groups,
@@ -57,6 +61,8 @@ export class NatsTransport implements Transport {
   readonly capabilities: TransportCapabilities;
   readonly options: ResolvedNatsOptions;
   private nc?: NatsConnection;
+  /** Writes whole frames into `nc`'s outbound buffer, when its nats.js allows (frames.ts). */
+  private frames?: FrameWriter;
   private js?: JetStreamClient;
   private jsm?: JetStreamManager;
   /** The stream's replica count, which replay consumers take so they survive the loss of a node. */
@@ -109,6 +115,7 @@ export class NatsTransport implements Transport {
       throw fromConnectError(err, `connecting to ${o.servers.join(', ')}`);
     }
     this.nc = nc;
+    this.frames = FrameWriter.for(nc);
     this.capabilities.maxMessageBytes = nc.info?.max_payload ?? this.capabilities.maxMessageBytes;
     void this.watchStatus(nc);
     this.inbox = new ReplyInbox(nc, o.inboxPrefix);
@@ -122,6 +129,7 @@ export class NatsTransport implements Transport {
         this.inbox.close();
         await nc.close();
         this.nc = undefined;
+        this.frames = undefined;
         throw err instanceof SignalbusError ? err : fromNatsError(err, 'JetStream setup');
       }
     }
@@ -213,12 +221,11 @@ export class NatsTransport implements Transport {
   publish(subject: string, envelope: Envelope): Promise<void> {
     try {
       const nc = this.ready();
-      const { body, headers } = toNatsWire(envelope, this.structured, this.options.jetstream !== undefined);
-      if (this.options.jetstream) return this.publishDurable(nc, subject, body, headers!);
-      const opts = publishOptions(headers);
-      const held = this.holdWhileDisconnected(subject, (headers?.byteLength ?? 0) + body.byteLength);
-      if (held) return held.then(() => this.ready().publish(subject, body, opts)).catch((err) => { throw fromNatsError(err, `publishing to ${subject}`); });
-      nc.publish(subject, body, opts);
+      const wire = toNatsWireText(envelope, this.structured, this.options.jetstream !== undefined);
+      if (this.options.jetstream) return this.publishDurable(nc, subject, wire);
+      const held = this.holdWhileDisconnected(subject, wireBytes(wire));
+      if (held) return held.then(() => this.send(this.ready(), subject, wire)).catch((err) => { throw fromNatsError(err, `publishing to ${subject}`); });
+      this.send(nc, subject, wire);
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(fromNatsError(err, `publishing to ${subject}`));
@@ -230,18 +237,17 @@ export class NatsTransport implements Transport {
    * is retried with the same Nats-Msg-Id until `publishTimeoutMs`: the server's duplicate window
    * drops a copy it already stored, so retrying never duplicates.
    */
-  private async publishDurable(nc: NatsConnection, subject: string, body: Uint8Array, headerBytes: Uint8Array): Promise<void> {
+  private async publishDurable(nc: NatsConnection, subject: string, wire: NatsWireText): Promise<void> {
     const js = this.options.jetstream!;
     const inbox = this.inbox!;
     const deadline = Date.now() + js.publishTimeoutMs;
-    const headers = new EncodedHeaders(headerBytes) as unknown as MsgHdrs;
     for (let attempt = 1; ; attempt++) {
-      const held = this.holdWhileDisconnected(subject, headerBytes.byteLength + body.byteLength);
+      const held = this.holdWhileDisconnected(subject, wireBytes(wire));
       if (held) await held;
       const token = inbox.nextToken();
       const acked = inbox.expect(token, subject, Math.min(js.ackTimeoutMs, Math.max(1, deadline - Date.now())));
       try {
-        this.ready().publish(subject, body, { headers, reply: inbox.subjectFor(token) });
+        this.send(this.ready(), subject, wire, inbox.subjectFor(token));
       } catch (err) {
         inbox.cancel(token);
         throw fromNatsError(err, `publishing to ${subject}`);
@@ -407,21 +413,21 @@ export class NatsTransport implements Transport {
     const replySubject = inbox.subjectFor(token);
     let replied: Promise<Msg>;
     if (this.options.jetstream) {
-      const { body, headers } = toNatsWire(envelope, this.structured, true, replySubject);
+      const wire = toNatsWireText(envelope, this.structured, true, replySubject);
       replied = inbox.expect(token, subject, options.timeoutMs);
       try {
-        await this.publishDurable(nc, subject, body, headers!);
+        await this.publishDurable(nc, subject, wire);
       } catch (err) {
         inbox.cancel(token);
         throw err;
       }
     } else {
-      const { body, headers } = toNatsWire(envelope, this.structured, false);
+      const wire = toNatsWireText(envelope, this.structured, false);
       replied = inbox.expect(token, subject, options.timeoutMs);
-      const held = this.holdWhileDisconnected(subject, (headers?.byteLength ?? 0) + body.byteLength);
+      const held = this.holdWhileDisconnected(subject, wireBytes(wire));
       if (held) await held.catch((err) => { inbox.cancel(token); throw err; });
       try {
-        nc.publish(subject, body, publishOptions(headers, replySubject));
+        this.send(held ? this.ready() : nc, subject, wire, replySubject);
       } catch (err) {
         inbox.cancel(token);
         throw fromNatsError(err, `requesting ${subject}`);
@@ -441,15 +447,25 @@ export class NatsTransport implements Transport {
   sendReply(replyTo: string, reply: Envelope, structured: boolean): Promise<void> {
     try {
       const nc = this.ready();
-      const { body, headers } = toNatsWire(reply, structured, false);
-      const opts = publishOptions(headers);
-      const held = this.holdWhileDisconnected(replyTo, (headers?.byteLength ?? 0) + body.byteLength);
-      if (held) return held.then(() => this.ready().publish(replyTo, body, opts));
-      nc.publish(replyTo, body, opts);
+      const wire = toNatsWireText(reply, structured, false);
+      const held = this.holdWhileDisconnected(replyTo, wireBytes(wire));
+      if (held) return held.then(() => this.send(this.ready(), replyTo, wire));
+      this.send(nc, replyTo, wire);
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(fromNatsError(err, `replying to ${replyTo}`));
     }
+  }
+
+  /**
+   * Sends one message on `nc`: as one frame written into nats.js' outbound buffer when the
+   * FrameWriter can (the plain case), else through nats.js' `publish`, which throws its own
+   * error for what the writer left to it (closed, draining, over max_payload).
+   */
+  private send(nc: NatsConnection, subject: string, wire: NatsWireText, reply?: string): void {
+    const frames = this.frames;
+    if (frames !== undefined && frames.connection === nc && frames.write(subject, reply, wire.headerBlock, wire.body)) return;
+    nc.publish(subject, wire.body, publishOptions(wire.headerBlock, reply));
   }
 
   close(): Promise<void> {
