@@ -6,6 +6,7 @@ import { nowIso } from '../../core/clock.js';
 import { newEventId, randomTraceparent } from '../../core/random.js';
 import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/index.js';
 import { latencies, percentile, sensorReading, until, windowed, type Measurement, type Scenario } from '../harness.js';
+import { freshBlock, readEventBare } from '../peers/nats-least-work.js';
 
 const SERVER = 'nats://127.0.0.1:4222';
 const N = 200_000;
@@ -47,21 +48,6 @@ async function rawPubSub(tag: string, send: (pub: NatsConnection, subject: strin
 
 const readJson = (m: Msg) => { JSON.parse(td.decode(m.data)); };
 
-/** A header block's `ce-<attr>` (and content-type) lines as attributes, split and nothing more: nats.js keeps the raw bytes in `_rdata`, the block's length in `_msg.hdr`. */
-function readBlockBare(m: Msg): Record<string, string> {
-  const { _rdata: raw, _msg: { hdr } } = m as unknown as { _rdata: Uint8Array; _msg: { hdr: number } };
-  const text = Buffer.from(raw.buffer, raw.byteOffset, hdr).toString('latin1');
-  const attributes: Record<string, string> = {};
-  for (let at = text.indexOf('\r\n') + 2; at < text.length - 2;) {
-    const end = text.indexOf('\r\n', at);
-    const colon = text.indexOf(':', at);
-    const name = text.slice(at, colon);
-    attributes[name.startsWith('ce-') ? name.slice(3) : 'datacontenttype'] = text.slice(colon + 2, end);
-    at = end + 2;
-  }
-  return attributes;
-}
-
 /** `n` round trips with `window` in flight after `warm` untimed ones, then `close()`: the rate and p50/p99. */
 async function timedRoundTrips(n: number, window: number, warm: number, rt: (i: number) => Promise<unknown>, close: () => Promise<unknown>): Promise<Measurement> {
   await latencies(warm, window, rt);
@@ -97,14 +83,9 @@ async function ceRoundTrips(window: number, n: number, warm: number, minimal = f
   const requestStart = 'NATS/1.0\r\nce-specversion: 1.0\r\nce-source: client@bench\r\nce-type: bench.nats.rr64\r\ncontent-type: application/json\r\nce-id: ';
   const replyStart = 'NATS/1.0\r\nce-specversion: 1.0\r\nce-source: server@bench\r\nce-type: bench.nats.rr64.reply\r\ncontent-type: application/json\r\nce-id: ';
   const fresh = (start: string, eventId: string, extra: string) => Buffer.from(start + eventId + '\r\nce-time: ' + nowIso() + '\r\nce-traceparent: ' + randomTraceparent() + '\r\n' + extra + '\r\n', 'latin1');
-  const readEvent = (m: Msg) => {
-    const attributes = readBlockBare(m);
-    if (attributes.specversion !== '1.0' || attributes.id === undefined) throw new Error('no CloudEvent in the header block');
-    return attributes;
-  };
   server.subscribe(subject, { callback: (_e, m) => {
     if (minimal) {
-      const request = readEvent(m);
+      const request = readEventBare(m);
       replyHeaders.bytes = fresh(replyStart, newEventId(), 'ce-correlationid: ' + request.correlationid + '\r\nce-causationid: ' + request.id + '\r\n');
     }
     const d = JSON.parse(td.decode(m.data));
@@ -114,7 +95,7 @@ async function ceRoundTrips(window: number, n: number, warm: number, minimal = f
     requestOpts.reply = replyTo;
     if (minimal) { const eventId = newEventId(); requestHeaders.bytes = fresh(requestStart, eventId, 'ce-correlationid: ' + eventId + '\r\n'); }
     client.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), requestOpts);
-  }, (m) => { if (minimal) readEvent(m); return JSON.parse(td.decode(m.data)); });
+  }, (m) => { if (minimal) readEventBare(m); return JSON.parse(td.decode(m.data)); });
 }
 
 /**
@@ -209,16 +190,9 @@ const scenarios: Scenario[] = [
     name: 'nats-pubsub-ce-minimal',
     description: `as nats-pubsub-ce-floor, but the raw side does the least per-message work a CloudEvent needs: each message gets a fresh id, time and traceparent (from signalbus's batch generators, the cheapest in Node) in a header block built by string concatenation, and the subscriber reads the block back into an attribute object with a bare line split (no validation, no percent-decoding) before parsing the JSON body. What any code carrying fresh events pays beyond the floor; ratio = signalbus / this`,
     raw: () => {
-      const start = 'NATS/1.0\r\nce-specversion: 1.0\r\nce-source: pub@bench\r\nce-type: sensor.reading\r\ncontent-type: application/json\r\nce-id: ';
-      const send = (pub: NatsConnection, subject: string, i: number) => {
-        const block = Buffer.from(start + newEventId() + '\r\nce-time: ' + nowIso() + '\r\nce-traceparent: ' + randomTraceparent() + '\r\n\r\n', 'latin1');
-        pub.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), { headers: { encode: () => block } as unknown as MsgHdrs });
-      };
-      return rawPubSub('minimal', send, (m) => {
-        const attributes = readBlockBare(m);
-        if (attributes.specversion !== '1.0' || attributes.id === undefined) throw new Error('no CloudEvent in the header block');
-        readJson(m);
-      });
+      const block = freshBlock('pub@bench', 'sensor.reading');
+      const send = (pub: NatsConnection, subject: string, i: number) => pub.publish(subject, te.encode(JSON.stringify(payloads[i % 1000])), block(newEventId(), ''));
+      return rawPubSub('minimal', send, (m) => { readEventBare(m); readJson(m); });
     },
     run: () => scenarios[0]!.run(),
   },

@@ -24,6 +24,7 @@ const signalbus = async () => (await import('../peers/signalbus.js')).openSignal
 const signalbusStructured = async () => (await import('../peers/signalbus.js')).openSignalbus(SERVER, WINDOW, 'structured');
 const moleculer = async () => (await import('../peers/moleculer.js')).openMoleculer(SERVER);
 const nestjs = async () => (await import('../peers/nestjs.js')).openNest(SERVER);
+const leastWork = async () => (await import('../peers/nats-least-work.js')).openLeastWork(SERVER);
 
 /** `n` events with WINDOW sends in flight, timed until the handler has run for all of them. */
 async function events(open: () => Promise<PeerSession>): Promise<Measurement> {
@@ -60,6 +61,7 @@ async function requests(open: () => Promise<PeerSession>, window: number, n: num
 
 const SB = 'signalbus = two Buses on NatsTransport with their defaults (binary-mode CloudEvents headers, id, time and traceparent per message, inbound validation; metric publishing off, silent logger)';
 const MOLECULER = 'Moleculer 0.15 = two brokers (caller, callee) in a namespace of their own, NATS transporter, JSON serializer, metrics, tracing and logger off, other options default';
+const LEAST = 'least work = raw nats.js carrying fresh binary-mode CloudEvents (id, time, traceparent per message) with no checks, read back with a bare line split (bench/peers/nats-least-work.ts): the best any framework on nats.js\' public API can do';
 const NEST = 'NestJS 12 = a Nest microservice (Transport.NATS, logger off) with @EventPattern/@MessagePattern handlers and a ClientNats, default JSON serializer; on nats 2.x unless @nats-io/transport-node is installed';
 
 const scenarios: Scenario[] = [
@@ -79,6 +81,18 @@ const scenarios: Scenario[] = [
     name: 'peers-nats-request-seq',
     description: `as peers-nats-request-64, one round trip at a time (latency), ${RR_N} requests — p50/p99 in µs. ratio = signalbus / Moleculer`,
     run: () => requests(signalbus, 1, RR_N, scale(2000)),
+    raw: () => requests(moleculer, 1, RR_N, scale(2000)),
+  },
+  {
+    name: 'peers-nats-events-least-work',
+    description: `as peers-nats-events, with the least work in signalbus's place: ${LEAST}. Its ratio is the ceiling of peers-nats-events' ratio for code that carries fresh CloudEvents through nats.js' public API. ratio = least work / Moleculer`,
+    run: () => events(leastWork),
+    raw: () => events(moleculer),
+  },
+  {
+    name: 'peers-nats-request-seq-least-work',
+    description: `as peers-nats-request-seq, with the least work in signalbus's place: ${LEAST}. ratio = least work / Moleculer`,
+    run: () => requests(leastWork, 1, RR_N, scale(2000)),
     raw: () => requests(moleculer, 1, RR_N, scale(2000)),
   },
   {
