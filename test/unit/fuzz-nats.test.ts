@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { headers as natsHeaders, MsgHdrsImpl } from 'nats';
 import { inboundProblem, inboundRefusal, SignalbusError } from '../../core/index.js';
-import { fromNatsHeaderText, fromNatsHeaderTextByReader, fromNatsMessage, toNatsHeaders, type DecodedNatsMessage } from '../../transports/nats/binding.js';
+import { fromNatsHeaderBytes, fromNatsHeaderText, fromNatsHeaderTextByReader, fromNatsMessage, MAX_HEADER_BLOCK_BYTES, toNatsHeaders, type DecodedNatsMessage } from '../../transports/nats/binding.js';
 import {
   arbitraryBytes, attributeName, expectEnvelopeOrTypedError, expectValidatable, FUZZ_TIMEOUT_MS, fuzzParams, hostileString, mutated,
 } from '../helpers/fuzz.js';
@@ -92,6 +92,27 @@ describe('fuzz - NATS header block', function () {
       const a = outcome(fast); const b = outcome(full);
       if (a.notCloudEvent !== undefined) { a.envelope = { ...a.envelope, id: '', time: '' }; b.envelope = { ...b.envelope, id: '', time: '' }; } // made up afresh each time
       expect(a).to.deep.equal(b);
+    }), fuzzParams(1000));
+  });
+
+  it('nats fuzz - from the block\'s bytes (a Buffer as nats.js gives, or a view) the envelope is the one its UTF-8 text gives, or the block is refused as not UTF-8', () => {
+    // fromNatsHeaderBytes reads a common block as latin1 and everything else as UTF-8: the two must never differ from the text.
+    const outcome = (d: DecodedNatsMessage) => ({
+      keys: Object.keys(d.envelope), envelope: d.envelope, replyTo: d.replyTo, notCloudEvent: d.notCloudEvent?.code, refused: inboundRefusal(d.envelope)?.message,
+    });
+    const madeUp = (o: ReturnType<typeof outcome>) => (o.notCloudEvent === undefined ? o : { ...o, envelope: { ...o.envelope, id: '', time: '' } });
+    fc.assert(fc.property(fc.oneof(headerBlock, commonBlock, validBlock), arbitraryBytes, fc.nat(8), (block, body, offset) => {
+      // The block sits inside a larger buffer, followed by its body, as in nats.js' message buffer.
+      const raw = Buffer.concat([Buffer.alloc(offset, 0xff), block, body]).subarray(offset);
+      const view = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+      const fromBuffer = madeUp(outcome(fromNatsHeaderBytes('a.b', raw, block.length, raw.subarray(block.length))));
+      expect(madeUp(outcome(fromNatsHeaderBytes('a.b', view, block.length, view.subarray(block.length))))).to.deep.equal(fromBuffer);
+      const text = block.toString('utf8');
+      if (text.includes('\uFFFD') && !Buffer.from(text, 'utf8').equals(block)) {
+        expect(fromBuffer.refused).to.match(/not valid UTF-8/);
+      } else if (block.length <= MAX_HEADER_BLOCK_BYTES) {
+        expect(fromBuffer).to.deep.equal(madeUp(outcome(fromNatsHeaderText('a.b', text, raw.subarray(block.length)))));
+      }
     }), fuzzParams(1000));
   });
 

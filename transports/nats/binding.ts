@@ -424,12 +424,17 @@ export function fromNatsHeaderBytes(subject: string, bytes: Uint8Array, length: 
   if (length > MAX_HEADER_BLOCK_BYTES) {
     problem = new HeaderInvalidError(`header block is ${length} bytes, over the limit of ${MAX_HEADER_BLOCK_BYTES}`, { details: { limit: MAX_HEADER_BLOCK_BYTES } });
   } else {
-    const block = Buffer.from(bytes.buffer, bytes.byteOffset, length);
-    text = block.toString('utf8');
+    // nats.js hands over a Buffer; a view of anything else.
+    const block = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // A block as signalbus writes it is ASCII (COMMON_BLOCK admits nothing else), which latin1
+    // reads as UTF-8 does, at half the cost and with no scan for invalid bytes.
+    const common = readCommonBlock(subject, block.toString('latin1', 0, length), body);
+    if (common !== undefined) return common;
+    text = block.toString('utf8', 0, length);
     // A replacement character is either sent as such (rare) or stands for bytes that are not UTF-8.
-    if (text.indexOf('\uFFFD') >= 0 && !isUtf8(block)) problem = new HeaderInvalidError('header block is not valid UTF-8');
+    if (text.indexOf('\uFFFD') >= 0 && !isUtf8(block.subarray(0, length))) problem = new HeaderInvalidError('header block is not valid UTF-8');
   }
-  if (problem === undefined) return fromNatsHeaderText(subject, text, body, storedAt);
+  if (problem === undefined) return fromNatsHeaderTextByReader(subject, text, body, storedAt);
   const c = new EnvelopeCollector();
   c.refuseBlock(problem);
   return c.finish(subject, body, storedAt);
