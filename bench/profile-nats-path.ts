@@ -9,12 +9,14 @@
  *   node --cpu-prof --cpu-prof-interval 50 --import tsx bench/profile-nats-path.ts
  *
  * `ONLY_PUBLISH=1` or `ONLY_DELIVER=1` profiles one side. Not a scenario: it has no raw
- * baseline and reaches into NatsTransport's private fields (`nc`, `connecting`), so it may need
+ * baseline and reaches into NatsTransport's private fields (`nc`, `frames`, `connecting`), so it may need
  * a touch when those change. bench/RESULTS.md (stop 27) has its numbers.
  */
 import { Bus } from '../core/index.js';
 import { NatsTransport } from '../transports/nats/index.js';
+import type { NatsConnection } from 'nats';
 import { toNatsHeaders } from '../transports/nats/binding.js';
+import { FrameWriter } from '../transports/nats/frames.js';
 import { sensorReading } from './harness.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
@@ -27,11 +29,12 @@ let deliver: Callback = () => {};
 const stubConnection = {
   publish(_subject: string, _data: Uint8Array, opts: { headers: { encode(): Uint8Array } }) { opts.headers.encode(); },
   isClosed: () => false,
-  protocol: { connected: true },
+  // What transports/nats/frames.ts writes whole frames into: the frames are made and dropped.
+  protocol: { connected: true, sendCommand(_frame: Uint8Array) {}, outBytes: 0, outMsgs: 0, noMorePublishing: false, info: { headers: true, max_payload: 1024 * 1024 } },
   subscribe(_pattern: string, o: { callback: Callback }) { deliver = o.callback; return { isClosed: () => false, unsubscribe() {}, drain: async () => {} }; },
   flush: async () => {},
 };
-const stubbed = (t: NatsTransport) => Object.assign(t, { nc: stubConnection, connecting: Promise.resolve() });
+const stubbed = (t: NatsTransport) => Object.assign(t, { nc: stubConnection, frames: FrameWriter.for(stubConnection as unknown as NatsConnection), connecting: Promise.resolve() });
 
 const pub = new Bus({ service: 'pub@bench', transport: stubbed(new NatsTransport()), metrics: false, logger: quiet });
 const sub = new Bus({ service: 'sub@bench', transport: stubbed(new NatsTransport()), metrics: false, logger: quiet });
