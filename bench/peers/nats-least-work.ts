@@ -1,7 +1,8 @@
 /**
  * The least work any code can do to carry fresh CloudEvents over nats.js' public API, as a
- * peers-* session: what a framework on nats.js can reach at best, measured against Moleculer the
- * way signalbus is. Two connections (publisher/caller, subscriber/server) on the same server;
+ * peers-* session: what a framework using nats.js' public API can reach at best, measured against
+ * Moleculer the way signalbus is. (signalbus's NATS transport writes whole frames past nats.js'
+ * `publish`, transports/nats/frames.ts, so its publishing can cost less than this.) Two connections (publisher/caller, subscriber/server) on the same server;
  * every event and every request and reply gets a fresh id, time and traceparent (signalbus's
  * batch generators, the cheapest in Node) in a binary-mode header block built by string
  * concatenation, and each receiver reads the block back with a bare line split (no validation,

@@ -85,7 +85,7 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'peers-nats-events-least-work',
-    description: `as peers-nats-events, with the least work in signalbus's place: ${LEAST}. Its ratio is the ceiling of peers-nats-events' ratio for code that carries fresh CloudEvents through nats.js' public API. ratio = least work / Moleculer`,
+    description: `as peers-nats-events, with the least work in signalbus's place: ${LEAST}. Its ratio is the ceiling of peers-nats-events' ratio for code that carries fresh CloudEvents through nats.js' public API (signalbus's NATS transport writes whole frames past nats.js' publish, transports/nats/frames.ts, which that API cannot). ratio = least work / Moleculer`,
     run: () => events(leastWork),
     raw: () => events(moleculer),
   },
