@@ -18,7 +18,7 @@ import { readOptionFile } from './option-file.js';
 import { resolveNatsOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js';
 import { ReplaySubscription } from './replay.js';
 import { ReplyInbox } from './reply-inbox.js';
-import { CoreInbound, decodeDelivery, InFlight, JetStreamInbound } from './subscription.js';
+import { CoreInbound, decodeDelivery, InFlight, JetStreamInbound, replyOf } from './subscription.js';
 import { natsTlsOptions } from './tls.js';
 
 const encoder = new TextEncoder();
@@ -316,6 +316,8 @@ export class NatsTransport implements Transport {
     // Core NATS cannot hold the server back: what arrives while the Bus is full is dropped (newest),
     // before it is decoded, and reported to the Bus, as nats-server itself treats a slow consumer.
     const intake = new BoundedIntake(onMessage, options);
+    // A pattern without wildcards receives only that subject: no need for nats.js' TextDecoder per message (MsgImpl.subject).
+    const fixedSubject = /[*>]/.test(pattern) ? undefined : pattern;
     try {
       sub = nc.subscribe(pattern, {
         ...(options.group !== undefined ? { queue: options.group } : {}),
@@ -327,8 +329,9 @@ export class NatsTransport implements Transport {
             else refused.err = err;
             return;
           }
-          if (intake.full) { intake.drop(msg.subject); return; }
-          intake.offer(new CoreInbound(msg.subject, decodeDelivery(msg), this, msg.reply || undefined));
+          const subject = fixedSubject ?? msg.subject;
+          if (intake.full) { intake.drop(subject); return; }
+          intake.offer(new CoreInbound(subject, decodeDelivery(msg, undefined, subject), this, replyOf(msg)));
         },
       });
     } catch (err) {

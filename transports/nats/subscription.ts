@@ -14,7 +14,18 @@ export interface ReplySender {
 }
 
 /** nats.js' MsgImpl internals (2.x): the raw bytes and where the header block ends. */
-interface RawMsg { _msg?: { hdr: number }; _rdata?: Uint8Array; msg?: RawMsg }
+interface RawMsg { _msg?: { hdr: number; reply?: Uint8Array }; _rdata?: Uint8Array; msg?: RawMsg }
+
+/**
+ * A core delivery's reply subject, or undefined. nats.js' `reply` getter runs a TextDecoder per
+ * message, even for one without a reply subject (most events); its parsed protocol arguments
+ * say so first. The getter where they are not there.
+ */
+export function replyOf(msg: Msg): string | undefined {
+  const args = (msg as unknown as RawMsg)._msg;
+  if (args !== undefined && 'reply' in args && args.reply === undefined) return undefined;
+  return msg.reply || undefined;
+}
 
 /**
  * Decodes a delivered message. Reads the header block bytes nats.js already holds instead of
