@@ -9,12 +9,12 @@
  *   node --cpu-prof --cpu-prof-interval 50 --import tsx bench/profile-nats-path.ts
  *
  * `ONLY_PUBLISH=1` or `ONLY_DELIVER=1` profiles one side. Not a scenario: it has no raw
- * baseline and reaches into NatsTransport's private fields (`nc`, `frames`, `connecting`), so it may need
- * a touch when those change. bench/RESULTS.md (stop 27) has its numbers.
+ * baseline and reaches into NatsTransport's private fields (`nc`, `frames`, `connecting`), so it
+ * may need a touch when those change. bench/RESULTS.md (stop 27) has its numbers.
  */
+import type { NatsConnection } from 'nats';
 import { Bus } from '../core/index.js';
 import { NatsTransport } from '../transports/nats/index.js';
-import type { NatsConnection } from 'nats';
 import { toNatsHeaders } from '../transports/nats/binding.js';
 import { FrameWriter } from '../transports/nats/frames.js';
 import { sensorReading } from './harness.js';

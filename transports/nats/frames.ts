@@ -41,7 +41,7 @@ const writeUtf8 = direct ? (b: Buffer, text: string, at: number) => (b as unknow
 
 function protocolOf(nc: NatsConnection): ProtocolInternals | undefined {
   const p = (nc as unknown as { protocol?: Partial<ProtocolInternals> }).protocol;
-  if (p === undefined || p === null || typeof p.sendCommand !== 'function') return undefined;
+  if (!p || typeof p.sendCommand !== 'function') return undefined;
   if (typeof p.outBytes !== 'number' || typeof p.outMsgs !== 'number' || typeof p.noMorePublishing !== 'boolean') return undefined;
   return p as ProtocolInternals;
 }
