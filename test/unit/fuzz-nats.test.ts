@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { headers as natsHeaders, MsgHdrsImpl } from 'nats';
 import { inboundProblem, inboundRefusal, SignalbusError } from '../../core/index.js';
-import { fromNatsHeaderBytes, fromNatsHeaderText, fromNatsHeaderTextByReader, fromNatsMessage, MAX_HEADER_BLOCK_BYTES, toNatsHeaders, type DecodedNatsMessage } from '../../transports/nats/binding.js';
+import {
+  fromNatsHeaderBytes, fromNatsHeaderText, fromNatsHeaderTextByReader, fromNatsMessage, HeaderShapes, MAX_HEADER_BLOCK_BYTES, toNatsHeaders, type DecodedNatsMessage,
+} from '../../transports/nats/binding.js';
 import {
   arbitraryBytes, attributeName, expectEnvelopeOrTypedError, expectValidatable, FUZZ_TIMEOUT_MS, fuzzParams, hostileString, mutated,
 } from '../helpers/fuzz.js';
@@ -93,6 +95,52 @@ describe('fuzz - NATS header block', function () {
       if (a.notCloudEvent !== undefined) { a.envelope = { ...a.envelope, id: '', time: '' }; b.envelope = { ...b.envelope, id: '', time: '' }; } // made up afresh each time
       expect(a).to.deep.equal(b);
     }), fuzzParams(1000));
+  });
+
+  it('nats fuzz - blocks in sequence, as publishers send them, read as the AttributeReader reads each one (what the reader learns from a block never changes a later verdict)', () => {
+    // A few shapes (names, order, separators) and values drawn from small pools, so lines repeat,
+    // vary, equal an earlier line's value or break the rules from one block to the next; now and
+    // then a block mutated byte by byte. Each block is read by both readers straight after the last.
+    const outcome = (d: DecodedNatsMessage) => ({
+      keys: Object.keys(d.envelope), envelope: d.envelope, replyTo: d.replyTo, notCloudEvent: d.notCloudEvent?.code,
+      refused: inboundRefusal(d.envelope)?.message, problem: inboundProblem(d.envelope)?.message,
+    });
+    const separator = fc.constantFrom(': ', ': ', ':', ':  ');
+    const anyValue = fc.oneof({ arbitrary: fc.constantFrom('a', 'b', 'x y', '', '%41', 'a ', ' ', '1.0', 'x'.repeat(4097)), weight: 3 }, { arbitrary: commonValue, weight: 1 });
+    // A shape: its lines (name, separator, usual value), the four required ones included but now and then one.
+    const required: Array<[string, string, string]> = [['ce-specversion', ': ', '1.0'], ['ce-id', ': ', 'i'], ['ce-source', ': ', 's'], ['ce-type', ': ', 't']];
+    const shape = fc.tuple(fc.array(fc.tuple(commonName, separator, anyValue), { maxLength: 5 }), fc.nat(15))
+      .map(([extra, drop]) => [...required.filter((_, i) => i !== drop), ...extra])
+      .chain((lines) => fc.shuffledSubarray(lines, { minLength: lines.length, maxLength: lines.length }));
+    // A block: one of the shapes, each line with its usual value, another, or the value of an earlier line; now and then an odd line end, or mutated.
+    const lineEnd = fc.oneof({ arbitrary: fc.constant('\r\n'), weight: 20 }, { arbitrary: fc.constantFrom('\n', '\r', ' \r\n', '\r\n\r\n', '\r\r\n'), weight: 1 });
+    const sequence = fc.array(shape, { minLength: 1, maxLength: 3 }).chain((shapes) => fc.array(
+      fc.tuple(fc.nat(shapes.length - 1), fc.array(fc.tuple(fc.nat(5), anyValue, fc.nat(9), lineEnd), { minLength: 10, maxLength: 10 }), fc.oneof({ arbitrary: fc.constant(0), weight: 5 }, { arbitrary: fc.nat(3), weight: 1 }))
+        .chain(([s, choices, edits]) => {
+          const values: string[] = [];
+          for (const [i, [, , usual]] of shapes[s]!.entries()) {
+            const [kind, other, earlier] = choices[i]!;
+            values.push(kind <= 3 ? usual : kind === 4 || i === 0 ? other : values[earlier % i]!);
+          }
+          const text = Buffer.from(`NATS/1.0\r\n${shapes[s]!.map(([k, sep], i) => `${k}${sep}${values[i]}${choices[i]![3]}`).join('')}\r\n`, 'latin1');
+          return edits === 0 ? fc.constant(text) : mutated(fc.constant(text), edits);
+        }),
+      { minLength: 2, maxLength: 12 }));
+    fc.assert(fc.property(sequence, (blocks) => {
+      const shapes = new HeaderShapes(); // a subscription's
+      for (const block of blocks) {
+        const text = block.toString('utf8');
+        let fast: DecodedNatsMessage | undefined; let fastErr: unknown;
+        let full: DecodedNatsMessage | undefined; let fullErr: unknown;
+        try { fast = fromNatsHeaderText('a.b', text, new Uint8Array(0), undefined, shapes); } catch (err) { fastErr = err; }
+        try { full = fromNatsHeaderTextByReader('a.b', text, new Uint8Array(0)); } catch (err) { fullErr = err; }
+        expect(String(fastErr)).to.equal(String(fullErr));
+        if (fast === undefined || full === undefined) continue;
+        const a = outcome(fast); const b = outcome(full);
+        if (a.notCloudEvent !== undefined) { a.envelope = { ...a.envelope, id: '', time: '' }; b.envelope = { ...b.envelope, id: '', time: '' }; }
+        expect(a, JSON.stringify(text)).to.deep.equal(b);
+      }
+    }), fuzzParams(500));
   });
 
   it('nats fuzz - from the block\'s bytes (a Buffer as nats.js gives, or a view) the envelope is the one its UTF-8 text gives, or the block is refused as not UTF-8', () => {

@@ -10,10 +10,12 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  AttributeReader, CodecEncodeError, CodecTooDeepError, DATA_MEMBER, DEFAULT_HEADER_LIMITS, EnvelopeInvalidError, HeaderInvalidError, percentDecodeHeaderValue,
-  percentEncodeHeaderValue, perAttributeEntry, readStructuredEvent, refuseInbound, sealedEnvelope, structuredEventBytes, withinDefaultLimits, CLOUDEVENTS_ATTRIBUTES, STANDARD_EXTENSIONS,
-  type Envelope, type StructuredEvent,
+  AttributeReader, CodecEncodeError, CodecTooDeepError, DEFAULT_HEADER_LIMITS, HeaderInvalidError, percentDecodeHeaderValue, percentEncodeHeaderValue,
+  perAttributeEntry, readStructuredEvent, refuseInbound, structuredEventBytes, type EnvelopeInvalidError, type Envelope, type StructuredEvent,
 } from '../../core/index.js';
+import { cloudEventMessage, cloudEventProblem, HeaderShapes, NO_SPECVERSION } from './common-block.js';
+
+export { HeaderShapes } from './common-block.js';
 
 /** Prefix of every attribute header. */
 export const CE_HEADER_PREFIX = 'ce-';
@@ -256,33 +258,6 @@ class EnvelopeCollector {
   }
 }
 
-/** One instance for every payload without `ce-specversion` (a device stream makes many; the dead letter's `dlqsubject` names the subject). */
-const NO_SPECVERSION = new EnvelopeInvalidError('nats message is not a CloudEvent (no ce-specversion header, and no structured-mode event in the body)');
-
-/**
- * The decoded message of a CloudEvent read off the wire, both readers' last step: `env` holds its
- * attributes, `content-type` (kept aside while reading) is the datacontenttype unless
- * `ce-datacontenttype` gave one, the body is the data.
- */
-function cloudEventMessage(env: Record<string, unknown>, contentType: string | undefined, body: Uint8Array, replyTo: string | undefined): DecodedNatsMessage {
-  if (contentType !== undefined && env.datacontenttype === undefined) env.datacontenttype = contentType;
-  if (body.byteLength > 0 || env.datacontenttype !== undefined) env.data = body;
-  return replyTo === undefined ? { envelope: env as Envelope } : { envelope: env as Envelope, replyTo };
-}
-
-/** Why the attributes read from a message do not make a CloudEvent, or undefined when they do. */
-function cloudEventProblem(subject: string, env: Record<string, unknown>): EnvelopeInvalidError | undefined {
-  if (env.specversion === undefined) return NO_SPECVERSION;
-  if (env.specversion !== '1.0') {
-    return new EnvelopeInvalidError(`message on ${subject} has specversion ${JSON.stringify(env.specversion)}; expected "1.0"`, { details: { subject, attribute: 'specversion' } });
-  }
-  if (typeof env.id !== 'string' || env.id === '' || typeof env.source !== 'string' || env.source === '' || typeof env.type !== 'string' || env.type === '') {
-    const attr = !env.id ? 'id' : !env.source ? 'source' : 'type';
-    return new EnvelopeInvalidError(`message on ${subject} lacks the ce-${attr} header`, { details: { subject, attribute: attr } });
-  }
-  return undefined;
-}
-
 /**
  * The envelope of a NATS message: `ce-*` headers (any case) become attributes, `content-type`
  * the datacontenttype, the body the data (a Uint8Array; the Bus decodes it). Without
@@ -304,16 +279,19 @@ export function fromNatsMessage(subject: string, headers: NatsHeaderEntries | un
   return c.finish(subject, body, storedAt);
 }
 
+/** The HeaderShapes of callers that pass none. */
+const sharedShapes = new HeaderShapes();
+
 /**
  * Same as fromNatsMessage, reading the header block text (`NATS/1.0\r\nk: v\r\n…`) directly:
- * the hot path skips building nats.js' header map. A block as signalbus writes it is read in one
- * pass (`readCommonBlock`); anything else goes through the AttributeReader, which says exactly
- * what is wrong.
+ * the hot path skips building nats.js' header map. A block as signalbus writes it is read by
+ * `shapes` (common-block.ts: one per subscription, learning its publishers' blocks; a shared one
+ * by default); anything else goes through the AttributeReader, which says exactly what is wrong.
  *
  * @example fromNatsHeaderText('a.b', 'NATS/1.0\r\nce-specversion: 1.0\r\n…\r\n\r\n', body)
  */
-export function fromNatsHeaderText(subject: string, text: string, body: Uint8Array, storedAt?: StoredAt): DecodedNatsMessage {
-  return readCommonBlock(subject, text, body) ?? fromNatsHeaderTextByReader(subject, text, body, storedAt);
+export function fromNatsHeaderText(subject: string, text: string, body: Uint8Array, storedAt?: StoredAt, shapes = sharedShapes): DecodedNatsMessage {
+  return shapes.read(subject, text, body) ?? fromNatsHeaderTextByReader(subject, text, body, storedAt);
 }
 
 /** fromNatsHeaderText without the one-pass reader: every block through the AttributeReader (the oracle the fast path is tested against). */
@@ -334,81 +312,11 @@ export function fromNatsHeaderTextByReader(subject: string, text: string, body: 
 }
 
 /**
- * A header block in the form signalbus writes: after `NATS/1.0`, only lines `ce-<name>: <value>`
- * (name 1-20 lowercase letters or digits), `content-type`, `sb-reply-to` or `Nats-Msg-Id`, with
- * values of printable ASCII without `%` and no space around them but the one after the colon.
- * One regex pass (~0.2 µs for a typical block) instead of a character loop per value (~0.5 µs).
- * Linear: no character class in a line overlaps CR or LF, so each line matches one way.
- */
-const COMMON_BLOCK = /^NATS\/1\.0\r\n(?:(?:ce-[a-z0-9]{1,20}|content-type|sb-reply-to|Nats-Msg-Id): ?(?:[!-$&-~](?:[ -$&-~]*[!-$&-~])?)?\r\n)*\r\n$/;
-const C = 0x63, E = 0x65, S = 0x73, SPACE = 0x20;
-
-/** The CloudEvents attributes and signalbus's extensions, by length: a name read off the wire is replaced by one of these constants. */
-const KNOWN_ATTRIBUTES: string[][] = [];
-for (const name of [...CLOUDEVENTS_ATTRIBUTES, ...STANDARD_EXTENSIONS]) (KNOWN_ATTRIBUTES[name.length] ??= []).push(name);
-
-/**
- * The constant for the attribute name `text[start, end)`, or undefined. A store under a constant
- * (internalised) key is cheaper than under a string sliced from the block, which V8 has to look up
- * in its string table first, once per attribute of every message.
- */
-function knownAttribute(text: string, start: number, end: number): string | undefined {
-  const candidates = KNOWN_ATTRIBUTES[end - start];
-  if (candidates !== undefined) for (const name of candidates) if (text.startsWith(name, start)) return name;
-  return undefined;
-}
-
-/**
- * The envelope of a header block in the form signalbus writes (COMMON_BLOCK, no repeats, within
- * core's default limits, a CloudEvent), or undefined when the block is anything else. Such a block
- * passes every per-header rule as the AttributeReader applies it, so the envelope is sealed the
- * same way, and it is the same envelope, key order included (the tests compare the two readers on
- * generated blocks). Profiles of NATS delivery had the general reader at ~2 µs a message, the
- * largest framework cost on the path; this one takes under half.
- */
-function readCommonBlock(subject: string, text: string, body: Uint8Array): DecodedNatsMessage | undefined {
-  if (!COMMON_BLOCK.test(text)) return undefined;
-  // Sealed from the start: it is returned only once every attribute passed the rules.
-  const env = sealedEnvelope();
-  let contentType: string | undefined;
-  let replyTo: string | undefined;
-  let count = 0;
-  let total = 0;
-  const last = text.length - 2;
-  for (let pos = 10; pos < last;) { // 10: past "NATS/1.0\r\n"; the block ends with an empty line
-    const end = text.indexOf('\r\n', pos);
-    const colon = text.indexOf(':', pos);
-    const from = text.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1;
-    const valueLength = end - from;
-    const first = text.charCodeAt(pos);
-    if (first === C && text.charCodeAt(pos + 1) === E) { // ce-<name> (content-type has "o" second)
-      const name = knownAttribute(text, pos + 3, colon) ?? text.slice(pos + 3, colon);
-      if (name === DATA_MEMBER || Object.hasOwn(env, name)) return undefined; // the general reader says what is wrong
-      env[name] = text.slice(from, end);
-      total += colon - pos - 3 + valueLength;
-    } else if (first === C) {
-      if (contentType !== undefined) return undefined;
-      contentType = text.slice(from, end);
-      total += 12 + valueLength;
-    } else {
-      if (first === S) replyTo ??= text.slice(from, end); // Nats-Msg-Id: only a made-up envelope uses it, and those take the general reader
-      pos = end + 2;
-      continue;
-    }
-    if (!withinDefaultLimits(valueLength, ++count, total)) return undefined;
-    pos = end + 2;
-  }
-  if (cloudEventProblem(subject, env) !== undefined) return undefined;
-  return cloudEventMessage(env, contentType, body, replyTo);
-}
-
-/**
  * Largest header block read, in bytes: room for core's 16 KiB of attributes percent-encoded, plus
  * a publisher's own headers. A larger block is refused without being decoded (SB_ERR_HEADER_INVALID):
  * core NATS lets a client send up to the server's max_payload (1 MB) of headers.
  */
 export const MAX_HEADER_BLOCK_BYTES = 4 * DEFAULT_HEADER_LIMITS.maxTotalLength;
-
 
 /**
  * Same as fromNatsHeaderText, from the header block's bytes (`bytes[0, length)`): a block over
@@ -416,7 +324,7 @@ export const MAX_HEADER_BLOCK_BYTES = 4 * DEFAULT_HEADER_LIMITS.maxTotalLength;
  *
  * @example fromNatsHeaderBytes('a.b', raw, headerLength, body)
  */
-export function fromNatsHeaderBytes(subject: string, bytes: Uint8Array, length: number, body: Uint8Array, storedAt?: StoredAt): DecodedNatsMessage {
+export function fromNatsHeaderBytes(subject: string, bytes: Uint8Array, length: number, body: Uint8Array, storedAt?: StoredAt, shapes = sharedShapes): DecodedNatsMessage {
   // nats.js gives -1 for a message without headers (MSG, not HMSG).
   if (length <= 0) return fromNatsHeaderTextByReader(subject, '', body, storedAt);
   let problem: HeaderInvalidError | undefined;
@@ -428,7 +336,7 @@ export function fromNatsHeaderBytes(subject: string, bytes: Uint8Array, length: 
     const block = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     // A block as signalbus writes it is ASCII (COMMON_BLOCK admits nothing else), which latin1
     // reads as UTF-8 does, at half the cost and with no scan for invalid bytes.
-    const common = readCommonBlock(subject, block.toString('latin1', 0, length), body);
+    const common = shapes.read(subject, block.toString('latin1', 0, length), body);
     if (common !== undefined) return common;
     text = block.toString('utf8', 0, length);
     // A replacement character is either sent as such (rare) or stands for bytes that are not UTF-8.

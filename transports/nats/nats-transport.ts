@@ -9,7 +9,7 @@ import {
   compilePattern, reconnectDelayMs, type Envelope, type InboundHandler, type SubjectMatcher, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
-import { toNatsWireText, type NatsWireText } from './binding.js';
+import { HeaderShapes, toNatsWireText, type NatsWireText } from './binding.js';
 import { FrameWriter } from './frames.js';
 import { parseCreds } from './credentials.js';
 import { fromConnectError, fromNatsError, NatsJetStreamError, permissionError } from './errors.js';
@@ -63,6 +63,8 @@ export class NatsTransport implements Transport {
   private nc?: NatsConnection;
   /** Writes whole frames into `nc`'s outbound buffer, when its nats.js allows (frames.ts). */
   private frames?: FrameWriter;
+  /** What the reply reader learnt of the replies' header blocks (HeaderShapes: one per subscription, and one for the reply inbox). */
+  private readonly replyShapes = new HeaderShapes();
   private js?: JetStreamClient;
   private jsm?: JetStreamManager;
   /** The stream's replica count, which replay consumers take so they survive the loss of a node. */
@@ -318,6 +320,7 @@ export class NatsTransport implements Transport {
     const intake = new BoundedIntake(onMessage, options);
     // A pattern without wildcards receives only that subject: no need for nats.js' TextDecoder per message (MsgImpl.subject).
     const fixedSubject = /[*>]/.test(pattern) ? undefined : pattern;
+    const shapes = new HeaderShapes();
     try {
       sub = nc.subscribe(pattern, {
         ...(options.group !== undefined ? { queue: options.group } : {}),
@@ -331,7 +334,7 @@ export class NatsTransport implements Transport {
           }
           const subject = fixedSubject ?? msg.subject;
           if (intake.full) { intake.drop(subject); return; }
-          intake.offer(new CoreInbound(subject, decodeDelivery(msg, undefined, subject), this, replyOf(msg)));
+          intake.offer(new CoreInbound(subject, decodeDelivery(msg, undefined, subject, shapes), this, replyOf(msg)));
         },
       });
     } catch (err) {
@@ -355,13 +358,14 @@ export class NatsTransport implements Transport {
     await ensureConsumer(this.jsm!, js.stream, consumerConfig(js, pattern, name, grouped, options.maxInFlight));
     const consumer = await this.js!.consumers.get(js.stream, name);
     const tracker = new InFlight();
+    const shapes = new HeaderShapes();
     let messages: ConsumerMessages;
     try {
       messages = await consumer.consume({
         max_messages: options.maxInFlight,
         callback: (m) => {
           tracker.started();
-          void onMessage(new JetStreamInbound(m.subject, decodeDelivery(m, m.info), m, tracker, this));
+          void onMessage(new JetStreamInbound(m.subject, decodeDelivery(m, m.info, m.subject, shapes), m, tracker, this));
         },
       });
     } catch (err) {
@@ -439,7 +443,7 @@ export class NatsTransport implements Transport {
     const msg = await replied;
     // The server's no-responders status carries no body; only then is nats.js' header map worth building.
     if (msg.data.length === 0 && msg.headers?.code === 503) throw new NoRespondersError(`no responders for ${subject}`, { details: { subject } });
-    const decoded = decodeDelivery(msg, undefined, subject);
+    const decoded = decodeDelivery(msg, undefined, subject, this.replyShapes);
     if (decoded.notCloudEvent) {
       throw new EnvelopeInvalidError(`the reply to ${subject} is not a CloudEvent (after ${Date.now() - started} ms)`, { cause: decoded.notCloudEvent, details: { subject } });
     }

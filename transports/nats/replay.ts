@@ -16,6 +16,7 @@
  */
 import { ConsumerEvents, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
 import type { Envelope, EnvelopeInvalidError, InboundHandler, InboundMessage } from '../../core/index.js';
+import { HeaderShapes } from './binding.js';
 import { fromNatsError } from './errors.js';
 import { ensureConsumer, ephemeralName, replayConsumerConfig } from './jetstream.js';
 import type { ResolvedNatsOptions } from './options.js';
@@ -55,6 +56,8 @@ export class ReplaySubscription {
   /** Positions nak'd by the Bus and not yet redelivered. */
   private readonly owed = new Map<number, Owed>();
   private readonly tracker = new InFlight();
+  /** @internal What the header reader learnt of this subscription's blocks. */
+  readonly shapes = new HeaderShapes();
   private messages?: ConsumerMessages;
   private name = '';
   /** Bumped for every consumer: deliveries of an older one are ignored. */
@@ -255,7 +258,7 @@ export class ReplayInbound implements InboundMessage {
   constructor(private readonly sub: ReplaySubscription, public msg: JsMsg, readonly position: number, readonly attempt: number,
     private readonly transport: ReplySender) {
     this.subject = msg.subject;
-    const decoded = decodeDelivery(msg, msg.info);
+    const decoded = decodeDelivery(msg, msg.info, msg.subject, sub.shapes);
     this.envelope = decoded.envelope;
     if (decoded.notCloudEvent) this.notCloudEvent = decoded.notCloudEvent;
     this.replyTo = decoded.replyTo;

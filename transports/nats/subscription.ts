@@ -5,7 +5,7 @@
  */
 import type { JsMsg, Msg } from 'nats';
 import type { Envelope, EnvelopeInvalidError, InboundMessage } from '../../core/index.js';
-import { fromNatsHeaderBytes, fromNatsMessage, type DecodedNatsMessage, type StoredAt } from './binding.js';
+import { fromNatsHeaderBytes, fromNatsMessage, type DecodedNatsMessage, type HeaderShapes, type StoredAt } from './binding.js';
 
 /** Where a reply to a request goes: the transport that received it. */
 export interface ReplySender {
@@ -32,13 +32,13 @@ export function replyOf(msg: Msg): string | undefined {
  * letting it build its header map (a regex and canonicalisation per header), and refuses a block
  * too large or not UTF-8 before decoding it; falls back to the
  * public API if the internals ever change. `storedAt` (JetStream) makes the id of a payload that
- * is not a CloudEvent deterministic.
+ * is not a CloudEvent deterministic; `shapes` is the subscription's (fromNatsHeaderText).
  */
-export function decodeDelivery(msg: Msg | JsMsg, storedAt?: StoredAt, subject = msg.subject): DecodedNatsMessage {
+export function decodeDelivery(msg: Msg | JsMsg, storedAt?: StoredAt, subject = msg.subject, shapes?: HeaderShapes): DecodedNatsMessage {
   const inner = (msg as unknown as RawMsg).msg ?? (msg as unknown as RawMsg);
   const hdr = inner._msg?.hdr;
   const bytes = inner._rdata;
-  if (hdr !== undefined && bytes) return fromNatsHeaderBytes(subject, bytes, hdr, msg.data, storedAt);
+  if (hdr !== undefined && bytes) return fromNatsHeaderBytes(subject, bytes, hdr, msg.data, storedAt, shapes);
   // Public API: without headers (`msg.headers` undefined) the body may still hold a structured-mode event.
   return fromNatsMessage(subject, msg.headers, msg.data, storedAt);
 }
