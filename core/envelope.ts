@@ -60,9 +60,11 @@ export function validateEnvelope(env: unknown, limits: HeaderLimits = DEFAULT_HE
 /**
  * An RFC 3339 timestamp with fields in range (no leap second, which Date.parse refuses): what every CloudEvents producer writes, accepted
  * without `Date.parse` (a regex test is several times cheaper, and it runs on every delivery).
- * Anything else is still accepted if `Date.parse` reads it.
+ * Anything else is still accepted if `Date.parse` reads it. The pattern's source, without
+ * anchors or capture groups, for a binding that checks `time` inside a pattern of its own.
  */
-const RFC3339 = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+export const RFC3339_TIME_PATTERN = String.raw`\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)`;
+const RFC3339 = new RegExp(`^${RFC3339_TIME_PATTERN}$`);
 
 /**
  * Every check of `validateEnvelope` but the traceparent's: the object, `specversion`, the required

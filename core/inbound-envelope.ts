@@ -170,7 +170,20 @@ export function publishedEnvelope(limits: HeaderLimits): Record<string, unknown>
   return publishedPrototypes.object(limits);
 }
 
-/** True when a Bus published this very object under the same `limits`: the inbound rules hold for it already. */
+/**
+ * A new, empty envelope object the Bus takes as one every inbound rule under `limits` holds for,
+ * as for an envelope a Bus published (`publishedUnder`): it checks neither its attributes nor its
+ * traceparent again. Only for a binding whose reader has itself checked, before filling it, every
+ * header rule (names, values, count, total), the CloudEvents attributes (`specversion` 1.0,
+ * `id`, `source`, `type`, `time` as RFC 3339) and the traceparent (one W3C lets a receiver
+ * continue). Anything less and a handler gets what the Bus would have refused: use
+ * `sealedEnvelope` then.
+ */
+export function checkedEnvelope(limits: HeaderLimits = DEFAULT_HEADER_LIMITS): Record<string, unknown> {
+  return publishedPrototypes.object(limits);
+}
+
+/** True when a Bus published this very object under the same `limits`, or a binding checked it in full (`checkedEnvelope`): the inbound rules hold for it already. */
 export function publishedUnder(envelope: Envelope, limits: HeaderLimits): boolean {
   return (envelope as { [PUBLISHED_UNDER]?: HeaderLimits })[PUBLISHED_UNDER] === limits;
 }

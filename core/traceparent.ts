@@ -39,6 +39,13 @@ function isVersion00(value: string): boolean {
 }
 
 /**
+ * What `isVersion00` accepts, as a regex source without anchors or capture groups: for a binding
+ * that checks a traceparent inside a pattern of its own (the NATS header shapes). A test holds
+ * the two to the same verdicts.
+ */
+export const VERSION_00_TRACEPARENT_PATTERN = '00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}';
+
+/**
  * The check `parseTraceparent` makes, without building the parsed parts: every inbound
  * envelope's traceparent passes through here, so the common case is one pass over its char codes
  * (~110 ns for a fresh string, against ~250 for the equivalent regex with its lookaheads); anything

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import {
   checkTraceparent, childTraceparent, createEnvelope, EnvelopeInvalidError, HeaderInvalidError, newTraceparent, parseTraceparent,
-  formatTraceparent, perAttributeName, TraceparentInvalidError, validateEnvelope, validateHeader,
+  formatTraceparent, perAttributeName, TraceparentInvalidError, validateEnvelope, validateHeader, VERSION_00_TRACEPARENT_PATTERN,
 } from '../../core/index.js';
 
 describe('envelope and headers', () => {
@@ -88,11 +88,14 @@ describe('envelope and headers', () => {
     const mutated = fc.tuple(valid, fc.nat(60), fc.constantFrom('-', 'A', 'g', '0', 'f', ' '))
       .map(([v, at, c]) => at < v.length ? v.slice(0, at) + c + v.slice(at + 1) : v);
     let accepted = 0;
+    // The pattern a binding checks traceparents with inside its own regex: version 00 exactly as the check takes it.
+    const version00 = new RegExp(`^${VERSION_00_TRACEPARENT_PATTERN}$`);
     fc.assert(fc.property(fc.oneof(valid, mutated, fc.string()), (value) => {
       let parsed = true, checked = true;
       try { parseTraceparent(value); } catch (err) { expect(err).to.be.instanceOf(TraceparentInvalidError); parsed = false; }
       try { checkTraceparent(value); } catch (err) { expect(err).to.be.instanceOf(TraceparentInvalidError); checked = false; }
       expect(checked, value).to.equal(parsed);
+      expect(version00.test(value), value).to.equal(checked && value.startsWith('00-'));
       if (checked) accepted++;
     }), { numRuns: 5000 });
     expect(accepted).to.be.greaterThan(200);

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { inboundProblem, inboundRefusal } from '../../core/index.js';
+import { DEFAULT_HEADER_LIMITS, inboundProblem, inboundRefusal, publishedUnder, withValidTrace } from '../../core/index.js';
 import { fromNatsHeaderText, fromNatsHeaderTextByReader, HeaderShapes, toNatsHeaders } from '../../transports/nats/binding.js';
 
 const body = Buffer.from('{"t":21.5}');
@@ -62,6 +62,38 @@ describe('nats - header shapes (the pattern a subscription learns from its publi
       expect({ ...fast.envelope, ...(madeUp ? { id: '', time: '' } : {}) }).to.deep.equal({ ...full.envelope, ...(madeUp ? { id: '', time: '' } : {}) });
       expect(inboundRefusal(fast.envelope)?.code).to.equal(inboundRefusal(full.envelope)?.code);
       expect(inboundProblem(fast.envelope)?.code).to.equal(inboundProblem(full.envelope)?.code);
+    }
+  });
+
+  it('nats - an envelope read by a pattern that checks time and traceparent is marked as needing no further check, and only then', () => {
+    const shapes = new HeaderShapes();
+    for (let i = 0; i < 3; i++) fromNatsHeaderText('a.b', publisherBlock('/s'), body, undefined, shapes);
+    const good = fromNatsHeaderText('a.b', publisherBlock('/s'), body, undefined, shapes);
+    expect(publishedUnder(good.envelope, DEFAULT_HEADER_LIMITS), 'a publisher\'s block').to.equal(true);
+    const time = /ce-time: [^\r]*/;
+    const traceparent = /ce-traceparent: [^\r]*/;
+    const odd = [
+      ['ce-time: 2026-13-05T21:28:23Z', time], // no date: refused
+      ['ce-time: 2026-12-05T21:28:23+0100', time], // Date.parse reads it, the pattern does not
+      [`ce-traceparent: 00-${'0'.repeat(32)}-00f067aa0ba902b7-01`, traceparent], // all-zero trace id: a new trace
+      ['ce-traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01', traceparent],
+      ['ce-traceparent: ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', traceparent],
+      ['ce-traceparent: 01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-later', traceparent], // a later version W3C continues
+    ] as const;
+    for (const [line, replaced] of odd) {
+      const text = publisherBlock('/s').replace(replaced, line);
+      const read = fromNatsHeaderText('a.b', text, body, undefined, shapes);
+      expect(read.envelope, line).to.deep.equal(fromNatsHeaderTextByReader('a.b', text, body).envelope);
+      expect(publishedUnder(read.envelope, DEFAULT_HEADER_LIMITS), line).to.equal(false);
+      fromNatsHeaderText('a.b', publisherBlock('/s'), body, undefined, shapes); // back to the publisher's shape
+    }
+    // A literal that would not pass is no checked shape: the same odd time in every block.
+    const stuck = new HeaderShapes();
+    for (let i = 0; i < 4; i++) {
+      const read = fromNatsHeaderText('a.b', publisherBlock('/s').replace(time, 'ce-time: 2026-12-05T21:28:23+0100'), body, undefined, stuck);
+      expect(publishedUnder(read.envelope, DEFAULT_HEADER_LIMITS)).to.equal(false);
+      expect(inboundProblem(read.envelope)).to.equal(undefined);
+      expect(withValidTrace(read.envelope)).to.equal(read.envelope);
     }
   });
 });

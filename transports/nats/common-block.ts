@@ -13,7 +13,8 @@
  * its shape learnt for the next.
  */
 import {
-  DATA_MEMBER, EnvelopeInvalidError, sealedEnvelope, withinDefaultLimits, CLOUDEVENTS_ATTRIBUTES, STANDARD_EXTENSIONS, type Envelope,
+  checkedEnvelope, DATA_MEMBER, EnvelopeInvalidError, isValidTraceparent, RFC3339_TIME_PATTERN, sealedEnvelope, withinDefaultLimits, CLOUDEVENTS_ATTRIBUTES,
+  STANDARD_EXTENSIONS, VERSION_00_TRACEPARENT_PATTERN, type Envelope,
 } from '../../core/index.js';
 import type { DecodedNatsMessage } from './binding.js';
 
@@ -105,6 +106,8 @@ interface ShapeLine extends Omit<ReadLine, 'value'> {
 interface Shape {
   readonly lines: ShapeLine[];
   pattern: RegExp | undefined;
+  /** The pattern checks `time` and `traceparent` as the Bus would (compile): an envelope it reads needs no more checks (`checkedEnvelope`). */
+  checked: boolean;
 }
 
 /** Longest value a pattern holds as a literal: long values seldom repeat. */
@@ -116,6 +119,17 @@ const MAX_COMPILE_CREDIT = 64;
 const BLOCKS_PER_COMPILE = 1000;
 /** A value COMMON_BLOCK admits, captured: printable ASCII without `%`, no space at either end. */
 const VALUE_GROUP = '((?:[!-$&-~](?:[ -$&-~]*[!-$&-~])?)?)';
+
+/**
+ * The attributes the Bus checks beyond the header rules, each as a pattern that admits a subset of
+ * what it accepts (and of VALUE_GROUP): `time` in RFC 3339, a version-00 `traceparent` with
+ * non-zero ids. A shape whose pattern checks both this way (or holds literals that pass) reads
+ * envelopes the Bus need not check again (`checkedEnvelope`): ~0.25 µs a delivery.
+ */
+const CHECKED_ATTRIBUTES = new Map<string, { readonly pattern: string; test(value: string): boolean }>([
+  ['time', { pattern: RFC3339_TIME_PATTERN, test: (v) => new RegExp(`^${RFC3339_TIME_PATTERN}$`).test(v) }],
+  ['traceparent', { pattern: VERSION_00_TRACEPARENT_PATTERN, test: isValidTraceparent }],
+]);
 
 /**
  * What a reader learnt of the header blocks one subscription receives: the shapes of their
@@ -147,7 +161,7 @@ export class HeaderShapes {
     const shape = this.last;
     if (shape?.pattern !== undefined) {
       const match = shape.pattern.exec(text);
-      if (match !== null) return readMatched(shape.lines, match, subject, body);
+      if (match !== null) return readMatched(shape, match, subject, body);
     }
     const read = readNewShape(subject, text, body);
     if (read === undefined) return undefined;
@@ -165,7 +179,7 @@ export class HeaderShapes {
     const known = this.shapes.get(key);
     if (known === undefined) {
       if (this.shapes.size >= MAX_SHAPES) this.shapes.delete(this.shapes.keys().next().value!);
-      this.last = { lines: lines.map((l, i) => firstLine(lines, l, i)), pattern: undefined };
+      this.last = { lines: lines.map((l, i) => firstLine(lines, l, i)), pattern: undefined, checked: false };
       this.shapes.set(key, this.last);
       return;
     }
@@ -180,14 +194,15 @@ export class HeaderShapes {
     if (this.compileCredit < 1) { known.pattern = undefined; return; } // the regex step reads it until credit is earned
     this.compileCredit--;
     this.compiled++;
-    known.pattern = compile(known.lines);
+    compile(known);
   }
 }
 
 /** The envelope of a block `lines`' pattern matched: literals as they are, the rest from the groups. */
-function readMatched(lines: ShapeLine[], match: RegExpExecArray, subject: string, body: Uint8Array): DecodedNatsMessage | undefined {
-  // Sealed from the start: it is returned only once every attribute passed the rules.
-  const env = sealedEnvelope();
+function readMatched(shape: Shape, match: RegExpExecArray, subject: string, body: Uint8Array): DecodedNatsMessage | undefined {
+  const { lines } = shape;
+  // Marked from the start: it is returned only once every attribute passed the rules.
+  const env = shape.checked ? checkedEnvelope() : sealedEnvelope();
   let contentType: string | undefined;
   let replyTo: string | undefined;
   let count = 0;
@@ -260,14 +275,22 @@ function firstLine(lines: ReadLine[], line: ReadLine, index: number): ShapeLine 
 }
 
 /** The pattern of a shape's lines, numbering their capture groups. */
-function compile(lines: ShapeLine[]): RegExp {
+function compile(shape: Shape): void {
+  const { lines } = shape;
   let source = '^' + escaped(HEAD);
   let groups = 0;
+  let checked = true;
   for (const line of lines) {
     source += escaped(line.start);
+    const checks = line.kind === LineKind.Attribute ? CHECKED_ATTRIBUTES.get(line.attribute) : undefined;
     if (line.literal !== undefined) {
       line.group = 0;
       source += escaped(line.literal);
+      if (checks !== undefined && !checks.test(line.literal)) checked = false;
+    } else if (checks !== undefined) {
+      // Never a backreference: the value is checked by the attribute's own pattern.
+      line.group = ++groups;
+      source += `(${checks.pattern})`;
     } else if (line.sameAs >= 0 && lines[line.sameAs]!.group > 0) {
       line.group = lines[line.sameAs]!.group;
       source += '\\' + line.group;
@@ -277,7 +300,8 @@ function compile(lines: ShapeLine[]): RegExp {
     }
     source += '\\r\\n';
   }
-  return new RegExp(source + '\\r\\n$');
+  shape.pattern = new RegExp(source + '\\r\\n$');
+  shape.checked = checked;
 }
 
 /** `text` (printable ASCII) as a regex matching exactly it. */
