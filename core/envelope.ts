@@ -66,6 +66,11 @@ export function validateEnvelope(env: unknown, limits: HeaderLimits = DEFAULT_HE
 export const RFC3339_TIME_PATTERN = String.raw`\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)`;
 const RFC3339 = new RegExp(`^${RFC3339_TIME_PATTERN}$`);
 
+/** True when `value` is an RFC 3339 timestamp as RFC3339_TIME_PATTERN reads it (the common case `time` is checked for). */
+export function isRfc3339Time(value: string): boolean {
+  return RFC3339.test(value);
+}
+
 /**
  * Every check of `validateEnvelope` but the traceparent's: the object, `specversion`, the required
  * attributes, each header (name, string value, length, control characters), their count and total
@@ -120,7 +125,7 @@ function checkRequiredAttributes(env: unknown): void {
 }
 
 function checkTime(e: Record<string, unknown>): void {
-  if (typeof e.time === 'string' && !RFC3339.test(e.time) && Number.isNaN(Date.parse(e.time))) {
+  if (typeof e.time === 'string' && !isRfc3339Time(e.time) && Number.isNaN(Date.parse(e.time))) {
     throw new EnvelopeInvalidError(`attribute "time" is not an RFC 3339 timestamp: ${e.time}`, { details: { attribute: 'time' } });
   }
 }

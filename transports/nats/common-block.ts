@@ -7,13 +7,14 @@
  *
  * Two steps. The blocks one publisher sends share their lines (names, order, separators) and most
  * values (specversion, source, type, content type); only the id, time and traceparent change. So
- * a block is first tried against the pattern of the last block's shape (HeaderShapes), which
- * holds the constant parts literally and captures the rest: one native regex match, no per-line
- * work. Any other block is checked whole by the COMMON_BLOCK regex and read line by line, and
- * its shape learnt for the next.
+ * a block is first tried against the patterns of the shapes most likely to be its own
+ * (HeaderShapes: the last block's, or the one before it when publishers take turns), which hold
+ * the constant parts literally and capture the rest: one native regex match, no per-line work.
+ * Any other block is checked whole by the COMMON_BLOCK regex and read line by line, and its shape
+ * learnt for the next.
  */
 import {
-  checkedEnvelope, DATA_MEMBER, EnvelopeInvalidError, isValidTraceparent, RFC3339_TIME_PATTERN, sealedEnvelope, withinDefaultLimits, CLOUDEVENTS_ATTRIBUTES,
+  checkedEnvelope, DATA_MEMBER, EnvelopeInvalidError, isRfc3339Time, isValidTraceparent, RFC3339_TIME_PATTERN, sealedEnvelope, withinDefaultLimits, CLOUDEVENTS_ATTRIBUTES,
   STANDARD_EXTENSIONS, VERSION_00_TRACEPARENT_PATTERN, type Envelope,
 } from '../../core/index.js';
 import type { DecodedNatsMessage } from './binding.js';
@@ -128,9 +129,8 @@ const VALUE_GROUP = '((?:[!-$&-~](?:[ -$&-~]*[!-$&-~])?)?)';
  * non-zero ids. A shape whose pattern checks both this way (or holds literals that pass) reads
  * envelopes the Bus need not check again (`checkedEnvelope`): ~0.15 µs a delivery.
  */
-const RFC3339_TIME = new RegExp(`^${RFC3339_TIME_PATTERN}$`);
 const CHECKED_ATTRIBUTES = new Map<string, { readonly pattern: string; test(value: string): boolean }>([
-  ['time', { pattern: RFC3339_TIME_PATTERN, test: (v) => RFC3339_TIME.test(v) }],
+  ['time', { pattern: RFC3339_TIME_PATTERN, test: isRfc3339Time }],
   ['traceparent', { pattern: VERSION_00_TRACEPARENT_PATTERN, test: isValidTraceparent }],
 ]);
 
