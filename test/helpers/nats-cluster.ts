@@ -1,7 +1,7 @@
 /**
  * A JetStream cluster of nats-server processes owned by one test: own client and route ports, own
- * store directories, killed by pid. `start()` resolves once JetStream answers through the cluster
- * (a meta leader exists), so streams can be created at once.
+ * store directories, killed by pid. `start()` resolves once JetStream can place a stream on
+ * every node, so streams of any replica count can be created at once.
  *
  * @example
  * const cluster = await NatsCluster.start({ nodes: 3 });
@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'nats';
+import { connect, StorageType } from 'nats';
 import { portOpen } from './brokers.js';
 import { freePort, NATS_SERVER_BINARY } from './nats-server-process.js';
 import { sleep } from './wait.js';
@@ -94,19 +94,26 @@ export class NatsCluster {
     }
   }
 
-  /** Waits until JetStream answers account info through the live nodes (a meta leader exists). */
+  /**
+   * Waits until JetStream can place a stream on every live node: a probe stream with one replica a
+   * live node is created and deleted. A meta leader alone is not enough: until it has heard from
+   * every peer, an R3 stream fails with "no suitable peers for placement".
+   */
   private async waitJetStream(): Promise<void> {
     const live = this.nodes.filter((n) => n.child && n.child.exitCode === null).map((n) => `nats://127.0.0.1:${n.port}`);
     const deadline = Date.now() + this.readyTimeoutMs;
+    const probe = `SB_PROBE_${process.pid}_${Date.now().toString(36)}`;
     const nc = await connect({ servers: live, timeout: 2000 });
     try {
       for (;;) {
         try {
-          await (await nc.jetstreamManager({ timeout: 1000 })).getAccountInfo();
+          const jsm = await nc.jetstreamManager({ timeout: 2000 });
+          await jsm.streams.add({ name: probe, subjects: [`_sb_probe.${probe}`], num_replicas: live.length, storage: StorageType.Memory });
+          await jsm.streams.delete(probe);
           return;
         } catch (err) {
-          if (Date.now() > deadline) throw new Error(`JetStream cluster ${this.clusterName} did not elect a meta leader: ${(err as Error).message}`);
-          await sleep(100); // polling: no event says a meta leader was elected
+          if (Date.now() > deadline) throw new Error(`JetStream cluster ${this.clusterName} could not place an R${live.length} stream: ${(err as Error).message}`);
+          await sleep(200); // polling: no event says every peer is known to the meta leader
         }
       }
     } finally { await nc.close(); }
