@@ -10,6 +10,7 @@ import {
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
 import { HeaderShapes, toNatsWireText, type NatsWireText } from './binding.js';
+import { readDirectly } from './direct-reads.js';
 import { FrameWriter } from './frames.js';
 import { parseCreds } from './credentials.js';
 import { fromConnectError, fromNatsError, NatsJetStreamError, permissionError } from './errors.js';
@@ -118,6 +119,7 @@ export class NatsTransport implements Transport {
     }
     this.nc = nc;
     this.frames = FrameWriter.for(nc);
+    this.readDirectly(nc);
     this.capabilities.maxMessageBytes = nc.info?.max_payload ?? this.capabilities.maxMessageBytes;
     void this.watchStatus(nc);
     this.inbox = new ReplyInbox(nc, o.inboxPrefix);
@@ -177,12 +179,18 @@ export class NatsTransport implements Transport {
         this.disconnected = false;
         this.reconnectAttempt = 0;
         this.reconnectedAt = Date.now();
+        this.readDirectly(nc); // a reconnect brings a new socket
         this.releaseHeld();
       } else if (s.type === Events.Error && s.permissionContext?.operation === 'publish') {
         this.publishRefused(s.permissionContext.subject);
       }
     }
     this.releaseHeld(new TransportClosedError('nats connection closed before publishes held during a disconnect could be sent'));
+  }
+
+  /** Parses the server's bytes in the socket's 'data' handler (direct-reads.ts). */
+  private readDirectly(nc: NatsConnection): void {
+    readDirectly(nc, (err) => this.options.logger?.error('nats: reading from the server failed; the connection is dropped and made again', { err }));
   }
 
   private ready(): NatsConnection {
