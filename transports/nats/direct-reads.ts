@@ -41,7 +41,8 @@ const installed = new WeakSet<Socket>();
  * the socket is read directly now. A chunk the parser throws on (a protocol error, or a nats.js
  * subscription callback that threw: nats.js calls them unguarded) leaves the parser mid-stream,
  * so the socket is destroyed with that error and nats.js reconnects (its own reader would stop
- * reading and leave the connection open but deaf); `onError` hears of it first.
+ * reading, and the connection would stay deaf until heartbeats found it stale); `onError` hears
+ * of it first.
  */
 export function readDirectly(nc: NatsConnection, onError: (err: unknown) => void): boolean {
   const protocol = (nc as unknown as { protocol?: ProtocolInternals }).protocol;
