@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { newEventId, randomSpanId, randomTraceparent } from '../../core/random.js';
+import { IdBatch, newEventId, randomSpanId, randomTraceparent } from '../../core/random.js';
 import { parseTraceparent } from '../../core/traceparent.js';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -42,5 +42,25 @@ describe('random ids', () => {
       spans.add(span);
     }
     expect(spans.size).to.equal(2000);
+  });
+
+  it('random - a batch takes its spare, filled after the event loop turns, instead of filling in place; a burst past both fills in place; ids stay unique', async () => {
+    let n = 0;
+    // Each id is a counter (not random) so that a buffer handed out twice would show as a repeat.
+    const batch = new IdBatch(1, 8, (_random, _r, text, t) => { text.write((n++).toString(16).padStart(8, '0'), t, 'latin1'); }, 4);
+    const seen = new Set<string>();
+    const take = (k: number) => { for (let i = 0; i < k; i++) seen.add(batch.next()); };
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    take(4);
+    expect(batch.fillsInPlace, 'the first batch').to.equal(1);
+    await turn();
+    take(4);
+    expect(batch.fillsInPlace, 'the spare, filled after the turn').to.equal(1);
+    take(4);
+    expect(batch.fillsInPlace, 'no turn since the spare was taken: filled in place').to.equal(2);
+    await turn();
+    take(8);
+    expect(batch.fillsInPlace, 'one spare per turn').to.equal(3);
+    expect(seen.size).to.equal(20);
   });
 });
