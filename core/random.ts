@@ -58,8 +58,9 @@ export class IdBatch {
     this.used = 0;
     if (!this.spareQueued) {
       this.spareQueued = true;
-      // unref: a spare nobody may need must not keep the process alive for a turn.
-      setImmediate(this.fillSpare).unref();
+      // unref: a spare nobody may need must not keep the process alive for a turn. (A test's fake
+      // timers may hand back an object without unref, or never fire: then batches fill in place.)
+      setImmediate(this.fillSpare).unref?.();
     }
   }
 
