@@ -20,10 +20,10 @@ const ONE = 0x31;
  * @internal Exported for its tests; use the functions below.
  */
 export class IdBatch {
-  private random: Uint8Array;
+  /** Scratch for a fill: the random bytes are formatted into a text buffer at once. */
+  private readonly random: Uint8Array;
   private text: Buffer;
-  private spareRandom: Uint8Array;
-  private spareText: Buffer;
+  private spare: Buffer;
   private spareReady = false;
   private spareQueued = false;
   private used: number;
@@ -34,8 +34,7 @@ export class IdBatch {
     private readonly format: (random: Uint8Array, r: number, text: Buffer, t: number) => void, private readonly count = 256) {
     this.random = new Uint8Array(randomBytes * count);
     this.text = Buffer.alloc(length * count);
-    this.spareRandom = new Uint8Array(randomBytes * count);
-    this.spareText = Buffer.alloc(length * count);
+    this.spare = Buffer.alloc(length * count);
     this.used = count;
   }
 
@@ -48,11 +47,10 @@ export class IdBatch {
   /** The current batch is used up: take the spare if it is filled, else fill in place; queue the spare's fill. */
   private turn(): void {
     if (this.spareReady) {
-      [this.random, this.spareRandom] = [this.spareRandom, this.random];
-      [this.text, this.spareText] = [this.spareText, this.text];
+      [this.text, this.spare] = [this.spare, this.text];
       this.spareReady = false;
     } else {
-      this.fill(this.random, this.text);
+      this.fill(this.text);
       this.fillsInPlace++;
     }
     this.used = 0;
@@ -67,13 +65,13 @@ export class IdBatch {
   private readonly fillSpare = (): void => {
     this.spareQueued = false;
     if (this.spareReady) return;
-    this.fill(this.spareRandom, this.spareText);
+    this.fill(this.spare);
     this.spareReady = true;
   };
 
-  private fill(random: Uint8Array, text: Buffer): void {
-    randomFillSync(random);
-    for (let i = 0; i < this.count; i++) this.format(random, i * this.randomBytes, text, i * this.length);
+  private fill(text: Buffer): void {
+    randomFillSync(this.random);
+    for (let i = 0; i < this.count; i++) this.format(this.random, i * this.randomBytes, text, i * this.length);
   }
 }
 

@@ -21,6 +21,8 @@ const NATS = 'nats://127.0.0.1:4222';
 const te = new TextEncoder();
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
 const busOn = (transport: NatsTransport, service: string) => new Bus({ service, transport, metrics: false, logger: quiet });
+/** nats.js' current socket for `nc` (a new one after each reconnect). */
+const socketOf = (nc: NatsConnection) => (nc as unknown as { protocol: { transport: { socket: Socket } } }).protocol.transport.socket;
 /** Publishes bytes as message `e-<i>`. */
 const send = (bus: Bus, subject: string, i: number, data: Uint8Array) => bus.publish(subject, data, { type: 'direct.read', id: `e-${i}`, contentType: 'application/octet-stream' });
 
@@ -77,11 +79,11 @@ describe('nats direct reads', function () {
     try {
       await bus.start();
       const nc = t.connection!;
-      const before = (nc as unknown as { protocol: { transport: { socket: Socket } } }).protocol.transport.socket;
+      const before = socketOf(nc);
       expect(readsDirectly(nc)).to.equal(true);
       await server.halt('SIGKILL');
       await server.resume();
-      await waitFor(() => (nc as unknown as { protocol: { transport: { socket?: Socket } } }).protocol.transport.socket !== before && readsDirectly(nc), { timeoutMs: 15_000, what: 'direct reads on the reconnected socket' });
+      await waitFor(() => socketOf(nc) !== before && readsDirectly(nc), { timeoutMs: 15_000, what: 'direct reads on the reconnected socket' });
       const got: string[] = [];
       await bus.subscribe('after.restart', (m) => { got.push(m.id); });
       await nc.flush();
@@ -108,7 +110,7 @@ describe('nats direct reads', function () {
       const got: string[] = [];
       await bus.subscribe(`${subject}.good`, (m) => { got.push(m.id); });
       await nc.flush();
-      const socket = (nc as unknown as { protocol: { transport: { socket: Socket } } }).protocol.transport.socket;
+      const socket = socketOf(nc);
       await send(bus, `${subject}.bad`, 0, te.encode('x'));
       await waitFor(() => socket.destroyed, { timeoutMs: 5000, what: 'the socket dropped' });
       expect(errors.map((e) => (e as Error).message)).to.deep.equal(['callback bug']);
@@ -141,24 +143,24 @@ describe('nats direct reads', function () {
     });
 
     it('nats direct reads - is left to nats.js when the socket has other data listeners', async () => {
-      const socket = protocolOf().transport.socket as Socket;
+      const socket = socketOf(nc);
       const extra = () => {};
       socket.on('data', extra);
       try { expect(readDirectly(nc, () => {})).to.equal(false); } finally { socket.removeListener('data', extra); }
       expect(readDirectly(nc, () => {}), 'once only nats.js reads').to.equal(true);
       expect(readDirectly(nc, () => {}), 'installed once').to.equal(true);
-      expect((protocolOf().transport.socket as Socket).listeners('data')).to.have.length(1);
+      expect(socketOf(nc).listeners('data')).to.have.length(1);
       await nc.flush();
     });
 
     it('nats direct reads - a chunk that comes while nats.js still holds unread chunks goes after them, to nats.js', async () => {
       expect(readDirectly(nc, () => {})).to.equal(true);
-      const t = protocolOf().transport as { yields: Uint8Array[]; signal: { resolve(): void } };
+      const t = protocolOf().transport as { yields: Uint8Array[] };
       const parsed: string[] = [];
       const parser = protocolOf().parser as { parse(b: Uint8Array): void };
       const own = parser.parse;
       parser.parse = (b) => { parsed.push(Buffer.from(b).toString()); };
-      const socket = protocolOf().transport.socket as Socket;
+      const socket = socketOf(nc);
       try {
         t.yields.push(te.encode('held'));
         socket.emit('data', Buffer.from('next'));

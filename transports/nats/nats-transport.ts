@@ -190,7 +190,9 @@ export class NatsTransport implements Transport {
 
   /** Parses the server's bytes in the socket's 'data' handler (direct-reads.ts). */
   private readDirectly(nc: NatsConnection): void {
-    readDirectly(nc, (err) => this.options.logger?.error('nats: reading from the server failed; the connection is dropped and made again', { err }));
+    readDirectly(nc, (err) => this.options.logger?.error(
+      'nats: a chunk from the server could not be read (a callback of a nats.js subscription on transport.connection threw, or the server broke the protocol); '
+      + 'the connection is dropped and made again, and core messages in flight on it are lost: catch errors in your own nats.js callbacks', { err }));
   }
 
   private ready(): NatsConnection {
