@@ -11,18 +11,12 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { portOpen } from './brokers.js';
+import { freePort } from './free-port.js';
 import { sleep } from './wait.js';
 
-export const NATS_SERVER_BINARY = '/usr/sbin/nats-server';
+export { freePort };
 
-/** A TCP port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as net.AddressInfo; s.close(() => resolve(port)); });
-  });
-}
+export const NATS_SERVER_BINARY = '/usr/sbin/nats-server';
 
 export interface NatsServerProcessOptions {
   /** Enable JetStream with a store directory under os.tmpdir(). */

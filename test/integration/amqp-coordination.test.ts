@@ -18,6 +18,7 @@ import {
 } from '../../scale/index.js';
 import { fromAmqpMessage } from '../../transports/amqp/index.js';
 import { requireBroker } from '../helpers/brokers.js';
+import { freePort } from '../helpers/free-port.js';
 import { waitFor } from '../helpers/wait.js';
 import { AMQP_URL } from './amqp-world.js';
 
@@ -238,7 +239,7 @@ describe('amqp scale-out coordination against RabbitMQ', function () {
 
     it('amqp coordination - open() keeps trying while connections are refused (a broker starting)', async () => {
       // A port nothing listens on yet; a TCP relay to RabbitMQ appears there after a while.
-      const port = await new Promise<number>((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); }); });
+      const port = await freePort();
       const sockets = new Set<Socket>();
       const relay = net.createServer((client) => {
         const upstream = net.connect(5672, '127.0.0.1');

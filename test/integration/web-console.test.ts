@@ -7,7 +7,6 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
@@ -19,6 +18,7 @@ import { HttpGateway } from '../../gateway/index.js';
 import { nanoserviceConfigSchemas } from '../../nanoservices/index.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { missingPrerequisite } from '../helpers/brokers.js';
+import { freePort } from '../helpers/free-port.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -26,10 +26,6 @@ const CHROMIUM = '/usr/bin/chromium';
 const secret = 'web-console-secret-of-at-least-32-bytes!';
 const token = (claims: Record<string, unknown>) =>
   new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(new TextEncoder().encode(secret));
-
-const freePort = () => new Promise<number>((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
-});
 
 /** Every console error and uncaught exception of the page; a test ends by expecting none. */
 function pageErrors(page: Page): string[] {
