@@ -12,6 +12,9 @@ export interface SinkPool {
 export interface SinkClient {
   query(text: string, values?: unknown[]): Promise<unknown>;
   release(err?: Error | boolean): void;
+  /** A checked-out client's `error` event is its holder's to listen to (pg-pool stops listening on checkout). */
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  removeListener(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 export interface SinkPoolOptions {

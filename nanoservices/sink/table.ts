@@ -100,6 +100,12 @@ type Query = (text: string, values?: unknown[]) => Promise<unknown>;
 
 async function inTransaction(pool: SinkPool, work: (query: Query) => Promise<void>): Promise<void> {
   const client = await pool.connect();
+  // pg-pool stops listening for a client's `error` while it is checked out, and a connection the
+  // server ends meanwhile (pg_terminate_backend, a restart) emits one besides failing the query
+  // under way: without a listener of ours that would crash the process.
+  let broken: Error | undefined;
+  const onError = (err: Error): void => { broken ??= err; };
+  client.on('error', onError);
   let failed: unknown;
   try {
     await client.query('BEGIN');
@@ -107,10 +113,13 @@ async function inTransaction(pool: SinkPool, work: (query: Query) => Promise<voi
     await client.query('COMMIT');
   } catch (err) {
     failed = err;
-    await client.query('ROLLBACK').catch(() => undefined);
+    if (broken === undefined) await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    // A client whose connection broke is destroyed rather than handed out again.
-    client.release(failed instanceof Error ? failed : undefined);
+    // A client whose connection broke is destroyed rather than handed out again; it keeps our
+    // listener, as its end may still be reported. A healthy one goes back to the pool, which listens again.
+    const destroyWith = broken ?? (failed instanceof Error ? failed : undefined);
+    if (destroyWith === undefined) client.removeListener('error', onError);
+    client.release(destroyWith);
   }
 }

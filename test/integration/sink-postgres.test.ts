@@ -4,6 +4,8 @@ import net from 'node:net';
 import type pg from 'pg';
 import { Bus, type Envelope } from '../../core/index.js';
 import { createSinkService, runNanoservice, SinkSchemaError, type RunningNanoservice, type SinkConfig } from '../../nanoservices/index.js';
+import { openPool } from '../../nanoservices/sink/pg-driver.js';
+import { prepareTable } from '../../nanoservices/sink/table.js';
 import { MemoryBroker, MemoryTransport } from '../../transports/memory/index.js';
 import { dropSchema, PG_TEST_URL, requirePostgres, testSchema } from '../helpers/postgres.js';
 import { silentLogger } from '../helpers/silent-logger.js';
@@ -174,6 +176,31 @@ describe('sink - PostgreSQL', function () {
       expect(w.deadLetters).to.deep.equal([]);
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('sink - a connection terminated while it prepares a table (inside the create transaction) fails that try, crashes nothing, and the pool prepares it next time', async () => {
+    const application = `signalbus sink-prepare-${randomBytes(3).toString('hex')}@t`;
+    const pool = await openPool({ connectionString: PG_TEST_URL, max: 2, applicationName: application, connectionTimeoutMillis: 3000 });
+    pool.on('error', () => undefined);
+    // The test holds the sink's advisory lock, so the create transaction waits inside it.
+    const holder = await admin!.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT pg_advisory_xact_lock(hashtext('signalbus.sink:' || $1))`, [`${schema}.reading`]);
+      const preparing = prepareTable(pool, schema, 'reading', 'create').then(() => null, (e: unknown) => e);
+      const waiting = async () => (await admin!.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [application])).rows;
+      await waitFor(async () => (await waiting()).length === 1, { what: 'the create transaction waiting for the lock' });
+      await admin!.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [application]);
+      const failed = await preparing;
+      expect(failed, 'the try fails').to.be.instanceOf(Error);
+      await holder.query('COMMIT');
+      await prepareTable(pool, schema, 'reading', 'create');
+      expect(await count('reading')).to.equal(0);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+      await pool.end();
     }
   });
 });
