@@ -196,6 +196,12 @@ const scenarios: Scenario[] = [
     run: () => scenarios[0]!.run(),
   },
   {
+    name: 'nats-pubsub-ce-work-cost',
+    description: `what the least per-message work of a CloudEvent costs against the floor, on raw nats.js alone (no signalbus code runs), ${N} readings, ${WINDOW} publishes in flight: run = nats-pubsub-ce-minimal's raw side (a fresh id, time and traceparent per message in a header block built by concatenation, read back with a bare line split), raw = nats-pubsub-ce-floor's raw side (one block built once and never read). ratio = minimal / floor: what nats-pubsub-ce-floor would show for code that does that least work and nothing else, so nats-pubsub-ce-floor's ratio = this ratio × nats-pubsub-ce-minimal's`,
+    raw: () => scenarios.find((s) => s.name === 'nats-pubsub-ce-floor')!.raw!(),
+    run: () => scenarios.find((s) => s.name === 'nats-pubsub-ce-minimal')!.raw!(),
+  },
+  {
     name: 'nats-request-reply',
     description: `core NATS request/reply round trips, 1 in flight (latency), ${RR_N} requests — p50/p99 in µs; raw = nats.js request() with noAsyncTraces`,
     async raw() {
