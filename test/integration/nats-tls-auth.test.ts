@@ -8,6 +8,7 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import { join } from 'node:path';
 import { nkeys } from 'nats';
 import { createEnvelope, type Envelope } from '../../core/index.js';
+import { readsDirectly } from '../../transports/nats/direct-reads.js';
 import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/index.js';
 import { missingPrerequisite, portOpen } from '../helpers/brokers.js';
 import { makeTestCertificates, requireOpenssl, type TestCertificates } from '../helpers/tls-certs.js';
@@ -114,6 +115,32 @@ describe('nats TLS and auth', function () {
       const env = await roundTrip({ servers: server.url, tls: { caFile: certs.ca } });
       expect(env.type).to.equal('greeting');
       expect(td.decode(env.data as Uint8Array)).to.equal('hi');
+    });
+
+    it('nats tls - the server\'s bytes are read directly over TLS as well (direct-reads.ts): 300 messages of 0-100 KB arrive whole and in order', async () => {
+      const options: NatsTransportOptions = { servers: server.url, tls: { caFile: certs.ca }, reconnect: { maxAttempts: 0 }, connectTimeoutMs: 3000 };
+      const [subT, pubT] = [new NatsTransport(options), new NatsTransport(options)];
+      try {
+        await Promise.all([subT.connect(), pubT.connect()]);
+        expect(readsDirectly(subT.connection!), 'read directly').to.equal(true);
+        const got: Envelope[] = [];
+        await subT.subscribe('secure.bulk', async (m) => { got.push(m.envelope); m.ack(); }, { maxInFlight: 1000 });
+        await subT.connection!.flush();
+        const sizes = Array.from({ length: 300 }, (_, i) => (i % 50 === 0 ? 100_000 + i : i % 7 === 0 ? 0 : 10 + (i % 200)));
+        for (let i = 0; i < sizes.length; i++) {
+          await pubT.publish('secure.bulk', createEnvelope({ id: `m-${i}`, type: 'bulk', source: 'tls-test', data: new Uint8Array(sizes[i]!).fill(i % 251), datacontenttype: 'application/octet-stream' }));
+        }
+        const deadline = Date.now() + 10_000;
+        while (got.length < sizes.length && Date.now() < deadline) await sleep(20);
+        expect(got.map((e) => e.id)).to.deep.equal(sizes.map((_, i) => `m-${i}`));
+        got.forEach((e, i) => {
+          const data = e.data as Uint8Array;
+          expect(data.byteLength, `message ${i}`).to.equal(sizes[i]);
+          if (data.byteLength > 0) expect([data[0], data[data.byteLength - 1]]).to.deep.equal([i % 251, i % 251]);
+        });
+      } finally {
+        await Promise.all([subT.close(), pubT.close()]);
+      }
     });
 
     it('nats tls - a tls:// URL scheme with the CA works too', async () => {
