@@ -15,6 +15,7 @@ import { readDirectly, readsDirectly } from '../../transports/nats/direct-reads.
 import { NatsTransport } from '../../transports/nats/index.js';
 import { requireBroker } from '../helpers/brokers.js';
 import { NatsServerProcess } from '../helpers/nats-server-process.js';
+import { expectSizedInOrder, mixedSizes, sizedBody } from '../helpers/sized-messages.js';
 import { waitFor } from '../helpers/wait.js';
 
 const NATS = 'nats://127.0.0.1:4222';
@@ -50,18 +51,10 @@ describe('nats direct reads', function () {
       const got: Envelope[] = [];
       await sub.subscribe(subject, (m) => { got.push(m); });
       await subTransport.connection!.flush();
-      const sizes = Array.from({ length: 2000 }, (_, i) => (i % 100 === 0 ? 200_000 + i : i % 7 === 0 ? 0 : 20 + (i % 300)));
-      for (let i = 0; i < sizes.length; i++) {
-        const data = new Uint8Array(sizes[i]!).fill(i % 251);
-        await send(pub, subject, i, data);
-      }
+      const sizes = mixedSizes(2000, 100, 200_000);
+      for (let i = 0; i < sizes.length; i++) await send(pub, subject, i, sizedBody(i, sizes[i]!));
       await waitFor(() => got.length === sizes.length, { timeoutMs: 20_000, what: 'all messages delivered' });
-      got.forEach((m, i) => {
-        expect(m.id).to.equal(`e-${i}`);
-        const data = m.data as Uint8Array;
-        expect(data.byteLength, `message ${i}`).to.equal(sizes[i]);
-        if (data.byteLength > 0) expect([data[0], data[data.byteLength - 1]]).to.deep.equal([i % 251, i % 251]);
-      });
+      expectSizedInOrder(got, sizes, (i) => `e-${i}`);
       const echo = `${subject}.echo`;
       await sub.subscribe(echo, (m) => m.data);
       await subTransport.connection!.flush();

@@ -13,7 +13,8 @@ import { NatsTransport, type NatsTransportOptions } from '../../transports/nats/
 import { missingPrerequisite, portOpen } from '../helpers/brokers.js';
 import { makeTestCertificates, requireOpenssl, type TestCertificates } from '../helpers/tls-certs.js';
 import { freePort, NATS_SERVER_BINARY } from '../helpers/nats-server-process.js';
-import { sleep } from '../helpers/wait.js';
+import { expectSizedInOrder, mixedSizes, sizedBody } from '../helpers/sized-messages.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -126,18 +127,12 @@ describe('nats TLS and auth', function () {
         const got: Envelope[] = [];
         await subT.subscribe('secure.bulk', async (m) => { got.push(m.envelope); m.ack(); }, { maxInFlight: 1000 });
         await subT.connection!.flush();
-        const sizes = Array.from({ length: 300 }, (_, i) => (i % 50 === 0 ? 100_000 + i : i % 7 === 0 ? 0 : 10 + (i % 200)));
+        const sizes = mixedSizes(300, 50, 100_000, 10);
         for (let i = 0; i < sizes.length; i++) {
-          await pubT.publish('secure.bulk', createEnvelope({ id: `m-${i}`, type: 'bulk', source: 'tls-test', data: new Uint8Array(sizes[i]!).fill(i % 251), datacontenttype: 'application/octet-stream' }));
+          await pubT.publish('secure.bulk', createEnvelope({ id: `m-${i}`, type: 'bulk', source: 'tls-test', data: sizedBody(i, sizes[i]!), datacontenttype: 'application/octet-stream' }));
         }
-        const deadline = Date.now() + 10_000;
-        while (got.length < sizes.length && Date.now() < deadline) await sleep(20);
-        expect(got.map((e) => e.id)).to.deep.equal(sizes.map((_, i) => `m-${i}`));
-        got.forEach((e, i) => {
-          const data = e.data as Uint8Array;
-          expect(data.byteLength, `message ${i}`).to.equal(sizes[i]);
-          if (data.byteLength > 0) expect([data[0], data[data.byteLength - 1]]).to.deep.equal([i % 251, i % 251]);
-        });
+        await waitFor(() => got.length >= sizes.length, { timeoutMs: 10_000, what: () => `${sizes.length} messages (got ${got.length})` });
+        expectSizedInOrder(got, sizes, (i) => `m-${i}`);
       } finally {
         await Promise.all([subT.close(), pubT.close()]);
       }
