@@ -52,9 +52,9 @@ function release(msg: InboundMessage, conn: HubConnection): void {
   settle(msg.nak ? msg.nak(0) : msg.ack(), conn);
 }
 
-/** A delivery the client has not acked (or replied to) yet. */
+/** A delivery the client has not acked (or replied to) yet, and the bytes it counts against `maxBufferedBytes`. */
 class Delivery {
-  constructor(readonly sub: HubSubscription, readonly msg: InboundMessage) {}
+  constructor(readonly sub: HubSubscription, readonly msg: InboundMessage, readonly bytes: number) {}
 }
 
 /** Bytes a delivery frame adds to its event text: `{"op":"msg","sid":…,"subject":…,"id":…,"event":…}`. */
@@ -102,34 +102,39 @@ class HubSubscription {
       conn.send(deliveryFrameText(this.sidJson, msg.subject, 0, false, conn.textOf(msg.envelope)));
       return settle(msg.ack(), conn);
     }
-    if (this.window === 0 || this.inflight < this.window) return this.sendTracked(msg);
-    if (this.queue.length >= conn.settings.maxQueuedPerSubscription) {
+    const text = conn.textOf(msg.envelope);
+    const tracked = this.window === 0 || this.inflight < this.window;
+    if (!tracked && this.queue.length >= conn.settings.maxQueuedPerSubscription) {
       conn.drop(CLOSE_CODES.slowConsumer, 'slow consumer: a subscription held back more deliveries than maxQueuedPerSubscription');
       return release(msg, conn);
     }
-    const text = conn.textOf(msg.envelope);
+    // Held back or sent, the message stays with the hub until the client acks or answers it: its
+    // bytes count against the connection's bound until then (an `inflight` window as large as the
+    // client likes, or requests it never answers, would otherwise grow without bound).
     const bytes = conn.byteLengthOf(text) + msg.subject.length + this.sidJson.length + FRAME_OVERHEAD_BYTES;
     if (!conn.hold(bytes)) return release(msg, conn);
+    if (tracked) return this.sendTracked(msg, text, bytes);
     this.queue.push(msg);
     this.texts.push(text);
     this.sizes.push(bytes);
   }
 
-  private sendTracked(msg: InboundMessage, text?: string): void {
+  /** Sends `msg` with an id to ack or answer; its `bytes` are held already and stay held until then. */
+  private sendTracked(msg: InboundMessage, text: string, bytes: number): void {
     const conn = this.conn;
     const id = conn.nextDeliveryId++;
-    conn.deliveries.set(id, new Delivery(this, msg));
+    conn.deliveries.set(id, new Delivery(this, msg, bytes));
     if (this.window > 0) this.inflight++;
-    conn.send(deliveryFrameText(this.sidJson, msg.subject, id, msg.reply !== undefined, text ?? conn.textOf(msg.envelope)));
+    conn.send(deliveryFrameText(this.sidJson, msg.subject, id, msg.reply !== undefined, text), bytes);
   }
 
   /** A tracked delivery was acked or replied to: send what the full window held back. */
-  settled(): void {
+  settled(d: Delivery): void {
+    this.conn.unhold(d.bytes);
     if (this.window === 0) return;
     this.inflight--;
     while (this.active && this.inflight < this.window && this.queue.length > 0) {
-      this.conn.unhold(this.sizes.shift()!);
-      this.sendTracked(this.queue.shift()!, this.texts.shift());
+      this.sendTracked(this.queue.shift()!, this.texts.shift()!, this.sizes.shift()!);
     }
   }
 
@@ -164,7 +169,10 @@ export class HubConnection {
   private lastText = '';
   /** `lastText`'s UTF-8 length once asked for (-1: not yet), shared by the subscriptions it fans out to. */
   private lastBytes = -1;
-  /** Bytes of the delivery frames this connection's subscriptions hold back behind full `inflight` windows. */
+  /**
+   * Bytes of the delivery frames this connection's subscriptions hold back behind full `inflight`
+   * windows, or sent and not acked or answered yet.
+   */
   private queuedBytes = 0;
   /** The most this connection held (held back plus unsent) against `maxBufferedBytes`. */
   peakBufferedBytes = 0;
@@ -230,11 +238,14 @@ export class HubConnection {
     return relay.envelope === envelope ? relay.text : undefined;
   }
 
-  /** Sends a frame unless it would take the connection over `maxBufferedBytes`, in which case it is dropped. */
-  send(text: string): void {
+  /**
+   * Sends a frame unless it would take the connection over `maxBufferedBytes`, in which case it is
+   * dropped. `held`: bytes of this frame already counted by `hold` (a tracked delivery), not counted twice.
+   */
+  send(text: string, held = 0): void {
     if (this.closed) return;
     // `text.length` for its bytes: exact for ASCII and cheap; the socket's count corrects it on the next send.
-    const total = this.bufferedBytes + text.length;
+    const total = this.bufferedBytes + text.length - held;
     if (total > this.settings.maxBufferedBytes) {
       this.drop(CLOSE_CODES.slowConsumer, 'slow consumer: unsent bytes over maxBufferedBytes');
       return;
@@ -395,7 +406,7 @@ export class HubConnection {
       if (!d) continue;
       this.deliveries.delete(id);
       settle(d.msg.ack(), this);
-      d.sub.settled();
+      d.sub.settled(d);
     }
   }
 
@@ -414,7 +425,7 @@ export class HubConnection {
       this.send(errorFrameText(err, ref));
     }
     settle(d.msg.ack(), this);
-    d.sub.settled();
+    d.sub.settled(d);
   }
 
   heartbeat(): void {

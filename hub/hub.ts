@@ -171,7 +171,12 @@ export class WebSocketHub {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', (err) => this.settings.logger.debug('upgrade socket error', { err }));
-    const url = new URL(req.url ?? '/', 'http://hub');
+    // A request target like `//` or `//[` is no URL relative to any base. Refuse it: a throw
+    // from an 'upgrade' listener would end the process.
+    let url: URL;
+    try { url = new URL(req.url ?? '/', 'http://hub'); } catch {
+      return rejectUpgrade(socket, 404, 'SB_ERR_HTTP_NOT_FOUND', `no WebSocket hub at ${JSON.stringify(req.url)}`);
+    }
     if (url.pathname !== this.path) return rejectUpgrade(socket, 404, 'SB_ERR_HTTP_NOT_FOUND', `no WebSocket hub at ${url.pathname}`);
     if (this.closing) return rejectUpgrade(socket, 503, 'SB_ERR_TRANSPORT_CLOSED', 'the hub is shutting down');
     if (!this.authenticate) {

@@ -209,6 +209,42 @@ describe('websocket hub bounds (integration)', function () {
     for (const s of hub.connectionStats()) expect(s.bufferedBytes).to.be.at.most(limit);
   });
 
+  it('ws hub - a subscriber that reads but never acks a window larger than the bytes allow is closed with 4008 at maxBufferedBytes', async () => {
+    const limit = 256 * 1024;
+    const { logger, warnings } = warningLogger();
+    const hub = await standaloneHub({ logger, maxBufferedBytes: limit });
+    const hog = await open(hub);
+    await hog.subscribe('big', `${prefix}.>`, 1_000_000);
+    const publisher = await open(hub);
+    // ~300 bytes a delivery: 2,000 unacked deliveries are over 256 KiB, all read by the client.
+    await publisher.publish(`${prefix}.load`, 2000, 500, 15_000);
+    await waitFor(() => hog.closeCode !== undefined, { timeoutMs: 5000, what: () => `the never-acking subscriber to be closed (got ${hog.delivered})` });
+    expect(hog.closeCode).to.equal(CLOSE_CODES.slowConsumer);
+    expect(hog.delivered).to.be.below(2000);
+    // A sent frame counts while unacked and while in the socket's buffer: at most one frame over.
+    const drops = warnings.filter((w) => w.msg === 'dropping a connection');
+    expect(drops[0]!.details!.bufferedBytes, 'bytes held when dropped').to.be.above(limit * 0.9).and.at.most(limit + 1024);
+  });
+
+  it('ws hub - an inflight:0 subscriber that never answers the requests it is offered is closed with 4008 at maxBufferedBytes', async () => {
+    const limit = 128 * 1024;
+    const bus = new Bus({ service: 'requester@test', transport: new MemoryTransport({ broker: new MemoryBroker() }), metrics: false, logger: silentLogger });
+    const hub = await standaloneHub({ bus, maxBufferedBytes: limit });
+    cleanups.push(() => bus.stop());
+    const mute = await open(hub);
+    await mute.subscribe('svc', `${prefix}.svc`, 0);
+    // In batches of 100 that each time out before the next: the socket drains between them, so
+    // only the unanswered requests the hub keeps can reach the bound (~750 bytes each).
+    for (let batch = 0; batch < 15 && mute.closeCode === undefined; batch++) {
+      const outcomes = await Promise.all(Array.from({ length: 100 }, (_, i) =>
+        bus.request(`${prefix}.svc`, { i, pad: 'x'.repeat(100) }, { timeoutMs: 50 }).then(() => 'reply', (e: { code?: string }) => e.code)));
+      expect(outcomes).to.not.include('reply');
+    }
+    await waitFor(() => mute.closeCode !== undefined, { timeoutMs: 5000, what: () => `the mute responder to be closed (offered ${mute.delivered})` });
+    expect(mute.closeCode).to.equal(CLOSE_CODES.slowConsumer);
+    expect(mute.delivered, 'requests offered before the close').to.be.above(50).and.below(1500);
+  });
+
   it('ws hub - 1,000 never-acked inflight:1 subscriptions on one connection and 5,000 events grow the hub by megabytes, not a gigabyte', async () => {
     // The issue's numbers (the subscription limit raised to 1,000 for it), in a process of its own
     // so RSS is the hub's. Before the byte bound this grew by ~1 GiB; now it is ~10 MiB.

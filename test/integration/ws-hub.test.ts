@@ -653,6 +653,16 @@ describe('websocket hub (integration)', function () {
 
   // ------------------------------------------------------------ WSS
 
+  it('ws hub - answers an upgrade whose target is no path (//, //[, //a:b@) with 404 and keeps serving', async () => {
+    const { hub } = await hubWithBus();
+    for (const target of ['//', '//[', '//a:b@']) {
+      const answer = await rawUpgrade(hub.url, target, []);
+      expect(answer.split(' ', 2)[1], answer).to.equal('404');
+      expect(answer).to.include('SB_ERR_HTTP_NOT_FOUND');
+    }
+    expect((await rawUpgrade(hub.url, '/', [])).split(' ', 2)[1]).to.equal('101');
+  });
+
   it('ws hub - serves WSS with a given key and certificate', async function () {
     let dir: string;
     try {

@@ -97,6 +97,12 @@ describe('websocket binding', () => {
     expect(codeOf(() => parseClientFrame('{"op":"req","event":{}}'))).to.equal('SB_ERR_ENVELOPE_INVALID');
     expect(codeOf(() => parseClientFrame('{"op":"sub","sid":"s","pattern":"a","inflight":-1}'))).to.equal('SB_ERR_ENVELOPE_INVALID');
     expect(codeOf(() => parseClientFrame('{"op":"ack","ids":[{}]}'))).to.equal('SB_ERR_ENVELOPE_INVALID');
+    // A sid is kept by the hub and repeated in every delivery: 1-128 characters, like frame ids.
+    const longSid = 's'.repeat(129);
+    expect(codeOf(() => parseClientFrame(`{"op":"sub","id":1,"sid":"${longSid}","pattern":"a"}`))).to.equal('SB_ERR_ENVELOPE_INVALID');
+    expect(codeOf(() => parseClientFrame(`{"op":"unsub","id":1,"sid":"${longSid}"}`))).to.equal('SB_ERR_ENVELOPE_INVALID');
+    expect(codeOf(() => parseClientFrame('{"op":"sub","id":1,"sid":"","pattern":"a"}'))).to.equal('SB_ERR_ENVELOPE_INVALID');
+    expect(parseClientFrame(`{"op":"sub","id":1,"sid":"${'s'.repeat(128)}","pattern":"a"}`)).to.include({ sid: 's'.repeat(128) });
     expect(codeOf(() => parseClientFrame('{"specversion":"1.0","data":1,"data_base64":"AA=="}'))).to.equal('SB_ERR_ENVELOPE_INVALID');
   });
 

@@ -164,6 +164,13 @@ function requiredString(f: Record<string, unknown>, name: string, ref: FrameId |
   return v;
 }
 
+/** A subscription id: 1-128 characters, like frame ids (the hub keeps it, and repeats it in every delivery). */
+function subscriptionId(f: Record<string, unknown>, ref: FrameId | undefined): string {
+  const sid = f.sid;
+  if (typeof sid !== 'string' || sid.length === 0 || sid.length > 128) fail('"sid" must be a string of 1-128 characters', ref, 'sid');
+  return sid;
+}
+
 function ids(f: Record<string, unknown>): FrameId[] {
   const v = f.ids;
   if (!Array.isArray(v)) fail('"ids" must be an array', undefined, 'ids');
@@ -228,13 +235,13 @@ export function parseClientFrame(text: string): ClientFrame {
       if (inflight !== undefined && !(Number.isInteger(inflight) && (inflight as number) >= 0)) fail('"inflight" must be a non-negative integer', id, 'inflight');
       if (f.bare !== undefined && typeof f.bare !== 'boolean') fail('"bare" must be a boolean', id, 'bare');
       return {
-        op: 'sub', id, sid: requiredString(f, 'sid', id), pattern: requiredString(f, 'pattern', id), group: optionalString(f, 'group', id),
+        op: 'sub', id, sid: subscriptionId(f, id), pattern: requiredString(f, 'pattern', id), group: optionalString(f, 'group', id),
         inflight: inflight as number | undefined, bare: f.bare as boolean | undefined,
       };
     }
     case 'unsub': {
       const id = frameId(f, false);
-      return { op: 'unsub', id, sid: requiredString(f, 'sid', id) };
+      return { op: 'unsub', id, sid: subscriptionId(f, id) };
     }
     case 'req': {
       const id = frameId(f, true) as FrameId;
