@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import {
-  Delivery, reconnectDelayMs, type Envelope, type InboundHandler, type ResolvedReconnectOptions, type TransportSubscription,
+  CodecDecodeError, Delivery, EnvelopeInvalidError, SignalbusError, reconnectDelayMs,
+  type Envelope, type InboundHandler, type ResolvedReconnectOptions, type TransportSubscription,
 } from '../../core/index.js';
 import { fromJsonEvent } from './binding.js';
 import type { HttpClient } from './http-client.js';
@@ -64,16 +66,22 @@ export class StreamSubscription implements TransportSubscription {
     while (!this.waiting && !this.stopped) {
       const ev = this.parser.next();
       if (ev === undefined) return;
-      this.deliver(ev.subject, ev.data, ev.reply);
+      this.deliver(ev.subject ?? this.pattern, ev.data, ev.reply, ev.id);
     }
   }
 
-  private deliver(subject: string | undefined, data: string, replyToken: string | undefined): void {
+  private deliver(subject: string, data: string, replyToken: string | undefined, eventId: string | undefined): void {
     let envelope: Envelope;
+    let notCloudEvent: SignalbusError | undefined;
     // No check for repeated member names (core/json-members.ts): the gateway writes every event
     // as JSON.stringify of an envelope object, which cannot repeat one.
-    try { envelope = fromJsonEvent(JSON.parse(data)); } catch { return; /* the gateway only writes valid events; skip anything else */ }
-    const msg = new Delivery(subject ?? this.pattern, envelope, replyToken === undefined ? undefined : (reply) => this.sendReply(replyToken, reply));
+    try { envelope = fromJsonEvent(parseEventJson(data)); } catch (err) {
+      // An event this side cannot take (its gateway runs wider header limits, or it is not an
+      // event at all) is not dropped: the Bus dead-letters it with the reason, as on every transport.
+      notCloudEvent = err instanceof SignalbusError ? err : new EnvelopeInvalidError(`the stream's event is not a CloudEvent: ${String(err)}`);
+      envelope = madeUpEnvelope(subject, data, eventId);
+    }
+    const msg = new Delivery(subject, envelope, replyToken === undefined ? undefined : (reply) => this.sendReply(replyToken, reply), notCloudEvent);
     this.pending++;
     let r: void | Promise<void>;
     try { r = this.onMessage(msg); } catch { r = undefined; }
@@ -122,3 +130,18 @@ export class StreamSubscription implements TransportSubscription {
   }
 }
 
+
+function parseEventJson(text: string): unknown {
+  try { return JSON.parse(text); } catch (cause) {
+    throw new CodecDecodeError(`the stream's event is not JSON: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** The envelope made up around a stream event that could not be read: its text as bytes, `type` = subject. */
+function madeUpEnvelope(subject: string, text: string, eventId: string | undefined): Envelope {
+  const id = eventId !== undefined && /^[\x21-\x7e]{1,256}$/.test(eventId) ? eventId : randomUUID();
+  return {
+    specversion: '1.0', id, source: `http:${subject}`, type: subject, time: new Date().toISOString(),
+    datacontenttype: 'application/octet-stream', data: new TextEncoder().encode(text),
+  };
+}
