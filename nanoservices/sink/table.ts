@@ -60,16 +60,20 @@ export function createStatements(schema: string, table: string): string[] {
 /**
  * Creates the table (`create`), then checks in both modes that it has every column with its type
  * and a primary key or unique index on exactly (source, id), which `ON CONFLICT` needs. Creation
- * runs in a transaction under an advisory lock, so sinks starting together do not race on it.
+ * runs in a transaction under an advisory lock on the schema, so sinks starting together (on one
+ * table or on several of one schema) do not race on it.
  * A table that does not fit is SinkSchemaError naming what is wrong.
  */
 export async function prepareTable(pool: SinkPool, schema: string, table: string, setup: 'create' | 'check'): Promise<void> {
   if (setup === 'create') {
+    // Keyed on the schema, not the table: every table's setup also creates the schema, and two
+    // sinks creating one schema for two tables at once collide on it (a unique violation in
+    // pg_namespace, IF NOT EXISTS notwithstanding).
     const lock = `SELECT pg_advisory_xact_lock(hashtext('signalbus.sink:' || $1))`;
     const statements = createStatements(schema, table);
     // One connection for the whole transaction: a Pool's query() may take a different one each time.
     await inTransaction(pool, async (query) => {
-      await query(lock, [`${schema}.${table}`]);
+      await query(lock, [schema]);
       for (const s of statements) await query(s);
     });
   }

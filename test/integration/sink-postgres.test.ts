@@ -179,6 +179,23 @@ describe('sink - PostgreSQL', function () {
     }
   });
 
+  it('sink - sinks preparing different tables of one new schema at once do not collide on creating the schema', async () => {
+    const pools = await Promise.all(Array.from({ length: 6 }, () => openPool({ connectionString: PG_TEST_URL, max: 1, connectionTimeoutMillis: 3000 })));
+    try {
+      for (let round = 0; round < 3; round++) {
+        const fresh = `${schema}_${round}`;
+        try {
+          const outcomes = await Promise.all(pools.map((pool, i) => prepareTable(pool, fresh, `t${i}`, 'create').then(() => 'ok', (e: unknown) => String(e))));
+          expect(outcomes).to.deep.equal(pools.map(() => 'ok'));
+        } finally {
+          await dropSchema(admin, fresh);
+        }
+      }
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+    }
+  });
+
   it('sink - a connection terminated while it prepares a table (inside the create transaction) fails that try, crashes nothing, and the pool prepares it next time', async () => {
     const application = `signalbus sink-prepare-${randomBytes(3).toString('hex')}@t`;
     const pool = await openPool({ connectionString: PG_TEST_URL, max: 2, applicationName: application, connectionTimeoutMillis: 3000 });
@@ -187,7 +204,7 @@ describe('sink - PostgreSQL', function () {
     const holder = await admin!.connect();
     try {
       await holder.query('BEGIN');
-      await holder.query(`SELECT pg_advisory_xact_lock(hashtext('signalbus.sink:' || $1))`, [`${schema}.reading`]);
+      await holder.query(`SELECT pg_advisory_xact_lock(hashtext('signalbus.sink:' || $1))`, [schema]);
       const preparing = prepareTable(pool, schema, 'reading', 'create').then(() => null, (e: unknown) => e);
       const waiting = async () => (await admin!.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [application])).rows;
       await waitFor(async () => (await waiting()).length === 1, { what: 'the create transaction waiting for the lock' });
