@@ -21,6 +21,8 @@ describe('http transport stream dead letters (integration)', function () {
   let server: http.Server;
   let bus: Bus | undefined;
   const posted: Posted[] = [];
+  let streams = 0;
+  let endless = false;
 
   const base = { specversion: '1.0', source: 'urn:test', type: 'test.reading', datacontenttype: 'application/json' };
   const frames = [
@@ -43,13 +45,17 @@ describe('http transport stream dead letters (integration)', function () {
       if (!req.url?.startsWith('/v1/stream/')) { res.writeHead(200).end('ok'); return; } // the transport's health check
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(': subscribed\n\n');
+      streams++;
+      // The endless test's first stream sends a line that never ends, then nothing.
+      if (endless && streams === 1) { res.write(`data: ${'x'.repeat(200_000)}`); return; }
       setTimeout(() => { for (const f of frames) res.write(f); }, 50);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   });
 
+  afterEach(async () => { await bus?.stop(); bus = undefined; posted.length = 0; streams = 0; endless = false; });
+
   after(async () => {
-    await bus?.stop();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
@@ -70,5 +76,18 @@ describe('http transport stream dead letters (integration)', function () {
     // The dead letter keeps the event's id where it had a usable one, and its text as the data.
     expect(posted.map((p) => p.headers['ce-id'])).to.deep.equal(['ctrl', 'long', 'broken']);
     expect(posted[2]!.body).to.equal('{"specversion":"1.0","id":"broken",');
+  });
+
+  it('http transport - a stream line that never ends is cut at the bound and the stream opened again, not buffered without end', async () => {
+    endless = true;
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // maxMessageBytes 1 KiB: a stream event may be ~66 K characters; the first stream sends 200 K without a newline.
+    bus = new Bus({ service: 'client@test', transport: new HttpTransport({ url, maxMessageBytes: 1024 }), metrics: false, logger: silentLogger });
+    await bus.start();
+    const got: Envelope[] = [];
+    await bus.subscribe('x.>', (m) => { got.push(m); });
+    await waitFor(() => got.length === 2, { timeoutMs: 5000, what: () => `the events of the second stream (streams opened: ${streams})` });
+    expect(streams).to.equal(2);
+    expect(got.map((m) => m.id)).to.deep.equal(['ok-1', 'ok-2']);
   });
 });

@@ -180,7 +180,7 @@ describe('sink - PostgreSQL', function () {
   });
 
   it('sink - sinks preparing different tables of one new schema at once do not collide on creating the schema', async () => {
-    const pools = await Promise.all(Array.from({ length: 6 }, () => openPool({ connectionString: PG_TEST_URL, max: 1, connectionTimeoutMillis: 3000 })));
+    const pools = await Promise.all(Array.from({ length: 6 }, () => openPool({ connectionString: PG_TEST_URL, max: 1, applicationName: 'signalbus sink-schema-race@t', connectionTimeoutMillis: 3000 })));
     try {
       for (let round = 0; round < 3; round++) {
         const fresh = `${schema}_${round}`;

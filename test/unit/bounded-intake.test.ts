@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import {
   BoundedIntake, createEnvelope, IntakeDropReport, KeyedScheduler, MetricsRecorder, type InboundMessage, type Logger,
 } from '../../core/index.js';
-import { SseParser } from '../../transports/http/sse.js';
+import { SseEventTooLargeError, SseParser } from '../../transports/http/sse.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const message = (subject: string): InboundMessage => ({ subject, envelope: createEnvelope({ source: 'urn:t', type: 't' }), attempt: 1, ack() {} });
@@ -90,6 +90,19 @@ describe('bounded intake', () => {
     expect(p.next()).to.deep.equal({ event: 'c', subject: 'c', data: '3' });
     expect(p.next()).to.equal(undefined);
     expect(p.push('data: x\r\ndata: y\r\n\r\n')).to.deep.equal([{ data: 'x\ny' }]);
+  });
+
+  it('sse parser - refuses a line or an event over its bound instead of buffering it', () => {
+    const endless = new SseParser(100);
+    endless.feed(`data: ${'x'.repeat(60)}`);
+    expect(endless.next()).to.equal(undefined);
+    endless.feed('x'.repeat(60));
+    expect(() => endless.next()).to.throw(SseEventTooLargeError);
+    const manyLines = new SseParser(100);
+    manyLines.feed(`${'data: xxxxxxxxxx\n'.repeat(20)}`);
+    expect(() => manyLines.next()).to.throw(SseEventTooLargeError);
+    // Events under the bound, however many, pass.
+    expect(new SseParser(100).push(`data: ${'y'.repeat(90)}\n\n`.repeat(50))).to.have.length(50);
   });
 
   it('sse parser - still reads the subject line older gateways wrote', () => {

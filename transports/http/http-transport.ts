@@ -18,7 +18,7 @@ import {
 import { HttpClient, HttpNetworkError, type HttpAnswer } from './http-client.js';
 import { resolveHttpOptions, type HttpTransportOptions } from './options.js';
 import { errorFromProblem } from './problem.js';
-import { StreamSubscription } from './subscription.js';
+import { StreamSubscription, maxStreamEventChars } from './subscription.js';
 
 export type { HttpTransportOptions } from './options.js';
 
@@ -44,6 +44,7 @@ export class HttpTransport implements Transport {
   private readonly timeoutMs: number;
   private readonly structured: boolean;
   private readonly reconnect: ResolvedReconnectOptions;
+  private readonly maxStreamEventChars: number;
   private readonly keyTails = new Map<string, Promise<void>>();
   private readonly eventPaths = new Map<string, string>();
   private readonly subs = new Set<StreamSubscription>();
@@ -60,6 +61,7 @@ export class HttpTransport implements Transport {
     this.retryDelayMs = o.retryDelayMs;
     this.timeoutMs = o.timeoutMs;
     this.reconnect = o.reconnect;
+    this.maxStreamEventChars = maxStreamEventChars(o.maxMessageBytes);
     this.structured = o.mode === 'structured';
     this.headers = o.headers;
     this.capabilities = {
@@ -119,7 +121,7 @@ export class HttpTransport implements Transport {
     let path = STREAM_PATH + encodeURIComponent(pattern).replace(/%2A/g, '*');
     if (options.group !== undefined) path += `?group=${encodeURIComponent(options.group)}`;
     const sub = new StreamSubscription(this.client, path, pattern, { accept: 'text/event-stream', ...this.headers }, onMessage, this.reconnect,
-      () => this.subs.delete(sub), (token, reply) => this.sendReply(token, reply));
+      () => this.subs.delete(sub), (token, reply) => this.sendReply(token, reply), this.maxStreamEventChars);
     await sub.open();
     this.subs.add(sub);
     return sub;

@@ -21,12 +21,21 @@ export interface SseEvent {
   data: string;
 }
 
+/** An event (or a line of one) longer than the parser's bound: the stream is not one a gateway writes. */
+export class SseEventTooLargeError extends Error {
+  constructor(readonly limit: number) { super(`an event stream line or event is over ${limit} characters`); }
+}
+
 /**
  * Incremental parser: feed text chunks, take complete events one at a time (comments and
  * heartbeats skipped). Text not yet taken stays text, so a reader that stops taking (its consumer
- * is full) holds bytes, not parsed events.
+ * is full) holds bytes, not parsed events. A line or event over `maxEventChars` is
+ * SseEventTooLargeError from `next()`: a server that never ends a line would otherwise grow the
+ * buffer (and its rescans) without bound.
  */
 export class SseParser {
+  constructor(private readonly maxEventChars = Number.POSITIVE_INFINITY) {}
+
   private buffer = '';
   /** Where the next unread line starts in `buffer`. */
   private start = 0;
@@ -42,7 +51,10 @@ export class SseParser {
   next(): SseEvent | undefined {
     for (;;) {
       const nl = this.buffer.indexOf('\n', this.start);
-      if (nl < 0) return undefined;
+      if (nl < 0) {
+        if (this.buffer.length - this.start + (this.current.data?.length ?? 0) > this.maxEventChars) throw new SseEventTooLargeError(this.maxEventChars);
+        return undefined;
+      }
       let end = nl;
       if (end > this.start && this.buffer.charCodeAt(end - 1) === 13) end--;
       const line = this.buffer.slice(this.start, end);
@@ -61,7 +73,10 @@ export class SseParser {
       const field = colon < 0 ? line : line.slice(0, colon);
       let value = colon < 0 ? '' : line.slice(colon + 1);
       if (value.charCodeAt(0) === 32) value = value.slice(1);
-      if (field === 'data') this.current.data = this.current.data === undefined ? value : `${this.current.data}\n${value}`;
+      if (field === 'data') {
+        this.current.data = this.current.data === undefined ? value : `${this.current.data}\n${value}`;
+        if (this.current.data.length > this.maxEventChars) throw new SseEventTooLargeError(this.maxEventChars);
+      }
       else if (field === 'subject') this.current.subject = value;
       else if (field === 'reply') this.current.reply = value;
       else if (field === 'id') this.current.id = value;

@@ -10,6 +10,14 @@ import { errorFromProblem } from './problem.js';
 import { SseParser } from './sse.js';
 
 /**
+ * The longest stream event (or line) read: an event carries at most a gateway body (the client's
+ * `maxMessageBytes`, base64 adds a third) plus its attributes. Past it the stream is broken.
+ */
+export function maxStreamEventChars(maxMessageBytes: number): number {
+  return 2 * maxMessageBytes + 64 * 1024;
+}
+
+/**
  * One SSE stream from the gateway, reopened (with backoff) when it breaks. It pushes back rather
  * than drop: while the Bus has no room, no further event is parsed and the response is paused, so
  * what waits here is unread text (at most the chunk that was being read) and TCP holds the gateway
@@ -18,7 +26,7 @@ import { SseParser } from './sse.js';
 export class StreamSubscription implements TransportSubscription {
   private controller = new AbortController();
   private response?: IncomingMessage;
-  private parser = new SseParser();
+  private parser: SseParser;
   private stopped = false;
   /** The Bus asked to wait for room: no event is handed over until it has. */
   private waiting = false;
@@ -30,7 +38,9 @@ export class StreamSubscription implements TransportSubscription {
   constructor(private readonly client: HttpClient, private readonly path: string, readonly pattern: string,
     private readonly headers: Record<string, string>, private readonly onMessage: InboundHandler,
     private readonly reconnect: ResolvedReconnectOptions, private readonly onStop: () => void,
-    private readonly sendReply: (token: string, reply: Envelope) => Promise<void>) {
+    private readonly sendReply: (token: string, reply: Envelope) => Promise<void>,
+    private readonly maxEventChars = Number.POSITIVE_INFINITY) {
+    this.parser = new SseParser(maxEventChars);
     this.settled = () => this.onSettled();
     this.roomMade = () => this.onRoom();
   }
@@ -48,7 +58,7 @@ export class StreamSubscription implements TransportSubscription {
     res.setEncoding('utf8');
     // A new stream starts on an event boundary; whatever the broken one left half-read is gone with it.
     // (A wait for room the Bus asked for on the broken one still holds: `waiting` stays as it is.)
-    this.parser = new SseParser();
+    this.parser = new SseParser(this.maxEventChars);
     res.on('data', (text: string) => {
       this.parser.feed(text);
       this.handOver();
@@ -59,12 +69,18 @@ export class StreamSubscription implements TransportSubscription {
     res.on('end', broken);
     res.on('error', broken);
     res.on('aborted', broken);
+    res.on('close', () => { if (this.response === res) broken(); });
   }
 
   /** Hands over parsed events until the text runs out or the Bus asks to wait. */
   private handOver(): void {
     while (!this.waiting && !this.stopped) {
-      const ev = this.parser.next();
+      let ev;
+      try { ev = this.parser.next(); } catch {
+        // A line or event past the bound: this stream is broken. End it; its 'close' opens a new one.
+        this.response?.destroy();
+        return;
+      }
       if (ev === undefined) return;
       this.deliver(ev.subject ?? this.pattern, ev.data, ev.reply, ev.id);
     }
