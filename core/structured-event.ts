@@ -8,6 +8,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Envelope } from './envelope.js';
 import { EnvelopeInvalidError } from './errors.js';
+import { isBase64 } from './base64.js';
 import { isJsonContentType } from './content-type.js';
 import { checkJsonDepth, MAX_JSON_DEPTH } from './json-depth.js';
 import { findRepeatedMember, repeatedMemberError } from './json-members.js';
@@ -18,17 +19,7 @@ export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 
 const EMPTY = Buffer.alloc(0);
 const CLOSE_BRACE = 0x7d;
-/** The base64 alphabet (RFC 4648 §4) then padding; with a length in whole quanta of 4 that is exactly padded base64. */
-const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
-
-/**
- * Strict base64 as the CloudEvents JSON format asks: no base64url, no whitespace, padded. A
- * simple character-class run, not a pattern of groups, which would exhaust the regex stack on a
- * megabyte of data.
- */
-export function isBase64(text: string): boolean {
-  return text.length % 4 === 0 && BASE64_CHARS.test(text);
-}
+export { isBase64 } from './base64.js';
 
 /**
  * An envelope's data as a Buffer for a binding to send: the Bus hands encoded data to transports

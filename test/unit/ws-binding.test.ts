@@ -104,6 +104,10 @@ describe('websocket binding', () => {
     expect(codeOf(() => parseClientFrame('{"op":"sub","id":1,"sid":"","pattern":"a"}'))).to.equal('SB_ERR_ENVELOPE_INVALID');
     expect(parseClientFrame(`{"op":"sub","id":1,"sid":"${'s'.repeat(128)}","pattern":"a"}`)).to.include({ sid: 's'.repeat(128) });
     expect(codeOf(() => parseClientFrame('{"specversion":"1.0","data":1,"data_base64":"AA=="}'))).to.equal('SB_ERR_ENVELOPE_INVALID');
+    // data_base64 is strict padded base64, as every binding reads it (Node's decoder takes almost anything).
+    for (const lenient of ['-_8 !', 'AAEC-v8=', 'AAEC+v8', 'AA EC+v8=', 'AAEC+v8=\\n']) {
+      expect(codeOf(() => parseClientFrame(`{"specversion":"1.0","id":"b","source":"s","type":"t","data_base64":"${lenient}"}`)), lenient).to.equal('SB_ERR_ENVELOPE_INVALID');
+    }
   });
 
   it('ws binding - refuses a frame whose event repeats a member name with SB_ERR_ENVELOPE_INVALID naming it and the frame', () => {

@@ -6,6 +6,7 @@
 import type { Envelope } from '../../core/envelope.js';
 import { CodecDecodeError, EnvelopeInvalidError, errorCode, errorMessage } from '../../core/errors.js';
 import { isJsonContentType } from '../../core/content-type.js';
+import { isBase64 } from '../../core/base64.js';
 import { checkJsonDepth, MAX_JSON_DEPTH } from '../../core/json-depth.js';
 import { findRepeatedMember, repeatedMemberError, type MemberScope } from '../../core/json-members.js';
 
@@ -118,6 +119,8 @@ function normalizeEvent(value: unknown): boolean {
     if (name === 'data_base64') {
       if (typeof v !== 'string') throw new EnvelopeInvalidError('data_base64 must be a string', { details: { attribute: 'data_base64' } });
       if (e.data !== undefined) throw new EnvelopeInvalidError('an event carries data or data_base64, not both', { details: { attribute: 'data_base64' } });
+      // Strict, as every binding reads it: a lenient decoder reads "-_8 !" as some bytes.
+      if (!isBase64(v)) throw new EnvelopeInvalidError('data_base64 is not base64 (RFC 4648 §4, padded; no base64url, no whitespace)', { details: { attribute: 'data_base64' } });
       e.data = base64ToBytes(v);
       delete e.data_base64;
       changed = true;
