@@ -9,8 +9,12 @@
  *   against `jwt.publicKey` (SPKI PEM; the algorithm follows the key type), or any RS256/ES256
  *   key of the JWKS file `jwt.jwksFile` (picked by `kid`). `exp`/`nbf` are enforced; `issuer` and
  *   `audience` when configured. The tenant is the claim named `tenantClaim` (default `tenant`);
- *   the principal is `sub` (or `jwt`).
- * - `X-Api-Key: <key>` looked up in `apiKeys` (key -> tenant, or -> `{ tenant, principal }`).
+ *   the principal is `sub`; a token without one names nobody finer than its tenant, so its
+ *   principal is `jwt:<tenant>` (untenanted: `jwt:` and a digest of its `iss`), never one
+ *   principal shared by every such token.
+ * - `X-Api-Key: <key>` looked up in `apiKeys` (key -> tenant, or -> `{ tenant, principal }`); the
+ *   principal of a key given none is `apikey:` and the first 16 hex digits of the key's SHA-256,
+ *   distinct per key and safe to log (the key itself never is).
  * - Neither: anonymous (`{ principal: 'anonymous' }`) when `required` is false, else 401.
  *
  * Errors: `AuthUnauthorizedError` (`SB_ERR_AUTH_UNAUTHORIZED`, 401) for missing, malformed,
@@ -32,7 +36,7 @@
  * const who = await authenticate(req.headers);   // { tenant: 'acme', subjectPrefix: 'acme.', principal: 'user-1' }
  * checkSubjectAllowed(who, 'acme.orders.created'); // ok; 'globex.orders' throws AuthForbiddenError
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
@@ -46,7 +50,11 @@ export interface AuthResult {
   tenant?: string;
   /** Every subject and pattern this caller uses must start with this (e.g. `acme.`); absent = unscoped. */
   subjectPrefix?: string;
-  /** Who it is, for logs: the token's `sub`, the API key's principal, or `anonymous`. */
+  /**
+   * Who it is, for logs, the per-client rate limit and who may answer a request streamed to it:
+   * the token's `sub` (without one `jwt:<tenant>`), the API key's configured principal (else
+   * `apikey:<16 hex digits of its SHA-256>`), or `anonymous`. Never the credential itself.
+   */
   principal: string;
 }
 
@@ -124,7 +132,7 @@ export function createAuthenticator(options: AuthenticatorOptions = {}): Authent
       }
       const payload = await verify(authorization.slice(space + 1).trim());
       const claim = payload[tenantClaim];
-      const principal = typeof payload.sub === 'string' && payload.sub.length > 0 ? payload.sub : 'jwt';
+      const principal = typeof payload.sub === 'string' && payload.sub.length > 0 ? payload.sub : tokenPrincipal(payload, claim);
       if (claim === undefined) {
         if (allowUntenanted) return { principal };
         throw new AuthForbiddenError(`the token carries no "${tenantClaim}" claim`, { details: { claim: tenantClaim } });
@@ -183,6 +191,32 @@ function scoped(tenant: string, principal: string, template: string | false): Au
   return template === false ? { tenant, principal } : { tenant, principal, subjectPrefix: template.replaceAll('{tenant}', tenant) };
 }
 
+/**
+ * The principal of an API key configured without one: distinct per key (it keys the rate limit and
+ * reply ownership) and safe for logs, since it is a digest, never a slice of the secret.
+ * @example apiKeyPrincipal('sk_live_acme_0001') // 'apikey:' + 16 hex digits
+ */
+export function apiKeyPrincipal(key: string): string {
+  return `apikey:${digest(key)}`;
+}
+
+/**
+ * The principal of a verified token without `sub`. Such a token names nobody finer than its tenant,
+ * so all of a tenant's tokens without `sub` are one client (one rate-limit bucket, may answer each
+ * other's streamed requests). Claims that change per token (`exp`, `iat`, `jti`) are left out on
+ * purpose: a refreshed token would otherwise get a fresh rate-limit budget and lose the requests
+ * its stream was offered. An untenanted token (operator) is told apart by its issuer.
+ */
+function tokenPrincipal(payload: JWTPayload, tenant: unknown): string {
+  if (typeof tenant === 'string' && TENANT_TOKEN.test(tenant)) return `jwt:${tenant}`;
+  return `jwt:${digest(typeof payload.iss === 'string' ? payload.iss : '')}`;
+}
+
+/** The first 16 hex digits (64 bits) of the SHA-256 of `text`. */
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
 function single(value: string | string[] | undefined, name: string): string | undefined {
   if (value === undefined || typeof value === 'string') return value === '' ? undefined : value;
   throw new AuthUnauthorizedError(`header ${name} was sent more than once`, { details: { header: name } });
@@ -200,7 +234,7 @@ function compileApiKeys(keys: AuthenticatorOptions['apiKeys'], template: string 
     if (entry.tenant !== undefined && !TENANT_TOKEN.test(entry.tenant)) {
       throw new OptionsInvalidError(`${field}.tenant must be one subject token`, { details: { field } });
     }
-    const principal = entry.principal ?? `apikey:${key.slice(0, 4)}`;
+    const principal = entry.principal ?? apiKeyPrincipal(key);
     out.set(key, Object.freeze(entry.tenant === undefined ? { principal } : scoped(entry.tenant, principal, template)));
   }
   return out;

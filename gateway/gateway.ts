@@ -14,18 +14,19 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import {
   BackpressureError, CapabilityMissingError, checkJsonDepth, DEFAULT_HEADER_LIMITS, inboundProblem, MessageTooLargeError, OptionsInvalidError, PatternInvalidError,
-  SubjectInvalidError, defaultCodecs, mediaType, resolveTlsOptions, validatePattern, validateSubject, type Bus, type Envelope, type HeaderLimits,
-  type InboundMessage, type TlsOptions, type TransportSubscription,
+  SubjectInvalidError, mediaType, resolveTlsOptions, validatePattern, validateSubject, type Bus, type Envelope, type HeaderLimits,
+  type Codec, type InboundMessage, type TlsOptions, type TransportSubscription,
 } from '../core/index.js';
 import { checkSubjectAllowed, createAuthenticator, refuseRepeatedCredentials, repeatedHeader, groupFor, mayRead, type Authenticate, type AuthenticatorOptions, type AuthResult } from '../auth/authenticator.js';
 import {
-  BATCH_CONTENT_TYPE, EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, STRUCTURED_CONTENT_TYPE, TIMEOUT_HEADER, contentKind, fromHttpBinary, fromHttpStructured, fromHttpBatch, toHttpBinary, toJsonEvent,
+  BATCH_CONTENT_TYPE, EVENTS_PATH, REPLIES_PATH, REQUESTS_PATH, STREAM_PATH, STRUCTURED_CONTENT_TYPE, TIMEOUT_HEADER, contentKind, fromHttpBinary, fromHttpStructured, fromHttpBatch, toHttpBinary, toJsonEvent, utf8HeaderValue,
 } from '../transports/http/binding.js';
 import { BodyInvalidError, RateLimitedError, RouteNotFoundError, UnsupportedMediaTypeError } from '../transports/http/errors.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../transports/http/problem.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { ClientAbortedError, ReplyUnencodableError } from './errors.js';
 import { GatewayConsole, type ConsoleOptions } from './console.js';
-import { AuthUnauthorizedError, HeaderInvalidError, processMetrics, PROMETHEUS_CONTENT_TYPE } from '../core/index.js';
+import { AuthForbiddenError, AuthUnauthorizedError, HeaderInvalidError, processMetrics, PROMETHEUS_CONTENT_TYPE } from '../core/index.js';
 
 export interface HttpGatewayOptions {
   /** The bus events are published to, requests sent through and streams subscribed on. The caller owns (starts, stops) it. */
@@ -46,7 +47,11 @@ export interface HttpGatewayOptions {
   plainJsonSource?: string;
   /** Refuse (400) JSON data that does not parse, at the door. Default true. */
   validateJson?: boolean;
-  /** Per-client rate limit (client = authenticated principal, else remote address); false = none. Default none. */
+  /**
+   * Per-client rate limit (client = the authenticated tenant and principal, else the remote
+   * address); requests whose credentials are refused (401/403) are charged to the remote address,
+   * so guessing keys runs into 429 too. false = none. Default none.
+   */
   rateLimit?: RateLimitOptions | false;
   /** Request/reply timeout when the client names none, ms. Default 5000. */
   requestTimeoutMs?: number;
@@ -92,7 +97,8 @@ interface OpenStream {
   /** Set while the client is behind: closes the stream if it stays behind for `streamStallMs`. */
   stallTimer?: NodeJS.Timeout;
 }
-interface PendingReply { reply: (envelope: Envelope) => Promise<void>; principal: string; timer: NodeJS.Timeout }
+/** `client`: who the stream's caller is (`clientOf`); only the same caller may answer. */
+interface PendingReply { reply: (envelope: Envelope) => Promise<void>; client: string; timer: NodeJS.Timeout }
 
 /**
  * Hosts CloudEvents over HTTP and bridges them into a Bus: publish (`POST /v1/events/<subject>`),
@@ -212,18 +218,39 @@ export class HttpGateway {
   /** Who is calling, then whether they still have budget; no promise to wait for without an authenticator. */
   private identify(req: IncomingMessage): AuthResult | Promise<AuthResult> {
     if (!this.authenticate) return this.withinBudget(req, ANONYMOUS);
-    refuseRepeatedCredentials(req.rawHeaders);
-    return this.authenticate(req.headers).then((who) => this.withinBudget(req, who));
+    let pending: Promise<AuthResult>;
+    try {
+      refuseRepeatedCredentials(req.rawHeaders);
+      pending = this.authenticate(req.headers);
+    } catch (err) {
+      return Promise.reject(this.refused(req, err));
+    }
+    return pending.then((who) => this.withinBudget(req, who), (err: unknown) => { throw this.refused(req, err); });
   }
 
   private withinBudget(req: IncomingMessage, who: AuthResult): AuthResult {
     if (this.limiter) {
-      const client = who === ANONYMOUS || who.principal === 'anonymous' ? `addr:${req.socket.remoteAddress ?? ''}` : `principal:${who.principal}`;
-      if (!this.limiter.take(client)) {
-        throw new RateLimitedError(`rate limit exceeded for ${client}`, { details: { retryAfter: this.limiter.retryAfterSeconds(client) } });
-      }
+      const client = who === ANONYMOUS || who.principal === 'anonymous' ? addressOf(req) : `principal:${clientOf(who)}`;
+      this.spend(client);
     }
     return who;
+  }
+
+  /**
+   * Refused credentials establish no principal, so they are charged to the remote address: someone
+   * guessing keys or tokens meets 429 like any other client over its budget, rather than a 401
+   * for every guess.
+   */
+  private refused(req: IncomingMessage, err: unknown): unknown {
+    if (!this.limiter || !(err instanceof AuthUnauthorizedError || err instanceof AuthForbiddenError)) return err;
+    try { this.spend(addressOf(req)); } catch (limited) { return limited; }
+    return err;
+  }
+
+  private spend(client: string): void {
+    if (!this.limiter!.take(client)) {
+      throw new RateLimitedError(`rate limit exceeded for ${client}`, { details: { retryAfter: this.limiter!.retryAfterSeconds(client) } });
+    }
   }
 
   // ---------------------------------------------------------------- POST /v1/events/<subject>
@@ -305,14 +332,30 @@ export class HttpGateway {
     const asked = Number(singleHeader(req, TIMEOUT_HEADER));
     const timeoutMs = Math.min(asked > 0 ? asked : this.opts.requestTimeoutMs ?? 5000, this.opts.maxRequestTimeoutMs ?? 60_000);
     const reply = await this.bus.requestEnvelope(subject, envelope, { timeoutMs });
-    if (reply.data !== undefined && !(reply.data instanceof Uint8Array)) {
-      // Transports that carry objects (memory) hand the reply decoded; HTTP carries bytes.
-      reply.data = defaultCodecs.get(reply.datacontenttype).encode(reply.data, reply.type);
-    }
+    if (reply.data !== undefined && !(reply.data instanceof Uint8Array)) reply.data = this.replyBytes(reply);
     const message = toHttpBinary(reply);
     message.headers['content-length'] = String(message.body?.byteLength ?? 0);
     res.writeHead(200, message.headers);
     res.end(message.body);
+  }
+
+  /**
+   * The bytes of a reply that a transport carrying objects (memory) handed over decoded. Encoded
+   * with the bus' codecs, which decoded it; text no codec takes goes out as its UTF-8 under its
+   * own content type. Anything else cannot be put on the wire faithfully: a 502 with its own code,
+   * never a 415, which would blame the requester's input.
+   */
+  private replyBytes(reply: Envelope): Uint8Array {
+    let codec: Codec;
+    try { codec = this.bus.codecs.get(reply.datacontenttype); } catch (cause) {
+      if (typeof reply.data === 'string') return Buffer.from(reply.data, 'utf8');
+      this.bus.logger.warn('http gateway: a reply in a content type no codec of the bus takes was dropped', { id: reply.id, contentType: reply.datacontenttype });
+      throw new ReplyUnencodableError(`the reply is ${reply.datacontenttype ?? ''} data that no codec of the bus can encode`, { cause, details: { contentType: reply.datacontenttype ?? '' } });
+    }
+    try { return codec.encode(reply.data, reply.type); } catch (cause) {
+      this.bus.logger.warn('http gateway: a reply that its codec cannot encode was dropped', { id: reply.id, contentType: reply.datacontenttype, err: cause });
+      throw new ReplyUnencodableError(`the reply's data cannot be encoded as ${reply.datacontenttype ?? 'application/json'}`, { cause, details: { contentType: reply.datacontenttype ?? 'application/json' } });
+    }
   }
 
   // ---------------------------------------------------------------- GET /v1/stream/<pattern>
@@ -371,7 +414,7 @@ export class HttpGateway {
       const token = randomUUID();
       const timer = setTimeout(() => this.pendingReplies.delete(token), this.opts.maxRequestTimeoutMs ?? 60_000);
       timer.unref();
-      this.pendingReplies.set(token, { reply: msg.reply, principal: s.principal, timer });
+      this.pendingReplies.set(token, { reply: msg.reply, client: clientOf(s.who), timer });
       frame += `reply: ${token}\n`;
     }
     frame += `data: ${JSON.stringify(toJsonEvent(msg.envelope))}\n\n`;
@@ -416,11 +459,19 @@ export class HttpGateway {
     const who = await this.identify(req);
     const token = path.slice(REPLIES_PATH.length);
     const pending = this.pendingReplies.get(token);
-    if (!pending || pending.principal !== who.principal) {
+    const client = clientOf(who);
+    if (!pending || pending.client !== client) {
       throw new RouteNotFoundError('no request is waiting for this reply (answered, expired or not yours)', { details: { path } });
     }
     const body = await readBody(req, this.maxBody);
     const envelope = fromHttpBinary(binaryHeaders(req), body.byteLength === 0 ? undefined : body, this.limits);
+    // The same door as every other POST: tenant stamped from the credentials, codec, depth and
+    // JSON checked. A refused reply leaves the request waiting, so the responder can send a good one.
+    this.admit(envelope, who);
+    // Two replies to one token may have read their bodies side by side: only the first is delivered.
+    if (this.pendingReplies.get(token) !== pending) {
+      throw new RouteNotFoundError('no request is waiting for this reply (answered, expired or not yours)', { details: { path } });
+    }
     this.pendingReplies.delete(token);
     clearTimeout(pending.timer);
     await pending.reply(envelope);
@@ -436,6 +487,12 @@ export class HttpGateway {
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    if (err instanceof ClientAbortedError) {
+      // The client left mid-upload: no one to answer and nothing wrong here (not a 500, not an error).
+      this.bus.logger.debug('http gateway: client closed the connection mid-body', { path: req.url });
+      res.destroy();
+      return;
+    }
     if (res.headersSent) { res.destroy(); return; }
     const problem = problemOf(err);
     if (problem.status >= 500 && problem.code === 'SB_ERR_INTERNAL') this.bus.logger.error('http gateway: internal error', { err, path: req.url });
@@ -471,6 +528,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const whole = req.read() as Buffer | null;
     if (whole !== null) return Promise.resolve(whole);
   }
+  // Gone before we got to reading (say, while its token was verified): Node emits nothing more.
+  if (req.destroyed && !req.complete) return Promise.reject(aborted());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -484,8 +543,14 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const onEnd = () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     req.on('data', onData);
     req.on('end', onEnd);
-    req.on('error', reject);
+    // Node reports a connection closed before the whole body as an 'aborted' ECONNRESET on the request.
+    req.on('error', (cause) => reject(req.complete ? cause : aborted(cause)));
+    req.on('close', () => { if (!req.complete) reject(aborted()); });
   });
+}
+
+function aborted(cause?: unknown): ClientAbortedError {
+  return new ClientAbortedError('the client closed the connection before sending the whole body', { cause });
 }
 
 /** Paths already decoded and validated: a client posts to the same few subjects over and over. */
@@ -519,12 +584,29 @@ function singleHeader(req: IncomingMessage, name: string): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-/** The plain JSON event's id from `Idempotency-Key`; two of them (Node would join them into "a, b") are a HeaderInvalidError. */
+/**
+ * The plain JSON event's id from `Idempotency-Key`, read as UTF-8 like the `ce-*` headers: two of
+ * them (Node would join them into "a, b") or bytes that are not UTF-8 are a HeaderInvalidError.
+ */
 function idempotencyKey(req: IncomingMessage): string | undefined {
   if (repeatedHeader(req.rawHeaders, IDEMPOTENCY_HEADER) !== undefined) {
     throw new HeaderInvalidError('header idempotency-key must appear once', { details: { header: 'idempotency-key' } });
   }
-  return singleHeader(req, 'idempotency-key');
+  const key = singleHeader(req, 'idempotency-key');
+  return key === undefined ? undefined : utf8HeaderValue('idempotency-key', key);
+}
+
+/** The rate-limit client of a request that established no principal. */
+function addressOf(req: IncomingMessage): string {
+  return `addr:${req.socket.remoteAddress ?? ''}`;
+}
+
+/**
+ * Who a caller is for the rate limit and for answering streamed requests: its principal within
+ * its tenant, so the same `sub` issued to two tenants is two clients.
+ */
+function clientOf(who: AuthResult): string {
+  return who.tenant === undefined ? who.principal : `${who.tenant}/${who.principal}`;
 }
 
 function positive(field: string, value: number): void {

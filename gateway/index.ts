@@ -10,6 +10,7 @@
  */
 export * from './gateway.js';
 export * from './rate-limit.js';
+export * from './errors.js';
 export * from './console.js';
 export * from './webhook.js';
 export * from '../auth/index.js';

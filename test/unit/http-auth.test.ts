@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, SignJWT } from 'jose';
-import { checkSubjectAllowed, createAuthenticator, groupFor, mayRead } from '../../auth/authenticator.js';
+import { apiKeyPrincipal, checkSubjectAllowed, createAuthenticator, groupFor, mayRead } from '../../auth/authenticator.js';
 
 const secret = 'a-test-secret-that-is-32-bytes-long!!';
 const hs = (claims: Record<string, unknown>, exp: string | number = '1h') =>
@@ -75,6 +75,32 @@ describe('http auth', () => {
     const open = createAuthenticator({ apiKeys: { 'key-acme-123': 'acme' }, required: false });
     expect(await open({})).to.deep.equal({ principal: 'anonymous' });
     expect(await createAuthenticator()({})).to.deep.equal({ principal: 'anonymous' });
+  });
+
+  it('http auth - gives every API key its own principal, a digest that never shows the key', async () => {
+    const keys = ['sk_live_acme_0001', 'sk_live_acme_0002', 'sk_live_globex_02'];
+    const auth = createAuthenticator({ apiKeys: { [keys[0]!]: 'acme', [keys[1]!]: 'acme', [keys[2]!]: 'globex' } });
+    const principals = await Promise.all(keys.map(async (k) => (await auth({ 'x-api-key': k })).principal));
+    expect(new Set(principals).size, principals.join()).to.equal(3);
+    for (const [i, p] of principals.entries()) {
+      expect(p).to.match(/^apikey:[0-9a-f]{16}$/);
+      expect(p).to.equal(apiKeyPrincipal(keys[i]!));
+      // Not even the key's head: 'sk_l' was once every key's principal.
+      expect(p.slice('apikey:'.length)).to.not.include(keys[i]!.slice(0, 4));
+    }
+  });
+
+  it('http auth - a token without sub is its tenant\'s principal, never one shared by every such token', async () => {
+    const auth = createAuthenticator({ jwt: { secret }, allowUntenanted: true });
+    const principal = async (claims: Record<string, unknown>) => (await auth({ authorization: `Bearer ${await hs(claims)}` })).principal;
+    expect(await principal({ tenant: 'acme' })).to.equal('jwt:acme');
+    expect(await principal({ tenant: 'globex' })).to.equal('jwt:globex');
+    // Stable across refreshed tokens (a new iat/exp/jti), so a refresh gets no fresh budget.
+    expect(await principal({ tenant: 'acme', jti: 'another' })).to.equal('jwt:acme');
+    const operators = [await principal({ iss: 'issuer-a' }), await principal({ iss: 'issuer-b' })];
+    for (const p of operators) expect(p).to.match(/^jwt:[0-9a-f]{16}$/);
+    expect(operators[0]).to.not.equal(operators[1]);
+    expect(await principal({ tenant: 'acme', sub: 'user-1' })).to.equal('user-1');
   });
 
   it('http auth - validates options naming the field', () => {

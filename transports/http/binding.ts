@@ -104,7 +104,7 @@ export function fromHttpBinary(headers: HeaderMap, body: Uint8Array | undefined,
  * HeaderInvalidError when those bytes are not UTF-8. Values with characters above U+00FF come
  * from a caller's map, not from the wire, and are kept.
  */
-function utf8HeaderValue(header: string, value: string): string {
+export function utf8HeaderValue(header: string, value: string): string {
   let high = false;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
