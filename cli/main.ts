@@ -74,7 +74,11 @@ function version(): string {
 
 /** Which option or URL moves a port a command listens on (the message of a port in use). */
 function portHint(command: string | undefined, args: string[], port: number | undefined): string {
-  const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : undefined; };
+  const flag = (name: string) => {
+    const i = args.indexOf(name);
+    const value = i >= 0 ? args[i + 1] : args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+    return value !== undefined ? Number(value) : undefined;
+  };
   if (command === 'demo') {
     const mqttPort = flag('--mqtt-port') ?? 18830;
     return port === mqttPort ? 'move the embedded MQTT broker with --mqtt-port <port>' : 'move the HTTP gateway with --http-port <port>';
@@ -98,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
 const argv = process.argv.slice(2);
 main(argv).then((code) => process.exit(code), (thrown: unknown) => {
   const command = argv[0] !== undefined && argv[0] in commands ? argv[0] : undefined;
-  const err = explainCliError(thrown, command, (port) => portHint(command, argv.slice(1), port));
+  const err = explainCliError(thrown, command, (port) => portHint(command, argv.slice(1), port), argv.slice(1));
   const code = err instanceof SignalbusError ? ` [${err.code}]` : '';
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`signalbus: ${message}${code}\n`);

@@ -1,6 +1,7 @@
 /**
  * `signalbus contracts diff|check` and `signalbus asyncapi`. Exit codes: 0 compatible / written,
- * 1 breaking changes (one per line on stdout), 2 unusable input (message on stderr).
+ * 1 breaking changes (one per line on stdout) or an output file not written, 2 unusable input
+ * (one line on stderr).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -21,9 +22,28 @@ import { compareVersions } from './semver.js';
 export interface CommandIo {
   out(line: string): void;
   err(line: string): void;
+  /** Reports why the command could not run, on one line. Default: `err('<code>: <message>')`. */
+  fail?(err: unknown): void;
 }
 
-const defaultIo: CommandIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+/** The process' streams, an error as the `signalbus` command prints every one: `signalbus: <message> [<code>]`. */
+const defaultIo: CommandIo = {
+  out: (l) => process.stdout.write(`${l}\n`),
+  err: (l) => process.stderr.write(`${l}\n`),
+  fail: (err) => {
+    const code = err instanceof SignalbusError ? ` [${err.code}]` : '';
+    process.stderr.write(`signalbus: ${oneLine(err instanceof Error ? err.message : String(err))}${code}\n`);
+  },
+};
+
+/*
+ * The `signalbus` command's own codes (cli/errors.ts), for the failures of these commands:
+ * contracts/ does not import the CLI.
+ */
+/** Wrong command-line usage (exit 2). */
+class CommandUsageError extends SignalbusError { readonly code = 'SB_ERR_CLI_USAGE'; }
+/** A file the command was told to write could not be written (exit 1). */
+class OutputWriteError extends SignalbusError { readonly code = 'SB_ERR_CLI_OUTPUT'; }
 
 const CONTRACTS_USAGE = `usage:
   signalbus contracts diff <old-schema-file> <new-schema-file> [--mode backward]
@@ -42,11 +62,11 @@ export async function runContractsCommand(argv: string[], io: CommandIo = defaul
   try {
     if (sub === 'diff') return diff(rest, io);
     if (sub === 'check') return check(rest, io);
-    io.err(sub === undefined || sub === '--help' || sub === 'help' ? CONTRACTS_USAGE : `unknown subcommand "${sub}"\n${CONTRACTS_USAGE}`);
-    return 2;
+    if (sub === undefined || sub === '--help' || sub === 'help') { io.err(CONTRACTS_USAGE); return 2; }
+    throw new CommandUsageError(`unknown subcommand "${sub}" for signalbus contracts (diff or check); see signalbus contracts --help`);
   } catch (err) {
     if (isArgumentError(err)) throw err;
-    io.err(describeError(err));
+    report(io, err);
     return 2;
   }
 }
@@ -57,16 +77,23 @@ function isArgumentError(err: unknown): boolean {
 }
 
 function describeError(err: unknown): string {
-  if (err instanceof SignalbusError) return `${err.code}: ${err.message}`;
-  return err instanceof Error ? err.message : String(err);
+  const message = oneLine(err instanceof Error ? err.message : String(err));
+  return err instanceof SignalbusError ? `${err.code}: ${message}` : message;
+}
+
+/** A message on one line: Node's messages may quote input that holds line breaks. */
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ');
+}
+
+function report(io: CommandIo, err: unknown): void {
+  if (io.fail) io.fail(err);
+  else io.err(describeError(err));
 }
 
 function diff(args: string[], io: CommandIo): number {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { mode: { type: 'string', default: 'BACKWARD' } } });
-  if (positionals.length !== 2) {
-    io.err(`contracts diff needs exactly two schema files\n${CONTRACTS_USAGE}`);
-    return 2;
-  }
+  if (positionals.length !== 2) throw new CommandUsageError('contracts diff needs exactly two schema files; see signalbus contracts --help');
   const mode = parseMode(values.mode!);
   const [previous, next] = [loadSchemaFile(positionals[0]!), loadSchemaFile(positionals[1]!)];
   const result = checkCompatibility(previous, next, mode);
@@ -204,7 +231,8 @@ function loadBaseline(against: string, dirs: string[]): { registry: ContractRegi
     top = git(['rev-parse', '--show-toplevel'], firstDir).trim();
     git(['rev-parse', '--verify', `${against}^{commit}`], top);
   } catch (cause) {
-    throw new Error(`--against ${against} is neither a directory nor a git ref of the repository holding ${firstDir}: ${(cause as Error).message.split('\n')[0]}`);
+    // git's own "Command failed: git rev-parse …" says nothing the sentence does not.
+    throw new CommandUsageError(`--against ${against} is neither a directory nor a git ref of the repository holding ${firstDir}`, { cause });
   }
   const tmp = mkdtempSync(join(tmpdir(), 'signalbus-baseline-'));
   const cleanup = () => rmSync(tmp, { recursive: true, force: true });
@@ -265,7 +293,7 @@ export async function runAsyncapiCommand(argv: string[], io: CommandIo = default
     const servers: Record<string, string> = {};
     for (const s of values.server ?? []) {
       const eq = s.indexOf('=');
-      if (eq <= 0) throw new Error(`--server ${s}: use name=url`);
+      if (eq <= 0) throw new CommandUsageError(`--server ${s}: use name=url`);
       servers[s.slice(0, eq)] = s.slice(eq + 1);
     }
     const fromPipeline = pipeline?.options(registry);
@@ -279,13 +307,17 @@ export async function runAsyncapiCommand(argv: string[], io: CommandIo = default
     });
     const text = `${JSON.stringify(doc, null, 2)}\n`;
     if (values.out) {
-      writeFileSync(values.out, text);
+      try {
+        writeFileSync(values.out, text);
+      } catch (cause) {
+        throw new OutputWriteError(`--out ${values.out}: cannot write: ${(cause as Error).message}`, { cause });
+      }
       io.err(`wrote ${values.out}`);
     } else io.out(text.trimEnd());
     return 0;
   } catch (err) {
     if (isArgumentError(err)) throw err;
-    io.err(`${describeError(err)}\n${ASYNCAPI_USAGE}`);
-    return 2;
+    report(io, err);
+    return err instanceof OutputWriteError ? 1 : 2;
   }
 }

@@ -68,6 +68,8 @@ export async function demo(argv: string[]): Promise<number> {
   if (!(Number.isInteger(deviceCount) && deviceCount > 0 && deviceCount <= 1000)) throw new UsageError(`--devices must be an integer 1-1000, got "${values.devices}"`);
   const mqttPort = port(values['mqtt-port']!, '--mqtt-port');
   const httpPort = port(values['http-port']!, '--http-port');
+  // Else the embedded broker takes the port and the gateway fails on it, which reads as another process' fault.
+  if (mqttPort === httpPort) throw new UsageError(`--mqtt-port and --http-port must differ (both ${mqttPort}): the embedded MQTT broker and the HTTP gateway each need their own port`);
 
   const logger = createLogger({ level: (process.env.SIGNALBUS_LOG_LEVEL as 'error') ?? 'error' });
   const pipeline = demoPipeline(mqttPort, httpPort);

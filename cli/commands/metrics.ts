@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { MetricBatch } from '../../core/index.js';
 import { busFor } from '../connect.js';
 import { UsageError } from '../errors.js';
+import { untilStopped } from '../until-stopped.js';
 
 export const metricsHelp = `signalbus metrics <transport-url> [--app <name>] [--count <n>]
 
@@ -16,12 +17,13 @@ export async function metrics(argv: string[]): Promise<number> {
   const [url] = positionals;
   if (!url || positionals.length > 1) throw new UsageError('usage: signalbus metrics <transport-url> [--app <name>]');
   const limit = values.count === undefined ? Infinity : Number(values.count);
-  if (!(limit > 0)) throw new UsageError(`--count must be a positive number, got "${values.count}"`);
+  if (!(limit > 0 && (limit === Infinity || Number.isInteger(limit)))) throw new UsageError(`--count must be a positive integer, got "${values.count}"`);
   const { bus } = await busFor(url);
   let lines = 0;
   let finish!: () => void;
   const finished = new Promise<void>((r) => { finish = r; });
-  await bus.subscribe(`signalbus.metrics.${values.app ?? '>'}`, async (m) => {
+  const pattern = `signalbus.metrics.${values.app ?? '>'}`;
+  await bus.subscribe(pattern, async (m) => {
     const batch = m.data as MetricBatch;
     for (const f of batch.fields ?? []) {
       if (lines >= limit) break;
@@ -30,9 +32,8 @@ export async function metrics(argv: string[]): Promise<number> {
     }
     if (lines >= limit) finish();
   });
-  process.once('SIGINT', () => finish());
-  process.once('SIGTERM', () => finish());
-  await finished;
+  process.stderr.write(`subscribed to ${pattern}\n`);
+  await untilStopped({ finished });
   await bus.stop();
   return 0;
 }

@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { loadPipeline, PipelineInvalidError } from '../pipeline/load.js';
 import { formatFinding, lintPipelineFile } from '../pipeline/lint.js';
 import { startPipeline } from '../pipeline/run-pipeline.js';
+import { untilStopped } from '../until-stopped.js';
 import { parseDuration } from './demo.js';
 
 export const runHelp = `signalbus run <pipeline.json> [--instance <id>] [--duration 30s] [--log-level info]
@@ -44,11 +45,7 @@ export async function run(argv: string[]): Promise<number> {
   const running = await startPipeline(pipeline, { logger, ...(instance !== undefined ? { instance } : {}) });
   logger.info('pipeline started', { pipeline: pipeline.name, services: [...running.buses.keys()], hosted: running.hosted });
   process.stderr.write(`pipeline ${pipeline.name} running: ${[...running.buses.keys()].join(', ')}\n`);
-  await new Promise<void>((resolve) => {
-    if (Number.isFinite(durationMs)) setTimeout(resolve, durationMs);
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  await untilStopped({ durationMs });
   await running.stop();
   process.stderr.write(`pipeline ${pipeline.name} stopped\n`);
   return 0;

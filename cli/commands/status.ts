@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
 import { TransportConnectError } from '../../core/index.js';
 import { NatsCoordination } from '../../scale/nats-coordination.js';
-import { UsageError } from '../errors.js';
+import { PipelineNotFoundError, UsageError } from '../errors.js';
 import type { SacMemberInfo } from '../pipeline/sac-scaled-service.js';
 import { natsConnectionOptionsOf } from '../pipeline/scaled-runtime.js';
 
@@ -137,13 +137,12 @@ export async function status(argv: string[]): Promise<number> {
   const [url] = positionals;
   if (!url || positionals.length > 1) throw new UsageError('usage: signalbus status <nats-url|amqp-url> [--pipeline <name>] [--json]');
   const amqp = /^amqps?:\/\//i.test(url);
+  if (!amqp && !/^(nats|tls):\/\//i.test(url)) throw new UsageError(`"${url.replace(/\/\/[^@/]*@/, '//***@')}" is not a nats:// or amqp:// URL; see signalbus status --help`);
   if (amqp && values.pipeline === undefined) throw new UsageError('signalbus status on RabbitMQ needs --pipeline <name> (instances are found by their heartbeats)');
   const result = amqp ? await readAmqpStatus(url, values.pipeline!) : await readStatus(await natsConnectionOptionsOf(url), values.pipeline);
+  const missing = values.pipeline !== undefined && result.length === 0;
   if (values.json) console.log(JSON.stringify(result, null, 2));
-  else console.log(formatStatus(result));
-  if (values.pipeline !== undefined && result.length === 0) {
-    process.stderr.write(`signalbus: no scaled pipeline "${values.pipeline}" on ${url}\n`);
-    return 1;
-  }
+  else if (!missing) console.log(formatStatus(result));
+  if (missing) throw new PipelineNotFoundError(`no scaled pipeline "${values.pipeline}" on ${url.replace(/\/\/[^@/]*@/, '//***@')}`, { details: { pipeline: values.pipeline } });
   return 0;
 }

@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
-import { Bus, createLogger, type Envelope } from '../../core/index.js';
+import { Bus, createLogger, OptionsInvalidError, type Envelope } from '../../core/index.js';
 import { MemoryTransport } from '../../transports/memory/index.js';
 import { busFor, isHostedScheme } from '../connect.js';
 import { UsageError } from '../errors.js';
 import { subLine } from '../format.js';
+import { untilStopped } from '../until-stopped.js';
 
 export const subHelp = `signalbus sub <transport-url> <pattern> [options]
 
@@ -30,7 +31,7 @@ export async function sub(argv: string[]): Promise<number> {
   const [url, pattern] = positionals;
   if (!url || !pattern || positionals.length > 2) throw new UsageError('usage: signalbus sub <transport-url> <pattern> (see signalbus sub --help)');
   const limit = values.count === undefined ? Infinity : Number(values.count);
-  if (!(limit > 0)) throw new UsageError(`--count must be a positive number, got "${values.count}"`);
+  if (!(limit > 0 && (limit === Infinity || Number.isInteger(limit)))) throw new UsageError(`--count must be a positive integer, got "${values.count}"`);
 
   if (/^memory:/i.test(url)) {
     process.stderr.write(`warning: a memory:// bus only sees its own process, so this sub will print nothing another process publishes; use a broker URL (nats://, mqtt://, amqp://) or host one here (http://, ws://)\n`);
@@ -55,12 +56,7 @@ export async function sub(argv: string[]): Promise<number> {
     if (seen >= limit) finish();
   }, { ...(values.group ? { group: values.group } : {}), ...(values.raw ? { raw: true } : {}), ordered: true });
   process.stderr.write(`subscribed to ${pattern}\n`);
-  const onSignal = () => finish();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  await finished;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  await untilStopped({ finished });
   await closeHost();
   await bus.stop();
   return 0;
@@ -68,7 +64,11 @@ export async function sub(argv: string[]): Promise<number> {
 
 /** Hosts the HTTP gateway or WebSocket hub of a URL, bridged to `bus`; returns its closer. */
 async function hostAt(url: string, bus: Bus): Promise<() => Promise<void>> {
-  const scheme = new URL(url).protocol;
+  let scheme: string;
+  // hostGateway and hostHub check the URL too, but only once their module has loaded.
+  try { scheme = new URL(url).protocol; } catch (cause) {
+    throw new OptionsInvalidError(`"${url}" is not a URL; expected e.g. http://127.0.0.1:8080 or ws://127.0.0.1:8080`, { cause, details: { field: 'url' } });
+  }
   type Hosted = { close(): Promise<void> };
   const specifier = scheme.startsWith('http') ? '../../gateway/index.js' : '../../hub/index.js';
   const name = scheme.startsWith('http') ? 'hostGateway' : 'hostHub';

@@ -1,7 +1,7 @@
 import { watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createLogger, SignalbusError, type LogLevel } from '../../core/index.js';
-import { UsageError } from '../errors.js';
+import { OutputWriteError, UsageError } from '../errors.js';
 import { PipelineInvalidError } from '../pipeline/load.js';
 import { PipelineTestInvalidError } from '../pipeline-test/errors.js';
 import { formatJunit, formatReport } from '../pipeline-test/report.js';
@@ -23,7 +23,8 @@ and "metrics" (a field "filter:sensor.reading rejected dropped" or its parts, an
 Sinks are not run; what they would store stays visible as outputs.
 
 Exit 0 when every case passes, 1 when one fails (with a diff: expected against got, the closest
-output when nothing matched), 2 when the pipeline or test file is unusable (the JSON path named).
+output when nothing matched), 2 when the pipeline or test file is unusable (the JSON path named)
+or no case matches the case names given, 1 (SB_ERR_CLI_OUTPUT) when the --junit file cannot be written.
 
 --junit <file>  also write a JUnit XML report (CI systems)
 --watch         run again whenever the pipeline or a test file changes (Ctrl-C stops)
@@ -55,14 +56,22 @@ export async function test(argv: string[]): Promise<number> {
     try {
       const run = await runPipelineTests(pipelineFile, testFiles, { filters, logger });
       process.stdout.write(formatReport(run));
-      if (values.junit) writeFileSync(values.junit, formatJunit(run));
-      if (run.results.length === 0) { process.stderr.write(`signalbus: no case matched ${filters.join(', ')}\n`); return 1; }
+      if (values.junit) {
+        try { writeFileSync(values.junit, formatJunit(run)); } catch (cause) {
+          throw new OutputWriteError(`--junit ${values.junit}: cannot write: ${(cause as Error).message}`, { cause });
+        }
+      }
+      if (run.results.length === 0) throw new UsageError(`no case matched ${filters.join(', ')}; see the case names in the test files`);
       return run.results.every((r) => r.passed) ? 0 : 1;
     } catch (err) {
       // An unusable file: one line naming the path, exit 2 (in watch mode: wait for the fix).
       if (err instanceof PipelineTestInvalidError || err instanceof PipelineInvalidError || err instanceof UsageError) {
         process.stderr.write(`signalbus: ${err.message} [${(err as SignalbusError).code}]\n`);
         return 2;
+      }
+      if (err instanceof OutputWriteError) {
+        process.stderr.write(`signalbus: ${err.message} [${err.code}]\n`);
+        return 1;
       }
       throw err;
     }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { checkJsonDepth, compilePattern, MAX_JSON_DEPTH, parseMetricField } from '../../core/index.js';
+import { jsonErrorLine } from '../errors.js';
 import { PipelineTestInvalidError } from './errors.js';
 import { checkMatcherSpec } from './matchers.js';
 
@@ -223,6 +224,6 @@ export function loadTestFile(file: string): TestFile {
   try { text = readFileSync(file, 'utf8'); } catch (cause) { throw invalid(file, '', `cannot read: ${(cause as Error).message}`, cause); }
   try { checkJsonDepth(text); } catch (cause) { throw invalid(file, '', `nested deeper than ${MAX_JSON_DEPTH} levels`, cause); }
   let raw: unknown;
-  try { raw = JSON.parse(text); } catch (cause) { throw invalid(file, '', `not valid JSON: ${(cause as Error).message}`, cause); }
+  try { raw = JSON.parse(text); } catch (cause) { throw invalid(file, '', `not valid JSON: ${jsonErrorLine(cause)}`, cause); }
   return validateTestFile(raw, file);
 }

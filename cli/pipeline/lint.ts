@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { BASE_LABELS, checkJsonDepth, MAX_JSON_DEPTH, SignalbusError, transportFromUrl, validatePattern, type Transport } from '../../core/index.js';
+import { BASE_LABELS, checkJsonDepth, MAX_JSON_DEPTH, SignalbusError, validatePattern, type Transport } from '../../core/index.js';
 import { ContractRegistry } from '../../contracts/index.js';
 import { nanoserviceConfigSchemas, nanoserviceFactories } from '../../nanoservices/index.js';
 import '../../transports/index.js';
+import { cliTransportFromUrl } from '../connect.js';
+import { jsonErrorLine } from '../errors.js';
 import { didYouMean } from './did-you-mean.js';
 import { expandEnv } from './expand.js';
 import { checkFields } from './lint-fields.js';
@@ -35,7 +37,7 @@ export async function lintPipelineFile(file: string, options: LintOptions = {}):
   try { text = readFileSync(file, 'utf8'); } catch (cause) { return fatal(`cannot read ${file}: ${(cause as Error).message}`); }
   try { checkJsonDepth(text); } catch { return fatal(`nested deeper than ${MAX_JSON_DEPTH} levels`); }
   let raw: unknown;
-  try { raw = JSON.parse(text); } catch (cause) { return fatal(`not valid JSON: ${(cause as Error).message}`); }
+  try { raw = JSON.parse(text); } catch (cause) { return fatal(`not valid JSON: ${jsonErrorLine(cause)}`); }
   let expanded: unknown;
   try { expanded = expandEnv(raw, options.env ?? process.env); } catch (cause) {
     const path = (cause as SignalbusError).details?.path;
@@ -99,7 +101,7 @@ async function checkTransports(p: Pipeline, findings: LintFinding[]): Promise<Ma
   const out = new Map<string, Transport>();
   for (const [name, url] of Object.entries(p.transports)) {
     try {
-      const transport = await transportFromUrl(url);
+      const transport = await cliTransportFromUrl(url);
       out.set(name, transport);
       await transport.close().catch(() => undefined);
     } catch (cause) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { BASE_LABELS, checkJsonDepth, MAX_JSON_DEPTH, TenantSubjects } from '../../core/index.js';
-import { UsageError } from '../errors.js';
+import { jsonErrorLine, UsageError } from '../errors.js';
 import { expandEnv } from './expand.js';
 import { pipelineSchema } from './schema.js';
 
@@ -67,7 +67,7 @@ export function loadPipeline(file: string, kinds: KindSchemas, env: NodeJS.Proce
   }
   let raw: unknown;
   try { raw = JSON.parse(text); } catch (cause) {
-    throw new PipelineInvalidError(`${file}: not valid JSON: ${(cause as Error).message}`, { cause, details: { file } });
+    throw new PipelineInvalidError(`${file}: not valid JSON: ${jsonErrorLine(cause)}`, { cause, details: { file } });
   }
   return validatePipeline(expandEnv(raw, env), kinds, file);
 }

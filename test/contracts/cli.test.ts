@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runContractsCommand, standardSchemasDir, type CommandIo } from '../../contracts/index.js';
+import { runAsyncapiCommand, runContractsCommand, standardSchemasDir, type CommandIo } from '../../contracts/index.js';
 
 function capture() {
   const out: string[] = [];
@@ -181,6 +181,41 @@ describe('contracts cli', () => {
     expect(await runContractsCommand(['check', '--dir', current, '--against', baseline], c.io)).to.equal(1);
     const pairs = [...new Set(c.out.map((l) => l.split(' [')[0]))];
     expect(pairs).to.include('t.x 1.0.0@baseline -> 1.2.0');
+  });
+
+  it('contracts cli - unusable input is one line with its code: an unknown subcommand, one file for diff, a bad git ref', async () => {
+    const cases: Array<[string[], string, string]> = [
+      [['frobnicate'], 'SB_ERR_CLI_USAGE', '"frobnicate"'],
+      [['diff', write('one.json', { type: 'string' })], 'SB_ERR_CLI_USAGE', 'two schema files'],
+      [['check', '--dir', standardSchemasDir(), '--against', 'no-such-ref-xyz'], 'SB_ERR_CLI_USAGE', '--against no-such-ref-xyz'],
+      [['diff', join(dir, 'nofile.json'), join(dir, 'x.json')], 'SB_ERR_CONTRACT_LOAD', 'nofile.json'],
+    ];
+    for (const [args, code, text] of cases) {
+      const c = capture();
+      expect(await runContractsCommand(args, c.io), args.join(' ')).to.equal(2);
+      expect(c.err, args.join(' ')).to.have.length(1);
+      expect(c.err[0], args.join(' ')).to.match(new RegExp(`^${code}: `)).and.include(text).and.not.include('Command failed');
+    }
+  });
+
+  it('contracts cli - a fail() in the io gets the error itself (the signalbus command prints it in its own format)', async () => {
+    const failed: unknown[] = [];
+    const c = capture();
+    expect(await runContractsCommand(['frobnicate'], { ...c.io, fail: (err) => failed.push(err) })).to.equal(2);
+    expect(c.err).to.deep.equal([]);
+    expect(failed).to.have.length(1);
+    expect(failed[0]).to.have.property('code', 'SB_ERR_CLI_USAGE');
+  });
+
+  it('asyncapi cli - a bad --server is a usage error, an --out it cannot write exits 1 with SB_ERR_CLI_OUTPUT; one line each, no usage block', async () => {
+    const server = capture();
+    expect(await runAsyncapiCommand(['--server', 'noequals'], server.io)).to.equal(2);
+    expect(server.err).to.have.length(1);
+    expect(server.err[0]).to.match(/^SB_ERR_CLI_USAGE: /);
+    const out = capture();
+    expect(await runAsyncapiCommand(['--out', join(dir, 'no-such-dir', 'x.json')], out.io)).to.equal(1);
+    expect(out.err).to.have.length(1);
+    expect(out.err[0]).to.match(/^SB_ERR_CLI_OUTPUT: --out /);
   });
 
   it('contracts check - a malformed contract file exits 2 naming it', async () => {

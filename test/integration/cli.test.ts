@@ -30,8 +30,8 @@ describe('cli', function () {
       [['sub', 'memory://'], 2, 'usage'],
       [['pub', 'memory://', 'a.b', '{}', '--bogus'], 2, 'bogus'],
       [['status'], 2, 'usage'],
-      [['status', 'mqtt://127.0.0.1:1883'], 1, 'not a nats:// URL'],
-      [['status', 'nats://127.0.0.1:4222', '--pipeline', 'no-such-pipeline-here'], 1, 'no scaled pipeline "no-such-pipeline-here"'],
+      [['status', 'mqtt://127.0.0.1:1883'], 2, 'not a nats:// or amqp:// URL'],
+      [['status', 'nats://127.0.0.1:4222', '--pipeline', 'no-such-pipeline-here'], 1, 'no scaled pipeline "no-such-pipeline-here" on nats://127.0.0.1:4222 [SB_ERR_CLI_PIPELINE_NOT_FOUND]'],
       [['run', 'examples/iot-nats/pipeline.json', '--instance', 'a b'], 2, '--instance'],
     ];
     for (const [args, status, text] of cases) {
