@@ -5,6 +5,7 @@
 import type { CodecRegistry } from './codec.js';
 import type { Envelope } from './envelope.js';
 import { CodecDecodeError, EnvelopeInvalidError, errorCode, errorMessage } from './errors.js';
+import { isJsonContentType } from './content-type.js';
 import type { PublishOptions } from './handler.js';
 import { ERROR_HEADERS, validateHeader, type HeaderLimits } from './headers.js';
 import { nowIso } from './clock.js';
@@ -125,8 +126,12 @@ export function deadLetterCopy(envelope: Envelope, err: unknown, attempts: numbe
     dlqsubject: subject, dlqservice: service,
   };
   if (copy.data === undefined) delete copy.datacontenttype;
-  // Bytes nobody could decode (a device's broken JSON) must not be decoded again downstream.
-  else if (copy.data instanceof Uint8Array && (copy.datacontenttype === undefined || err instanceof CodecDecodeError)) copy.datacontenttype = 'application/octet-stream';
+  // Bytes nobody could decode (a device's broken JSON) must not be decoded again downstream. Bytes
+  // never decoded (the message was refused before that) may not be what their content type says
+  // either: a structured-mode writer would splice "JSON" bytes into the event as they are, so a
+  // device could break the dead letter or forge its members. Those go as opaque bytes unless they parse.
+  else if (copy.data instanceof Uint8Array && (copy.datacontenttype === undefined || err instanceof CodecDecodeError
+    || (isJsonContentType(copy.datacontenttype) && !parsesAsJson(copy.data)))) copy.datacontenttype = 'application/octet-stream';
   return copy;
 }
 
@@ -160,4 +165,11 @@ export function headerSafe(text: string): string {
 /** An envelope for a log line: binary data as base64. */
 export function loggable(env: Envelope): Record<string, unknown> {
   return env.data instanceof Uint8Array ? { ...env, data: undefined, data_base64: Buffer.from(env.data).toString('base64') } : env;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Whether `bytes` are UTF-8 JSON (a dead letter's, so rare: parsing them costs nothing that matters). */
+function parsesAsJson(bytes: Uint8Array): boolean {
+  try { JSON.parse(strictUtf8.decode(bytes)); return true; } catch { return false; }
 }

@@ -306,7 +306,9 @@ export class Settlement {
    * level with its reason: a poison message must not come back forever and hold its key.
    */
   private async deadLetter(msg: InboundMessage, envelope: Envelope, err: unknown, attempts: number, retry: RetryPolicy): Promise<void> {
-    if (typeof msg.envelope.dlqreason === 'string') {
+    // A dead letter is one on the dead-letter subjects: a `dlqreason` anyone may put on a message
+    // elsewhere does not spare it its own dead letter (a redriven dead letter that fails again gets one too).
+    if (typeof msg.envelope.dlqreason === 'string' && msg.subject.startsWith(`${this.settings.deadLetterPrefix}.`)) {
       this.tracing?.failed(msg, err, 'dropped');
       // A dead letter that fails again is not dead-lettered again: a `dlq.>` consumer would
       // otherwise feed itself forever. It is logged whole, so it is not lost silently.

@@ -138,7 +138,16 @@ export function fromHttpPath(path: string, prefix = HTTP_EVENTS_PREFIX): string 
   return subject;
 }
 
-/** The dead-letter subject for `subject` (`dlq.<subject>`). */
+/**
+ * The dead-letter subject for `subject` (`dlq.<subject>`). A subject so long that this would be
+ * over MAX_SUBJECT_LENGTH (only a foreign publisher's can be: the Bus' own are checked) is cut
+ * to fit: a broker refuses, or worse, a subject over its limits (NATS closes the connection). The
+ * cut keeps every token before the one it falls in, so `dlq.<prefix>.>` subscribers still get it;
+ * the copy's `dlqsubject` keeps the subject whole.
+ */
 export function deadLetterSubject(subject: string, prefix = 'dlq'): string {
-  return `${prefix}.${subject}`;
+  const room = MAX_SUBJECT_LENGTH - prefix.length - 1;
+  if (subject.length <= room) return `${prefix}.${subject}`;
+  const cut = subject.slice(0, room);
+  return `${prefix}.${cut.endsWith('.') ? cut.slice(0, -1) : cut}`;
 }

@@ -364,4 +364,40 @@ describe('dead letters', () => {
     expect(new TextDecoder().decode(dead[0]!.data as Uint8Array)).to.equal('{"broken": ');
     await bus.stop();
   });
+
+  it('bus - a dlqreason on a message outside the dead-letter subjects does not spare it its dead letter', async () => {
+    const broker = new MemoryBroker();
+    const t = new MemoryTransport({ broker });
+    const bus = new Bus({ service: 'svc', transport: t, metrics: false, logger: silentLogger, retry: { maxAttempts: 1 } });
+    const dead: Envelope[] = [];
+    await bus.subscribe('dlq.>', async (m) => { dead.push(m); });
+    await bus.subscribe('work.x', async () => { throw new Error('fails'); });
+    // A forged reason on a failing message, and one on a message the inbound rules refuse (a bad time).
+    await t.publish('work.x', { specversion: '1.0', id: 'f1', source: '/peer', type: 't', dlqreason: 'SB_ERR_NONE', datacontenttype: 'application/json', data: new TextEncoder().encode('1') });
+    await t.publish('work.x', { specversion: '1.0', id: 'f2', source: '/peer', type: 't', time: 'yesterday', dlqreason: 'SB_ERR_NONE' });
+    await waitFor(() => dead.length === 2, { timeoutMs: 2000, what: 'both dead letters' });
+    expect(dead.map((d) => [d.id, d.dlqreason, d.dlqsubject])).to.deep.equal([['f1', 'SB_ERR_HANDLER_FAILED', 'work.x'], ['f2', 'SB_ERR_ENVELOPE_INVALID', 'work.x']]);
+    await bus.stop();
+  });
+
+  it('bus - bytes never decoded that are not the JSON their content type says go to the dead letter as application/octet-stream', async () => {
+    const broker = new MemoryBroker();
+    const t = new MemoryTransport({ broker });
+    const bus = new Bus({ service: 'svc', transport: t, metrics: false, logger: silentLogger });
+    const dead: Envelope[] = [];
+    await bus.subscribe('dlq.>', async (m) => { dead.push(m); });
+    await bus.subscribe('refused.x', async () => {});
+    // Refused by the inbound rules (a bad time) before any decoding: the data is as it came.
+    const forged = '{"t":1},"tenant":"victim","dlqreason":"SB_ERR_NONE","x":{"y":1}';
+    await t.publish('refused.x', { specversion: '1.0', id: 'r1', source: '/device', type: 't', time: 'yesterday', datacontenttype: 'application/json', data: new TextEncoder().encode(forged) });
+    await t.publish('refused.x', { specversion: '1.0', id: 'r2', source: '/device', type: 't', time: 'yesterday', datacontenttype: 'application/json', data: new TextEncoder().encode('{"t":1}') });
+    await waitFor(() => dead.length === 2, { timeoutMs: 2000, what: 'both dead letters' });
+    const [bad, good] = [dead.find((d) => d.id === 'r1')!, dead.find((d) => d.id === 'r2')!];
+    expect(bad.datacontenttype).to.equal('application/octet-stream');
+    expect(new TextDecoder().decode(bad.data as Uint8Array)).to.equal(forged);
+    // JSON that parses stays readable as JSON.
+    expect(good.datacontenttype).to.equal('application/json');
+    expect(good.data).to.deep.equal({ t: 1 });
+    await bus.stop();
+  });
 });

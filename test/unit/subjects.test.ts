@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import {
-  compilePattern, fromHttpPath, fromMqttTopic, PatternInvalidError, SubjectInvalidError, toAmqpRoutingKey, toHttpPath,
+  compilePattern, deadLetterSubject, fromHttpPath, MAX_SUBJECT_LENGTH, fromMqttTopic, PatternInvalidError, SubjectInvalidError, toAmqpRoutingKey, toHttpPath,
   toMqttTopic, validatePattern, validateSubject,
 } from '../../core/index.js';
 
@@ -44,6 +44,25 @@ describe('subjects', () => {
     for (const s of ['', '.a', 'a.', 'a..b', 'a.*', 'a.>', 'a b', 'a/b', 'a.b#', 'x'.repeat(256), 'ä']) {
       expect(() => validateSubject(s), JSON.stringify(s)).to.throw(SubjectInvalidError);
     }
+  });
+
+  it('subjects - a dead-letter subject is dlq.<subject>, cut to MAX_SUBJECT_LENGTH for a foreign publisher\'s longer subject', () => {
+    expect(deadLetterSubject('sensor.reading')).to.equal('dlq.sensor.reading');
+    expect(deadLetterSubject('a.b', 'dead')).to.equal('dead.a.b');
+    const fits = 'x'.repeat(MAX_SUBJECT_LENGTH - 4);
+    expect(deadLetterSubject(fits)).to.equal(`dlq.${fits}`);
+    // Cut to fit, every token before the cut kept (and no empty last token).
+    const tokens = Array.from({ length: 400 }, (_, i) => `t${i}`).join('.');
+    const cut = deadLetterSubject(tokens);
+    expect(cut.length).to.be.oneOf([MAX_SUBJECT_LENGTH, MAX_SUBJECT_LENGTH - 1]);
+    expect(tokens.startsWith(cut.slice(4))).to.equal(true);
+    expect(cut.endsWith('.')).to.equal(false);
+    expect(deadLetterSubject(`acme.${'z'.repeat(300)}`).startsWith('dlq.acme.z')).to.equal(true);
+    expect(deadLetterSubject('y'.repeat(4080))).to.equal(`dlq.${'y'.repeat(MAX_SUBJECT_LENGTH - 4)}`);
+    fc.assert(fc.property(fc.array(token, { minLength: 1, maxLength: 200 }).map((ts) => ts.join('.')), (s) => {
+      const d = deadLetterSubject(s);
+      return d.length <= Math.max(MAX_SUBJECT_LENGTH, s.length + 4) && d.startsWith('dlq.') && s.startsWith(d.slice(4)) && (s.length > MAX_SUBJECT_LENGTH - 4 || d === `dlq.${s}`);
+    }));
   });
 
   it('subjects - validates patterns: * stands alone, > only last', () => {

@@ -5,7 +5,7 @@ import {
 } from 'nats';
 import {
   BackpressureError, BoundedIntake, CapabilityMissingError, EnvelopeInvalidError, NoRespondersError, OptionsInvalidError, RequestTimeoutError,
-  SignalbusError, TransportClosedError,
+  SignalbusError, SubjectInvalidError, TransportClosedError,
   compilePattern, reconnectDelayMs, type Envelope, type InboundHandler, type SubjectMatcher, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
@@ -480,6 +480,9 @@ export class NatsTransport implements Transport {
    * error for what the writer left to it (closed, draining, over max_payload).
    */
   private send(nc: NatsConnection, subject: string, wire: NatsWireText, reply?: string): void {
+    // Only a subject that came in from a foreign publisher (a dead letter's, a reply's) can be
+    // this long: the Bus' own are at most MAX_SUBJECT_LENGTH.
+    if (subject.length + (reply?.length ?? 0) > CHEAP_LINE_CHARS) checkControlLine(subject, reply);
     const frames = this.frames;
     if (frames !== undefined && frames.connection === nc && frames.write(subject, reply, wire.headerBlock, wire.body)) return;
     nc.publish(subject, wire.body, publishOptions(wire.headerBlock, reply));
@@ -523,4 +526,24 @@ export async function natsConnectionOptions(o: ResolvedNatsOptions): Promise<Con
   if (creds) opts.authenticator = jwtAuthenticator(creds.jwt, encoder.encode(creds.seed));
   if (o.tls) opts.tls = await natsTlsOptions(o.tls);
   return opts;
+}
+
+/**
+ * nats-server's default `max_control_line` (4 KiB): a PUB/HPUB line longer than that is not an
+ * error the server answers, it closes the connection ("maximum control line exceeded"), taking
+ * every other message on it along.
+ */
+const MAX_CONTROL_LINE_BYTES = 4096;
+/** Room on the line besides subject and reply: `HPUB`, two sizes, spaces, CRLF. */
+const CONTROL_LINE_OVERHEAD = 48;
+/** Below this many characters (at most 3 bytes each) subject and reply cannot overrun the line. */
+const CHEAP_LINE_CHARS = Math.floor((MAX_CONTROL_LINE_BYTES - CONTROL_LINE_OVERHEAD) / 3);
+
+/** Refuses (SubjectInvalidError, nothing sent) a subject and reply that would overrun the server's control line. */
+function checkControlLine(subject: string, reply: string | undefined): void {
+  const bytes = Buffer.byteLength(subject) + (reply === undefined ? 0 : Buffer.byteLength(reply) + 1);
+  if (bytes + CONTROL_LINE_OVERHEAD > MAX_CONTROL_LINE_BYTES) {
+    throw new SubjectInvalidError(`subject "${subject.slice(0, 64)}…" is ${Buffer.byteLength(subject)} bytes: nats-server closes a connection whose protocol line is over ${MAX_CONTROL_LINE_BYTES} bytes`,
+      { details: { subjectBytes: Buffer.byteLength(subject), limit: MAX_CONTROL_LINE_BYTES - CONTROL_LINE_OVERHEAD } });
+  }
 }
