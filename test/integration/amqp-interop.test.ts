@@ -99,4 +99,26 @@ describe('amqp interop with a plain amqplib client (RabbitMQ)', function () {
     expect(reply.source).to.equal('plain-responder');
     await ch.close();
   });
+
+  it('amqp interop - a bad message on a 254-byte routing key is dead-lettered to a cut dlq subject, and a subject over 255 bytes is SubjectInvalidError', async () => {
+    const sub = await bus();
+    const dead: Envelope[] = [];
+    await sub.subscribe('interop.long.>', async () => {});
+    await sub.subscribe('dlq.interop.long.>', async (m) => { dead.push(m); }, { raw: true });
+    const ch = await world.plain.createChannel();
+    const key = `interop.long.${'k'.repeat(254 - 'interop.long.'.length)}`;
+    ch.publish(exchange, key, Buffer.from('{"n":1}'), {
+      contentType: 'application/json',
+      headers: { 'cloudEvents:specversion': '1.0', 'cloudEvents:id': 'long-1', 'cloudEvents:source': 'legacy://x', 'cloudEvents:type': 't', 'cloudEvents:time': 'yesterday' },
+    });
+    await waitFor(() => dead.length === 1, { timeoutMs: 5000, what: 'the dead letter' });
+    expect(dead[0]!.id).to.equal('long-1');
+    expect(dead[0]!.dlqreason).to.equal('SB_ERR_ENVELOPE_INVALID');
+    expect(dead[0]!.dlqsubject).to.equal(key);
+    await ch.close();
+    // The transport refuses a routing key over 255 bytes itself, with a typed error (amqplib would throw a TypeError).
+    const transport = sub.transportFor('interop.x');
+    const refused = await transport.publish(`interop.${'\u00e9'.repeat(130)}`, { specversion: '1.0', id: 'x', source: 's', type: 't' }).then(() => null, (e: unknown) => e);
+    expect(refused).to.have.property('code', 'SB_ERR_SUBJECT_INVALID');
+  });
 });

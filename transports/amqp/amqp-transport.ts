@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage, Message } from 'amqplib';
 import {
-  MessageTooLargeError, NoRespondersError, RequestTimeoutError, TransportClosedError, TransportConnectError,
+  MessageTooLargeError, NoRespondersError, RequestTimeoutError, SubjectInvalidError, TransportClosedError, TransportConnectError,
   validatePattern, type Envelope, type InboundHandler, type Logger, type SignalbusError, type Transport, type TransportCapabilities,
   type TransportSubscribeOptions, type TransportSubscription,
 } from '../../core/index.js';
@@ -230,6 +230,12 @@ export class AmqpTransport implements Transport, SubscriptionHost {
     if (this.state !== 'open' && this.state !== 'reconnecting') {
       if (this.state === 'idle') return this.connect().then(() => this.publish(subject, envelope));
       return Promise.reject(this.state === 'failed' ? this.connectError(this.lastError) : new TransportClosedError('amqp transport is closed'));
+    }
+    // A routing key is an AMQP short string: 255 bytes. Only a foreign subject can be longer (a
+    // dead letter's); amqplib would throw a bare TypeError for it.
+    if (subject.length > 85 && Buffer.byteLength(subject) > 255) {
+      return Promise.reject(new SubjectInvalidError(`subject "${subject.slice(0, 64)}…" is ${Buffer.byteLength(subject)} bytes; an AMQP routing key holds at most 255`,
+        { details: { subjectBytes: Buffer.byteLength(subject), limit: 255 } }));
     }
     const { content, properties } = toAmqpMessage(envelope, { persistent: this.durable });
     if (content.length > this.options.maxMessageBytes) {
