@@ -51,6 +51,15 @@ describe('mqtt binding', () => {
     expect(env).to.deep.equal({ specversion: '1.0', id: 'a', source: 's', type: 't', tenant: 'acme', datacontenttype: 'application/json', data: bytes('{"t":21.5}') });
   });
 
+  it('mqtt binding - refuses a Content Type property and a datacontenttype user property that disagree', () => {
+    const pairs = ['specversion', '1.0', 'id', 'a', 'source', 's', 'type', 't'];
+    const disagree = fromMqttBinary(bytes('{}'), { contentType: 'application/json', userPairs: [...pairs, 'datacontenttype', 'text/plain'] })!;
+    expect(inboundRefusal(disagree)).to.have.property('code', 'SB_ERR_HEADER_INVALID');
+    const same = fromMqttBinary(bytes('hi'), { contentType: 'text/plain', userPairs: [...pairs, 'datacontenttype', 'text/plain'] })!;
+    expect(inboundProblem(same)).to.equal(undefined);
+    expect(same.datacontenttype).to.equal('text/plain');
+  });
+
   it('mqtt binding - binary mode round-trips an envelope, with and without data', () => {
     const wire = toMqttBinary(event);
     const r = received(wire);

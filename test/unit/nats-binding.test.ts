@@ -82,6 +82,18 @@ describe('nats binding', () => {
     expect(envelope).to.deep.equal({ specversion: '1.0', id: 'x', source: '/dev', type: 't', datacontenttype: 'text/plain', data: te.encode('hi') });
   });
 
+  it('nats binding - refuses content-type and ce-datacontenttype that disagree (either could count), on both readers', () => {
+    const base: Array<[string, string]> = [['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't']];
+    const twoWays = fromNatsMessage('a.b', entries([...base, ['content-type', 'application/json'], ['ce-datacontenttype', 'text/plain']]), te.encode('{}'));
+    expect(inboundRefusal(twoWays.envelope)).to.have.property('code', 'SB_ERR_HEADER_INVALID');
+    const block = 'NATS/1.0\r\nce-specversion: 1.0\r\nce-id: x\r\nce-source: s\r\nce-type: t\r\ncontent-type: application/json\r\nce-datacontenttype: text/plain\r\n\r\n';
+    expect(inboundRefusal(fromNatsHeaderText('a.b', block, te.encode('{}')).envelope)).to.have.property('code', 'SB_ERR_HEADER_INVALID');
+    // The same value both ways says one thing: accepted.
+    const same = fromNatsMessage('a.b', entries([...base, ['content-type', 'text/plain'], ['ce-datacontenttype', 'text/plain']]), te.encode('hi'));
+    expect(inboundProblem(same.envelope)).to.equal(undefined);
+    expect(same.envelope.datacontenttype).to.equal('text/plain');
+  });
+
   it('nats binding - leaves data out when there is no body and no content type', () => {
     const { envelope } = fromNatsMessage('a.b', entries([['ce-specversion', '1.0'], ['ce-id', 'x'], ['ce-source', 's'], ['ce-type', 't']]), new Uint8Array(0));
     expect(envelope).to.deep.equal({ specversion: '1.0', id: 'x', source: 's', type: 't' });

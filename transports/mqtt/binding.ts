@@ -10,7 +10,7 @@
  * Inbound, both forms are understood on either protocol version; a payload that is neither is a
  * raw device message, wrapped by `rawEnvelope`.
  */
-import { AttributeReader, encodedDataBytes, readStructuredEvent, refuseInbound, structuredEventBytes, STRUCTURED_CONTENT_TYPE, type Envelope } from '../../core/index.js';
+import { AttributeReader, encodedDataBytes, HeaderInvalidError, readStructuredEvent, refuseInbound, structuredEventBytes, STRUCTURED_CONTENT_TYPE, type Envelope } from '../../core/index.js';
 
 /** The MQTT 5 publish properties the binding reads and writes. */
 export interface MqttWireProperties {
@@ -78,7 +78,14 @@ export function fromMqttBinary(payload: Buffer, properties: MqttInboundPropertie
   for (let i = 0; i < pairs.length; i += 2) if (!reader.add(pairs[i]!, pairs[i + 1]!, false)) break;
   const envelope = reader.attributes as Envelope;
   if (reader.problem !== undefined) refuseInbound(envelope, reader.problem);
-  if (properties!.contentType !== undefined) envelope.datacontenttype = properties!.contentType;
+  const contentType = properties!.contentType;
+  if (contentType !== undefined) {
+    // datacontenttype given twice (the Content Type property and a user property) and not the same: which counts would be a guess.
+    if (envelope.datacontenttype !== undefined && envelope.datacontenttype !== contentType && reader.problem === undefined) {
+      refuseInbound(envelope, new HeaderInvalidError('the Content Type property and the datacontenttype user property disagree; send the data content type once', { details: { header: 'datacontenttype' } }));
+    }
+    envelope.datacontenttype = contentType;
+  }
   if (payload.length > 0 || envelope.datacontenttype !== undefined) envelope.data = payload;
   return envelope;
 }

@@ -14,7 +14,7 @@
  * learnt for the next.
  */
 import {
-  checkedEnvelope, DATA_MEMBER, EnvelopeInvalidError, isRfc3339Time, isValidTraceparent, RFC3339_TIME_PATTERN, sealedEnvelope, withinDefaultLimits, CLOUDEVENTS_ATTRIBUTES,
+  checkedEnvelope, DATA_MEMBER, EnvelopeInvalidError, HeaderInvalidError, isRfc3339Time, refuseInbound, isValidTraceparent, RFC3339_TIME_PATTERN, sealedEnvelope, withinDefaultLimits, CLOUDEVENTS_ATTRIBUTES,
   STANDARD_EXTENSIONS, VERSION_00_TRACEPARENT_PATTERN, type Envelope,
 } from '../../core/index.js';
 import type { DecodedNatsMessage } from './binding.js';
@@ -41,7 +41,13 @@ export function cloudEventProblem(subject: string, env: Record<string, unknown>)
  * `ce-datacontenttype` gave one, the body is the data.
  */
 export function cloudEventMessage(env: Record<string, unknown>, contentType: string | undefined, body: Uint8Array, replyTo: string | undefined): DecodedNatsMessage {
-  if (contentType !== undefined && env.datacontenttype === undefined) env.datacontenttype = contentType;
+  if (contentType !== undefined) {
+    if (env.datacontenttype === undefined) env.datacontenttype = contentType;
+    // datacontenttype given twice, two ways, and not the same: which one counts would be a guess.
+    else if (env.datacontenttype !== contentType) {
+      refuseInbound(env as Envelope, new HeaderInvalidError('headers content-type and ce-datacontenttype disagree; send the data content type once', { details: { header: 'content-type' } }));
+    }
+  }
   if (body.byteLength > 0 || env.datacontenttype !== undefined) env.data = body;
   return replyTo === undefined ? { envelope: env as Envelope } : { envelope: env as Envelope, replyTo };
 }
