@@ -8,6 +8,13 @@ const fieldOf = (fn: () => unknown): string | undefined => {
 };
 
 describe('amqp options', () => {
+  it('amqp options - a url carrying signalbus parameters is refused (the constructor would ignore ?durable=1); amqplib\'s own pass', () => {
+    expect(() => resolveAmqpOptions({ url: 'amqp://guest:guest@127.0.0.1:5672?durable=1&heartbeat=5' })).to.throw(/\?durable, \?heartbeat.*transportFromUrl/)
+      .with.property('code', 'SB_ERR_OPTIONS_INVALID');
+    expect(() => resolveAmqpOptions({ url: 'amqp://guest:guest@127.0.0.1:5672?frameMax=131072' })).not.to.throw();
+    expect(() => resolveAmqpOptions(amqpOptionsFromUrl(new URL('amqp://guest:guest@127.0.0.1:5672?durable=1&frameMax=131072')))).not.to.throw();
+  });
+
   it('amqp options - fills defaults (fast mode, exchange signalbus, window 1000)', () => {
     const o = resolveAmqpOptions({ url: 'amqp://127.0.0.1' });
     expect(o).to.include({ exchange: 'signalbus', durable: false, maxUnconfirmed: 1000, heartbeatSeconds: 10, deadLetterBinding: 'dlq.#' });

@@ -11,6 +11,13 @@ function failure(f: () => unknown): [string, string] | undefined {
 }
 
 describe('mqtt options', () => {
+  it('mqtt options - a url with a query is refused: the constructor would ignore it (qos=1 silently QoS 0)', () => {
+    expect(() => resolveMqttOptions({ url: 'mqtt://127.0.0.1:1883?protocolVersion=4&qos=1' })).to.throw(/carries a query.*transportFromUrl/)
+      .with.property('code', 'SB_ERR_OPTIONS_INVALID');
+    // What transportFromUrl hands the constructor has no query left.
+    expect(() => resolveMqttOptions(mqttOptionsFromUrl(new URL('mqtt://127.0.0.1:1883?protocolVersion=4&qos=1')))).not.to.throw();
+  });
+
   let dir: string;
   let pem: string;
   before(() => {

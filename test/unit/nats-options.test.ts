@@ -2,6 +2,12 @@ import { expect } from 'chai';
 import { natsOptionsFromUrl, resolveNatsOptions } from '../../transports/nats/index.js';
 
 describe('nats options', () => {
+  it('nats options - a server with a query is refused: the constructor would ignore ?jetstream=1', () => {
+    expect(() => resolveNatsOptions({ servers: 'nats://127.0.0.1:4222?jetstream=1&stream=S' })).to.throw(/carries a query.*transportFromUrl/)
+      .with.property('code', 'SB_ERR_OPTIONS_INVALID');
+    expect(() => resolveNatsOptions(natsOptionsFromUrl(new URL('nats://127.0.0.1:4222?jetstream=1&stream=S')))).not.to.throw();
+  });
+
   it('nats options - reads core and JetStream settings from a URL', () => {
     expect(natsOptionsFromUrl(new URL('nats://127.0.0.1:4222'))).to.deep.equal({ servers: ['nats://127.0.0.1:4222'] });
     const o = natsOptionsFromUrl(new URL('nats://bob:s%40cret@h1:4333?jetstream=1&stream=ORDERS&subjects=orders.>,dlq.orders.>&retention=workqueue&replicas=3&ackWaitMs=5000&servers=h2:4222'));

@@ -106,6 +106,10 @@ export function resolveAmqpOptions(options: AmqpTransportOptions): ResolvedAmqpO
   let url: URL;
   try { url = new URL(options.url); } catch { invalid('url', `is not a URL: ${options.url}`); }
   if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') invalid('url', `must start with amqp:// or amqps://, got ${url.protocol}//`);
+  // signalbus' own URL parameters are read by transportFromUrl (amqpOptionsFromUrl), never here:
+  // `?durable=1` on this url would be ignored. amqplib's own (frameMax, channelMax, locale) pass.
+  const ours = URL_PARAMS.filter((p) => url.searchParams.has(p));
+  if (ours.length > 0) invalid('url', `carries ${ours.map((p) => `?${p}`).join(', ')}: pass these as options, or use transportFromUrl(url), which reads them`);
   const o = { ...DEFAULTS, ...stripUndefined(options) };
   if (typeof o.exchange !== 'string' || o.exchange.length === 0 || o.exchange.length > 200 || o.exchange.startsWith('amq.')) {
     invalid('exchange', 'must be 1-200 characters and not start with "amq." (reserved by the broker)');

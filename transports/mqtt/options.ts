@@ -81,6 +81,9 @@ export function resolveMqttOptions(options: MqttTransportOptions): ResolvedMqttO
   let url: URL;
   try { url = new URL(options.url); } catch (cause) { throw new OptionsInvalidError(`mqtt option "url" is not a URL: ${options.url}`, { cause, details: { field: 'url' } }); }
   if (url.protocol !== 'mqtt:' && url.protocol !== 'mqtts:') throw invalid('url', `must use mqtt: or mqtts:, got ${url.protocol}`);
+  // The query is read by transportFromUrl (mqttOptionsFromUrl), never here: `?qos=1` on this url
+  // would be ignored, and a publisher that asked for QoS 1 would silently get QoS 0.
+  if (url.search !== '') throw invalid('url', `carries a query (${url.search}): pass these as options, or use transportFromUrl(url), which reads them`);
   const o = { ...DEFAULTS, ...stripUndefined(options) };
   if (o.protocolVersion !== 4 && o.protocolVersion !== 5) throw invalid('protocolVersion', `must be 4 (3.1.1) or 5, got ${String(o.protocolVersion)}`);
   if (o.qos !== 0 && o.qos !== 1 && o.qos !== 2) throw invalid('qos', `must be 0, 1 or 2, got ${String(o.qos)}`);

@@ -125,6 +125,8 @@ function resolveServers(o: NatsTransportOptions): string[] {
     if (typeof server !== 'string' || server.trim() === '') throw invalid('servers', `servers must be URLs like nats://host:4222, got ${JSON.stringify(server)}`);
     const scheme = SERVER_SCHEME.exec(server)?.[1]?.toLowerCase();
     if (scheme !== undefined && scheme !== 'nats' && scheme !== 'tls') throw invalid('servers', `servers must use nats:// or tls://, got ${server}`);
+    // A query (?jetstream=1&stream=…) is read by transportFromUrl (natsOptionsFromUrl), never here: it would be ignored.
+    if (server.includes('?')) throw invalid('servers', `server ${server} carries a query: pass its settings as options, or use transportFromUrl(url), which reads them`);
   }
   return servers;
 }
