@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SignalbusError } from '../core/errors.js';
+import { OutputWriteError, UsageError } from '../cli/errors.js';
 import { toAsyncApi, type AsyncApiOptions, type AsyncApiService } from './asyncapi.js';
 import { checkCompatibility, checkHistory, isTransitive, parseMode } from './compat/check.js';
 import { explainJsonBreak } from './compat/witness.js';
@@ -36,15 +37,6 @@ const defaultIo: CommandIo = {
   },
 };
 
-/*
- * The `signalbus` command's own codes (cli/errors.ts), for the failures of these commands:
- * contracts/ does not import the CLI.
- */
-/** Wrong command-line usage (exit 2). */
-class CommandUsageError extends SignalbusError { readonly code = 'SB_ERR_CLI_USAGE'; }
-/** A file the command was told to write could not be written (exit 1). */
-class OutputWriteError extends SignalbusError { readonly code = 'SB_ERR_CLI_OUTPUT'; }
-
 const CONTRACTS_USAGE = `usage:
   signalbus contracts diff <old-schema-file> <new-schema-file> [--mode backward]
   signalbus contracts check [--dir contracts/schemas]... [--against <dir or git ref>] [--mode <mode>]
@@ -63,7 +55,7 @@ export async function runContractsCommand(argv: string[], io: CommandIo = defaul
     if (sub === 'diff') return diff(rest, io);
     if (sub === 'check') return check(rest, io);
     if (sub === undefined || sub === '--help' || sub === 'help') { io.err(CONTRACTS_USAGE); return 2; }
-    throw new CommandUsageError(`unknown subcommand "${sub}" for signalbus contracts (diff or check); see signalbus contracts --help`);
+    throw new UsageError(`unknown subcommand "${sub}" for signalbus contracts (diff or check); see signalbus contracts --help`);
   } catch (err) {
     if (isArgumentError(err)) throw err;
     report(io, err);
@@ -93,7 +85,7 @@ function report(io: CommandIo, err: unknown): void {
 
 function diff(args: string[], io: CommandIo): number {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { mode: { type: 'string', default: 'BACKWARD' } } });
-  if (positionals.length !== 2) throw new CommandUsageError('contracts diff needs exactly two schema files; see signalbus contracts --help');
+  if (positionals.length !== 2) throw new UsageError('contracts diff needs exactly two schema files; see signalbus contracts --help');
   const mode = parseMode(values.mode!);
   const [previous, next] = [loadSchemaFile(positionals[0]!), loadSchemaFile(positionals[1]!)];
   const result = checkCompatibility(previous, next, mode);
@@ -232,7 +224,7 @@ function loadBaseline(against: string, dirs: string[]): { registry: ContractRegi
     git(['rev-parse', '--verify', `${against}^{commit}`], top);
   } catch (cause) {
     // git's own "Command failed: git rev-parse …" says nothing the sentence does not.
-    throw new CommandUsageError(`--against ${against} is neither a directory nor a git ref of the repository holding ${firstDir}`, { cause });
+    throw new UsageError(`--against ${against} is neither a directory nor a git ref of the repository holding ${firstDir}`, { cause });
   }
   const tmp = mkdtempSync(join(tmpdir(), 'signalbus-baseline-'));
   const cleanup = () => rmSync(tmp, { recursive: true, force: true });
@@ -293,7 +285,7 @@ export async function runAsyncapiCommand(argv: string[], io: CommandIo = default
     const servers: Record<string, string> = {};
     for (const s of values.server ?? []) {
       const eq = s.indexOf('=');
-      if (eq <= 0) throw new CommandUsageError(`--server ${s}: use name=url`);
+      if (eq <= 0) throw new UsageError(`--server ${s}: use name=url`);
       servers[s.slice(0, eq)] = s.slice(eq + 1);
     }
     const fromPipeline = pipeline?.options(registry);

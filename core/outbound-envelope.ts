@@ -2,7 +2,7 @@
  * Envelopes the Bus makes (publishes, replies, error replies, dead-letter copies) and the checks
  * of what a caller gave for them. Pure: no I/O, no Bus state.
  */
-import type { CodecRegistry } from './codec.js';
+import { jsonCodec, type CodecRegistry } from './codec.js';
 import type { Envelope } from './envelope.js';
 import { CodecDecodeError, EnvelopeInvalidError, errorCode, errorMessage } from './errors.js';
 import { isJsonContentType } from './content-type.js';
@@ -167,9 +167,7 @@ export function loggable(env: Envelope): Record<string, unknown> {
   return env.data instanceof Uint8Array ? { ...env, data: undefined, data_base64: Buffer.from(env.data).toString('base64') } : env;
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Whether `bytes` are UTF-8 JSON (a dead letter's, so rare: parsing them costs nothing that matters). */
+/** Whether `bytes` decode as the JSON codec reads them (a dead letter's, so rare: the parse costs nothing that matters). */
 function parsesAsJson(bytes: Uint8Array): boolean {
-  try { JSON.parse(strictUtf8.decode(bytes)); return true; } catch { return false; }
+  try { jsonCodec.decode(bytes, ''); return true; } catch { return false; }
 }

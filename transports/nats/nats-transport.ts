@@ -541,9 +541,10 @@ const CHEAP_LINE_CHARS = Math.floor((MAX_CONTROL_LINE_BYTES - CONTROL_LINE_OVERH
 
 /** Refuses (SubjectInvalidError, nothing sent) a subject and reply that would overrun the server's control line. */
 function checkControlLine(subject: string, reply: string | undefined): void {
-  const bytes = Buffer.byteLength(subject) + (reply === undefined ? 0 : Buffer.byteLength(reply) + 1);
-  if (bytes + CONTROL_LINE_OVERHEAD > MAX_CONTROL_LINE_BYTES) {
-    throw new SubjectInvalidError(`subject "${subject.slice(0, 64)}…" is ${Buffer.byteLength(subject)} bytes: nats-server closes a connection whose protocol line is over ${MAX_CONTROL_LINE_BYTES} bytes`,
-      { details: { subjectBytes: Buffer.byteLength(subject), limit: MAX_CONTROL_LINE_BYTES - CONTROL_LINE_OVERHEAD } });
+  const subjectBytes = Buffer.byteLength(subject);
+  const limit = MAX_CONTROL_LINE_BYTES - CONTROL_LINE_OVERHEAD;
+  if (subjectBytes + (reply === undefined ? 0 : Buffer.byteLength(reply) + 1) > limit) {
+    throw new SubjectInvalidError(`subject "${subject.slice(0, 64)}…" is ${subjectBytes} bytes: nats-server closes a connection whose protocol line is over ${MAX_CONTROL_LINE_BYTES} bytes`,
+      { details: { subjectBytes, limit } });
   }
 }
